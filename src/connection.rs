@@ -1,0 +1,749 @@
+//! [`Connection`]: the WebSocket state machine. Every state transition of a
+//! connection happens in this file.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
+use crate::config::Config;
+use crate::error::{Error, ProtocolError, SendError};
+use crate::event::{Event, Message};
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
+use crate::mask::apply_mask;
+use crate::utf8::Utf8Validator;
+
+/// A source of unpredictable bytes for client mask keys and handshake nonces.
+///
+/// RFC 6455 §5.3 asks for mask keys "derived from a strong source of
+/// entropy"; use your platform's CSPRNG (e.g. `getrandom`). Closures
+/// `FnMut(&mut [u8])` implement this trait. Tests may pass a fixed pattern.
+pub trait Entropy: Send {
+    /// Fills `dest` with random bytes.
+    fn fill(&mut self, dest: &mut [u8]);
+}
+
+impl<F: FnMut(&mut [u8]) + Send> Entropy for F {
+    fn fill(&mut self, dest: &mut [u8]) {
+        self(dest)
+    }
+}
+
+/// Which end of the connection we are.
+pub enum Role {
+    /// The accepting end: never masks, requires masked frames.
+    Server,
+    /// The connecting end: masks every frame with keys from its entropy source.
+    Client(Box<dyn Entropy>),
+}
+
+impl Role {
+    /// The client role, with its source of mask keys.
+    pub fn client(entropy: impl Entropy + 'static) -> Self {
+        Self::Client(Box::new(entropy))
+    }
+}
+
+impl core::fmt::Debug for Role {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Server => "Server",
+            Self::Client(_) => "Client",
+        })
+    }
+}
+
+/// The public view of a connection's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionState {
+    /// The opening handshake is in progress.
+    Connecting,
+    /// Messages flow both ways.
+    Open,
+    /// We sent a Close and wait for the peer's.
+    Closing,
+    /// The closing handshake finished, the transport ended, or the
+    /// connection failed. Nothing more is sent or received.
+    Closed,
+}
+
+/// The private state. Each variant is one phase of the connection.
+#[derive(Debug)]
+enum State {
+    /// Both directions open.
+    Open,
+    /// We sent a Close; the peer may still send data, then its Close.
+    CloseSent,
+    /// Both Closes exchanged, or the transport ended. Nothing more in or out.
+    Closed,
+    /// We failed the connection; our Close (if it was still allowed) is
+    /// queued. Nothing more in or out.
+    Failed,
+}
+
+/// The kind of a data message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Binary,
+}
+
+/// The frame whose payload is arriving.
+#[derive(Clone, Copy, Debug)]
+struct InFrame {
+    opcode: OpCode,
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    len: usize,
+    /// Payload bytes already unmasked (and UTF-8 checked, for text).
+    done: usize,
+    /// The payload is text whose UTF-8 must be checked as it arrives.
+    text: bool,
+}
+
+/// What the receive path found, as positions rather than borrows so that
+/// the borrow of the buffers is taken once, in `poll_event`.
+enum Ready {
+    /// A single-frame message in `inbuf[range]`.
+    Text(Range<usize>),
+    Binary(Range<usize>),
+    /// A reassembled message in `message`.
+    MessageText,
+    MessageBinary,
+    Ping(Range<usize>),
+    Pong(Range<usize>),
+    Close(Option<CloseFrame>),
+}
+
+/// Bytes events borrow from. Kept apart from the rest so that an event can
+/// borrow them while the state machine is updated.
+#[derive(Debug, Default)]
+struct Buffers {
+    /// Received bytes; `inbuf[pos..]` is not consumed yet.
+    inbuf: Vec<u8>,
+    pos: usize,
+    /// The fragmented message being reassembled.
+    message: Vec<u8>,
+}
+
+/// A WebSocket connection as a sans-IO state machine.
+///
+/// Feed it received bytes with [`receive`](Self::receive) (and
+/// [`receive_eof`](Self::receive_eof) when the transport ends), then call
+/// [`poll_event`](Self::poll_event) until it returns `Ok(None)`. Send with
+/// [`send`](Self::send) and [`close`](Self::close). Every method that can
+/// produce bytes appends them to the caller's `out`; write `out` to the
+/// transport in order, and close the transport once
+/// [`should_close_transport`](Self::should_close_transport) says so.
+pub struct Connection {
+    buffers: Buffers,
+    state: State,
+    config: Config,
+    /// `Some` for a client: the source of mask keys.
+    entropy: Option<Box<dyn Entropy>>,
+    /// Payload state of the frame being received, if its header is parsed.
+    frame: Option<InFrame>,
+    /// Kind of the fragmented message being received, if any.
+    receiving: Option<Kind>,
+    /// Frames of that message so far.
+    fragments: usize,
+    /// UTF-8 state of the text message being received.
+    utf8: Utf8Validator,
+    /// `buffers.message` was handed out in the last event; clear it next call.
+    message_delivered: bool,
+    /// The transport reported end of stream.
+    eof: bool,
+    /// Kind of the fragmented message being sent, if any.
+    sending: Option<Kind>,
+    sent_close: Option<CloseFrame>,
+    received_close: Option<CloseFrame>,
+}
+
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("state", &self.state)
+            .field("client", &self.entropy.is_some())
+            .field("buffered", &(self.buffers.inbuf.len() - self.buffers.pos))
+            .field("sent_close", &self.sent_close)
+            .field("received_close", &self.received_close)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A connection whose opening handshake already happened elsewhere (an
+    /// HTTP server that did the upgrade, a test). It starts open.
+    ///
+    /// ```
+    /// use wstate::{Config, Connection, Event, Role};
+    /// let mut server = Connection::new_open(Role::Server, Config::default());
+    /// let mut out = Vec::new();
+    /// // RFC 6455 §5.7: a masked text frame "Hello".
+    /// server.receive(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    /// assert_eq!(server.poll_event(&mut out), Ok(Some(Event::Text("Hello"))));
+    /// assert_eq!(server.poll_event(&mut out), Ok(None));
+    /// ```
+    pub fn new_open(role: Role, config: Config) -> Self {
+        Self {
+            buffers: Buffers::default(),
+            state: State::Open,
+            config,
+            entropy: match role {
+                Role::Server => None,
+                Role::Client(entropy) => Some(entropy),
+            },
+            frame: None,
+            receiving: None,
+            fragments: 0,
+            utf8: Utf8Validator::new(),
+            message_delivered: false,
+            eof: false,
+            sending: None,
+            sent_close: None,
+            received_close: None,
+        }
+    }
+
+    /// Whether this is the client end.
+    pub fn is_client(&self) -> bool {
+        self.entropy.is_some()
+    }
+
+    /// The connection's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The phase of the connection.
+    pub fn state(&self) -> ConnectionState {
+        match self.state {
+            State::Open => ConnectionState::Open,
+            State::CloseSent => ConnectionState::Closing,
+            State::Closed | State::Failed => ConnectionState::Closed,
+        }
+    }
+
+    /// The Close we sent (by [`close`](Self::close), as the reply to the
+    /// peer's Close, or when failing the connection), if any.
+    pub fn sent_close(&self) -> Option<&CloseFrame> {
+        self.sent_close.as_ref()
+    }
+
+    /// The Close we received: the peer's code and reason, 1005 if its Close
+    /// had none, or 1006 if the transport ended without one.
+    pub fn received_close(&self) -> Option<&CloseFrame> {
+        self.received_close.as_ref()
+    }
+
+    /// Whether the caller should now close the transport, after writing out
+    /// everything queued. A server closes first once the closing handshake is
+    /// done (RFC 6455 §7.1.1); a client waits for the server to close the
+    /// TCP connection (it reports that with [`receive_eof`](Self::receive_eof)),
+    /// so a client caller should also apply a timeout of its own.
+    pub fn should_close_transport(&self) -> bool {
+        match self.state {
+            State::Failed => true,
+            State::Closed => !self.is_client() || self.eof,
+            _ => self.eof,
+        }
+    }
+
+    /// Buffers bytes received from the transport. Call
+    /// [`poll_event`](Self::poll_event) afterwards until it returns `Ok(None)`.
+    /// Bytes that arrive after the connection closed are dropped.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        if matches!(self.state, State::Closed | State::Failed) || self.eof {
+            return;
+        }
+        let b = &mut self.buffers;
+        let unread = b.inbuf.len() - b.pos;
+        if unread == 0 {
+            b.inbuf.clear();
+            b.pos = 0;
+        } else if b.pos >= unread {
+            // Move the unread tail to the front once it is no larger than
+            // what was consumed: amortised linear however bytes arrive.
+            b.inbuf.drain(..b.pos);
+            b.pos = 0;
+        }
+        b.inbuf.extend_from_slice(bytes);
+    }
+
+    /// Reports that the transport reached end of stream. Bytes received
+    /// before it are still processed; then, unless the closing handshake
+    /// finished, [`poll_event`](Self::poll_event) reports `Close` with 1006.
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// Returns the next event, `Ok(None)` when more bytes are needed.
+    ///
+    /// Bytes the protocol requires in response (a Pong, the reply to a Close,
+    /// the Close that fails the connection) are appended to `out`. On a
+    /// protocol error the connection has failed: the Close frame with the
+    /// error's code is in `out`, and every later call returns `Ok(None)`.
+    pub fn poll_event(&mut self, out: &mut Vec<u8>) -> Result<Option<Event<'_>>, Error> {
+        if self.message_delivered {
+            self.message_delivered = false;
+            self.buffers.message.clear();
+            if self.buffers.message.capacity() > self.config.retained_buffer {
+                self.buffers.message = Vec::new();
+            }
+        }
+        if !matches!(self.state, State::Open | State::CloseSent) {
+            if self.buffers.inbuf.capacity() != 0 {
+                self.release_buffers();
+            }
+            return Ok(None);
+        }
+        let ready = match self.read_frames(out) {
+            Ok(Some(ready)) => ready,
+            Ok(None) => return Ok(self.on_need_more()),
+            Err(e) => return Err(self.fail(e, out).into()),
+        };
+        let b = &self.buffers;
+        Ok(Some(match ready {
+            Ready::Text(range) => match core::str::from_utf8(&b.inbuf[range]) {
+                Ok(text) => Event::Text(text),
+                Err(_) => {
+                    return Err(fail(
+                        &mut self.state,
+                        &mut self.sent_close,
+                        &mut self.entropy,
+                        ProtocolError::InvalidUtf8,
+                        out,
+                    )
+                    .into());
+                }
+            },
+            Ready::MessageText => match core::str::from_utf8(&b.message) {
+                Ok(text) => Event::Text(text),
+                Err(_) => {
+                    return Err(fail(
+                        &mut self.state,
+                        &mut self.sent_close,
+                        &mut self.entropy,
+                        ProtocolError::InvalidUtf8,
+                        out,
+                    )
+                    .into());
+                }
+            },
+            Ready::Binary(range) => Event::Binary(&b.inbuf[range]),
+            Ready::MessageBinary => Event::Binary(&b.message),
+            Ready::Ping(range) => Event::Ping(&b.inbuf[range]),
+            Ready::Pong(range) => Event::Pong(&b.inbuf[range]),
+            Ready::Close(frame) => Event::Close(frame),
+        }))
+    }
+
+    /// Nothing more can be parsed: report a transport that ended without a
+    /// Close, and give back memory held for a read that is now consumed.
+    fn on_need_more(&mut self) -> Option<Event<'static>> {
+        let b = &mut self.buffers;
+        if b.pos == b.inbuf.len() {
+            b.inbuf.clear();
+            b.pos = 0;
+            if b.inbuf.capacity() > self.config.retained_buffer {
+                b.inbuf = Vec::new();
+            }
+        }
+        if !self.eof {
+            return None;
+        }
+        // Open | CloseSent -> Closed: the transport ended without a Close.
+        self.state = State::Closed;
+        let abnormal = CloseFrame::new(CloseCode::ABNORMAL);
+        self.received_close = Some(abnormal.clone());
+        self.release_buffers();
+        Some(Event::Close(Some(abnormal)))
+    }
+
+    /// Parses frames until one yields an event or the buffered bytes run out.
+    fn read_frames(&mut self, out: &mut Vec<u8>) -> Result<Option<Ready>, ProtocolError> {
+        loop {
+            let mut frame = match self.frame {
+                Some(frame) => frame,
+                None => {
+                    let b = &mut self.buffers;
+                    let Some((header, n)) = FrameHeader::parse(&b.inbuf[b.pos..])? else {
+                        return Ok(None);
+                    };
+                    let frame = self.check_header(&header)?;
+                    self.buffers.pos += n;
+                    frame
+                }
+            };
+            let b = &mut self.buffers;
+            let available = (b.inbuf.len() - b.pos).min(frame.len);
+            let start = b.pos;
+            if available < frame.len {
+                // Part of the payload: unmask and check what arrived so that
+                // bad UTF-8 fails the connection at once (RFC 6455 §8.1).
+                if frame.text && available > frame.done {
+                    let new = &mut b.inbuf[start + frame.done..start + available];
+                    if let Some(key) = frame.mask {
+                        apply_mask(new, key, frame.done);
+                    }
+                    self.utf8
+                        .feed(new)
+                        .map_err(|_| ProtocolError::InvalidUtf8)?;
+                    frame.done = available;
+                }
+                self.frame = Some(frame);
+                return Ok(None);
+            }
+            // The whole payload is here.
+            self.frame = None;
+            let end = start + frame.len;
+            b.pos = end;
+            let rest = &mut b.inbuf[start + frame.done..end];
+            if let Some(key) = frame.mask {
+                apply_mask(rest, key, frame.done);
+            }
+            let range = start..end;
+            match frame.opcode {
+                OpCode::Ping => {
+                    if self.config.auto_pong && matches!(self.state, State::Open) {
+                        let payload = &self.buffers.inbuf[range.clone()];
+                        write_frame(&mut self.entropy, OpCode::Pong, true, payload, out);
+                    }
+                    return Ok(Some(Ready::Ping(range)));
+                }
+                OpCode::Pong => return Ok(Some(Ready::Pong(range))),
+                OpCode::Close => {
+                    let frame = CloseFrame::parse(&self.buffers.inbuf[range])?;
+                    return Ok(Some(self.on_close_received(frame, out)));
+                }
+                OpCode::Text | OpCode::Binary if frame.fin => {
+                    // A whole message in one frame: hand it out in place.
+                    if frame.opcode == OpCode::Binary {
+                        return Ok(Some(Ready::Binary(range)));
+                    }
+                    if frame.text {
+                        // Part of it was checked as it arrived; check the rest.
+                        let rest = &self.buffers.inbuf[start + frame.done..end];
+                        self.utf8
+                            .feed(rest)
+                            .map_err(|_| ProtocolError::InvalidUtf8)?;
+                        self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                    }
+                    return Ok(Some(Ready::Text(range)));
+                }
+                OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                    // A fragment: append it to the message.
+                    let rest = &self.buffers.inbuf[start + frame.done..end];
+                    if frame.text {
+                        self.utf8
+                            .feed(rest)
+                            .map_err(|_| ProtocolError::InvalidUtf8)?;
+                    }
+                    self.buffers
+                        .message
+                        .extend_from_slice(&self.buffers.inbuf[range]);
+                    if !frame.fin {
+                        continue;
+                    }
+                    self.message_delivered = true;
+                    return Ok(Some(match self.receiving.take() {
+                        Some(Kind::Text) => {
+                            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                            Ready::MessageText
+                        }
+                        _ => Ready::MessageBinary,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Applies the rules that depend on the connection to a parsed header,
+    /// and updates the message being received.
+    fn check_header(&mut self, header: &FrameHeader) -> Result<InFrame, ProtocolError> {
+        // "MUST be 0 unless an extension is negotiated that defines meanings
+        // for non-zero values" (§5.2)
+        if header.rsv != 0 {
+            return Err(ProtocolError::ReservedBits);
+        }
+        // "a client MUST mask all frames that it sends to the server" and "a
+        // server MUST NOT mask any frames that it sends to the client" (§5.1)
+        match (self.is_client(), header.mask.is_some()) {
+            (false, false) => return Err(ProtocolError::UnmaskedFrame),
+            (true, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if header.payload_len > self.config.max_frame_size as u64 {
+            return Err(ProtocolError::FrameTooLarge);
+        }
+        // Fits in usize: bounded by max_frame_size.
+        let len = header.payload_len as usize;
+        let mut text = false;
+        match header.opcode {
+            OpCode::Text | OpCode::Binary => {
+                if self.receiving.is_some() {
+                    return Err(ProtocolError::ExpectedContinuation);
+                }
+                if len > self.config.max_message_size {
+                    return Err(ProtocolError::MessageTooLarge);
+                }
+                let kind = if header.opcode == OpCode::Text {
+                    Kind::Text
+                } else {
+                    Kind::Binary
+                };
+                if kind == Kind::Text {
+                    self.utf8.reset();
+                    text = true;
+                }
+                if !header.fin {
+                    self.receiving = Some(kind);
+                    self.fragments = 1;
+                }
+            }
+            OpCode::Continuation => {
+                let Some(kind) = self.receiving else {
+                    return Err(ProtocolError::UnexpectedContinuation);
+                };
+                if len > self.config.max_message_size - self.buffers.message.len() {
+                    return Err(ProtocolError::MessageTooLarge);
+                }
+                self.fragments += 1;
+                if self.fragments > self.config.max_fragments {
+                    return Err(ProtocolError::TooManyFragments);
+                }
+                text = kind == Kind::Text;
+            }
+            OpCode::Close | OpCode::Ping | OpCode::Pong => {}
+        }
+        Ok(InFrame {
+            opcode: header.opcode,
+            fin: header.fin,
+            mask: header.mask,
+            len,
+            done: 0,
+            text,
+        })
+    }
+
+    /// The peer's Close arrived.
+    fn on_close_received(&mut self, frame: Option<CloseFrame>, out: &mut Vec<u8>) -> Ready {
+        if matches!(self.state, State::Open) {
+            // Open -> Closed: "If an endpoint receives a Close frame and did
+            // not previously send a Close frame, the endpoint MUST send a
+            // Close frame in response" (§5.5.1), echoing the code.
+            let code = frame.as_ref().map_or(CloseCode::NORMAL, |f| f.code);
+            let reply = CloseFrame::new(code);
+            write_frame(
+                &mut self.entropy,
+                OpCode::Close,
+                true,
+                &reply.payload(),
+                out,
+            );
+            self.sent_close = Some(reply);
+        }
+        // CloseSent -> Closed: the closing handshake is complete.
+        self.state = State::Closed;
+        self.received_close = Some(
+            frame
+                .clone()
+                .unwrap_or(CloseFrame::new(CloseCode::NO_STATUS)),
+        );
+        self.release_buffers();
+        Ready::Close(frame)
+    }
+
+    /// Fails the connection for a peer error: queues our Close (unless we
+    /// already sent one) and stops all further input and output.
+    fn fail(&mut self, error: ProtocolError, out: &mut Vec<u8>) -> ProtocolError {
+        let e = fail(
+            &mut self.state,
+            &mut self.sent_close,
+            &mut self.entropy,
+            error,
+            out,
+        );
+        self.release_buffers();
+        e
+    }
+
+    /// Frees the receive buffers of a connection that will read no more.
+    /// Only called where no event borrows them.
+    fn release_buffers(&mut self) {
+        self.frame = None;
+        self.receiving = None;
+        let b = &mut self.buffers;
+        b.pos = 0;
+        b.inbuf = Vec::new();
+        if !self.message_delivered {
+            b.message = Vec::new();
+        }
+    }
+
+    /// Sends a whole message.
+    ///
+    /// ```
+    /// use wstate::{Config, Connection, Message, Role};
+    /// let mut client = Connection::new_open(Role::client(|b: &mut [u8]| b.copy_from_slice(&[0x37, 0xfa, 0x21, 0x3d])), Config::default());
+    /// let mut out = Vec::new();
+    /// client.send(Message::Text("Hello"), &mut out).unwrap();
+    /// // RFC 6455 §5.7: a masked text frame "Hello".
+    /// assert_eq!(out, [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    /// ```
+    pub fn send(&mut self, message: Message<'_>, out: &mut Vec<u8>) -> Result<(), SendError> {
+        self.check_can_send()?;
+        let (opcode, payload) = match message {
+            Message::Text(text) => (OpCode::Text, text.as_bytes()),
+            Message::Binary(bytes) => (OpCode::Binary, bytes),
+            Message::Ping(bytes) => (OpCode::Ping, bytes),
+            Message::Pong(bytes) => (OpCode::Pong, bytes),
+        };
+        if opcode.is_control() {
+            if payload.len() > MAX_CONTROL_PAYLOAD {
+                return Err(SendError::ControlPayloadTooLong);
+            }
+        } else if self.sending.is_some() {
+            return Err(SendError::FragmentInProgress);
+        }
+        write_frame(&mut self.entropy, opcode, true, payload, out);
+        Ok(())
+    }
+
+    /// Sends one piece of a fragmented message: the first call picks the
+    /// message type from `message` (Text or Binary), later calls must use the
+    /// same type, and the call with `fin = true` ends the message. Control
+    /// messages may be sent with [`send`](Self::send) between the pieces.
+    ///
+    /// ```
+    /// use wstate::{Config, Connection, Message, Role};
+    /// let mut server = Connection::new_open(Role::Server, Config::default());
+    /// let mut out = Vec::new();
+    /// server.send_fragment(Message::Text("Hel"), false, &mut out).unwrap();
+    /// server.send_fragment(Message::Text("lo"), true, &mut out).unwrap();
+    /// // RFC 6455 §5.7: a fragmented unmasked text message.
+    /// assert_eq!(out, [0x01, 0x03, b'H', b'e', b'l', 0x80, 0x02, b'l', b'o']);
+    /// ```
+    pub fn send_fragment(
+        &mut self,
+        message: Message<'_>,
+        fin: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SendError> {
+        self.check_can_send()?;
+        let (kind, payload) = match message {
+            Message::Text(text) => (Kind::Text, text.as_bytes()),
+            Message::Binary(bytes) => (Kind::Binary, bytes),
+            Message::Ping(_) | Message::Pong(_) => return Err(SendError::ControlFragment),
+        };
+        let opcode = match self.sending {
+            None if kind == Kind::Text => OpCode::Text,
+            None => OpCode::Binary,
+            Some(sending) if sending == kind => OpCode::Continuation,
+            Some(_) => return Err(SendError::FragmentTypeMismatch),
+        };
+        write_frame(&mut self.entropy, opcode, fin, payload, out);
+        self.sending = if fin { None } else { Some(kind) };
+        Ok(())
+    }
+
+    /// Starts the closing handshake: queues a Close with `code` and `reason`.
+    /// The connection keeps delivering the peer's messages until its Close
+    /// arrives, and sends nothing more.
+    ///
+    /// 1005, 1006 and 1015 are local-only and, like reserved or unassigned
+    /// codes, refused with [`SendError::InvalidCloseCode`].
+    ///
+    /// ```
+    /// use wstate::{CloseCode, Config, Connection, Role, SendError};
+    /// let mut server = Connection::new_open(Role::Server, Config::default());
+    /// let mut out = Vec::new();
+    /// assert_eq!(server.close(CloseCode::ABNORMAL, "", &mut out), Err(SendError::InvalidCloseCode(CloseCode::ABNORMAL)));
+    /// server.close(CloseCode::NORMAL, "bye", &mut out).unwrap();
+    /// assert_eq!(out, [0x88, 0x05, 0x03, 0xe8, b'b', b'y', b'e']);
+    /// assert_eq!(server.close(CloseCode::NORMAL, "", &mut out), Err(SendError::Closed));
+    /// ```
+    pub fn close(
+        &mut self,
+        code: CloseCode,
+        reason: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if !code.is_sendable() {
+            return Err(SendError::InvalidCloseCode(code));
+        }
+        if reason.len() > MAX_REASON_LEN {
+            return Err(SendError::ReasonTooLong);
+        }
+        let frame = CloseFrame::with_reason(code, reason).ok_or(SendError::ReasonTooLong)?;
+        write_frame(
+            &mut self.entropy,
+            OpCode::Close,
+            true,
+            &frame.payload(),
+            out,
+        );
+        self.sent_close = Some(frame);
+        // Open -> CloseSent.
+        self.state = State::CloseSent;
+        Ok(())
+    }
+
+    fn check_can_send(&self) -> Result<(), SendError> {
+        match self.state {
+            State::Open => Ok(()),
+            State::CloseSent | State::Closed | State::Failed => Err(SendError::Closed),
+        }
+    }
+}
+
+/// Fails the connection (any state -> Failed). Takes the fields it needs so
+/// that `poll_event` can call it while an event borrows the buffers.
+fn fail(
+    state: &mut State,
+    sent_close: &mut Option<CloseFrame>,
+    entropy: &mut Option<Box<dyn Entropy>>,
+    error: ProtocolError,
+    out: &mut Vec<u8>,
+) -> ProtocolError {
+    if matches!(state, State::Open) {
+        let frame = CloseFrame::truncated(error.close_code(), error.description());
+        write_frame(entropy, OpCode::Close, true, &frame.payload(), out);
+        *sent_close = Some(frame);
+    }
+    *state = State::Failed;
+    error
+}
+
+/// Appends one frame to `out`, masked with a fresh key for a client.
+fn write_frame(
+    entropy: &mut Option<Box<dyn Entropy>>,
+    opcode: OpCode,
+    fin: bool,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let mask = entropy.as_mut().map(|entropy| {
+        let mut key = [0; 4];
+        entropy.fill(&mut key);
+        key
+    });
+    let header = FrameHeader {
+        fin,
+        rsv: 0,
+        opcode,
+        mask,
+        payload_len: payload.len() as u64,
+    };
+    let mut head = [0; MAX_HEADER_LEN];
+    let n = header.encode(&mut head);
+    out.reserve(n + payload.len());
+    out.extend_from_slice(&head[..n]);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask(&mut out[start..], key, 0);
+    }
+}

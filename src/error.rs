@@ -1,0 +1,295 @@
+//! Errors, split by who is at fault.
+//!
+//! * [`ProtocolError`]: the peer broke RFC 6455. Each knows the close code
+//!   that was sent for it ([`ProtocolError::close_code`]).
+//! * [`HandshakeError`]: the peer's opening handshake was unacceptable. As a
+//!   server, the HTTP error response is already queued.
+//! * [`SendError`]: the caller asked for something the protocol forbids in
+//!   the current state. Nothing was written.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::close::CloseCode;
+
+/// The peer violated the protocol. The connection has failed and the Close
+/// frame with [`close_code`](Self::close_code) is already in the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A frame used opcode 3-7 or 11-15.
+    ReservedOpCode(u8),
+    /// RSV1-3 set without an extension that defines them.
+    ReservedBits,
+    /// A control frame without FIN.
+    FragmentedControlFrame,
+    /// A control frame with more than 125 bytes of payload.
+    ControlFrameTooLong,
+    /// A 64-bit payload length with the most significant bit set.
+    InvalidLength,
+    /// A payload length not in its shortest encoding.
+    NonMinimalLength,
+    /// A continuation frame with no fragmented message to continue.
+    UnexpectedContinuation,
+    /// A new Text or Binary frame while a fragmented message was unfinished.
+    ExpectedContinuation,
+    /// A client sent an unmasked frame.
+    UnmaskedFrame,
+    /// A server sent a masked frame.
+    MaskedFrame,
+    /// A text message or close reason that is not UTF-8.
+    InvalidUtf8,
+    /// A Close frame with a 1-byte payload.
+    InvalidClosePayload,
+    /// A Close frame with a code that may not be sent on the wire.
+    InvalidCloseCode(u16),
+    /// A frame longer than [`Config::max_frame_size`](crate::Config::max_frame_size).
+    FrameTooLarge,
+    /// A message longer than [`Config::max_message_size`](crate::Config::max_message_size).
+    MessageTooLarge,
+    /// More frames in one message than [`Config::max_fragments`](crate::Config::max_fragments).
+    TooManyFragments,
+}
+
+impl ProtocolError {
+    /// The close code sent to the peer for this error: 1007 for bad UTF-8,
+    /// 1009 for limits, 1002 for everything else. Never 1000.
+    pub const fn close_code(self) -> CloseCode {
+        match self {
+            Self::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            Self::FrameTooLarge | Self::MessageTooLarge | Self::TooManyFragments => {
+                CloseCode::MESSAGE_TOO_BIG
+            }
+            _ => CloseCode::PROTOCOL_ERROR,
+        }
+    }
+
+    /// A short description, also used as the reason of the Close frame.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::ReservedOpCode(_) => "reserved opcode",
+            Self::ReservedBits => "reserved bits set",
+            Self::FragmentedControlFrame => "fragmented control frame",
+            Self::ControlFrameTooLong => "control frame too long",
+            Self::InvalidLength => "invalid payload length",
+            Self::NonMinimalLength => "payload length not minimally encoded",
+            Self::UnexpectedContinuation => "continuation without a message",
+            Self::ExpectedContinuation => "new message inside a fragmented message",
+            Self::UnmaskedFrame => "unmasked client frame",
+            Self::MaskedFrame => "masked server frame",
+            Self::InvalidUtf8 => "invalid UTF-8",
+            Self::InvalidClosePayload => "invalid close payload",
+            Self::InvalidCloseCode(_) => "invalid close code",
+            Self::FrameTooLarge => "frame too large",
+            Self::MessageTooLarge => "message too large",
+            Self::TooManyFragments => "too many fragments",
+        }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ReservedOpCode(op) => write!(f, "reserved opcode {op:#x}"),
+            Self::InvalidCloseCode(code) => write!(f, "invalid close code {code}"),
+            other => f.write_str(other.description()),
+        }
+    }
+}
+
+impl core::error::Error for ProtocolError {}
+
+/// An HTTP response that was not `101 Switching Protocols`, as seen by a client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// The status code, e.g. 301, 401, 403.
+    pub status: u16,
+    /// The reason phrase.
+    pub reason: String,
+    /// The header fields in order, names as sent.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl Response {
+    /// The value of the first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// The opening handshake failed because of what the peer sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The HTTP head is longer than [`Config::max_handshake_size`](crate::Config::max_handshake_size).
+    HeadTooLarge,
+    /// More header fields than [`Config::max_headers`](crate::Config::max_headers).
+    TooManyHeaders,
+    /// The HTTP head is not valid HTTP/1.1 syntax; says where.
+    Malformed(&'static str),
+    /// The request method is not `GET`.
+    MethodNotGet,
+    /// The request or response is not HTTP/1.1.
+    UnsupportedHttpVersion,
+    /// The request has no `Host` header.
+    MissingHost,
+    /// `Upgrade` does not contain the `websocket` token.
+    MissingUpgrade,
+    /// `Connection` does not contain the `upgrade` token.
+    MissingConnectionUpgrade,
+    /// `Sec-WebSocket-Key` is missing, repeated, or not base64 of 16 bytes.
+    InvalidKey,
+    /// `Sec-WebSocket-Version` is missing or not 13 (a `426` was queued).
+    UnsupportedVersion,
+    /// The server's `Sec-WebSocket-Accept` does not match our key.
+    InvalidAccept,
+    /// The server chose a subprotocol we did not offer, or several.
+    UnexpectedSubprotocol,
+    /// The server chose an extension we did not offer.
+    UnexpectedExtension,
+    /// The server answered with a status other than 101.
+    Rejected(Box<Response>),
+    /// The transport ended before the handshake completed.
+    UnexpectedEof,
+}
+
+impl HandshakeError {
+    /// The HTTP status a server answers this error with (already queued).
+    pub const fn status(&self) -> Option<u16> {
+        match self {
+            Self::HeadTooLarge | Self::TooManyHeaders => Some(431),
+            Self::UnsupportedVersion => Some(426),
+            Self::MethodNotGet => Some(405),
+            Self::InvalidAccept
+            | Self::UnexpectedSubprotocol
+            | Self::UnexpectedExtension
+            | Self::Rejected(_)
+            | Self::UnexpectedEof => None,
+            _ => Some(400),
+        }
+    }
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::HeadTooLarge => f.write_str("HTTP head too large"),
+            Self::TooManyHeaders => f.write_str("too many HTTP header fields"),
+            Self::Malformed(what) => write!(f, "malformed HTTP head: {what}"),
+            Self::MethodNotGet => f.write_str("method is not GET"),
+            Self::UnsupportedHttpVersion => f.write_str("not HTTP/1.1"),
+            Self::MissingHost => f.write_str("missing Host header"),
+            Self::MissingUpgrade => f.write_str("Upgrade header lacks 'websocket'"),
+            Self::MissingConnectionUpgrade => f.write_str("Connection header lacks 'upgrade'"),
+            Self::InvalidKey => f.write_str("missing or invalid Sec-WebSocket-Key"),
+            Self::UnsupportedVersion => f.write_str("Sec-WebSocket-Version is not 13"),
+            Self::InvalidAccept => f.write_str("Sec-WebSocket-Accept does not match the key"),
+            Self::UnexpectedSubprotocol => f.write_str("server chose a subprotocol not offered"),
+            Self::UnexpectedExtension => f.write_str("server chose an extension not offered"),
+            Self::Rejected(r) => write!(f, "server answered {} {}", r.status, r.reason),
+            Self::UnexpectedEof => f.write_str("connection closed during the handshake"),
+        }
+    }
+}
+
+impl core::error::Error for HandshakeError {}
+
+/// What [`Connection::poll_event`](crate::Connection::poll_event) can fail with:
+/// the peer's fault, in either phase of the connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The peer broke the framing protocol; its Close frame is queued.
+    Protocol(ProtocolError),
+    /// The opening handshake failed.
+    Handshake(HandshakeError),
+}
+
+impl Error {
+    /// The close code sent for a protocol error.
+    pub const fn close_code(&self) -> Option<CloseCode> {
+        match self {
+            Self::Protocol(e) => Some(e.close_code()),
+            Self::Handshake(_) => None,
+        }
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Self::Protocol(e)
+    }
+}
+
+impl From<HandshakeError> for Error {
+    fn from(e: HandshakeError) -> Self {
+        Self::Handshake(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Protocol(e) => write!(f, "protocol error: {e}"),
+            Self::Handshake(e) => write!(f, "handshake failed: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// The caller asked for something the connection cannot do now. Nothing was
+/// written and the connection is unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The opening handshake has not completed.
+    NotOpen,
+    /// A Close frame was sent or received, or the connection failed:
+    /// nothing more may be sent.
+    Closed,
+    /// The close code may not be sent (1005, 1006, 1015, reserved or
+    /// unassigned codes).
+    InvalidCloseCode(CloseCode),
+    /// The close reason is longer than 123 bytes.
+    ReasonTooLong,
+    /// A Ping or Pong payload is longer than 125 bytes.
+    ControlPayloadTooLong,
+    /// A whole message was sent while a fragmented one is unfinished.
+    FragmentInProgress,
+    /// A fragment of a different type than the message it continues.
+    FragmentTypeMismatch,
+    /// A Ping or Pong cannot be sent in fragments.
+    ControlFragment,
+    /// `accept`/`reject` without a pending request, or twice.
+    NoPendingRequest,
+    /// The chosen subprotocol was not offered by the client.
+    SubprotocolNotOffered,
+    /// A header name or value the caller supplied is not valid HTTP.
+    InvalidHeader,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotOpen => "the connection is not open yet",
+            Self::Closed => "the connection is closing or closed",
+            Self::InvalidCloseCode(_) => "this close code may not be sent",
+            Self::ReasonTooLong => "close reason longer than 123 bytes",
+            Self::ControlPayloadTooLong => "control payload longer than 125 bytes",
+            Self::FragmentInProgress => "a fragmented message is unfinished",
+            Self::FragmentTypeMismatch => "fragment type differs from its message",
+            Self::ControlFragment => "control messages cannot be fragmented",
+            Self::NoPendingRequest => "no request is waiting for an answer",
+            Self::SubprotocolNotOffered => "subprotocol was not offered by the client",
+            Self::InvalidHeader => "invalid header name or value",
+        })
+    }
+}
+
+impl core::error::Error for SendError {}

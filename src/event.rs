@@ -1,0 +1,49 @@
+//! The data a connection hands to its caller and takes from it.
+
+use crate::close::CloseFrame;
+use crate::handshake::{Accepted, Request};
+
+/// Something that happened on the connection, returned by
+/// [`Connection::poll_event`](crate::Connection::poll_event).
+///
+/// Events borrow the connection's buffers: copy what you keep before the
+/// next call on the connection.
+#[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// Server: a valid upgrade request arrived. Answer it with
+    /// [`Connection::accept`](crate::Connection::accept) or
+    /// [`Connection::reject`](crate::Connection::reject).
+    Request(Request<'a>),
+    /// Client: the server accepted the upgrade; the connection is open.
+    Accepted(Accepted<'a>),
+    /// A whole text message, checked to be UTF-8.
+    Text(&'a str),
+    /// A whole binary message.
+    Binary(&'a [u8]),
+    /// A Ping. Its Pong is already queued unless
+    /// [`Config::auto_pong`](crate::Config::auto_pong) is off or we are closing.
+    Ping(&'a [u8]),
+    /// A Pong.
+    Pong(&'a [u8]),
+    /// The closing handshake ended. `Some(frame)` carries the peer's code and
+    /// reason; `None` means the peer's Close had no status code (1005). When
+    /// the transport ended without a Close, the code is 1006
+    /// ([`CloseCode::ABNORMAL`](crate::CloseCode::ABNORMAL)). The reply to the
+    /// peer's Close, if one was due, is already queued.
+    Close(Option<CloseFrame>),
+}
+
+/// A message to send with [`Connection::send`](crate::Connection::send).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Message<'a> {
+    /// A text message (or, with `send_fragment`, one piece of it).
+    Text(&'a str),
+    /// A binary message (or one piece of it).
+    Binary(&'a [u8]),
+    /// A Ping with at most 125 bytes of payload.
+    Ping(&'a [u8]),
+    /// A Pong with at most 125 bytes of payload (unsolicited or a manual answer).
+    Pong(&'a [u8]),
+}
