@@ -1,0 +1,161 @@
+//! Shared helpers: building frames, driving connections, comparing transcripts.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use wstate::{Config, Connection, Error, Event, Role};
+
+/// The mask key every test client uses (RFC 6455 §5.7's example key).
+pub(crate) const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+pub(crate) fn server() -> Connection {
+    Connection::new_open(Role::Server, Config::default())
+}
+
+pub(crate) fn server_with(config: Config) -> Connection {
+    Connection::new_open(Role::Server, config)
+}
+
+pub(crate) fn client() -> Connection {
+    client_with(Config::default())
+}
+
+pub(crate) fn client_with(config: Config) -> Connection {
+    Connection::new_open(Role::client(|b: &mut [u8]| fill_key(b)), config)
+}
+
+/// Fills with the repeating test key: deterministic "entropy".
+pub(crate) fn fill_key(buf: &mut [u8]) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = KEY[i % 4];
+    }
+}
+
+/// One frame with the given first byte, payload and optional mask key.
+pub(crate) fn frame(b0: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut out = vec![b0];
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    let len = payload.len();
+    if len < 126 {
+        out.push(mask_bit | len as u8);
+    } else if len <= 0xFFFF {
+        out.push(mask_bit | 126);
+        out.extend((len as u16).to_be_bytes());
+    } else {
+        out.push(mask_bit | 127);
+        out.extend((len as u64).to_be_bytes());
+    }
+    match mask {
+        Some(key) => {
+            out.extend(key);
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        }
+        None => out.extend_from_slice(payload),
+    }
+    out
+}
+
+/// A frame as a client sends it (masked with KEY).
+pub(crate) fn c2s(b0: u8, payload: &[u8]) -> Vec<u8> {
+    frame(b0, payload, Some(KEY))
+}
+
+/// A frame as a server sends it (unmasked).
+pub(crate) fn s2c(b0: u8, payload: &[u8]) -> Vec<u8> {
+    frame(b0, payload, None)
+}
+
+/// A Close payload.
+pub(crate) fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+    let mut p = code.to_be_bytes().to_vec();
+    p.extend_from_slice(reason.as_bytes());
+    p
+}
+
+/// An event with its data copied out, so transcripts can be compared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Owned {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    /// Close event: code and reason, `None` when the peer sent no code.
+    Close(Option<(u16, String)>),
+    /// `poll_event` returned this error.
+    Error(Error),
+    Other(String),
+}
+
+pub(crate) fn own(event: Event<'_>) -> Owned {
+    match event {
+        Event::Text(t) => Owned::Text(t.to_string()),
+        Event::Binary(b) => Owned::Binary(b.to_vec()),
+        Event::Ping(b) => Owned::Ping(b.to_vec()),
+        Event::Pong(b) => Owned::Pong(b.to_vec()),
+        Event::Close(f) => Owned::Close(f.map(|f| (f.code.0, f.reason().to_string()))),
+        other => Owned::Other(format!("{other:?}")),
+    }
+}
+
+/// Everything a connection produced for some input.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Transcript {
+    pub(crate) events: Vec<Owned>,
+    pub(crate) out: Vec<u8>,
+}
+
+/// Polls until `Ok(None)`; records events (and an error, after which the
+/// connection must stay silent).
+pub(crate) fn drain(conn: &mut Connection, t: &mut Transcript) {
+    for _ in 0..1_000_000 {
+        match conn.poll_event(&mut t.out) {
+            Ok(Some(event)) => t.events.push(own(event)),
+            Ok(None) => return,
+            Err(e) => {
+                t.events.push(Owned::Error(e));
+                // After a failure every call returns nothing and sends nothing.
+                let before = t.out.len();
+                assert_eq!(conn.poll_event(&mut t.out), Ok(None));
+                assert_eq!(t.out.len(), before);
+                return;
+            }
+        }
+    }
+    panic!("poll_event never returned Ok(None)");
+}
+
+/// Feeds `chunks` one by one, draining events after each, then EOF if asked.
+pub(crate) fn feed_chunks(
+    mut conn: Connection,
+    chunks: &[&[u8]],
+    eof: bool,
+) -> (Connection, Transcript) {
+    let mut t = Transcript::default();
+    for chunk in chunks {
+        conn.receive(chunk);
+        drain(&mut conn, &mut t);
+    }
+    if eof {
+        conn.receive_eof();
+        drain(&mut conn, &mut t);
+    }
+    (conn, t)
+}
+
+/// Feeds `input` whole, byte by byte and split in two at every point, and
+/// checks that all give the same transcript; returns it.
+pub(crate) fn invariant(make: impl Fn() -> Connection, input: &[u8], eof: bool) -> Transcript {
+    let (_, whole) = feed_chunks(make(), &[input], eof);
+    let bytes: Vec<&[u8]> = input.chunks(1).collect();
+    let (_, by_byte) = feed_chunks(make(), &bytes, eof);
+    assert_eq!(by_byte, whole, "byte-by-byte differs from whole");
+    for split in 0..=input.len() {
+        let (a, b) = input.split_at(split);
+        let (_, t) = feed_chunks(make(), &[a, b], eof);
+        assert_eq!(t, whole, "split at {split} differs from whole");
+    }
+    whole
+}
+
+/// The bytes of an unmasked Close frame (what a server sends).
+pub(crate) fn server_close(code: u16, reason: &str) -> Vec<u8> {
+    s2c(0x88, &close_payload(code, reason))
+}

@@ -1,0 +1,358 @@
+//! Every class of bad input from the peer → the exact error, the exact
+//! Close frame on the wire, and the same result however the bytes are split.
+
+mod common;
+use common::*;
+use wstate::{CloseCode, Config, Connection, Error, ProtocolError};
+
+struct Case {
+    name: &'static str,
+    input: Vec<u8>,
+    /// Events delivered before the failure.
+    before: Vec<Owned>,
+    error: ProtocolError,
+    code: u16,
+    reason: &'static str,
+}
+
+fn case(
+    name: &'static str,
+    input: Vec<u8>,
+    error: ProtocolError,
+    code: u16,
+    reason: &'static str,
+) -> Case {
+    Case {
+        name,
+        input,
+        before: vec![],
+        error,
+        code,
+        reason,
+    }
+}
+
+fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
+    parts.concat()
+}
+
+fn server_cases() -> Vec<Case> {
+    use ProtocolError::*;
+    let mut cases = vec![
+        case(
+            "rsv1 without extension",
+            c2s(0xC1, b"x"),
+            ReservedBits,
+            1002,
+            "reserved bits set",
+        ),
+        case(
+            "rsv2",
+            c2s(0xA1, b"x"),
+            ReservedBits,
+            1002,
+            "reserved bits set",
+        ),
+        case(
+            "rsv3 on ping",
+            c2s(0x99, b""),
+            ReservedBits,
+            1002,
+            "reserved bits set",
+        ),
+        case(
+            "fragmented ping",
+            c2s(0x09, b"x"),
+            FragmentedControlFrame,
+            1002,
+            "fragmented control frame",
+        ),
+        case(
+            "ping of 126 bytes",
+            c2s(0x89, &[b'a'; 126]),
+            ControlFrameTooLong,
+            1002,
+            "control frame too long",
+        ),
+        case(
+            "continuation alone",
+            c2s(0x80, b"x"),
+            UnexpectedContinuation,
+            1002,
+            "continuation without a message",
+        ),
+        case(
+            "new message inside fragmented",
+            cat(&[c2s(0x01, b"a"), c2s(0x81, b"b")]),
+            ExpectedContinuation,
+            1002,
+            "new message inside a fragmented message",
+        ),
+        case(
+            "unmasked client frame",
+            s2c(0x81, b"hi"),
+            UnmaskedFrame,
+            1002,
+            "unmasked client frame",
+        ),
+        case(
+            "64-bit length with top bit",
+            vec![0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0],
+            InvalidLength,
+            1002,
+            "invalid payload length",
+        ),
+        case(
+            "16-bit length not minimal",
+            vec![0x82, 0xFE, 0x00, 0x05],
+            NonMinimalLength,
+            1002,
+            "payload length not minimally encoded",
+        ),
+        case(
+            "invalid utf-8 text",
+            c2s(0x81, &[b'a', 0xFF, b'b']),
+            InvalidUtf8,
+            1007,
+            "invalid UTF-8",
+        ),
+        case(
+            "text ends mid-character",
+            c2s(0x81, &[0xCE]),
+            InvalidUtf8,
+            1007,
+            "invalid UTF-8",
+        ),
+        case(
+            "invalid utf-8 in second fragment",
+            cat(&[c2s(0x01, "κό".as_bytes()), c2s(0x80, &[0xED, 0xA0, 0x80])]),
+            InvalidUtf8,
+            1007,
+            "invalid UTF-8",
+        ),
+        case(
+            "fragmented text ends mid-character",
+            cat(&[c2s(0x01, &[0xCE]), c2s(0x80, b"")]),
+            InvalidUtf8,
+            1007,
+            "invalid UTF-8",
+        ),
+        case(
+            "invalid utf-8 in close reason",
+            c2s(0x88, &[0x03, 0xE8, 0xFF]),
+            InvalidUtf8,
+            1007,
+            "invalid UTF-8",
+        ),
+        case(
+            "close payload of 1 byte",
+            c2s(0x88, &[0x03]),
+            InvalidClosePayload,
+            1002,
+            "invalid close payload",
+        ),
+    ];
+    for op in [3u8, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF] {
+        cases.push(case(
+            "reserved opcode",
+            c2s(0x80 | op, b""),
+            ReservedOpCode(op),
+            1002,
+            "reserved opcode",
+        ));
+    }
+    for code in [
+        0u16, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+    ] {
+        cases.push(case(
+            "invalid close code",
+            c2s(0x88, &close_payload(code, "")),
+            InvalidCloseCode(code),
+            1002,
+            "invalid close code",
+        ));
+    }
+    // A message that arrived whole before the bad frame is delivered first.
+    cases.push(Case {
+        name: "good message then bad frame",
+        input: cat(&[c2s(0x81, b"ok"), c2s(0x82, b"\x01"), c2s(0xC1, b"x")]),
+        before: vec![Owned::Text("ok".into()), Owned::Binary(vec![1])],
+        error: ReservedBits,
+        code: 1002,
+        reason: "reserved bits set",
+    });
+    // A ping inside a fragmented message is answered before the failure.
+    cases.push(Case {
+        name: "ping inside fragments then bad continuation",
+        input: cat(&[c2s(0x01, b"a"), c2s(0x89, b"p"), c2s(0x81, b"b")]),
+        before: vec![Owned::Ping(b"p".to_vec())],
+        error: ExpectedContinuation,
+        code: 1002,
+        reason: "new message inside a fragmented message",
+    });
+    cases
+}
+
+fn check(
+    case: &Case,
+    make: impl Fn() -> Connection,
+    close_frame: impl Fn(&[u8]) -> Vec<u8>,
+    prefix: &[u8],
+) {
+    let t = invariant(&make, &case.input, false);
+    let mut events = case.before.clone();
+    events.push(Owned::Error(Error::Protocol(case.error)));
+    assert_eq!(t.events, events, "{}", case.name);
+    assert_eq!(
+        case.error.close_code(),
+        CloseCode(case.code),
+        "{}",
+        case.name
+    );
+    let mut expected = prefix.to_vec();
+    expected.extend(close_frame(&close_payload(case.code, case.reason)));
+    assert_eq!(t.out, expected, "{}: output bytes", case.name);
+}
+
+#[test]
+fn server_fails_with_exact_close() {
+    for case in server_cases() {
+        // The ping case queues a Pong before the Close.
+        let prefix = if case.name.starts_with("ping inside") {
+            s2c(0x8A, b"p")
+        } else {
+            vec![]
+        };
+        check(&case, server, |p| s2c(0x88, p), &prefix);
+    }
+}
+
+#[test]
+fn client_fails_with_exact_masked_close() {
+    // A client refuses masked frames, and its Close is masked.
+    let case = case(
+        "masked server frame",
+        c2s(0x81, b"hi"),
+        ProtocolError::MaskedFrame,
+        1002,
+        "masked server frame",
+    );
+    check(&case, client, |p| c2s(0x88, p), &[]);
+    let case = case_unmasked_utf8();
+    check(&case, client, |p| c2s(0x88, p), &[]);
+}
+
+fn case_unmasked_utf8() -> Case {
+    case(
+        "client: invalid utf-8",
+        s2c(0x81, &[0xC0, 0x80]),
+        ProtocolError::InvalidUtf8,
+        1007,
+        "invalid UTF-8",
+    )
+}
+
+#[test]
+fn limits_fail_with_1009_before_buffering() {
+    let small = || {
+        server_with(
+            Config::default()
+                .max_frame_size(100)
+                .max_message_size(150)
+                .max_fragments(3),
+        )
+    };
+    // Frame over the frame limit: refused from its header alone.
+    let header_only = &c2s(0x82, &[0; 101])[..8];
+    let t = invariant(small, header_only, false);
+    assert_eq!(
+        t.events,
+        vec![Owned::Error(Error::Protocol(ProtocolError::FrameTooLarge))]
+    );
+    assert_eq!(t.out, s2c(0x88, &close_payload(1009, "frame too large")));
+
+    // A 2^62-byte frame header at default limits: refused, nothing allocated.
+    let mut conn = server();
+    conn.receive(&[0x82, 0xFF, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]);
+    let mut out = vec![];
+    assert_eq!(
+        conn.poll_event(&mut out),
+        Err(Error::Protocol(ProtocolError::FrameTooLarge))
+    );
+
+    // Message over the message limit, found at the second fragment's header.
+    let input = cat(&[c2s(0x02, &[1; 100]), c2s(0x80, &[2; 51])[..8].to_vec()]);
+    let t = invariant(small, &input, false);
+    assert_eq!(
+        t.events,
+        vec![Owned::Error(Error::Protocol(
+            ProtocolError::MessageTooLarge
+        ))]
+    );
+    assert_eq!(t.out, s2c(0x88, &close_payload(1009, "message too large")));
+
+    // Too many fragments, empty ones included.
+    let input = cat(&[
+        c2s(0x02, b""),
+        c2s(0x00, b""),
+        c2s(0x00, b""),
+        c2s(0x80, b""),
+    ]);
+    let t = invariant(small, &input, false);
+    assert_eq!(
+        t.events,
+        vec![Owned::Error(Error::Protocol(
+            ProtocolError::TooManyFragments
+        ))]
+    );
+    assert_eq!(t.out, s2c(0x88, &close_payload(1009, "too many fragments")));
+
+    // Exactly at the limits is fine.
+    let input = cat(&[c2s(0x02, &[1; 100]), c2s(0x00, &[2; 50]), c2s(0x80, b"")]);
+    let t = invariant(small, &input, false);
+    let mut expected = vec![1; 100];
+    expected.extend([2; 50]);
+    assert_eq!(t.events, vec![Owned::Binary(expected)]);
+    assert!(t.out.is_empty());
+}
+
+#[test]
+fn after_failure_nothing_in_nothing_out() {
+    let mut conn = server();
+    let mut out = vec![];
+    conn.receive(&c2s(0xC1, b"x"));
+    assert!(conn.poll_event(&mut out).is_err());
+    let queued = out.clone();
+    conn.receive(&c2s(0x81, b"more"));
+    conn.receive(&c2s(0x89, b"ping"));
+    assert_eq!(conn.poll_event(&mut out), Ok(None));
+    assert_eq!(
+        conn.send(wstate::Message::Text("x"), &mut out),
+        Err(wstate::SendError::Closed)
+    );
+    assert_eq!(
+        conn.close(CloseCode::NORMAL, "", &mut out),
+        Err(wstate::SendError::Closed)
+    );
+    assert_eq!(out, queued);
+    assert!(conn.should_close_transport());
+    assert_eq!(
+        conn.sent_close().map(|f| f.code),
+        Some(CloseCode::PROTOCOL_ERROR)
+    );
+    assert_eq!(conn.state(), wstate::ConnectionState::Closed);
+}
+
+#[test]
+fn failure_while_closing_sends_no_second_close() {
+    let mut conn = server();
+    let mut out = vec![];
+    conn.close(CloseCode::GOING_AWAY, "", &mut out).unwrap();
+    assert_eq!(out, s2c(0x88, &close_payload(1001, "")));
+    conn.receive(&c2s(0x81, &[0xFF]));
+    assert_eq!(
+        conn.poll_event(&mut out),
+        Err(Error::Protocol(ProtocolError::InvalidUtf8))
+    );
+    assert_eq!(out, s2c(0x88, &close_payload(1001, "")));
+}
