@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# Autobahn|Testsuite conformance run for wstate, loopback only.
+#
+#   scripts/autobahn.sh [options]
+#
+# Installs the runner under target/conformance/ (wstest 25.10.1 on pyenv's
+# Python 2.7.18; kosoku 0.1.0 only if that install fails), builds the examples
+# in release mode, then
+#   server role: examples/echo_server on 127.0.0.1:9001, driven by the fuzzingclient
+#   client role: examples/autobahn_client against the fuzzingserver on 127.0.0.1:9002
+# and judges both index.json files with scripts/autobahn_verdicts.py against
+# scripts/autobahn-expected.json.  Ends with `N passed, N failed`; exit 0 only
+# when every case of both roles is as expected.
+#
+# Options:
+#   --cases 'P ...'     case patterns to run instead of the suite's (wstest syntax:
+#                       '1.*', '6.4.1', '9.*'; comma or space separated); the
+#                       suite's exclusions are dropped unless --exclude is given
+#   --exclude 'P ...'   case patterns to leave out
+#   --suite NAME        core (default): 1.* to 10.*, no 12.*/13.*   (~1 min per role)
+#                       deflate-quick:  all but the big 12.x/13.x cases (~2 min per role)
+#                       full:           everything incl. 12.*/13.* (permessage-deflate;
+#                                       ~13 min per role with wstest: not for CI yet)
+#   --full              same as --suite full
+#   --role R            server, client or both (default both)
+#   --runner R          auto (default: wstest, kosoku if wstest cannot be installed),
+#                       wstest or kosoku
+#   --standin           test the harness stand-ins (scripts/interop/standin_*.py)
+#                       instead of our examples
+#   --update-expected   write this run's verdicts into scripts/autobahn-expected.json
+#   --all               print every case's verdict, not only the non-OK ones
+#   --install-only      install the runner and exit
+# Environment: AUTOBAHN_SUITE, AUTOBAHN_ROLE, AUTOBAHN_RUNNER, AUTOBAHN_CASES,
+#   AUTOBAHN_EXCLUDE, AUTOBAHN_AGENT (default wstate), AUTOBAHN_RUN_TIMEOUT (s, per role),
+#   ECHO_SERVER_CMD   (command; the listen address 127.0.0.1:9001 is appended)
+#   AUTOBAHN_CLIENT_CMD (command; URL ws://127.0.0.1:9002 and the agent are appended)
+#   WSTATE_CONFORMANCE_DIR (build dir, default target/conformance), WSTEST_PYTHON2.
+set -euo pipefail
+SCRIPT_NAME=autobahn
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=lib/harness.sh
+. "$ROOT/scripts/lib/harness.sh"
+
+SERVER_PORT=9001
+FUZZ_PORT=9002
+WSTEST_VERSION=25.10.1
+KOSOKU_VERSION=0.1.0
+WSTEST_VENV="$BUILD_DIR/wstest-py27"
+KOSOKU_VENV="$BUILD_DIR/kosoku"
+REPORT_DIR="$BUILD_DIR/reports"
+EXPECTED="$ROOT/scripts/autobahn-expected.json"
+
+suite=${AUTOBAHN_SUITE:-core}
+role=${AUTOBAHN_ROLE:-both}
+runner=${AUTOBAHN_RUNNER:-auto}
+agent=${AUTOBAHN_AGENT:-wstate}
+cases=${AUTOBAHN_CASES:-}
+exclude=${AUTOBAHN_EXCLUDE-__unset__}
+standin=0 update_expected=0 print_all=0 install_only=0
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+while (($#)); do
+    case "$1" in
+        --cases) cases=${2:?--cases needs a value}; shift 2 ;;
+        --cases=*) cases=${1#*=}; shift ;;
+        --exclude) exclude=${2?--exclude needs a value}; shift 2 ;;
+        --exclude=*) exclude=${1#*=}; shift ;;
+        --suite) suite=${2:?}; shift 2 ;;
+        --suite=*) suite=${1#*=}; shift ;;
+        --full) suite=full; shift ;;
+        --role) role=${2:?}; shift 2 ;;
+        --role=*) role=${1#*=}; shift ;;
+        --runner) runner=${2:?}; shift 2 ;;
+        --runner=*) runner=${1#*=}; shift ;;
+        --standin) standin=1; shift ;;
+        --update-expected) update_expected=1; shift ;;
+        --all) print_all=1; shift ;;
+        --install-only) install_only=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+
+case "$suite" in
+    core)          suite_cases='*'; suite_exclude='12.* 13.*'; run_timeout=420 ;;
+    deflate-quick) suite_cases='*'
+                   suite_exclude='12.*.8 12.*.9 12.*.1[0-8] 13.*.8 13.*.9 13.*.1[0-8]'
+                   run_timeout=900 ;;
+    full)          suite_cases='*'; suite_exclude=''; run_timeout=2400 ;;
+    *) die "unknown suite '$suite' (core, deflate-quick, full)" ;;
+esac
+if [[ -n "$cases" ]]; then
+    [[ "$exclude" == __unset__ ]] && exclude=''
+else
+    cases=$suite_cases
+    [[ "$exclude" == __unset__ ]] && exclude=$suite_exclude
+fi
+run_timeout=${AUTOBAHN_RUN_TIMEOUT:-$run_timeout}
+case "$role" in server|client|both) ;; *) die "--role must be server, client or both" ;; esac
+case "$runner" in auto|wstest|kosoku) ;; *) die "--runner must be auto, wstest or kosoku" ;; esac
+
+mkdir -p "$BUILD_DIR"
+cd "$ROOT"   # relative paths in *_CMD are taken from the repository root
+
+# ---------------------------------------------------------------- runner install
+python2_for_wstest() {
+    local root
+    if [[ -n "${WSTEST_PYTHON2:-}" ]]; then echo "$WSTEST_PYTHON2"; return; fi
+    root=${PYENV_ROOT:-}
+    [[ -z "$root" ]] && command -v pyenv >/dev/null 2>&1 && root=$(pyenv root 2>/dev/null || true)
+    [[ -z "$root" ]] && root="$HOME/.pyenv"
+    if [[ -x "$root/versions/2.7.18/bin/python2.7" ]]; then
+        echo "$root/versions/2.7.18/bin/python2.7"
+    elif command -v python2.7 >/dev/null 2>&1; then
+        command -v python2.7
+    else
+        return 1
+    fi
+}
+
+install_wstest() {
+    local stamp="$WSTEST_VENV/.harness-stamp" py2 tool="$BUILD_DIR/virtualenv-tool"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "autobahntestsuite==$WSTEST_VERSION" ]] \
+        && "$WSTEST_VENV/bin/python" -c 'import autobahntestsuite' 2>/dev/null; then
+        return 0
+    fi
+    py2=$(python2_for_wstest) || { log "no Python 2.7 for wstest (pyenv 2.7.18 expected)"; return 1; }
+    log "installing wstest (autobahntestsuite==$WSTEST_VERSION on $py2) into $WSTEST_VENV"
+    rm -rf "$WSTEST_VENV" "$tool"
+    timeout 300 python3 -m pip install -q --target "$tool" 'virtualenv<20.22' </dev/null || return 1
+    PYTHONPATH="$tool" timeout 300 python3 -m virtualenv -q -p "$py2" "$WSTEST_VENV" </dev/null || return 1
+    PYTHONWARNINGS=ignore timeout 600 "$WSTEST_VENV/bin/pip" install -q --no-python-version-warning \
+        "autobahntestsuite==$WSTEST_VERSION" </dev/null || return 1
+    "$WSTEST_VENV/bin/python" -c 'import autobahntestsuite' || return 1
+    echo "autobahntestsuite==$WSTEST_VERSION" >"$stamp"
+}
+
+install_kosoku() {
+    local stamp="$KOSOKU_VENV/.harness-stamp"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "kosoku==$KOSOKU_VERSION" && -x "$KOSOKU_VENV/bin/kosoku" ]]; then
+        return 0
+    fi
+    log "installing kosoku==$KOSOKU_VERSION into $KOSOKU_VENV"
+    rm -rf "$KOSOKU_VENV"
+    timeout 300 python3 -m venv "$KOSOKU_VENV" </dev/null || return 1
+    timeout 600 "$KOSOKU_VENV/bin/pip" install -q "kosoku==$KOSOKU_VERSION" </dev/null || return 1
+    echo "kosoku==$KOSOKU_VERSION" >"$stamp"
+}
+
+case "$runner" in
+    wstest) install_wstest || die "wstest install failed" ;;
+    kosoku) install_kosoku || die "kosoku install failed" ;;
+    auto)
+        if install_wstest; then
+            runner=wstest
+        else
+            log "wstest install failed; falling back to kosoku"
+            install_kosoku || die "kosoku install failed too"
+            runner=kosoku
+        fi ;;
+esac
+log "runner: $runner; cases: '$cases'; excluded: '${exclude:-none}'; per-role timeout ${run_timeout}s"
+if ((install_only)); then
+    ((standin)) && ensure_py3_venv
+    log "install done"
+    exit 0
+fi
+
+# ---------------------------------------------------------------- commands under test
+if ((standin)); then
+    ensure_py3_venv
+    : "${ECHO_SERVER_CMD:=$PY3_VENV/bin/python $ROOT/scripts/interop/standin_echo_server.py}"
+    : "${AUTOBAHN_CLIENT_CMD:=$PY3_VENV/bin/python $ROOT/scripts/interop/standin_autobahn_client.py}"
+fi
+need_build=0
+if [[ "$role" != client && -z "${ECHO_SERVER_CMD:-}" ]]; then need_build=1; fi
+if [[ "$role" != server && -z "${AUTOBAHN_CLIENT_CMD:-}" ]]; then need_build=1; fi
+if ((need_build)); then
+    build_examples
+    if [[ "$role" != client && -z "${ECHO_SERVER_CMD:-}" ]]; then need_binary "$EXAMPLES_DIR/echo_server"; fi
+    if [[ "$role" != server && -z "${AUTOBAHN_CLIENT_CMD:-}" ]]; then need_binary "$EXAMPLES_DIR/autobahn_client"; fi
+fi
+ECHO_SERVER_CMD=${ECHO_SERVER_CMD:-$EXAMPLES_DIR/echo_server}
+AUTOBAHN_CLIENT_CMD=${AUTOBAHN_CLIENT_CMD:-$EXAMPLES_DIR/autobahn_client}
+
+# ---------------------------------------------------------------- helpers
+# write_spec FILE KIND: wstest spec for fuzzingclient/fuzzingserver.
+write_spec() {
+    python3 - "$1" "$2" "$cases" "$exclude" "$agent" "$SERVER_PORT" "$FUZZ_PORT" "$REPORT_DIR" <<'PY'
+import json, re, sys
+path, kind, cases, exclude, agent, sport, fport, reports = sys.argv[1:]
+split = lambda s: [p for p in re.split(r"[,\s]+", s) if p]
+spec = {"cases": split(cases), "exclude-cases": split(exclude), "exclude-agent-cases": {}}
+if kind == "fuzzingclient":
+    spec["outdir"] = reports + "/servers"
+    spec["servers"] = [{"agent": agent, "url": "ws://127.0.0.1:%s" % sport}]
+else:
+    spec["outdir"] = reports + "/clients"
+    spec["url"] = "ws://127.0.0.1:%s" % fport
+with open(path, "w") as fh:
+    json.dump(spec, fh, indent=1)
+PY
+}
+
+kosoku_selection() {
+    local p
+    KOSOKU_ARGS=()
+    for p in ${cases//,/ }; do [[ "$p" == '*' ]] || KOSOKU_ARGS+=(-i "$p"); done
+    for p in ${exclude//,/ }; do KOSOKU_ARGS+=(-x "$p"); done
+}
+
+extra_failures=()
+mkdir -p "$REPORT_DIR"
+set -f  # the case patterns contain '*': no globbing from here on
+
+# ---------------------------------------------------------------- server role
+run_server_role() {
+    local out="$REPORT_DIR/servers" slog="$REPORT_DIR/echo_server.log" rlog="$REPORT_DIR/fuzzingclient.log" rc=0
+    rm -rf "$out"
+    require_free_port "$SERVER_PORT"
+    log "server role: starting: $ECHO_SERVER_CMD 127.0.0.1:$SERVER_PORT"
+    # shellcheck disable=SC2086  # the *_CMD variables are word-split on purpose
+    start_bg "$slog" $((run_timeout + 120)) $ECHO_SERVER_CMD "127.0.0.1:$SERVER_PORT"
+    local spid=$BG_PID
+    if ! wait_port "$SERVER_PORT" "$spid" 60 "$slog"; then
+        extra_failures+=("server role: echo_server did not start (log: $slog)")
+        stop_bg "$spid"
+        return
+    fi
+    log "server role: running the fuzzingclient ($runner), log $rlog"
+    if [[ "$runner" == wstest ]]; then
+        write_spec "$BUILD_DIR/fuzzingclient.json" fuzzingclient
+        timeout -k 10 "$run_timeout" env PYTHONWARNINGS=ignore "$WSTEST_VENV/bin/python" \
+            "$ROOT/scripts/autobahn/wstest_local.py" -m fuzzingclient -s "$BUILD_DIR/fuzzingclient.json" \
+            </dev/null >"$rlog" 2>&1 || rc=$?
+    else
+        kosoku_selection
+        timeout -k 10 "$run_timeout" "$KOSOKU_VENV/bin/kosoku" -m fuzzingclient "127.0.0.1:$SERVER_PORT" \
+            "${KOSOKU_ARGS[@]+"${KOSOKU_ARGS[@]}"}" -o "$out" </dev/null >"$rlog" 2>&1 || rc=$?
+        # kosoku exits 1 when a case fails; the verdict script judges that
+        ((rc == 1)) && rc=0
+    fi
+    if ((rc == 124 || rc == 137)); then
+        extra_failures+=("server role: the fuzzingclient timed out after ${run_timeout}s (log: $rlog)")
+    elif ((rc != 0)); then
+        extra_failures+=("server role: the fuzzingclient exited with $rc (log: $rlog)")
+    fi
+    if ! kill -0 "$spid" 2>/dev/null; then
+        extra_failures+=("server role: echo_server exited during the run (log: $slog)")
+    fi
+    stop_bg "$spid"
+    log "server role: done in $SECONDS s so far"
+}
+
+# ---------------------------------------------------------------- client role
+run_client_role() {
+    local out="$REPORT_DIR/clients" flog="$REPORT_DIR/fuzzingserver.log" clog="$REPORT_DIR/autobahn_client.log" rc=0 i
+    rm -rf "$out"
+    require_free_port "$FUZZ_PORT"
+    log "client role: starting the fuzzingserver ($runner) on 127.0.0.1:$FUZZ_PORT, log $flog"
+    if [[ "$runner" == wstest ]]; then
+        write_spec "$BUILD_DIR/fuzzingserver.json" fuzzingserver
+        start_bg "$flog" $((run_timeout + 120)) env PYTHONWARNINGS=ignore "$WSTEST_VENV/bin/python" \
+            "$ROOT/scripts/autobahn/wstest_local.py" -m fuzzingserver -s "$BUILD_DIR/fuzzingserver.json" -u 0
+    else
+        kosoku_selection
+        start_bg "$flog" $((run_timeout + 120)) "$KOSOKU_VENV/bin/kosoku" -m fuzzingserver \
+            "127.0.0.1:$FUZZ_PORT" "${KOSOKU_ARGS[@]+"${KOSOKU_ARGS[@]}"}" -o "$out"
+    fi
+    local fpid=$BG_PID
+    if ! wait_port "$FUZZ_PORT" "$fpid" 60 "$flog"; then
+        extra_failures+=("client role: the fuzzingserver did not start (log: $flog)")
+        stop_bg "$fpid"
+        return
+    fi
+    log "client role: running: $AUTOBAHN_CLIENT_CMD ws://127.0.0.1:$FUZZ_PORT $agent"
+    # shellcheck disable=SC2086
+    timeout -k 10 "$run_timeout" $AUTOBAHN_CLIENT_CMD "ws://127.0.0.1:$FUZZ_PORT" "$agent" \
+        </dev/null >"$clog" 2>&1 || rc=$?
+    if ((rc == 124 || rc == 137)); then
+        extra_failures+=("client role: autobahn_client timed out after ${run_timeout}s (log: $clog)")
+    elif ((rc != 0)); then
+        extra_failures+=("client role: autobahn_client exited with $rc (log: $clog)")
+    fi
+    # The report is written when the client calls /updateReports; allow it a moment.
+    for i in $(seq 1 100); do
+        [[ -s "$out/index.json" ]] && break
+        kill -0 "$fpid" 2>/dev/null || break
+        sleep 0.2
+    done
+    sleep 0.5
+    stop_bg "$fpid"
+    log "client role: done in $SECONDS s so far"
+}
+
+reports=()
+if [[ "$role" != client ]]; then run_server_role; reports+=("server=$REPORT_DIR/servers"); fi
+if [[ "$role" != server ]]; then run_client_role; reports+=("client=$REPORT_DIR/clients"); fi
+
+# ---------------------------------------------------------------- verdicts
+verdict_args=(--expected "$EXPECTED" --cases "$cases" --exclude "$exclude" --table "$REPORT_DIR/verdicts.tsv")
+# wstest names the agent as we ask; kosoku uses its own name for the server role
+[[ "$runner" == wstest ]] && verdict_args+=(--agent "$agent")
+((print_all)) && verdict_args+=(--all)
+if ((update_expected)); then
+    if ((${#extra_failures[@]})); then
+        printf 'FAIL: %s\n' "${extra_failures[@]}"
+        die "not updating $EXPECTED after a broken run"
+    fi
+    exec python3 "$ROOT/scripts/autobahn_verdicts.py" "${verdict_args[@]}" --update-expected "${reports[@]}"
+fi
+for f in "${extra_failures[@]+"${extra_failures[@]}"}"; do verdict_args+=(--extra-failure "$f"); done
+log "reports in $REPORT_DIR (per-case table: $REPORT_DIR/verdicts.tsv); took ${SECONDS}s"
+rc=0
+python3 "$ROOT/scripts/autobahn_verdicts.py" "${verdict_args[@]}" "${reports[@]}" || rc=$?
+exit "$rc"
