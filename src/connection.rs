@@ -2,14 +2,17 @@
 //! connection happens in this file.
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::ops::Range;
 
 use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::config::Config;
-use crate::error::{Error, ProtocolError, SendError};
+use crate::error::{Error, HandshakeError, ProtocolError, SendError};
 use crate::event::{Event, Message};
 use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
+use crate::handshake::{self, Accept, ClientRequest};
+use crate::http;
 use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
 
@@ -71,6 +74,14 @@ pub enum ConnectionState {
 /// The private state. Each variant is one phase of the connection.
 #[derive(Debug)]
 enum State {
+    /// Server: reading the request head; `scanned` bytes were searched for
+    /// its end already.
+    ReadingRequest { scanned: usize },
+    /// Server: the request was delivered as an event and awaits `accept` or
+    /// `reject`. Its head stays at the start of the buffer.
+    RequestReceived { head_len: usize },
+    /// Client: the request is sent; reading the response head.
+    ReadingResponse(Box<ClientHandshake>),
     /// Both directions open.
     Open,
     /// We sent a Close; the peer may still send data, then its Close.
@@ -80,6 +91,16 @@ enum State {
     /// We failed the connection; our Close (if it was still allowed) is
     /// queued. Nothing more in or out.
     Failed,
+}
+
+/// What a client remembers of its request to check the response.
+#[derive(Debug)]
+struct ClientHandshake {
+    /// The `Sec-WebSocket-Accept` the server must send.
+    accept: [u8; 28],
+    /// The subprotocols offered, comma-separated.
+    offered: String,
+    scanned: usize,
 }
 
 /// The kind of a data message.
@@ -206,6 +227,41 @@ impl Connection {
         }
     }
 
+    /// A server connection awaiting the client's upgrade request: the first
+    /// event is [`Event::Request`], to be answered with
+    /// [`accept`](Self::accept) or [`reject`](Self::reject).
+    pub fn server(config: Config) -> Self {
+        let mut conn = Self::new_open(Role::Server, config);
+        conn.state = State::ReadingRequest { scanned: 0 };
+        conn
+    }
+
+    /// A client connection: queues the upgrade request in `out` at once,
+    /// with a nonce from `entropy` (which also supplies the mask keys). The
+    /// first event is [`Event::Accepted`] once the server's `101` arrives.
+    ///
+    /// Fails with [`SendError::InvalidHeader`] if the host, path, a
+    /// subprotocol or a header is not valid in an HTTP head.
+    pub fn client(
+        request: &ClientRequest<'_>,
+        entropy: impl Entropy + 'static,
+        config: Config,
+        out: &mut Vec<u8>,
+    ) -> Result<Self, SendError> {
+        let mut entropy: Box<dyn Entropy> = Box::new(entropy);
+        let mut nonce = [0; 16];
+        entropy.fill(&mut nonce);
+        let key = handshake::key_for_nonce(&nonce);
+        let offered = handshake::write_request(request, &key, out)?;
+        let mut conn = Self::new_open(Role::Client(entropy), config);
+        conn.state = State::ReadingResponse(Box::new(ClientHandshake {
+            accept: handshake::accept_key(&key),
+            offered,
+            scanned: 0,
+        }));
+        Ok(conn)
+    }
+
     /// Whether this is the client end.
     pub fn is_client(&self) -> bool {
         self.entropy.is_some()
@@ -219,6 +275,9 @@ impl Connection {
     /// The phase of the connection.
     pub fn state(&self) -> ConnectionState {
         match self.state {
+            State::ReadingRequest { .. }
+            | State::RequestReceived { .. }
+            | State::ReadingResponse(_) => ConnectionState::Connecting,
             State::Open => ConnectionState::Open,
             State::CloseSent => ConnectionState::Closing,
             State::Closed | State::Failed => ConnectionState::Closed,
@@ -292,11 +351,12 @@ impl Connection {
                 self.buffers.message = Vec::new();
             }
         }
-        if !matches!(self.state, State::Open | State::CloseSent) {
-            if self.buffers.inbuf.capacity() != 0 {
-                self.release_buffers();
-            }
-            return Ok(None);
+        match self.state {
+            State::Open | State::CloseSent => {}
+            State::ReadingRequest { .. } => return self.poll_request(out),
+            State::ReadingResponse(_) => return self.poll_response(),
+            State::RequestReceived { .. } => return Ok(None),
+            State::Closed | State::Failed => return Ok(self.on_closed()),
         }
         let ready = match self.read_frames(out) {
             Ok(Some(ready)) => ready,
@@ -337,6 +397,125 @@ impl Connection {
             Ready::Pong(range) => Event::Pong(&b.inbuf[range]),
             Ready::Close(frame) => Event::Close(frame),
         }))
+    }
+
+    /// Nothing more comes in: free what the buffers hold.
+    fn on_closed(&mut self) -> Option<Event<'static>> {
+        if self.buffers.inbuf.capacity() != 0 {
+            self.release_buffers();
+        }
+        None
+    }
+
+    /// Server: looks for a complete request head and validates it.
+    fn poll_request(&mut self, out: &mut Vec<u8>) -> Result<Option<Event<'_>>, Error> {
+        let State::ReadingRequest { scanned } = &mut self.state else {
+            return Ok(None);
+        };
+        let buf = &self.buffers.inbuf;
+        let max = self.config.max_handshake_size;
+        let result = match http::find_head_end(buf, scanned) {
+            Some(n) if n <= max => http::parse_head(&buf[..n], self.config.max_headers)
+                .and_then(handshake::validate_request)
+                .map(|(request, _)| (request, n)),
+            None if buf.len() <= max && !self.eof => return Ok(None),
+            None if buf.len() <= max => Err(HandshakeError::UnexpectedEof),
+            _ => Err(HandshakeError::HeadTooLarge),
+        };
+        match result {
+            Ok((request, head_len)) => {
+                // ReadingRequest -> RequestReceived: the caller decides.
+                self.state = State::RequestReceived { head_len };
+                Ok(Some(Event::Request(request)))
+            }
+            Err(e) => {
+                // ReadingRequest -> Failed, with the HTTP error queued.
+                handshake::write_error_response(&e, out);
+                self.state = State::Failed;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Client: looks for a complete response head and validates it.
+    fn poll_response(&mut self) -> Result<Option<Event<'_>>, Error> {
+        let State::ReadingResponse(client) = &mut self.state else {
+            return Ok(None);
+        };
+        let buf = &self.buffers.inbuf;
+        let max = self.config.max_handshake_size;
+        let result = match http::find_head_end(buf, &mut client.scanned) {
+            Some(n) if n <= max => http::parse_head(&buf[..n], self.config.max_headers)
+                .and_then(|head| {
+                    handshake::validate_response(head, &client.accept, &client.offered)
+                })
+                .map(|accepted| (accepted, n)),
+            None if buf.len() <= max && !self.eof => return Ok(None),
+            None if buf.len() <= max => Err(HandshakeError::UnexpectedEof),
+            _ => Err(HandshakeError::HeadTooLarge),
+        };
+        match result {
+            Ok((accepted, head_len)) => {
+                // ReadingResponse -> Open; bytes after the head are frames.
+                self.state = State::Open;
+                self.buffers.pos = head_len;
+                Ok(Some(Event::Accepted(accepted)))
+            }
+            Err(e) => {
+                // ReadingResponse -> Failed: nothing to send, just hang up.
+                self.state = State::Failed;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Server: accepts the pending request with a `101` response, selecting
+    /// a subprotocol if asked. Frames that followed the request are
+    /// processed by the next [`poll_event`](Self::poll_event).
+    ///
+    /// Fails with [`SendError::NoPendingRequest`] unless an
+    /// [`Event::Request`] awaits an answer, and with
+    /// [`SendError::SubprotocolNotOffered`] or [`SendError::InvalidHeader`]
+    /// for choices the client cannot accept; nothing is written then.
+    pub fn accept(&mut self, accept: &Accept<'_>, out: &mut Vec<u8>) -> Result<(), SendError> {
+        let State::RequestReceived { head_len } = self.state else {
+            return Err(SendError::NoPendingRequest);
+        };
+        let head = &self.buffers.inbuf[..head_len];
+        let (request, key) = http::parse_head(head, self.config.max_headers)
+            .and_then(handshake::validate_request)
+            .map_err(|_| SendError::NoPendingRequest)?;
+        handshake::check_accept(&request, accept)?;
+        handshake::write_accept(key, accept, out);
+        // RequestReceived -> Open.
+        self.buffers.pos = head_len;
+        self.state = State::Open;
+        Ok(())
+    }
+
+    /// Server: refuses the pending request with an HTTP response (`status`
+    /// 200-599, e.g. 403 or 404), extra headers and a body. `Connection:
+    /// close` and `Content-Length` are added. The transport should then be
+    /// closed.
+    pub fn reject(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), SendError> {
+        if !matches!(self.state, State::RequestReceived { .. }) {
+            return Err(SendError::NoPendingRequest);
+        }
+        if !(200..=599).contains(&status) {
+            return Err(SendError::InvalidStatus);
+        }
+        handshake::check_headers(headers)?;
+        handshake::write_reject(status, headers, body, out);
+        // RequestReceived -> Closed.
+        self.state = State::Closed;
+        self.release_buffers();
+        Ok(())
     }
 
     /// Nothing more can be parsed: report a transport that ended without a
@@ -694,6 +873,9 @@ impl Connection {
     fn check_can_send(&self) -> Result<(), SendError> {
         match self.state {
             State::Open => Ok(()),
+            State::ReadingRequest { .. }
+            | State::RequestReceived { .. }
+            | State::ReadingResponse(_) => Err(SendError::NotOpen),
             State::CloseSent | State::Closed | State::Failed => Err(SendError::Closed),
         }
     }

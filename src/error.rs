@@ -272,6 +272,8 @@ pub enum SendError {
     SubprotocolNotOffered,
     /// A header name or value the caller supplied is not valid HTTP.
     InvalidHeader,
+    /// A rejection status outside 200-599.
+    InvalidStatus,
 }
 
 impl fmt::Display for SendError {
@@ -288,6 +290,7 @@ impl fmt::Display for SendError {
             Self::NoPendingRequest => "no request is waiting for an answer",
             Self::SubprotocolNotOffered => "subprotocol was not offered by the client",
             Self::InvalidHeader => "invalid header name or value",
+            Self::InvalidStatus => "rejection status must be 200-599",
         })
     }
 }

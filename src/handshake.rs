@@ -1,11 +1,423 @@
-//! Placeholder, filled by the opening handshake.
-/// A request.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Request<'a> {
-    _p: &'a (),
+//! The opening handshake (RFC 6455 §4): the WebSocket rules on top of the
+//! HTTP/1.1 head: request and response validation, the accept key,
+//! subprotocol negotiation, and the responses a server writes.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use crate::error::{HandshakeError, Response, SendError};
+use crate::http::{self, Fields};
+
+pub use crate::http::Fields as Headers;
+
+/// The GUID every server appends to the client's key (RFC 6455 §1.3).
+const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// Computes `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: the base64 of
+/// the SHA-1 of the key followed by the RFC's GUID.
+///
+/// ```
+/// // RFC 6455 §1.3.
+/// let accept = wstate::handshake::accept_key(b"dGhlIHNhbXBsZSBub25jZQ==");
+/// assert_eq!(&accept, b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// ```
+pub fn accept_key(key: &[u8]) -> [u8; 28] {
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key);
+    sha.update(GUID);
+    let mut out = [0; 28];
+    // 20 bytes of digest are always 28 base64 characters.
+    let _ = BASE64.encode_slice(sha.digest().bytes(), &mut out);
+    out
 }
-/// Accepted.
-#[derive(Debug, PartialEq, Eq)]
+
+/// The `Sec-WebSocket-Key` for a 16-byte nonce: its base64 (24 characters).
+pub(crate) fn key_for_nonce(nonce: &[u8; 16]) -> [u8; 24] {
+    let mut out = [0; 24];
+    let _ = BASE64.encode_slice(nonce, &mut out);
+    out
+}
+
+/// An upgrade request that passed validation, borrowed from the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request<'a> {
+    method: &'a str,
+    target: &'a str,
+    headers: Fields<'a>,
+}
+
+impl<'a> Request<'a> {
+    /// The method (always `GET` for a valid upgrade).
+    pub fn method(&self) -> &'a str {
+        self.method
+    }
+
+    /// The request target: path and query, e.g. `/chat?room=1`.
+    pub fn path(&self) -> &'a str {
+        self.target
+    }
+
+    /// Every header field, in order.
+    pub fn headers(&self) -> Headers<'a> {
+        self.headers
+    }
+
+    /// The value of the first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers.get(name)
+    }
+
+    /// The `Host` header.
+    pub fn host(&self) -> Option<&'a str> {
+        self.header("host")
+            .and_then(|v| core::str::from_utf8(v).ok())
+    }
+
+    /// The `Origin` header (sent by browsers; check it to stop cross-site use).
+    pub fn origin(&self) -> Option<&'a str> {
+        self.header("origin")
+            .and_then(|v| core::str::from_utf8(v).ok())
+    }
+
+    /// The subprotocols the client offers, in its order of preference.
+    pub fn subprotocols(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .list("sec-websocket-protocol")
+            .filter_map(|p| core::str::from_utf8(p).ok())
+    }
+
+    /// The extensions the client offers, each with its parameters as sent
+    /// (e.g. `permessage-deflate; client_max_window_bits`).
+    pub fn extensions(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .list("sec-websocket-extensions")
+            .filter_map(|p| core::str::from_utf8(p).ok())
+    }
+}
+
+/// Checks an upgrade request (RFC 6455 §4.2.1) and returns it with its key.
+pub(crate) fn validate_request(
+    head: http::Head<'_>,
+) -> Result<(Request<'_>, &[u8]), HandshakeError> {
+    let (method, target) = http::parse_request_line(head.first)?;
+    let h = head.fields;
+    if method != "GET" {
+        return Err(HandshakeError::MethodNotGet);
+    }
+    if h.get("host").is_none() {
+        return Err(HandshakeError::MissingHost);
+    }
+    if !h.has_token("upgrade", "websocket") {
+        return Err(HandshakeError::MissingUpgrade);
+    }
+    if !h.has_token("connection", "upgrade") {
+        return Err(HandshakeError::MissingConnectionUpgrade);
+    }
+    let mut keys = h.get_all("sec-websocket-key");
+    let key = keys.next().ok_or(HandshakeError::InvalidKey)?;
+    if keys.next().is_some() || !is_valid_key(key) {
+        return Err(HandshakeError::InvalidKey);
+    }
+    let mut versions = h.get_all("sec-websocket-version");
+    if versions.next() != Some(b"13") || versions.next().is_some() {
+        return Err(HandshakeError::UnsupportedVersion);
+    }
+    Ok((
+        Request {
+            method,
+            target,
+            headers: h,
+        },
+        key,
+    ))
+}
+
+/// "The value of this header field MUST be a nonce consisting of a randomly
+/// selected 16-byte value that has been base64-encoded" (§4.1).
+fn is_valid_key(key: &[u8]) -> bool {
+    let mut decoded = [0; 18];
+    key.len() == 24 && matches!(BASE64.decode_slice(key, &mut decoded), Ok(16))
+}
+
+/// How a server accepts a request, for [`Connection::accept`](crate::Connection::accept).
+///
+/// ```
+/// use wstate::Accept;
+/// let accept = Accept::new().subprotocol("chat").headers(&[("X-Server", "wstate")]);
+/// # let _ = accept;
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
+pub struct Accept<'a> {
+    /// The subprotocol to select; must be one the client offered.
+    pub subprotocol: Option<&'a str>,
+    /// Extra header fields for the `101` response.
+    pub headers: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> Accept<'a> {
+    /// Accept with no subprotocol and no extra headers.
+    pub const fn new() -> Self {
+        Self {
+            subprotocol: None,
+            headers: &[],
+        }
+    }
+
+    /// Selects a subprotocol.
+    #[must_use]
+    pub const fn subprotocol(mut self, name: &'a str) -> Self {
+        self.subprotocol = Some(name);
+        self
+    }
+
+    /// Adds header fields to the `101` response.
+    #[must_use]
+    pub const fn headers(mut self, headers: &'a [(&'a str, &'a str)]) -> Self {
+        self.headers = headers;
+        self
+    }
+}
+
+/// Writes the `101 Switching Protocols` response. The caller has checked
+/// the subprotocol and headers.
+pub(crate) fn write_accept(key: &[u8], accept: &Accept<'_>, out: &mut Vec<u8>) {
+    out.extend_from_slice(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
+    );
+    http::write_field(out, "Sec-WebSocket-Accept", &accept_key(key));
+    if let Some(protocol) = accept.subprotocol {
+        http::write_field(out, "Sec-WebSocket-Protocol", protocol.as_bytes());
+    }
+    for (name, value) in accept.headers {
+        http::write_field(out, name, value.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Writes an HTTP error response that ends the connection.
+pub(crate) fn write_reject(status: u16, headers: &[(&str, &str)], body: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(&[
+        b'0' + (status / 100) as u8,
+        b'0' + (status / 10 % 10) as u8,
+        b'0' + (status % 10) as u8,
+    ]);
+    out.push(b' ');
+    out.extend_from_slice(http::reason_phrase(status).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        http::write_field(out, name, value.as_bytes());
+    }
+    out.extend_from_slice(b"Connection: close\r\nContent-Length: ");
+    let mut digits = [0u8; 20];
+    let mut n = body.len();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(body);
+}
+
+/// The response a server queues for a request it cannot accept.
+pub(crate) fn write_error_response(error: &HandshakeError, out: &mut Vec<u8>) {
+    let Some(status) = error.status() else { return };
+    let mut body = alloc::format!("{error}\n");
+    body.truncate(200);
+    let headers: &[(&str, &str)] = match error {
+        HandshakeError::UnsupportedVersion => &[
+            ("Sec-WebSocket-Version", "13"),
+            ("Content-Type", "text/plain"),
+        ],
+        HandshakeError::MethodNotGet => &[("Allow", "GET"), ("Content-Type", "text/plain")],
+        _ => &[("Content-Type", "text/plain")],
+    };
+    write_reject(status, headers, body.as_bytes(), out);
+}
+
+/// Checks the caller's choices for a `101` against the request.
+pub(crate) fn check_accept(request: &Request<'_>, accept: &Accept<'_>) -> Result<(), SendError> {
+    if let Some(protocol) = accept.subprotocol {
+        if !request.subprotocols().any(|p| p == protocol) {
+            return Err(SendError::SubprotocolNotOffered);
+        }
+    }
+    check_headers(accept.headers)
+}
+
+pub(crate) fn check_headers(headers: &[(&str, &str)]) -> Result<(), SendError> {
+    if headers.iter().all(|(n, v)| http::valid_field(n, v)) {
+        Ok(())
+    } else {
+        Err(SendError::InvalidHeader)
+    }
+}
+
+/// What a client asks for, for [`Connection::client`](crate::Connection::client).
+///
+/// ```
+/// use wstate::ClientRequest;
+/// let request = ClientRequest::new("example.com", "/chat?room=1")
+///     .subprotocols(&["v2.chat", "v1.chat"])
+///     .headers(&[("Origin", "https://example.com")]);
+/// # let _ = request;
+/// ```
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct ClientRequest<'a> {
+    /// The `Host` header: host, and port unless it is the default.
+    pub host: &'a str,
+    /// The request target: path and query, starting with `/`.
+    pub path: &'a str,
+    /// Subprotocols to offer, most preferred first.
+    pub subprotocols: &'a [&'a str],
+    /// Extra header fields (e.g. `Origin`, `Authorization`, `Cookie`).
+    pub headers: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> ClientRequest<'a> {
+    /// A request for `path` on `host`, with no subprotocols or extra headers.
+    pub const fn new(host: &'a str, path: &'a str) -> Self {
+        Self {
+            host,
+            path,
+            subprotocols: &[],
+            headers: &[],
+        }
+    }
+
+    /// Offers subprotocols.
+    #[must_use]
+    pub const fn subprotocols(mut self, protocols: &'a [&'a str]) -> Self {
+        self.subprotocols = protocols;
+        self
+    }
+
+    /// Adds header fields.
+    #[must_use]
+    pub const fn headers(mut self, headers: &'a [(&'a str, &'a str)]) -> Self {
+        self.headers = headers;
+        self
+    }
+}
+
+/// Writes the client's upgrade request; returns the subprotocols offered,
+/// comma-separated, to check the response against.
+pub(crate) fn write_request(
+    request: &ClientRequest<'_>,
+    key: &[u8; 24],
+    out: &mut Vec<u8>,
+) -> Result<String, SendError> {
+    let target_ok =
+        request.path.starts_with('/') && request.path.bytes().all(|b| b.is_ascii_graphic());
+    let host_ok = !request.host.is_empty()
+        && http::valid_field("Host", request.host)
+        && !request.host.contains(' ');
+    let protocols_ok = request
+        .subprotocols
+        .iter()
+        .all(|p| !p.is_empty() && http::valid_field(p, ""));
+    if !target_ok || !host_ok || !protocols_ok {
+        return Err(SendError::InvalidHeader);
+    }
+    check_headers(request.headers)?;
+    let offered = request.subprotocols.join(", ");
+    out.extend_from_slice(b"GET ");
+    out.extend_from_slice(request.path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    http::write_field(out, "Host", request.host.as_bytes());
+    out.extend_from_slice(b"Upgrade: websocket\r\nConnection: Upgrade\r\n");
+    http::write_field(out, "Sec-WebSocket-Key", key);
+    out.extend_from_slice(b"Sec-WebSocket-Version: 13\r\n");
+    if !offered.is_empty() {
+        http::write_field(out, "Sec-WebSocket-Protocol", offered.as_bytes());
+    }
+    for (name, value) in request.headers {
+        http::write_field(out, name, value.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    Ok(offered)
+}
+
+/// The server's acceptance, as seen by a client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Accepted<'a> {
-    _p: &'a (),
+    subprotocol: Option<&'a str>,
+    headers: Fields<'a>,
+}
+
+impl<'a> Accepted<'a> {
+    /// The subprotocol the server selected, if any.
+    pub fn subprotocol(&self) -> Option<&'a str> {
+        self.subprotocol
+    }
+
+    /// The header fields of the `101` response.
+    pub fn headers(&self) -> Headers<'a> {
+        self.headers
+    }
+
+    /// The value of the first response header named `name`.
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers.get(name)
+    }
+}
+
+/// Checks the server's response (RFC 6455 §4.2.2 / §4.1, client side).
+pub(crate) fn validate_response<'a>(
+    head: http::Head<'a>,
+    expected_accept: &[u8; 28],
+    offered: &str,
+) -> Result<Accepted<'a>, HandshakeError> {
+    let (status, reason) = http::parse_status_line(head.first)?;
+    let h = head.fields;
+    if status != 101 {
+        return Err(HandshakeError::Rejected(alloc::boxed::Box::new(Response {
+            status,
+            reason: String::from_utf8_lossy(reason).into_owned(),
+            headers: h
+                .iter()
+                .map(|(n, v)| (String::from(n), v.to_vec()))
+                .collect(),
+        })));
+    }
+    if !h.has_token("upgrade", "websocket") {
+        return Err(HandshakeError::MissingUpgrade);
+    }
+    if !h.has_token("connection", "upgrade") {
+        return Err(HandshakeError::MissingConnectionUpgrade);
+    }
+    let mut accepts = h.get_all("sec-websocket-accept");
+    if accepts.next() != Some(&expected_accept[..]) || accepts.next().is_some() {
+        return Err(HandshakeError::InvalidAccept);
+    }
+    if h.list("sec-websocket-extensions").next().is_some() {
+        // We offer no extensions, so the server may not select one (§4.1).
+        return Err(HandshakeError::UnexpectedExtension);
+    }
+    let mut protocols = h.list("sec-websocket-protocol");
+    let subprotocol = match (protocols.next(), protocols.next()) {
+        (None, _) => None,
+        (Some(p), None) => {
+            let p = core::str::from_utf8(p).map_err(|_| HandshakeError::UnexpectedSubprotocol)?;
+            if !offered.split(", ").any(|o| o == p) {
+                return Err(HandshakeError::UnexpectedSubprotocol);
+            }
+            Some(p)
+        }
+        (Some(_), Some(_)) => return Err(HandshakeError::UnexpectedSubprotocol),
+    };
+    Ok(Accepted {
+        subprotocol,
+        headers: h,
+    })
 }

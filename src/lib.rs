@@ -10,6 +10,7 @@ pub mod error;
 mod event;
 pub mod frame;
 pub mod handshake;
+mod http;
 pub mod mask;
 pub mod utf8;
 
@@ -18,3 +19,4 @@ pub use config::Config;
 pub use connection::{Connection, ConnectionState, Entropy, Role};
 pub use error::{Error, HandshakeError, ProtocolError, SendError};
 pub use event::{Event, Message};
+pub use handshake::{Accept, Accepted, ClientRequest, Request};
