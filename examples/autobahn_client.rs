@@ -1,0 +1,99 @@
+//! Runs the Autobahn|Testsuite fuzzingserver cases with wstate as the client:
+//! `cargo run --release --example autobahn_client -- [ws://127.0.0.1:9001] [AGENT]`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use wstate::{ClientRequest, Config, Connection, Event};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let base = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "ws://127.0.0.1:9001".into());
+    let agent = std::env::args().nth(2).unwrap_or_else(|| "wstate".into());
+    let base = base.trim_end_matches('/');
+    let count = case_count(&format!("{base}/getCaseCount"))?;
+    println!("{count} cases");
+    for case in 1..=count {
+        let url = format!("{base}/runCase?case={case}&agent={agent}");
+        match run_case(&url) {
+            Ok(summary) => println!("case {case}: {summary}"),
+            Err(e) => println!("case {case}: io error {e}"),
+        }
+    }
+    run_case(&format!("{base}/updateReports?agent={agent}"))?;
+    println!("reports updated");
+    Ok(())
+}
+
+/// Opens a connection: sends the request and waits for the `101`.
+fn connect(url: &str) -> Result<(TcpStream, Connection, Vec<u8>), Box<dyn std::error::Error>> {
+    let url = common::parse_ws_url(url)?;
+    let mut stream = TcpStream::connect(&url.addr)?;
+    stream.set_nodelay(true)?;
+    // Every case ends within seconds; this bounds a stuck one.
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut out = Vec::new();
+    let config = Config::default();
+    let mut conn = Connection::client(
+        &ClientRequest::new(&url.host, &url.path),
+        common::os_entropy,
+        config,
+        &mut out,
+    )?;
+    stream.write_all(&out)?;
+    out.clear();
+    let mut buf = vec![0; 16 << 10];
+    loop {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            conn.receive_eof();
+        } else {
+            conn.receive(&buf[..n]);
+        }
+        match conn.poll_event(&mut out)? {
+            Some(Event::Accepted(_)) => return Ok((stream, conn, out)),
+            Some(_) => {}
+            None if n == 0 => return Err("connection closed during the handshake".into()),
+            None => {}
+        }
+    }
+}
+
+fn case_count(url: &str) -> Result<u32, Box<dyn std::error::Error>> {
+    let (mut stream, mut conn, mut out) = connect(url)?;
+    let mut buf = vec![0; 4096];
+    let mut count = None;
+    loop {
+        while let Some(event) = conn.poll_event(&mut out)? {
+            if let Event::Text(t) = event {
+                count = Some(t.trim().parse()?);
+            }
+        }
+        stream.write_all(&out)?;
+        out.clear();
+        if conn.should_close_transport() {
+            break;
+        }
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            conn.receive_eof();
+        } else {
+            conn.receive(&buf[..n]);
+        }
+    }
+    count.ok_or_else(|| "no case count received".into())
+}
+
+fn run_case(url: &str) -> Result<String, Box<dyn std::error::Error>> {
+    let (mut stream, mut conn, out) = connect(url)?;
+    let ended = common::echo(&mut stream, &mut conn, out)?;
+    Ok(match (ended.error, ended.received) {
+        (Some(e), _) => format!("{} messages, failed: {e}", ended.messages),
+        (None, Some(f)) => format!("{} messages, closed {}", ended.messages, f.code.0),
+        (None, None) => format!("{} messages", ended.messages),
+    })
+}
