@@ -601,8 +601,10 @@ impl Connection {
                     if frame.opcode == OpCode::Binary {
                         return Ok(Some(Ready::Binary(range)));
                     }
-                    if frame.text {
-                        // Part of it was checked as it arrived; check the rest.
+                    if frame.done > 0 {
+                        // Part of it was checked as it arrived; check the
+                        // rest. (A frame that arrived whole is checked once,
+                        // by the conversion to `&str` in `poll_event`.)
                         let rest = &self.buffers.inbuf[start + frame.done..end];
                         self.utf8
                             .feed(rest)
@@ -619,9 +621,9 @@ impl Connection {
                             .feed(rest)
                             .map_err(|_| ProtocolError::InvalidUtf8)?;
                     }
-                    self.buffers
-                        .message
-                        .extend_from_slice(&self.buffers.inbuf[range]);
+                    let message = &mut self.buffers.message;
+                    grow_within(message, frame.len, self.config.max_message_size);
+                    message.extend_from_slice(&self.buffers.inbuf[range]);
                     if !frame.fin {
                         continue;
                     }
@@ -897,6 +899,17 @@ fn fail(
     }
     *state = State::Failed;
     error
+}
+
+/// Makes room for `additional` more bytes, doubling as usual but never past
+/// `limit` (which the caller has checked the new length against), so that a
+/// message's buffer stays within the configured maximum.
+fn grow_within(buf: &mut Vec<u8>, additional: usize, limit: usize) {
+    let needed = buf.len() + additional;
+    if needed > buf.capacity() {
+        let target = needed.max(buf.capacity() * 2).min(limit.max(needed));
+        buf.reserve_exact(target - buf.len());
+    }
 }
 
 /// Appends one frame to `out`, masked with a fresh key for a client.
