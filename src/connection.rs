@@ -358,7 +358,11 @@ impl Connection {
             State::RequestReceived { .. } => return Ok(None),
             State::Closed | State::Failed => return Ok(self.on_closed()),
         }
-        let ready = match self.read_frames(out) {
+        let ready = match self.read_small_message() {
+            Some(ready) => Ok(Some(ready)),
+            None => self.read_frames(out),
+        };
+        let ready = match ready {
             Ok(Some(ready)) => ready,
             Ok(None) => return Ok(self.on_need_more()),
             Err(e) => return Err(self.fail(e, out).into()),
@@ -538,6 +542,39 @@ impl Connection {
         self.received_close = Some(abnormal.clone());
         self.release_buffers();
         Some(Event::Close(Some(abnormal)))
+    }
+
+    /// The common case, taken before the general path: a whole unfragmented
+    /// Text or Binary frame of at most 125 bytes, masked as it should be,
+    /// with no fragmented message in progress. Anything else, including every
+    /// error, goes to `read_frames`.
+    #[inline]
+    fn read_small_message(&mut self) -> Option<Ready> {
+        if self.frame.is_some() || self.receiving.is_some() {
+            return None;
+        }
+        let client = self.is_client();
+        let b = &mut self.buffers;
+        let buf = &mut b.inbuf[b.pos..];
+        let [b0, b1, ..] = *buf else { return None };
+        let len = (b1 & 0x7F) as usize;
+        let masked = b1 & 0x80 != 0;
+        let limit = self.config.max_frame_size.min(self.config.max_message_size);
+        if !matches!(b0, 0x81 | 0x82) || len > 125 || len > limit || masked == client {
+            return None;
+        }
+        let header_len = if masked { 6 } else { 2 };
+        let (header, rest) = buf.split_at_mut_checked(header_len)?;
+        let payload = rest.get_mut(..len)?;
+        if let [_, _, k0, k1, k2, k3] = *header {
+            apply_mask(payload, [k0, k1, k2, k3], 0);
+        }
+        let start = b.pos + header_len;
+        b.pos = start + len;
+        Some(match b0 {
+            0x81 => Ready::Text(start..start + len),
+            _ => Ready::Binary(start..start + len),
+        })
     }
 
     /// Parses frames until one yields an event or the buffered bytes run out.

@@ -24,37 +24,17 @@
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     // Rotate the key so that index 0 of `buf` lines up with key[offset % 4].
     let k = u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32);
-    let key_bytes = k.to_le_bytes();
-    if buf.len() < 16 {
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b ^= key_bytes[i & 3];
-        }
-        return;
+    let [a, b, c, d] = k.to_le_bytes();
+    // The key repeats every 4 bytes, so one 8-byte word covers any aligned
+    // 8-byte chunk; the compiler turns this loop into vector XORs.
+    let word = u64::from_ne_bytes((u64::from(k) | u64::from(k) << 32).to_le_bytes());
+    let (chunks, tail) = buf.as_chunks_mut::<8>();
+    for chunk in chunks {
+        *chunk = (u64::from_ne_bytes(*chunk) ^ word).to_ne_bytes();
     }
-    // Wide words in native order: the byte pattern of the key repeats every 4
-    // bytes, so repeating it 16 times gives a 64-byte pattern. Working on fixed
-    // 64-byte blocks lets the compiler use its widest vector registers.
-    let [a, b, c, d] = key_bytes;
-    let word = u64::from_ne_bytes([a, b, c, d, a, b, c, d]);
-    let mut blocks = buf.chunks_exact_mut(64);
-    for block in &mut blocks {
-        for lane in block.chunks_exact_mut(8) {
-            let v = u64::from_ne_bytes([
-                lane[0], lane[1], lane[2], lane[3], lane[4], lane[5], lane[6], lane[7],
-            ]) ^ word;
-            lane.copy_from_slice(&v.to_ne_bytes());
-        }
-    }
-    let rest = blocks.into_remainder();
-    let mut lanes = rest.chunks_exact_mut(8);
-    for lane in &mut lanes {
-        let v = u64::from_ne_bytes([
-            lane[0], lane[1], lane[2], lane[3], lane[4], lane[5], lane[6], lane[7],
-        ]) ^ word;
-        lane.copy_from_slice(&v.to_ne_bytes());
-    }
-    for (i, b) in lanes.into_remainder().iter_mut().enumerate() {
-        *b ^= key_bytes[i & 3];
+    // The tail starts at a multiple of 8, so the key phase is unchanged.
+    for (byte, k) in tail.iter_mut().zip([a, b, c, d, a, b, c]) {
+        *byte ^= k;
     }
 }
 
