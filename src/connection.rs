@@ -177,8 +177,9 @@ pub struct Connection {
     eof: bool,
     /// Kind of the fragmented message being sent, if any.
     sending: Option<Kind>,
-    sent_close: Option<CloseFrame>,
-    received_close: Option<CloseFrame>,
+    /// Boxed: allocated once at close time, keeping an open connection small.
+    sent_close: Option<Box<CloseFrame>>,
+    received_close: Option<Box<CloseFrame>>,
 }
 
 impl core::fmt::Debug for Connection {
@@ -287,13 +288,13 @@ impl Connection {
     /// The Close we sent (by [`close`](Self::close), as the reply to the
     /// peer's Close, or when failing the connection), if any.
     pub fn sent_close(&self) -> Option<&CloseFrame> {
-        self.sent_close.as_ref()
+        self.sent_close.as_deref()
     }
 
     /// The Close we received: the peer's code and reason, 1005 if its Close
     /// had none, or 1006 if the transport ended without one.
     pub fn received_close(&self) -> Option<&CloseFrame> {
-        self.received_close.as_ref()
+        self.received_close.as_deref()
     }
 
     /// Whether the caller should now close the transport, after writing out
@@ -539,7 +540,7 @@ impl Connection {
         // Open | CloseSent -> Closed: the transport ended without a Close.
         self.state = State::Closed;
         let abnormal = CloseFrame::new(CloseCode::ABNORMAL);
-        self.received_close = Some(abnormal.clone());
+        self.received_close = Some(Box::new(abnormal.clone()));
         self.release_buffers();
         Some(Event::Close(Some(abnormal)))
     }
@@ -760,15 +761,15 @@ impl Connection {
                 &reply.payload(),
                 out,
             );
-            self.sent_close = Some(reply);
+            self.sent_close = Some(Box::new(reply));
         }
         // CloseSent -> Closed: the closing handshake is complete.
         self.state = State::Closed;
-        self.received_close = Some(
+        self.received_close = Some(Box::new(
             frame
                 .clone()
                 .unwrap_or(CloseFrame::new(CloseCode::NO_STATUS)),
-        );
+        ));
         self.release_buffers();
         Ready::Close(frame)
     }
@@ -903,7 +904,7 @@ impl Connection {
             &frame.payload(),
             out,
         );
-        self.sent_close = Some(frame);
+        self.sent_close = Some(Box::new(frame));
         // Open -> CloseSent.
         self.state = State::CloseSent;
         Ok(())
@@ -924,7 +925,7 @@ impl Connection {
 /// that `poll_event` can call it while an event borrows the buffers.
 fn fail(
     state: &mut State,
-    sent_close: &mut Option<CloseFrame>,
+    sent_close: &mut Option<Box<CloseFrame>>,
     entropy: &mut Option<Box<dyn Entropy>>,
     error: ProtocolError,
     out: &mut Vec<u8>,
@@ -932,7 +933,7 @@ fn fail(
     if matches!(state, State::Open) {
         let frame = CloseFrame::truncated(error.close_code(), error.description());
         write_frame(entropy, OpCode::Close, true, &frame.payload(), out);
-        *sent_close = Some(frame);
+        *sent_close = Some(Box::new(frame));
     }
     *state = State::Failed;
     error
