@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -48,7 +48,7 @@ fn connect(url: &str) -> Result<(TcpStream, Connection, Vec<u8>), Box<dyn std::e
     out.clear();
     let mut buf = vec![0; 16 << 10];
     loop {
-        let n = stream.read(&mut buf)?;
+        let n = common::read_or_eof(&mut stream, &mut buf)?;
         if n == 0 {
             conn.receive_eof();
         } else {
@@ -78,7 +78,7 @@ fn case_count(url: &str) -> Result<u32, Box<dyn std::error::Error>> {
         if conn.should_close_transport() {
             break;
         }
-        let n = stream.read(&mut buf)?;
+        let n = common::read_or_eof(&mut stream, &mut buf)?;
         if n == 0 {
             conn.receive_eof();
         } else {

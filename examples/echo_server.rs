@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -43,7 +43,7 @@ fn serve(mut stream: TcpStream) -> std::io::Result<String> {
     let mut buf = vec![0; 16 << 10];
     let path;
     loop {
-        let n = stream.read(&mut buf)?;
+        let n = common::read_or_eof(&mut stream, &mut buf)?;
         if n == 0 {
             conn.receive_eof();
         } else {

@@ -50,6 +50,16 @@ pub(crate) fn parse_ws_url(url: &str) -> Result<WsUrl, String> {
     })
 }
 
+/// Reads like `Read::read`, but reports a reset connection as end of
+/// stream: a peer that closes right after its Close frame (as servers do,
+/// RFC 6455 §7.1.1) may reset the TCP connection before we read again.
+pub(crate) fn read_or_eof(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    match stream.read(buf) {
+        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Ok(0),
+        other => other,
+    }
+}
+
 /// What ended an echo loop.
 #[derive(Debug)]
 pub(crate) struct Ended {
@@ -112,11 +122,7 @@ pub(crate) fn echo(
         if conn.should_close_transport() || error.is_some() {
             break;
         }
-        let n = match stream.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => 0,
-            Err(e) => return Err(e),
-        };
+        let n = read_or_eof(stream, &mut buf)?;
         if n == 0 {
             conn.receive_eof();
         } else {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared shell helpers for scripts/autobahn.sh and scripts/interop.sh.
 # Source it; it defines functions and a cleanup trap, nothing runs on its own.
 # Every background process goes through start_bg, which puts it in its own
@@ -8,6 +9,7 @@
 BUILD_DIR="${WSTATE_CONFORMANCE_DIR:-$ROOT/target/conformance}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+# shellcheck disable=SC2034  # used by the scripts that source this file
 EXAMPLES_DIR="$TARGET_DIR/release/examples"
 PY3_VENV="$BUILD_DIR/py3"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PYTHONUNBUFFERED=1
@@ -29,10 +31,10 @@ start_bg() {
 
 # stop_bg PID: TERM the process group, then KILL it after 5 s.
 stop_bg() {
-    local pid=$1 i
+    local pid=$1
     kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Interoperability checks of wstate's examples against real peers, loopback only.
+#
+#   scripts/interop.sh [--standin] [--skip-browser] [--install-only]
+#
+# Installs its peers under target/conformance/ (Python websockets + wsproto in a
+# venv, node ws + playwright-core with npm, Debian's chromium with apt-get when
+# /usr/bin/chromium is missing), builds the examples in release mode, then:
+#   a. examples/echo_server on 127.0.0.1:9011 against a Python websockets client,
+#      a node ws client and headless Chromium (page served on 127.0.0.1:9014):
+#      text, 4-byte UTF-8 text, empty text, binary, 1 MiB binary, ping/pong with
+#      a payload (not in the browser), close 1000 seen by the peer;
+#   b. examples/client against a Python websockets echo server (127.0.0.1:9012)
+#      and a node ws echo server (127.0.0.1:9013), checking each output line
+#      and a `closed 1000` end with exit status 0.
+# Prints a PASS/FAIL line per check and ends with `N passed, N failed`; exit 1
+# on any failure.
+#
+# Options:
+#   --standin        use the harness stand-ins (scripts/interop/standin_*.py)
+#                    instead of our examples (to test this script itself)
+#   --skip-browser   leave out the Chromium checks (also INTEROP_SKIP_BROWSER=1)
+#   --install-only   install the peers and exit
+# Environment: ECHO_SERVER_CMD (command; the listen address is appended),
+#   CLIENT_CMD (command; the URL is appended), INTEROP_PORT_BASE (default 9010:
+#   uses BASE+1 .. BASE+4), WSTATE_CONFORMANCE_DIR (default target/conformance).
+set -euo pipefail
+SCRIPT_NAME=interop
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=lib/harness.sh
+. "$ROOT/scripts/lib/harness.sh"
+
+NODE_DIR="$BUILD_DIR/node"
+WORK="$BUILD_DIR/interop"
+BASE=${INTEROP_PORT_BASE:-9010}
+ECHO_PORT=$((BASE + 1)) PY_SERVER_PORT=$((BASE + 2)) NODE_SERVER_PORT=$((BASE + 3)) PAGE_PORT=$((BASE + 4))
+CHROMIUM=/usr/bin/chromium
+skip_browser=${INTEROP_SKIP_BROWSER:-0} standin=0 install_only=0
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+while (($#)); do
+    case "$1" in
+        --standin) standin=1; shift ;;
+        --skip-browser) skip_browser=1; shift ;;
+        --install-only) install_only=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+mkdir -p "$BUILD_DIR" "$WORK"
+cd "$ROOT"   # relative paths in *_CMD are taken from the repository root
+
+# ---------------------------------------------------------------- installs
+ensure_node_peers() {
+    local pkg="$ROOT/scripts/interop/package.json" stamp="$NODE_DIR/.harness-stamp" want
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then die "node and npm are needed"; fi
+    want=$(sha256sum "$pkg" | cut -d' ' -f1)
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -d "$NODE_DIR/node_modules/ws" ]]; then
+        return 0
+    fi
+    log "installing node peers (ws, playwright-core) into $NODE_DIR"
+    rm -rf "$NODE_DIR"
+    mkdir -p "$NODE_DIR"
+    cp "$pkg" "$NODE_DIR/package.json"
+    # playwright-core downloads no browser; we use Debian's chromium
+    (cd "$NODE_DIR" && timeout 600 npm install --no-audit --no-fund --no-package-lock \
+        --loglevel=error </dev/null) || die "npm install failed"
+    echo "$want" >"$stamp"
+}
+
+ensure_chromium() {
+    [[ -x "$CHROMIUM" ]] && return 0
+    local sudo=()
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null || die "chromium is missing and neither root nor sudo is available"
+        sudo=(sudo -n)
+    fi
+    log "installing Debian's chromium (apt-get)"
+    timeout 600 "${sudo[@]+"${sudo[@]}"}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null \
+        || die "apt-get update failed"
+    timeout 900 "${sudo[@]+"${sudo[@]}"}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends chromium </dev/null >"$WORK/apt.log" 2>&1 \
+        || { tail -n 20 "$WORK/apt.log" >&2; die "apt-get install chromium failed"; }
+    [[ -x "$CHROMIUM" ]] || die "$CHROMIUM still missing after apt-get install"
+}
+
+ensure_py3_venv
+ensure_node_peers
+((skip_browser)) || ensure_chromium
+if ((install_only)); then log "install done"; exit 0; fi
+PY="$PY3_VENV/bin/python"
+export NODE_PATH="$NODE_DIR/node_modules"
+
+# ---------------------------------------------------------------- commands under test
+if ((standin)); then
+    : "${ECHO_SERVER_CMD:=$PY $ROOT/scripts/interop/standin_echo_server.py}"
+    : "${CLIENT_CMD:=$PY $ROOT/scripts/interop/standin_client.py}"
+fi
+if [[ -z "${ECHO_SERVER_CMD:-}" || -z "${CLIENT_CMD:-}" ]]; then
+    build_examples
+    [[ -n "${ECHO_SERVER_CMD:-}" ]] || need_binary "$EXAMPLES_DIR/echo_server"
+    [[ -n "${CLIENT_CMD:-}" ]] || need_binary "$EXAMPLES_DIR/client"
+fi
+ECHO_SERVER_CMD=${ECHO_SERVER_CMD:-$EXAMPLES_DIR/echo_server}
+CLIENT_CMD=${CLIENT_CMD:-$EXAMPLES_DIR/client}
+
+# ---------------------------------------------------------------- running peers
+RESULTS="$WORK/results.txt"
+: >"$RESULTS"
+
+# run_check NAME SECONDS CMD...: run one checking program, keep its PASS/FAIL
+# lines; a crash or time-out without its own FAIL line counts as one failure.
+run_check() {
+    local name=$1 secs=$2 out rc=0
+    shift 2
+    out="$WORK/$name.out"
+    log "running $name"
+    timeout -k 5 "$secs" "$@" </dev/null >"$out" 2>"$WORK/$name.err" || rc=$?
+    cat "$out"
+    grep -E '^(PASS|FAIL) ' "$out" >>"$RESULTS" || true
+    if ((rc == 124 || rc == 137)); then
+        echo "FAIL $name: timed out after ${secs}s (stderr: $WORK/$name.err)" | tee -a "$RESULTS"
+    elif ((rc != 0)) && ! grep -q '^FAIL ' "$out"; then
+        echo "FAIL $name: exited with status $rc (stderr: $WORK/$name.err)" | tee -a "$RESULTS"
+        tail -n 5 "$WORK/$name.err" >&2 || true
+    fi
+}
+
+# start_server NAME PORT CMD... : start a server in the background, wait for its port.
+start_server() {
+    local name=$1 port=$2
+    shift 2
+    require_free_port "$port"
+    start_bg "$WORK/$name.log" 900 "$@"
+    SERVER_PID=$BG_PID
+    if ! wait_port "$port" "$SERVER_PID" 60 "$WORK/$name.log"; then
+        echo "FAIL $name: did not start listening on 127.0.0.1:$port (log: $WORK/$name.log)" | tee -a "$RESULTS"
+        stop_bg "$SERVER_PID"
+        return 1
+    fi
+}
+
+kill_leftover_browser() {
+    local pidfile="$WORK/chromium.pid" pid
+    [[ -f "$pidfile" ]] || return 0
+    pid=$(cat "$pidfile")
+    rm -f "$pidfile"
+    if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null \
+        && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$WORK/chromium-profile-"; then
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+        sleep 1
+        kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+}
+EXTRA_CLEANUP+=(kill_leftover_browser)
+
+# a. our echo server against three clients
+log "pair a: echo server under test: $ECHO_SERVER_CMD 127.0.0.1:$ECHO_PORT"
+# shellcheck disable=SC2086  # the *_CMD variables are word-split on purpose
+if start_server echo_server "$ECHO_PORT" $ECHO_SERVER_CMD "127.0.0.1:$ECHO_PORT"; then
+    url="ws://127.0.0.1:$ECHO_PORT"
+    run_check py_client 120 "$PY" "$ROOT/scripts/interop/py_client_check.py" "$url"
+    run_check node_client 120 node "$ROOT/scripts/interop/node_client_check.js" "$url"
+    if ((skip_browser)); then
+        log "Chromium checks skipped"
+    else
+        rm -rf "$WORK"/chromium-profile-*
+        require_free_port "$PAGE_PORT"
+        run_check browser 180 node "$ROOT/scripts/interop/browser_check.js" "$url" "$PAGE_PORT" "$WORK"
+        kill_leftover_browser
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null \
+        || echo "FAIL echo_server: exited during the checks (log: $WORK/echo_server.log)" | tee -a "$RESULTS"
+    stop_bg "$SERVER_PID"
+fi
+
+# b. our client against two echo servers
+log "pair b: client under test: $CLIENT_CMD URL"
+if start_server py_echo_server "$PY_SERVER_PORT" "$PY" "$ROOT/scripts/interop/py_echo_server.py" "127.0.0.1:$PY_SERVER_PORT"; then
+    # shellcheck disable=SC2086
+    run_check client_vs_python 120 python3 "$ROOT/scripts/interop/drive_client.py" python-websockets \
+        "ws://127.0.0.1:$PY_SERVER_PORT/" $CLIENT_CMD
+    stop_bg "$SERVER_PID"
+fi
+if start_server node_echo_server "$NODE_SERVER_PORT" node "$ROOT/scripts/interop/node_echo_server.js" "127.0.0.1:$NODE_SERVER_PORT"; then
+    # shellcheck disable=SC2086
+    run_check client_vs_node 120 python3 "$ROOT/scripts/interop/drive_client.py" node-ws \
+        "ws://127.0.0.1:$NODE_SERVER_PORT/" $CLIENT_CMD
+    stop_bg "$SERVER_PID"
+fi
+
+passed=$(grep -c '^PASS ' "$RESULTS" || true)
+failed=$(grep -c '^FAIL ' "$RESULTS" || true)
+log "logs in $WORK; took ${SECONDS}s"
+if ((failed)); then
+    echo "failures:"
+    grep '^FAIL ' "$RESULTS" | sed 's/^/  /'
+fi
+echo "$passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,149 @@
+// Headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core)
+// against our echo server (scripts/interop.sh).
+//
+//   NODE_PATH=target/conformance/node/node_modules \
+//     node browser_check.js ws://127.0.0.1:PORT PAGE_PORT WORK_DIR
+//
+// Serves a small page on http://127.0.0.1:PAGE_PORT/, opens it in a fresh
+// profile under WORK_DIR and runs the checks in the page with the browser's
+// own WebSocket.  Browsers cannot send pings, so there is no ping check.  Prints
+// `PASS chromium: CHECK` / `FAIL chromium: CHECK: WHY` lines; exit 1 if any
+// failed.  The browser's pid is written to WORK_DIR/chromium.pid so that the
+// calling script can end it if this process is killed.
+'use strict';
+const fs = require('fs');
+const http = require('http');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const PEER = 'chromium';
+const CHECKS = ['open', 'text', 'utf8-4byte', 'empty-text', 'binary', 'binary-1MiB', 'close-1000'];
+const STEP_MS = 20000;
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const [wsUrl, pagePort, workDir] = process.argv.slice(2);
+const done = new Map();
+function result(name, ok, why) {
+  if (done.has(name)) return;
+  done.set(name, ok);
+  console.log(ok ? `PASS ${PEER}: ${name}` : `FAIL ${PEER}: ${name}: ${why}`);
+}
+function finish(why) {
+  for (const name of CHECKS) if (!done.has(name)) result(name, false, why);
+  return [...done.values()].every(Boolean);
+}
+
+const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>wstate interop</title></head>
+<body><p>wstate interop page</p></body></html>`;
+
+// Runs inside the page.  Returns [{name, ok, why}].
+async function pageChecks({ url, stepMs }) {
+  const out = [];
+  const rec = (name, ok, why) => out.push({ name, ok, why: why || '' });
+  const ws = new WebSocket(url);
+  ws.binaryType = 'arraybuffer';
+  const inbox = [];
+  let wake = null;
+  let closeEvent = null;
+  ws.onmessage = (e) => { inbox.push(e.data); if (wake) wake(); };
+  ws.onopen = () => { if (wake) wake(); };
+  ws.onerror = () => { if (wake) wake(); };
+  ws.onclose = (e) => { closeEvent = e; if (wake) wake(); };
+  const until = (cond, what) => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { wake = null; reject(new Error(`timeout waiting for ${what}`)); }, stepMs);
+    const poll = () => {
+      const v = cond();
+      if (v !== undefined) { clearTimeout(timer); wake = null; resolve(v); return; }
+      if (closeEvent && what !== 'close') {
+        clearTimeout(timer); wake = null;
+        reject(new Error(`closed (code ${closeEvent.code}) while waiting for ${what}`));
+        return;
+      }
+      wake = poll;
+    };
+    poll();
+  });
+  const nextMessage = () => until(() => (inbox.length ? inbox.shift() : undefined), 'a message');
+  const describe = (d) => (typeof d === 'string' ? `text(${d.length} chars)` : `binary(${d.byteLength} bytes)`);
+  const sameBytes = (a, b) => {
+    if (!(a instanceof ArrayBuffer) || a.byteLength !== b.byteLength) return false;
+    const x = new Uint8Array(a);
+    for (let i = 0; i < x.length; i++) if (x[i] !== b[i]) return false;
+    return true;
+  };
+  try {
+    await until(() => (ws.readyState === WebSocket.OPEN ? true : undefined), 'open');
+    rec('open', true);
+    for (const [name, text] of [['text', 'hello from chromium'],
+      ['utf8-4byte', 'h\u00e9llo \u{1F600} \u{1D11E}'], ['empty-text', '']]) {
+      ws.send(text);
+      const got = await nextMessage();
+      rec(name, got === text, `sent text(${text.length} chars), got ${describe(got)} ${JSON.stringify(String(got).slice(0, 40))}`);
+    }
+    for (const [name, size] of [['binary', 256], ['binary-1MiB', 1 << 20]]) {
+      const data = new Uint8Array(size);
+      for (let i = 0; i < size; i++) data[i] = size === 256 ? i : i % 251;
+      ws.send(data);
+      const got = await nextMessage();
+      rec(name, sameBytes(got, data), `sent binary(${size} bytes), got ${describe(got)} that differs`);
+    }
+    ws.close(1000, 'done');
+    const ev = await until(() => closeEvent || undefined, 'close');
+    rec('close-1000', ev.code === 1000 && ev.wasClean, `code ${ev.code}, wasClean ${ev.wasClean}, reason ${JSON.stringify(ev.reason)}`);
+  } catch (err) {
+    rec('error', false, String(err && err.message));
+  }
+  return out;
+}
+
+function browserPid() {
+  // playwright starts chromium as our direct child: find it in /proc by parent pid.
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(workDir)) return Number(entry);
+    } catch (_) { /* process went away */ }
+  }
+  return null;
+}
+
+async function main() {
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(PAGE);
+  });
+  await new Promise((resolve, reject) => { server.once('error', reject); server.listen(Number(pagePort), '127.0.0.1', resolve); });
+  const profile = fs.mkdtempSync(path.join(workDir, 'chromium-profile-'));
+  let context = null;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: STEP_MS,
+    });
+    const pid = browserPid();
+    if (pid) fs.writeFileSync(path.join(workDir, 'chromium.pid'), `${pid}\n`);
+    const page = context.pages()[0] || await context.newPage();
+    page.setDefaultTimeout(STEP_MS);
+    await page.goto(`http://127.0.0.1:${pagePort}/`);
+    const results = await page.evaluate(pageChecks, { url: wsUrl, stepMs: STEP_MS });
+    let error = 'not reached';
+    for (const r of results) {
+      if (r.name === 'error') error = r.why;
+      else result(r.name, r.ok, r.why);
+    }
+    return finish(error);
+  } finally {
+    if (context) await context.close().catch(() => {});
+    server.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+const hardStop = setTimeout(() => { finish('overall timeout'); process.exit(1); }, 6 * STEP_MS);
+main().then(
+  (ok) => { clearTimeout(hardStop); process.exit(ok ? 0 : 1); },
+  (err) => { clearTimeout(hardStop); finish(String(err && err.message).split('\n')[0]); process.exit(1); },
+);
