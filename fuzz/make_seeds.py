@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+"""Writes the hand-made seeds of fuzz/corpus/ (RFC 6455 examples and one
+input per class of malformed input). Re-run after changing an input format in
+tests/fuzz_props/mod.rs; files the fuzzer found are kept as they are.
+
+Input formats (see tests/fuzz_props/mod.rs):
+  frame_header  raw header bytes
+  receive       setup (5 bytes) + stream; setup byte 4 = read size (0: whole)
+  chunking      setup (5 bytes, byte 4 = split count) + u16 BE splits + stream
+  utf8          split count + split bytes + text
+Setup byte 0: 0x01 client, 0x02 auto-pong off, 0x04 EOF at the end,
+0x08 small limits (byte 1 = max frame / 4, byte 2 = max message / 8,
+byte 3 = max fragments).
+"""
+
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KEY = bytes([0x37, 0xFA, 0x21, 0x3D])  # RFC 6455 section 5.7
+
+
+def frame(b0, payload, mask=None, length=None):
+    """One frame; `length` overrides the encoded length form."""
+    n = len(payload) if length is None else length
+    bit = 0x80 if mask else 0
+    if n < 126:
+        head = bytes([b0, bit | n])
+    elif n <= 0xFFFF:
+        head = bytes([b0, bit | 126]) + struct.pack(">H", n)
+    else:
+        head = bytes([b0, bit | 127]) + struct.pack(">Q", n)
+    if mask:
+        head += mask
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + payload
+
+
+def c2s(b0, payload=b"", length=None):
+    """A frame as a client sends it: masked."""
+    return frame(b0, payload, KEY, length)
+
+
+def s2c(b0, payload=b"", length=None):
+    """A frame as a server sends it: unmasked."""
+    return frame(b0, payload, None, length)
+
+
+def close(code, reason=b""):
+    return struct.pack(">H", code) + reason
+
+
+SERVER, CLIENT, NO_PONG, EOF, LIMITS = 0x00, 0x01, 0x02, 0x04, 0x08
+
+
+def setup(flags=SERVER, frame_max=0, message_max=0, fragments=0, extra=0):
+    return bytes([flags, frame_max, message_max, fragments, extra])
+
+
+# Byte streams into an open connection: name -> (setup flags, limits, stream).
+STREAMS = {
+    # RFC 6455 section 5.7 examples.
+    "server-rfc5.7-masked-text-hello": (SERVER, (), bytes.fromhex("818537fa213d7f9f4d5158")),
+    "client-rfc5.7-unmasked-text-hello": (CLIENT, (), bytes.fromhex("810548656c6c6f")),
+    "client-rfc5.7-fragmented-text-hello": (CLIENT, (), bytes.fromhex("010348656c80026c6f")),
+    "client-rfc5.7-unmasked-ping-hello": (CLIENT, (), bytes.fromhex("890548656c6c6f")),
+    "server-rfc5.7-masked-pong-hello": (SERVER, (), bytes.fromhex("8a8537fa213d7f9f4d5158")),
+    "client-rfc5.7-binary-256-bytes": (CLIENT, (), s2c(0x82, bytes(range(256)))),
+    "client-rfc5.7-binary-64k-header-then-eof": (
+        CLIENT | EOF, (), bytes.fromhex("827f0000000000010000") + b"partial"),
+    # Well-formed conversations.
+    "server-fragmented-text-with-ping-and-pong-inside": (SERVER, (), b"".join([
+        c2s(0x01, b"frag"), c2s(0x89, b"ping"), c2s(0x00, b""),
+        c2s(0x8A, b"pong"), c2s(0x80, "ment-\u03ba\u03cc".encode())])),
+    "server-utf8-char-split-across-fragments": (SERVER, (), c2s(0x01, b"\xf0\x9f") + c2s(0x80, b"\x98\x80")),
+    "server-empty-messages": (SERVER, (), c2s(0x81) + c2s(0x82) + c2s(0x01) + c2s(0x80)),
+    "server-close-1000-with-reason": (SERVER, (), c2s(0x88, close(1000, b"bye"))),
+    "server-close-without-code": (SERVER, (), c2s(0x88)),
+    "client-close-4999-then-data-ignored": (CLIENT, (), s2c(0x88, close(4999)) + s2c(0x81, b"late")),
+    "server-ping-with-auto-pong-off": (SERVER | NO_PONG, (), c2s(0x89, b"x")),
+    "server-eof-inside-a-frame": (SERVER | EOF, (), c2s(0x81, b"hello")[:5]),
+    "server-eof-inside-a-fragmented-message": (SERVER | EOF, (), c2s(0x01, b"part")),
+    "client-text-then-eof": (CLIENT | EOF, (), s2c(0x81, b"hi")),
+    "server-limits-message-exactly-at-limit": (SERVER | LIMITS, (4, 1, 2), c2s(0x01, b"1234") + c2s(0x80, b"5678")),
+    # One per class of malformed input (server role unless named).
+    "malformed-reserved-opcode-3": (SERVER, (), c2s(0x83, b"x")),
+    "malformed-reserved-opcode-b-control": (SERVER, (), c2s(0x8B)),
+    "malformed-rsv1-without-extension": (SERVER, (), c2s(0xC1, b"x")),
+    "malformed-rsv3-on-continuation": (SERVER, (), c2s(0x01, b"a") + c2s(0x90, b"b")),
+    "malformed-fragmented-ping": (SERVER, (), c2s(0x09, b"x")),
+    "malformed-ping-126-bytes": (SERVER, (), c2s(0x89, bytes(126))),
+    "malformed-length-msb-set": (CLIENT, (), bytes.fromhex("827f8000000000000000")),
+    "malformed-length-2pow63-minus-1-refused-before-alloc": (CLIENT, (), bytes.fromhex("827f7fffffffffffffff")),
+    "malformed-non-minimal-16-bit-length": (CLIENT, (), bytes.fromhex("827e007d") + bytes(125)),
+    "malformed-non-minimal-64-bit-length": (CLIENT, (), bytes.fromhex("827f000000000000ffff")),
+    "malformed-continuation-without-message": (SERVER, (), c2s(0x80, b"x")),
+    "malformed-new-message-inside-fragmented": (SERVER, (), c2s(0x01, b"a") + c2s(0x81, b"b")),
+    "malformed-server-receives-unmasked": (SERVER, (), s2c(0x81, b"hi")),
+    "malformed-client-receives-masked": (CLIENT, (), c2s(0x81, b"hi")),
+    "malformed-invalid-utf8-text": (SERVER, (), c2s(0x81, b"ok\xff")),
+    "malformed-invalid-utf8-fails-before-fin": (SERVER, (), c2s(0x01, "\u03ba\u03cc".encode() + b"\xf4\x90") + c2s(0x80, b"ok")),
+    "malformed-utf8-truncated-at-fin": (SERVER, (), c2s(0x01, b"a") + c2s(0x80, b"\xe2\x82")),
+    "malformed-utf8-surrogate": (CLIENT, (), s2c(0x81, b"\xed\xa0\x80")),
+    "malformed-close-1-byte-payload": (SERVER, (), c2s(0x88, b"\x03")),
+    "malformed-close-code-1005": (SERVER, (), c2s(0x88, close(1005))),
+    "malformed-close-code-999": (SERVER, (), c2s(0x88, close(999))),
+    "malformed-close-code-5000": (CLIENT, (), s2c(0x88, close(5000))),
+    "malformed-close-reason-invalid-utf8": (SERVER, (), c2s(0x88, close(1000, b"\xc3\x28"))),
+    "malformed-frame-over-max-frame-size": (SERVER | LIMITS, (2, 255, 255), c2s(0x82, bytes(9))),
+    "malformed-message-over-max-message-size": (SERVER | LIMITS, (255, 1, 255), c2s(0x02, bytes(5)) + c2s(0x80, bytes(5))),
+    "malformed-too-many-fragments": (SERVER | LIMITS, (255, 255, 2), c2s(0x01) + c2s(0x00) + c2s(0x00) + c2s(0x80)),
+    "malformed-ping-over-small-max-frame-size": (SERVER | LIMITS, (1, 255, 255), c2s(0x89, b"hello")),
+}
+
+
+class Arb:
+    """Builds input that `arbitrary` 1.x decodes to a chosen value: fixed-size
+    values from the front, little-endian; string lengths from the back (one
+    byte while at most 257 bytes remain, so keep such seeds under 256 bytes);
+    collections as a "more" flag before each element."""
+
+    def __init__(self):
+        self.front = bytearray()
+        self.back = bytearray()
+
+    def bool(self, v):
+        self.front.append(1 if v else 0)
+
+    def int(self, v, size):
+        self.front += v.to_bytes(size, "little")
+
+    def variant(self, index, count):
+        x = -(-index * 2**32 // count)
+        assert (x * count) >> 32 == index
+        self.int(x, 4)
+
+    def byte_vec(self, data):
+        for b in data:
+            self.bool(True)
+            self.int(b, 1)
+        self.bool(False)
+
+    def string(self, text):
+        data = text.encode()
+        self.back.append(len(data))
+        self.front += data
+
+    def data(self):
+        out = bytes(self.front) + bytes(reversed(self.back))
+        assert len(out) < 256 or not self.back, "string lengths would take 2 bytes"
+        return out
+
+
+# Op variants of `Op` and `Piece`, in declaration order.
+TEXT, BINARY, PING, PONG, FRAGMENTED, CLOSE = range(6)
+DATA, P_PING, P_PONG, MISUSE = range(4)
+WHOLE_MESSAGE, OTHER_TYPE, CONTROL_FRAGMENT = range(3)
+
+
+def conversation(client_sends, ops, limits=None, seed=0x12345678):
+    a = Arb()
+    a.bool(client_sends)
+    a.int(seed, 4)
+    a.bool(limits is not None)
+    if limits:
+        a.int(limits[0], 2)
+        a.int(limits[1], 2)
+        a.int(limits[2], 1)
+    for op in ops:
+        a.bool(True)
+        kind = op[0]
+        a.variant(kind, 6)
+        if kind == TEXT:
+            a.string(op[1])
+        elif kind in (BINARY, PING, PONG):
+            a.byte_vec(op[1])
+        elif kind == FRAGMENTED:
+            _, text, pieces, last = op
+            a.bool(text)
+            for piece in pieces:
+                a.bool(True)
+                a.variant(piece[0], 4)
+                if piece[0] == MISUSE:
+                    a.variant(piece[1], 3)
+                else:
+                    a.byte_vec(piece[1])
+            a.bool(False)
+            a.byte_vec(last)
+        elif kind == CLOSE:
+            a.int(op[1], 2)
+            a.string(op[2])
+    return a.data()
+
+
+CONVERSATIONS = {
+    "client-sends-each-kind-then-closes": (True, [
+        (TEXT, "Hello"), (BINARY, b"\x00\xff"), (PING, b"hi"), (PONG, b""),
+        (CLOSE, 1000, "bye")]),
+    "server-sends-each-kind-then-closes": (False, [
+        (TEXT, "\u03ba\u03cc\u03c3\u03bc\u03b5"), (BINARY, b""), (PING, b""),
+        (CLOSE, 4000, "")]),
+    "client-fragmented-text-with-ping-and-pong-inside": (True, [
+        (FRAGMENTED, True, [(DATA, b"Hel"), (P_PING, b"p"), (DATA, b""), (P_PONG, b"q")], b"lo")]),
+    "server-fragmented-binary-with-every-misuse": (False, [
+        (FRAGMENTED, False, [(MISUSE, OTHER_TYPE), (DATA, b"\x01"), (MISUSE, WHOLE_MESSAGE),
+                             (MISUSE, OTHER_TYPE), (MISUSE, CONTROL_FRAGMENT)], b"\x02")]),
+    "sends-after-close-are-refused": (True, [
+        (CLOSE, 1001, ""), (TEXT, "late"), (PING, b""), (CLOSE, 1000, "")]),
+    "close-with-unsendable-codes-refused": (False, [
+        (CLOSE, 1005, ""), (CLOSE, 1006, ""), (CLOSE, 999, ""), (CLOSE, 5000, ""), (TEXT, "still open")]),
+    "ping-payload-over-125-refused": (True, [(PING, bytes(126)), (PING, bytes(125))]),
+}
+
+LIMITED = {
+    # (frame, message, fragments) limits of the receiver.
+    "receiver-frame-limit-exceeded": (True, [(TEXT, "abc"), (TEXT, "abcdef"), (TEXT, "x")], (4, 100, 10)),
+    "receiver-message-limit-exceeded-by-fragments": (False, [
+        (FRAGMENTED, False, [(DATA, b"1234"), (DATA, b"5678")], b"9")], (100, 8, 10)),
+    "receiver-fragment-limit-exceeded": (True, [
+        (FRAGMENTED, True, [(DATA, b"a"), (DATA, b"b")], b"c"), (TEXT, "gone")], (100, 100, 2)),
+    "receiver-ping-over-frame-limit": (False, [(PING, b"hello"), (CLOSE, 1000, "")], (4, 100, 10)),
+    "receiver-close-over-frame-limit": (True, [(CLOSE, 1000, "a long reason")], (8, 100, 10)),
+}
+
+
+# The opening handshake (RFC 6455 section 1.2/1.3 example).
+RFC_REQUEST_LINES = [
+    "GET /chat HTTP/1.1",
+    "Host: server.example.com",
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    "Origin: http://example.com",
+    "Sec-WebSocket-Protocol: chat, superchat",
+    "Sec-WebSocket-Version: 13",
+]
+RFC_RESPONSE_LINES = [
+    "HTTP/1.1 101 Switching Protocols",
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+]
+
+
+def head(lines, drop=(), replace=None, add=()):
+    """An HTTP head from lines, dropping lines that start with `drop`,
+    replacing {prefix: line} and appending `add`."""
+    replace = replace or {}
+    out = []
+    for line in lines:
+        if any(line.startswith(d) for d in drop):
+            continue
+        for prefix, new in replace.items():
+            if line.startswith(prefix):
+                line = new
+        out.append(line)
+    out.extend(add)
+    return ("\r\n".join(out) + "\r\n\r\n").encode()
+
+
+# handshake_server flags: 0x01 EOF, 0x02 reject (status 150 + 2 * byte 4),
+# 0x04 accept with the first subprotocol, 0x08 small limits, 0x10 extra
+# header, 0x20 accept before the request (refused).
+HS_EOF, HS_REJECT, HS_SUBPROTOCOL, HS_LIMITS, HS_HEADER, HS_EARLY = 1, 2, 4, 8, 16, 32
+REQ = head(RFC_REQUEST_LINES)
+SERVER_HANDSHAKES = {
+    "rfc1.2-request-accepted": (0, REQ),
+    "rfc1.2-request-accepted-with-subprotocol-and-header": (HS_SUBPROTOCOL | HS_HEADER, REQ),
+    "rfc1.2-request-in-7-byte-reads": (HS_SUBPROTOCOL, REQ, 7),
+    "request-then-frames-in-the-same-read": (0, REQ + c2s(0x81, b"Hello") + c2s(0x89, b"p") + c2s(0x88, close(1000))),
+    "request-then-bad-frame": (0, REQ + s2c(0x81, b"unmasked")),
+    "request-then-eof": (HS_EOF, REQ),
+    "request-rejected-404": (HS_REJECT, REQ, 0, 127),
+    "request-rejected-with-invalid-status": (HS_REJECT, REQ, 0, 0),
+    "accept-before-request-refused": (HS_EARLY, REQ),
+    "minimal-request-lowercase-names": (0, head(["GET / HTTP/1.1", "host: h", "upgrade: WebSocket",
+                                                "connection: keep-alive, upgrade",
+                                                "sec-websocket-key: AAAAAAAAAAAAAAAAAAAAAA==",
+                                                "sec-websocket-version: 13"])),
+    "malformed-method-post": (0, head(RFC_REQUEST_LINES, replace={"GET": "POST /chat HTTP/1.1"})),
+    "malformed-http-1.0": (0, head(RFC_REQUEST_LINES, replace={"GET": "GET /chat HTTP/1.0"})),
+    "malformed-request-line": (0, head(RFC_REQUEST_LINES, replace={"GET": "GET  /chat HTTP/1.1"})),
+    "malformed-missing-host": (0, head(RFC_REQUEST_LINES, drop=("Host",))),
+    "malformed-missing-upgrade": (0, head(RFC_REQUEST_LINES, drop=("Upgrade",))),
+    "malformed-missing-connection-upgrade": (0, head(RFC_REQUEST_LINES, replace={"Connection": "Connection: keep-alive"})),
+    "malformed-key-not-16-bytes": (0, head(RFC_REQUEST_LINES, replace={"Sec-WebSocket-Key": "Sec-WebSocket-Key: dGhlIHNhbXBsZQ=="})),
+    "malformed-key-non-canonical-base64": (0, head(RFC_REQUEST_LINES, replace={"Sec-WebSocket-Key": "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR=="})),
+    "malformed-two-keys": (0, head(RFC_REQUEST_LINES, add=["Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA=="])),
+    "malformed-version-8-gets-426": (0, head(RFC_REQUEST_LINES, replace={"Sec-WebSocket-Version": "Sec-WebSocket-Version: 8"})),
+    "malformed-folded-header": (0, head(RFC_REQUEST_LINES, add=[" folded"])),
+    "malformed-header-without-colon": (0, head(RFC_REQUEST_LINES, add=["NoColon"])),
+    "malformed-header-name-with-space": (0, head(RFC_REQUEST_LINES, add=["Bad Name: x"])),
+    "malformed-head-over-max-handshake-size": (HS_LIMITS, REQ, 0, 0, (8, 64)),
+    "malformed-too-many-headers": (HS_LIMITS, REQ, 0, 0, (255, 3)),
+    "malformed-eof-inside-head": (HS_EOF, REQ[:40]),
+    "malformed-binary-garbage": (0, bytes(range(256))),
+}
+
+# handshake_client flags: 0x01 EOF, 0x06 subprotocols offered (0 none,
+# 2 [chat], 4 [chat, superchat], 6 [v1.chat, v2.chat, chat]), 0x08 small limits.
+HC_EOF, HC_CHAT, HC_CHAT_SUPERCHAT, HC_THREE, HC_LIMITS = 1, 2, 4, 6, 8
+RESP = head(RFC_RESPONSE_LINES)
+CLIENT_HANDSHAKES = {
+    "rfc1.3-response-accepted": (0, RESP),
+    "rfc1.3-response-with-subprotocol-chat": (HC_CHAT_SUPERCHAT, head(RFC_RESPONSE_LINES, add=["Sec-WebSocket-Protocol: chat"])),
+    "rfc1.3-response-in-5-byte-reads": (HC_THREE, RESP, 5),
+    "response-then-frames-in-the-same-read": (0, RESP + s2c(0x81, b"Hello") + s2c(0x89, b"p") + s2c(0x88, close(1001))),
+    "response-then-masked-frame": (0, RESP + c2s(0x81, b"masked")),
+    "response-then-eof": (HC_EOF, RESP),
+    "response-lowercase-and-extra-headers": (0, head(["HTTP/1.1 101 ok", "upgrade: WEBSOCKET", "connection: upgrade",
+                                                      "sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "Server: x"])),
+    "rejected-403-with-body": (0, b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno"),
+    "rejected-301-redirect": (0, head(["HTTP/1.1 301 Moved Permanently", "Location: wss://example.com/"])),
+    "malformed-wrong-accept": (0, head(RFC_RESPONSE_LINES, replace={"Sec-WebSocket-Accept": "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA="})),
+    "malformed-two-accepts": (0, head(RFC_RESPONSE_LINES, add=["Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="])),
+    "malformed-missing-upgrade": (0, head(RFC_RESPONSE_LINES, drop=("Upgrade",))),
+    "malformed-missing-connection": (0, head(RFC_RESPONSE_LINES, drop=("Connection",))),
+    "malformed-subprotocol-not-offered": (HC_CHAT, head(RFC_RESPONSE_LINES, add=["Sec-WebSocket-Protocol: superchat"])),
+    "malformed-subprotocol-when-none-offered": (0, head(RFC_RESPONSE_LINES, add=["Sec-WebSocket-Protocol: chat"])),
+    "malformed-two-subprotocols": (HC_CHAT_SUPERCHAT, head(RFC_RESPONSE_LINES, add=["Sec-WebSocket-Protocol: chat, superchat"])),
+    "malformed-extension-not-offered": (0, head(RFC_RESPONSE_LINES, add=["Sec-WebSocket-Extensions: permessage-deflate"])),
+    "malformed-http-1.0": (0, head(RFC_RESPONSE_LINES, replace={"HTTP/1.1": "HTTP/1.0 101 Switching Protocols"})),
+    "malformed-status-line": (0, head(RFC_RESPONSE_LINES, replace={"HTTP/1.1": "HTTP/1.1 1O1 Switching"})),
+    "malformed-head-over-max-handshake-size": (HC_LIMITS, RESP, 0, (8, 64)),
+    "malformed-too-many-headers": (HC_LIMITS, RESP, 0, (255, 2)),
+    "malformed-eof-inside-head": (HC_EOF, RESP[:30]),
+}
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def main():
+    for name, (flags, limits, stream) in STREAMS.items():
+        head = setup(flags, *limits) if limits else setup(flags)
+        write("receive", name, head + stream)
+        # The same stream read 3 bytes at a time.
+        if name.startswith(("server-rfc", "server-fragmented", "malformed-invalid-utf8")):
+            write("receive", name + "-3-byte-reads", head[:4] + b"\x03" + stream)
+        # For chunking: split at three points spread over the stream.
+        n = len(stream)
+        splits = [1, n // 2, max(n - 1, 0)]
+        write("chunking", name, head[:4] + bytes([len(splits)])
+              + b"".join(struct.pack(">H", s) for s in splits) + stream)
+
+    headers = {
+        "rfc5.7-masked-text-hello": bytes.fromhex("818537fa213d"),
+        "rfc5.7-unmasked-ping": bytes.fromhex("8905"),
+        "rfc5.7-binary-256-16-bit-length": bytes.fromhex("827e0100"),
+        "rfc5.7-binary-64k-64-bit-length": bytes.fromhex("827f0000000000010000"),
+        "max-length-masked": bytes.fromhex("82ff7fffffffffffffff01020304"),
+        "continuation-rsv-all-set": bytes.fromhex("70 00".replace(" ", "")),
+        "partial-16-bit-length": bytes.fromhex("827e01"),
+        "partial-mask-key": bytes.fromhex("81853737"),
+        "malformed-reserved-opcode": bytes.fromhex("8300"),
+        "malformed-fragmented-close": bytes.fromhex("0800"),
+        "malformed-control-length-126": bytes.fromhex("89fe0000"),
+        "malformed-length-msb-set": bytes.fromhex("827f8000000000000000"),
+        "malformed-non-minimal-16": bytes.fromhex("827e007d"),
+        "malformed-non-minimal-64": bytes.fromhex("827f000000000000ffff"),
+    }
+    for name, data in headers.items():
+        write("frame_header", name, data)
+
+    texts = {
+        "ascii-unsplit": (b"", b"Hello"),
+        "kosme-split-inside-chars": (bytes([3, 2, 5]), "\u03ba\u1f79\u03c3\u03bc\u03b5".encode()),
+        "emoji-split-at-every-byte": (bytes([1, 2, 3]), "\U0001F600".encode()),
+        "max-code-point": (bytes([2]), b"\xf4\x8f\xbf\xbf"),
+        "above-max-code-point": (bytes([1]), b"\xf4\x90\x80\x80"),
+        "surrogate": (bytes([1]), b"\xed\xa0\x80"),
+        "overlong-2-byte": (b"", b"\xc0\xaf"),
+        "overlong-3-byte": (bytes([2]), b"\xe0\x80\xaf"),
+        "truncated-at-end": (bytes([3]), b"\xce\xba\xe1\xbd"),
+        "lone-continuation": (b"", b"a\x80b"),
+        "five-byte-form": (bytes([1]), b"\xf8\x88\x80\x80\x80"),
+        "bad-byte-after-valid-prefix-in-later-piece": (bytes([6]), "\u03ba\u03cc".encode() + b"\xf4\x90"),
+    }
+    for name, (splits, text) in texts.items():
+        write("utf8", name, bytes([len(splits)]) + splits + text)
+
+    for name, spec in SERVER_HANDSHAKES.items():
+        flags, stream, read, status, limits = spec + (None, None, 0, 0, (0, 0))[len(spec):]
+        write("handshake_server", name, bytes([flags, limits[0], limits[1], read, status]) + stream)
+    for name, spec in CLIENT_HANDSHAKES.items():
+        flags, stream, read, limits = spec + (None, None, 0, (0, 0))[len(spec):]
+        write("handshake_client", name, bytes([flags, limits[0], limits[1], read, 0]) + stream)
+
+    for name, (client_sends, ops) in CONVERSATIONS.items():
+        write("roundtrip", name, conversation(client_sends, ops))
+    for name, (client_sends, ops, limits) in LIMITED.items():
+        write("roundtrip", name, conversation(client_sends, ops, limits))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+//! Replays the checked-in fuzz corpus (`fuzz/corpus/<target>/*`) through the
+//! same property checks as the fuzz targets, so that it runs on stable with
+//! a plain `cargo test`.
+
+#[path = "fuzz_props/mod.rs"]
+mod props;
+
+/// Allocation counting needs a global allocator (and so `unsafe`), which
+/// this crate forbids: only the fuzz targets check the memory bound.
+mod memory {
+    pub(crate) fn start() {}
+
+    pub(crate) fn peak_since_start() -> Option<usize> {
+        None
+    }
+}
+
+use std::path::Path;
+
+#[test]
+fn replay_checked_in_corpus() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    dirs.sort();
+    let mut seen = Vec::new();
+    for dir in dirs {
+        let name = dir.file_name().unwrap().to_str().unwrap().to_owned();
+        let Some(&(_, check)) = props::TARGETS.iter().find(|(t, _)| *t == name) else {
+            panic!("fuzz/corpus/{name}: no such target in tests/fuzz_props");
+        };
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "fuzz/corpus/{name} is empty");
+        for file in files {
+            let data = std::fs::read(&file).unwrap();
+            let result = std::panic::catch_unwind(|| check(&data));
+            assert!(result.is_ok(), "property failed on {}", file.display());
+        }
+        seen.push(name);
+    }
+    for (target, _) in props::TARGETS {
+        assert!(
+            seen.iter().any(|s| s == target),
+            "no corpus for target {target}"
+        );
+    }
+}

@@ -1,0 +1,1635 @@
+//! Properties of `wstate` checked on arbitrary input.
+//!
+//! One function per fuzz target. Each takes the raw input bytes and panics
+//! when a property of the contract (DESIGN.md) fails. The same functions run
+//! under cargo-fuzz (`fuzz/fuzz_targets/*.rs`) and, on stable, over the
+//! checked-in corpus (`tests/fuzz_corpus.rs`).
+//!
+//! The including crate provides `crate::memory`: `start()` and
+//! `peak_since_start() -> Option<usize>`, a count of the bytes allocated on
+//! this thread (the fuzz targets count with a global allocator; the stable
+//! replay cannot and returns `None`).
+#![allow(dead_code, reason = "each fuzz target uses one of the checks")]
+
+use arbitrary::{Arbitrary, Unstructured};
+use wstate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use wstate::utf8::Utf8Validator;
+use wstate::{
+    Accept, ClientRequest, CloseCode, CloseFrame, Config, Connection, ConnectionState, Error,
+    Event, Message, ProtocolError, Role, SendError,
+};
+
+/// A property check over one raw fuzz input; panics on a violation.
+pub(crate) type Check = fn(&[u8]);
+
+/// The targets, by the name of their corpus directory.
+pub(crate) const TARGETS: &[(&str, Check)] = &[
+    ("frame_header", frame_header),
+    ("receive", receive),
+    ("chunking", chunking),
+    ("utf8", utf8),
+    ("roundtrip", roundtrip),
+    ("handshake_server", handshake_server),
+    ("handshake_client", handshake_client),
+];
+
+// ---------------------------------------------------------------------------
+// Shared helpers
+// ---------------------------------------------------------------------------
+
+/// An event with its data copied out, so that transcripts can be compared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Ev {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    /// Code and reason; `None` when the peer's Close had no code.
+    Close(Option<(u16, String)>),
+    /// `poll_event` failed with this error.
+    Error(Error),
+    /// Server: the upgrade request.
+    Request(RequestCopy),
+    /// Client: the server's `101`; the subprotocol it chose, and the event's
+    /// `Debug` text.
+    Accepted(Option<String>, String),
+    /// Any other event, by its `Debug` text.
+    Other(String),
+}
+
+/// What the fuzz checks need of a `Request`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RequestCopy {
+    pub(crate) path: String,
+    pub(crate) key: Option<Vec<u8>>,
+    pub(crate) subprotocols: Vec<String>,
+    /// The event's `Debug` text (method, target, every header).
+    pub(crate) debug: String,
+}
+
+pub(crate) fn own(event: Event<'_>) -> Ev {
+    match event {
+        Event::Text(t) => Ev::Text(t.into()),
+        Event::Binary(b) => Ev::Binary(b.to_vec()),
+        Event::Ping(b) => Ev::Ping(b.to_vec()),
+        Event::Pong(b) => Ev::Pong(b.to_vec()),
+        Event::Close(f) => Ev::Close(f.map(|f| (f.code.0, f.reason().into()))),
+        Event::Request(req) => Ev::Request(RequestCopy {
+            path: req.path().into(),
+            key: req.header("sec-websocket-key").map(<[u8]>::to_vec),
+            subprotocols: req.subprotocols().map(String::from).collect(),
+            debug: format!("{req:?}"),
+        }),
+        Event::Accepted(acc) => {
+            Ev::Accepted(acc.subprotocol().map(String::from), format!("{acc:?}"))
+        }
+        other => Ev::Other(format!("{other:?}")),
+    }
+}
+
+/// A frame found in a connection's output, unmasked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct OutFrame {
+    pub(crate) opcode: OpCode,
+    pub(crate) fin: bool,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// Parses everything a connection wrote as frames of its role: a client's
+/// frames are all masked, a server's none; no RSV bit; whole frames only.
+pub(crate) fn parse_output(mut out: &[u8], client: bool) -> Vec<OutFrame> {
+    let mut frames = Vec::new();
+    while !out.is_empty() {
+        let (header, n) = match FrameHeader::parse(out) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => panic!("output ends inside a frame header: {out:x?}"),
+            Err(e) => panic!("output is not a valid frame ({e}): {out:x?}"),
+        };
+        assert_eq!(header.rsv, 0, "RSV bits set in our output");
+        assert_eq!(
+            header.mask.is_some(),
+            client,
+            "a client must mask every frame and a server none"
+        );
+        let len = usize::try_from(header.payload_len).expect("length fits in memory");
+        let rest = &out[n..];
+        assert!(rest.len() >= len, "output ends inside a frame payload");
+        let mut payload = rest[..len].to_vec();
+        if let Some(key) = header.mask {
+            for (i, b) in payload.iter_mut().enumerate() {
+                *b ^= key[i % 4];
+            }
+        }
+        frames.push(OutFrame {
+            opcode: header.opcode,
+            fin: header.fin,
+            payload,
+        });
+        out = &rest[len..];
+    }
+    frames
+}
+
+/// The code and reason of a Close frame we sent: it must carry a code that
+/// is valid on the wire and a UTF-8 reason.
+pub(crate) fn sent_close(frame: &OutFrame) -> (u16, String) {
+    assert_eq!(frame.opcode, OpCode::Close);
+    match CloseFrame::parse(&frame.payload) {
+        Ok(Some(close)) => {
+            assert!(close.code.is_valid_on_wire(), "sent {:?}", close.code);
+            (close.code.0, close.reason().into())
+        }
+        Ok(None) => panic!("we sent a Close without a status code"),
+        Err(e) => panic!("we sent an invalid Close payload ({e}): {frame:x?}"),
+    }
+}
+
+/// Deterministic "entropy" for client mask keys: a simple generator.
+pub(crate) fn entropy(seed: u32) -> impl FnMut(&mut [u8]) + Send + 'static {
+    let mut state = seed;
+    move |dest: &mut [u8]| {
+        for b in dest {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            *b = (state >> 24) as u8;
+        }
+    }
+}
+
+/// How a fuzz input sets up an open connection: its first 5 bytes.
+///
+/// * byte 0, flags: `0x01` client (else server), `0x02` auto-pong off,
+///   `0x04` end of stream after the input, `0x08` small limits from bytes 1-3.
+/// * byte 1: max frame size / 4; byte 2: max message size / 8; byte 3: max
+///   fragments (only with `0x08`).
+/// * byte 4: target specific. The rest is the byte stream from the peer.
+///
+/// Missing bytes count as zero.
+#[derive(Clone, Debug)]
+pub(crate) struct Setup {
+    pub(crate) client: bool,
+    pub(crate) eof: bool,
+    pub(crate) config: Config,
+    pub(crate) extra: u8,
+}
+
+pub(crate) const SETUP_LEN: usize = 5;
+
+pub(crate) fn setup(data: &[u8]) -> (Setup, &[u8]) {
+    let byte = |i: usize| data.get(i).copied().unwrap_or(0);
+    let flags = byte(0);
+    let mut config = Config::default().auto_pong(flags & 0x02 == 0);
+    if flags & 0x08 != 0 {
+        config = config
+            .max_frame_size(usize::from(byte(1)) * 4)
+            .max_message_size(usize::from(byte(2)) * 8)
+            .max_fragments(usize::from(byte(3)));
+    }
+    let setup = Setup {
+        client: flags & 0x01 != 0,
+        eof: flags & 0x04 != 0,
+        config,
+        extra: byte(4),
+    };
+    (setup, data.get(SETUP_LEN..).unwrap_or(&[]))
+}
+
+impl Setup {
+    pub(crate) fn connection(&self) -> Connection {
+        let role = if self.client {
+            Role::client(entropy(0x5eed))
+        } else {
+            Role::Server
+        };
+        Connection::new_open(role, self.config.clone())
+    }
+}
+
+/// Everything a connection produced, and where it ended up.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Transcript {
+    pub(crate) events: Vec<Ev>,
+    pub(crate) out: Vec<u8>,
+}
+
+/// Polls until `Ok(None)`. After an error the connection must stay silent.
+pub(crate) fn drain(conn: &mut Connection, t: &mut Transcript) {
+    // Every event but the final 1006 Close consumes a frame header (2+
+    // bytes), so a bounded number of polls must reach `Ok(None)`.
+    for _ in 0..(1 << 20) {
+        match conn.poll_event(&mut t.out) {
+            Ok(Some(event)) => t.events.push(own(event)),
+            Ok(None) => return,
+            Err(e) => {
+                t.events.push(Ev::Error(e));
+                let before = t.out.len();
+                assert_eq!(conn.poll_event(&mut t.out), Ok(None), "event after failure");
+                assert_eq!(t.out.len(), before, "output after failure");
+                return;
+            }
+        }
+    }
+    panic!("poll_event never returned Ok(None)");
+}
+
+/// The final state of a connection, for comparisons.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Summary {
+    pub(crate) state: ConnectionState,
+    pub(crate) sent_close: Option<CloseFrame>,
+    pub(crate) received_close: Option<CloseFrame>,
+    pub(crate) should_close_transport: bool,
+}
+
+pub(crate) fn summary(conn: &Connection) -> Summary {
+    Summary {
+        state: conn.state(),
+        sent_close: conn.sent_close().cloned(),
+        received_close: conn.received_close().cloned(),
+        should_close_transport: conn.should_close_transport(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// frame_header
+// ---------------------------------------------------------------------------
+
+/// `FrameHeader::parse` never panics; a parsed header re-encodes to exactly
+/// the bytes it came from; every shorter prefix is "need more"; an error is
+/// final (every prefix is "need more" or the same error).
+pub(crate) fn frame_header(data: &[u8]) {
+    let result = FrameHeader::parse(data);
+    match &result {
+        Ok(Some((header, n))) => {
+            let n = *n;
+            assert!(n <= data.len() && n <= MAX_HEADER_LEN);
+            assert_eq!(n, header.encoded_len());
+            let mut buf = [0; MAX_HEADER_LEN];
+            let written = header.encode(&mut buf);
+            assert_eq!(&buf[..written], &data[..n], "re-encoding differs");
+            if header.opcode.is_control() {
+                assert!(header.fin && header.payload_len <= 125);
+            }
+            assert!(header.payload_len < 1 << 63);
+            for short in 0..n {
+                assert_eq!(
+                    FrameHeader::parse(&data[..short]),
+                    Ok(None),
+                    "prefix {short}"
+                );
+            }
+        }
+        Ok(None) => assert!(data.len() < MAX_HEADER_LEN, "a whole header was not parsed"),
+        Err(e) => {
+            assert_eq!(e.close_code(), CloseCode::PROTOCOL_ERROR);
+            for short in 0..data.len().min(MAX_HEADER_LEN) {
+                let prefix = FrameHeader::parse(&data[..short]);
+                assert!(
+                    prefix == Ok(None) || prefix == result,
+                    "prefix {short}: {prefix:?}"
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// receive
+// ---------------------------------------------------------------------------
+
+/// Arbitrary bytes from the peer into an open connection (role and limits
+/// from the [`setup`] bytes; byte 4 is the read size, 0 = all at once).
+///
+/// * Only protocol errors; after one, nothing more comes out.
+/// * The output parses as frames of our role, and is exactly what the events
+///   call for: a Pong per Ping (with auto-pong), the echo of the peer's
+///   Close, or one Close with the error's code after a failure; nothing else.
+/// * Messages never exceed `max_message_size`, control payloads 125 bytes,
+///   and the connection allocates no more than its limits allow.
+pub(crate) fn receive(data: &[u8]) {
+    let (setup, stream) = setup(data);
+    crate::memory::start();
+    let mut conn = setup.connection();
+    let mut t = Transcript::default();
+    let read = match setup.extra {
+        0 => stream.len().max(1),
+        n => usize::from(n),
+    };
+    for chunk in stream.chunks(read) {
+        conn.receive(chunk);
+        drain(&mut conn, &mut t);
+    }
+    if setup.eof {
+        conn.receive_eof();
+        drain(&mut conn, &mut t);
+    }
+    let peak = crate::memory::peak_since_start();
+    check_receive_transcript(&setup, &summary(&conn), &t);
+    if let Some(peak) = peak {
+        // The counter works: what we still hold was allocated meanwhile.
+        let held = t.out.capacity() + t.events.capacity() * size_of::<Ev>();
+        assert!(peak >= held, "allocation counter broken: {peak} < {held}");
+        // The connection may hold the unread input (twice, counting Vec
+        // growth) and a message of at most max_message_size (idem), which
+        // cannot be longer than the input. Our output and event copies come
+        // on top. Anything else must be constant: no allocation sized by a
+        // length the peer announced.
+        let c = &setup.config;
+        let copies: usize =
+            t.events.iter().map(ev_len).sum::<usize>() + 2 * t.events.capacity() * size_of::<Ev>();
+        let bound = 2 * stream.len()
+            + 2 * c.max_message_size.min(stream.len())
+            + 2 * t.out.len()
+            + copies
+            + 4096;
+        assert!(peak <= bound, "allocated {peak} bytes, bound {bound}");
+    }
+}
+
+/// The heap bytes held by an event copy.
+fn ev_len(event: &Ev) -> usize {
+    match event {
+        Ev::Text(s) | Ev::Other(s) | Ev::Accepted(_, s) => s.len(),
+        Ev::Request(r) => r.debug.len() + r.path.len(),
+        Ev::Binary(b) | Ev::Ping(b) | Ev::Pong(b) => b.len(),
+        Ev::Close(Some((_, reason))) => reason.len(),
+        Ev::Close(None) | Ev::Error(_) => 0,
+    }
+}
+
+/// The receive properties on a finished transcript.
+pub(crate) fn check_receive_transcript(setup: &Setup, end: &Summary, t: &Transcript) {
+    let c = &setup.config;
+    let mut expected = Vec::new();
+    let mut ended = false;
+    for (i, event) in t.events.iter().enumerate() {
+        assert!(!ended, "event after the end: {:?}", &t.events[i..]);
+        match event {
+            Ev::Text(s) => assert!(s.len() <= c.max_message_size, "text over the limit"),
+            Ev::Binary(b) => assert!(b.len() <= c.max_message_size, "binary over the limit"),
+            Ev::Ping(p) => {
+                assert!(p.len() <= 125 && p.len() <= c.max_frame_size);
+                if c.auto_pong {
+                    expected.push((OpCode::Pong, p.clone()));
+                }
+            }
+            Ev::Pong(p) => assert!(p.len() <= 125 && p.len() <= c.max_frame_size),
+            Ev::Close(frame) => {
+                ended = true;
+                match frame {
+                    // The transport ended without a Close: nothing is sent.
+                    Some((1006, reason)) if i + 1 == t.events.len() && setup.eof => {
+                        assert!(reason.is_empty());
+                    }
+                    // The peer's Close: echo its code (1000 if none).
+                    Some((code, _)) => {
+                        assert!(CloseCode(*code).is_valid_on_wire(), "peer code {code}");
+                        expected.push((OpCode::Close, code.to_be_bytes().to_vec()));
+                    }
+                    None => expected.push((OpCode::Close, 1000u16.to_be_bytes().to_vec())),
+                }
+            }
+            Ev::Error(Error::Protocol(e)) => {
+                ended = true;
+                let mut payload = e.close_code().0.to_be_bytes().to_vec();
+                payload.extend_from_slice(e.description().as_bytes());
+                expected.push((OpCode::Close, payload));
+            }
+            other => panic!("unexpected event on an open connection: {other:?}"),
+        }
+    }
+    let frames = parse_output(&t.out, setup.client);
+    let got: Vec<(OpCode, Vec<u8>)> = frames
+        .iter()
+        .map(|f| {
+            assert!(f.fin, "we only send whole control frames here");
+            if f.opcode == OpCode::Close {
+                sent_close(f);
+            }
+            (f.opcode, f.payload.clone())
+        })
+        .collect();
+    assert_eq!(got, expected, "output does not match the events");
+    // The state agrees with how the transcript ended.
+    match t.events.last() {
+        Some(Ev::Error(_)) => {
+            assert_eq!(end.state, ConnectionState::Closed);
+            assert!(end.should_close_transport);
+        }
+        Some(Ev::Close(frame)) => {
+            assert_eq!(end.state, ConnectionState::Closed);
+            let abnormal = matches!(frame, Some((1006, _)));
+            assert!(end.received_close.is_some());
+            assert_eq!(
+                end.sent_close.is_some(),
+                !abnormal,
+                "a Close is sent unless 1006"
+            );
+        }
+        _ => {
+            assert_eq!(end.state, ConnectionState::Open);
+            assert!(!setup.eof, "end of stream must end in a Close event");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// chunking
+// ---------------------------------------------------------------------------
+
+/// Feeding the stream whole, split at arbitrary points (polling after each
+/// piece, or only at the end) or one byte at a time gives identical events,
+/// output and final state.
+///
+/// After the [`setup`] bytes: byte 4 % 16 is the number of split points,
+/// each a big-endian u16 (modulo the stream length + 1), then the stream.
+pub(crate) fn chunking(data: &[u8]) {
+    let (setup, rest) = setup(data);
+    let count = usize::from(setup.extra % 16);
+    let (points, stream) = rest.split_at((2 * count).min(rest.len()));
+    let mut splits: Vec<usize> = points
+        .chunks_exact(2)
+        .map(|p| usize::from(u16::from_be_bytes([p[0], p[1]])) % (stream.len() + 1))
+        .collect();
+    splits.sort_unstable();
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    for split in splits.into_iter().chain([stream.len()]) {
+        pieces.push(&stream[at..split]);
+        at = split;
+    }
+
+    let run = |pieces: &[&[u8]], poll_each: bool| {
+        let mut conn = setup.connection();
+        let mut t = Transcript::default();
+        for piece in pieces {
+            conn.receive(piece);
+            if poll_each {
+                drain(&mut conn, &mut t);
+            }
+        }
+        drain(&mut conn, &mut t);
+        if setup.eof {
+            conn.receive_eof();
+            drain(&mut conn, &mut t);
+        }
+        (t, summary(&conn))
+    };
+    let whole = run(&[stream], true);
+    check_receive_transcript(&setup, &whole.1, &whole.0);
+    assert_eq!(run(&pieces, true), whole, "split at {pieces:?}");
+    assert_eq!(run(&pieces, false), whole, "split, polled at the end");
+    let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+    assert_eq!(run(&bytes, true), whole, "byte by byte");
+}
+
+// ---------------------------------------------------------------------------
+// utf8
+// ---------------------------------------------------------------------------
+
+/// `Utf8Validator` agrees with `core::str::from_utf8` however the input is
+/// split, and fails in the piece holding the first byte that cannot
+/// continue valid UTF-8 (not later).
+///
+/// Byte 0 % 8 is the number of split points, each one byte (modulo the
+/// length + 1); the rest is the text.
+pub(crate) fn utf8(data: &[u8]) {
+    let Some((&count, rest)) = data.split_first() else {
+        return;
+    };
+    let count = usize::from(count % 8).min(rest.len());
+    let (points, text) = rest.split_at(count);
+    let mut splits: Vec<usize> = points
+        .iter()
+        .map(|&p| usize::from(p) % (text.len() + 1))
+        .collect();
+    splits.sort_unstable();
+
+    // The index of the first byte after which no continuation is valid.
+    let first_bad = match core::str::from_utf8(text) {
+        Ok(_) => None,
+        Err(e) if e.error_len().is_none() => None, // only truncated at the end
+        Err(e) => {
+            let start = e.valid_up_to();
+            (start..text.len()).find(|&end| {
+                core::str::from_utf8(&text[start..=end]).is_err_and(|e| e.error_len().is_some())
+            })
+        }
+    };
+    let valid = core::str::from_utf8(text).is_ok();
+
+    let mut v = Utf8Validator::new();
+    let mut at = 0;
+    let mut failed = false;
+    for split in splits.into_iter().chain([text.len()]) {
+        let piece = &text[at..split];
+        let result = v.feed(piece);
+        match first_bad {
+            Some(bad) if (at..split).contains(&bad) => {
+                assert!(result.is_err(), "missed the bad byte at {bad}");
+                failed = true;
+                break;
+            }
+            _ => assert!(
+                result.is_ok(),
+                "failed before the bad byte, piece {at}..{split}"
+            ),
+        }
+        // After valid pieces, "complete" means "at a character boundary".
+        assert_eq!(
+            v.is_complete(),
+            core::str::from_utf8(&text[..split]).is_ok(),
+            "is_complete after {split}"
+        );
+        at = split;
+    }
+    if !failed {
+        assert_eq!(v.finish().is_ok(), valid);
+    }
+    assert_eq!(failed || v.finish().is_err(), !valid);
+    // `reset` forgets a partial character.
+    v.reset();
+    assert!(v.is_complete() && v.feed(b"ok").is_ok() && v.finish().is_ok());
+}
+
+// ---------------------------------------------------------------------------
+// roundtrip
+// ---------------------------------------------------------------------------
+
+/// A conversation: one side sends, the other receives and answers.
+#[derive(Arbitrary, Debug)]
+pub(crate) struct Conversation {
+    /// The client sends (else the server does).
+    client_sends: bool,
+    /// Seed of the client's mask keys.
+    seed: u32,
+    /// Limits of the receiver (else the defaults).
+    limits: Option<Limits>,
+    ops: Vec<Op>,
+}
+
+#[derive(Arbitrary, Debug)]
+pub(crate) struct Limits {
+    frame: u16,
+    message: u16,
+    fragments: u8,
+}
+
+#[derive(Arbitrary, Debug)]
+pub(crate) enum Op {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    /// A message sent with `send_fragment`: the pieces, then `last` with FIN.
+    Fragmented {
+        text: bool,
+        pieces: Vec<Piece>,
+        last: Vec<u8>,
+    },
+    Close {
+        code: u16,
+        reason: String,
+    },
+}
+
+#[derive(Arbitrary, Debug)]
+pub(crate) enum Piece {
+    Data(Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    /// A call the protocol forbids in the middle of a message.
+    Misuse(Misuse),
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub(crate) enum Misuse {
+    /// `send` of a whole data message.
+    WholeMessage,
+    /// A fragment of the other data type.
+    OtherType,
+    /// A Ping through `send_fragment`.
+    ControlFragment,
+}
+
+/// What the receiver does, as modelled from the frames sent.
+#[derive(Debug)]
+struct Model {
+    limits: Config,
+    /// The receiver is open (not failed, not closed).
+    rx_open: bool,
+    /// The sender may still send (it sent no Close and learnt of no failure).
+    tx_open: bool,
+    /// The sender saw the end of the connection.
+    tx_closed: bool,
+    /// The receiver failed; the sender learns it when the bytes are delivered.
+    tx_told_failure: bool,
+    /// Bytes and frames of the message being received.
+    receiving: Option<(usize, usize)>,
+    /// The message being sent: text?, bytes so far.
+    sending: Option<(bool, Vec<u8>)>,
+    rx_events: Vec<Ev>,
+    tx_events: Vec<Ev>,
+}
+
+/// A 1009 Close from the receiver, reason unchecked.
+const TOO_BIG: u16 = 1009;
+
+impl Model {
+    /// A data frame goes out; the receiver checks it against its limits.
+    fn data_frame(&mut self, first: bool, fin: bool, len: usize) -> bool {
+        if !self.rx_open {
+            return false;
+        }
+        let c = &self.limits;
+        let (total, frames) = match (first, self.receiving) {
+            (true, _) | (false, None) => (len, 1),
+            (false, Some((total, frames))) => (total + len, frames + 1),
+        };
+        let too_big = len > c.max_frame_size
+            || total > c.max_message_size
+            || (!first && frames > c.max_fragments);
+        if too_big {
+            self.fail_rx();
+            return false;
+        }
+        self.receiving = if fin { None } else { Some((total, frames)) };
+        true
+    }
+
+    /// A control frame goes out.
+    fn control_frame(&mut self, len: usize) -> bool {
+        if !self.rx_open {
+            return false;
+        }
+        if len > self.limits.max_frame_size {
+            self.fail_rx();
+            return false;
+        }
+        true
+    }
+
+    /// The receiver fails with 1009 and tells the sender.
+    fn fail_rx(&mut self) {
+        self.rx_open = false;
+        self.rx_events
+            .push(Ev::Error(Error::Protocol(ProtocolError::MessageTooLarge)));
+        self.tx_told_failure = true;
+    }
+
+    /// The bytes were delivered: the sender learns of a failure.
+    fn delivered(&mut self) {
+        if core::mem::take(&mut self.tx_told_failure) {
+            // The sender gets the 1009 Close and (unless it sent a Close
+            // already) echoes it; the connection is closed for it.
+            self.tx_events
+                .push(Ev::Close(Some((TOO_BIG, String::new()))));
+            self.tx_closed = true;
+            self.tx_open = false;
+        }
+    }
+}
+
+/// Normalizes what the receiver's limits allow to differ: which 1009 error
+/// and the reason of its Close.
+fn normalize(events: &[Ev]) -> Vec<Ev> {
+    events
+        .iter()
+        .map(|e| match e {
+            Ev::Error(Error::Protocol(p)) if p.close_code() == CloseCode::MESSAGE_TOO_BIG => {
+                Ev::Error(Error::Protocol(ProtocolError::MessageTooLarge))
+            }
+            Ev::Close(Some((TOO_BIG, _))) => Ev::Close(Some((TOO_BIG, String::new()))),
+            other => other.clone(),
+        })
+        .collect()
+}
+
+/// The two ends and the wire between them.
+struct Pair {
+    tx: Connection,
+    rx: Connection,
+    tx_client: bool,
+    tx_t: Transcript,
+    rx_t: Transcript,
+}
+
+impl Pair {
+    /// Delivers what each side wrote to the other until both are quiet.
+    fn deliver(&mut self) {
+        // Data, then the answers (Pongs, a Close), then the echo of a Close.
+        for _ in 0..3 {
+            let bytes = core::mem::take(&mut self.tx_t.out);
+            parse_output(&bytes, self.tx_client);
+            self.rx.receive(&bytes);
+            drain(&mut self.rx, &mut self.rx_t);
+            let bytes = core::mem::take(&mut self.rx_t.out);
+            parse_output(&bytes, !self.tx_client);
+            self.tx.receive(&bytes);
+            drain(&mut self.tx, &mut self.tx_t);
+        }
+        assert!(self.tx_t.out.is_empty() && self.rx_t.out.is_empty());
+    }
+
+    /// Calls a send method; on an error, nothing may have been written.
+    fn call(
+        &mut self,
+        f: impl FnOnce(&mut Connection, &mut Vec<u8>) -> Result<(), SendError>,
+    ) -> Result<(), SendError> {
+        let before = self.tx_t.out.len();
+        let result = f(&mut self.tx, &mut self.tx_t.out);
+        if result.is_err() {
+            assert_eq!(self.tx_t.out.len(), before, "bytes written on {result:?}");
+        }
+        result
+    }
+}
+
+/// Messages sent by one `Connection` arrive at the other exactly as sent,
+/// Pings are answered, the closing handshake completes, the receiver's
+/// limits fail the connection with 1009 exactly when exceeded, and the
+/// sender's misuse is refused without writing anything.
+pub(crate) fn roundtrip(data: &[u8]) {
+    let Ok(conv) = Conversation::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
+    let limits = match &conv.limits {
+        Some(l) => Config::default()
+            .max_frame_size(usize::from(l.frame))
+            .max_message_size(usize::from(l.message))
+            .max_fragments(usize::from(l.fragments)),
+        None => Config::default(),
+    };
+    let client = || Role::client(entropy(conv.seed));
+    let (tx_role, rx_role) = if conv.client_sends {
+        (client(), Role::Server)
+    } else {
+        (Role::Server, client())
+    };
+    let mut pair = Pair {
+        tx: Connection::new_open(tx_role, Config::default()),
+        rx: Connection::new_open(rx_role, limits.clone()),
+        tx_client: conv.client_sends,
+        tx_t: Transcript::default(),
+        rx_t: Transcript::default(),
+    };
+    let mut m = Model {
+        limits,
+        rx_open: true,
+        tx_open: true,
+        tx_closed: false,
+        tx_told_failure: false,
+        receiving: None,
+        sending: None,
+        rx_events: Vec::new(),
+        tx_events: Vec::new(),
+    };
+
+    for op in &conv.ops {
+        match op {
+            Op::Text(s) => {
+                let r = pair.call(|c, out| c.send(Message::Text(s), out));
+                if expect_sent(&m, r) && m.data_frame(true, true, s.len()) {
+                    m.rx_events.push(Ev::Text(s.clone()));
+                }
+            }
+            Op::Binary(b) => {
+                let r = pair.call(|c, out| c.send(Message::Binary(b), out));
+                if expect_sent(&m, r) && m.data_frame(true, true, b.len()) {
+                    m.rx_events.push(Ev::Binary(b.clone()));
+                }
+            }
+            Op::Ping(p) | Op::Pong(p) => send_control(&mut pair, &mut m, op, p),
+            Op::Fragmented { text, pieces, last } => {
+                send_fragmented(&mut pair, &mut m, *text, pieces, last)
+            }
+            Op::Close { code, reason } => {
+                let r = pair.call(|c, out| c.close(CloseCode(*code), reason, out));
+                if !m.tx_open {
+                    assert_eq!(r, Err(SendError::Closed));
+                } else if !CloseCode(*code).is_sendable() {
+                    assert_eq!(r, Err(SendError::InvalidCloseCode(CloseCode(*code))));
+                } else if reason.len() > 123 {
+                    assert_eq!(r, Err(SendError::ReasonTooLong));
+                } else {
+                    assert_eq!(r, Ok(()));
+                    m.tx_open = false;
+                    if m.control_frame(2 + reason.len()) {
+                        m.rx_open = false;
+                        m.rx_events.push(Ev::Close(Some((*code, reason.clone()))));
+                        // The receiver echoes the code; the handshake is done.
+                        m.tx_events.push(Ev::Close(Some((*code, String::new()))));
+                        m.tx_closed = true;
+                    }
+                }
+            }
+        }
+        pair.deliver();
+        m.delivered();
+        let rx = normalize(&pair.rx_t.events);
+        assert_eq!(rx, normalize(&m.rx_events), "receiver after {op:?}");
+        let tx = normalize(&pair.tx_t.events);
+        assert_eq!(tx, normalize(&m.tx_events), "sender after {op:?}");
+    }
+    if m.tx_closed {
+        assert_eq!(pair.tx.state(), ConnectionState::Closed);
+    }
+    if !m.rx_open {
+        assert_eq!(pair.rx.state(), ConnectionState::Closed);
+    }
+}
+
+/// Whether a whole-message send should have worked; checks its result.
+fn expect_sent(m: &Model, result: Result<(), SendError>) -> bool {
+    if m.tx_open {
+        assert_eq!(result, Ok(()));
+        true
+    } else {
+        assert_eq!(result, Err(SendError::Closed));
+        false
+    }
+}
+
+/// Sends a Ping or Pong (`op` says which) and models its answer.
+fn send_control(pair: &mut Pair, m: &mut Model, op: &Op, payload: &[u8]) {
+    let ping = matches!(op, Op::Ping(_));
+    let message = if ping {
+        Message::Ping(payload)
+    } else {
+        Message::Pong(payload)
+    };
+    let r = pair.call(|c, out| c.send(message, out));
+    if !m.tx_open {
+        assert_eq!(r, Err(SendError::Closed));
+        return;
+    }
+    if payload.len() > 125 {
+        assert_eq!(r, Err(SendError::ControlPayloadTooLong));
+        return;
+    }
+    assert_eq!(r, Ok(()));
+    if !m.control_frame(payload.len()) {
+        return;
+    }
+    if ping {
+        m.rx_events.push(Ev::Ping(payload.to_vec()));
+        // The auto-pong comes back to the sender.
+        m.tx_events.push(Ev::Pong(payload.to_vec()));
+    } else {
+        m.rx_events.push(Ev::Pong(payload.to_vec()));
+    }
+}
+
+/// Sends a message in pieces, with control frames and misuse in between.
+fn send_fragmented(pair: &mut Pair, m: &mut Model, text: bool, pieces: &[Piece], last: &[u8]) {
+    let as_text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let fragment = |pair: &mut Pair, m: &mut Model, bytes: &[u8], fin: bool| {
+        let owned;
+        let message = if text {
+            owned = as_text(bytes);
+            Message::Text(&owned)
+        } else {
+            Message::Binary(bytes)
+        };
+        let r = pair.call(|c, out| c.send_fragment(message, fin, out));
+        if !expect_sent(m, r) {
+            return;
+        }
+        let payload = match message {
+            Message::Text(s) => s.as_bytes(),
+            Message::Binary(b) => b,
+            _ => unreachable!(),
+        };
+        let (first, mut so_far) = match m.sending.take() {
+            Some((_, so_far)) => (false, so_far),
+            None => (true, Vec::new()),
+        };
+        so_far.extend_from_slice(payload);
+        let delivered = m.data_frame(first, fin, payload.len());
+        if fin {
+            if delivered {
+                m.rx_events.push(if text {
+                    Ev::Text(String::from_utf8(so_far).expect("pieces are UTF-8"))
+                } else {
+                    Ev::Binary(so_far)
+                });
+            }
+        } else {
+            m.sending = Some((text, so_far));
+        }
+    };
+    for piece in pieces {
+        match piece {
+            Piece::Data(bytes) => fragment(pair, m, bytes, false),
+            Piece::Ping(p) => send_control(pair, m, &Op::Ping(Vec::new()), p),
+            Piece::Pong(p) => send_control(pair, m, &Op::Pong(Vec::new()), p),
+            Piece::Misuse(misuse) => {
+                let other = if text {
+                    Message::Binary(b"x")
+                } else {
+                    Message::Text("x")
+                };
+                let r = match misuse {
+                    Misuse::WholeMessage => pair.call(|c, out| c.send(other, out)),
+                    Misuse::OtherType => pair.call(|c, out| c.send_fragment(other, true, out)),
+                    Misuse::ControlFragment => {
+                        pair.call(|c, out| c.send_fragment(Message::Ping(b""), true, out))
+                    }
+                };
+                let expected = match (m.tx_open, misuse, &m.sending) {
+                    (false, _, _) => Err(SendError::Closed),
+                    (true, Misuse::ControlFragment, _) => Err(SendError::ControlFragment),
+                    (true, Misuse::WholeMessage, Some(_)) => Err(SendError::FragmentInProgress),
+                    (true, Misuse::OtherType, Some(_)) => Err(SendError::FragmentTypeMismatch),
+                    // Nothing in progress yet: a whole message is fine.
+                    (true, _, None) => Ok(()),
+                };
+                assert_eq!(r, expected, "{misuse:?}");
+                if r.is_ok() {
+                    // The other-type message went out whole.
+                    if m.data_frame(true, true, 1) {
+                        m.rx_events.push(if text {
+                            Ev::Binary(b"x".to_vec())
+                        } else {
+                            Ev::Text("x".into())
+                        });
+                    }
+                }
+            }
+        }
+    }
+    fragment(pair, m, last, true);
+}
+
+// ---------------------------------------------------------------------------
+// Handshake helpers
+// ---------------------------------------------------------------------------
+
+/// How a handshake fuzz input sets up its connection: its first 5 bytes.
+///
+/// * byte 0, flags: `0x01` end of stream after the input; `0x08` small
+///   limits from bytes 1-2; the other bits are target specific.
+/// * byte 1: max handshake size / 8; byte 2: max headers (with `0x08`).
+/// * byte 3: read size (0 = all at once). byte 4: target specific.
+/// * The rest is the byte stream from the peer.
+#[derive(Clone, Debug)]
+pub(crate) struct HsSetup {
+    pub(crate) flags: u8,
+    pub(crate) eof: bool,
+    pub(crate) config: Config,
+    pub(crate) read: usize,
+    pub(crate) extra: u8,
+}
+
+pub(crate) fn hs_setup(data: &[u8]) -> (HsSetup, &[u8]) {
+    let byte = |i: usize| data.get(i).copied().unwrap_or(0);
+    let flags = byte(0);
+    let mut config = Config::default();
+    if flags & 0x08 != 0 {
+        config = config
+            .max_handshake_size(usize::from(byte(1)) * 8)
+            .max_headers(usize::from(byte(2)));
+    }
+    let setup = HsSetup {
+        flags,
+        eof: flags & 0x01 != 0,
+        config,
+        read: usize::from(byte(3)),
+        extra: byte(4),
+    };
+    (setup, data.get(SETUP_LEN..).unwrap_or(&[]))
+}
+
+/// Splits `stream` into reads of `read` bytes (0: one read).
+fn reads(stream: &[u8], read: usize) -> Vec<&[u8]> {
+    if read == 0 || stream.is_empty() {
+        vec![stream]
+    } else {
+        stream.chunks(read).collect()
+    }
+}
+
+/// Standard base64 of exactly 16 bytes, canonical form only (24 characters,
+/// `==`, zero trailing bits), as RFC 6455 §4.1 asks of the key.
+pub(crate) fn decode_key(key: &[u8]) -> Option<[u8; 16]> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let (body, pad) = key.split_at_checked(22)?;
+    if pad != b"==" {
+        return None;
+    }
+    let mut bits: u32 = 0;
+    let mut nbits = 0;
+    let mut out = Vec::with_capacity(16);
+    for c in body {
+        bits = bits << 6 | ALPHABET.iter().position(|a| a == c)? as u32;
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            out.push((bits >> nbits) as u8);
+            bits &= (1 << nbits) - 1;
+        }
+    }
+    // 22 characters: 132 bits, 128 of data and 4 that must be zero.
+    (bits == 0).then(|| out.try_into().ok())?
+}
+
+/// An HTTP/1.1 response, parsed independently of the crate.
+#[derive(Debug)]
+pub(crate) struct HttpResponse {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+    /// Bytes after the head (and after the body, if it has a length).
+    pub(crate) rest: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses a response we wrote: `HTTP/1.1 NNN reason`, `name: value` lines of
+/// printable ASCII, a blank line, and a body of `Content-Length` bytes.
+pub(crate) fn parse_response(bytes: &[u8]) -> HttpResponse {
+    let end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("response head ends with a blank line");
+    let head = core::str::from_utf8(&bytes[..end]).expect("response head is ASCII");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let rest = status_line
+        .strip_prefix("HTTP/1.1 ")
+        .expect("status line starts with HTTP/1.1");
+    let status: u16 = rest[..3].parse().expect("3-digit status");
+    assert!(
+        rest.len() == 3 || rest.as_bytes()[3] == b' ',
+        "{status_line}"
+    );
+    let headers: Vec<(String, String)> = lines
+        .map(|line| {
+            let (name, value) = line.split_once(": ").expect("header line 'name: value'");
+            assert!(!name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':'));
+            assert!(
+                value
+                    .bytes()
+                    .all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic())
+            );
+            (name.into(), value.into())
+        })
+        .collect();
+    let mut response = HttpResponse {
+        status,
+        headers,
+        body: Vec::new(),
+        rest: bytes[end + 4..].to_vec(),
+    };
+    if let Some(len) = response.header("content-length") {
+        let len: usize = len.parse().expect("Content-Length is a number");
+        assert!(
+            response.rest.len() >= len,
+            "body shorter than Content-Length"
+        );
+        response.body = response.rest.drain(..len).collect();
+    }
+    response
+}
+
+/// Drives a connection through a list of reads, polling after each, with
+/// `on_event` deciding what to do after each event (e.g. answer a Request).
+/// Records events and errors; after an error nothing more may come out.
+fn drive(
+    conn: &mut Connection,
+    pieces: &[&[u8]],
+    eof: bool,
+    t: &mut Transcript,
+    mut on_event: impl FnMut(&mut Connection, &Ev, &mut Vec<u8>),
+) {
+    let mut poll = |conn: &mut Connection, t: &mut Transcript| {
+        for _ in 0..(1 << 20) {
+            let event = match conn.poll_event(&mut t.out) {
+                Ok(Some(event)) => own(event),
+                Ok(None) => return,
+                Err(e) => Ev::Error(e),
+            };
+            let failed = matches!(event, Ev::Error(_));
+            t.events.push(event.clone());
+            if failed {
+                let before = t.out.len();
+                assert_eq!(conn.poll_event(&mut t.out), Ok(None), "event after failure");
+                assert_eq!(t.out.len(), before, "output after failure");
+                return;
+            }
+            on_event(conn, &event, &mut t.out);
+        }
+        panic!("poll_event never returned Ok(None)");
+    };
+    for piece in pieces {
+        conn.receive(piece);
+        poll(conn, t);
+    }
+    if eof {
+        conn.receive_eof();
+        poll(conn, t);
+    }
+}
+
+/// The events after the handshake, and the output after the handshake's
+/// own bytes, as a receive transcript.
+fn after_handshake(t: &Transcript, events_from: usize, out_from: usize) -> Transcript {
+    Transcript {
+        events: t.events[events_from..].to_vec(),
+        out: t.out[out_from..].to_vec(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// handshake_server
+// ---------------------------------------------------------------------------
+
+/// What the server did with the request, learnt while driving it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct ServerAnswer {
+    /// The request's key, decoded.
+    key: Option<[u8; 16]>,
+    /// The subprotocols offered that our client could offer (tokens).
+    offered: Vec<String>,
+    /// The subprotocol accepted with, if any.
+    chosen: Option<String>,
+    /// The result of accept/reject, and where the answer starts in `out`.
+    result: Option<(Result<(), SendError>, usize)>,
+}
+
+/// An HTTP token (RFC 9110 §5.6.2), as a subprotocol name must be.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Arbitrary request bytes into `Connection::server` (set up by
+/// [`hs_setup`]; flags `0x02` reject instead of accept, `0x04` accept with
+/// the first subprotocol offered, `0x10` with an extra header, `0x20` try
+/// `accept` before the request; byte 4 picks the rejection status).
+///
+/// * Never a panic; before the request only handshake errors, and with one,
+///   the HTTP error response its status calls for, or nothing.
+/// * A Request event only for a valid upgrade (GET, Host, Upgrade,
+///   Connection, a 16-byte key, version 13) within the limits.
+/// * Accepting writes a `101` that our client, built with the same key and
+///   subprotocols, accepts; the frames after the request are then processed
+///   under the receive properties. Rejecting writes exactly the response
+///   asked for, or nothing if the status is invalid.
+/// * The same events and output however the bytes are split.
+pub(crate) fn handshake_server(data: &[u8]) {
+    let (setup, stream) = hs_setup(data);
+    let run = |pieces: &[&[u8]]| {
+        let mut conn = Connection::server(setup.config.clone());
+        let mut t = Transcript::default();
+        let mut answer = ServerAnswer::default();
+        if setup.flags & 0x20 != 0 {
+            // Misuse: nothing to answer yet.
+            let r = conn.accept(&Accept::new(), &mut t.out);
+            assert_eq!(r, Err(SendError::NoPendingRequest));
+            let r = conn.reject(403, &[], b"", &mut t.out);
+            assert_eq!(r, Err(SendError::NoPendingRequest));
+            assert!(t.out.is_empty());
+        }
+        drive(&mut conn, pieces, setup.eof, &mut t, |conn, event, out| {
+            let Ev::Request(request) = event else { return };
+            assert!(answer.result.is_none(), "a second Request");
+            answer.key = request.key.as_deref().and_then(decode_key);
+            answer.offered = request
+                .subprotocols
+                .iter()
+                .filter(|p| is_token(p))
+                .cloned()
+                .collect();
+            if setup.flags & 0x04 != 0 {
+                answer.chosen = answer.offered.first().cloned();
+            }
+            server_answers(&setup, conn, out, &mut answer);
+        });
+        (t, summary(&conn), answer)
+    };
+    let whole = run(&[stream]);
+    let split = run(&reads(stream, setup.read));
+    assert_eq!(
+        split, whole,
+        "the handshake depends on how the bytes are split"
+    );
+    let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+    if stream.len() <= 512 {
+        assert_eq!(run(&bytes), whole, "byte by byte");
+    }
+    check_server_handshake(&setup, stream, &whole.0, &whole.1, &whole.2);
+}
+
+/// Answers a Request event as the flags say; checks the request first.
+fn server_answers(setup: &HsSetup, conn: &mut Connection, out: &mut Vec<u8>, a: &mut ServerAnswer) {
+    // The request is gone from the event once we answer; check it through
+    // a fresh look: poll_event returns Ok(None) while it awaits an answer.
+    assert_eq!(
+        conn.poll_event(out),
+        Ok(None),
+        "a second event before answering"
+    );
+    assert_eq!(conn.state(), ConnectionState::Connecting);
+    // Sending before the handshake completed is refused.
+    let before = out.len();
+    assert_eq!(conn.send(Message::Text("x"), out), Err(SendError::NotOpen));
+    assert_eq!(out.len(), before);
+    let start = out.len();
+    let result = if setup.flags & 0x02 != 0 {
+        let status = 150 + 2 * u16::from(setup.extra);
+        let body = b"no thanks";
+        let r = conn.reject(status, &[("X-Reason", "fuzz")], body, out);
+        if (200..=599).contains(&status) {
+            assert_eq!(r, Ok(()));
+        } else {
+            assert_eq!(r, Err(SendError::InvalidStatus));
+        }
+        r
+    } else {
+        let extra: &[(&str, &str)] = if setup.flags & 0x10 != 0 {
+            &[("X-Server", "wstate-fuzz")]
+        } else {
+            &[]
+        };
+        let chosen = a.chosen.clone();
+        let mut accept = Accept::new().headers(extra);
+        if let Some(p) = &chosen {
+            accept = accept.subprotocol(p);
+        }
+        let r = conn.accept(&accept, out);
+        assert_eq!(r, Ok(()));
+        // Answering twice is refused.
+        let before = out.len();
+        assert_eq!(conn.accept(&accept, out), Err(SendError::NoPendingRequest));
+        assert_eq!(out.len(), before);
+        r
+    };
+    if result.is_err() {
+        assert_eq!(out.len(), start, "bytes written on a refused answer");
+    }
+    a.result = Some((result, start));
+}
+
+/// The server handshake properties on a finished run.
+fn check_server_handshake(
+    setup: &HsSetup,
+    stream: &[u8],
+    t: &Transcript,
+    end: &Summary,
+    a: &ServerAnswer,
+) {
+    let head_end = stream
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4);
+    let Some(first) = t.events.first() else {
+        // Still waiting: no head yet, and not over the limit.
+        assert!(t.out.is_empty());
+        assert!(
+            !setup.eof,
+            "end of stream during the handshake must be reported"
+        );
+        assert!(
+            stream.len() <= setup.config.max_handshake_size,
+            "head over the limit buffered"
+        );
+        assert!(head_end.is_none(), "a whole head was not answered");
+        assert_eq!(end.state, ConnectionState::Connecting);
+        return;
+    };
+    match first {
+        Ev::Error(Error::Handshake(e)) => {
+            assert_eq!(t.events.len(), 1);
+            assert_eq!(end.state, ConnectionState::Closed);
+            assert!(end.should_close_transport);
+            match e.status() {
+                Some(status) => {
+                    let response = parse_response(&t.out);
+                    assert_eq!(response.status, status);
+                    assert!(response.rest.is_empty(), "bytes after the error response");
+                    assert_eq!(response.header("connection"), Some("close"));
+                }
+                None => assert!(t.out.is_empty(), "output for {e:?}"),
+            }
+        }
+        Ev::Request(request) => {
+            assert!(!request.path.is_empty());
+            let head_len = head_end.expect("a Request without a whole head");
+            assert!(head_len <= setup.config.max_handshake_size);
+            check_request_head(&stream[..head_len]);
+            let (result, start) = a.result.expect("the request was answered");
+            assert_eq!(t.out[..start].len(), 0, "output before the answer");
+            let answer = &t.out[start..];
+            if setup.flags & 0x02 != 0 {
+                if result.is_err() {
+                    assert!(answer.is_empty());
+                    assert_eq!(end.state, ConnectionState::Connecting);
+                    return;
+                }
+                let response = parse_response(answer);
+                assert_eq!(response.status, 150 + 2 * u16::from(setup.extra));
+                assert_eq!(response.body, b"no thanks");
+                assert_eq!(response.header("x-reason"), Some("fuzz"));
+                assert!(response.rest.is_empty(), "bytes after the rejection");
+                assert_eq!(t.events.len(), 1, "events after the rejection");
+                assert_eq!(end.state, ConnectionState::Closed);
+                assert!(end.should_close_transport);
+            } else {
+                let response = parse_response(answer);
+                assert_eq!(response.status, 101);
+                if setup.flags & 0x10 != 0 {
+                    assert_eq!(response.header("x-server"), Some("wstate-fuzz"));
+                }
+                let key = a.key.expect("an accepted request has a valid key");
+                client_accepts(setup, answer, key, &a.offered, a.chosen.as_deref());
+                // What followed the request was processed as frames.
+                let head_bytes = answer.len() - response.rest.len();
+                let frames = after_handshake(t, 1, start + head_bytes);
+                let rx = Setup {
+                    client: false,
+                    eof: setup.eof,
+                    config: setup.config.clone(),
+                    extra: 0,
+                };
+                check_receive_transcript(&rx, end, &frames);
+            }
+        }
+        other => panic!("unexpected first event on a server: {other:?}"),
+    }
+}
+
+/// Checks, without the crate, that a head is a valid upgrade request.
+fn check_request_head(head: &[u8]) {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n");
+    let request_line = lines.next().unwrap();
+    let parts: Vec<&str> = request_line.split(' ').collect();
+    assert_eq!(parts.len(), 3, "{request_line:?}");
+    assert_eq!(parts[0], "GET");
+    assert_eq!(parts[2], "HTTP/1.1");
+    let fields: Vec<(String, String)> = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (n, v) = l.split_once(':').expect("field line");
+            (
+                n.to_ascii_lowercase(),
+                v.trim_matches([' ', '\t']).to_string(),
+            )
+        })
+        .collect();
+    let all = |name: &str| -> Vec<&str> {
+        fields
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    let has_token = |name: &str, token: &str| {
+        all(name)
+            .iter()
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim_matches([' ', '\t']).eq_ignore_ascii_case(token))
+    };
+    assert!(!all("host").is_empty(), "no Host");
+    assert!(has_token("upgrade", "websocket"));
+    assert!(has_token("connection", "upgrade"));
+    let keys = all("sec-websocket-key");
+    assert_eq!(keys.len(), 1);
+    assert!(
+        decode_key(keys[0].as_bytes()).is_some(),
+        "key {:?}",
+        keys[0]
+    );
+    assert_eq!(all("sec-websocket-version"), ["13"]);
+}
+
+/// Our client, had it sent this request, accepts the server's `101`.
+fn client_accepts(
+    setup: &HsSetup,
+    answer: &[u8],
+    key: [u8; 16],
+    offered: &[String],
+    chosen: Option<&str>,
+) {
+    let offered: Vec<&str> = offered.iter().map(String::as_str).collect();
+    let request = ClientRequest::new("example.com", "/").subprotocols(&offered);
+    let mut nonce = Some(key);
+    let entropy = move |dest: &mut [u8]| match nonce.take() {
+        Some(n) if dest.len() == 16 => dest.copy_from_slice(&n),
+        _ => dest.fill(0x5a),
+    };
+    let mut out = Vec::new();
+    let mut client = Connection::client(&request, entropy, setup.config.clone(), &mut out)
+        .expect("a valid client request");
+    client.receive(answer);
+    match client.poll_event(&mut out) {
+        Ok(Some(Event::Accepted(accepted))) => {
+            assert_eq!(accepted.subprotocol(), chosen);
+        }
+        other => panic!("our client refuses our 101: {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// handshake_client
+// ---------------------------------------------------------------------------
+
+/// The client's nonce: RFC 6455 §1.3's example, so that the seeds can carry
+/// the matching `Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=`.
+pub(crate) const NONCE: &[u8; 16] = b"the sample nonce";
+pub(crate) const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+/// The subprotocols a client offers, by flag bits `0x06`.
+fn offered_by(flags: u8) -> &'static [&'static str] {
+    match (flags >> 1) & 0b11 {
+        0 => &[],
+        1 => &["chat"],
+        2 => &["chat", "superchat"],
+        _ => &["v1.chat", "v2.chat", "chat"],
+    }
+}
+
+/// The client's entropy: the nonce first, then mask keys.
+fn client_entropy() -> impl FnMut(&mut [u8]) + Send + 'static {
+    let mut nonce_sent = false;
+    let mut keys = entropy(0x5eed);
+    move |dest: &mut [u8]| {
+        if !nonce_sent && dest.len() == 16 {
+            nonce_sent = true;
+            dest.copy_from_slice(NONCE);
+        } else {
+            keys(dest);
+        }
+    }
+}
+
+/// Arbitrary response bytes into `Connection::client` (set up by
+/// [`hs_setup`]; flag bits `0x06` choose the subprotocols offered).
+///
+/// * Our request is accepted by our server, with the path and subprotocols
+///   asked for.
+/// * Never a panic; before the `101` only handshake errors, and the client
+///   writes nothing more on one.
+/// * `Accepted` only for a `101` with Upgrade, Connection, the right
+///   `Sec-WebSocket-Accept` and no subprotocol or an offered one (checked
+///   without the crate); the frames after it follow the receive properties.
+/// * The same events and output however the bytes are split.
+pub(crate) fn handshake_client(data: &[u8]) {
+    let (setup, stream) = hs_setup(data);
+    let offered = offered_by(setup.flags);
+    let request = ClientRequest::new("example.com", "/chat?room=1").subprotocols(offered);
+    let run = |pieces: &[&[u8]]| {
+        let mut t = Transcript::default();
+        let mut conn =
+            Connection::client(&request, client_entropy(), setup.config.clone(), &mut t.out)
+                .expect("a valid request");
+        assert_eq!(conn.state(), ConnectionState::Connecting);
+        let before = t.out.len();
+        assert_eq!(
+            conn.send(Message::Text("x"), &mut t.out),
+            Err(SendError::NotOpen)
+        );
+        assert_eq!(t.out.len(), before);
+        drive(&mut conn, pieces, setup.eof, &mut t, |_, _, _| {});
+        (t, summary(&conn))
+    };
+    let whole = run(&[stream]);
+    let split = run(&reads(stream, setup.read));
+    assert_eq!(
+        split, whole,
+        "the handshake depends on how the bytes are split"
+    );
+    if stream.len() <= 512 {
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(run(&bytes), whole, "byte by byte");
+    }
+    let (t, end) = whole;
+
+    // The request: our server takes it as sent.
+    let request_len = t
+        .out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a request")
+        + 4;
+    let mut server = Connection::server(Config::default());
+    let mut server_out = Vec::new();
+    server.receive(&t.out[..request_len]);
+    match server.poll_event(&mut server_out) {
+        Ok(Some(event)) => match own(event) {
+            Ev::Request(r) => {
+                assert_eq!(r.path, "/chat?room=1");
+                assert_eq!(r.subprotocols, offered);
+                assert_eq!(r.key.as_deref().and_then(decode_key), Some(*NONCE));
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("our server refuses our request: {other:?}"),
+    }
+
+    let head_end = stream
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4);
+    match t.events.first() {
+        None => {
+            assert_eq!(
+                t.out.len(),
+                request_len,
+                "output while waiting for the response"
+            );
+            assert!(
+                !setup.eof,
+                "end of stream during the handshake must be reported"
+            );
+            assert!(
+                stream.len() <= setup.config.max_handshake_size,
+                "head over the limit buffered"
+            );
+            assert!(head_end.is_none(), "a whole head was not answered");
+            assert_eq!(end.state, ConnectionState::Connecting);
+        }
+        Some(Ev::Error(Error::Handshake(_))) => {
+            assert_eq!(t.events.len(), 1);
+            assert_eq!(
+                t.out.len(),
+                request_len,
+                "a client sends nothing on a failed handshake"
+            );
+            assert_eq!(end.state, ConnectionState::Closed);
+            assert!(end.should_close_transport);
+        }
+        Some(Ev::Accepted(chosen, _)) => {
+            let head_len = head_end.expect("Accepted without a whole head");
+            assert!(head_len <= setup.config.max_handshake_size);
+            check_101(&stream[..head_len], offered, chosen.as_deref());
+            let frames = after_handshake(&t, 1, request_len);
+            let rx = Setup {
+                client: true,
+                eof: setup.eof,
+                config: setup.config.clone(),
+                extra: 0,
+            };
+            check_receive_transcript(&rx, &end, &frames);
+        }
+        Some(other) => panic!("unexpected first event on a client: {other:?}"),
+    }
+}
+
+/// Checks, without the crate, that a response head accepts our request.
+fn check_101(head: &[u8], offered: &[&str], chosen: Option<&str>) {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n");
+    let status_line = lines.next().unwrap();
+    assert!(
+        status_line == "HTTP/1.1 101" || status_line.starts_with("HTTP/1.1 101 "),
+        "{status_line:?}"
+    );
+    let fields: Vec<(String, String)> = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (n, v) = l.split_once(':').expect("field line");
+            (
+                n.to_ascii_lowercase(),
+                v.trim_matches([' ', '\t']).to_string(),
+            )
+        })
+        .collect();
+    let all = |name: &str| -> Vec<&str> {
+        fields
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    let tokens = |name: &str| -> Vec<String> {
+        all(name)
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(|t| t.trim_matches([' ', '\t']).to_string())
+            .filter(|t| !t.is_empty())
+            .collect()
+    };
+    let has = |name: &str, token: &str| tokens(name).iter().any(|t| t.eq_ignore_ascii_case(token));
+    assert!(has("upgrade", "websocket"));
+    assert!(has("connection", "upgrade"));
+    assert_eq!(all("sec-websocket-accept"), [ACCEPT]);
+    assert!(
+        tokens("sec-websocket-extensions").is_empty(),
+        "an extension we did not offer"
+    );
+    let protocols = tokens("sec-websocket-protocol");
+    assert!(protocols.len() <= 1, "several subprotocols: {protocols:?}");
+    assert_eq!(protocols.first().map(String::as_str), chosen);
+    if let Some(p) = chosen {
+        assert!(offered.contains(&p), "{p} was not offered");
+    }
+}
