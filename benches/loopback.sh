@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Loopback echo benchmark: wstate's echo servers against tokio-tungstenite,
+# fastwebsockets and a raw TCP echo, in one interleaved run.
+#
+#   bash benches/loopback.sh [REPEATS] [SECONDS]     (defaults: 3 repeats, 4 s)
+#
+# For every repeat, every load shape, every server (in an order that rotates
+# each repeat): start the server on 127.0.0.1, run examples/loadgen.rs
+# against it for SECONDS, stop it. Prints each run as it goes, then the
+# median of the repeats per (shape, server): messages/s and the server's CPU
+# time (utime + stime from /proc/PID/stat) per echoed message, each also as a
+# ratio to fastwebsockets. Bounded: at most 60 s per run, 127.0.0.1 only.
+set -euo pipefail
+
+REPEATS=${1:-3}
+SECS=${2:-4}
+cd "$(dirname "$0")/.."
+
+cargo build --release --quiet --examples
+BIN="${CARGO_TARGET_DIR:-target}/release/examples"
+CLK_TCK=$(getconf CLK_TCK)
+RESULTS=$(mktemp /tmp/wstate-loopback.XXXXXX)
+
+SERVERS=(tokio_echo_server echo_server peer_tungstenite_echo peer_fastwebsockets_echo peer_tcp_echo)
+# conns size depth
+SHAPES=("1 16 1" "64 16 1" "64 16 16" "64 4096 4" "4 1048576 1")
+
+echo "# $(date -u +%FT%TZ) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# repeats=$REPEATS secs=$SECS results=$RESULTS"
+port=9300
+for ((r = 0; r < REPEATS; r++)); do
+    for shape in "${SHAPES[@]}"; do
+        read -r conns size depth <<<"$shape"
+        for ((i = 0; i < ${#SERVERS[@]}; i++)); do
+            server=${SERVERS[$(((i + r) % ${#SERVERS[@]}))]}
+            port=$((port + 1))
+            "$BIN/$server" "127.0.0.1:$port" >/dev/null 2>&1 &
+            pid=$!
+            raw=()
+            [[ $server == peer_tcp_echo ]] && raw=(--raw)
+            if line=$(timeout 90 "$BIN/loadgen" --addr "127.0.0.1:$port" --conns "$conns" \
+                --size "$size" --depth "$depth" --secs "$SECS" --pid "$pid" \
+                --clk-tck "$CLK_TCK" --label "$server" "${raw[@]}"); then
+                echo "repeat=$r $line" | tee -a "$RESULTS"
+            else
+                echo "repeat=$r label=$server conns=$conns size=$size depth=$depth FAILED" | tee -a "$RESULTS"
+            fi
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        done
+    done
+done
+
+python3 - "$RESULTS" <<'EOF'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
+    if "msgs_per_s" not in kv:
+        continue
+    key = (int(kv["conns"]), int(kv["size"]), int(kv["depth"]))
+    rows.setdefault(key, {}).setdefault(kv["label"], []).append(kv)
+
+def med(runs, field):
+    vals = [float(r[field]) for r in runs if field in r]
+    return statistics.median(vals) if vals else float("nan")
+
+ref = "peer_fastwebsockets_echo"
+print()
+print("| conns x size, depth | server | msgs/s | vs fastwebsockets | p50 us | p99 us | server CPU us/msg | vs fastwebsockets |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
+for key in rows:
+    conns, size, depth = key
+    shape = f"{conns} x {size} B, P={depth}"
+    by = rows[key]
+    base_rate = med(by.get(ref, []), "msgs_per_s")
+    base_cpu = med(by.get(ref, []), "cpu_us_per_msg")
+    for label, runs in by.items():
+        rate = med(runs, "msgs_per_s")
+        cpu = med(runs, "cpu_us_per_msg")
+        print(f"| {shape} | {label} | {rate:,.0f} | {rate / base_rate:.2f}x | "
+              f"{med(runs, 'p50_us'):.0f} | {med(runs, 'p99_us'):.0f} | {cpu:.2f} | {cpu / base_cpu:.2f}x |")
+EOF

@@ -1,0 +1,140 @@
+//! A WebSocket echo server on tokio, one task per connection:
+//! `cargo run --release --example tokio_echo_server [ADDR]` (default
+//! 127.0.0.1:9001). Echoes every message with its type.
+//!
+//! The pattern to copy for an async server:
+//!
+//! * read once, feed the bytes to the [`Connection`], then drain **every**
+//!   event of that read with `poll_event` until it returns `Ok(None)`;
+//! * replies (ours, and the pongs and Close replies the connection queues
+//!   itself) all go to one output buffer, written with **one** `write_all`
+//!   per read: many messages per read cost two syscalls, not two each;
+//! * the read buffer is per thread, not per connection: `receive` copies
+//!   only what the connection must keep, so an idle connection holds little
+//!   more than the `Connection` itself.
+
+use std::cell::RefCell;
+use std::io;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use wstate::{Accept, Config, Connection, Event, Message};
+
+/// Bytes read per syscall.
+const READ_BUF: usize = 64 << 10;
+/// Output and scratch capacity kept between reads; a larger buffer (grown by
+/// a large message) is freed once written, so idle connections stay small.
+const KEEP: usize = 4 << 10;
+
+thread_local! {
+    /// The read buffer shared by every connection polled on this thread. It
+    /// is only borrowed between a read and the `receive` that copies from it,
+    /// never across an `.await`.
+    static READ: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_BUF]);
+}
+
+#[tokio::main]
+async fn main() -> io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9001".into());
+    let listener = TcpListener::bind(&addr).await?;
+    println!(
+        "tokio_echo_server listening on ws://{}",
+        listener.local_addr()?
+    );
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        tokio::spawn(async move {
+            if let Err(e) = serve(stream).await {
+                eprintln!("{peer}: {e}");
+            }
+        });
+    }
+}
+
+/// Copies of the last message, reused so that echoing allocates nothing in
+/// steady state. (An event borrows the connection, so it is copied before
+/// the connection is borrowed again to send the echo.)
+#[derive(Default)]
+struct Scratch {
+    text: String,
+    binary: Vec<u8>,
+}
+
+/// Runs one connection: the handshake, then echo until it ends.
+async fn serve(mut stream: TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut conn = Connection::server(Config::default());
+    let mut out = Vec::new();
+    let mut scratch = Scratch::default();
+    loop {
+        stream.readable().await?;
+        let read = READ.with_borrow_mut(|buf| match stream.try_read(buf) {
+            Ok(0) => {
+                conn.receive_eof();
+                Ok(Some(0))
+            }
+            Ok(n) => {
+                conn.receive(&buf[..n]);
+                Ok(Some(n))
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                conn.receive_eof();
+                Ok(Some(0))
+            }
+            Err(e) => Err(e),
+        })?;
+        let Some(n) = read else { continue };
+        drain(&mut conn, &mut out, &mut scratch);
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            out.clear();
+            if out.capacity() > KEEP {
+                out = Vec::new();
+            }
+        }
+        if conn.should_close_transport() || n == 0 {
+            // Server closes the TCP connection first (RFC 6455 §7.1.1).
+            return stream.shutdown().await;
+        }
+    }
+}
+
+/// Handles every event the bytes received so far produce.
+fn drain(conn: &mut Connection, out: &mut Vec<u8>, scratch: &mut Scratch) {
+    loop {
+        match conn.poll_event(out) {
+            Ok(Some(Event::Request(_request))) => {
+                // A real server would check `_request.path()`, the origin and
+                // the subprotocols here, and maybe `conn.reject(..)`.
+                conn.accept(&Accept::new(), out)
+                    .expect("a request is pending");
+            }
+            Ok(Some(Event::Text(text))) => {
+                scratch.text.clear();
+                scratch.text.push_str(text);
+                // Fails only once we are closing; then the echo is moot.
+                let _ = conn.send(Message::Text(&scratch.text), out);
+            }
+            Ok(Some(Event::Binary(bytes))) => {
+                scratch.binary.clear();
+                scratch.binary.extend_from_slice(bytes);
+                let _ = conn.send(Message::Binary(&scratch.binary), out);
+            }
+            // Pongs and Close replies are already queued in `out`.
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            // A protocol error: the Close with its code is in `out`, and
+            // `should_close_transport()` is now true.
+            Err(_) => break,
+        }
+    }
+    if scratch.text.capacity() > KEEP {
+        scratch.text = String::new();
+    }
+    if scratch.binary.capacity() > KEEP {
+        scratch.binary = Vec::new();
+    }
+}

@@ -1,0 +1,259 @@
+//! Zero allocations per message in steady state: once a connection has
+//! warmed up, receiving an unfragmented message, answering a Ping and
+//! sending a message allocate nothing, on either role.
+//!
+//! Its own test binary, because it links a counting global allocator
+//! (`allocation-counter`). Counters are per thread, so tests running in
+//! parallel do not disturb one another, and nothing here depends on timing.
+
+use wstate::{Config, Connection, Event, Message, Role};
+
+/// Allocations (reallocations included) made by this thread while `f` runs.
+/// `allocation-counter` installs a counting global allocator in this test
+/// binary only; its counters are per thread.
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    allocation_counter::measure(f).count_total
+}
+
+const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// A masked frame as a client sends it.
+fn c2s(b0: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![b0];
+    let len = payload.len();
+    if len < 126 {
+        out.push(0x80 | len as u8);
+    } else if len <= 0xFFFF {
+        out.push(0x80 | 126);
+        out.extend((len as u16).to_be_bytes());
+    } else {
+        out.push(0x80 | 127);
+        out.extend((len as u64).to_be_bytes());
+    }
+    out.extend(KEY);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ KEY[i % 4]));
+    out
+}
+
+/// An unmasked frame as a server sends it.
+fn s2c(b0: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![b0];
+    let len = payload.len();
+    if len < 126 {
+        out.push(len as u8);
+    } else if len <= 0xFFFF {
+        out.push(126);
+        out.extend((len as u16).to_be_bytes());
+    } else {
+        out.push(127);
+        out.extend((len as u64).to_be_bytes());
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Echoes every message of one read, the way a server does: the event is
+/// copied to a reused scratch buffer, then sent into a reused `out`.
+/// Returns the number of data messages.
+fn echo_read(
+    conn: &mut Connection,
+    read: &[u8],
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+) -> usize {
+    conn.receive(read);
+    let mut messages = 0;
+    loop {
+        let text = match conn.poll_event(out).expect("valid input") {
+            Some(Event::Text(t)) => {
+                scratch.clear();
+                scratch.extend_from_slice(t.as_bytes());
+                true
+            }
+            Some(Event::Binary(b)) => {
+                scratch.clear();
+                scratch.extend_from_slice(b);
+                false
+            }
+            Some(Event::Ping(_) | Event::Pong(_)) => continue,
+            Some(other) => panic!("unexpected {other:?}"),
+            None => break,
+        };
+        let message = if text {
+            // Validated by the connection; `from_utf8` does not allocate.
+            Message::Text(std::str::from_utf8(scratch).unwrap())
+        } else {
+            Message::Binary(scratch)
+        };
+        conn.send(message, out).unwrap();
+        messages += 1;
+    }
+    // The caller writes `out` to the transport, then reuses it.
+    out.clear();
+    messages
+}
+
+/// Warms a connection up with `warmup` reads, then checks that `rounds`
+/// more reads of the same bytes allocate nothing.
+fn assert_steady(mut conn: Connection, read: &[u8], per_read: usize, what: &str) {
+    let mut out = Vec::new();
+    let mut scratch = Vec::new();
+    for _ in 0..16 {
+        assert_eq!(echo_read(&mut conn, read, &mut out, &mut scratch), per_read);
+    }
+    let mut messages = 0;
+    let allocated = allocations_in(|| {
+        for _ in 0..1000 {
+            messages += echo_read(&mut conn, read, &mut out, &mut scratch);
+        }
+    });
+    assert_eq!(messages, 1000 * per_read);
+    assert_eq!(
+        allocated, 0,
+        "{what}: {allocated} allocations for {messages} messages in steady state"
+    );
+}
+
+fn server() -> Connection {
+    Connection::new_open(Role::Server, Config::default())
+}
+
+fn client() -> Connection {
+    // Deterministic "entropy": allocation-free and fine for a test.
+    let mut n = 0u8;
+    Connection::new_open(
+        Role::client(move |dest: &mut [u8]| {
+            for b in dest {
+                n = n.wrapping_add(1);
+                *b = n;
+            }
+        }),
+        Config::default(),
+    )
+}
+
+#[test]
+fn counter_sees_allocations() {
+    // Guards against a vacuous pass: the allocator must really count.
+    assert_eq!(
+        allocations_in(|| drop(std::hint::black_box(vec![1u8; 100]))),
+        1
+    );
+}
+
+#[test]
+fn server_small_messages_one_per_read() {
+    for len in [0, 1, 16, 125, 126, 400] {
+        let payload = vec![b'x'; len];
+        assert_steady(
+            server(),
+            &c2s(0x82, &payload),
+            1,
+            &format!("binary {len} B"),
+        );
+        assert_steady(server(), &c2s(0x81, &payload), 1, &format!("text {len} B"));
+    }
+}
+
+#[test]
+fn server_multibyte_text() {
+    let text = "κόσμε 😀 wstate ".repeat(8);
+    assert_steady(server(), &c2s(0x81, text.as_bytes()), 1, "multibyte text");
+}
+
+#[test]
+fn server_reads_within_retained_buffer() {
+    // Several messages per read, as long as the read fits the capacity the
+    // connection keeps (`Config::retained_buffer`, 512 bytes by default).
+    let read = c2s(0x82, &[7; 16]).repeat(20); // 20 x 22 = 440 bytes
+    assert_steady(server(), &read, 20, "20 x 16 B per read");
+}
+
+#[test]
+fn server_large_reads_with_larger_retained_buffer() {
+    // A server expecting big reads keeps a buffer to match; then batches of
+    // small messages and large messages allocate nothing either.
+    let config = Config::default().retained_buffer(128 << 10);
+    let batch = c2s(0x82, &[7; 16]).repeat(64);
+    assert_steady(
+        Connection::new_open(Role::Server, config.clone()),
+        &batch,
+        64,
+        "64 x 16 B per read",
+    );
+    let text = "0123456789abcdef".repeat(256); // 4 KiB
+    let batch = c2s(0x81, text.as_bytes()).repeat(8);
+    assert_steady(
+        Connection::new_open(Role::Server, config.clone()),
+        &batch,
+        8,
+        "8 x 4 KiB text per read",
+    );
+    let big = c2s(0x82, &vec![1; 100 << 10]);
+    assert_steady(
+        Connection::new_open(Role::Server, config),
+        &big,
+        1,
+        "100 KiB binary",
+    );
+}
+
+#[test]
+fn default_config_large_reads_allocate_at_most_once_per_read() {
+    // With the default `retained_buffer` (512 bytes), a read larger than
+    // that may regrow the receive buffer once per read, never per message.
+    let read = c2s(0x82, &[7; 16]).repeat(64); // 1408 bytes
+    let mut conn = server();
+    let (mut out, mut scratch) = (Vec::new(), Vec::new());
+    for _ in 0..16 {
+        echo_read(&mut conn, &read, &mut out, &mut scratch);
+    }
+    let mut messages = 0;
+    let allocated = allocations_in(|| {
+        for _ in 0..1000 {
+            messages += echo_read(&mut conn, &read, &mut out, &mut scratch);
+        }
+    });
+    assert_eq!(messages, 64_000);
+    assert!(allocated <= 1000, "{allocated} allocations for 1000 reads");
+}
+
+#[test]
+fn server_answers_pings_without_allocating() {
+    let mut read = c2s(0x89, b"ping");
+    read.extend(c2s(0x82, &[1; 16]));
+    read.extend(c2s(0x8A, b"pong"));
+    assert_steady(server(), &read, 1, "ping + binary + pong");
+}
+
+#[test]
+fn client_receives_and_sends_masked() {
+    let read = s2c(0x82, &[9; 16]);
+    assert_steady(client(), &read, 1, "client 16 B");
+    let text = "hello wstate ".repeat(9);
+    assert_steady(client(), &s2c(0x81, text.as_bytes()), 1, "client text");
+}
+
+#[test]
+fn send_only_reuses_the_output_buffer() {
+    for mut conn in [server(), client()] {
+        let mut out = Vec::new();
+        let payloads: Vec<Vec<u8>> = [16, 4096, 1 << 20].map(|n| vec![3; n]).into();
+        for p in &payloads {
+            conn.send(Message::Binary(p), &mut out).unwrap();
+            out.clear();
+        }
+        let allocated = allocations_in(|| {
+            for _ in 0..100 {
+                for p in &payloads {
+                    conn.send(Message::Binary(p), &mut out).unwrap();
+                    out.clear();
+                }
+                conn.send(Message::Text("hello"), &mut out).unwrap();
+                conn.send(Message::Ping(b"p"), &mut out).unwrap();
+                out.clear();
+            }
+        });
+        assert_eq!(allocated, 0, "sending allocated");
+    }
+}

@@ -1,0 +1,174 @@
+//! Small connections: the size of a `Connection` plus the heap an idle open
+//! connection holds stays within 1 KiB, also after a large message (buffers
+//! bigger than `Config::retained_buffer` are freed once drained).
+//!
+//! Run with `--nocapture` to see the table. Heap is measured with a
+//! counting global allocator (`allocation-counter`, per thread), so this is
+//! its own test binary; nothing depends on timing.
+
+use std::mem::size_of;
+
+use wstate::{Accept, ClientRequest, Config, Connection, Event, Message, Role};
+
+/// The budget for one idle open connection: struct plus heap.
+const BUDGET: usize = 1024;
+
+const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+fn c2s(b0: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![b0];
+    let len = payload.len();
+    if len < 126 {
+        out.push(0x80 | len as u8);
+    } else if len <= 0xFFFF {
+        out.push(0x80 | 126);
+        out.extend((len as u16).to_be_bytes());
+    } else {
+        out.push(0x80 | 127);
+        out.extend((len as u64).to_be_bytes());
+    }
+    out.extend(KEY);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ KEY[i % 4]));
+    out
+}
+
+const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\n\r\n";
+
+/// Feeds `read` and drains the events, echoing data messages.
+fn drive(conn: &mut Connection, read: &[u8], out: &mut Vec<u8>) {
+    conn.receive(read);
+    let mut scratch = Vec::new();
+    loop {
+        match conn.poll_event(out).expect("valid input") {
+            Some(Event::Request(_)) => conn.accept(&Accept::new(), out).unwrap(),
+            Some(Event::Binary(b)) => {
+                scratch.clear();
+                scratch.extend_from_slice(b);
+                conn.send(Message::Binary(&scratch), out).unwrap();
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    out.clear();
+}
+
+/// Builds one idle connection to measure.
+type Builder<'a> = Box<dyn Fn() -> Connection + 'a>;
+
+/// Builds a connection inside a measurement and returns it with the heap it
+/// still holds (everything else built on the way is dropped inside).
+fn held(build: &dyn Fn() -> Connection) -> (Connection, usize) {
+    let mut conn = None;
+    let info = allocation_counter::measure(|| conn = Some(build()));
+    (conn.unwrap(), info.bytes_current.max(0) as usize)
+}
+
+/// A server that did the opening handshake and echoed `reads`.
+fn server_after(reads: &[Vec<u8>]) -> Connection {
+    let mut conn = Connection::server(Config::default());
+    let mut out = Vec::new();
+    drive(&mut conn, REQUEST, &mut out);
+    for read in reads {
+        drive(&mut conn, read, &mut out);
+    }
+    conn
+}
+
+#[test]
+fn idle_connections_fit_in_one_kib() {
+    let struct_size = size_of::<Connection>();
+    let small = c2s(0x82, b"0123456789abcdef");
+    let many_small = small.repeat(400);
+    let big = c2s(0x82, &vec![1; 1 << 20]);
+    let mut fragmented = c2s(0x01, &vec![b'a'; 300 << 10]);
+    fragmented.extend(c2s(0x00, &vec![b'b'; 300 << 10]));
+    fragmented.extend(c2s(0x80, &vec![b'c'; 300 << 10]));
+
+    let cases: Vec<(&str, Builder<'_>)> = vec![
+        (
+            "new_open server",
+            Box::new(|| Connection::new_open(Role::Server, Config::default())),
+        ),
+        ("server, handshake done", Box::new(|| server_after(&[]))),
+        (
+            "server, after 1 small message",
+            Box::new(|| server_after(std::slice::from_ref(&small))),
+        ),
+        (
+            "server, after a read of 400 small messages",
+            Box::new(|| server_after(std::slice::from_ref(&many_small))),
+        ),
+        (
+            "server, after a 500-byte message (kept: under retained_buffer)",
+            Box::new(|| server_after(&[c2s(0x82, &[5; 494])])),
+        ),
+        (
+            "server, after a 1 MiB message",
+            Box::new(|| server_after(&[small.clone(), big.clone(), small.clone()])),
+        ),
+        (
+            "server, after a fragmented 900 KiB text",
+            Box::new(|| server_after(&[fragmented.clone(), small.clone()])),
+        ),
+        (
+            "client, handshake done",
+            Box::new(|| {
+                let mut out = Vec::new();
+                let mut seed = 7u64;
+                let mut conn = Connection::client(
+                    &ClientRequest::new("example.com", "/chat"),
+                    move |dest: &mut [u8]| {
+                        for b in dest {
+                            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                            *b = (seed >> 56) as u8;
+                        }
+                    },
+                    Config::default(),
+                    &mut out,
+                )
+                .unwrap();
+                // The key in the request decides the accept value.
+                let text = String::from_utf8(out.clone()).unwrap();
+                let key = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+                    .unwrap();
+                let accept = wstate::handshake::accept_key(key.as_bytes());
+                let response = format!(
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                     Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+                    std::str::from_utf8(&accept).unwrap()
+                );
+                out.clear();
+                conn.receive(response.as_bytes());
+                assert!(matches!(
+                    conn.poll_event(&mut out),
+                    Ok(Some(Event::Accepted(_)))
+                ));
+                assert_eq!(conn.poll_event(&mut out), Ok(None));
+                conn.send(Message::Binary(&[1; 16]), &mut out).unwrap();
+                conn
+            }),
+        ),
+    ];
+
+    println!("size_of::<Connection>() = {struct_size} bytes");
+    println!("| idle connection | heap held | struct + heap |");
+    println!("|---|---:|---:|");
+    let mut worst = 0;
+    for (name, build) in cases {
+        // `build` itself (a boxed closure) is freed outside the measurement.
+        let (conn, heap) = held(&build);
+        let total = struct_size + heap;
+        println!("| {name} | {heap} | {total} |");
+        worst = worst.max(total);
+        drop(conn);
+    }
+    assert!(
+        worst <= BUDGET,
+        "an idle connection takes {worst} bytes, over the {BUDGET}-byte budget"
+    );
+}
