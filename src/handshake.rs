@@ -246,10 +246,10 @@ pub(crate) fn write_error_response(error: &HandshakeError, out: &mut Vec<u8>) {
 
 /// Checks the caller's choices for a `101` against the request.
 pub(crate) fn check_accept(request: &Request<'_>, accept: &Accept<'_>) -> Result<(), SendError> {
-    if let Some(protocol) = accept.subprotocol {
-        if !request.subprotocols().any(|p| p == protocol) {
-            return Err(SendError::SubprotocolNotOffered);
-        }
+    if let Some(protocol) = accept.subprotocol
+        && !request.subprotocols().any(|p| p == protocol)
+    {
+        return Err(SendError::SubprotocolNotOffered);
     }
     check_headers(accept.headers)
 }
