@@ -327,6 +327,40 @@ CLIENT_HANDSHAKES = {
 }
 
 
+def caller_request(host, path, subprotocols=(), headers=()):
+    """A `CallerRequest` for the client_request target."""
+    a = Arb()
+    a.string(host)
+    a.string(path)
+    for p in subprotocols:
+        a.bool(True)
+        a.string(p)
+    a.bool(False)
+    for name, value in headers:
+        a.bool(True)
+        a.string(name)
+        a.string(value)
+    return a.data()
+
+
+CALLER_REQUESTS = {
+    "rfc1.2-request": ("server.example.com", "/chat", ["chat", "superchat"], [("Origin", "http://example.com")]),
+    "minimal": ("h", "/"),
+    "query-and-port": ("example.com:8080", "/a/b?c=d&e", [], [("Authorization", "Bearer x"), ("Cookie", "a=b; c=d")]),
+    "refused-header-injection-in-value": ("h", "/", [], [("X-A", "1\r\nX-Injected: 2")]),
+    "refused-header-injection-in-name": ("h", "/", [], [("X-A: 1\r\nX-B", "2")]),
+    "refused-host-with-space": ("a b", "/"),
+    "refused-host-with-crlf": ("h\r\nX-Injected: 1", "/"),
+    "refused-empty-host": ("", "/"),
+    "refused-path-without-slash": ("h", "chat"),
+    "refused-path-with-space": ("h", "/a b"),
+    "refused-empty-subprotocol": ("h", "/", [""]),
+    "refused-subprotocol-with-comma": ("h", "/", ["a,b"]),
+    "repeated-key-header": ("h", "/", [], [("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA==")]),
+    "host-with-tab-and-non-ascii": ("\tex\u00e4mple", "/"),
+}
+
+
 def write(target, name, data):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -389,6 +423,9 @@ def main():
     for name, spec in CLIENT_HANDSHAKES.items():
         flags, stream, read, limits = spec + (None, None, 0, (0, 0))[len(spec):]
         write("handshake_client", name, bytes([flags, limits[0], limits[1], read, 0]) + stream)
+
+    for name, spec in CALLER_REQUESTS.items():
+        write("client_request", name, caller_request(*spec))
 
     for name, (client_sends, ops) in CONVERSATIONS.items():
         write("roundtrip", name, conversation(client_sends, ops))

@@ -31,6 +31,7 @@ pub(crate) const TARGETS: &[(&str, Check)] = &[
     ("roundtrip", roundtrip),
     ("handshake_server", handshake_server),
     ("handshake_client", handshake_client),
+    ("client_request", client_request),
 ];
 
 // ---------------------------------------------------------------------------
@@ -324,6 +325,7 @@ pub(crate) fn receive(data: &[u8]) {
     }
     let peak = crate::memory::peak_since_start();
     check_receive_transcript(&setup, &summary(&conn), &t);
+    check_against_reference(&setup, stream, &t.events);
     if let Some(peak) = peak {
         // The counter works: what we still hold was allocated meanwhile.
         let held = t.out.capacity() + t.events.capacity() * size_of::<Ev>();
@@ -343,6 +345,204 @@ pub(crate) fn receive(data: &[u8]) {
             + 4096;
         assert!(peak <= bound, "allocated {peak} bytes, bound {bound}");
     }
+}
+
+/// How the reference decoder says a stream ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Nothing wrong (the rest, if any, is an incomplete frame).
+    Clean,
+    /// The connection fails with one of these close codes.
+    Fail(Vec<u16>),
+    /// An incomplete header already breaks a rule: failing now (with one of
+    /// these codes) or waiting for the rest of the header are both right.
+    MayFail(Vec<u16>),
+}
+
+/// Decodes a peer's byte stream by RFC 6455 alone (no crate code): the
+/// events an open connection must produce, and how it ends.
+pub(crate) fn reference(setup: &Setup, mut s: &[u8]) -> (Vec<Ev>, Ending) {
+    let c = &setup.config;
+    let mut events = Vec::new();
+    // The fragmented message being received: text?, bytes, frames.
+    let mut message: Option<(bool, Vec<u8>, usize)> = None;
+    let valid_prefix = |b: &[u8]| match core::str::from_utf8(b) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    };
+    loop {
+        let [b0, b1, rest @ ..] = s else {
+            return (events, Ending::Clean);
+        };
+        let (fin, rsv, opcode, masked, len7) = (
+            b0 & 0x80 != 0,
+            b0 & 0x70,
+            b0 & 0x0F,
+            b1 & 0x80 != 0,
+            b1 & 0x7F,
+        );
+        let control = opcode >= 8;
+        // Every rule the header breaks, as far as its bytes are here: a
+        // connection may fail as soon as a rule is known to be broken, or
+        // wait for the whole header.
+        let mut broken = Vec::new();
+        if !matches!(opcode, 0 | 1 | 2 | 8 | 9 | 10) {
+            broken.push(1002); // reserved opcode (§5.2)
+        }
+        if control && (!fin || len7 > 125) {
+            broken.push(1002); // fragmented or long control frame (§5.5)
+        }
+        if rsv != 0 || masked == setup.client {
+            broken.push(1002); // RSV without extension, masking (§5.2, §5.1)
+        }
+        match (opcode, &message) {
+            (1 | 2, Some(_)) | (0, None) => broken.push(1002), // §5.4
+            (0, Some((_, _, frames))) if frames + 1 > c.max_fragments => broken.push(1009),
+            _ => {}
+        }
+        let ext = match len7 {
+            126 => 2,
+            127 => 8,
+            _ => 0,
+        };
+        let header_len = 2 + ext + if masked { 4 } else { 0 };
+        let len = (rest.len() >= ext).then(|| match len7 {
+            126 => u64::from(u16::from_be_bytes([rest[0], rest[1]])),
+            127 => u64::from_be_bytes(rest[..8].try_into().unwrap()),
+            n => u64::from(n),
+        });
+        if let Some(len) = len {
+            if (len7 == 126 && len < 126) || (len7 == 127 && (len <= 0xFFFF || len >> 63 != 0)) {
+                broken.push(1002); // not minimal, or the top bit set (§5.2)
+            }
+            if len > c.max_frame_size as u64 {
+                broken.push(1009);
+            }
+            let too_big = |n: u64| n > c.max_message_size as u64;
+            match (opcode, &message) {
+                (1 | 2, None) if too_big(len) => broken.push(1009),
+                (0, Some((_, data, _))) if too_big(data.len() as u64 + len) => broken.push(1009),
+                _ => {}
+            }
+        }
+        let complete = rest.len() + 2 >= header_len;
+        match (broken.is_empty(), complete) {
+            (false, true) => return (events, Ending::Fail(broken)),
+            (false, false) => return (events, Ending::MayFail(broken)),
+            (true, false) => return (events, Ending::Clean),
+            (true, true) => {}
+        }
+        let len = len.unwrap() as usize;
+        let key = masked.then(|| [rest[ext], rest[ext + 1], rest[ext + 2], rest[ext + 3]]);
+        let body = &s[header_len..];
+        let available = body.len().min(len);
+        let mut payload = body[..available].to_vec();
+        if let Some(key) = key {
+            for (i, b) in payload.iter_mut().enumerate() {
+                *b ^= key[i % 4];
+            }
+        }
+        let text = match (opcode, &message) {
+            (1, _) => true,
+            (0, Some((text, _, _))) => *text,
+            _ => false,
+        };
+        if available < len {
+            // "fail fast" on bad UTF-8 (§8.1): as soon as it arrives.
+            let so_far = match (&message, opcode) {
+                (Some((_, data, _)), 0) => [data.as_slice(), &payload].concat(),
+                _ => payload,
+            };
+            let ending = if text && !valid_prefix(&so_far) {
+                Ending::Fail(vec![1007])
+            } else {
+                Ending::Clean
+            };
+            return (events, ending);
+        }
+        s = &body[len..];
+        match opcode {
+            8 => {
+                let frame = match payload.as_slice() {
+                    [] => None,
+                    [_] => return (events, Ending::Fail(vec![1002])),
+                    [hi, lo, reason @ ..] => {
+                        let code = u16::from_be_bytes([*hi, *lo]);
+                        // §7.4: codes that may appear on the wire.
+                        if !matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999) {
+                            return (events, Ending::Fail(vec![1002]));
+                        }
+                        let Ok(reason) = core::str::from_utf8(reason) else {
+                            return (events, Ending::Fail(vec![1007]));
+                        };
+                        Some((code, reason.to_string()))
+                    }
+                };
+                events.push(Ev::Close(frame));
+                return (events, Ending::Clean);
+            }
+            9 => events.push(Ev::Ping(payload)),
+            10 => events.push(Ev::Pong(payload)),
+            _ => {
+                let (kind_text, mut data, frames) = match message.take() {
+                    Some((t, data, frames)) => (t, data, frames + 1),
+                    None => (opcode == 1, Vec::new(), 1),
+                };
+                data.extend_from_slice(&payload);
+                if kind_text && !valid_prefix(&data) {
+                    return (events, Ending::Fail(vec![1007]));
+                }
+                if !fin {
+                    message = Some((kind_text, data, frames));
+                    continue;
+                }
+                events.push(if kind_text {
+                    match String::from_utf8(data) {
+                        Ok(text) => Ev::Text(text),
+                        Err(_) => return (events, Ending::Fail(vec![1007])),
+                    }
+                } else {
+                    Ev::Binary(data)
+                });
+            }
+        }
+    }
+}
+
+/// The connection's events are the reference decoder's.
+pub(crate) fn check_against_reference(setup: &Setup, stream: &[u8], events: &[Ev]) {
+    let (expected, ending) = reference(setup, stream);
+    let n = expected.len();
+    assert!(
+        events.len() >= n,
+        "missing events: got {events:?}, want {expected:?} then {ending:?}"
+    );
+    assert_eq!(
+        &events[..n],
+        &expected[..],
+        "events differ from RFC 6455 decoding"
+    );
+    let closed = matches!(expected.last(), Some(Ev::Close(_)));
+    let eof_close = [Ev::Close(Some((1006, String::new())))];
+    let clean: &[Ev] = if setup.eof && !closed {
+        &eof_close
+    } else {
+        &[]
+    };
+    let rest = &events[n..];
+    let failed_with = |codes: &[u16]| match rest {
+        [Ev::Error(Error::Protocol(e))] => codes.contains(&e.close_code().0),
+        _ => false,
+    };
+    let ok = match &ending {
+        Ending::Clean => rest == clean,
+        Ending::Fail(codes) => failed_with(codes),
+        Ending::MayFail(codes) => rest == clean || failed_with(codes),
+    };
+    assert!(
+        ok,
+        "ending differs: got {rest:?}, want {ending:?} (then {clean:?})"
+    );
 }
 
 /// The heap bytes held by an event copy.
@@ -476,6 +676,7 @@ pub(crate) fn chunking(data: &[u8]) {
     };
     let whole = run(&[stream], true);
     check_receive_transcript(&setup, &whole.1, &whole.0);
+    check_against_reference(&setup, stream, &whole.0.events);
     assert_eq!(run(&pieces, true), whole, "split at {pieces:?}");
     assert_eq!(run(&pieces, false), whole, "split, polled at the end");
     let bytes: Vec<&[u8]> = stream.chunks(1).collect();
@@ -1360,6 +1561,7 @@ fn check_server_handshake(
                     extra: 0,
                 };
                 check_receive_transcript(&rx, end, &frames);
+                check_against_reference(&rx, &stream[head_len..], &frames.events);
             }
         }
         other => panic!("unexpected first event on a server: {other:?}"),
@@ -1579,6 +1781,7 @@ pub(crate) fn handshake_client(data: &[u8]) {
                 extra: 0,
             };
             check_receive_transcript(&rx, &end, &frames);
+            check_against_reference(&rx, &stream[head_len..], &frames.events);
         }
         Some(other) => panic!("unexpected first event on a client: {other:?}"),
     }
@@ -1632,4 +1835,110 @@ fn check_101(head: &[u8], offered: &[&str], chosen: Option<&str>) {
     if let Some(p) = chosen {
         assert!(offered.contains(&p), "{p} was not offered");
     }
+}
+
+// ---------------------------------------------------------------------------
+// client_request
+// ---------------------------------------------------------------------------
+
+/// What a caller asks `Connection::client` for.
+#[derive(Arbitrary, Debug)]
+pub(crate) struct CallerRequest {
+    host: String,
+    path: String,
+    subprotocols: Vec<String>,
+    headers: Vec<(String, String)>,
+}
+
+/// Header names the handshake itself writes: a caller who adds them again
+/// makes a request the server may refuse (a second key, ...).
+const HANDSHAKE_HEADERS: &[&str] = &[
+    "host",
+    "upgrade",
+    "connection",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+];
+
+/// Whatever `Connection::client` agrees to send is a request our server
+/// accepts, carrying exactly the caller's path, host, subprotocols and
+/// headers (no header injection through the caller's strings); a refused
+/// request writes nothing.
+pub(crate) fn client_request(data: &[u8]) {
+    let Ok(r) = CallerRequest::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
+    let protocols: Vec<&str> = r.subprotocols.iter().map(String::as_str).collect();
+    let headers: Vec<(&str, &str)> = r
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let request = ClientRequest::new(&r.host, &r.path)
+        .subprotocols(&protocols)
+        .headers(&headers);
+    let mut out = Vec::new();
+    let Ok(_client) = Connection::client(&request, client_entropy(), Config::default(), &mut out)
+    else {
+        assert!(out.is_empty(), "bytes written for a refused request");
+        return;
+    };
+    // Exactly one head, nothing after it.
+    let head_len = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head")
+        + 4;
+    assert_eq!(head_len, out.len(), "bytes after the request head");
+    let ows = [' ', '\t'];
+    let mut server = Connection::server(Config::default().max_handshake_size(usize::MAX));
+    let mut server_out = Vec::new();
+    server.receive(&out);
+    let request = match server.poll_event(&mut server_out) {
+        Ok(Some(event)) => own(event),
+        Err(e)
+            if r.headers
+                .iter()
+                .any(|(n, _)| HANDSHAKE_HEADERS.contains(&n.to_ascii_lowercase().as_str())) =>
+        {
+            // The caller repeated a handshake header; refusing is fair.
+            let _ = e;
+            return;
+        }
+        other => panic!("our server refuses our request: {other:?}\n{r:?}"),
+    };
+    let Ev::Request(req) = request else {
+        panic!("{request:?}")
+    };
+    assert_eq!(req.path, r.path);
+    assert_eq!(req.key.as_deref().and_then(decode_key), Some(*NONCE));
+    if !r
+        .headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-protocol"))
+    {
+        assert_eq!(req.subprotocols, r.subprotocols);
+    }
+    // Every field as the server sees it: the handshake's, then the caller's.
+    let text = String::from_utf8_lossy(&out[..head_len - 4]).into_owned();
+    let fields: Vec<(String, String)> = text
+        .split("\r\n")
+        .skip(1)
+        .map(|line| {
+            let (n, v) = line.split_once(':').expect("field line");
+            (n.to_string(), v.trim_matches(ows).to_string())
+        })
+        .collect();
+    let extra = &fields[fields.len() - r.headers.len()..];
+    for ((name, value), (sent_name, sent_value)) in r.headers.iter().zip(extra) {
+        assert_eq!(name, sent_name, "header name changed");
+        assert_eq!(value.trim_matches(ows), sent_value, "header value changed");
+    }
+    let host = fields
+        .iter()
+        .find(|(n, _)| n == "Host")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(host, Some(r.host.trim_matches(ows)), "Host changed");
 }
