@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wstate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use wstate::utf8::Utf8Validator;
@@ -78,11 +78,13 @@ fn mixed_text() -> Vec<u8> {
 }
 
 /// An endless byte stream repeating `data`; each read stops at the end of
-/// `data` (one "batch" per read) and at [`READ_CHUNK`]. Writes are counted
-/// and dropped. Implements both std and tokio I/O traits.
+/// `data` (one "batch" per read) and at [`READ_CHUNK`]. Writes are copied
+/// into a reused buffer, as a socket's kernel copies them, and counted.
+/// Implements both std and tokio I/O traits, vectored writes included.
 struct Endless {
     data: Vec<u8>,
     pos: usize,
+    sink: Vec<u8>,
     written: usize,
 }
 
@@ -91,8 +93,20 @@ impl Endless {
         Self {
             data,
             pos: 0,
+            sink: Vec::new(),
             written: 0,
         }
+    }
+
+    /// "Sends" `bufs`: one copy, like a `write`/`writev` syscall.
+    fn put(&mut self, bufs: &[&[u8]]) -> usize {
+        self.sink.clear();
+        for buf in bufs {
+            self.sink.extend_from_slice(buf);
+        }
+        black_box(&self.sink);
+        self.written += self.sink.len();
+        self.sink.len()
     }
 
     fn next_chunk(&mut self, max: usize) -> &[u8] {
@@ -103,6 +117,16 @@ impl Endless {
         let chunk = &self.data[self.pos..self.pos + n];
         self.pos += n;
         chunk
+    }
+}
+
+/// The first two slices of a vectored write (the peers write a header and a
+/// payload); a short write is allowed, as with a socket.
+fn two<'a>(bufs: &'a [io::IoSlice<'_>]) -> [&'a [u8]; 2] {
+    match bufs {
+        [] => [&[], &[]],
+        [a] => [a, &[]],
+        [a, b, ..] => [a, b],
     }
 }
 
@@ -117,8 +141,11 @@ impl Read for Endless {
 
 impl Write for Endless {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.written += buf.len();
-        Ok(buf.len())
+        Ok(self.put(&[buf]))
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        Ok(self.put(&two(bufs)))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -145,8 +172,19 @@ impl AsyncWrite for Endless {
         _cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.get_mut().written += buf.len();
-        Poll::Ready(Ok(buf.len()))
+        Poll::Ready(Ok(self.get_mut().put(&[buf])))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(self.get_mut().put(&two(bufs))))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -188,11 +226,38 @@ fn wstate_receive(conn: &mut Connection, data: &[u8], out: &mut Vec<u8>) -> (usi
     (messages, bytes)
 }
 
-// ---------------------------------------------------------------- groups
+// ---------------------------------------------------------------- workloads
 
-fn frame_header(c: &mut Criterion) {
-    let mut g = c.benchmark_group("frame_header");
-    g.throughput(Throughput::Elements(1));
+/// One benchmarked routine: its group, its name within the group, the work
+/// one call does, and the routine itself (state set up once, reused).
+struct Workload {
+    group: &'static str,
+    name: &'static str,
+    throughput: Throughput,
+    run: Box<dyn FnMut()>,
+}
+
+fn workload(
+    group: &'static str,
+    name: &'static str,
+    throughput: Throughput,
+    run: impl FnMut() + 'static,
+) -> Workload {
+    Workload {
+        group,
+        name,
+        throughput,
+        run: Box::new(run),
+    }
+}
+
+/// A wstate server connection that is already open.
+fn open_server() -> Connection {
+    Connection::new_open(Role::Server, Config::default())
+}
+
+fn frame_header(w: &mut Vec<Workload>) {
+    let one = Throughput::Elements(1);
     // A masked 16-byte binary frame (6-byte header) and a masked 64 KiB one
     // (14-byte header), as a server parses them.
     let short = masked_frame(OpCode::Binary, &[0; SMALL])[..6].to_vec();
@@ -208,19 +273,21 @@ fn frame_header(c: &mut Criterion) {
         let n = h.encode(&mut b);
         b[..n].to_vec()
     };
-    for (name, bytes) in [("6B", &short), ("14B", &long)] {
-        g.bench_function(format!("parse_{name}/wstate"), |b| {
-            b.iter(|| FrameHeader::parse(black_box(bytes)).unwrap().unwrap().1)
-        });
-        g.bench_function(format!("parse_{name}/tungstenite"), |b| {
-            b.iter(|| {
-                let mut cursor = Cursor::new(black_box(bytes.as_slice()));
-                let (_, len) = tungstenite::protocol::frame::FrameHeader::parse(&mut cursor)
-                    .unwrap()
-                    .unwrap();
-                len + cursor.position()
-            })
-        });
+    for (names, bytes) in [
+        (["parse_6B/wstate", "parse_6B/tungstenite"], short),
+        (["parse_14B/wstate", "parse_14B/tungstenite"], long),
+    ] {
+        let ours = bytes.clone();
+        w.push(workload("frame_header", names[0], one.clone(), move || {
+            black_box(FrameHeader::parse(black_box(&ours)).unwrap().unwrap().1);
+        }));
+        w.push(workload("frame_header", names[1], one.clone(), move || {
+            let mut cursor = Cursor::new(black_box(bytes.as_slice()));
+            let (_, len) = tungstenite::protocol::frame::FrameHeader::parse(&mut cursor)
+                .unwrap()
+                .unwrap();
+            black_box(len + cursor.position());
+        }));
     }
     // Encoding an unmasked 16-byte binary frame header (what a server sends).
     let ours = FrameHeader {
@@ -230,318 +297,328 @@ fn frame_header(c: &mut Criterion) {
         mask: None,
         payload_len: SMALL as u64,
     };
-    g.bench_function("encode_2B/wstate", |b| {
-        let mut buf = [0; MAX_HEADER_LEN];
-        b.iter(|| {
-            let n = black_box(&ours).encode(&mut buf);
+    let mut buf = [0; MAX_HEADER_LEN];
+    w.push(workload(
+        "frame_header",
+        "encode_2B/wstate",
+        one.clone(),
+        move || {
+            black_box(black_box(&ours).encode(&mut buf));
             black_box(&buf);
-            n
-        })
-    });
+        },
+    ));
     let theirs = tungstenite::protocol::frame::FrameHeader {
         opcode: tungstenite::protocol::frame::coding::OpCode::Data(
             tungstenite::protocol::frame::coding::Data::Binary,
         ),
         ..Default::default()
     };
-    g.bench_function("encode_2B/tungstenite", |b| {
-        let mut buf = [0u8; MAX_HEADER_LEN];
-        b.iter(|| {
-            let mut w = &mut buf[..];
+    let mut buf = [0u8; MAX_HEADER_LEN];
+    w.push(workload(
+        "frame_header",
+        "encode_2B/tungstenite",
+        one.clone(),
+        move || {
+            let mut out = &mut buf[..];
             black_box(&theirs)
-                .format(black_box(SMALL as u64), &mut w)
+                .format(black_box(SMALL as u64), &mut out)
                 .unwrap();
-            let n = MAX_HEADER_LEN - w.len();
+            black_box(MAX_HEADER_LEN - out.len());
             black_box(&buf);
-            n
-        })
-    });
+        },
+    ));
     let payload = [0u8; SMALL];
-    g.bench_function("encode_2B/fastwebsockets", |b| {
-        let mut buf = [0u8; 16];
-        b.iter(|| {
+    let mut buf = [0u8; 16];
+    w.push(workload(
+        "frame_header",
+        "encode_2B/fastwebsockets",
+        one,
+        move || {
             let mut frame = fastwebsockets::Frame::binary(fastwebsockets::Payload::Borrowed(
                 black_box(&payload[..]),
             ));
-            let n = frame.fmt_head(&mut buf);
+            black_box(frame.fmt_head(&mut buf));
             black_box(&buf);
-            n
-        })
-    });
-    g.finish();
+        },
+    ));
 }
 
-fn mask(c: &mut Criterion) {
-    let mut g = c.benchmark_group("mask_1MiB");
-    g.throughput(Throughput::Bytes(MIB as u64));
+fn mask(w: &mut Vec<Workload>) {
+    let g = "mask_1MiB";
+    let t = || Throughput::Bytes(MIB as u64);
     // One byte more than 1 MiB so that `[1..]` is an unaligned 1 MiB view.
-    let mut buf = vec![0x5au8; MIB + 1];
-    g.bench_function("wstate_apply_mask", |b| {
-        b.iter(|| wstate::mask::apply_mask(black_box(&mut buf[..MIB]), KEY, 0))
-    });
-    g.bench_function("wstate_apply_mask_unaligned", |b| {
-        b.iter(|| wstate::mask::apply_mask(black_box(&mut buf[1..]), KEY, 0))
-    });
-    g.bench_function("fastwebsockets_unmask", |b| {
-        b.iter(|| fastwebsockets::unmask(black_box(&mut buf[..MIB]), KEY))
-    });
-    g.bench_function("fastwebsockets_unmask_unaligned", |b| {
-        b.iter(|| fastwebsockets::unmask(black_box(&mut buf[1..]), KEY))
-    });
+    let buffer = || vec![0x5au8; MIB + 1];
+    let mut buf = buffer();
+    w.push(workload(g, "wstate_apply_mask", t(), move || {
+        wstate::mask::apply_mask(black_box(&mut buf[..MIB]), KEY, 0)
+    }));
+    let mut buf = buffer();
+    w.push(workload(g, "wstate_apply_mask_unaligned", t(), move || {
+        wstate::mask::apply_mask(black_box(&mut buf[1..]), KEY, 0)
+    }));
+    let mut buf = buffer();
+    w.push(workload(g, "fastwebsockets_unmask", t(), move || {
+        fastwebsockets::unmask(black_box(&mut buf[..MIB]), KEY)
+    }));
+    let mut buf = buffer();
+    w.push(workload(
+        g,
+        "fastwebsockets_unmask_unaligned",
+        t(),
+        move || fastwebsockets::unmask(black_box(&mut buf[1..]), KEY),
+    ));
     // tungstenite's apply_mask is private; fastwebsockets' unmask is the
     // same 32-bit word algorithm (its source says it is taken from it).
-    g.bench_function("naive_loop", |b| {
-        b.iter(|| {
-            for (i, byte) in black_box(&mut buf[..MIB]).iter_mut().enumerate() {
-                *byte ^= KEY[i & 3];
-            }
-        })
-    });
+    let mut buf = buffer();
+    w.push(workload(g, "naive_loop", t(), move || {
+        for (i, byte) in black_box(&mut buf[..MIB]).iter_mut().enumerate() {
+            *byte ^= KEY[i & 3];
+        }
+    }));
+    let mut buf = buffer();
     let src = vec![0xa5u8; MIB];
-    g.bench_function("memcpy_ceiling", |b| {
-        b.iter(|| buf[..MIB].copy_from_slice(black_box(&src)))
-    });
-    g.finish();
+    w.push(workload(g, "memcpy_ceiling", t(), move || {
+        buf[..MIB].copy_from_slice(black_box(&src))
+    }));
 }
 
-fn utf8(c: &mut Criterion) {
-    for (name, text) in [("ascii", ascii_text()), ("mixed", mixed_text())] {
-        let mut g = c.benchmark_group(format!("utf8_1MiB_{name}"));
-        g.throughput(Throughput::Bytes(text.len() as u64));
-        g.bench_function("wstate_validator", |b| {
-            b.iter(|| {
+fn utf8(w: &mut Vec<Workload>) {
+    for (g, text) in [
+        ("utf8_1MiB_ascii", ascii_text()),
+        ("utf8_1MiB_mixed", mixed_text()),
+    ] {
+        let len = text.len() as u64;
+        let t = || Throughput::Bytes(len);
+        let data = text.clone();
+        w.push(workload(g, "wstate_validator", t(), move || {
+            let mut v = Utf8Validator::new();
+            v.feed(black_box(&data)).unwrap();
+            v.finish().unwrap();
+        }));
+        let data = text.clone();
+        w.push(workload(
+            g,
+            "wstate_validator_4KiB_pieces",
+            t(),
+            move || {
                 let mut v = Utf8Validator::new();
-                v.feed(black_box(&text)).unwrap();
-                v.finish().unwrap();
-            })
-        });
-        g.bench_function("wstate_validator_4KiB_pieces", |b| {
-            b.iter(|| {
-                let mut v = Utf8Validator::new();
-                for piece in black_box(&text).chunks(4096) {
+                for piece in black_box(&data).chunks(4096) {
                     v.feed(piece).unwrap();
                 }
                 v.finish().unwrap();
-            })
-        });
-        g.bench_function("core_str_from_utf8", |b| {
-            b.iter(|| core::str::from_utf8(black_box(&text)).unwrap().len())
-        });
-        g.bench_function("simdutf8_basic", |b| {
-            b.iter(|| simdutf8::basic::from_utf8(black_box(&text)).unwrap().len())
-        });
-        g.finish();
+            },
+        ));
+        let data = text.clone();
+        w.push(workload(g, "core_str_from_utf8", t(), move || {
+            black_box(core::str::from_utf8(black_box(&data)).unwrap().len());
+        }));
+        let data = text;
+        w.push(workload(g, "simdutf8_basic", t(), move || {
+            black_box(simdutf8::basic::from_utf8(black_box(&data)).unwrap().len());
+        }));
     }
 }
 
-fn receive_small(c: &mut Criterion) {
-    for (name, opcode) in [("binary", OpCode::Binary), ("text", OpCode::Text)] {
-        let mut g = c.benchmark_group(format!("receive_16B_{name}"));
-        g.throughput(Throughput::Elements(BATCH as u64));
-        let payload = *b"0123456789abcdef";
-        let input = frames(opcode, &payload, BATCH);
-
-        g.bench_function("wstate", |b| {
-            let mut conn = Connection::new_open(Role::Server, Config::default());
-            let mut out = Vec::new();
-            b.iter(|| {
-                let (n, _) = wstate_receive(&mut conn, &input, &mut out);
-                assert_eq!(n, BATCH);
-            })
-        });
-        g.bench_function("tungstenite_websocket", |b| {
-            let mut ws = tungstenite::WebSocket::from_raw_socket(
-                Endless::new(input.clone()),
-                tungstenite::protocol::Role::Server,
-                None,
-            );
-            b.iter(|| {
-                for _ in 0..BATCH {
-                    black_box(ws.read().unwrap());
-                }
-            })
-        });
-        g.bench_function("tungstenite_framesocket_no_unmask", |b| {
-            let mut socket =
-                tungstenite::protocol::frame::FrameSocket::new(Endless::new(input.clone()));
-            b.iter(|| {
-                for _ in 0..BATCH {
+/// The same stream of messages, received by each implementation:
+/// `count` messages per call.
+fn receive_peers(
+    w: &mut Vec<Workload>,
+    g: &'static str,
+    input: Vec<u8>,
+    count: usize,
+    throughput: Throughput,
+    expect_bytes: Option<usize>,
+) {
+    let data = input.clone();
+    let mut conn = open_server();
+    let mut out = Vec::new();
+    w.push(workload(g, "wstate", throughput.clone(), move || {
+        let (n, bytes) = wstate_receive(&mut conn, &data, &mut out);
+        assert_eq!(n, count);
+        if let Some(expected) = expect_bytes {
+            assert_eq!(bytes, expected);
+        }
+    }));
+    let mut ws = tungstenite::WebSocket::from_raw_socket(
+        Endless::new(input.clone()),
+        tungstenite::protocol::Role::Server,
+        None,
+    );
+    w.push(workload(
+        g,
+        "tungstenite_websocket",
+        throughput.clone(),
+        move || {
+            for _ in 0..count {
+                black_box(ws.read().unwrap());
+            }
+        },
+    ));
+    if count > 1 {
+        // Frames only: no unmasking, no UTF-8 check, no message assembly.
+        let mut socket =
+            tungstenite::protocol::frame::FrameSocket::new(Endless::new(input.clone()));
+        w.push(workload(
+            g,
+            "tungstenite_framesocket_no_unmask",
+            throughput.clone(),
+            move || {
+                for _ in 0..count {
                     black_box(socket.read(None).unwrap().unwrap());
                 }
-            })
-        });
-        g.bench_function("fastwebsockets_collector", |b| {
-            let ws = fastwebsockets::WebSocket::after_handshake(
-                Endless::new(input.clone()),
-                fastwebsockets::Role::Server,
-            );
-            let mut ws = fastwebsockets::FragmentCollector::new(ws);
-            b.iter(|| {
-                block_on(async {
-                    for _ in 0..BATCH {
-                        let frame = ws.read_frame().await.unwrap();
-                        black_box(frame.payload.len());
-                    }
-                })
-            })
-        });
-        g.bench_function("fastwebsockets_frames", |b| {
-            let mut ws = fastwebsockets::WebSocket::after_handshake(
-                Endless::new(input.clone()),
-                fastwebsockets::Role::Server,
-            );
-            b.iter(|| {
-                block_on(async {
-                    for _ in 0..BATCH {
-                        let frame = ws.read_frame().await.unwrap();
-                        black_box(frame.payload.len());
-                    }
-                })
-            })
-        });
-        g.finish();
+            },
+        ));
     }
-}
-
-fn receive_large(c: &mut Criterion) {
-    let mut g = c.benchmark_group("receive_1MiB_binary");
-    g.throughput(Throughput::Bytes(MIB as u64));
-    let payload = vec![0x42u8; MIB];
-    let input = masked_frame(OpCode::Binary, &payload);
-    g.bench_function("wstate", |b| {
-        let mut conn = Connection::new_open(Role::Server, Config::default());
-        let mut out = Vec::new();
-        b.iter(|| {
-            let (n, bytes) = wstate_receive(&mut conn, &input, &mut out);
-            assert_eq!((n, bytes), (1, MIB));
-        })
-    });
-    g.bench_function("tungstenite_websocket", |b| {
-        let mut ws = tungstenite::WebSocket::from_raw_socket(
-            Endless::new(input.clone()),
-            tungstenite::protocol::Role::Server,
-            None,
-        );
-        b.iter(|| assert_eq!(ws.read().unwrap().len(), MIB))
-    });
-    g.bench_function("fastwebsockets_collector", |b| {
-        let ws = fastwebsockets::WebSocket::after_handshake(
+    let mut ws =
+        fastwebsockets::FragmentCollector::new(fastwebsockets::WebSocket::after_handshake(
             Endless::new(input.clone()),
             fastwebsockets::Role::Server,
-        );
-        let mut ws = fastwebsockets::FragmentCollector::new(ws);
-        b.iter(|| block_on(async { assert_eq!(ws.read_frame().await.unwrap().payload.len(), MIB) }))
-    });
-    g.finish();
+        ));
+    w.push(workload(
+        g,
+        "fastwebsockets_collector",
+        throughput.clone(),
+        move || {
+            block_on(async {
+                for _ in 0..count {
+                    black_box(ws.read_frame().await.unwrap().payload.len());
+                }
+            })
+        },
+    ));
+    let mut ws = fastwebsockets::WebSocket::after_handshake(
+        Endless::new(input),
+        fastwebsockets::Role::Server,
+    );
+    w.push(workload(
+        g,
+        "fastwebsockets_frames",
+        throughput,
+        move || {
+            block_on(async {
+                for _ in 0..count {
+                    black_box(ws.read_frame().await.unwrap().payload.len());
+                }
+            })
+        },
+    ));
+}
 
-    let mut g = c.benchmark_group("receive_1MiB_text");
-    g.throughput(Throughput::Bytes(MIB as u64));
+fn receive(w: &mut Vec<Workload>) {
+    let payload = *b"0123456789abcdef";
+    let batch = Throughput::Elements(BATCH as u64);
+    receive_peers(
+        w,
+        "receive_16B_binary",
+        frames(OpCode::Binary, &payload, BATCH),
+        BATCH,
+        batch.clone(),
+        Some(BATCH * SMALL),
+    );
+    receive_peers(
+        w,
+        "receive_16B_text",
+        frames(OpCode::Text, &payload, BATCH),
+        BATCH,
+        batch,
+        Some(BATCH * SMALL),
+    );
+    receive_peers(
+        w,
+        "receive_1MiB_binary",
+        masked_frame(OpCode::Binary, &vec![0x42; MIB]),
+        1,
+        Throughput::Bytes(MIB as u64),
+        Some(MIB),
+    );
     let text = mixed_text();
-    let input = masked_frame(OpCode::Text, &text);
-    g.bench_function("wstate", |b| {
-        let mut conn = Connection::new_open(Role::Server, Config::default());
+    let len = text.len();
+    receive_peers(
+        w,
+        "receive_1MiB_text",
+        masked_frame(OpCode::Text, &text),
+        1,
+        Throughput::Bytes(len as u64),
+        Some(len),
+    );
+}
+
+fn send(w: &mut Vec<Workload>) {
+    let small = b"0123456789abcdef".to_vec();
+    let large = vec![0x42u8; MIB];
+    for (g, payload, count) in [
+        ("send_16B_binary", small, BATCH),
+        ("send_1MiB_binary", large, 1),
+    ] {
+        let t = if count == 1 {
+            Throughput::Bytes(payload.len() as u64)
+        } else {
+            Throughput::Elements(count as u64)
+        };
+        // Server side: unmasked frames into a reused output buffer.
+        // Then `out` is written with one syscall, like the peers' buffers.
+        let data = payload.clone();
+        let mut conn = open_server();
         let mut out = Vec::new();
-        b.iter(|| {
-            let (n, _) = wstate_receive(&mut conn, &input, &mut out);
-            assert_eq!(n, 1);
-        })
-    });
-    g.bench_function("tungstenite_websocket", |b| {
+        let mut socket = Endless::new(Vec::new());
+        w.push(workload(g, "wstate_server", t.clone(), move || {
+            for _ in 0..count {
+                conn.send(Message::Binary(black_box(&data)), &mut out)
+                    .unwrap();
+            }
+            socket.write_all(&out).unwrap();
+            out.clear();
+        }));
+        // Client side: masked with keys from a cheap deterministic source.
+        let data = payload.clone();
+        let mut state = 0x1234_5678u32;
+        let entropy = move |dest: &mut [u8]| {
+            for byte in dest {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                *byte = state as u8;
+            }
+        };
+        let mut conn = Connection::new_open(Role::client(entropy), Config::default());
+        let mut out = Vec::new();
+        let mut socket = Endless::new(Vec::new());
+        w.push(workload(g, "wstate_client", t.clone(), move || {
+            for _ in 0..count {
+                conn.send(Message::Binary(black_box(&data)), &mut out)
+                    .unwrap();
+            }
+            socket.write_all(&out).unwrap();
+            out.clear();
+        }));
+        let bytes = tungstenite::Bytes::from(payload.clone());
         let mut ws = tungstenite::WebSocket::from_raw_socket(
-            Endless::new(input.clone()),
+            Endless::new(Vec::new()),
             tungstenite::protocol::Role::Server,
             None,
         );
-        b.iter(|| black_box(ws.read().unwrap()))
-    });
-    g.bench_function("fastwebsockets_collector", |b| {
-        let ws = fastwebsockets::WebSocket::after_handshake(
-            Endless::new(input.clone()),
+        w.push(workload(g, "tungstenite_server", t.clone(), move || {
+            for _ in 0..count {
+                ws.write(tungstenite::Message::Binary(bytes.clone()))
+                    .unwrap();
+            }
+            ws.flush().unwrap();
+        }));
+        let data = payload;
+        let mut ws = fastwebsockets::WebSocket::after_handshake(
+            Endless::new(Vec::new()),
             fastwebsockets::Role::Server,
         );
-        let mut ws = fastwebsockets::FragmentCollector::new(ws);
-        b.iter(|| block_on(async { black_box(ws.read_frame().await.unwrap().payload.len()) }))
-    });
-    g.finish();
-}
-
-fn send(c: &mut Criterion) {
-    let small = *b"0123456789abcdef";
-    let large = vec![0x42u8; MIB];
-    for (name, payload, count) in [("16B", &small[..], BATCH), ("1MiB", &large[..], 1)] {
-        let mut g = c.benchmark_group(format!("send_{name}_binary"));
-        if count == 1 {
-            g.throughput(Throughput::Bytes(payload.len() as u64));
-        } else {
-            g.throughput(Throughput::Elements(count as u64));
-        }
-        // Server side: unmasked frames into a reused output buffer.
-        g.bench_function("wstate_server", |b| {
-            let mut conn = Connection::new_open(Role::Server, Config::default());
-            let mut out = Vec::new();
-            b.iter(|| {
+        w.push(workload(g, "fastwebsockets_server", t, move || {
+            block_on(async {
                 for _ in 0..count {
-                    conn.send(Message::Binary(black_box(payload)), &mut out)
-                        .unwrap();
+                    let frame = fastwebsockets::Frame::binary(fastwebsockets::Payload::Borrowed(
+                        black_box(&data),
+                    ));
+                    ws.write_frame(frame).await.unwrap();
                 }
-                black_box(&out);
-                out.clear();
             })
-        });
-        // Client side: masked with a key from a cheap deterministic source.
-        g.bench_function("wstate_client", |b| {
-            let mut state = 0x1234_5678u32;
-            let entropy = move |dest: &mut [u8]| {
-                for byte in dest {
-                    state ^= state << 13;
-                    state ^= state >> 17;
-                    state ^= state << 5;
-                    *byte = state as u8;
-                }
-            };
-            let mut conn = Connection::new_open(Role::client(entropy), Config::default());
-            let mut out = Vec::new();
-            b.iter(|| {
-                for _ in 0..count {
-                    conn.send(Message::Binary(black_box(payload)), &mut out)
-                        .unwrap();
-                }
-                black_box(&out);
-                out.clear();
-            })
-        });
-        g.bench_function("tungstenite_server", |b| {
-            let mut ws = tungstenite::WebSocket::from_raw_socket(
-                Endless::new(Vec::new()),
-                tungstenite::protocol::Role::Server,
-                None,
-            );
-            let bytes = tungstenite::Bytes::copy_from_slice(payload);
-            b.iter(|| {
-                for _ in 0..count {
-                    ws.write(tungstenite::Message::Binary(bytes.clone()))
-                        .unwrap();
-                }
-                ws.flush().unwrap();
-            })
-        });
-        g.bench_function("fastwebsockets_server", |b| {
-            let mut ws = fastwebsockets::WebSocket::after_handshake(
-                Endless::new(Vec::new()),
-                fastwebsockets::Role::Server,
-            );
-            b.iter(|| {
-                block_on(async {
-                    for _ in 0..count {
-                        let frame = fastwebsockets::Frame::binary(
-                            fastwebsockets::Payload::Borrowed(black_box(payload)),
-                        );
-                        ws.write_frame(frame).await.unwrap();
-                    }
-                })
-            })
-        });
-        g.finish();
+        }));
     }
 }
 
@@ -560,42 +637,47 @@ Pragma: no-cache\r\n\
 Cache-Control: no-cache\r\n\
 Upgrade: websocket\r\n\r\n";
 
-fn handshake(c: &mut Criterion) {
-    let mut g = c.benchmark_group("server_handshake");
-    g.throughput(Throughput::Elements(1));
-    handshake_wstate(&mut g);
-    g.bench_function("tungstenite_accept", |b| {
-        b.iter_batched(
-            || Endless::new(REQUEST.to_vec()),
-            |stream| {
-                let ws = tungstenite::accept(stream).unwrap();
-                black_box(ws.get_ref().written)
-            },
-            BatchSize::SmallInput,
-        )
-    });
-    g.finish();
+/// The server side of the opening handshake: a new connection reads the
+/// request above, accepts it and writes the `101`.
+fn handshake(w: &mut Vec<Workload>) {
+    let g = "server_handshake";
+    let mut out = Vec::with_capacity(256);
+    w.push(workload(g, "wstate", Throughput::Elements(1), move || {
+        let mut conn = Connection::server(Config::default());
+        conn.receive(black_box(REQUEST));
+        match conn.poll_event(&mut out) {
+            Ok(Some(Event::Request(request))) => {
+                black_box(request.path());
+            }
+            other => panic!("expected a request: {other:?}"),
+        }
+        conn.accept(&wstate::Accept::new(), &mut out).unwrap();
+        black_box(&out);
+        out.clear();
+    }));
+    w.push(workload(
+        g,
+        "tungstenite",
+        Throughput::Elements(1),
+        move || {
+            let ws = tungstenite::accept(Endless::new(REQUEST.to_vec())).unwrap();
+            black_box(ws.get_ref().written);
+        },
+    ));
 }
 
-/// `wstate`: parse the request, accept it, write the 101.
-fn handshake_wstate(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
-    g.bench_function("wstate_accept", |b| {
-        let mut out = Vec::with_capacity(256);
-        b.iter(|| {
-            let mut conn = Connection::server(Config::default());
-            conn.receive(black_box(REQUEST));
-            match conn.poll_event(&mut out) {
-                Ok(Some(Event::Request(request))) => {
-                    black_box(request.path());
-                }
-                other => panic!("expected a request: {other:?}"),
-            }
-            conn.accept(&wstate::Accept::new(), &mut out).unwrap();
-            black_box(&out);
-            out.clear();
-        })
-    });
+fn all_workloads() -> Vec<Workload> {
+    let mut w = Vec::new();
+    frame_header(&mut w);
+    mask(&mut w);
+    utf8(&mut w);
+    receive(&mut w);
+    send(&mut w);
+    handshake(&mut w);
+    w
 }
+
+// ---------------------------------------------------------------- drivers
 
 /// Short runs: the whole suite takes a few minutes on two shared cores.
 fn config() -> Criterion {
@@ -603,19 +685,61 @@ fn config() -> Criterion {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_millis(1500))
         .sample_size(20)
+        .without_plots()
+        .configure_from_args()
 }
 
-/// The generated `benches` function has no doc comment of its own.
-#[allow(
-    missing_docs,
-    reason = "criterion_group! generates an undocumented pub fn"
-)]
-mod group {
-    use super::*;
-    criterion_group! {
-        name = benches;
-        config = config();
-        targets = frame_header, mask, utf8, receive_small, receive_large, send, handshake
+/// Runs one workload `iterations` times. Under callgrind,
+/// `--toggle-collect='*callgrind_measured*'` counts only this call.
+#[inline(never)]
+fn callgrind_measured(run: &mut dyn FnMut(), iterations: u64) {
+    for _ in 0..iterations {
+        run();
     }
 }
-criterion_main!(group::benches);
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mut workloads = all_workloads();
+    // `--callgrind GROUP/NAME [ITERATIONS]`: run one workload outside
+    // criterion, for instruction counts that do not depend on machine load.
+    if let Some(i) = args.iter().position(|a| a == "--callgrind") {
+        let target = args.get(i + 1).expect("--callgrind GROUP/NAME");
+        let iterations = args
+            .get(i + 2)
+            .map_or(10, |n| n.parse().expect("iterations"));
+        let w = workloads
+            .iter_mut()
+            .find(|w| format!("{}/{}", w.group, w.name) == *target)
+            .unwrap_or_else(|| panic!("no workload {target}"));
+        (w.run)(); // warm up: buffers reach their steady size
+        callgrind_measured(&mut w.run, iterations);
+        let per = match w.throughput {
+            Throughput::Elements(n) => format!("{n} elements"),
+            Throughput::Bytes(n) => format!("{n} bytes"),
+            _ => String::new(),
+        };
+        println!("ran {target} {iterations} times ({per} each)");
+        return;
+    }
+    if args.iter().any(|a| a == "--list-workloads") {
+        for w in &workloads {
+            println!("{}/{}", w.group, w.name);
+        }
+        return;
+    }
+    let mut c = config();
+    let mut i = 0;
+    while i < workloads.len() {
+        let group = workloads[i].group;
+        let mut g = c.benchmark_group(group);
+        while i < workloads.len() && workloads[i].group == group {
+            let w = &mut workloads[i];
+            g.throughput(w.throughput.clone());
+            g.bench_function(w.name, |b| b.iter(&mut w.run));
+            i += 1;
+        }
+        g.finish();
+    }
+    c.final_summary();
+}
