@@ -126,15 +126,19 @@ struct InFrame {
 /// What the receive path found, as positions rather than borrows so that
 /// the borrow of the buffers is taken once, in `poll_event`.
 enum Ready {
-    /// A single-frame message in `inbuf[range]`.
-    Text(Range<usize>),
-    Binary(Range<usize>),
-    /// A reassembled message in `message`.
-    MessageText,
-    MessageBinary,
+    Text(Payload),
+    Binary(Payload),
     Ping(Range<usize>),
     Pong(Range<usize>),
     Close(Option<CloseFrame>),
+}
+
+/// Where a message's bytes are.
+enum Payload {
+    /// A single-frame message, in place in `inbuf[range]`.
+    InPlace(Range<usize>),
+    /// A reassembled message, in `message`.
+    Reassembled,
 }
 
 /// Bytes events borrow from. Kept apart from the rest so that an event can
@@ -369,35 +373,28 @@ impl Connection {
             Err(e) => return Err(self.fail(e, out).into()),
         };
         let b = &self.buffers;
+        let bytes = |payload| match payload {
+            Payload::InPlace(range) => &b.inbuf[range],
+            Payload::Reassembled => &b.message[..],
+        };
         Ok(Some(match ready {
-            Ready::Text(range) => match core::str::from_utf8(&b.inbuf[range]) {
+            // A text frame that arrived whole is checked here, once, by the
+            // conversion itself.
+            Ready::Text(payload) => match core::str::from_utf8(bytes(payload)) {
                 Ok(text) => Event::Text(text),
                 Err(_) => {
-                    return Err(fail(
+                    let e = ProtocolError::InvalidUtf8;
+                    let e = fail(
                         &mut self.state,
                         &mut self.sent_close,
                         &mut self.entropy,
-                        ProtocolError::InvalidUtf8,
+                        e,
                         out,
-                    )
-                    .into());
+                    );
+                    return Err(e.into());
                 }
             },
-            Ready::MessageText => match core::str::from_utf8(&b.message) {
-                Ok(text) => Event::Text(text),
-                Err(_) => {
-                    return Err(fail(
-                        &mut self.state,
-                        &mut self.sent_close,
-                        &mut self.entropy,
-                        ProtocolError::InvalidUtf8,
-                        out,
-                    )
-                    .into());
-                }
-            },
-            Ready::Binary(range) => Event::Binary(&b.inbuf[range]),
-            Ready::MessageBinary => Event::Binary(&b.message),
+            Ready::Binary(payload) => Event::Binary(bytes(payload)),
             Ready::Ping(range) => Event::Ping(&b.inbuf[range]),
             Ready::Pong(range) => Event::Pong(&b.inbuf[range]),
             Ready::Close(frame) => Event::Close(frame),
@@ -573,8 +570,8 @@ impl Connection {
         let start = b.pos + header_len;
         b.pos = start + len;
         Some(match b0 {
-            0x81 => Ready::Text(start..start + len),
-            _ => Ready::Binary(start..start + len),
+            0x81 => Ready::Text(Payload::InPlace(start..start + len)),
+            _ => Ready::Binary(Payload::InPlace(start..start + len)),
         })
     }
 
@@ -637,7 +634,7 @@ impl Connection {
                 OpCode::Text | OpCode::Binary if frame.fin => {
                     // A whole message in one frame: hand it out in place.
                     if frame.opcode == OpCode::Binary {
-                        return Ok(Some(Ready::Binary(range)));
+                        return Ok(Some(Ready::Binary(Payload::InPlace(range))));
                     }
                     if frame.done > 0 {
                         // Part of it was checked as it arrived; check the
@@ -649,7 +646,7 @@ impl Connection {
                             .map_err(|_| ProtocolError::InvalidUtf8)?;
                         self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
                     }
-                    return Ok(Some(Ready::Text(range)));
+                    return Ok(Some(Ready::Text(Payload::InPlace(range))));
                 }
                 OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                     // A fragment: append it to the message.
@@ -669,9 +666,9 @@ impl Connection {
                     return Ok(Some(match self.receiving.take() {
                         Some(Kind::Text) => {
                             self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                            Ready::MessageText
+                            Ready::Text(Payload::Reassembled)
                         }
-                        _ => Ready::MessageBinary,
+                        _ => Ready::Binary(Payload::Reassembled),
                     }));
                 }
             }
