@@ -14,7 +14,7 @@ use std::hint::black_box;
 use std::io::{self, Cursor, Read, Write};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -689,6 +689,124 @@ fn config() -> Criterion {
         .configure_from_args()
 }
 
+/// The workload each group's ratios are computed against: the peer named
+/// by the targets (`wstate` must be at least as fast), or the peer doing
+/// the same work.
+fn reference(group: &str) -> &'static str {
+    match group {
+        "frame_header" => "tungstenite",
+        "mask_1MiB" => "fastwebsockets_unmask",
+        "utf8_1MiB_ascii" | "utf8_1MiB_mixed" => "core_str_from_utf8",
+        "send_16B_binary" | "send_1MiB_binary" => "tungstenite_server",
+        "server_handshake" => "tungstenite",
+        _ => "tungstenite_websocket",
+    }
+}
+
+/// The reference for one workload of a group: the same variant (header
+/// size, alignment) of the reference implementation.
+fn reference_for(group: &str, name: &str) -> String {
+    let base = reference(group);
+    if group == "frame_header" {
+        let op = name.split('/').next().unwrap_or(name);
+        return format!("{op}/{base}");
+    }
+    if name.ends_with("_unaligned") {
+        return format!("{base}_unaligned");
+    }
+    base.to_string()
+}
+
+/// Times every workload of each group in short slices, interleaved over
+/// `rounds` rounds, and prints the median time per call with the ratio to
+/// the group's reference (above 1: faster than the reference).
+fn interleaved(workloads: &mut [Workload], rounds: usize) {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "interleaved: {rounds} rounds of ~5 ms slices; load average {}",
+        load.split(' ').take(3).collect::<Vec<_>>().join(" ")
+    );
+    println!();
+    println!("| group | workload | median per call | throughput | ratio |");
+    println!("|---|---|---:|---:|---:|");
+    let mut start = 0;
+    while start < workloads.len() {
+        let group = workloads[start].group;
+        let end = start
+            + workloads[start..]
+                .iter()
+                .take_while(|w| w.group == group)
+                .count();
+        let ws = &mut workloads[start..end];
+        // Calibrate: calls per slice of about 5 ms.
+        let calls: Vec<u64> = ws
+            .iter_mut()
+            .map(|w| {
+                (w.run)();
+                let t = Instant::now();
+                let mut n = 0u64;
+                while t.elapsed() < Duration::from_millis(2) {
+                    (w.run)();
+                    n += 1;
+                }
+                (n * 5 / 2).max(1)
+            })
+            .collect();
+        let mut samples = vec![Vec::with_capacity(rounds); ws.len()];
+        for round in 0..rounds {
+            for k in 0..ws.len() {
+                let j = (k + round) % ws.len();
+                let t = Instant::now();
+                for _ in 0..calls[j] {
+                    (ws[j].run)();
+                }
+                samples[j].push(t.elapsed().as_secs_f64() / calls[j] as f64);
+            }
+        }
+        let medians: Vec<f64> = samples
+            .iter_mut()
+            .map(|s| {
+                s.sort_by(f64::total_cmp);
+                s[s.len() / 2]
+            })
+            .collect();
+        for (j, w) in ws.iter().enumerate() {
+            let median = medians[j];
+            let rate = match w.throughput {
+                Throughput::Bytes(n) => {
+                    format!("{:.2} GiB/s", n as f64 / median / (1u64 << 30) as f64)
+                }
+                Throughput::Elements(n) => format!("{:.2} M/s", n as f64 / median / 1e6),
+                _ => String::new(),
+            };
+            let wanted = reference_for(group, w.name);
+            let ratio = ws
+                .iter()
+                .position(|r| r.name == wanted)
+                .map_or(String::new(), |r| {
+                    format!("{:.2}x vs {wanted}", medians[r] / median)
+                });
+            println!(
+                "| {group} | {} | {} | {rate} | {ratio} |",
+                w.name,
+                human(median)
+            );
+        }
+        start = end;
+    }
+}
+
+/// A duration in the unit that suits it.
+fn human(seconds: f64) -> String {
+    if seconds < 1e-6 {
+        format!("{:.2} ns", seconds * 1e9)
+    } else if seconds < 1e-3 {
+        format!("{:.2} µs", seconds * 1e6)
+    } else {
+        format!("{:.3} ms", seconds * 1e3)
+    }
+}
+
 /// Runs one workload `iterations` times. Under callgrind,
 /// `--toggle-collect='*callgrind_measured*'` counts only this call.
 #[inline(never)]
@@ -720,6 +838,13 @@ fn main() {
             _ => String::new(),
         };
         println!("ran {target} {iterations} times ({per} each)");
+        return;
+    }
+    // `--interleaved [ROUNDS]`: every workload of a group in turn, round
+    // after round, so that a change in machine load hits all of them alike.
+    if let Some(i) = args.iter().position(|a| a == "--interleaved") {
+        let rounds = args.get(i + 1).map_or(30, |n| n.parse().expect("rounds"));
+        interleaved(&mut workloads, rounds);
         return;
     }
     if args.iter().any(|a| a == "--list-workloads") {
