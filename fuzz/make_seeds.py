@@ -90,6 +90,7 @@ STREAMS = {
     "malformed-fragmented-ping": (SERVER, (), c2s(0x09, b"x")),
     "malformed-ping-126-bytes": (SERVER, (), c2s(0x89, bytes(126))),
     "malformed-length-msb-set": (CLIENT, (), bytes.fromhex("827f8000000000000000")),
+    "malformed-continuation-length-all-ones": (SERVER, (), c2s(0x01, b"a") + bytes.fromhex("80ff") + b"\xff" * 8 + KEY),
     "malformed-length-2pow63-minus-1-refused-before-alloc": (CLIENT, (), bytes.fromhex("827f7fffffffffffffff")),
     "malformed-non-minimal-16-bit-length": (CLIENT, (), bytes.fromhex("827e007d") + bytes(125)),
     "malformed-non-minimal-64-bit-length": (CLIENT, (), bytes.fromhex("827f000000000000ffff")),

@@ -421,7 +421,9 @@ pub(crate) fn reference(setup: &Setup, mut s: &[u8]) -> (Vec<Ev>, Ending) {
             let too_big = |n: u64| n > c.max_message_size as u64;
             match (opcode, &message) {
                 (1 | 2, None) if too_big(len) => broken.push(1009),
-                (0, Some((_, data, _))) if too_big(data.len() as u64 + len) => broken.push(1009),
+                (0, Some((_, data, _))) if too_big((data.len() as u64).saturating_add(len)) => {
+                    broken.push(1009)
+                }
                 _ => {}
             }
         }
