@@ -9,10 +9,13 @@
 //! batch of frames per read (at most [`READ_CHUNK`] bytes), the same bytes
 //! for every implementation.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::hint::black_box;
 use std::io::{self, Cursor, Read, Write};
+use std::ops::Range;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -346,39 +349,53 @@ fn frame_header(w: &mut Vec<Workload>) {
 fn mask(w: &mut Vec<Workload>) {
     let g = "mask_1MiB";
     let t = || Throughput::Bytes(MIB as u64);
-    // One byte more than 1 MiB so that `[1..]` is an unaligned 1 MiB view.
-    let buffer = || vec![0x5au8; MIB + 1];
-    let mut buf = buffer();
-    w.push(workload(g, "wstate_apply_mask", t(), move || {
-        wstate::mask::apply_mask(black_box(&mut buf[..MIB]), KEY, 0)
-    }));
-    let mut buf = buffer();
-    w.push(workload(g, "wstate_apply_mask_unaligned", t(), move || {
-        wstate::mask::apply_mask(black_box(&mut buf[1..]), KEY, 0)
-    }));
-    let mut buf = buffer();
-    w.push(workload(g, "fastwebsockets_unmask", t(), move || {
-        fastwebsockets::unmask(black_box(&mut buf[..MIB]), KEY)
-    }));
-    let mut buf = buffer();
-    w.push(workload(
-        g,
-        "fastwebsockets_unmask_unaligned",
-        t(),
-        move || fastwebsockets::unmask(black_box(&mut buf[1..]), KEY),
-    ));
-    // tungstenite's apply_mask is private; fastwebsockets' unmask is the
-    // same 32-bit word algorithm (its source says it is taken from it).
-    let mut buf = buffer();
-    w.push(workload(g, "naive_loop", t(), move || {
-        for (i, byte) in black_box(&mut buf[..MIB]).iter_mut().enumerate() {
-            *byte ^= KEY[i & 3];
-        }
-    }));
-    let mut buf = buffer();
+    // One buffer for every variant, so that all see the same memory. The
+    // aligned view starts on a 64-byte boundary; the unaligned one 14 bytes
+    // past it, where a payload after a 14-byte header starts.
+    let buffer = Rc::new(RefCell::new(vec![0x5au8; MIB + 128]));
+    let base = buffer.borrow().as_ptr().align_offset(64);
+    assert!(base < 64, "no 64-byte boundary found");
+    let aligned = base..base + MIB;
+    let unaligned = base + 14..base + 14 + MIB;
+    type Mask = fn(&mut [u8], [u8; 4]);
+    let variants: [(&'static str, Mask, &Range<usize>); 5] = [
+        (
+            "wstate_apply_mask",
+            |b, k| wstate::mask::apply_mask(b, k, 0),
+            &aligned,
+        ),
+        (
+            "wstate_apply_mask_unaligned",
+            |b, k| wstate::mask::apply_mask(b, k, 0),
+            &unaligned,
+        ),
+        ("fastwebsockets_unmask", fastwebsockets::unmask, &aligned),
+        (
+            "fastwebsockets_unmask_unaligned",
+            fastwebsockets::unmask,
+            &unaligned,
+        ),
+        // tungstenite's apply_mask is private; fastwebsockets' unmask is the
+        // same 32-bit word algorithm (its source says it is taken from it).
+        (
+            "naive_loop",
+            |b, k| {
+                for (i, byte) in b.iter_mut().enumerate() {
+                    *byte ^= k[i & 3];
+                }
+            },
+            &aligned,
+        ),
+    ];
+    for (name, f, range) in variants {
+        let (buffer, range) = (Rc::clone(&buffer), range.clone());
+        w.push(workload(g, name, t(), move || {
+            f(black_box(&mut buffer.borrow_mut()[range.clone()]), KEY)
+        }));
+    }
     let src = vec![0xa5u8; MIB];
     w.push(workload(g, "memcpy_ceiling", t(), move || {
-        buf[..MIB].copy_from_slice(black_box(&src))
+        buffer.borrow_mut()[aligned.clone()].copy_from_slice(black_box(&src))
     }));
 }
 
