@@ -1,0 +1,54 @@
+//! Bugs found while fuzzing, each as the smallest input that shows it, run
+//! through the same property check as its fuzz target. The inputs are in
+//! `fuzz/regressions/<target>/`; once a bug is fixed, move its input to
+//! `fuzz/corpus/<target>/` so that the corpus replay keeps guarding it.
+
+#[path = "fuzz_props/mod.rs"]
+mod props;
+
+/// The stable replay cannot count allocations (see `tests/fuzz_corpus.rs`).
+mod memory {
+    pub(crate) fn start() {}
+
+    pub(crate) fn peak_since_start() -> Option<usize> {
+        None
+    }
+}
+
+use wstate::{Config, Connection, Error};
+
+const TWO_HOSTS: &[u8] = b"GET /chat HTTP/1.1\r\n\
+    Host: a.example\r\n\
+    Host: b.example\r\n\
+    Upgrade: websocket\r\n\
+    Connection: Upgrade\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    Sec-WebSocket-Version: 13\r\n\r\n";
+
+/// RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status
+/// code to any HTTP/1.1 request message that lacks a Host header field and
+/// to any that contains more than one Host header field line". The server
+/// accepts a request with two Host lines (`validate_request` only checks
+/// that one is present).
+#[test]
+fn server_refuses_two_host_lines() {
+    let mut conn = Connection::server(Config::default());
+    let mut out = Vec::new();
+    conn.receive(TWO_HOSTS);
+    match conn.poll_event(&mut out) {
+        Err(Error::Handshake(e)) => assert_eq!(e.status(), Some(400), "{e:?}"),
+        other => panic!("accepted a request with two Host lines: {other:?}"),
+    }
+    assert!(out.starts_with(b"HTTP/1.1 400 "));
+}
+
+/// The same input through the `handshake_server` property check.
+#[test]
+fn two_host_lines_through_the_fuzz_property() {
+    let data = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/regressions/handshake_server/malformed-two-host-lines"
+    ))
+    .unwrap();
+    props::handshake_server(&data);
+}
