@@ -79,7 +79,7 @@ enum State {
     ReadingRequest { scanned: usize },
     /// Server: the request was delivered as an event and awaits `accept` or
     /// `reject`. Its head stays at the start of the buffer.
-    RequestReceived { head_len: usize },
+    RequestReceived { head_len: usize, key_start: usize },
     /// Client: the request is sent; reading the response head.
     ReadingResponse(Box<ClientHandshake>),
     /// Both directions open.
@@ -348,7 +348,33 @@ impl Connection {
     /// the Close that fails the connection) are appended to `out`. On a
     /// protocol error the connection has failed: the Close frame with the
     /// error's code is in `out`, and every later call returns `Ok(None)`.
+    #[inline]
     pub fn poll_event(&mut self, out: &mut Vec<u8>) -> Result<Option<Event<'_>>, Error> {
+        // The common case first, in a few instructions: a small whole data
+        // message. Everything else takes the general path, out of line.
+        let Some(ready) = self.read_small_message() else {
+            return self.poll_event_general(out);
+        };
+        let (text, range) = ready;
+        let payload = &self.buffers.inbuf[range];
+        if !text {
+            return Ok(Some(Event::Binary(payload)));
+        }
+        match core::str::from_utf8(payload) {
+            Ok(text) => Ok(Some(Event::Text(text))),
+            Err(_) => Err(fail(
+                &mut self.state,
+                &mut self.sent_close,
+                &mut self.entropy,
+                ProtocolError::InvalidUtf8,
+                out,
+            )
+            .into()),
+        }
+    }
+
+    #[inline(never)]
+    fn poll_event_general(&mut self, out: &mut Vec<u8>) -> Result<Option<Event<'_>>, Error> {
         if self.message_delivered {
             self.message_delivered = false;
             self.buffers.message.clear();
@@ -363,10 +389,7 @@ impl Connection {
             State::RequestReceived { .. } => return Ok(None),
             State::Closed | State::Failed => return Ok(self.on_closed()),
         }
-        let ready = match self.read_small_message() {
-            Some(ready) => Ok(Some(ready)),
-            None => self.read_frames(out),
-        };
+        let ready = self.read_frames(out);
         let ready = match ready {
             Ok(Some(ready)) => ready,
             Ok(None) => return Ok(self.on_need_more()),
@@ -419,15 +442,19 @@ impl Connection {
         let result = match http::find_head_end(buf, scanned) {
             Some(n) if n <= max => http::parse_head(&buf[..n], self.config.max_headers)
                 .and_then(handshake::validate_request)
-                .map(|(request, _)| (request, n)),
+                // The key stays in the buffer until `accept`: keep where.
+                .map(|(request, key)| (request, n, key.as_ptr().addr() - buf.as_ptr().addr())),
             None if buf.len() <= max && !self.eof => return Ok(None),
             None if buf.len() <= max => Err(HandshakeError::UnexpectedEof),
             _ => Err(HandshakeError::HeadTooLarge),
         };
         match result {
-            Ok((request, head_len)) => {
+            Ok((request, head_len, key_start)) => {
                 // ReadingRequest -> RequestReceived: the caller decides.
-                self.state = State::RequestReceived { head_len };
+                self.state = State::RequestReceived {
+                    head_len,
+                    key_start,
+                };
                 Ok(Some(Event::Request(request)))
             }
             Err(e) => {
@@ -480,14 +507,26 @@ impl Connection {
     /// [`SendError::SubprotocolNotOffered`] or [`SendError::InvalidHeader`]
     /// for choices the client cannot accept; nothing is written then.
     pub fn accept(&mut self, accept: &Accept<'_>, out: &mut Vec<u8>) -> Result<(), SendError> {
-        let State::RequestReceived { head_len } = self.state else {
+        let State::RequestReceived {
+            head_len,
+            key_start,
+        } = self.state
+        else {
             return Err(SendError::NoPendingRequest);
         };
         let head = &self.buffers.inbuf[..head_len];
-        let (request, key) = http::parse_head(head, self.config.max_headers)
-            .and_then(handshake::validate_request)
-            .map_err(|_| SendError::NoPendingRequest)?;
-        handshake::check_accept(&request, accept)?;
+        if accept.subprotocol.is_some() {
+            // Only a chosen subprotocol needs the request again.
+            let (request, _) = http::parse_head(head, self.config.max_headers)
+                .and_then(handshake::validate_request)
+                .map_err(|_| SendError::NoPendingRequest)?;
+            handshake::check_accept(&request, accept)?;
+        } else {
+            handshake::check_headers(accept.headers)?;
+        }
+        let key = head
+            .get(key_start..key_start + 24)
+            .ok_or(SendError::NoPendingRequest)?;
         handshake::write_accept(key, accept, out);
         // RequestReceived -> Open.
         self.buffers.pos = head_len;
@@ -547,8 +586,12 @@ impl Connection {
     /// with no fragmented message in progress. Anything else, including every
     /// error, goes to `read_frames`.
     #[inline]
-    fn read_small_message(&mut self) -> Option<Ready> {
-        if self.frame.is_some() || self.receiving.is_some() {
+    fn read_small_message(&mut self) -> Option<(bool, Range<usize>)> {
+        if self.message_delivered
+            || !matches!(self.state, State::Open | State::CloseSent)
+            || self.frame.is_some()
+            || self.receiving.is_some()
+        {
             return None;
         }
         let client = self.is_client();
@@ -564,15 +607,13 @@ impl Connection {
         let header_len = if masked { 6 } else { 2 };
         let (header, rest) = buf.split_at_mut_checked(header_len)?;
         let payload = rest.get_mut(..len)?;
+        let text = b0 == 0x81;
         if let [_, _, k0, k1, k2, k3] = *header {
             apply_mask(payload, [k0, k1, k2, k3], 0);
         }
         let start = b.pos + header_len;
         b.pos = start + len;
-        Some(match b0 {
-            0x81 => Ready::Text(Payload::InPlace(start..start + len)),
-            _ => Ready::Binary(Payload::InPlace(start..start + len)),
-        })
+        Some((text, start..start + len))
     }
 
     /// Parses frames until one yields an event or the buffered bytes run out.
@@ -594,6 +635,16 @@ impl Connection {
             let available = (b.inbuf.len() - b.pos).min(frame.len);
             let start = b.pos;
             if available < frame.len {
+                // Make room for the rest of the frame at once, so that the
+                // buffer is not regrown (and copied) again and again as the
+                // payload arrives. Only once an eighth of it is here (or the
+                // rest is small): a bare header cannot make us allocate a
+                // frame's worth of memory.
+                let missing = frame.len - available;
+                let buffered = b.inbuf.len() - b.pos;
+                if missing <= 8 * buffered.max(32 << 10) {
+                    b.inbuf.reserve_exact(missing);
+                }
                 // Part of the payload: unmask and check what arrived so that
                 // bad UTF-8 fails the connection at once (RFC 6455 §8.1).
                 if frame.text && available > frame.done {

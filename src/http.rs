@@ -14,7 +14,7 @@ pub(crate) const MAX_LINE_LEN: usize = 8 << 10;
 pub(crate) fn find_head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
     // The terminator may straddle the previous scan's end: back up 3 bytes.
     let from = scanned.saturating_sub(3);
-    let found = buf[from..].windows(4).position(|w| w == b"\r\n\r\n");
+    let found = find(&buf[from..], b"\r\n\r\n");
     match found {
         Some(i) => Some(from + i + 4),
         None => {
@@ -90,8 +90,19 @@ fn check_field_line(line: &[u8]) -> Result<(), HandshakeError> {
     Ok(())
 }
 
+/// The first position of `needle` in `hay`: a byte search for its first
+/// byte, then a comparison (much cheaper than comparing every window).
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    let (&first, rest) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(i) = hay.get(from..)?.iter().position(|&b| b == first) {
+        let at = from + i;
+        if hay[at + 1..].starts_with(rest) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Iterates CRLF-separated lines.
@@ -127,10 +138,18 @@ impl<'a> Fields<'a> {
         })
     }
 
+    /// Every field as `(name, value)` bytes, without UTF-8 checks.
+    fn raw(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        Lines(self.0).filter_map(|line| {
+            let colon = line.iter().position(|b| *b == b':')?;
+            Some((&line[..colon], trim(&line[colon + 1..])))
+        })
+    }
+
     /// The value of the first field named `name`.
     pub fn get(&self, name: &str) -> Option<&'a [u8]> {
-        self.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        self.raw()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| v)
     }
 
@@ -139,8 +158,8 @@ impl<'a> Fields<'a> {
     where
         'a: 'n,
     {
-        self.iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        self.raw()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| v)
     }
 

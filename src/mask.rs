@@ -24,6 +24,21 @@
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     // Rotate the key so that index 0 of `buf` lines up with key[offset % 4].
     let k = u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32);
+    if buf.len() < 64 {
+        return mask_words(buf, k);
+    }
+    // Bytes up to a 32-byte boundary first: the vector loop below then never
+    // splits a cache line, which matters for payloads that start right after
+    // a 6- or 14-byte header.
+    let head = buf.as_ptr().align_offset(32).min(buf.len());
+    let (prefix, rest) = buf.split_at_mut(head);
+    mask_words(prefix, k);
+    mask_words(rest, k.rotate_right(8 * (head % 4) as u32));
+}
+
+/// Masks `buf` with the (already rotated) key `k`, eight bytes at a time.
+#[inline]
+fn mask_words(buf: &mut [u8], k: u32) {
     let [a, b, c, d] = k.to_le_bytes();
     // The key repeats every 4 bytes, so one 8-byte word covers any aligned
     // 8-byte chunk; the compiler turns this loop into vector XORs.
