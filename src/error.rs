@@ -136,7 +136,7 @@ pub enum HandshakeError {
     MethodNotGet,
     /// The request or response is not HTTP/1.1.
     UnsupportedHttpVersion,
-    /// The request has no `Host` header.
+    /// The request has no `Host` header, or more than one.
     MissingHost,
     /// `Upgrade` does not contain the `websocket` token.
     MissingUpgrade,
@@ -183,7 +183,7 @@ impl fmt::Display for HandshakeError {
             Self::Malformed(what) => write!(f, "malformed HTTP head: {what}"),
             Self::MethodNotGet => f.write_str("method is not GET"),
             Self::UnsupportedHttpVersion => f.write_str("not HTTP/1.1"),
-            Self::MissingHost => f.write_str("missing Host header"),
+            Self::MissingHost => f.write_str("missing or repeated Host header"),
             Self::MissingUpgrade => f.write_str("Upgrade header lacks 'websocket'"),
             Self::MissingConnectionUpgrade => f.write_str("Connection header lacks 'upgrade'"),
             Self::InvalidKey => f.write_str("missing or invalid Sec-WebSocket-Key"),

@@ -106,7 +106,9 @@ pub(crate) fn validate_request(
     if method != "GET" {
         return Err(HandshakeError::MethodNotGet);
     }
-    if h.get("host").is_none() {
+    // RFC 9112 §3.2: a request without a Host field, or with more than
+    // one, gets a 400.
+    if h.get_all("host").count() != 1 {
         return Err(HandshakeError::MissingHost);
     }
     if !h.has_token("upgrade", "websocket") {

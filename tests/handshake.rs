@@ -180,6 +180,9 @@ fn every_rejection_path() {
     use HandshakeError::*;
     const BAD: &str = "HTTP/1.1 400 Bad Request\r\n";
     expect_refused(&without("Host"), MissingHost, BAD);
+    let mut lines = good_lines();
+    lines.push("Host: other.example"); // RFC 9112 §3.2: exactly one Host
+    expect_refused(&request_with(&lines), MissingHost, BAD);
     expect_refused(&without("Upgrade"), MissingUpgrade, BAD);
     expect_refused(&replaced("Upgrade", "Upgrade: h2c"), MissingUpgrade, BAD);
     expect_refused(&without("Connection"), MissingConnectionUpgrade, BAD);
