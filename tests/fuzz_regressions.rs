@@ -1,7 +1,7 @@
 //! Bugs found while fuzzing, each as the smallest input that shows it, run
-//! through the same property check as its fuzz target. The inputs are in
-//! `fuzz/regressions/<target>/`; once a bug is fixed, move its input to
-//! `fuzz/corpus/<target>/` so that the corpus replay keeps guarding it.
+//! through the same property check as its fuzz target. A new bug's input
+//! goes in `fuzz/regressions/<target>/` (outside the corpus replay, which
+//! must stay green); once the bug is fixed it moves to `fuzz/corpus/<target>/`.
 
 #[path = "fuzz_props/mod.rs"]
 mod props;
@@ -29,7 +29,7 @@ const TWO_HOSTS: &[u8] = b"GET /chat HTTP/1.1\r\n\
 /// code to any HTTP/1.1 request message that lacks a Host header field and
 /// to any that contains more than one Host header field line". The server
 /// accepts a request with two Host lines (`validate_request` only checks
-/// that one is present).
+/// that one is present). Fixed in d2a89db.
 #[test]
 fn server_refuses_two_host_lines() {
     let mut conn = Connection::server(Config::default());
@@ -47,7 +47,7 @@ fn server_refuses_two_host_lines() {
 fn two_host_lines_through_the_fuzz_property() {
     let data = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/fuzz/regressions/handshake_server/malformed-two-host-lines"
+        "/fuzz/corpus/handshake_server/malformed-two-host-lines"
     ))
     .unwrap();
     props::handshake_server(&data);

@@ -332,14 +332,18 @@ pub(crate) fn receive(data: &[u8]) {
         assert!(peak >= held, "allocation counter broken: {peak} < {held}");
         // The connection may hold the unread input (twice, counting Vec
         // growth) and a message of at most max_message_size (idem), which
-        // cannot be longer than the input. Our output and event copies come
-        // on top. Anything else must be constant: no allocation sized by a
-        // length the peer announced.
+        // cannot be longer than the input. It may also reserve room for the
+        // rest of a frame being received, up to max_frame_size, but an
+        // announced length alone may not cost more than a constant: at most
+        // 256 KiB, or 8 times what arrived. Our output and event copies
+        // come on top; anything else must be a small constant.
         let c = &setup.config;
         let copies: usize =
             t.events.iter().map(ev_len).sum::<usize>() + 2 * t.events.capacity() * size_of::<Ev>();
+        let ahead = c.max_frame_size.min((256 << 10) + 8 * stream.len());
         let bound = 2 * stream.len()
             + 2 * c.max_message_size.min(stream.len())
+            + ahead
             + 2 * t.out.len()
             + copies
             + 4096;
