@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use wstate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
-use wstate::utf8::Utf8Validator;
+use wstate::wire::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use wstate::wire::utf8::Utf8Validator;
 use wstate::{Config, Connection, Event, Message, Role};
 
 /// The most bytes one simulated read returns.
@@ -361,12 +361,12 @@ fn mask(w: &mut Vec<Workload>) {
     let variants: [(&'static str, Mask, &Range<usize>); 5] = [
         (
             "wstate_apply_mask",
-            |b, k| wstate::mask::apply_mask(b, k, 0),
+            |b, k| wstate::wire::mask::apply_mask(b, k, 0),
             &aligned,
         ),
         (
             "wstate_apply_mask_unaligned",
-            |b, k| wstate::mask::apply_mask(b, k, 0),
+            |b, k| wstate::wire::mask::apply_mask(b, k, 0),
             &unaligned,
         ),
         ("fastwebsockets_unmask", fastwebsockets::unmask, &aligned),

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
-use wstate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use wstate::wire::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 
 /// Command-line options.
 #[derive(Clone, Debug)]

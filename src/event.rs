@@ -1,7 +1,7 @@
 //! The data a connection hands to its caller and takes from it.
 
-use crate::close::CloseFrame;
 use crate::handshake::{Accepted, Request};
+use crate::wire::close::CloseFrame;
 
 /// Something that happened on the connection, returned by
 /// [`Connection::poll_event`](crate::Connection::poll_event).

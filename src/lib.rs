@@ -110,31 +110,27 @@
 //! ## Layers
 //!
 //! The low layer needs no allocation and is public for users who want only
-//! frame parsing: [`frame`] (opcodes and headers), [`mask`], [`close`] (close
-//! codes and payloads) and [`utf8`] (the incremental validator).
+//! frame parsing: [`wire::frame`] (opcodes and headers), [`wire::mask`], [`wire::close`] (close
+//! codes and payloads) and [`wire::utf8`] (the incremental validator).
 //! [`handshake`] holds the opening handshake types.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 extern crate alloc;
 
-pub mod close;
 mod config;
 mod connection;
 pub mod error;
 mod event;
-pub mod frame;
 pub mod handshake;
-mod http;
-pub mod mask;
-pub mod utf8;
+pub mod wire;
 
-pub use close::{CloseCode, CloseFrame};
 pub use config::Config;
 pub use connection::{Connection, ConnectionState, Entropy, Role};
 pub use error::{Error, HandshakeError, ProtocolError, SendError};
 pub use event::{Event, Message};
 pub use handshake::{Accept, Accepted, ClientRequest, Request};
+pub use wire::close::{CloseCode, CloseFrame};
 
 /// The README's usage block, compiled and run as a doctest.
 #[cfg(doctest)]

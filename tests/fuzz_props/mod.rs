@@ -12,8 +12,8 @@
 #![allow(dead_code, reason = "each fuzz target uses one of the checks")]
 
 use arbitrary::{Arbitrary, Unstructured};
-use wstate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
-use wstate::utf8::Utf8Validator;
+use wstate::wire::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use wstate::wire::utf8::Utf8Validator;
 use wstate::{
     Accept, ClientRequest, CloseCode, CloseFrame, Config, Connection, ConnectionState, Error,
     Event, Message, ProtocolError, Role, SendError,

@@ -19,7 +19,7 @@ impl core::fmt::Display for Utf8Error {
 /// Validates UTF-8 that arrives in pieces.
 ///
 /// ```
-/// use wstate::utf8::Utf8Validator;
+/// use wstate::wire::utf8::Utf8Validator;
 /// let mut v = Utf8Validator::new();
 /// let text = "é😀".as_bytes(); // c3 a9 f0 9f 98 80
 /// assert!(v.feed(&text[..1]).is_ok()); // half of 'é' is fine so far

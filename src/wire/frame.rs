@@ -18,7 +18,7 @@
 //! +-------------------------------+-------------------------------+
 //! ```
 
-use crate::error::ProtocolError;
+use super::ProtocolError;
 
 /// The longest possible frame header: 2 bytes, 8 bytes of length, 4 of mask key.
 pub const MAX_HEADER_LEN: usize = 14;
@@ -111,7 +111,7 @@ impl FrameHeader {
     /// and masking depend on the connection and are checked there.
     ///
     /// ```
-    /// use wstate::frame::{FrameHeader, OpCode};
+    /// use wstate::wire::frame::{FrameHeader, OpCode};
     /// // RFC 6455 §5.7: a single-frame masked text message "Hello".
     /// let bytes = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
     /// let (header, n) = FrameHeader::parse(&bytes).unwrap().unwrap();
@@ -198,7 +198,7 @@ impl FrameHeader {
     /// Writes the header into `dst` in its minimal form and returns its length.
     ///
     /// ```
-    /// use wstate::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
+    /// use wstate::wire::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
     /// let header = FrameHeader { fin: true, rsv: 0, opcode: OpCode::Binary, mask: None, payload_len: 256 };
     /// let mut buf = [0; MAX_HEADER_LEN];
     /// let n = header.encode(&mut buf);

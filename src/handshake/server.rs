@@ -1,44 +1,13 @@
-//! The opening handshake (RFC 6455 §4): the WebSocket rules on top of the
-//! HTTP/1.1 head: request and response validation, the accept key,
-//! subprotocol negotiation, and the responses a server writes.
+//! The server's side of the opening handshake: validating the client's
+//! request (RFC 6455 §4.2.1) and writing the `101` or an error response.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use crate::error::{HandshakeError, Response, SendError};
-use crate::http::{self, Fields};
-
-pub use crate::http::Fields as Headers;
-
-/// The GUID every server appends to the client's key (RFC 6455 §1.3).
-const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
-/// Computes `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: the base64 of
-/// the SHA-1 of the key followed by the RFC's GUID.
-///
-/// ```
-/// // RFC 6455 §1.3.
-/// let accept = wstate::handshake::accept_key(b"dGhlIHNhbXBsZSBub25jZQ==");
-/// assert_eq!(&accept, b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-/// ```
-pub fn accept_key(key: &[u8]) -> [u8; 28] {
-    let mut sha = sha1_smol::Sha1::new();
-    sha.update(key);
-    sha.update(GUID);
-    let mut out = [0; 28];
-    // 20 bytes of digest are always 28 base64 characters.
-    let _ = BASE64.encode_slice(sha.digest().bytes(), &mut out);
-    out
-}
-
-/// The `Sec-WebSocket-Key` for a 16-byte nonce: its base64 (24 characters).
-pub(crate) fn key_for_nonce(nonce: &[u8; 16]) -> [u8; 24] {
-    let mut out = [0; 24];
-    let _ = BASE64.encode_slice(nonce, &mut out);
-    out
-}
+use super::accept_key;
+use super::http::{self, Fields};
+use crate::error::{HandshakeError, SendError};
 
 /// An upgrade request that passed validation, borrowed from the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +29,7 @@ impl<'a> Request<'a> {
     }
 
     /// Every header field, in order.
-    pub fn headers(&self) -> Headers<'a> {
+    pub fn headers(&self) -> Fields<'a> {
         self.headers
     }
 
@@ -262,164 +231,4 @@ pub(crate) fn check_headers(headers: &[(&str, &str)]) -> Result<(), SendError> {
     } else {
         Err(SendError::InvalidHeader)
     }
-}
-
-/// What a client asks for, for [`Connection::client`](crate::Connection::client).
-///
-/// ```
-/// use wstate::ClientRequest;
-/// let request = ClientRequest::new("example.com", "/chat?room=1")
-///     .subprotocols(&["v2.chat", "v1.chat"])
-///     .headers(&[("Origin", "https://example.com")]);
-/// # let _ = request;
-/// ```
-#[derive(Clone, Copy, Debug)]
-#[non_exhaustive]
-pub struct ClientRequest<'a> {
-    /// The `Host` header: host, and port unless it is the default.
-    pub host: &'a str,
-    /// The request target: path and query, starting with `/`.
-    pub path: &'a str,
-    /// Subprotocols to offer, most preferred first.
-    pub subprotocols: &'a [&'a str],
-    /// Extra header fields (e.g. `Origin`, `Authorization`, `Cookie`).
-    pub headers: &'a [(&'a str, &'a str)],
-}
-
-impl<'a> ClientRequest<'a> {
-    /// A request for `path` on `host`, with no subprotocols or extra headers.
-    pub const fn new(host: &'a str, path: &'a str) -> Self {
-        Self {
-            host,
-            path,
-            subprotocols: &[],
-            headers: &[],
-        }
-    }
-
-    /// Offers subprotocols.
-    #[must_use]
-    pub const fn subprotocols(mut self, protocols: &'a [&'a str]) -> Self {
-        self.subprotocols = protocols;
-        self
-    }
-
-    /// Adds header fields.
-    #[must_use]
-    pub const fn headers(mut self, headers: &'a [(&'a str, &'a str)]) -> Self {
-        self.headers = headers;
-        self
-    }
-}
-
-/// Writes the client's upgrade request; returns the subprotocols offered,
-/// comma-separated, to check the response against.
-pub(crate) fn write_request(
-    request: &ClientRequest<'_>,
-    key: &[u8; 24],
-    out: &mut Vec<u8>,
-) -> Result<String, SendError> {
-    let target_ok =
-        request.path.starts_with('/') && request.path.bytes().all(|b| b.is_ascii_graphic());
-    let host_ok = !request.host.is_empty()
-        && http::valid_field("Host", request.host)
-        && !request.host.contains(' ');
-    let protocols_ok = request
-        .subprotocols
-        .iter()
-        .all(|p| !p.is_empty() && http::valid_field(p, ""));
-    if !target_ok || !host_ok || !protocols_ok {
-        return Err(SendError::InvalidHeader);
-    }
-    check_headers(request.headers)?;
-    let offered = request.subprotocols.join(", ");
-    out.extend_from_slice(b"GET ");
-    out.extend_from_slice(request.path.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\n");
-    http::write_field(out, "Host", request.host.as_bytes());
-    out.extend_from_slice(b"Upgrade: websocket\r\nConnection: Upgrade\r\n");
-    http::write_field(out, "Sec-WebSocket-Key", key);
-    out.extend_from_slice(b"Sec-WebSocket-Version: 13\r\n");
-    if !offered.is_empty() {
-        http::write_field(out, "Sec-WebSocket-Protocol", offered.as_bytes());
-    }
-    for (name, value) in request.headers {
-        http::write_field(out, name, value.as_bytes());
-    }
-    out.extend_from_slice(b"\r\n");
-    Ok(offered)
-}
-
-/// The server's acceptance, as seen by a client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Accepted<'a> {
-    subprotocol: Option<&'a str>,
-    headers: Fields<'a>,
-}
-
-impl<'a> Accepted<'a> {
-    /// The subprotocol the server selected, if any.
-    pub fn subprotocol(&self) -> Option<&'a str> {
-        self.subprotocol
-    }
-
-    /// The header fields of the `101` response.
-    pub fn headers(&self) -> Headers<'a> {
-        self.headers
-    }
-
-    /// The value of the first response header named `name`.
-    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers.get(name)
-    }
-}
-
-/// Checks the server's response (RFC 6455 §4.2.2 / §4.1, client side).
-pub(crate) fn validate_response<'a>(
-    head: http::Head<'a>,
-    expected_accept: &[u8; 28],
-    offered: &str,
-) -> Result<Accepted<'a>, HandshakeError> {
-    let (status, reason) = http::parse_status_line(head.first)?;
-    let h = head.fields;
-    if status != 101 {
-        return Err(HandshakeError::Rejected(alloc::boxed::Box::new(Response {
-            status,
-            reason: String::from_utf8_lossy(reason).into_owned(),
-            headers: h
-                .iter()
-                .map(|(n, v)| (String::from(n), v.to_vec()))
-                .collect(),
-        })));
-    }
-    if !h.has_token("upgrade", "websocket") {
-        return Err(HandshakeError::MissingUpgrade);
-    }
-    if !h.has_token("connection", "upgrade") {
-        return Err(HandshakeError::MissingConnectionUpgrade);
-    }
-    let mut accepts = h.get_all("sec-websocket-accept");
-    if accepts.next() != Some(&expected_accept[..]) || accepts.next().is_some() {
-        return Err(HandshakeError::InvalidAccept);
-    }
-    if h.list("sec-websocket-extensions").next().is_some() {
-        // We offer no extensions, so the server may not select one (§4.1).
-        return Err(HandshakeError::UnexpectedExtension);
-    }
-    let mut protocols = h.list("sec-websocket-protocol");
-    let subprotocol = match (protocols.next(), protocols.next()) {
-        (None, _) => None,
-        (Some(p), None) => {
-            let p = core::str::from_utf8(p).map_err(|_| HandshakeError::UnexpectedSubprotocol)?;
-            if !offered.split(", ").any(|o| o == p) {
-                return Err(HandshakeError::UnexpectedSubprotocol);
-            }
-            Some(p)
-        }
-        (Some(_), Some(_)) => return Err(HandshakeError::UnexpectedSubprotocol),
-    };
-    Ok(Accepted {
-        subprotocol,
-        headers: h,
-    })
 }

@@ -3,7 +3,7 @@
 use arrayvec::ArrayString;
 use core::fmt;
 
-use crate::error::ProtocolError;
+use super::ProtocolError;
 
 /// The longest close reason that fits in a control frame: 125 bytes of
 /// payload minus the 2-byte code.
@@ -215,6 +215,20 @@ impl fmt::Debug for CloseFrame {
             .field("code", &self.code)
             .field("reason", &self.reason.as_str())
             .finish()
+    }
+}
+
+impl ProtocolError {
+    /// The close code sent to the peer for this error: 1007 for bad UTF-8,
+    /// 1009 for limits, 1002 for everything else. Never 1000.
+    pub const fn close_code(self) -> CloseCode {
+        match self {
+            Self::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            Self::FrameTooLarge | Self::MessageTooLarge | Self::TooManyFragments => {
+                CloseCode::MESSAGE_TOO_BIG
+            }
+            _ => CloseCode::PROTOCOL_ERROR,
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 /// `offset` lets a payload that arrives in pieces be unmasked piece by piece.
 ///
 /// ```
-/// use wstate::mask::apply_mask;
+/// use wstate::wire::mask::apply_mask;
 /// let key = [0x37, 0xfa, 0x21, 0x3d];
 /// let mut data = *b"Hello";
 /// apply_mask(&mut data, key, 0);

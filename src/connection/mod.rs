@@ -6,15 +6,14 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::config::Config;
 use crate::error::{Error, HandshakeError, ProtocolError, SendError};
 use crate::event::{Event, Message};
-use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
-use crate::handshake::{self, Accept, ClientRequest};
-use crate::http;
-use crate::mask::apply_mask;
-use crate::utf8::Utf8Validator;
+use crate::handshake::{self, Accept, ClientRequest, http};
+use crate::wire::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
+use crate::wire::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
+use crate::wire::mask::apply_mask;
+use crate::wire::utf8::Utf8Validator;
 
 /// A source of unpredictable bytes for client mask keys and handshake nonces.
 ///

@@ -1,0 +1,46 @@
+//! The opening handshake (RFC 6455 §4): the WebSocket rules on top of the
+//! HTTP/1.1 head: request and response validation, the accept key,
+//! subprotocol negotiation, and the responses a server writes.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+mod client;
+pub(crate) mod http;
+mod server;
+
+pub use client::{Accepted, ClientRequest};
+pub(crate) use client::{validate_response, write_request};
+pub use http::Fields as Headers;
+pub use server::{Accept, Request};
+pub(crate) use server::{
+    check_accept, check_headers, validate_request, write_accept, write_error_response, write_reject,
+};
+
+/// The GUID every server appends to the client's key (RFC 6455 §1.3).
+const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// Computes `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: the base64 of
+/// the SHA-1 of the key followed by the RFC's GUID.
+///
+/// ```
+/// // RFC 6455 §1.3.
+/// let accept = wstate::handshake::accept_key(b"dGhlIHNhbXBsZSBub25jZQ==");
+/// assert_eq!(&accept, b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// ```
+pub fn accept_key(key: &[u8]) -> [u8; 28] {
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key);
+    sha.update(GUID);
+    let mut out = [0; 28];
+    // 20 bytes of digest are always 28 base64 characters.
+    let _ = BASE64.encode_slice(sha.digest().bytes(), &mut out);
+    out
+}
+
+/// The `Sec-WebSocket-Key` for a 16-byte nonce: its base64 (24 characters).
+pub(crate) fn key_for_nonce(nonce: &[u8; 16]) -> [u8; 24] {
+    let mut out = [0; 24];
+    let _ = BASE64.encode_slice(nonce, &mut out);
+    out
+}
