@@ -216,7 +216,7 @@ fn wstate_receive(conn: &mut Connection, data: &[u8], out: &mut Vec<u8>) -> (usi
     let (mut messages, mut bytes) = (0, 0);
     for chunk in data.chunks(READ_CHUNK) {
         conn.receive(chunk);
-        while let Some(event) = conn.poll_event(out).expect("valid input") {
+        while let wstate::Polled::Event(event, _) = conn.poll_event(out).expect("valid input") {
             match event {
                 Event::Binary(b) => bytes += black_box(b).len(),
                 Event::Text(t) => bytes += black_box(t).len(),
@@ -663,12 +663,12 @@ fn handshake(w: &mut Vec<Workload>) {
         let mut conn = Connection::server(Config::default());
         conn.receive(black_box(REQUEST));
         match conn.poll_event(&mut out) {
-            Ok(Some(Event::Request(request))) => {
+            Ok(wstate::Polled::Event(Event::Request(request), tx)) => {
                 black_box(request.path());
+                tx.accept(&wstate::Accept::new(), &mut out).unwrap();
             }
             other => panic!("expected a request: {other:?}"),
         }
-        conn.accept(&wstate::Accept::new(), &mut out).unwrap();
         black_box(&out);
         out.clear();
     }));

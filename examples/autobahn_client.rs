@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use wstate::{ClientRequest, Config, Connection, Event};
+use wstate::{Config, Connection, Event, Polled, WsUrl};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = std::env::args()
@@ -31,19 +31,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Opens a connection: sends the request and waits for the `101`.
 fn connect(url: &str) -> Result<(TcpStream, Connection, Vec<u8>), Box<dyn std::error::Error>> {
-    let url = common::parse_ws_url(url)?;
-    let mut stream = TcpStream::connect(&url.addr)?;
+    let url = WsUrl::parse(url)?;
+    let mut stream = TcpStream::connect((url.host(), url.port()))?;
     stream.set_nodelay(true)?;
     // Every case ends within seconds; this bounds a stuck one.
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut out = Vec::new();
     let config = Config::default();
-    let mut conn = Connection::client(
-        &ClientRequest::new(&url.host, &url.path),
-        common::os_entropy,
-        config,
-        &mut out,
-    )?;
+    let mut conn = Connection::client(&url.request(), common::os_entropy, config, &mut out)?;
     stream.write_all(&out)?;
     out.clear();
     let mut buf = vec![0; 16 << 10];
@@ -55,10 +50,9 @@ fn connect(url: &str) -> Result<(TcpStream, Connection, Vec<u8>), Box<dyn std::e
             conn.receive(&buf[..n]);
         }
         match conn.poll_event(&mut out)? {
-            Some(Event::Accepted(_)) => return Ok((stream, conn, out)),
-            Some(_) => {}
-            None if n == 0 => return Err("connection closed during the handshake".into()),
-            None => {}
+            Polled::Event(Event::Accepted(_), _) => return Ok((stream, conn, out)),
+            Polled::Event(..) | Polled::NeedMore => {}
+            Polled::Done => return Err("connection closed during the handshake".into()),
         }
     }
 }
@@ -68,14 +62,21 @@ fn case_count(url: &str) -> Result<u32, Box<dyn std::error::Error>> {
     let mut buf = vec![0; 4096];
     let mut count = None;
     loop {
-        while let Some(event) = conn.poll_event(&mut out)? {
-            if let Event::Text(t) = event {
-                count = Some(t.trim().parse()?);
+        let mut done = false;
+        loop {
+            match conn.poll_event(&mut out)? {
+                Polled::Event(Event::Text(t), _) => count = Some(t.trim().parse()?),
+                Polled::Event(..) => {}
+                Polled::NeedMore => break,
+                Polled::Done => {
+                    done = true;
+                    break;
+                }
             }
         }
         stream.write_all(&out)?;
         out.clear();
-        if conn.should_close_transport() {
+        if done {
             break;
         }
         let n = common::read_or_eof(&mut stream, &mut buf)?;

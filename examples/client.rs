@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use wstate::{ClientRequest, CloseCode, Config, Connection, Event, Message};
+use wstate::{CloseCode, Config, Connection, Event, Message, Polled, WsUrl};
 
 /// What the main loop waits for.
 enum Input {
@@ -45,12 +45,19 @@ fn main() {
 
 /// Returns whether the connection ended with a clean closing handshake.
 fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
-    let url = common::parse_ws_url(url)?;
-    let mut stream = TcpStream::connect(&url.addr)?;
+    let url = WsUrl::parse(url)?;
+    if url.is_secure() {
+        return Err("wss:// needs TLS, which this example does not do".into());
+    }
+    let mut stream = TcpStream::connect((url.host(), url.port()))?;
     stream.set_nodelay(true)?;
     let mut out = Vec::new();
-    let request = ClientRequest::new(&url.host, &url.path);
-    let mut conn = Connection::client(&request, common::os_entropy, Config::default(), &mut out)?;
+    let mut conn = Connection::client(
+        &url.request(),
+        common::os_entropy,
+        Config::default(),
+        &mut out,
+    )?;
     stream.write_all(&out)?;
     out.clear();
 
@@ -94,9 +101,10 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
                 let _ = conn.close(CloseCode::NORMAL, "", &mut out);
             }
         }
+        let mut done = false;
         loop {
             match conn.poll_event(&mut out) {
-                Ok(Some(Event::Accepted(accepted))) => {
+                Ok(Polled::Event(Event::Accepted(accepted), _)) => {
                     match accepted.subprotocol() {
                         Some(p) => writeln!(stdout, "connected subprotocol={p}")?,
                         None => writeln!(stdout, "connected")?,
@@ -115,27 +123,26 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
                         });
                     }
                 }
-                Ok(Some(Event::Text(t))) => writeln!(stdout, "text {} {t}", t.len())?,
-                Ok(Some(Event::Binary(b))) => {
+                Ok(Polled::Event(Event::Text(t), _)) => writeln!(stdout, "text {} {t}", t.len())?,
+                Ok(Polled::Event(Event::Binary(b), _)) => {
                     writeln!(stdout, "binary {} {:08x}", b.len(), fnv1a32(b))?
                 }
-                Ok(Some(Event::Ping(p))) => writeln!(stdout, "ping {}", p.len())?,
-                Ok(Some(Event::Pong(p))) => {
+                Ok(Polled::Event(Event::Ping(p), _)) => writeln!(stdout, "ping {}", p.len())?,
+                Ok(Polled::Event(Event::Pong(p), _)) => {
                     writeln!(stdout, "pong {} {}", p.len(), String::from_utf8_lossy(p))?
                 }
-                Ok(Some(Event::Close(frame))) => {
-                    let (code, reason) = frame.map_or((1005, String::new()), |f| {
-                        (f.code.0, f.reason().to_string())
-                    });
-                    writeln!(stdout, "closed {code} {reason}")?;
-                    closed_clean = code != 1006;
+                Ok(Polled::Event(Event::Close(frame), _)) => {
+                    writeln!(stdout, "closed {} {}", frame.code.0, frame.reason())?;
+                    closed_clean = frame.code != CloseCode::ABNORMAL;
                 }
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(e) => {
-                    writeln!(stdout, "error {e}")?;
+                Ok(Polled::Event(..)) => {}
+                Ok(Polled::NeedMore) => break,
+                Ok(Polled::Done) => {
+                    done = true;
                     break;
                 }
+                // The next poll says Done.
+                Err(e) => writeln!(stdout, "error {e}")?,
             }
         }
         stdout.flush()?;
@@ -143,7 +150,7 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
             stream.write_all(&out)?;
             out.clear();
         }
-        if conn.should_close_transport() {
+        if done {
             break;
         }
     }

@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use wstate::{Accept, Config, Connection, Event};
+use wstate::{Accept, Config, Connection, Event, Polled};
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args()
@@ -50,12 +50,13 @@ fn serve(mut stream: TcpStream) -> std::io::Result<String> {
             conn.receive(&buf[..n]);
         }
         match conn.poll_event(&mut out) {
-            Ok(Some(Event::Request(request))) => {
+            Ok(Polled::Event(Event::Request(request), tx)) => {
                 path = request.path().to_string();
-                conn.accept(&Accept::new(), &mut out)
+                tx.accept(&Accept::new(), &mut out)
                     .expect("a request is pending");
                 break;
             }
+            Ok(Polled::Done) => return Ok(format!("{peer} left during the handshake")),
             Ok(_) => {}
             Err(e) => {
                 stream.write_all(&out)?;

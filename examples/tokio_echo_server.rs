@@ -5,7 +5,8 @@
 //! The pattern to copy for an async server:
 //!
 //! * read once, feed the bytes to the [`Connection`], then drain **every**
-//!   event of that read with `poll_event` until it returns `Ok(None)`;
+//!   event of that read with `poll_event` until it says `NeedMore` (or
+//!   `Done`), answering each event while it is held, without a copy;
 //! * replies (ours, and the pongs and Close replies the connection queues
 //!   itself) all go to one output buffer, written with **one** `write_all`
 //!   per read: many messages per read cost two syscalls, not two each;
@@ -21,7 +22,7 @@ use std::task::Poll;
 
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use wstate::{Accept, Config, Connection, Event, Message};
+use wstate::{Accept, Config, Connection, Event, Message, Polled};
 
 /// Bytes read per syscall.
 const READ_BUF: usize = 64 << 10;
@@ -56,24 +57,14 @@ async fn main() -> io::Result<()> {
     }
 }
 
-/// Copies of the last message, reused so that echoing allocates nothing in
-/// steady state. (An event borrows the connection, so it is copied before
-/// the connection is borrowed again to send the echo.)
-#[derive(Default)]
-struct Scratch {
-    text: String,
-    binary: Vec<u8>,
-}
-
 /// Runs one connection: the handshake, then echo until it ends.
 async fn serve(mut stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut conn = Connection::server(Config::default());
     let mut out = Vec::new();
-    let mut scratch = Scratch::default();
     loop {
         let n = read(&mut stream, &mut conn).await?;
-        drain(&mut conn, &mut out, &mut scratch);
+        let done = drain(&mut conn, &mut out);
         if !out.is_empty() {
             stream.write_all(&out).await?;
             out.clear();
@@ -81,7 +72,7 @@ async fn serve(mut stream: TcpStream) -> io::Result<()> {
                 out = Vec::new();
             }
         }
-        if conn.should_close_transport() || n == 0 {
+        if done || n == 0 {
             // Server closes the TCP connection first (RFC 6455 §7.1.1).
             return stream.shutdown().await;
         }
@@ -119,39 +110,31 @@ async fn read(stream: &mut TcpStream, conn: &mut Connection) -> io::Result<usize
     .await
 }
 
-/// Handles every event the bytes received so far produce.
-fn drain(conn: &mut Connection, out: &mut Vec<u8>, scratch: &mut Scratch) {
+/// Handles every event the bytes received so far produce, answering each
+/// while it is held (no copy). Returns whether the connection is finished.
+fn drain(conn: &mut Connection, out: &mut Vec<u8>) -> bool {
     loop {
         match conn.poll_event(out) {
-            Ok(Some(Event::Request(_request))) => {
+            Ok(Polled::Event(Event::Request(_request), tx)) => {
                 // A real server would check `_request.path()`, the origin and
-                // the subprotocols here, and maybe `conn.reject(..)`.
-                conn.accept(&Accept::new(), out)
+                // the subprotocols here, and maybe `tx.reject(..)`.
+                tx.accept(&Accept::new(), out)
                     .expect("a request is pending");
             }
-            Ok(Some(Event::Text(text))) => {
-                scratch.text.clear();
-                scratch.text.push_str(text);
-                // Fails only once we are closing; then the echo is moot.
-                let _ = conn.send(Message::Text(&scratch.text), out);
+            // Fails only once we are closing; then the echo is moot.
+            Ok(Polled::Event(Event::Text(text), tx)) => {
+                let _ = tx.send(Message::Text(text), out);
             }
-            Ok(Some(Event::Binary(bytes))) => {
-                scratch.binary.clear();
-                scratch.binary.extend_from_slice(bytes);
-                let _ = conn.send(Message::Binary(&scratch.binary), out);
+            Ok(Polled::Event(Event::Binary(bytes), tx)) => {
+                let _ = tx.send(Message::Binary(bytes), out);
             }
             // Pongs and Close replies are already queued in `out`.
-            Ok(Some(_)) => {}
-            Ok(None) => break,
-            // A protocol error: the Close with its code is in `out`, and
-            // `should_close_transport()` is now true.
-            Err(_) => break,
+            Ok(Polled::Event(..)) => {}
+            Ok(Polled::NeedMore) => return false,
+            Ok(Polled::Done) => return true,
+            // A protocol error: the Close with its code is in `out`; the
+            // next poll says Done.
+            Err(_) => {}
         }
-    }
-    if scratch.text.capacity() > KEEP {
-        scratch.text = String::new();
-    }
-    if scratch.binary.capacity() > KEEP {
-        scratch.binary = Vec::new();
     }
 }

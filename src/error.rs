@@ -15,7 +15,9 @@ use core::fmt;
 pub use crate::wire::ProtocolError;
 use crate::wire::close::CloseCode;
 
-/// An HTTP response that was not `101 Switching Protocols`, as seen by a client.
+/// An HTTP response that was not `101 Switching Protocols`, as seen by a
+/// client. Strings are decoded lossily (invalid UTF-8 becomes U+FFFD) so
+/// that it prints readably.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
     /// The status code, e.g. 301, 401, 403.
@@ -23,16 +25,21 @@ pub struct Response {
     /// The reason phrase.
     pub reason: String,
     /// The header fields in order, names as sent.
-    pub headers: Vec<(String, Vec<u8>)>,
+    pub headers: Vec<(String, String)>,
+    /// The body: the `Content-Length` bytes, or what came before the server
+    /// closed the connection, at most
+    /// [`Config::max_handshake_size`](crate::Config::max_handshake_size)
+    /// bytes (a chunked body is not decoded).
+    pub body: Vec<u8>,
 }
 
 impl Response {
     /// The value of the first header named `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -70,6 +77,11 @@ pub enum HandshakeError {
     Rejected(Box<Response>),
     /// The transport ended before the handshake completed.
     UnexpectedEof,
+    /// The client sent more than
+    /// [`Config::max_handshake_size`](crate::Config::max_handshake_size)
+    /// bytes after its request while the request awaited an answer (a `400`
+    /// was queued).
+    EarlyDataTooLarge,
 }
 
 impl HandshakeError {
@@ -107,6 +119,7 @@ impl fmt::Display for HandshakeError {
             Self::UnexpectedExtension => f.write_str("server chose an extension not offered"),
             Self::Rejected(r) => write!(f, "server answered {} {}", r.status, r.reason),
             Self::UnexpectedEof => f.write_str("connection closed during the handshake"),
+            Self::EarlyDataTooLarge => f.write_str("too much data before the request was answered"),
         }
     }
 }

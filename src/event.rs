@@ -6,14 +6,15 @@ use crate::wire::close::CloseFrame;
 /// Something that happened on the connection, returned by
 /// [`Connection::poll_event`](crate::Connection::poll_event).
 ///
-/// Events borrow the connection's buffers: copy what you keep before the
-/// next call on the connection.
+/// Events borrow the connection's receive buffers: answer through the
+/// [`Sender`](crate::Sender) handed out beside the event, and copy what you
+/// keep past the next poll.
 #[derive(Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event<'a> {
     /// Server: a valid upgrade request arrived. Answer it with
-    /// [`Connection::accept`](crate::Connection::accept) or
-    /// [`Connection::reject`](crate::Connection::reject).
+    /// [`Sender::accept`](crate::Sender::accept) or
+    /// [`Sender::reject`](crate::Sender::reject).
     Request(Request<'a>),
     /// Client: the server accepted the upgrade; the connection is open.
     Accepted(Accepted<'a>),
@@ -26,12 +27,12 @@ pub enum Event<'a> {
     Ping(&'a [u8]),
     /// A Pong.
     Pong(&'a [u8]),
-    /// The closing handshake ended. `Some(frame)` carries the peer's code and
-    /// reason; `None` means the peer's Close had no status code (1005). When
-    /// the transport ended without a Close, the code is 1006
-    /// ([`CloseCode::ABNORMAL`](crate::CloseCode::ABNORMAL)). The reply to the
-    /// peer's Close, if one was due, is already queued.
-    Close(Option<CloseFrame>),
+    /// The closing handshake ended: the peer's code and reason, 1005
+    /// ([`CloseCode::NO_STATUS`](crate::CloseCode::NO_STATUS)) if its Close
+    /// had no code, or 1006 ([`CloseCode::ABNORMAL`](crate::CloseCode::ABNORMAL))
+    /// if the transport ended without a Close. The reply to the peer's
+    /// Close, if one was due, is already queued.
+    Close(CloseFrame),
 }
 
 /// A message to send with [`Connection::send`](crate::Connection::send).

@@ -29,44 +29,60 @@
 //!
 //! ## Driving it
 //!
-//! A complete server loop over any `Read + Write` transport:
+//! One loop does everything: read, feed, poll until `NeedMore`, write.
+//! [`Connection::poll_event`] answers with one of three things:
+//!
+//! * [`Polled::Event`]: something happened. The event borrows only the
+//!   connection's receive buffers; the [`Sender`] beside it answers (echo,
+//!   accept with a subprotocol from the request, reply by hand) while the
+//!   event is held, without copying the payload.
+//! * [`Polled::NeedMore`]: read more bytes from the transport.
+//! * [`Polled::Done`]: the connection is finished (closing handshake done,
+//!   failed, or transport ended). Write out what is queued, close the
+//!   transport, drop the connection. A loop cannot miss it: it is not
+//!   `NeedMore`.
+//!
+//! Errors are the peer's fault; the bytes that answer them (a Close with the
+//! right code, or an HTTP error) are already in `out`, and the next poll
+//! says `Done`. A complete server over any `Read + Write` transport:
 //!
 //! ```
 //! use std::io::{Read, Write};
-//! use wstate::{Accept, Config, Connection, Event, Message};
+//! use wstate::{Accept, Config, Connection, Event, Message, Polled};
 //!
 //! fn serve(mut sock: impl Read + Write) -> std::io::Result<()> {
 //!     let mut conn = Connection::server(Config::default());
 //!     let mut out = Vec::new(); // bytes to write, owned by the caller
 //!     let mut buf = [0; 4096];
-//!     let mut reply = String::new();
-//!     while !conn.should_close_transport() {
+//!     loop {
 //!         let n = sock.read(&mut buf)?;
 //!         if n == 0 { conn.receive_eof() } else { conn.receive(&buf[..n]) }
 //!         loop {
 //!             match conn.poll_event(&mut out) {
-//!                 Ok(Some(Event::Request(req))) => {
+//!                 Ok(Polled::Event(Event::Request(req), tx)) => {
 //!                     // Inspect req.path(), req.origin(), req.subprotocols() ...
-//!                     let _ = req.path();
-//!                     conn.accept(&Accept::new(), &mut out).expect("request pending");
+//!                     let accept = match req.subprotocols().find(|p| *p == "chat") {
+//!                         Some(chat) => Accept::new().subprotocol(chat),
+//!                         None => Accept::new(),
+//!                     };
+//!                     tx.accept(&accept, &mut out).unwrap();
 //!                 }
-//!                 // Events borrow the connection: copy what you keep.
-//!                 Ok(Some(Event::Text(text))) => reply = format!("echo: {text}"),
-//!                 Ok(Some(Event::Close(_))) => {} // the reply Close is already in `out`
-//!                 Ok(Some(_)) => {}               // Binary, Ping (Pong queued), Pong
-//!                 Ok(None) => break,              // need more bytes
-//!                 Err(_) => break,                // our Close or HTTP error is in `out`
-//!             }
-//!             if !reply.is_empty() {
-//!                 let _ = conn.send(Message::Text(&reply), &mut out);
-//!                 reply.clear();
+//!                 // Answer while holding the event: no copy.
+//!                 Ok(Polled::Event(Event::Text(text), tx)) => {
+//!                     let _ = tx.send(Message::Text(text), &mut out);
+//!                 }
+//!                 Ok(Polled::Event(_, _)) => {} // Binary, Ping (Pong queued), Pong, Close
+//!                 Ok(Polled::NeedMore) => break,
+//!                 Ok(Polled::Done) => {
+//!                     sock.write_all(&out)?; // the last bytes: Close reply, error
+//!                     return Ok(());          // then close the transport
+//!                 }
+//!                 Err(_) => {}                // Close or HTTP error queued; next: Done
 //!             }
 //!         }
 //!         sock.write_all(&out)?;
 //!         out.clear();
-//!         if n == 0 { break }
 //!     }
-//!     Ok(())
 //! }
 //!
 //! // Try it against a client `Connection` over an in-memory "socket".
@@ -74,7 +90,7 @@
 //! let mut wire = Vec::new();
 //! let mut client = Connection::client(
 //!     &ClientRequest::new("example.com", "/chat"),
-//!     |b: &mut [u8]| b.fill(7), // use a real CSPRNG in production
+//!     |b| b.fill(7), // use a real CSPRNG in production
 //!     Config::default(),
 //!     &mut wire,
 //! ).unwrap();
@@ -83,7 +99,7 @@
 //! # let key = wstate::handshake::accept_key(b"BwcHBwcHBwcHBwcHBwcHBw==");
 //! # client.receive(&key);
 //! # client.receive(b"\r\n\r\n");
-//! # assert!(matches!(client.poll_event(&mut ignored), Ok(Some(Event::Accepted(_)))));
+//! # assert!(matches!(client.poll_event(&mut ignored), Ok(Polled::Event(Event::Accepted(_), _))));
 //! client.send(Message::Text("hi"), &mut wire).unwrap();
 //! client.close(CloseCode::NORMAL, "", &mut wire).unwrap();
 //!
@@ -100,19 +116,31 @@
 //! let response = sock.output;
 //! assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
 //! // After the head: the echo, then the reply to our Close (echoing 1000).
-//! assert!(response.ends_with(&[0x81, 0x08, b'e', b'c', b'h', b'o', b':', b' ', b'h', b'i', 0x88, 0x02, 0x03, 0xe8]));
+//! assert!(response.ends_with(&[0x81, 0x02, b'h', b'i', 0x88, 0x02, 0x03, 0xe8]), "{:?}", &response[response.len()-20..]);
 //! ```
 //!
-//! A client is the same loop starting with [`Connection::client`], whose
-//! first event is [`Event::Accepted`]. Where the HTTP upgrade happens
-//! elsewhere, [`Connection::new_open`] starts a connection already open.
+//! A client is the same loop starting with [`Connection::client`] (or
+//! [`WsUrl::parse`] for a `ws://` URL), whose first event is
+//! [`Event::Accepted`]. A client's connection says `Done` only once the
+//! server closed the transport (RFC 6455 §7.1.1). Where the HTTP upgrade
+//! happens elsewhere, [`Connection::new_open`] starts a connection already
+//! open. To send when no event is held, use [`Connection::send`] and
+//! friends, or [`Connection::sender`].
 //!
 //! ## Layers
 //!
-//! The low layer needs no allocation and is public for users who want only
-//! frame parsing: [`wire::frame`] (opcodes and headers), [`wire::mask`], [`wire::close`] (close
-//! codes and payloads) and [`wire::utf8`] (the incremental validator).
-//! [`handshake`] holds the opening handshake types.
+//! `ls -R src` shows them; lower floors never import higher ones.
+//!
+//! * [`wire`]: the allocation-free ground floor, public for users who want
+//!   only frame parsing: [`wire::frame`] (opcodes and headers),
+//!   [`wire::mask`], [`wire::close`] (close codes and payloads) and
+//!   [`wire::utf8`] (the incremental validator).
+//! * [`handshake`]: the opening handshake as pure functions over bytes: the
+//!   HTTP/1.1 head, the server's and the client's rules, `ws://` URLs.
+//! * [`Connection`] (`src/connection/`): the state machine. Its `mod.rs`
+//!   holds the one private state enum and every transition; `recv.rs` and
+//!   `send.rs` beside it turn bytes into values and values into bytes.
+//! * [`Config`], [`Event`], [`error`]: plain data.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
@@ -126,10 +154,25 @@ pub mod handshake;
 pub mod wire;
 
 pub use config::Config;
-pub use connection::{Connection, ConnectionState, Entropy, Role};
+pub use connection::{Connection, ConnectionState, Entropy, Polled, Role, Sender};
 pub use error::{Error, HandshakeError, ProtocolError, SendError};
 pub use event::{Event, Message};
-pub use handshake::{Accept, Accepted, ClientRequest, Request};
+pub use handshake::{Accept, Accepted, ClientRequest, Request, UrlError, WsUrl};
+
+/// Fills `dest` from the operating system's CSPRNG (feature `getrandom`):
+/// an entropy source for [`Connection::client`] and [`Role::client`].
+///
+/// # Panics
+///
+/// If the operating system cannot supply random bytes, which `getrandom`
+/// documents as not happening on supported platforms once booted: masking
+/// with predictable keys would be worse than stopping.
+#[cfg(feature = "getrandom")]
+pub fn os_entropy(dest: &mut [u8]) {
+    if let Err(e) = getrandom::fill(dest) {
+        panic!("the operating system's random source failed: {e}");
+    }
+}
 pub use wire::close::{CloseCode, CloseFrame};
 
 /// The README's usage block, compiled and run as a doctest.

@@ -6,7 +6,7 @@
 //! (`allocation-counter`). Counters are per thread, so tests running in
 //! parallel do not disturb one another, and nothing here depends on timing.
 
-use wstate::{Config, Connection, Event, Message, Role};
+use wstate::{Config, Connection, Event, Message, Polled, Role};
 
 /// Allocations (reallocations included) made by this thread while `f` runs.
 /// `allocation-counter` installs a counting global allocator in this test
@@ -52,40 +52,22 @@ fn s2c(b0: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Echoes every message of one read, the way a server does: the event is
-/// copied to a reused scratch buffer, then sent into a reused `out`.
-/// Returns the number of data messages.
-fn echo_read(
-    conn: &mut Connection,
-    read: &[u8],
-    out: &mut Vec<u8>,
-    scratch: &mut Vec<u8>,
-) -> usize {
+/// Echoes every message of one read, the way a server does: each message
+/// is sent back while its event is held, without a copy, into a reused
+/// `out`. Returns the number of data messages.
+fn echo_read(conn: &mut Connection, read: &[u8], out: &mut Vec<u8>) -> usize {
     conn.receive(read);
     let mut messages = 0;
     loop {
-        let text = match conn.poll_event(out).expect("valid input") {
-            Some(Event::Text(t)) => {
-                scratch.clear();
-                scratch.extend_from_slice(t.as_bytes());
-                true
-            }
-            Some(Event::Binary(b)) => {
-                scratch.clear();
-                scratch.extend_from_slice(b);
-                false
-            }
-            Some(Event::Ping(_) | Event::Pong(_)) => continue,
-            Some(other) => panic!("unexpected {other:?}"),
-            None => break,
+        let (message, tx) = match conn.poll_event(out).expect("valid input") {
+            Polled::Event(Event::Text(t), tx) => (Message::Text(t), tx),
+            Polled::Event(Event::Binary(b), tx) => (Message::Binary(b), tx),
+            Polled::Event(Event::Ping(_) | Event::Pong(_), _) => continue,
+            Polled::Event(other, _) => panic!("unexpected {other:?}"),
+            Polled::NeedMore => break,
+            Polled::Done => panic!("unexpected Done"),
         };
-        let message = if text {
-            // Validated by the connection; `from_utf8` does not allocate.
-            Message::Text(std::str::from_utf8(scratch).unwrap())
-        } else {
-            Message::Binary(scratch)
-        };
-        conn.send(message, out).unwrap();
+        tx.send(message, out).unwrap();
         messages += 1;
     }
     // The caller writes `out` to the transport, then reuses it.
@@ -97,14 +79,13 @@ fn echo_read(
 /// more reads of the same bytes allocate nothing.
 fn assert_steady(mut conn: Connection, read: &[u8], per_read: usize, what: &str) {
     let mut out = Vec::new();
-    let mut scratch = Vec::new();
     for _ in 0..16 {
-        assert_eq!(echo_read(&mut conn, read, &mut out, &mut scratch), per_read);
+        assert_eq!(echo_read(&mut conn, read, &mut out), per_read);
     }
     let mut messages = 0;
     let allocated = allocations_in(|| {
         for _ in 0..1000 {
-            messages += echo_read(&mut conn, read, &mut out, &mut scratch);
+            messages += echo_read(&mut conn, read, &mut out);
         }
     });
     assert_eq!(messages, 1000 * per_read);
@@ -204,14 +185,14 @@ fn default_config_large_reads_allocate_at_most_once_per_read() {
     // that may regrow the receive buffer once per read, never per message.
     let read = c2s(0x82, &[7; 16]).repeat(64); // 1408 bytes
     let mut conn = server();
-    let (mut out, mut scratch) = (Vec::new(), Vec::new());
+    let mut out = Vec::new();
     for _ in 0..16 {
-        echo_read(&mut conn, &read, &mut out, &mut scratch);
+        echo_read(&mut conn, &read, &mut out);
     }
     let mut messages = 0;
     let allocated = allocations_in(|| {
         for _ in 0..1000 {
-            messages += echo_read(&mut conn, &read, &mut out, &mut scratch);
+            messages += echo_read(&mut conn, &read, &mut out);
         }
     });
     assert_eq!(messages, 64_000);

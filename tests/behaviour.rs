@@ -93,7 +93,7 @@ fn peer_closes_first_reply_echoes_code() {
         t.events,
         vec![
             Owned::Text("last".into()),
-            Owned::Close(Some((4001, "done".into())))
+            Owned::Close(4001, "done".into())
         ]
     );
     assert_eq!(t.out, server_close(4001, ""));
@@ -110,7 +110,7 @@ fn peer_closes_first_reply_echoes_code() {
 #[test]
 fn peer_close_without_code_is_answered_with_1000() {
     let t = invariant(server, &c2s(0x88, b""), false);
-    assert_eq!(t.events, vec![Owned::Close(None)]);
+    assert_eq!(t.events, vec![Owned::Close(1005, String::new())]);
     assert_eq!(t.out, server_close(1000, ""));
 }
 
@@ -119,7 +119,7 @@ fn close_inside_fragmented_message_is_a_normal_close() {
     // Autobahn 7.1.5: answered with 1000, not 1002.
     let input = cat(&[c2s(0x01, b"part"), c2s(0x88, &close_payload(1000, ""))]);
     let t = invariant(server, &input, false);
-    assert_eq!(t.events, vec![Owned::Close(Some((1000, String::new())))]);
+    assert_eq!(t.events, vec![Owned::Close(1000, String::new())]);
     assert_eq!(t.out, server_close(1000, ""));
 }
 
@@ -131,10 +131,21 @@ fn we_close_first() {
     assert_eq!(out, server_close(1000, "bye"));
     assert_eq!(conn.state(), ConnectionState::Closing);
     assert!(!conn.should_close_transport());
-    // Nothing more may be sent, not even a Pong for a Ping.
+    // No more data may be sent (§5.5.1); control frames may.
     assert_eq!(
         conn.send(Message::Text("x"), &mut out),
         Err(SendError::Closed)
+    );
+    assert_eq!(
+        conn.send_fragment(Message::Binary(b"x"), true, &mut out),
+        Err(SendError::Closed)
+    );
+    out.clear();
+    conn.send(Message::Ping(b"still there?"), &mut out).unwrap();
+    conn.send(Message::Pong(b"manual"), &mut out).unwrap();
+    assert_eq!(
+        out,
+        cat(&[s2c(0x89, b"still there?"), s2c(0x8A, b"manual")])
     );
     let mut t = Transcript::default();
     conn.receive(&cat(&[
@@ -148,15 +159,44 @@ fn we_close_first() {
         vec![
             Owned::Text("in flight".into()),
             Owned::Ping(b"p".to_vec()),
-            Owned::Close(Some((1000, String::new())))
+            Owned::Close(1000, String::new())
         ]
     );
-    assert!(
-        t.out.is_empty(),
-        "no Pong and no second Close after our Close"
-    );
+    // "MUST send a Pong frame in response, unless it already received a
+    // Close frame" (§5.5.2): the Ping is answered; no second Close.
+    assert_eq!(t.out, s2c(0x8A, b"p"));
     assert_eq!(conn.state(), ConnectionState::Closed);
     assert!(conn.should_close_transport());
+    // Once the peer's Close arrived, nothing at all may be sent.
+    assert_eq!(
+        conn.send(Message::Pong(b"late"), &mut out),
+        Err(SendError::Closed)
+    );
+}
+
+#[test]
+fn ping_after_our_close_is_answered_at_every_split() {
+    let mk = || {
+        let mut conn = server();
+        conn.close(CloseCode::NORMAL, "", &mut vec![]).unwrap();
+        conn
+    };
+    let input = cat(&[c2s(0x89, b"p1"), c2s(0x81, b"x"), c2s(0x89, b"")]);
+    let t = invariant(mk, &input, false);
+    assert_eq!(
+        t.events,
+        vec![
+            Owned::Ping(b"p1".to_vec()),
+            Owned::Text("x".into()),
+            Owned::Ping(vec![])
+        ]
+    );
+    assert_eq!(t.out, cat(&[s2c(0x8A, b"p1"), s2c(0x8A, b"")]));
+    // The client role masks its Pong.
+    let mut client = client();
+    client.close(CloseCode::NORMAL, "", &mut vec![]).unwrap();
+    let (_, t) = feed_chunks(client, &[&s2c(0x89, b"p")], false);
+    assert_eq!(t.out, c2s(0x8A, b"p"));
 }
 
 #[test]
@@ -171,8 +211,8 @@ fn simultaneous_close() {
     b.receive(&to_b);
     drain(&mut a, &mut ta);
     drain(&mut b, &mut tb);
-    assert_eq!(ta.events, vec![Owned::Close(Some((1000, "b".into())))]);
-    assert_eq!(tb.events, vec![Owned::Close(Some((1001, "a".into())))]);
+    assert_eq!(ta.events, vec![Owned::Close(1000, "b".into())]);
+    assert_eq!(tb.events, vec![Owned::Close(1001, "a".into())]);
     assert!(ta.out.is_empty() && tb.out.is_empty());
     assert!(b.should_close_transport());
     // The client waits for the server to end TCP.
@@ -193,10 +233,7 @@ fn eof_without_close_is_1006_and_never_sent() {
     let t = invariant(server, &input, true);
     assert_eq!(
         t.events,
-        vec![
-            Owned::Text("hi".into()),
-            Owned::Close(Some((1006, String::new())))
-        ]
+        vec![Owned::Text("hi".into()), Owned::Close(1006, String::new())]
     );
     assert!(t.out.is_empty());
     let (conn, _) = feed_chunks(server(), &[&input], true);

@@ -8,7 +8,7 @@
 
 use std::mem::size_of;
 
-use wstate::{Accept, ClientRequest, Config, Connection, Event, Message, Role};
+use wstate::{Accept, ClientRequest, Config, Connection, Event, Message, Polled, Role};
 
 /// The budget for one idle open connection: struct plus heap.
 const BUDGET: usize = 1024;
@@ -39,17 +39,12 @@ Sec-WebSocket-Version: 13\r\n\r\n";
 /// Feeds `read` and drains the events, echoing data messages.
 fn drive(conn: &mut Connection, read: &[u8], out: &mut Vec<u8>) {
     conn.receive(read);
-    let mut scratch = Vec::new();
     loop {
         match conn.poll_event(out).expect("valid input") {
-            Some(Event::Request(_)) => conn.accept(&Accept::new(), out).unwrap(),
-            Some(Event::Binary(b)) => {
-                scratch.clear();
-                scratch.extend_from_slice(b);
-                conn.send(Message::Binary(&scratch), out).unwrap();
-            }
-            Some(_) => {}
-            None => break,
+            Polled::Event(Event::Request(_), tx) => tx.accept(&Accept::new(), out).unwrap(),
+            Polled::Event(Event::Binary(b), tx) => tx.send(Message::Binary(b), out).unwrap(),
+            Polled::Event(..) => {}
+            Polled::NeedMore | Polled::Done => break,
         }
     }
     out.clear();
@@ -146,9 +141,9 @@ fn idle_connections_fit_in_one_kib() {
                 conn.receive(response.as_bytes());
                 assert!(matches!(
                     conn.poll_event(&mut out),
-                    Ok(Some(Event::Accepted(_)))
+                    Ok(Polled::Event(Event::Accepted(_), _))
                 ));
-                assert_eq!(conn.poll_event(&mut out), Ok(None));
+                assert!(matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)));
                 conn.send(Message::Binary(&[1; 16]), &mut out).unwrap();
                 conn
             }),

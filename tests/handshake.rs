@@ -6,7 +6,7 @@ use common::*;
 use wstate::handshake::accept_key;
 use wstate::{
     Accept, ClientRequest, Config, Connection, ConnectionState, Error, Event, HandshakeError,
-    Message, SendError,
+    Message, Polled, SendError,
 };
 
 const KEY_HDR: &str = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -53,7 +53,7 @@ fn server_accepts_with_subprotocol() {
     let mut out = vec![];
     conn.receive(&good_request());
     match conn.poll_event(&mut out) {
-        Ok(Some(Event::Request(req))) => {
+        Ok(Polled::Event(Event::Request(req), _)) => {
             assert_eq!(req.method(), "GET");
             assert_eq!(req.path(), "/chat?room=1");
             assert_eq!(req.host(), Some("server.example.com"));
@@ -72,7 +72,7 @@ fn server_accepts_with_subprotocol() {
         other => panic!("{other:?}"),
     }
     // Waiting for the answer: nothing else happens, nothing can be sent.
-    assert_eq!(conn.poll_event(&mut out), Ok(None));
+    assert_eq!(poll(&mut conn, &mut out), Ok(None));
     assert_eq!(
         conn.send(Message::Text("x"), &mut out),
         Err(SendError::NotOpen)
@@ -129,13 +129,19 @@ fn pipelined_frame_after_request_is_processed_after_accept() {
     conn.receive(&input);
     assert!(matches!(
         conn.poll_event(&mut out),
-        Ok(Some(Event::Request(_)))
+        Ok(Polled::Event(Event::Request(_), _))
     ));
     conn.accept(&Accept::new(), &mut out).unwrap();
     out.clear();
-    assert_eq!(conn.poll_event(&mut out), Ok(Some(Event::Text("early"))));
-    assert_eq!(conn.poll_event(&mut out), Ok(Some(Event::Ping(b"p"))));
-    assert_eq!(conn.poll_event(&mut out), Ok(None));
+    assert_eq!(
+        poll(&mut conn, &mut out),
+        Ok(Some(Owned::Text("early".into())))
+    );
+    assert_eq!(
+        poll(&mut conn, &mut out),
+        Ok(Some(Owned::Ping(b"p".to_vec())))
+    );
+    assert_eq!(poll(&mut conn, &mut out), Ok(None));
     assert_eq!(out, s2c(0x8A, b"p"));
 }
 
@@ -304,7 +310,7 @@ fn server_rejects_with_status_headers_and_body() {
     conn.receive(&good_request());
     assert!(matches!(
         conn.poll_event(&mut out),
-        Ok(Some(Event::Request(_)))
+        Ok(Polled::Event(Event::Request(_), _))
     ));
     assert_eq!(
         conn.reject(101, &[], b"", &mut out),
@@ -409,7 +415,7 @@ fn client_accepts_101_split_at_every_byte_with_pipelined_frame() {
     let mut out = vec![];
     conn.receive(&input);
     match conn.poll_event(&mut out) {
-        Ok(Some(Event::Accepted(a))) => {
+        Ok(Polled::Event(Event::Accepted(a), _)) => {
             assert_eq!(a.subprotocol(), Some("superchat"));
             assert_eq!(a.header("upgrade"), Some(&b"websocket"[..]));
         }
@@ -470,30 +476,81 @@ fn client_cut_short_fails_only_at_eof() {
     let (mut conn, _) = new_client(&[]);
     let mut out = vec![];
     conn.receive(b"HTTP/1.1 101");
-    assert_eq!(conn.poll_event(&mut out), Ok(None));
+    assert_eq!(poll(&mut conn, &mut out), Ok(None));
     conn.receive_eof();
     assert_eq!(
-        conn.poll_event(&mut out),
+        poll(&mut conn, &mut out),
         Err(Error::Handshake(HandshakeError::UnexpectedEof))
     );
 }
 
 #[test]
-fn client_gets_status_and_headers_of_non_101() {
-    let input = b"HTTP/1.1 302 Found\r\nLocation: ws://elsewhere/\r\nSet-Cookie: a=b\r\n\r\n";
+fn client_gets_status_headers_and_body_of_non_101() {
+    // No Content-Length: the body runs until the server closes.
+    let input =
+        b"HTTP/1.1 302 Found\r\nLocation: ws://elsewhere/\r\nSet-Cookie: a=\xffb\r\n\r\nmoved";
     let (mut conn, _) = new_client(&[]);
     let mut out = vec![];
     conn.receive(input);
+    assert!(matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)));
+    conn.receive_eof();
     match conn.poll_event(&mut out) {
         Err(Error::Handshake(HandshakeError::Rejected(r))) => {
             assert_eq!(r.status, 302);
             assert_eq!(r.reason, "Found");
-            assert_eq!(r.header("location"), Some(&b"ws://elsewhere/"[..]));
+            assert_eq!(r.header("location"), Some("ws://elsewhere/"));
+            // Lossy, so that it prints readably.
+            assert_eq!(r.header("set-cookie"), Some("a=\u{fffd}b"));
             assert_eq!(r.headers.len(), 2);
+            assert_eq!(r.body, b"moved");
+            let debug = format!("{r:?}");
+            assert!(debug.contains("\"ws://elsewhere/\""), "{debug}");
         }
         other => panic!("{other:?}"),
     }
     assert!(out.is_empty());
+    assert!(is_done(&mut conn));
+}
+
+#[test]
+fn client_rejection_body_by_content_length_at_every_split() {
+    let make = || new_client(&[]).0;
+    let head = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 5\r\nWWW-Authenticate: Basic\r\n\r\n";
+    // The body is complete after 5 bytes; what follows is not read.
+    let input = format!("{head}nope!trailing");
+    let t = invariant(make, input.as_bytes(), false);
+    let [Owned::Error(Error::Handshake(HandshakeError::Rejected(r)))] = &t.events[..] else {
+        panic!("{:?}", t.events)
+    };
+    assert_eq!((r.status, &r.body[..]), (401, &b"nope!"[..]));
+    // Cut short by the server: what arrived.
+    let t = invariant(make, format!("{head}no").as_bytes(), true);
+    let [Owned::Error(Error::Handshake(HandshakeError::Rejected(r)))] = &t.events[..] else {
+        panic!("{:?}", t.events)
+    };
+    assert_eq!(&r.body[..], b"no");
+    // 204 and 304 have no body: reported at once.
+    for status in ["204 No Content", "304 Not Modified"] {
+        let input = format!("HTTP/1.1 {status}\r\nContent-Length: 9\r\n\r\n");
+        let t = invariant(make, input.as_bytes(), false);
+        let [Owned::Error(Error::Handshake(HandshakeError::Rejected(r)))] = &t.events[..] else {
+            panic!("{:?}", t.events)
+        };
+        assert!(r.body.is_empty());
+    }
+    // A body longer than the handshake limit is cut at the limit.
+    let limit = 124;
+    let make = || {
+        let config = Config::default().max_handshake_size(limit);
+        Connection::client(&ClientRequest::new("h", "/"), fill_key, config, &mut vec![]).unwrap()
+    };
+    let body = "x".repeat(500);
+    let input = format!("HTTP/1.1 500 Oops\r\n\r\n{body}");
+    let (_, t) = feed_chunks(make(), &[input.as_bytes()], false);
+    let [Owned::Error(Error::Handshake(HandshakeError::Rejected(r)))] = &t.events[..] else {
+        panic!("{:?}", t.events)
+    };
+    assert_eq!(r.body.len(), limit);
 }
 
 #[test]
@@ -503,7 +560,7 @@ fn client_and_server_handshake_back_to_back() {
     let mut out = vec![];
     s.receive(&request);
     let chosen = match s.poll_event(&mut out) {
-        Ok(Some(Event::Request(req))) => req.subprotocols().last().unwrap().to_string(),
+        Ok(Polled::Event(Event::Request(req), _)) => req.subprotocols().last().unwrap().to_string(),
         other => panic!("{other:?}"),
     };
     s.accept(&Accept::new().subprotocol(&chosen), &mut out)
@@ -512,11 +569,14 @@ fn client_and_server_handshake_back_to_back() {
     c.receive(&out);
     let mut out = vec![];
     match c.poll_event(&mut out) {
-        Ok(Some(Event::Accepted(a))) => assert_eq!(a.subprotocol(), Some("v1")),
+        Ok(Polled::Event(Event::Accepted(a), _)) => assert_eq!(a.subprotocol(), Some("v1")),
         other => panic!("{other:?}"),
     }
-    assert_eq!(c.poll_event(&mut out), Ok(Some(Event::Text("hi"))));
+    assert_eq!(poll(&mut c, &mut out), Ok(Some(Owned::Text("hi".into()))));
     c.send(Message::Binary(b"yo"), &mut out).unwrap();
     s.receive(&out);
-    assert_eq!(s.poll_event(&mut vec![]), Ok(Some(Event::Binary(b"yo"))));
+    assert_eq!(
+        poll(&mut s, &mut vec![]),
+        Ok(Some(Owned::Binary(b"yo".to_vec())))
+    );
 }

@@ -101,10 +101,10 @@ fn close_handshake_client_first() {
     let mut wire = vec![];
     c.close(CloseCode::NORMAL, "done", &mut wire).unwrap();
     let t = deliver(&mut s, &wire);
-    assert_eq!(t.events, vec![Owned::Close(Some((1000, "done".into())))]);
+    assert_eq!(t.events, vec![Owned::Close(1000, "done".into())]);
     assert!(s.should_close_transport());
     let t = deliver(&mut c, &t.out);
-    assert_eq!(t.events, vec![Owned::Close(Some((1000, String::new())))]);
+    assert_eq!(t.events, vec![Owned::Close(1000, String::new())]);
     assert_eq!(c.state(), ConnectionState::Closed);
     assert!(!c.should_close_transport());
     c.receive_eof();
@@ -118,10 +118,10 @@ fn close_handshake_server_first() {
     let mut wire = vec![];
     s.close(CloseCode(4000), "app", &mut wire).unwrap();
     let t = deliver(&mut c, &wire);
-    assert_eq!(t.events, vec![Owned::Close(Some((4000, "app".into())))]);
+    assert_eq!(t.events, vec![Owned::Close(4000, "app".into())]);
     assert_eq!(t.out, c2s(0x88, &close_payload(4000, "")));
     let t = deliver(&mut s, &t.out);
-    assert_eq!(t.events, vec![Owned::Close(Some((4000, String::new())))]);
+    assert_eq!(t.events, vec![Owned::Close(4000, String::new())]);
     assert!(s.should_close_transport());
     assert_eq!(s.sent_close().map(|f| f.reason()), Some("app"));
 }
@@ -133,7 +133,7 @@ fn memory_stays_bounded_under_tiny_fragment_flood() {
     let mut s = server();
     let mut out = vec![];
     s.receive(&c2s(0x02, b"a"));
-    assert_eq!(s.poll_event(&mut out), Ok(None));
+    assert_eq!(poll(&mut s, &mut out), Ok(None));
     let empty = c2s(0x00, b"");
     let one = c2s(0x00, b"b");
     let mut batch = vec![];
@@ -143,14 +143,16 @@ fn memory_stays_bounded_under_tiny_fragment_flood() {
     }
     for _ in 0..60 {
         s.receive(&batch);
-        assert_eq!(s.poll_event(&mut out), Ok(None));
+        assert_eq!(poll(&mut s, &mut out), Ok(None));
     }
     // Everything consumed: the receive buffer holds nothing big.
     let debug = format!("{s:?}");
     assert!(debug.contains("buffered: 0"), "{debug}");
     s.receive(&c2s(0x80, b"c"));
     match s.poll_event(&mut out) {
-        Ok(Some(wstate::Event::Binary(b))) => assert_eq!(b.len(), 1 + 60_000 + 1),
+        Ok(wstate::Polled::Event(wstate::Event::Binary(b), _)) => {
+            assert_eq!(b.len(), 1 + 60_000 + 1)
+        }
         other => panic!("{other:?}"),
     }
     assert!(out.is_empty());

@@ -1,53 +1,15 @@
-//! Helpers shared by the blocking examples: URL parsing, entropy, and an
+//! Helpers shared by the blocking examples: entropy, and an
 //! echo loop over a `TcpStream`.
 #![allow(dead_code)] // each example uses a different subset
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 
-use wstate::{CloseFrame, Connection, Event, Message};
+use wstate::{CloseFrame, Connection, Event, Message, Polled};
 
 /// Mask keys and nonces from the operating system's CSPRNG.
 pub(crate) fn os_entropy(buf: &mut [u8]) {
     getrandom::fill(buf).expect("the OS random source failed");
-}
-
-/// The parts of a `ws://host[:port]/path` URL.
-pub(crate) struct WsUrl {
-    /// `host:port` to connect to.
-    pub(crate) addr: String,
-    /// The `Host` header value.
-    pub(crate) host: String,
-    /// Path and query.
-    pub(crate) path: String,
-}
-
-pub(crate) fn parse_ws_url(url: &str) -> Result<WsUrl, String> {
-    let rest = url
-        .strip_prefix("ws://")
-        .ok_or_else(|| format!("only ws:// URLs are supported: {url}"))?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    if authority.is_empty() {
-        return Err(format!("no host in {url}"));
-    }
-    let addr = if authority
-        .rsplit(':')
-        .next()
-        .is_some_and(|p| p.parse::<u16>().is_ok())
-        && authority.contains(':')
-    {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
-    Ok(WsUrl {
-        addr,
-        host: authority.to_string(),
-        path: path.to_string(),
-    })
 }
 
 /// Reads like `Read::read`, but reports a reset connection as end of
@@ -72,46 +34,39 @@ pub(crate) struct Ended {
 }
 
 /// Echoes every message with its type until the connection ends, starting
-/// with any bytes the connection already holds. Everything produced by one
-/// read is written with one `write_all`.
+/// with any bytes the connection already holds. Each message is sent back
+/// while its event is held, without a copy; everything produced by one read
+/// is written with one `write_all`.
 pub(crate) fn echo(
     stream: &mut TcpStream,
     conn: &mut Connection,
     mut out: Vec<u8>,
 ) -> io::Result<Ended> {
     let mut buf = vec![0; 64 << 10];
-    let mut scratch: Vec<u8> = Vec::new();
     let mut messages = 0;
     let mut error = None;
-    loop {
+    let mut done = false;
+    while !done {
         loop {
-            // Copy the message out of the connection's buffer so the
-            // connection can be borrowed again to send the echo.
-            let text = match conn.poll_event(&mut out) {
-                Ok(Some(Event::Text(t))) => {
-                    scratch.clear();
-                    scratch.extend_from_slice(t.as_bytes());
-                    true
-                }
-                Ok(Some(Event::Binary(b))) => {
-                    scratch.clear();
-                    scratch.extend_from_slice(b);
-                    false
-                }
-                Ok(Some(_)) => continue,
-                Ok(None) => break,
-                Err(e) => {
-                    error = Some(e);
+            let (message, tx) = match conn.poll_event(&mut out) {
+                Ok(Polled::Event(Event::Text(t), tx)) => (Message::Text(t), tx),
+                Ok(Polled::Event(Event::Binary(b), tx)) => (Message::Binary(b), tx),
+                // Pongs and Close replies are already queued in `out`.
+                Ok(Polled::Event(..)) => continue,
+                Ok(Polled::NeedMore) => break,
+                Ok(Polled::Done) => {
+                    done = true;
                     break;
                 }
-            };
-            let message = match text {
-                // The connection checked it is UTF-8.
-                true => Message::Text(std::str::from_utf8(&scratch).expect("checked UTF-8")),
-                false => Message::Binary(&scratch),
+                // Our Close with the error's code is in `out`; the next
+                // poll says Done.
+                Err(e) => {
+                    error = Some(e);
+                    continue;
+                }
             };
             // Fails only once we are closing; then the echo is moot.
-            if conn.send(message, &mut out).is_ok() {
+            if tx.send(message, &mut out).is_ok() {
                 messages += 1;
             }
         }
@@ -119,7 +74,7 @@ pub(crate) fn echo(
             stream.write_all(&out)?;
             out.clear();
         }
-        if conn.should_close_transport() || error.is_some() {
+        if done {
             break;
         }
         let n = read_or_eof(stream, &mut buf)?;

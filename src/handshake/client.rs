@@ -132,8 +132,9 @@ pub(crate) fn validate_response<'a>(
             reason: String::from_utf8_lossy(reason).into_owned(),
             headers: h
                 .iter()
-                .map(|(n, v)| (String::from(n), v.to_vec()))
+                .map(|(n, v)| (String::from(n), String::from_utf8_lossy(v).into_owned()))
                 .collect(),
+            body: Vec::new(),
         })));
     }
     if !h.has_token("upgrade", "websocket") {

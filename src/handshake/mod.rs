@@ -8,6 +8,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 mod client;
 pub(crate) mod http;
 mod server;
+mod url;
 
 pub use client::{Accepted, ClientRequest};
 pub(crate) use client::{validate_response, write_request};
@@ -16,6 +17,7 @@ pub use server::{Accept, Request};
 pub(crate) use server::{
     check_accept, check_headers, validate_request, write_accept, write_error_response, write_reject,
 };
+pub use url::{UrlError, WsUrl};
 
 /// The GUID every server appends to the client's key (RFC 6455 §1.3).
 const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

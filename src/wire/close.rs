@@ -162,21 +162,22 @@ impl CloseFrame {
 
     /// Parses the payload of a Close frame received from the peer.
     ///
-    /// An empty payload means "no status code" and gives `Ok(None)`. A
-    /// 1-byte payload, a code that may not appear on the wire, or a reason
-    /// that is not UTF-8 is an error.
+    /// An empty payload means "no status code" and gives a frame with code
+    /// [`CloseCode::NO_STATUS`] (1005), the one form of that fact. A 1-byte
+    /// payload, a code that may not appear on the wire, or a reason that is
+    /// not UTF-8 is an error.
     ///
     /// ```
     /// use wstate::{CloseCode, CloseFrame};
-    /// let frame = CloseFrame::parse(b"\x03\xe8bye").unwrap().unwrap();
+    /// let frame = CloseFrame::parse(b"\x03\xe8bye").unwrap();
     /// assert_eq!(frame.code, CloseCode::NORMAL);
     /// assert_eq!(frame.reason(), "bye");
-    /// assert!(CloseFrame::parse(b"").unwrap().is_none());
+    /// assert_eq!(CloseFrame::parse(b"").unwrap().code, CloseCode::NO_STATUS);
     /// assert!(CloseFrame::parse(b"\x03").is_err());
     /// ```
-    pub fn parse(payload: &[u8]) -> Result<Option<Self>, ProtocolError> {
+    pub fn parse(payload: &[u8]) -> Result<Self, ProtocolError> {
         match payload {
-            [] => Ok(None),
+            [] => Ok(Self::new(CloseCode::NO_STATUS)),
             [_] => Err(ProtocolError::InvalidClosePayload),
             [hi, lo, reason @ ..] => {
                 let code = CloseCode(u16::from_be_bytes([*hi, *lo]));
@@ -187,25 +188,59 @@ impl CloseFrame {
                     core::str::from_utf8(reason).map_err(|_| ProtocolError::InvalidUtf8)?;
                 // A control frame carries at most 125 bytes, so this fits;
                 // the check keeps direct callers of `parse` honest.
-                Self::with_reason(code, reason)
-                    .map(Some)
-                    .ok_or(ProtocolError::ControlFrameTooLong)
+                Self::with_reason(code, reason).ok_or(ProtocolError::ControlFrameTooLong)
             }
         }
     }
 
-    /// The Close frame payload: the code in network byte order, then the reason.
+    /// The Close frame payload: the code in network byte order, then the
+    /// reason; empty for [`CloseCode::NO_STATUS`], which is never sent.
     ///
     /// ```
     /// use wstate::{CloseCode, CloseFrame};
     /// let frame = CloseFrame::with_reason(CloseCode::GOING_AWAY, "bye").unwrap();
-    /// assert_eq!(frame.payload().as_slice(), b"\x03\xe9bye");
+    /// assert_eq!(&frame.payload()[..], b"\x03\xe9bye");
+    /// assert!(CloseFrame::new(CloseCode::NO_STATUS).payload().is_empty());
     /// ```
-    pub fn payload(&self) -> arrayvec::ArrayVec<u8, 125> {
-        let mut out = arrayvec::ArrayVec::new();
-        out.extend(self.code.0.to_be_bytes());
-        out.extend(self.reason.bytes());
+    pub fn payload(&self) -> ClosePayload {
+        let mut out = ClosePayload {
+            bytes: [0; 125],
+            len: 0,
+        };
+        if self.code != CloseCode::NO_STATUS {
+            let reason = self.reason.as_bytes();
+            out.bytes[..2].copy_from_slice(&self.code.0.to_be_bytes());
+            out.bytes[2..2 + reason.len()].copy_from_slice(reason);
+            out.len = 2 + reason.len() as u8;
+        }
         out
+    }
+}
+
+/// The bytes of a Close frame's payload (at most 125), from
+/// [`CloseFrame::payload`]. Dereferences to `[u8]`.
+#[derive(Clone, Copy)]
+pub struct ClosePayload {
+    bytes: [u8; 125],
+    len: u8,
+}
+
+impl core::ops::Deref for ClosePayload {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl AsRef<[u8]> for ClosePayload {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl fmt::Debug for ClosePayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
     }
 }
 
@@ -265,7 +300,7 @@ mod tests {
             CloseFrame::parse(&[0x03, 0xe8, 0xff]),
             Err(ProtocolError::InvalidUtf8)
         );
-        let ok = CloseFrame::parse(&[0x0f, 0xa0]).unwrap().unwrap();
+        let ok = CloseFrame::parse(&[0x0f, 0xa0]).unwrap();
         assert_eq!(ok.code, CloseCode(4000));
         assert_eq!(ok.reason(), "");
     }

@@ -1,7 +1,7 @@
 //! Shared helpers: building frames, driving connections, comparing transcripts.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use wstate::{Config, Connection, Error, Event, Role};
+use wstate::{Config, Connection, Error, Event, Polled, Role};
 
 /// The mask key every test client uses (RFC 6455 §5.7's example key).
 pub(crate) const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -77,8 +77,8 @@ pub(crate) enum Owned {
     Binary(Vec<u8>),
     Ping(Vec<u8>),
     Pong(Vec<u8>),
-    /// Close event: code and reason, `None` when the peer sent no code.
-    Close(Option<(u16, String)>),
+    /// Close event: code (1005 when the peer sent none) and reason.
+    Close(u16, String),
     /// `poll_event` returned this error.
     Error(Error),
     Other(String),
@@ -90,7 +90,7 @@ pub(crate) fn own(event: Event<'_>) -> Owned {
         Event::Binary(b) => Owned::Binary(b.to_vec()),
         Event::Ping(b) => Owned::Ping(b.to_vec()),
         Event::Pong(b) => Owned::Pong(b.to_vec()),
-        Event::Close(f) => Owned::Close(f.map(|f| (f.code.0, f.reason().to_string()))),
+        Event::Close(f) => Owned::Close(f.code.0, f.reason().to_string()),
         other => Owned::Other(format!("{other:?}")),
     }
 }
@@ -102,24 +102,45 @@ pub(crate) struct Transcript {
     pub(crate) out: Vec<u8>,
 }
 
-/// Polls until `Ok(None)`; records events (and an error, after which the
-/// connection must stay silent).
+/// What one poll gave, owned: `Some(event)`, `None` for `NeedMore`, or the
+/// error. Panics on `Done` (use [`is_done`] where the end is expected).
+pub(crate) fn poll(conn: &mut Connection, out: &mut Vec<u8>) -> Result<Option<Owned>, Error> {
+    match conn.poll_event(out)? {
+        Polled::Event(event, _) => Ok(Some(own(event))),
+        Polled::NeedMore => Ok(None),
+        Polled::Done => panic!("unexpected Done"),
+    }
+}
+
+/// Whether the next poll says `Done` (and writes nothing).
+pub(crate) fn is_done(conn: &mut Connection) -> bool {
+    let mut out = Vec::new();
+    let done = matches!(conn.poll_event(&mut out), Ok(Polled::Done));
+    assert!(out.is_empty(), "a finished connection wrote {out:?}");
+    done
+}
+
+/// Polls until `NeedMore` or `Done`; records events (and an error, after
+/// which the connection must stay silent and say `Done`).
 pub(crate) fn drain(conn: &mut Connection, t: &mut Transcript) {
     for _ in 0..1_000_000 {
         match conn.poll_event(&mut t.out) {
-            Ok(Some(event)) => t.events.push(own(event)),
-            Ok(None) => return,
+            Ok(Polled::Event(event, _)) => t.events.push(own(event)),
+            Ok(Polled::NeedMore) => return,
+            Ok(Polled::Done) => {
+                // Done is final: it stays Done and writes nothing.
+                assert!(is_done(conn));
+                return;
+            }
             Err(e) => {
                 t.events.push(Owned::Error(e));
-                // After a failure every call returns nothing and sends nothing.
-                let before = t.out.len();
-                assert_eq!(conn.poll_event(&mut t.out), Ok(None));
-                assert_eq!(t.out.len(), before);
+                // After a failure every call says Done and sends nothing.
+                assert!(is_done(conn));
                 return;
             }
         }
     }
-    panic!("poll_event never returned Ok(None)");
+    panic!("poll_event never returned NeedMore or Done");
 }
 
 /// Feeds `chunks` one by one, draining events after each, then EOF if asked.

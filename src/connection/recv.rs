@@ -1,0 +1,355 @@
+//! The receive side: bytes in, frames parsed, payloads unmasked, fragments
+//! reassembled, UTF-8 checked, limits applied. Everything here returns
+//! values ([`Ready`], [`ProtocolError`]); the connection's state is changed
+//! only by its caller in `mod.rs`.
+
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use crate::config::Config;
+use crate::wire::ProtocolError;
+use crate::wire::close::CloseFrame;
+use crate::wire::frame::{FrameHeader, OpCode};
+use crate::wire::mask::apply_mask;
+use crate::wire::utf8::Utf8Validator;
+
+/// The kind of a data message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Text,
+    Binary,
+}
+
+/// The frame whose payload is arriving.
+#[derive(Clone, Copy, Debug)]
+struct InFrame {
+    opcode: OpCode,
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    len: usize,
+    /// Payload bytes already unmasked (and UTF-8 checked, for text).
+    done: usize,
+    /// The payload is text whose UTF-8 must be checked as it arrives.
+    text: bool,
+}
+
+/// What the receive path found, as positions rather than borrows so that
+/// the borrow of the buffers is taken once, by the caller.
+#[derive(Debug)]
+pub(super) enum Ready {
+    Text(Payload),
+    Binary(Payload),
+    Ping(Range<usize>),
+    Pong(Range<usize>),
+    Close(CloseFrame),
+}
+
+/// Where a message's bytes are.
+#[derive(Debug)]
+pub(super) enum Payload {
+    /// A single-frame message, in place in `buf[range]`.
+    InPlace(Range<usize>),
+    /// A reassembled message, in `message`.
+    Reassembled,
+}
+
+/// Received bytes and the state of the frame and message being received.
+#[derive(Debug, Default)]
+pub(super) struct Receiver {
+    /// Received bytes; `buf[pos..]` is not consumed yet.
+    pub(super) buf: Vec<u8>,
+    pub(super) pos: usize,
+    /// The fragmented message being reassembled.
+    pub(super) message: Vec<u8>,
+    /// Payload state of the frame being received, if its header is parsed.
+    frame: Option<InFrame>,
+    /// Kind of the fragmented message being received, if any.
+    receiving: Option<Kind>,
+    /// Frames of that message so far.
+    fragments: usize,
+    /// UTF-8 state of the text message being received.
+    utf8: Utf8Validator,
+    /// `message` was handed out in the last event; clear it next call.
+    message_delivered: bool,
+}
+
+impl Receiver {
+    /// Bytes buffered and not consumed yet.
+    pub(super) fn unread(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// Appends received bytes, first moving the unread tail to the front
+    /// once it is no larger than what was consumed (amortised linear
+    /// however the bytes arrive). `keep` bytes at the front are never moved.
+    pub(super) fn push(&mut self, bytes: &[u8], keep: usize) {
+        if keep == 0 {
+            let unread = self.unread();
+            if unread == 0 {
+                self.buf.clear();
+                self.pos = 0;
+            } else if self.pos >= unread {
+                self.buf.drain(..self.pos);
+                self.pos = 0;
+            }
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Called at the start of each poll: a reassembled message handed out
+    /// by the previous event is no longer borrowed, so its buffer is reused
+    /// (or freed if a large message grew it past `retained`).
+    pub(super) fn recycle(&mut self, retained: usize) {
+        if self.message_delivered {
+            self.message_delivered = false;
+            self.message.clear();
+            if self.message.capacity() > retained {
+                self.message = Vec::new();
+            }
+        }
+    }
+
+    /// Everything buffered is consumed: give back memory held for a large
+    /// read.
+    pub(super) fn compact_if_drained(&mut self, retained: usize) {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            if self.buf.capacity() > retained {
+                self.buf = Vec::new();
+            }
+        }
+    }
+
+    /// Frees every buffer of a connection that will read no more.
+    pub(super) fn release(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Whether this receiver holds any heap memory.
+    pub(super) fn holds_memory(&self) -> bool {
+        self.buf.capacity() != 0 || self.message.capacity() != 0
+    }
+
+    /// The common case, taken before the general path: a whole unfragmented
+    /// Text or Binary frame of at most 125 bytes, masked as it should be,
+    /// with no fragmented message in progress. Anything else, including every
+    /// error, is left to [`read_frames`](Self::read_frames). Returns whether
+    /// it is text, and where its payload is.
+    #[inline]
+    pub(super) fn read_small_message(
+        &mut self,
+        config: &Config,
+        client: bool,
+    ) -> Option<(bool, Range<usize>)> {
+        if self.message_delivered || self.frame.is_some() || self.receiving.is_some() {
+            return None;
+        }
+        let buf = &mut self.buf[self.pos..];
+        let [b0, b1, ..] = *buf else { return None };
+        let len = (b1 & 0x7F) as usize;
+        let masked = b1 & 0x80 != 0;
+        let limit = config.max_frame_size.min(config.max_message_size);
+        if !matches!(b0, 0x81 | 0x82) || len > 125 || len > limit || masked == client {
+            return None;
+        }
+        let header_len = if masked { 6 } else { 2 };
+        let (header, rest) = buf.split_at_mut_checked(header_len)?;
+        let payload = rest.get_mut(..len)?;
+        if let [_, _, k0, k1, k2, k3] = *header {
+            apply_mask(payload, [k0, k1, k2, k3], 0);
+        }
+        let start = self.pos + header_len;
+        self.pos = start + len;
+        Some((b0 == 0x81, start..start + len))
+    }
+
+    /// Parses frames until one yields something to report or the buffered
+    /// bytes run out (`Ok(None)`).
+    pub(super) fn read_frames(
+        &mut self,
+        config: &Config,
+        client: bool,
+    ) -> Result<Option<Ready>, ProtocolError> {
+        loop {
+            let mut frame = match self.frame {
+                Some(frame) => frame,
+                None => {
+                    let Some((header, n)) = FrameHeader::parse(&self.buf[self.pos..])? else {
+                        return Ok(None);
+                    };
+                    let frame = self.check_header(&header, config, client)?;
+                    self.pos += n;
+                    frame
+                }
+            };
+            let available = self.unread().min(frame.len);
+            let start = self.pos;
+            if available < frame.len {
+                // Make room for the rest of the frame at once, so that the
+                // buffer is not regrown (and copied) again and again as the
+                // payload arrives. Only once an eighth of it is here (or the
+                // rest is small): a bare header cannot make us allocate a
+                // frame's worth of memory.
+                let missing = frame.len - available;
+                if missing <= 8 * self.unread().max(32 << 10) {
+                    self.buf.reserve_exact(missing);
+                }
+                // Part of the payload: unmask and check what arrived so that
+                // bad UTF-8 fails the connection at once (RFC 6455 §8.1).
+                if frame.text && available > frame.done {
+                    let new = &mut self.buf[start + frame.done..start + available];
+                    if let Some(key) = frame.mask {
+                        apply_mask(new, key, frame.done);
+                    }
+                    self.utf8
+                        .feed(new)
+                        .map_err(|_| ProtocolError::InvalidUtf8)?;
+                    frame.done = available;
+                }
+                self.frame = Some(frame);
+                return Ok(None);
+            }
+            // The whole payload is here.
+            self.frame = None;
+            let end = start + frame.len;
+            self.pos = end;
+            let rest = &mut self.buf[start + frame.done..end];
+            if let Some(key) = frame.mask {
+                apply_mask(rest, key, frame.done);
+            }
+            let range = start..end;
+            match frame.opcode {
+                OpCode::Ping => return Ok(Some(Ready::Ping(range))),
+                OpCode::Pong => return Ok(Some(Ready::Pong(range))),
+                OpCode::Close => {
+                    let close = CloseFrame::parse(&self.buf[range])?;
+                    return Ok(Some(Ready::Close(close)));
+                }
+                OpCode::Text | OpCode::Binary if frame.fin => {
+                    // A whole message in one frame: hand it out in place.
+                    if frame.opcode == OpCode::Binary {
+                        return Ok(Some(Ready::Binary(Payload::InPlace(range))));
+                    }
+                    if frame.done > 0 {
+                        // Part of it was checked as it arrived; check the
+                        // rest. (A frame that arrived whole is checked once,
+                        // by the conversion to `&str` in `poll_event`.)
+                        let rest = &self.buf[start + frame.done..end];
+                        self.utf8
+                            .feed(rest)
+                            .map_err(|_| ProtocolError::InvalidUtf8)?;
+                        self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                    }
+                    return Ok(Some(Ready::Text(Payload::InPlace(range))));
+                }
+                OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                    // A fragment: append it to the message.
+                    let rest = &self.buf[start + frame.done..end];
+                    if frame.text {
+                        self.utf8
+                            .feed(rest)
+                            .map_err(|_| ProtocolError::InvalidUtf8)?;
+                    }
+                    grow_within(&mut self.message, frame.len, config.max_message_size);
+                    self.message.extend_from_slice(&self.buf[range]);
+                    if !frame.fin {
+                        continue;
+                    }
+                    self.message_delivered = true;
+                    return Ok(Some(match self.receiving.take() {
+                        Some(Kind::Text) => {
+                            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                            Ready::Text(Payload::Reassembled)
+                        }
+                        _ => Ready::Binary(Payload::Reassembled),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Applies the rules that depend on the connection to a parsed header,
+    /// and updates the message being received.
+    fn check_header(
+        &mut self,
+        header: &FrameHeader,
+        config: &Config,
+        client: bool,
+    ) -> Result<InFrame, ProtocolError> {
+        // "MUST be 0 unless an extension is negotiated that defines meanings
+        // for non-zero values" (§5.2)
+        if header.rsv != 0 {
+            return Err(ProtocolError::ReservedBits);
+        }
+        // "a client MUST mask all frames that it sends to the server" and "a
+        // server MUST NOT mask any frames that it sends to the client" (§5.1)
+        match (client, header.mask.is_some()) {
+            (false, false) => return Err(ProtocolError::UnmaskedFrame),
+            (true, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if header.payload_len > config.max_frame_size as u64 {
+            return Err(ProtocolError::FrameTooLarge);
+        }
+        // Fits in usize: bounded by max_frame_size.
+        let len = header.payload_len as usize;
+        let mut text = false;
+        match header.opcode {
+            OpCode::Text | OpCode::Binary => {
+                if self.receiving.is_some() {
+                    return Err(ProtocolError::ExpectedContinuation);
+                }
+                if len > config.max_message_size {
+                    return Err(ProtocolError::MessageTooLarge);
+                }
+                let kind = if header.opcode == OpCode::Text {
+                    Kind::Text
+                } else {
+                    Kind::Binary
+                };
+                if kind == Kind::Text {
+                    self.utf8.reset();
+                    text = true;
+                }
+                if !header.fin {
+                    self.receiving = Some(kind);
+                    self.fragments = 1;
+                }
+            }
+            OpCode::Continuation => {
+                let Some(kind) = self.receiving else {
+                    return Err(ProtocolError::UnexpectedContinuation);
+                };
+                if len > config.max_message_size - self.message.len() {
+                    return Err(ProtocolError::MessageTooLarge);
+                }
+                self.fragments += 1;
+                if self.fragments > config.max_fragments {
+                    return Err(ProtocolError::TooManyFragments);
+                }
+                text = kind == Kind::Text;
+            }
+            OpCode::Close | OpCode::Ping | OpCode::Pong => {}
+        }
+        Ok(InFrame {
+            opcode: header.opcode,
+            fin: header.fin,
+            mask: header.mask,
+            len,
+            done: 0,
+            text,
+        })
+    }
+}
+
+/// Makes room for `additional` more bytes, doubling as usual but never past
+/// `limit` (which the caller has checked the new length against), so that a
+/// message's buffer stays within the configured maximum.
+fn grow_within(buf: &mut Vec<u8>, additional: usize, limit: usize) {
+    let needed = buf.len() + additional;
+    if needed > buf.capacity() {
+        let target = needed.max(buf.capacity() * 2).min(limit.max(needed));
+        buf.reserve_exact(target - buf.len());
+    }
+}

@@ -1,0 +1,79 @@
+//! The send side: values in, frame bytes out. Framing and masking only;
+//! whether a frame may be sent is decided by the state machine in `mod.rs`.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::wire::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use crate::wire::mask::apply_mask;
+
+/// A client's source of mask keys and handshake nonces.
+///
+/// RFC 6455 §5.3 asks for mask keys "derived from a strong source of
+/// entropy": build it from your platform's CSPRNG (for example
+/// `getrandom::fill`, or `wstate::os_entropy` with the
+/// `getrandom` feature). Tests may pass a fixed pattern.
+pub struct Entropy(Box<FillFn>);
+
+/// What an entropy source is: a function filling its argument.
+type FillFn = dyn FnMut(&mut [u8]) + Send;
+
+impl Entropy {
+    /// Wraps a function that fills its argument with random bytes. Plain
+    /// `fn` items and closures both work, without type annotations:
+    ///
+    /// ```
+    /// use wstate::Entropy;
+    /// fn fixed(b: &mut [u8]) { b.fill(7) }
+    /// let _ = Entropy::new(fixed);
+    /// let _ = Entropy::new(|b| b.fill(7));
+    /// ```
+    pub fn new(fill: impl FnMut(&mut [u8]) + Send + 'static) -> Self {
+        Self(Box::new(fill))
+    }
+
+    /// Fills `dest` with random bytes.
+    pub(crate) fn fill(&mut self, dest: &mut [u8]) {
+        (self.0)(dest)
+    }
+
+    fn mask_key(&mut self) -> [u8; 4] {
+        let mut key = [0; 4];
+        self.fill(&mut key);
+        key
+    }
+}
+
+impl core::fmt::Debug for Entropy {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Entropy")
+    }
+}
+
+/// Appends one frame to `out`, masked with a fresh key for a client
+/// (`entropy` is `Some` exactly for a client).
+pub(super) fn write_frame(
+    entropy: Option<&mut Entropy>,
+    opcode: OpCode,
+    fin: bool,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let mask = entropy.map(Entropy::mask_key);
+    let header = FrameHeader {
+        fin,
+        rsv: 0,
+        opcode,
+        mask,
+        payload_len: payload.len() as u64,
+    };
+    let mut head = [0; MAX_HEADER_LEN];
+    let n = header.encode(&mut head);
+    out.reserve(n + payload.len());
+    out.extend_from_slice(&head[..n]);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask(&mut out[start..], key, 0);
+    }
+}
