@@ -463,9 +463,17 @@ impl Connection {
                 // ReadingRequest -> RequestReceived: the caller decides. The
                 // key stays in the buffer until `accept`: keep where.
                 let key_start = key.as_ptr().addr() - buf.as_ptr().addr();
-                core.state = State::RequestReceived {
-                    head_len,
-                    key_start,
+                core.state = if buf.len() - head_len > core.config.max_handshake_size {
+                    // More than the bound already follows the head (it came
+                    // in the same reads): the same answer as if it came
+                    // after, whatever the chunking. The request is still
+                    // reported; answering it fails, the next poll refuses it.
+                    State::RequestOverrun
+                } else {
+                    State::RequestReceived {
+                        head_len,
+                        key_start,
+                    }
                 };
                 Ok(Polled::Event(
                     Event::Request(request),

@@ -1471,9 +1471,10 @@ fn drive(
     pieces: &[&[u8]],
     eof: bool,
     t: &mut Transcript,
-    mut on_event: impl FnMut(&mut Connection, &Ev, &mut Vec<u8>),
+    mut on_event: impl FnMut(&mut Connection, &Ev, &mut Vec<u8>, usize),
 ) {
-    let mut poll = |conn: &mut Connection, t: &mut Transcript| {
+    let mut received = 0;
+    let mut poll = |conn: &mut Connection, t: &mut Transcript, received: usize| {
         for _ in 0..(1 << 20) {
             match step(conn, t) {
                 Step::Event => {}
@@ -1487,18 +1488,19 @@ fn drive(
             }
             let event = t.events.last().cloned().expect("the event just recorded");
             if !matches!(event, Ev::Error(_)) {
-                on_event(conn, &event, &mut t.out);
+                on_event(conn, &event, &mut t.out, received);
             }
         }
         panic!("poll_event never returned NeedMore or Done");
     };
     for piece in pieces {
         conn.receive(piece);
-        poll(conn, t);
+        received += piece.len();
+        poll(conn, t, received);
     }
     if eof {
         conn.receive_eof();
-        poll(conn, t);
+        poll(conn, t, received);
     }
 }
 
@@ -1564,47 +1566,89 @@ pub(crate) fn handshake_server(data: &[u8]) {
             assert_eq!(r, Err(SendError::NoPendingRequest));
             assert!(t.out.is_empty());
         }
-        drive(&mut conn, pieces, setup.eof, &mut t, |conn, event, out| {
-            if let Ev::Close(_) = event {
-                // The connection ended (the client left while its request
-                // awaited an answer, or closed after the upgrade): too late
-                // to answer, refused without writing anything.
-                let before = out.len();
-                assert_eq!(conn.accept(&Accept::new(), out), Err(SendError::Closed));
-                assert_eq!(conn.reject(403, &[], b"", out), Err(SendError::Closed));
-                assert_eq!(out.len(), before);
-            }
-            let Ev::Request(request) = event else { return };
-            assert!(answer.result.is_none(), "a second Request");
-            answer.key = request.key.as_deref().and_then(decode_key);
-            answer.offered = request
-                .subprotocols
-                .iter()
-                .filter(|p| is_token(p))
-                .cloned()
-                .collect();
-            if setup.flags & 0x04 != 0 {
-                answer.chosen = answer.offered.first().cloned();
-            }
-            server_answers(&setup, conn, out, &mut answer);
-        });
+        drive(
+            &mut conn,
+            pieces,
+            setup.eof,
+            &mut t,
+            |conn, event, out, received| {
+                if let Ev::Close(_) = event {
+                    // The connection ended (the client left while its request
+                    // awaited an answer, or closed after the upgrade): too late
+                    // to answer, refused without writing anything.
+                    let before = out.len();
+                    assert_eq!(conn.accept(&Accept::new(), out), Err(SendError::Closed));
+                    assert_eq!(conn.reject(403, &[], b"", out), Err(SendError::Closed));
+                    assert_eq!(out.len(), before);
+                }
+                let Ev::Request(request) = event else { return };
+                assert!(answer.result.is_none(), "a second Request");
+                answer.key = request.key.as_deref().and_then(decode_key);
+                answer.offered = request
+                    .subprotocols
+                    .iter()
+                    .filter(|p| is_token(p))
+                    .cloned()
+                    .collect();
+                if setup.flags & 0x04 != 0 {
+                    answer.chosen = answer.offered.first().cloned();
+                }
+                // Bytes that followed the head in the reads so far.
+                let head_len = stream
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map_or(0, |i| i + 4);
+                let early = received.saturating_sub(head_len);
+                server_answers(&setup, conn, out, &mut answer, early);
+            },
+        );
         (t, summary(&conn), answer)
+    };
+    // Which refusal an answer that came too late got (the early data was
+    // over the bound when it was tried, or only later) depends on when the
+    // caller acted; whether it succeeded must not.
+    let same = |r: &(Transcript, Summary, ServerAnswer)| {
+        let result = r.2.result.as_ref().map(|(r, start)| (r.is_ok(), *start));
+        (
+            r.0.clone(),
+            r.1.clone(),
+            r.2.key,
+            r.2.offered.clone(),
+            result,
+        )
     };
     let whole = run(&[stream]);
     let split = run(&reads(stream, setup.read));
     assert_eq!(
-        split, whole,
+        same(&split),
+        same(&whole),
         "the handshake depends on how the bytes are split"
     );
     let bytes: Vec<&[u8]> = stream.chunks(1).collect();
     if stream.len() <= 512 {
-        assert_eq!(run(&bytes), whole, "byte by byte");
+        assert_eq!(same(&run(&bytes)), same(&whole), "byte by byte");
     }
     check_server_handshake(&setup, stream, &whole.0, &whole.1, &whole.2);
 }
 
 /// Answers a Request event as the flags say; checks the request first.
-fn server_answers(setup: &HsSetup, conn: &mut Connection, out: &mut Vec<u8>, a: &mut ServerAnswer) {
+fn server_answers(
+    setup: &HsSetup,
+    conn: &mut Connection,
+    out: &mut Vec<u8>,
+    a: &mut ServerAnswer,
+    early: usize,
+) {
+    if early > setup.config.max_handshake_size {
+        // More than the bound already follows the head: too late to
+        // answer; the next poll refuses the request (checked later).
+        let start = out.len();
+        assert_eq!(conn.accept(&Accept::new(), out), Err(SendError::Closed));
+        assert_eq!(conn.reject(403, &[], b"", out), Err(SendError::Closed));
+        assert_eq!(out.len(), start);
+        a.result = Some((Err(SendError::Closed), start));
+        return;
+    }
     // The request is gone from the event once we answer; check it through
     // a fresh look: poll_event says NeedMore while it awaits an answer.
     let polled = conn.poll_event(out);
@@ -1705,11 +1749,11 @@ fn check_server_handshake(
             let (result, start) = a.result.expect("the request was answered");
             assert_eq!(t.out[..start].len(), 0, "output before the answer");
             let answer = &t.out[start..];
+            if result.is_err() {
+                check_unanswered(setup, stream.len() - head_len, t, answer, end);
+                return;
+            }
             if setup.flags & 0x02 != 0 {
-                if result.is_err() {
-                    check_unanswered(setup, stream.len() - head_len, t, answer, end);
-                    return;
-                }
                 let response = parse_response(answer);
                 assert_eq!(response.status, 150 + 2 * u16::from(setup.extra));
                 assert_eq!(response.body, b"no thanks");
@@ -1920,7 +1964,7 @@ pub(crate) fn handshake_client(data: &[u8]) {
             Err(SendError::NotOpen)
         );
         assert_eq!(t.out.len(), before);
-        drive(&mut conn, pieces, setup.eof, &mut t, |_, _, _| {});
+        drive(&mut conn, pieces, setup.eof, &mut t, |_, _, _, _| {});
         (t, summary(&conn))
     };
     let whole = run(&[stream]);
