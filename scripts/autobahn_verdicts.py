@@ -145,8 +145,8 @@ def load_expected(path, case_ids):
             print("error: %s: %s" % (os.path.basename(path), p))
         if len(problems) > 40:
             print("error: ... and %d more" % (len(problems) - 40))
-        raise ConfigError("expectation file %s has %d invalid entr%s: a failing verdict is never an "
-                          "expectation (fix the code, not the baseline)"
+        raise ConfigError("expectation file %s has %d invalid entr%s (above); a failing verdict is "
+                          "never an expectation: fix the code, not the baseline"
                           % (path, len(problems), "y" if len(problems) == 1 else "ies"))
     return doc
 
