@@ -107,14 +107,14 @@ impl Timers {
         self.now = Some(now);
         self.phase_start.get_or_insert(now);
         self.interval_start.get_or_insert(now);
-        if core::mem::take(&mut self.activity) {
-            if let Some(keepalive) = &config.keepalive {
-                if !keepalive.fixed_interval {
-                    self.interval_start = Some(now);
-                }
-                if keepalive.any_data {
-                    self.ping_sent = None;
-                }
+        if core::mem::take(&mut self.activity)
+            && let Some(keepalive) = &config.keepalive
+        {
+            if !keepalive.fixed_interval {
+                self.interval_start = Some(now);
+            }
+            if keepalive.any_data {
+                self.ping_sent = None;
             }
         }
         let deadline = self.deadline(phase, config)?;
