@@ -1,0 +1,557 @@
+//! The permessage-deflate codec (RFC 7692 §7.2), feature `deflate`: a
+//! [`Deflater`] for the messages we send and an [`Inflater`] for the ones we
+//! receive, each a thin layer over [zlib-rs](https://crates.io/crates/zlib-rs)
+//! with the RFC's framing rules (sync flush, the `00 00 FF FF` tail, empty
+//! messages, context takeover) and a hard output limit.
+//!
+//! **Needs std**: zlib-rs allocates only through `std::alloc`. This file uses
+//! `alloc` only, but a build with `deflate` links std.
+//!
+//! **Memory.** zlib-rs always allocates a 64 Ki-entry hash head, so a
+//! compressor holds 137 KB (window bits 9) to 380 KB (15, memLevel 8)
+//! whatever is asked (see the `memory` test); a decompressor holds about
+//! 47 KB (a 32 KiB window at any window bits). When our side's
+//! `no_context_takeover` was negotiated nothing has to survive between
+//! messages, so both types then hold their zlib state only while a message
+//! is in progress and free it at the message's end: an idle connection
+//! costs nothing, at the price of one allocation and initialisation per
+//! message (measured in the `cost` test). With context takeover the state
+//! is kept for the connection's life, as the RFC requires.
+
+// Crate-internal until the connection calls it.
+#![cfg_attr(not(test), allow(dead_code))]
+
+use alloc::vec::Vec;
+use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Inflate, InflateFlush, Status, Strategy};
+
+use crate::wire::close::CloseCode;
+
+/// The empty stored block that ends every sync flush (RFC 7692 §7.2.1).
+const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// The largest output slice handed to zlib at once. Output goes into
+/// zero-filled space (we cannot `set_len` under `forbid(unsafe_code)`), so
+/// slices are sized from the input and capped here.
+const MAX_CHUNK: usize = 64 << 10;
+
+/// zlib could not compress (an internal zlib error; it does not happen with
+/// the parameters this module uses). The connection fails with 1011.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CompressError;
+
+/// Why a compressed message was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InflateError {
+    /// Not a valid DEFLATE stream.
+    Corrupt,
+    /// The message inflates to more than the limit.
+    TooLarge,
+}
+
+impl InflateError {
+    /// The close code that fails the connection: 1007 for a corrupt stream
+    /// (data "not consistent with the type of the message", RFC 6455
+    /// §7.4.1; node ws also uses 1007 for inflate errors), 1009 for a
+    /// message over the limit.
+    pub(crate) const fn close_code(self) -> CloseCode {
+        match self {
+            Self::Corrupt => CloseCode::INVALID_PAYLOAD,
+            Self::TooLarge => CloseCode::MESSAGE_TOO_BIG,
+        }
+    }
+}
+
+/// The zlib memLevel used for a window size: 8 (zlib's default) at 15 bits,
+/// one less per bit below, at least 1; the pairs websockets and uWS use
+/// (12 → 5). In zlib-rs it sizes the pending buffer and the chain table.
+fn mem_level_for(window_bits: u8) -> i32 {
+    (i32::from(window_bits) - 7).clamp(1, 8)
+}
+
+/// Compresses the messages we send (RFC 7692 §7.2.1).
+pub(crate) struct Deflater {
+    config: DeflateConfig,
+    no_context_takeover: bool,
+    /// `None` between messages when `no_context_takeover`.
+    stream: Option<Deflate>,
+}
+
+impl Deflater {
+    /// A compressor at `level` (0-9, clamped) for a peer that accepts
+    /// `window_bits` (8-15, clamped). 8 compresses at 9, which zlib-rs
+    /// accepts: its longest match distance is `2^9 - 262 = 250`, inside a
+    /// 256-byte window (tested in `wbits_9_fits_an_8_bit_window`). With
+    /// `no_context_takeover` every message starts from an empty window.
+    pub(crate) fn new(level: u8, window_bits: u8, no_context_takeover: bool) -> Self {
+        let window_bits = window_bits.clamp(9, 15);
+        let config = DeflateConfig {
+            level: i32::from(level.min(9)),
+            window_bits: -i32::from(window_bits), // negative: raw deflate
+            mem_level: mem_level_for(window_bits),
+            strategy: Strategy::Default,
+            ..DeflateConfig::default()
+        };
+        Self { config, no_context_takeover, stream: None }
+    }
+
+    /// Whether zlib state is held now (for tests and memory accounting).
+    #[cfg(test)]
+    fn holds_state(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    /// Appends the payload of a whole message compressed: the DEFLATE
+    /// blocks, sync-flushed, with the trailing `00 00 FF FF` removed.
+    pub(crate) fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), CompressError> {
+        self.compress_part(input, true, out)
+    }
+
+    /// Appends the compressed bytes of one part of a message, to be sent
+    /// as one frame (the first with RSV1 set). Each part is sync-flushed so
+    /// that it can go out at once; `fin` marks the last part, whose tail is
+    /// removed. An empty part that is not the last produces no bytes.
+    pub(crate) fn compress_part(
+        &mut self,
+        input: &[u8],
+        fin: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CompressError> {
+        if input.is_empty() {
+            if fin {
+                // RFC 7692 §7.2.3.6: an empty message is sent as the single
+                // byte 0x00 (with the receiver's tail, an empty stored
+                // block). It is also the right last frame after sync-flushed
+                // parts, and leaves the compressor's state untouched.
+                out.push(0x00);
+                self.end_message();
+            }
+            return Ok(());
+        }
+        let start = out.len();
+        let config = self.config;
+        let z = self.stream.get_or_insert_with(|| Deflate::new_with_config(config));
+        let mut rest = input;
+        loop {
+            let chunk = rest.len().saturating_add(64).min(MAX_CHUNK);
+            let len = out.len();
+            out.resize(len + chunk, 0);
+            let (in0, out0) = (z.total_in(), z.total_out());
+            let status = z.compress(rest, out.get_mut(len..).unwrap_or_default(), DeflateFlush::SyncFlush);
+            let used = usize::try_from(z.total_in() - in0).unwrap_or(usize::MAX);
+            let wrote = usize::try_from(z.total_out() - out0).unwrap_or(0);
+            out.truncate(len + wrote.min(chunk));
+            if status.is_err() {
+                self.stream = None;
+                return Err(CompressError);
+            }
+            rest = rest.get(used..).unwrap_or_default();
+            // Output space left over means the flush is complete.
+            if rest.is_empty() && wrote < chunk {
+                break;
+            }
+        }
+        if fin {
+            // RFC 7692 §7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff
+            // 0xff) from the tail end. After this step, the last octet of
+            // the compressed data contains (possibly part of) the DEFLATE
+            // header bits with the "BTYPE" bits set to 00."
+            let produced = out.get(start..).unwrap_or_default();
+            if !produced.ends_with(&TAIL) {
+                self.stream = None;
+                return Err(CompressError);
+            }
+            out.truncate(out.len() - TAIL.len());
+            self.end_message();
+        }
+        Ok(())
+    }
+
+    fn end_message(&mut self) {
+        // RFC 7692 §7.1.1.1: with server_no_context_takeover the server
+        // "MUST start compressing each new message with an empty LZ77
+        // sliding window" (§7.1.1.2 likewise for the client). Dropping the
+        // state does that and frees its memory between messages.
+        if self.no_context_takeover {
+            self.stream = None;
+        }
+    }
+}
+
+/// What one [`Inflater::inflate_part`] call did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Progress {
+    /// Bytes of the input used; the caller passes the rest again.
+    pub(crate) consumed: usize,
+    /// Bytes appended to `out`.
+    pub(crate) produced: usize,
+    /// The message is complete (only with `fin`): all its input was used and
+    /// all its output produced; the next call starts a new message.
+    pub(crate) done: bool,
+}
+
+/// Decompresses the messages we receive (RFC 7692 §7.2.2), incrementally:
+/// payload bytes may arrive in any number of pieces across frames.
+///
+/// It always inflates with a 32 KiB window, whatever was negotiated: zlib-rs
+/// allocates that window anyway, and it accepts peers (miniz-based ones)
+/// whose back-references exceed the window bits they agreed to.
+pub(crate) struct Inflater {
+    no_context_takeover: bool,
+    /// `None` between messages when `no_context_takeover`.
+    stream: Option<Inflate>,
+    /// Bytes of [`TAIL`] already fed in this message.
+    tail_fed: usize,
+    /// The peer's stream ended (a block with BFINAL = 1) in this message.
+    ended: bool,
+    /// The last call filled its output: zlib may hold more.
+    pending: bool,
+    /// Bytes produced so far for the current message.
+    produced: usize,
+}
+
+impl Inflater {
+    /// A decompressor; `no_context_takeover` is the peer's (its messages
+    /// each start from an empty window, so ours may too).
+    pub(crate) fn new(no_context_takeover: bool) -> Self {
+        Self { no_context_takeover, stream: None, tail_fed: 0, ended: false, pending: false, produced: 0 }
+    }
+
+    /// Whether zlib state is held now (for tests and memory accounting).
+    #[cfg(test)]
+    fn holds_state(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    /// Whole-message use: inflates `input` (the next payload bytes of a
+    /// compressed message, any split) onto `out`. `fin` says these are the
+    /// message's last bytes; the tail is then appended here. Fails with
+    /// [`InflateError::TooLarge`] once the message would exceed
+    /// `max_output` bytes in total, having appended at most `max_output + 1`
+    /// bytes: a message of exactly `max_output` bytes is accepted.
+    pub(crate) fn inflate(
+        &mut self,
+        input: &[u8],
+        fin: bool,
+        out: &mut Vec<u8>,
+        max_output: usize,
+    ) -> Result<(), InflateError> {
+        let room = max_output.saturating_sub(self.produced).saturating_add(1);
+        let progress = self.inflate_part(input, fin, out, room)?;
+        if progress.produced >= room {
+            self.abort();
+            return Err(InflateError::TooLarge);
+        }
+        // Below `room`, inflate_part stops only when everything is used.
+        if progress.consumed < input.len() || (fin && !progress.done) {
+            self.abort();
+            return Err(InflateError::Corrupt);
+        }
+        Ok(())
+    }
+
+    /// Part-by-part use: inflates from `input` onto `out`, appending at most
+    /// `room` bytes. It stops when the room is full (then call again with
+    /// `input[consumed..]`, possibly empty, to get the rest) or when all of
+    /// `input` (and with `fin`, the tail) is used and nothing is pending.
+    /// Size limits are the caller's in this mode (count `produced`).
+    pub(crate) fn inflate_part(
+        &mut self,
+        input: &[u8],
+        fin: bool,
+        out: &mut Vec<u8>,
+        room: usize,
+    ) -> Result<Progress, InflateError> {
+        let mut consumed = 0;
+        let mut produced = 0;
+        while !self.ended {
+            let left = room - produced;
+            let (src, from_input) = match input.get(consumed..) {
+                Some(rest) if !rest.is_empty() => (rest, true),
+                // RFC 7692 §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff
+                // to the tail end of the payload of the message."
+                _ if fin => (TAIL.get(self.tail_fed..).unwrap_or_default(), false),
+                _ => (&[][..], false),
+            };
+            if left == 0 || (src.is_empty() && !self.pending) {
+                break;
+            }
+            let chunk = src.len().saturating_mul(4).clamp(1024, MAX_CHUNK).min(left);
+            let z = self.stream.get_or_insert_with(|| Inflate::new(false, 15));
+            let len = out.len();
+            out.resize(len + chunk, 0);
+            let (in0, out0) = (z.total_in(), z.total_out());
+            let status = z.decompress(src, out.get_mut(len..).unwrap_or_default(), InflateFlush::NoFlush);
+            let used = usize::try_from(z.total_in() - in0).unwrap_or(usize::MAX).min(src.len());
+            let wrote = usize::try_from(z.total_out() - out0).unwrap_or(0).min(chunk);
+            out.truncate(len + wrote);
+            produced += wrote;
+            self.produced = self.produced.saturating_add(wrote);
+            if from_input {
+                consumed += used;
+            } else {
+                self.tail_fed += used;
+            }
+            self.pending = wrote == chunk;
+            match status {
+                // RFC 7692 §7.2.3.4: a sender may end a message with a
+                // final block (BFINAL = 1); the stream is then over, and
+                // whatever follows it (the tail we append) is ignored.
+                Ok(Status::StreamEnd) => self.ended = true,
+                Ok(_) if used == 0 && wrote == 0 => {
+                    // zlib can make no progress with input and room: broken.
+                    self.abort();
+                    return Err(InflateError::Corrupt);
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    self.abort();
+                    return Err(InflateError::Corrupt);
+                }
+            }
+        }
+        if self.ended {
+            // Bytes after the final block are ignored (the tail included).
+            consumed = input.len();
+            self.pending = false;
+        }
+        let done = fin
+            && consumed == input.len()
+            && !self.pending
+            && (self.ended || self.tail_fed == TAIL.len());
+        if done {
+            self.end_message();
+        }
+        Ok(Progress { consumed, produced, done })
+    }
+
+    fn end_message(&mut self) {
+        if self.ended || self.no_context_takeover {
+            // After a final block the stream cannot continue; with the
+            // peer's no_context_takeover each message starts afresh anyway.
+            self.stream = None;
+        }
+        self.tail_fed = 0;
+        self.ended = false;
+        self.pending = false;
+        self.produced = 0;
+    }
+
+    /// After an error: forget the message and the state.
+    fn abort(&mut self) {
+        self.stream = None;
+        self.end_message();
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    /// Text with repeats at distances from a few bytes to several KiB.
+    fn sample(len: usize) -> Vec<u8> {
+        let mut x: u32 = 7;
+        let mut words = Vec::new();
+        for _ in 0..300 {
+            let mut w = Vec::new();
+            for _ in 0..(3 + x % 7) {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                w.push(b'a' + ((x >> 16) % 26) as u8);
+            }
+            words.push(w);
+        }
+        let mut v = Vec::new();
+        while v.len() < len {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            v.extend_from_slice(&words[((x >> 16) % 300) as usize]);
+            v.push(b' ');
+        }
+        v.truncate(len);
+        v
+    }
+
+    fn deflate(d: &mut Deflater, msg: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        d.compress(msg, &mut out).unwrap();
+        out
+    }
+
+    fn inflate(i: &mut Inflater, payload: &[u8]) -> Result<Vec<u8>, InflateError> {
+        let mut out = Vec::new();
+        i.inflate(payload, true, &mut out, usize::MAX).map(|()| out)
+    }
+
+    // A strict DEFLATE decoder (RFC 1951) written for these tests: it
+    // refuses any back-reference longer than `window`, unlike zlib-rs's
+    // inflate, which keeps a 32 KiB window whatever it is told.
+    struct Bits<'a>(&'a [u8], usize);
+    impl Bits<'_> {
+        fn get(&mut self, n: u32) -> Result<usize, &'static str> {
+            let mut v = 0;
+            for i in 0..n {
+                let byte = *self.0.get(self.1 / 8).ok_or("truncated")?;
+                v |= usize::from((byte >> (self.1 % 8)) & 1) << i;
+                self.1 += 1;
+            }
+            Ok(v)
+        }
+    }
+    struct Huff(Vec<usize>, Vec<usize>); // count per length, symbols in code order
+    fn huff(lengths: &[usize]) -> Huff {
+        let mut count = vec![0; 16];
+        lengths.iter().for_each(|&l| count[l] += 1);
+        count[0] = 0;
+        let mut sym: Vec<usize> = (0..lengths.len()).filter(|&s| lengths[s] != 0).collect();
+        sym.sort_by_key(|&s| lengths[s]);
+        Huff(count, sym)
+    }
+    fn decode(b: &mut Bits<'_>, h: &Huff) -> Result<usize, &'static str> {
+        let (mut code, mut first, mut index) = (0, 0, 0);
+        for len in 1..16 {
+            code |= b.get(1)?;
+            if code < first + h.0[len] {
+                return h.1.get(index + code - first).copied().ok_or("bad code");
+            }
+            index += h.0[len];
+            first = (first + h.0[len]) << 1;
+            code <<= 1;
+        }
+        Err("bad code")
+    }
+    const LBASE: [usize; 29] = [
+        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115,
+        131, 163, 195, 227, 258,
+    ];
+    const LEXT: [u32; 29] =
+        [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
+    fn dist_base(sym: usize) -> (usize, u32) {
+        // Codes 0-3 are distances 1-4; then pairs of codes share `extra` bits.
+        if sym < 4 {
+            return (sym + 1, 0);
+        }
+        let extra = (sym as u32 - 2) / 2;
+        (((2 + (sym & 1)) << extra) + 1, extra)
+    }
+
+    /// Decodes `data` (a sequence of complete blocks), returning the output
+    /// and the longest distance used; fails on a distance over `window`.
+    fn strict_inflate(data: &[u8], window: usize) -> Result<(Vec<u8>, usize), &'static str> {
+        let (mut b, mut out, mut longest) = (Bits(data, 0), Vec::new(), 0);
+        while b.1 < data.len() * 8 {
+            let last = b.get(1)?;
+            let (lit, dist) = match b.get(2)? {
+                0 => {
+                    b.1 = b.1.div_ceil(8) * 8;
+                    let (len, nlen) = (b.get(16)?, b.get(16)?);
+                    if len != !nlen & 0xffff {
+                        return Err("bad stored length");
+                    }
+                    let start = b.1 / 8;
+                    out.extend_from_slice(data.get(start..start + len).ok_or("truncated")?);
+                    b.1 += len * 8;
+                    (None, None)
+                }
+                1 => {
+                    let mut l = vec![8; 288];
+                    l[144..256].fill(9);
+                    l[256..280].fill(7);
+                    (Some(huff(&l)), Some(huff(&[5; 30])))
+                }
+                2 => {
+                    let (nlit, ndist, nclen) = (b.get(5)? + 257, b.get(5)? + 1, b.get(4)? + 4);
+                    let mut cl = [0; 19];
+                    for &i in &[16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15][..nclen] {
+                        cl[i] = b.get(3)?;
+                    }
+                    let clh = huff(&cl);
+                    let mut l = Vec::new();
+                    while l.len() < nlit + ndist {
+                        match decode(&mut b, &clh)? {
+                            s @ 0..=15 => l.push(s),
+                            16 => {
+                                let prev = *l.last().ok_or("repeat at start")?;
+                                (0..3 + b.get(2)?).for_each(|_| l.push(prev));
+                            }
+                            17 => (0..3 + b.get(3)?).for_each(|_| l.push(0)),
+                            _ => (0..11 + b.get(7)?).for_each(|_| l.push(0)),
+                        }
+                    }
+                    (Some(huff(&l[..nlit])), Some(huff(&l[nlit..nlit + ndist])))
+                }
+                _ => return Err("reserved block type"),
+            };
+            if let (Some(lit), Some(dist)) = (lit, dist) {
+                loop {
+                    let sym = decode(&mut b, &lit)?;
+                    if sym < 256 {
+                        out.push(sym as u8);
+                        continue;
+                    } else if sym == 256 {
+                        break;
+                    }
+                    let i = sym - 257;
+                    let len = LBASE.get(i).ok_or("bad length")? + b.get(LEXT[i])?;
+                    let (base, extra) = dist_base(decode(&mut b, &dist)?);
+                    let d = base + b.get(extra)?;
+                    if d > window || d > out.len() {
+                        return Err("distance too far back");
+                    }
+                    longest = longest.max(d);
+                    (0..len).for_each(|_| out.push(out[out.len() - d]));
+                }
+            }
+            if last == 1 {
+                break;
+            }
+        }
+        Ok((out, longest))
+    }
+
+    /// Compresses messages with context takeover and checks the stream with
+    /// the strict decoder at `window`; returns the longest distance.
+    fn check_window(level: u8, wbits: u8, window: usize) -> Result<usize, &'static str> {
+        let mut d = Deflater::new(level, wbits, false);
+        let (mut stream, mut plain) = (Vec::new(), Vec::new());
+        for len in [20_000, 3_000, 0, 40_000] {
+            let msg = sample(len);
+            stream.extend_from_slice(&deflate(&mut d, &msg));
+            stream.extend_from_slice(&TAIL);
+            plain.extend_from_slice(&msg);
+        }
+        let (out, longest) = strict_inflate(&stream, window)?;
+        assert_eq!(out, plain);
+        Ok(longest)
+    }
+
+    #[test]
+    fn strict_decoder_agrees_with_rfc_examples() {
+        let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00, 0x00, 0xff, 0xff];
+        assert_eq!(strict_inflate(&hello, 256).unwrap().0, b"Hello");
+    }
+
+    #[test]
+    fn window_bits_are_honoured() {
+        for level in [0, 1, 6, 9] {
+            for wbits in 9..=15 {
+                let longest = check_window(level, wbits, 1 << wbits).unwrap();
+                assert!(longest <= (1 << wbits) - 262, "level {level} wbits {wbits}: {longest}");
+            }
+        }
+    }
+
+    #[test]
+    fn wbits_9_fits_an_8_bit_window() {
+        // Answering server_max_window_bits=8 and compressing at 9 is safe.
+        for level in 0..=9 {
+            assert!(check_window(level, 8, 256).unwrap() <= 250);
+        }
+    }
+
+    #[test]
+    fn the_strict_window_check_is_real() {
+        // A 15-bit stream of this text uses distances far beyond 512 bytes.
+        assert!(check_window(6, 15, 1 << 15).unwrap() > 4096);
+        assert_eq!(check_window(6, 15, 1 << 9), Err("distance too far back"));
+    }
+}
