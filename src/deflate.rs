@@ -161,6 +161,10 @@ impl Deflater {
                 self.stream = None;
                 return Err(CompressError);
             }
+            if used == 0 && wrote == 0 && !rest.is_empty() {
+                self.stream = None; // no progress: zlib is broken
+                return Err(CompressError);
+            }
             rest = rest.get(used..).unwrap_or_default();
             // Output space left over means the flush is complete.
             if rest.is_empty() && wrote < chunk {
@@ -222,6 +226,8 @@ pub(crate) struct Inflater {
     ended: bool,
     /// The last call filled its output: zlib may hold more.
     pending: bool,
+    /// Some payload byte of this message was fed.
+    fed_any: bool,
     /// Bytes produced so far for the current message.
     produced: usize,
 }
@@ -236,6 +242,7 @@ impl Inflater {
             tail_fed: 0,
             ended: false,
             pending: false,
+            fed_any: false,
             produced: 0,
         }
     }
@@ -293,7 +300,10 @@ impl Inflater {
                 Some(rest) if !rest.is_empty() => (rest, true),
                 // RFC 7692 §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff
                 // to the tail end of the payload of the message."
-                _ if fin => (TAIL.get(self.tail_fed..).unwrap_or_default(), false),
+                // Not after an empty payload: a peer that flushes an empty
+                // message twice (wsproto with Python's zlib) sends nothing,
+                // and a lone tail would leave zlib inside a stored block.
+                _ if fin && self.fed_any => (TAIL.get(self.tail_fed..).unwrap_or_default(), false),
                 _ => (&[][..], false),
             };
             if left == 0 || (src.is_empty() && !self.pending) {
@@ -320,6 +330,7 @@ impl Inflater {
             self.produced = self.produced.saturating_add(wrote);
             if from_input {
                 consumed += used;
+                self.fed_any = true;
             } else {
                 self.tail_fed += used;
             }
@@ -349,7 +360,7 @@ impl Inflater {
         let done = fin
             && consumed == input.len()
             && !self.pending
-            && (self.ended || self.tail_fed == TAIL.len());
+            && (self.ended || self.tail_fed == TAIL.len() || !self.fed_any);
         if done {
             self.end_message();
         }
@@ -369,6 +380,7 @@ impl Inflater {
         self.tail_fed = 0;
         self.ended = false;
         self.pending = false;
+        self.fed_any = false;
         self.produced = 0;
     }
 
