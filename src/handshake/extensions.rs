@@ -370,6 +370,11 @@ impl DeflateConfig {
         if !self.enabled {
             return None;
         }
+        // The fields are public: clamp what a caller may have set directly.
+        let (server_bits, client_bits) = (
+            self.server_max_window_bits.clamp(8, 15),
+            self.client_max_window_bits.clamp(8, 15),
+        );
         let mut s = String::from(PERMESSAGE_DEFLATE);
         if self.server_no_context_takeover {
             s.push_str("; server_no_context_takeover");
@@ -377,14 +382,14 @@ impl DeflateConfig {
         if self.client_no_context_takeover {
             s.push_str("; client_no_context_takeover");
         }
-        if self.server_max_window_bits < 15 {
+        if server_bits < 15 {
             s.push_str("; server_max_window_bits=");
-            s.push_str(&self.server_max_window_bits.to_string());
+            s.push_str(&server_bits.to_string());
         }
         s.push_str("; client_max_window_bits");
-        if self.client_max_window_bits < 15 {
+        if client_bits < 15 {
             s.push('=');
-            s.push_str(&self.client_max_window_bits.to_string());
+            s.push_str(&client_bits.to_string());
         }
         Some(s)
     }
