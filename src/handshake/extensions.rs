@@ -630,13 +630,13 @@ pub fn validate_response<'a>(
             // smaller than the received value": a bare parameter is
             // invalid in a response.
             Some(None) => return Err(bad),
-            Some(Some(n)) if n > config.client_max_window_bits => return Err(bad),
+            Some(Some(n)) if n > config.client_max_window_bits.clamp(8, 15) => return Err(bad),
             Some(Some(n)) => Some(n),
         };
         // §7.1.2.1: the server answers "with the same or smaller value as
         // the offer"; without a value offered (15) anything valid fits.
         if p.server_max
-            .is_some_and(|n| n > config.server_max_window_bits)
+            .is_some_and(|n| n > config.server_max_window_bits.clamp(8, 15))
         {
             return Err(bad);
         }
