@@ -148,6 +148,8 @@ extern crate alloc;
 
 mod config;
 mod connection;
+#[cfg(feature = "deflate")]
+mod deflate;
 pub mod error;
 mod event;
 pub mod handshake;
