@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use wstate::{CloseCode, Config, Connection, Event, Message, Polled, WsUrl};
+use wstate::{CloseCode, Connection, Event, Message, Polled, WsUrl};
 
 /// What the main loop waits for.
 enum Input {
@@ -55,7 +55,7 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
     let mut conn = Connection::client(
         &url.request(),
         common::os_entropy,
-        Config::default(),
+        common::config(),
         &mut out,
     )?;
     stream.write_all(&out)?;

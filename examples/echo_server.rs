@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use wstate::{Accept, Config, Connection, Event, Polled};
+use wstate::{Accept, Connection, Event, Polled};
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args()
@@ -38,7 +38,7 @@ fn serve(mut stream: TcpStream) -> std::io::Result<String> {
     stream.set_nodelay(true)?;
     // A peer that goes silent for this long is dropped.
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
-    let mut conn = Connection::server(Config::default());
+    let mut conn = Connection::server(common::config());
     let mut out = Vec::new();
     let mut buf = vec![0; 16 << 10];
     let path;

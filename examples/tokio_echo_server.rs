@@ -60,7 +60,11 @@ async fn main() -> io::Result<()> {
 /// Runs one connection: the handshake, then echo until it ends.
 async fn serve(mut stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut conn = Connection::server(Config::default());
+    let config = Config::default();
+    // permessage-deflate when built with `--features deflate`.
+    #[cfg(feature = "deflate")]
+    let config = config.deflate(wstate::handshake::extensions::DeflateConfig::enabled());
+    let mut conn = Connection::server(config);
     let mut out = Vec::new();
     loop {
         let n = read(&mut stream, &mut conn).await?;

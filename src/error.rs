@@ -213,6 +213,9 @@ pub enum SendError {
     InvalidHeader,
     /// A rejection status outside 200-599.
     InvalidStatus,
+    /// The compressor failed (permessage-deflate; not seen with the
+    /// parameters this crate uses). Nothing was written.
+    CompressionFailed,
 }
 
 impl fmt::Display for SendError {
@@ -229,6 +232,7 @@ impl fmt::Display for SendError {
             Self::NoPendingRequest => "no request is waiting for an answer",
             Self::SubprotocolNotOffered => "subprotocol was not offered by the client",
             Self::InvalidHeader => "invalid header name or value",
+            Self::CompressionFailed => "the compressor failed",
             Self::InvalidStatus => "rejection status must be 200-599",
         })
     }

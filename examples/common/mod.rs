@@ -7,6 +7,15 @@ use std::net::TcpStream;
 
 use wstate::{CloseFrame, Connection, Event, Message, Polled};
 
+/// The configuration of the examples: the defaults, with permessage-deflate
+/// offered and accepted when the crate is built with `--features deflate`.
+pub(crate) fn config() -> wstate::Config {
+    let config = wstate::Config::default();
+    #[cfg(feature = "deflate")]
+    let config = config.deflate(wstate::handshake::extensions::DeflateConfig::enabled());
+    config
+}
+
 /// Mask keys and nonces from the operating system's CSPRNG.
 pub(crate) fn os_entropy(buf: &mut [u8]) {
     getrandom::fill(buf).expect("the OS random source failed");
