@@ -91,7 +91,8 @@ fn case_count(url: &str) -> Result<u32, Box<dyn std::error::Error>> {
 
 fn run_case(url: &str) -> Result<String, Box<dyn std::error::Error>> {
     let (mut stream, mut conn, out) = connect(url)?;
-    let ended = common::echo(&mut stream, &mut conn, out)?;
+    // The clock starts with echo's first handle_timeout.
+    let ended = common::echo(&mut stream, &mut conn, std::time::Instant::now(), out)?;
     Ok(match (ended.error, ended.received) {
         (Some(e), _) => format!("{} messages, failed: {e}", ended.messages),
         (None, Some(f)) => format!("{} messages, closed {}", ended.messages, f.code.0),
