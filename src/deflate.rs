@@ -21,7 +21,6 @@
 //! 0.4 µs (release build, this 2-core machine). With context takeover the
 //! state is kept for the connection's life, as the RFC requires.
 
-
 use alloc::vec::Vec;
 use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Inflate, InflateFlush, Status, Strategy};
 

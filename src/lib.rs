@@ -42,21 +42,48 @@
 //!   transport, drop the connection. A loop cannot miss it: it is not
 //!   `NeedMore`.
 //!
-//! Errors are the peer's fault; the bytes that answer them (a Close with the
-//! right code, or an HTTP error) are already in `out`, and the next poll
-//! says `Done`. A complete server over any `Read + Write` transport:
+//! Errors are the peer's fault (or a timeout); the bytes that answer them (a
+//! Close with the right code, or an HTTP error) are already in `out`, and
+//! the next poll says `Done`.
+//!
+//! Time comes from the caller too: [`Connection::handle_timeout`] takes the
+//! time since an origin of your choosing (once at the start, and after every
+//! read), and [`Connection::poll_timeout`] says how long to wait for bytes at
+//! most. That is how a half-sent handshake is answered `408` and dropped, a
+//! peer that stops answering Pings is failed with 1011, and an unanswered
+//! Close ends the connection (defaults in [`Config`]). Order matters:
+//! `receive` before `handle_timeout`, so that bytes count as activity when
+//! they arrived; poll after both.
+//!
+//! A complete server over a blocking `TcpStream` (read, time, poll, write):
 //!
 //! ```
-//! use std::io::{Read, Write};
+//! use std::io::{ErrorKind, Read, Write};
+//! use std::net::TcpStream;
+//! use std::time::{Duration, Instant};
 //! use wstate::{Accept, Config, Connection, Event, Message, Polled};
 //!
-//! fn serve(mut sock: impl Read + Write) -> std::io::Result<()> {
+//! fn serve(mut sock: TcpStream) -> std::io::Result<()> {
 //!     let mut conn = Connection::server(Config::default());
 //!     let mut out = Vec::new(); // bytes to write, owned by the caller
 //!     let mut buf = [0; 4096];
+//!     let start = Instant::now();
+//!     conn.handle_timeout(Duration::ZERO, &mut out); // time starts here
 //!     loop {
-//!         let n = sock.read(&mut buf)?;
-//!         if n == 0 { conn.receive_eof() } else { conn.receive(&buf[..n]) }
+//!         // 1. Read, but no longer than the next deadline.
+//!         let wait = conn.poll_timeout().map(|deadline| {
+//!             deadline.saturating_sub(start.elapsed()).max(Duration::from_millis(1))
+//!         });
+//!         sock.set_read_timeout(wait)?;
+//!         match sock.read(&mut buf) {
+//!             Ok(0) => conn.receive_eof(),
+//!             Ok(n) => conn.receive(&buf[..n]),
+//!             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+//!             Err(e) => return Err(e),
+//!         }
+//!         // 2. The time: may queue a keepalive Ping, a 1011 Close or a 408.
+//!         conn.handle_timeout(start.elapsed(), &mut out);
+//!         // 3. Poll until NeedMore or Done, answering while holding events.
 //!         loop {
 //!             match conn.poll_event(&mut out) {
 //!                 Ok(Polled::Event(Event::Request(req), tx)) => {
@@ -67,7 +94,7 @@
 //!                     };
 //!                     tx.accept(&accept, &mut out).unwrap();
 //!                 }
-//!                 // Answer while holding the event: no copy.
+//!                 // Echo without copying the message.
 //!                 Ok(Polled::Event(Event::Text(text), tx)) => {
 //!                     let _ = tx.send(Message::Text(text), &mut out);
 //!                 }
@@ -75,18 +102,22 @@
 //!                 Ok(Polled::NeedMore) => break,
 //!                 Ok(Polled::Done) => {
 //!                     sock.write_all(&out)?; // the last bytes: Close reply, error
-//!                     return Ok(());          // then close the transport
+//!                     return Ok(());          // then drop the socket
 //!                 }
-//!                 Err(_) => {}                // Close or HTTP error queued; next: Done
+//!                 Err(_) => {} // peer error or timeout: answer queued; next: Done
 //!             }
 //!         }
+//!         // 4. Write everything produced.
 //!         sock.write_all(&out)?;
 //!         out.clear();
 //!     }
 //! }
 //!
-//! // Try it against a client `Connection` over an in-memory "socket".
+//! // Try it on loopback against a client `Connection`.
 //! # use wstate::{ClientRequest, CloseCode};
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+//! let addr = listener.local_addr().unwrap();
+//! let server = std::thread::spawn(move || serve(listener.accept().unwrap().0));
 //! let mut wire = Vec::new();
 //! let mut client = Connection::client(
 //!     &ClientRequest::new("example.com", "/chat"),
@@ -102,21 +133,14 @@
 //! # assert!(matches!(client.poll_event(&mut ignored), Ok(Polled::Event(Event::Accepted(_), _))));
 //! client.send(Message::Text("hi"), &mut wire).unwrap();
 //! client.close(CloseCode::NORMAL, "", &mut wire).unwrap();
-//!
-//! struct Duplex { input: std::io::Cursor<Vec<u8>>, output: Vec<u8> }
-//! impl Read for Duplex {
-//!     fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> { self.input.read(b) }
-//! }
-//! impl Write for Duplex {
-//!     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.output.write(b) }
-//!     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-//! }
-//! let mut sock = Duplex { input: std::io::Cursor::new(wire), output: Vec::new() };
-//! serve(&mut sock).unwrap();
-//! let response = sock.output;
+//! let mut sock = TcpStream::connect(addr).unwrap();
+//! sock.write_all(&wire).unwrap();
+//! let mut response = Vec::new();
+//! sock.read_to_end(&mut response).unwrap(); // the server closes first
+//! server.join().unwrap().unwrap();
 //! assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
 //! // After the head: the echo, then the reply to our Close (echoing 1000).
-//! assert!(response.ends_with(&[0x81, 0x02, b'h', b'i', 0x88, 0x02, 0x03, 0xe8]), "{:?}", &response[response.len()-20..]);
+//! assert!(response.ends_with(&[0x81, 0x02, b'h', b'i', 0x88, 0x02, 0x03, 0xe8]));
 //! ```
 //!
 //! A client is the same loop starting with [`Connection::client`] (or

@@ -16,14 +16,14 @@ use core::time::Duration;
 use crate::config::Config;
 use crate::error::{Error, HandshakeError, ProtocolError, Response, SendError};
 use crate::event::{Event, Message};
+#[cfg(feature = "deflate")]
+use crate::handshake::extensions::DeflateParams;
 use crate::handshake::{self, Accept, ClientRequest, http};
 use crate::wire::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::wire::frame::{MAX_CONTROL_PAYLOAD, OpCode};
-use recv::{Kind, Payload, Ready, Receiver};
-#[cfg(feature = "deflate")]
-use crate::handshake::extensions::DeflateParams;
 #[cfg(feature = "deflate")]
 use compress::Compression;
+use recv::{Kind, Payload, Ready, Receiver};
 pub use send::Entropy;
 use send::write_frame;
 #[cfg(feature = "deflate")]
@@ -1034,7 +1034,8 @@ impl<'a> Sender<'a> {
             let first = opcode != OpCode::Continuation;
             if first {
                 let compression = self.core.compression.as_ref();
-                self.core.sending_compressed = compression.is_some_and(|c| c.compresses_fragments());
+                self.core.sending_compressed =
+                    compression.is_some_and(|c| c.compresses_fragments());
             }
             if self.core.sending_compressed
                 && let Some(compression) = self.core.compression.as_mut()
@@ -1045,7 +1046,14 @@ impl<'a> Sender<'a> {
                     .fragment(payload, fin)
                     .map_err(|()| SendError::CompressionFailed)?;
                 let rsv = if first { send::RSV1 } else { 0 };
-                write_frame_rsv(self.core.entropy.as_mut(), opcode, fin, rsv, compressed, out);
+                write_frame_rsv(
+                    self.core.entropy.as_mut(),
+                    opcode,
+                    fin,
+                    rsv,
+                    compressed,
+                    out,
+                );
                 self.core.sending = if fin { None } else { Some(kind) };
                 return Ok(());
             }

@@ -161,8 +161,7 @@ impl Receiver {
         };
         let before = self.message.len();
         let input = &self.buf[range];
-        inflater
-            .inflate(input, fin, &mut self.message, config.max_message_size)?;
+        inflater.inflate(input, fin, &mut self.message, config.max_message_size)?;
         if text {
             self.utf8
                 .feed(&self.message[before..])
@@ -172,7 +171,13 @@ impl Receiver {
     }
 
     #[cfg(not(feature = "deflate"))]
-    fn inflate(&mut self, _: Range<usize>, _: bool, _: bool, _: &Config) -> Result<(), ProtocolError> {
+    fn inflate(
+        &mut self,
+        _: Range<usize>,
+        _: bool,
+        _: bool,
+        _: &Config,
+    ) -> Result<(), ProtocolError> {
         Err(ProtocolError::ReservedBits)
     }
 

@@ -145,9 +145,15 @@ impl Timers {
                 let Keepalive {
                     interval, timeout, ..
                 } = config.keepalive.as_ref()?;
+                // Bytes that arrived since the last `handle_timeout` answer
+                // the Ping already if any data counts: the next deadline is
+                // then the next Ping's, not the answer's (never too late;
+                // at worst, with idle intervals, early).
+                let answered =
+                    self.activity && config.keepalive.as_ref().is_some_and(|k| k.any_data);
                 match self.ping_sent {
-                    Some(sent) => sent.checked_add(*timeout),
-                    None => after(self.interval_start, Some(*interval)),
+                    Some(sent) if !answered => sent.checked_add(*timeout),
+                    _ => after(self.interval_start, Some(*interval)),
                 }
             }
             Phase::Closing | Phase::AwaitingTcpClose => {

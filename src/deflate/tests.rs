@@ -2,8 +2,8 @@
 //! that checks window bits.
 
 use super::*;
-use alloc::vec;
 use crate::wire::close::CloseCode;
+use alloc::vec;
 
 /// Text with repeats at distances from a few bytes to several KiB.
 fn sample(len: usize) -> Vec<u8> {

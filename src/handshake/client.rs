@@ -4,11 +4,11 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+#[cfg(feature = "deflate")]
+use super::extensions::{DeflateConfig, DeflateParams};
 use super::http::{self, Fields};
 use super::server::check_headers;
 use crate::error::{HandshakeError, Response, SendError};
-#[cfg(feature = "deflate")]
-use super::extensions::{DeflateConfig, DeflateParams};
 
 /// What a client asks for, for [`Connection::client`](crate::Connection::client).
 ///
@@ -169,8 +169,9 @@ pub(crate) fn validate_response<'a>(
     // present in the client's handshake ..., the client MUST _Fail the
     // WebSocket Connection_" (§4.1).
     #[cfg(feature = "deflate")]
-    let deflate = super::extensions::validate_response(h.get_all("sec-websocket-extensions"), deflate)
-        .map_err(|_| HandshakeError::UnexpectedExtension)?;
+    let deflate =
+        super::extensions::validate_response(h.get_all("sec-websocket-extensions"), deflate)
+            .map_err(|_| HandshakeError::UnexpectedExtension)?;
     #[cfg(not(feature = "deflate"))]
     if h.list("sec-websocket-extensions").next().is_some() {
         return Err(HandshakeError::UnexpectedExtension);

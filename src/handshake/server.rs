@@ -155,7 +155,12 @@ impl<'a> Accept<'a> {
 /// Writes the `101 Switching Protocols` response. The caller has checked
 /// the subprotocol and headers.
 /// `extensions` is the negotiated `Sec-WebSocket-Extensions` value, if any.
-pub(crate) fn write_accept(key: &[u8], accept: &Accept<'_>, extensions: Option<&str>, out: &mut Vec<u8>) {
+pub(crate) fn write_accept(
+    key: &[u8],
+    accept: &Accept<'_>,
+    extensions: Option<&str>,
+    out: &mut Vec<u8>,
+) {
     out.extend_from_slice(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
     );
