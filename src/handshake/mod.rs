@@ -6,8 +6,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 mod client;
+mod fields;
 pub(crate) mod http;
 mod server;
+mod uri;
 mod url;
 
 pub use client::{Accepted, ClientRequest};
@@ -15,7 +17,8 @@ pub(crate) use client::{validate_response, write_request};
 pub use http::Fields as Headers;
 pub use server::{Accept, Request};
 pub(crate) use server::{
-    check_accept, check_headers, validate_request, write_accept, write_error_response, write_reject,
+    RESPONSE_RESERVED, check_accept, check_headers, check_reject, validate_request, write_accept,
+    write_error_response, write_reject,
 };
 pub use url::{UrlError, WsUrl};
 
