@@ -10,7 +10,7 @@ Input formats (see tests/fuzz_props/mod.rs):
   utf8          split count + split bytes + text
 Setup byte 0: 0x01 client, 0x02 auto-pong off, 0x04 EOF at the end,
 0x08 small limits (byte 1 = max frame / 4, byte 2 = max message / 8,
-byte 3 = max fragments).
+byte 3 = max fragments), 0x10 we send Close 1000 and a Ping before the stream.
 """
 
 import os
@@ -50,7 +50,7 @@ def close(code, reason=b""):
     return struct.pack(">H", code) + reason
 
 
-SERVER, CLIENT, NO_PONG, EOF, LIMITS = 0x00, 0x01, 0x02, 0x04, 0x08
+SERVER, CLIENT, NO_PONG, EOF, LIMITS, WE_CLOSE = 0x00, 0x01, 0x02, 0x04, 0x08, 0x10
 
 
 def setup(flags=SERVER, frame_max=0, message_max=0, fragments=0, extra=0):
@@ -82,6 +82,11 @@ STREAMS = {
     "server-eof-inside-a-fragmented-message": (SERVER | EOF, (), c2s(0x01, b"part")),
     "client-text-then-eof": (CLIENT | EOF, (), s2c(0x81, b"hi")),
     "server-limits-message-exactly-at-limit": (SERVER | LIMITS, (4, 1, 2), c2s(0x01, b"1234") + c2s(0x80, b"5678")),
+    # After our Close: Pings still answered, data still delivered, no echo.
+    "server-we-closed-ping-data-then-close": (SERVER | WE_CLOSE, (), c2s(0x89, b"ping") + c2s(0x81, b"late data") + c2s(0x88, close(1000))),
+    "client-we-closed-close-without-code-then-eof": (CLIENT | WE_CLOSE | EOF, (), s2c(0x8A, b"pong") + s2c(0x88)),
+    "client-we-closed-then-eof": (CLIENT | WE_CLOSE | EOF, (), s2c(0x89, b"p")),
+    "malformed-we-closed-bad-frame-no-second-close": (CLIENT | WE_CLOSE, (), c2s(0x81, b"masked")),
     # One per class of malformed input (server role unless named).
     "malformed-reserved-opcode-3": (SERVER, (), c2s(0x83, b"x")),
     "malformed-reserved-opcode-b-control": (SERVER, (), c2s(0x8B)),
@@ -273,6 +278,8 @@ SERVER_HANDSHAKES = {
     "request-then-eof": (HS_EOF, REQ),
     "request-rejected-404": (HS_REJECT, REQ, 0, 127),
     "request-rejected-with-invalid-status": (HS_REJECT, REQ, 0, 0),
+    "request-unanswered-then-eof": (HS_REJECT | HS_EOF, REQ, 0, 0),
+    "request-unanswered-then-early-frames-in-9-byte-reads": (HS_REJECT, REQ + c2s(0x81, b"early") + c2s(0x89), 9, 0),
     "accept-before-request-refused": (HS_EARLY, REQ),
     "minimal-request-lowercase-names": (0, head(["GET / HTTP/1.1", "host: h", "upgrade: WebSocket",
                                                 "connection: keep-alive, upgrade",
@@ -312,6 +319,9 @@ CLIENT_HANDSHAKES = {
                                                       "sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "Server: x"])),
     "rejected-403-with-body": (0, b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno"),
     "rejected-301-redirect": (0, head(["HTTP/1.1 301 Moved Permanently", "Location: wss://example.com/"])),
+    "rejected-301-redirect-body-until-eof": (HC_EOF, head(["HTTP/1.1 301 Moved Permanently", "Location: wss://example.com/"]) + b"moved"),
+    "rejected-204-without-body": (0, b"HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n"),
+    "rejected-body-over-max-handshake-size": (HC_LIMITS, b"HTTP/1.1 403 Forbidden\r\n\r\n" + b"x" * 100, 3, (8, 64)),
     "malformed-wrong-accept": (0, head(RFC_RESPONSE_LINES, replace={"Sec-WebSocket-Accept": "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA="})),
     "malformed-two-accepts": (0, head(RFC_RESPONSE_LINES, add=["Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="])),
     "malformed-missing-upgrade": (0, head(RFC_RESPONSE_LINES, drop=("Upgrade",))),

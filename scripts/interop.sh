@@ -16,6 +16,16 @@
 # Prints a PASS/FAIL line per check and ends with `N passed, N failed`; exit 1
 # on any failure.
 #
+# Fails closed: every checking program must print at least its known number of
+# PASS/FAIL lines (python-websockets client 8, node-ws client 8, chromium 7,
+# client-vs-python-websockets 9, client-vs-node-ws 9: 41 in all); a program
+# that crashes, hangs, is not started (its server did not come up) or prints
+# fewer lines adds a FAIL per missing check, and the run fails when fewer than
+# 41 checks ran.  Skipping the browser is a local opt-out only: under CI (CI
+# set, not 0/false) --skip-browser, INTEROP_SKIP_BROWSER, --standin,
+# ECHO_SERVER_CMD and CLIENT_CMD are refused (exit 2); locally a skipped
+# browser lowers the minimum to 34 and is reported as SKIPPED.
+#
 # Options:
 #   --standin        use the harness stand-ins (scripts/interop/standin_*.py)
 #                    instead of our examples (to test this script itself)
@@ -36,6 +46,8 @@ BASE=${INTEROP_PORT_BASE:-9010}
 ECHO_PORT=$((BASE + 1)) PY_SERVER_PORT=$((BASE + 2)) NODE_SERVER_PORT=$((BASE + 3)) PAGE_PORT=$((BASE + 4))
 CHROMIUM=/usr/bin/chromium
 skip_browser=${INTEROP_SKIP_BROWSER:-0} standin=0 install_only=0
+# Checks each program prints (PASS or FAIL lines); the run needs them all.
+declare -A MIN_CHECKS=([py_client]=8 [node_client]=8 [browser]=7 [client_vs_python]=9 [client_vs_node]=9)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while (($#)); do
@@ -47,6 +59,18 @@ while (($#)); do
         *) usage >&2; die "unknown argument: $1" ;;
     esac
 done
+case "$skip_browser" in 0|"") skip_browser=0 ;; *) skip_browser=1 ;; esac
+if in_ci; then
+    refused=()
+    ((skip_browser)) && refused+=("--skip-browser / INTEROP_SKIP_BROWSER=${INTEROP_SKIP_BROWSER:-} (a skipped browser fails CI)")
+    ((standin)) && refused+=("--standin")
+    [[ -n "${ECHO_SERVER_CMD:-}" ]] && refused+=("ECHO_SERVER_CMD")
+    [[ -n "${CLIENT_CMD:-}" ]] && refused+=("CLIENT_CMD")
+    if ((${#refused[@]})); then
+        for r in "${refused[@]}"; do log "error: refused under CI=$CI: $r"; done
+        die "CI runs every peer and the browser against our own examples; unset the above"
+    fi
+fi
 mkdir -p "$BUILD_DIR" "$WORK"
 cd "$ROOT"   # relative paths in *_CMD are taken from the repository root
 
@@ -110,6 +134,8 @@ RESULTS="$WORK/results.txt"
 
 # run_check NAME SECONDS CMD...: run one checking program, keep its PASS/FAIL
 # lines; a crash or time-out without its own FAIL line counts as one failure.
+# Each program's checks are counted in RAN[NAME] (missing_checks judges them).
+declare -A RAN=()
 run_check() {
     local name=$1 secs=$2 out rc=0
     shift 2
@@ -118,6 +144,7 @@ run_check() {
     timeout -k 5 "$secs" "$@" </dev/null >"$out" 2>"$WORK/$name.err" || rc=$?
     cat "$out"
     grep -E '^(PASS|FAIL) ' "$out" >>"$RESULTS" || true
+    RAN[$name]=$(grep -cE '^(PASS|FAIL) ' "$out" || true)
     if ((rc == 124 || rc == 137)); then
         echo "FAIL $name: timed out after ${secs}s (stderr: $WORK/$name.err)" | tee -a "$RESULTS"
     elif ((rc != 0)) && ! grep -q '^FAIL ' "$out"; then
@@ -189,8 +216,29 @@ if start_server node_echo_server "$NODE_SERVER_PORT" node "$ROOT/scripts/interop
     stop_bg "$SERVER_PID"
 fi
 
+# Every program must have run all its checks; a skipped browser is allowed
+# locally only (refused above under CI) and is reported.
+min_total=0 ran_total=0 skipped=()
+for name in py_client node_client browser client_vs_python client_vs_node; do
+    if [[ "$name" == browser ]] && ((skip_browser)); then
+        skipped+=("browser (${MIN_CHECKS[$name]} checks)")
+        continue
+    fi
+    want=${MIN_CHECKS[$name]} got=${RAN[$name]:-0}
+    min_total=$((min_total + want)) ran_total=$((ran_total + got))
+    if ((got < want)); then
+        echo "FAIL $name: only $got of its $want checks ran" | tee -a "$RESULTS"
+    fi
+done
+if ((ran_total < min_total)); then
+    echo "FAIL interop: $ran_total checks ran, at least $min_total must" | tee -a "$RESULTS"
+fi
 passed=$(grep -c '^PASS ' "$RESULTS" || true)
 failed=$(grep -c '^FAIL ' "$RESULTS" || true)
+if ((${#skipped[@]})); then
+    log "SKIPPED (local opt-out, refused under CI): ${skipped[*]}"
+fi
+log "$ran_total checks ran (minimum $min_total)"
 log "logs in $WORK; took ${SECONDS}s"
 if ((failed)); then
     echo "failures:"

@@ -1,4 +1,6 @@
-//! Limits and switches of a connection.
+//! Limits, switches and timers of a connection.
+
+use core::time::Duration;
 
 /// Limits and switches of a connection.
 ///
@@ -29,6 +31,78 @@ pub struct Config {
     /// Receive buffer capacity kept while idle (default 512 bytes). Bigger
     /// buffers, grown for a large message or read, are freed once drained.
     pub retained_buffer: usize,
+    /// How long the opening handshake may take, counted from the first
+    /// [`handle_timeout`](crate::Connection::handle_timeout) (default 10 s,
+    /// as Python `websockets`' `open_timeout`). A server that received part
+    /// of a request answers `408`; then the connection ends. `None`: no limit.
+    pub handshake_timeout: Option<Duration>,
+    /// Pings that notice a peer that vanished (default: on, see
+    /// [`Keepalive::default`]). `None`: no keepalive.
+    pub keepalive: Option<Keepalive>,
+    /// How long to wait for the peer's Close after ours, and (client) for
+    /// the server to close TCP after the closing handshake (default 10 s, as
+    /// `websockets`' `close_timeout`; node `ws` waits 30 s). On expiry the
+    /// connection reports `Close` with 1006 and ends. `None`: wait forever.
+    pub close_timeout: Option<Duration>,
+}
+
+/// Keepalive: a Ping after a quiet interval, and a deadline for the answer.
+///
+/// Defaults: a Ping after 20 s without hearing from the peer, failing the
+/// connection with 1011 if nothing comes back within 20 s more. The figures
+/// are Python `websockets`' `ping_interval` and `ping_timeout`; like uWS
+/// (`idleTimeout`, reset by received data), any data from the peer counts
+/// as a sign of life, so a busy connection sends no Pings at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Keepalive {
+    /// Quiet time before a Ping (or, with `fixed_interval`, time between
+    /// Pings).
+    pub interval: Duration,
+    /// How long a Ping may stay unanswered before the connection fails with
+    /// 1011 ("keepalive timeout").
+    pub timeout: Duration,
+    /// Ping every `interval` whatever the traffic (as `websockets` does)
+    /// rather than after `interval` of silence from the peer.
+    pub fixed_interval: bool,
+    /// Any bytes from the peer answer a pending Ping, not only its Pong.
+    pub any_data: bool,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(20),
+            timeout: Duration::from_secs(20),
+            fixed_interval: false,
+            any_data: true,
+        }
+    }
+}
+
+impl Keepalive {
+    /// A Ping after `interval` of quiet, failing after `timeout` more.
+    pub fn new(interval: Duration, timeout: Duration) -> Self {
+        Self {
+            interval,
+            timeout,
+            ..Self::default()
+        }
+    }
+
+    /// Sets [`fixed_interval`](Self::fixed_interval).
+    #[must_use]
+    pub fn fixed_interval(mut self, on: bool) -> Self {
+        self.fixed_interval = on;
+        self
+    }
+
+    /// Sets [`any_data`](Self::any_data).
+    #[must_use]
+    pub fn any_data(mut self, on: bool) -> Self {
+        self.any_data = on;
+        self
+    }
 }
 
 impl Default for Config {
@@ -41,6 +115,9 @@ impl Default for Config {
             max_handshake_size: 16 << 10,
             max_headers: 64,
             retained_buffer: 512,
+            handshake_timeout: Some(Duration::from_secs(10)),
+            keepalive: Some(Keepalive::default()),
+            close_timeout: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -92,6 +169,27 @@ impl Config {
     #[must_use]
     pub fn retained_buffer(mut self, bytes: usize) -> Self {
         self.retained_buffer = bytes;
+        self
+    }
+
+    /// Sets [`handshake_timeout`](Self::handshake_timeout).
+    #[must_use]
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets [`keepalive`](Self::keepalive).
+    #[must_use]
+    pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.keepalive = keepalive;
+        self
+    }
+
+    /// Sets [`close_timeout`](Self::close_timeout).
+    #[must_use]
+    pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.close_timeout = timeout;
         self
     }
 }

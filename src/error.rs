@@ -102,6 +102,10 @@ pub enum HandshakeError {
     /// bytes after its request while the request awaited an answer (a `400`
     /// was queued).
     EarlyDataTooLarge,
+    /// The handshake did not complete within
+    /// [`Config::handshake_timeout`](crate::Config::handshake_timeout). A
+    /// server that had received part of the request queued a `408`.
+    Timeout,
 }
 
 impl HandshakeError {
@@ -112,6 +116,7 @@ impl HandshakeError {
             Self::TargetTooLong => Some(414),
             Self::UnsupportedHttpMajorVersion => Some(505),
             Self::UnsupportedVersion => Some(426),
+            Self::Timeout => Some(408),
             Self::MethodNotGet => Some(405),
             Self::InvalidAccept
             | Self::UnexpectedSubprotocol
@@ -150,6 +155,7 @@ impl fmt::Display for HandshakeError {
             Self::Rejected(r) => write!(f, "server answered {} {}", r.status, r.reason),
             Self::UnexpectedEof => f.write_str("connection closed during the handshake"),
             Self::EarlyDataTooLarge => f.write_str("too much data before the request was answered"),
+            Self::Timeout => f.write_str("the opening handshake timed out"),
         }
     }
 }
@@ -169,6 +175,10 @@ pub enum Error {
     Protocol(ProtocolError),
     /// The opening handshake failed.
     Handshake(HandshakeError),
+    /// The peer did not answer a keepalive Ping within
+    /// [`Keepalive::timeout`](crate::Keepalive::timeout): a Close with 1011
+    /// was queued (unless ours was already sent).
+    KeepaliveTimeout,
 }
 
 impl Error {
@@ -179,6 +189,7 @@ impl Error {
     pub const fn close_code(&self) -> Option<CloseCode> {
         match self {
             Self::Protocol(e) => Some(e.close_code()),
+            Self::KeepaliveTimeout => Some(CloseCode::INTERNAL_ERROR),
             Self::Handshake(_) => None,
         }
     }
@@ -201,6 +212,7 @@ impl fmt::Display for Error {
         match self {
             Self::Protocol(e) => write!(f, "protocol error: {e}"),
             Self::Handshake(e) => write!(f, "handshake failed: {e}"),
+            Self::KeepaliveTimeout => f.write_str("keepalive timeout: the peer stopped answering"),
         }
     }
 }

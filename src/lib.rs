@@ -148,12 +148,14 @@ extern crate alloc;
 
 mod config;
 mod connection;
+#[cfg(feature = "deflate")]
+mod deflate;
 pub mod error;
 mod event;
 pub mod handshake;
 pub mod wire;
 
-pub use config::Config;
+pub use config::{Config, Keepalive};
 pub use connection::{Connection, ConnectionState, Entropy, Polled, Role, Sender};
 pub use error::{Error, HandshakeError, ProtocolError, SendError};
 pub use event::{Event, Message};

@@ -15,7 +15,7 @@ mod memory {
     }
 }
 
-use wstate::{Config, Connection, Error};
+use wstate::{Config, Connection, Error, Polled};
 
 const TWO_HOSTS: &[u8] = b"GET /chat HTTP/1.1\r\n\
     Host: a.example\r\n\
@@ -51,4 +51,54 @@ fn two_host_lines_through_the_fuzz_property() {
     ))
     .unwrap();
     props::handshake_server(&data);
+}
+
+/// A request that awaits an answer, followed by 147 bytes of frames, with
+/// `max_handshake_size` 144 (the head is 140 bytes).
+const UNANSWERED: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fuzz/regressions/handshake_server/unanswered-request-early-data-in-the-same-read"
+));
+
+/// "Bytes received while a request awaits accept are bounded by
+/// `max_handshake_size` beyond the head". The bound was first checked only
+/// by `receive` once the request was delivered, so bytes that came in the
+/// same read as the head were held without limit, while the same bytes in a
+/// later read gave a 400: the outcome depended on the split (found by
+/// `handshake_server`, which answers with an invalid status so that the
+/// request stays unanswered). Now the next poll after the `Request` refuses
+/// it with `EarlyDataTooLarge` in both cases.
+#[test]
+fn early_data_bound_does_not_depend_on_the_split() {
+    let data = &UNANSWERED[5..];
+    let config = Config::default().max_handshake_size(144).max_headers(16);
+    let head_len = 140;
+    let run = |pieces: &[&[u8]]| {
+        let mut conn = Connection::server(config.clone());
+        let mut out = Vec::new();
+        let mut results = Vec::new();
+        for piece in pieces {
+            conn.receive(piece);
+            loop {
+                match conn.poll_event(&mut out) {
+                    Ok(Polled::Event(event, _)) => results.push(format!("{event:?}")),
+                    Ok(Polled::NeedMore) => break,
+                    Ok(Polled::Done) => break,
+                    Err(e) => results.push(format!("{e:?}")),
+                }
+            }
+        }
+        (results.len(), results.last().cloned(), out)
+    };
+    let whole = run(&[data]);
+    let split = run(&[&data[..head_len], &data[head_len..]]);
+    assert_eq!(split.1.as_deref(), Some("Handshake(EarlyDataTooLarge)"));
+    assert!(split.2.starts_with(b"HTTP/1.1 400 "));
+    assert_eq!(whole, split, "the outcome depends on the split");
+}
+
+/// The same input through the `handshake_server` property check.
+#[test]
+fn early_data_bound_through_the_fuzz_property() {
+    props::handshake_server(UNANSWERED);
 }

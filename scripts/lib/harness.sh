@@ -17,6 +17,10 @@ export NO_COLOR=1 npm_config_fund=false npm_config_audit=false npm_config_update
 
 BG_PIDS=()
 
+# in_ci: CI is set to anything but "", "0" or "false" (CI=true on every CI service).
+# Under CI the scripts refuse every variable or option that skips or narrows a check.
+in_ci() { case "${CI:-}" in ""|0|false|FALSE|False) return 1 ;; *) return 0 ;; esac; }
+
 log() { printf '[%s %s] %s\n' "$(date +%H:%M:%S)" "${SCRIPT_NAME:-harness}" "$*" >&2; }
 die() { log "error: $*"; exit 2; }
 

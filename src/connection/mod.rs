@@ -4,10 +4,12 @@
 
 mod recv;
 mod send;
+mod timers;
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use crate::config::Config;
 use crate::error::{Error, HandshakeError, ProtocolError, Response, SendError};
@@ -18,6 +20,7 @@ use crate::wire::frame::{MAX_CONTROL_PAYLOAD, OpCode};
 use recv::{Kind, Payload, Ready, Receiver};
 pub use send::Entropy;
 use send::write_frame;
+use timers::{Due, Phase, Timers};
 
 /// Which end of the connection we are.
 #[derive(Debug)]
@@ -78,9 +81,23 @@ enum State {
     CloseSent,
     /// Both Closes exchanged, or the transport ended. Nothing more in or out.
     Closed,
+    /// A deadline passed (its bytes, if any, are queued); the next poll
+    /// reports it.
+    Expired(Expiry),
     /// We failed the connection; our Close (if it was still allowed) is
     /// queued. Nothing more in or out.
     Failed,
+}
+
+/// Which deadline passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expiry {
+    /// The opening handshake took too long.
+    Handshake,
+    /// The keepalive Ping went unanswered.
+    Keepalive,
+    /// The peer's Close did not come after ours.
+    Close,
 }
 
 /// What a client remembers of its request to check the response.
@@ -156,6 +173,7 @@ struct Core {
     /// Boxed: allocated once at close time, keeping an open connection small.
     sent_close: Option<Box<CloseFrame>>,
     received_close: Option<Box<CloseFrame>>,
+    timers: Timers,
 }
 
 /// A WebSocket connection as a sans-IO state machine.
@@ -215,6 +233,7 @@ impl Connection {
                 eof: false,
                 sent_close: None,
                 received_close: None,
+                timers: Timers::default(),
             },
         }
     }
@@ -276,7 +295,7 @@ impl Connection {
             | State::ReadingRejection(_) => ConnectionState::Connecting,
             State::Open => ConnectionState::Open,
             State::CloseSent => ConnectionState::Closing,
-            State::Closed | State::Failed => ConnectionState::Closed,
+            State::Closed | State::Failed | State::Expired(_) => ConnectionState::Closed,
         }
     }
 
@@ -315,8 +334,11 @@ impl Connection {
     /// [`poll_event`](Self::poll_event) afterwards until it says `NeedMore`.
     /// Bytes that arrive after the connection closed are dropped.
     pub fn receive(&mut self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.core.timers.on_receive();
+        }
         match self.core.state {
-            State::Closed | State::Failed | State::RequestOverrun => {}
+            State::Closed | State::Failed | State::RequestOverrun | State::Expired(_) => {}
             _ if self.core.eof => {}
             State::RequestReceived { head_len, .. } => {
                 // The request head stays in place until `accept`, and what
@@ -339,6 +361,92 @@ impl Connection {
     /// finished, [`poll_event`](Self::poll_event) reports `Close` with 1006.
     pub fn receive_eof(&mut self) {
         self.core.eof = true;
+    }
+
+    /// Tells the connection the time: `now` is a monotonic time since an
+    /// origin of the caller's choosing (e.g. `Instant::now() - start`), the
+    /// same origin for every call. Acts on every deadline that passed:
+    /// queues a keepalive Ping, or the Close (1011) or `408` of a timeout,
+    /// in `out`; the next [`poll_event`](Self::poll_event) reports a timeout
+    /// like any other end. Nothing happens between calls: the same inputs at
+    /// the same times give the same bytes and events.
+    ///
+    /// Call it once when the connection is created (time starts then), and
+    /// again whenever [`poll_timeout`](Self::poll_timeout)'s deadline passes
+    /// or bytes arrive. A time earlier than the last one is taken as the
+    /// last one.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wstate::{Config, Connection, Keepalive, Role};
+    /// let config = Config::default().keepalive(Some(Keepalive::new(Duration::from_secs(20), Duration::from_secs(5))));
+    /// let mut server = Connection::new_open(Role::Server, config);
+    /// let mut out = Vec::new();
+    /// server.handle_timeout(Duration::ZERO, &mut out);
+    /// assert_eq!(server.poll_timeout(), Some(Duration::from_secs(20)));
+    /// server.handle_timeout(Duration::from_secs(20), &mut out);
+    /// // A Ping with the keepalive's payload, then 5 s to answer it.
+    /// assert_eq!(out, [0x89, 0x08, b'w', b's', b'k', b'a', 0, 0, 0, 1]);
+    /// assert_eq!(server.poll_timeout(), Some(Duration::from_secs(25)));
+    /// ```
+    pub fn handle_timeout(&mut self, now: Duration, out: &mut Vec<u8>) {
+        let phase = self.core.phase();
+        let Some(due) = self.core.timers.expired(now, phase, &self.core.config) else {
+            return;
+        };
+        let core = &mut self.core;
+        match due {
+            Due::Ping(payload) => {
+                write_frame(core.entropy.as_mut(), OpCode::Ping, true, &payload, out);
+            }
+            Due::Handshake => {
+                // "408 (Request Timeout) ... the server did not receive a
+                // complete request message within the time that it was
+                // prepared to wait" (RFC 9110 §15.5.9): only for a request
+                // that began; a silent connection is just closed.
+                let server = matches!(core.state, State::ReadingRequest { .. });
+                if server && !self.rx.buf.is_empty() {
+                    handshake::write_error_response(&HandshakeError::Timeout, out);
+                }
+                // ReadingRequest | ReadingResponse | ReadingRejection -> Expired.
+                core.state = State::Expired(Expiry::Handshake);
+                self.rx.release();
+            }
+            Due::KeepaliveTimeout => {
+                // Open -> Expired: fail with 1011, as for any failure.
+                let frame = CloseFrame::with_reason(CloseCode::INTERNAL_ERROR, "keepalive timeout")
+                    .unwrap_or(CloseFrame::new(CloseCode::INTERNAL_ERROR));
+                write_frame(
+                    core.entropy.as_mut(),
+                    OpCode::Close,
+                    true,
+                    &frame.payload(),
+                    out,
+                );
+                core.sent_close = Some(Box::new(frame));
+                core.state = State::Expired(Expiry::Keepalive);
+                self.rx.release();
+            }
+            Due::CloseTimeout => {
+                // CloseSent -> Expired: give up on the peer's Close.
+                core.state = State::Expired(Expiry::Close);
+                self.rx.release();
+            }
+            Due::TcpCloseTimeout => {
+                // Client, Closed: stop waiting for the server to close TCP.
+                core.eof = true;
+            }
+        }
+    }
+
+    /// The next time [`handle_timeout`](Self::handle_timeout) has something
+    /// to do, on the caller's time scale; `None` while no deadline is armed.
+    /// Deadlines move only with calls on the connection: ask again after
+    /// each.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        self.core
+            .timers
+            .deadline(self.core.phase(), &self.core.config)
     }
 
     /// Returns the next thing that happened: an event with the [`Sender`]
@@ -390,6 +498,7 @@ impl Connection {
             State::ReadingResponse(_) | State::ReadingRejection(_) => {
                 return self.poll_response();
             }
+            State::Expired(expiry) => return self.poll_expired(expiry),
             State::Closed | State::Failed => {
                 if self.rx.holds_memory() {
                     self.rx.release();
@@ -436,10 +545,34 @@ impl Connection {
                 }
                 Event::Ping(&rx.buf[range])
             }
-            Ready::Pong(range) => Event::Pong(&rx.buf[range]),
+            Ready::Pong(range) => {
+                core.timers.on_pong(&rx.buf[range.clone()]);
+                Event::Pong(&rx.buf[range])
+            }
             Ready::Close(_) => return Ok(Polled::NeedMore), // handled above
         };
         Ok(Polled::Event(event, Sender::new(core, &rx.buf)))
+    }
+
+    /// Reports a deadline that passed (Expired -> Failed | Closed).
+    fn poll_expired(&mut self, expiry: Expiry) -> Result<Polled<'_>, Error> {
+        match expiry {
+            Expiry::Handshake => {
+                self.core.state = State::Failed;
+                Err(HandshakeError::Timeout.into())
+            }
+            Expiry::Keepalive => {
+                self.core.state = State::Failed;
+                Err(Error::KeepaliveTimeout)
+            }
+            Expiry::Close => {
+                // As if the transport ended: 1006, and nothing more to wait
+                // for, for either role.
+                self.core.eof = true;
+                let event = Event::Close(self.core.on_transport_end());
+                Ok(Polled::Event(event, Sender::new(&mut self.core, &[])))
+            }
+        }
     }
 
     /// Server: looks for a complete request head and validates it.
@@ -483,9 +616,17 @@ impl Connection {
                 // ReadingRequest -> RequestReceived: the caller decides. The
                 // key stays in the buffer until `accept`: keep where.
                 let key_start = key.as_ptr().addr() - buf.as_ptr().addr();
-                core.state = State::RequestReceived {
-                    head_len,
-                    key_start,
+                core.state = if buf.len() - head_len > core.config.max_handshake_size {
+                    // More than the bound already follows the head (it came
+                    // in the same reads): the same answer as if it came
+                    // after, whatever the chunking. The request is still
+                    // reported; answering it fails, the next poll refuses it.
+                    State::RequestOverrun
+                } else {
+                    State::RequestReceived {
+                        head_len,
+                        key_start,
+                    }
                 };
                 Ok(Polled::Event(
                     Event::Request(request),
@@ -595,6 +736,7 @@ impl Connection {
                     Ok(accepted) => {
                         // ReadingResponse -> Open.
                         core.state = State::Open;
+                        core.timers.opened();
                         let sender = Sender::new(core, &rx.buf);
                         Ok(Polled::Event(Event::Accepted(accepted), sender))
                     }
@@ -705,6 +847,20 @@ impl Core {
         self.entropy.is_some()
     }
 
+    /// Which deadlines apply now.
+    fn phase(&self) -> Phase {
+        match self.state {
+            State::ReadingRequest { .. }
+            | State::ReadingResponse(_)
+            | State::ReadingRejection(_) => Phase::Handshake,
+            State::RequestReceived { .. } | State::RequestOverrun => Phase::Deciding,
+            State::Open => Phase::Open,
+            State::CloseSent => Phase::Closing,
+            State::Closed if self.is_client() && !self.eof => Phase::AwaitingTcpClose,
+            State::Closed | State::Failed | State::Expired(_) => Phase::Over,
+        }
+    }
+
     /// Whether the connection is finished: nothing more in or out.
     fn is_done(&self) -> bool {
         match self.state {
@@ -742,8 +898,10 @@ impl Core {
             write_frame(self.entropy.as_mut(), OpCode::Close, true, &payload, out);
             self.sent_close = Some(Box::new(reply));
         }
-        // CloseSent -> Closed: the closing handshake is complete.
+        // CloseSent -> Closed: the closing handshake is complete. A client
+        // now waits (bounded) for the server to close TCP.
         self.state = State::Closed;
+        self.timers.start_phase();
         self.received_close = Some(Box::new(frame.clone()));
     }
 
@@ -889,8 +1047,9 @@ impl<'a> Sender<'a> {
             out,
         );
         self.core.sent_close = Some(Box::new(frame));
-        // Open -> CloseSent.
+        // Open -> CloseSent: the close timeout starts.
         self.core.state = State::CloseSent;
+        self.core.timers.start_phase();
         Ok(())
     }
 
@@ -950,6 +1109,7 @@ impl<'a> Sender<'a> {
         handshake::write_accept(key, accept, out);
         // RequestReceived -> Open; the receive buffer resumes after the head.
         self.core.state = State::Open;
+        self.core.timers.opened();
         Ok(())
     }
 
@@ -1001,6 +1161,7 @@ impl<'a> Sender<'a> {
             | State::ReadingResponse(_) => Err(SendError::NotOpen),
             State::RequestOverrun
             | State::ReadingRejection(_)
+            | State::Expired(_)
             | State::CloseSent
             | State::Closed
             | State::Failed => Err(SendError::Closed),

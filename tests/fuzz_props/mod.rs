@@ -16,7 +16,7 @@ use wstate::wire::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use wstate::wire::utf8::Utf8Validator;
 use wstate::{
     Accept, ClientRequest, CloseCode, CloseFrame, Config, Connection, ConnectionState, Error,
-    Event, Message, ProtocolError, Role, SendError,
+    Event, HandshakeError, Message, Polled, ProtocolError, Role, SendError,
 };
 
 /// A property check over one raw fuzz input; panics on a violation.
@@ -45,8 +45,9 @@ pub(crate) enum Ev {
     Binary(Vec<u8>),
     Ping(Vec<u8>),
     Pong(Vec<u8>),
-    /// Code and reason; `None` when the peer's Close had no code.
-    Close(Option<(u16, String)>),
+    /// Code and reason: 1005 (empty reason) when the peer's Close had no
+    /// code, 1006 when the transport ended without a Close.
+    Close((u16, String)),
     /// `poll_event` failed with this error.
     Error(Error),
     /// Server: the upgrade request.
@@ -74,7 +75,7 @@ pub(crate) fn own(event: Event<'_>) -> Ev {
         Event::Binary(b) => Ev::Binary(b.to_vec()),
         Event::Ping(b) => Ev::Ping(b.to_vec()),
         Event::Pong(b) => Ev::Pong(b.to_vec()),
-        Event::Close(f) => Ev::Close(f.map(|f| (f.code.0, f.reason().into()))),
+        Event::Close(f) => Ev::Close((f.code.0, f.reason().into())),
         Event::Request(req) => Ev::Request(RequestCopy {
             path: req.path().into(),
             key: req.header("sec-websocket-key").map(<[u8]>::to_vec),
@@ -135,12 +136,15 @@ pub(crate) fn parse_output(mut out: &[u8], client: bool) -> Vec<OutFrame> {
 /// is valid on the wire and a UTF-8 reason.
 pub(crate) fn sent_close(frame: &OutFrame) -> (u16, String) {
     assert_eq!(frame.opcode, OpCode::Close);
+    assert!(
+        !frame.payload.is_empty(),
+        "we sent a Close without a status code"
+    );
     match CloseFrame::parse(&frame.payload) {
-        Ok(Some(close)) => {
+        Ok(close) => {
             assert!(close.code.is_valid_on_wire(), "sent {:?}", close.code);
             (close.code.0, close.reason().into())
         }
-        Ok(None) => panic!("we sent a Close without a status code"),
         Err(e) => panic!("we sent an invalid Close payload ({e}): {frame:x?}"),
     }
 }
@@ -159,7 +163,9 @@ pub(crate) fn entropy(seed: u32) -> impl FnMut(&mut [u8]) + Send + 'static {
 /// How a fuzz input sets up an open connection: its first 5 bytes.
 ///
 /// * byte 0, flags: `0x01` client (else server), `0x02` auto-pong off,
-///   `0x04` end of stream after the input, `0x08` small limits from bytes 1-3.
+///   `0x04` end of stream after the input, `0x08` small limits from bytes 1-3,
+///   `0x10` we start the closing handshake (Close 1000, then a Ping) before
+///   the stream arrives.
 /// * byte 1: max frame size / 4; byte 2: max message size / 8; byte 3: max
 ///   fragments (only with `0x08`).
 /// * byte 4: target specific. The rest is the byte stream from the peer.
@@ -169,6 +175,9 @@ pub(crate) fn entropy(seed: u32) -> impl FnMut(&mut [u8]) + Send + 'static {
 pub(crate) struct Setup {
     pub(crate) client: bool,
     pub(crate) eof: bool,
+    /// We sent a Close (1000, no reason) and then a Ping (`CLOSING_PING`)
+    /// before the peer's first byte.
+    pub(crate) we_closed: bool,
     pub(crate) config: Config,
     pub(crate) extra: u8,
 }
@@ -188,20 +197,52 @@ pub(crate) fn setup(data: &[u8]) -> (Setup, &[u8]) {
     let setup = Setup {
         client: flags & 0x01 != 0,
         eof: flags & 0x04 != 0,
+        we_closed: flags & 0x10 != 0,
         config,
         extra: byte(4),
     };
     (setup, data.get(SETUP_LEN..).unwrap_or(&[]))
 }
 
+/// The payload of the Ping sent after our Close with setup flag `0x10`.
+pub(crate) const CLOSING_PING: &[u8] = b"still there?";
+
 impl Setup {
-    pub(crate) fn connection(&self) -> Connection {
+    /// The open connection, with what it wrote before the stream (our Close
+    /// and Ping with flag `0x10`).
+    pub(crate) fn start(&self) -> (Connection, Transcript) {
         let role = if self.client {
             Role::client(entropy(0x5eed))
         } else {
             Role::Server
         };
-        Connection::new_open(role, self.config.clone())
+        let mut conn = Connection::new_open(role, self.config.clone());
+        let mut t = Transcript::default();
+        if self.we_closed {
+            let out = &mut t.out;
+            conn.close(CloseCode::NORMAL, "", out)
+                .expect("close an open connection");
+            assert_eq!(conn.state(), ConnectionState::Closing);
+            // §5.5.1: "The application MUST NOT send any more data frames
+            // after sending a Close frame", and a second Close is no more
+            // allowed: refused, nothing written.
+            let before = out.len();
+            assert_eq!(conn.send(Message::Text("x"), out), Err(SendError::Closed));
+            assert_eq!(
+                conn.send_fragment(Message::Binary(b"x"), false, out),
+                Err(SendError::Closed)
+            );
+            assert_eq!(
+                conn.close(CloseCode::NORMAL, "", out),
+                Err(SendError::Closed)
+            );
+            assert_eq!(out.len(), before, "bytes written by a refused send");
+            // Control frames are not data: a Ping may follow our Close.
+            conn.sender()
+                .send(Message::Ping(CLOSING_PING), out)
+                .expect("a Ping after our Close");
+        }
+        (conn, t)
     }
 }
 
@@ -210,26 +251,83 @@ impl Setup {
 pub(crate) struct Transcript {
     pub(crate) events: Vec<Ev>,
     pub(crate) out: Vec<u8>,
+    /// `poll_event` answered `Done`.
+    pub(crate) done: bool,
 }
 
-/// Polls until `Ok(None)`. After an error the connection must stay silent.
+/// What one poll answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// An event, or an error (recorded in the transcript).
+    Event,
+    NeedMore,
+    Done,
+}
+
+/// One `poll_event`, recorded in `t`, checking the rules of the end of a
+/// connection:
+///
+/// * after an error, the next poll says `Done`;
+/// * once `Done`, always `Done`: no event, no error, no `NeedMore`;
+/// * `Done` and `NeedMore` write nothing;
+/// * `Done` is said exactly when `should_close_transport` holds (after a
+///   `NeedMore`, it does not).
+pub(crate) fn step(conn: &mut Connection, t: &mut Transcript) -> Step {
+    let before = t.out.len();
+    let failed = matches!(t.events.last(), Some(Ev::Error(_)));
+    let step = match conn.poll_event(&mut t.out) {
+        Ok(Polled::Event(event, _)) => {
+            let event = own(event);
+            assert!(!t.done, "event after Done: {event:?}");
+            assert!(!failed, "event after a failure: {event:?}");
+            t.events.push(event);
+            Step::Event
+        }
+        Err(e) => {
+            assert!(!t.done, "error after Done: {e:?}");
+            assert!(!failed, "error after a failure: {e:?}");
+            t.events.push(Ev::Error(e));
+            Step::Event
+        }
+        Ok(Polled::NeedMore) => {
+            assert!(!t.done, "NeedMore after Done");
+            assert!(!failed, "NeedMore after a failure");
+            Step::NeedMore
+        }
+        Ok(Polled::Done) => {
+            t.done = true;
+            Step::Done
+        }
+    };
+    if step != Step::Event {
+        assert_eq!(t.out.len(), before, "output with {step:?}");
+        assert_eq!(
+            conn.should_close_transport(),
+            step == Step::Done,
+            "should_close_transport disagrees with {step:?}"
+        );
+    }
+    step
+}
+
+/// Polls until `NeedMore` or `Done`. After an error the next poll says
+/// `Done`; after `Done`, polling again says `Done` and writes nothing.
 pub(crate) fn drain(conn: &mut Connection, t: &mut Transcript) {
     // Every event but the final 1006 Close consumes a frame header (2+
-    // bytes), so a bounded number of polls must reach `Ok(None)`.
+    // bytes), so a bounded number of polls must reach `NeedMore` or `Done`.
     for _ in 0..(1 << 20) {
-        match conn.poll_event(&mut t.out) {
-            Ok(Some(event)) => t.events.push(own(event)),
-            Ok(None) => return,
-            Err(e) => {
-                t.events.push(Ev::Error(e));
-                let before = t.out.len();
-                assert_eq!(conn.poll_event(&mut t.out), Ok(None), "event after failure");
-                assert_eq!(t.out.len(), before, "output after failure");
+        match step(conn, t) {
+            Step::Event => {}
+            Step::NeedMore => return,
+            Step::Done => {
+                for _ in 0..2 {
+                    assert_eq!(step(conn, t), Step::Done, "Done, then not Done");
+                }
                 return;
             }
         }
     }
-    panic!("poll_event never returned Ok(None)");
+    panic!("poll_event never returned NeedMore or Done");
 }
 
 /// The final state of a connection, for comparisons.
@@ -300,17 +398,18 @@ pub(crate) fn frame_header(data: &[u8]) {
 /// Arbitrary bytes from the peer into an open connection (role and limits
 /// from the [`setup`] bytes; byte 4 is the read size, 0 = all at once).
 ///
-/// * Only protocol errors; after one, nothing more comes out.
+/// * Only protocol errors; after one, every poll says `Done` and writes
+///   nothing (see [`step`]).
 /// * The output parses as frames of our role, and is exactly what the events
-///   call for: a Pong per Ping (with auto-pong), the echo of the peer's
-///   Close, or one Close with the error's code after a failure; nothing else.
+///   call for: a Pong per Ping (with auto-pong, also after our own Close),
+///   the echo of the peer's Close (unless we sent ours), or one Close with
+///   the error's code after a failure (unless we sent ours); nothing else.
 /// * Messages never exceed `max_message_size`, control payloads 125 bytes,
 ///   and the connection allocates no more than its limits allow.
 pub(crate) fn receive(data: &[u8]) {
     let (setup, stream) = setup(data);
     crate::memory::start();
-    let mut conn = setup.connection();
-    let mut t = Transcript::default();
+    let (mut conn, mut t) = setup.start();
     let read = match setup.extra {
         0 => stream.len().max(1),
         n => usize::from(n),
@@ -470,7 +569,10 @@ pub(crate) fn reference(setup: &Setup, mut s: &[u8]) -> (Vec<Ev>, Ending) {
         match opcode {
             8 => {
                 let frame = match payload.as_slice() {
-                    [] => None,
+                    // §7.1.5: "If this Close control frame contains no
+                    // status code, _The WebSocket Connection Close Code_ is
+                    // considered to be 1005."
+                    [] => (1005, String::new()),
                     [_] => return (events, Ending::Fail(vec![1002])),
                     [hi, lo, reason @ ..] => {
                         let code = u16::from_be_bytes([*hi, *lo]);
@@ -481,7 +583,7 @@ pub(crate) fn reference(setup: &Setup, mut s: &[u8]) -> (Vec<Ev>, Ending) {
                         let Ok(reason) = core::str::from_utf8(reason) else {
                             return (events, Ending::Fail(vec![1007]));
                         };
-                        Some((code, reason.to_string()))
+                        (code, reason.to_string())
                     }
                 };
                 events.push(Ev::Close(frame));
@@ -529,7 +631,8 @@ pub(crate) fn check_against_reference(setup: &Setup, stream: &[u8], events: &[Ev
         "events differ from RFC 6455 decoding"
     );
     let closed = matches!(expected.last(), Some(Ev::Close(_)));
-    let eof_close = [Ev::Close(Some((1006, String::new())))];
+    // §7.1.5: the transport ended without a Close: 1006.
+    let eof_close = [Ev::Close((1006, String::new()))];
     let clean: &[Ev] = if setup.eof && !closed {
         &eof_close
     } else {
@@ -557,8 +660,8 @@ fn ev_len(event: &Ev) -> usize {
         Ev::Text(s) | Ev::Other(s) | Ev::Accepted(_, s) => s.len(),
         Ev::Request(r) => r.debug.len() + r.path.len(),
         Ev::Binary(b) | Ev::Ping(b) | Ev::Pong(b) => b.len(),
-        Ev::Close(Some((_, reason))) => reason.len(),
-        Ev::Close(None) | Ev::Error(_) => 0,
+        Ev::Close((_, reason)) => reason.len(),
+        Ev::Error(_) => 0,
     }
 }
 
@@ -566,6 +669,10 @@ fn ev_len(event: &Ev) -> usize {
 pub(crate) fn check_receive_transcript(setup: &Setup, end: &Summary, t: &Transcript) {
     let c = &setup.config;
     let mut expected = Vec::new();
+    if setup.we_closed {
+        expected.push((OpCode::Close, 1000u16.to_be_bytes().to_vec()));
+        expected.push((OpCode::Ping, CLOSING_PING.to_vec()));
+    }
     let mut ended = false;
     for (i, event) in t.events.iter().enumerate() {
         assert!(!ended, "event after the end: {:?}", &t.events[i..]);
@@ -574,31 +681,51 @@ pub(crate) fn check_receive_transcript(setup: &Setup, end: &Summary, t: &Transcr
             Ev::Binary(b) => assert!(b.len() <= c.max_message_size, "binary over the limit"),
             Ev::Ping(p) => {
                 assert!(p.len() <= 125 && p.len() <= c.max_frame_size);
+                // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST
+                // send a Pong frame in response, unless it already received
+                // a Close frame": having sent our own Close does not stop
+                // the Pong. (A Ping after the peer's Close is never
+                // delivered: the Close ends the events.)
                 if c.auto_pong {
                     expected.push((OpCode::Pong, p.clone()));
                 }
             }
             Ev::Pong(p) => assert!(p.len() <= 125 && p.len() <= c.max_frame_size),
-            Ev::Close(frame) => {
+            Ev::Close((code, reason)) => {
                 ended = true;
-                match frame {
+                // §5.5.1: "If an endpoint receives a Close frame and did not
+                // previously send a Close frame, the endpoint MUST send a
+                // Close frame in response"; after our own Close, nothing.
+                let echo = match *code {
                     // The transport ended without a Close: nothing is sent.
-                    Some((1006, reason)) if i + 1 == t.events.len() && setup.eof => {
+                    1006 if i + 1 == t.events.len() && setup.eof => {
                         assert!(reason.is_empty());
+                        None
                     }
-                    // The peer's Close: echo its code (1000 if none).
-                    Some((code, _)) => {
-                        assert!(CloseCode(*code).is_valid_on_wire(), "peer code {code}");
-                        expected.push((OpCode::Close, code.to_be_bytes().to_vec()));
+                    // The peer's Close had no code: answer 1000.
+                    1005 => {
+                        assert!(reason.is_empty());
+                        Some(1000u16)
                     }
-                    None => expected.push((OpCode::Close, 1000u16.to_be_bytes().to_vec())),
+                    // The peer's Close: echo its code.
+                    code => {
+                        assert!(CloseCode(code).is_valid_on_wire(), "peer code {code}");
+                        Some(code)
+                    }
+                };
+                if let Some(code) = echo.filter(|_| !setup.we_closed) {
+                    expected.push((OpCode::Close, code.to_be_bytes().to_vec()));
                 }
             }
             Ev::Error(Error::Protocol(e)) => {
                 ended = true;
-                let mut payload = e.close_code().0.to_be_bytes().to_vec();
-                payload.extend_from_slice(e.description().as_bytes());
-                expected.push((OpCode::Close, payload));
+                // Failing the connection sends a Close with the error's code,
+                // unless we sent one already: never two Closes.
+                if !setup.we_closed {
+                    let mut payload = e.close_code().0.to_be_bytes().to_vec();
+                    payload.extend_from_slice(e.description().as_bytes());
+                    expected.push((OpCode::Close, payload));
+                }
             }
             other => panic!("unexpected event on an open connection: {other:?}"),
         }
@@ -616,24 +743,35 @@ pub(crate) fn check_receive_transcript(setup: &Setup, end: &Summary, t: &Transcr
         .collect();
     assert_eq!(got, expected, "output does not match the events");
     // The state agrees with how the transcript ended.
+    assert_eq!(end.should_close_transport, t.done);
     match t.events.last() {
         Some(Ev::Error(_)) => {
             assert_eq!(end.state, ConnectionState::Closed);
-            assert!(end.should_close_transport);
+            assert!(t.done, "a failed connection is done");
         }
         Some(Ev::Close(frame)) => {
             assert_eq!(end.state, ConnectionState::Closed);
-            let abnormal = matches!(frame, Some((1006, _)));
-            assert!(end.received_close.is_some());
+            let abnormal = frame.0 == 1006;
+            let received = end.received_close.as_ref().expect("the received Close");
+            assert_eq!((received.code.0, received.reason()), (frame.0, &*frame.1));
             assert_eq!(
                 end.sent_close.is_some(),
-                !abnormal,
+                !abnormal || setup.we_closed,
                 "a Close is sent unless 1006"
             );
+            // §7.1.1: the server closes the transport first; a client waits
+            // for the server to close it (end of stream).
+            assert_eq!(t.done, !setup.client || setup.eof, "Done after {frame:?}");
         }
         _ => {
-            assert_eq!(end.state, ConnectionState::Open);
+            let state = if setup.we_closed {
+                ConnectionState::Closing
+            } else {
+                ConnectionState::Open
+            };
+            assert_eq!(end.state, state);
             assert!(!setup.eof, "end of stream must end in a Close event");
+            assert!(!t.done, "Done on a connection still open");
         }
     }
 }
@@ -665,8 +803,7 @@ pub(crate) fn chunking(data: &[u8]) {
     }
 
     let run = |pieces: &[&[u8]], poll_each: bool| {
-        let mut conn = setup.connection();
-        let mut t = Transcript::default();
+        let (mut conn, mut t) = setup.start();
         for piece in pieces {
             conn.receive(piece);
             if poll_each {
@@ -824,9 +961,14 @@ struct Model {
     limits: Config,
     /// The receiver is open (not failed, not closed).
     rx_open: bool,
-    /// The sender may still send (it sent no Close and learnt of no failure).
+    /// The sender may still send data (it sent no Close and learnt of no
+    /// failure).
     tx_open: bool,
-    /// The sender saw the end of the connection.
+    /// The sender received the receiver's Close (an echo, or the Close of a
+    /// failure): from then on it may send nothing at all. Between our Close
+    /// and the peer's, Ping and Pong are still allowed (§5.5.1 forbids only
+    /// data frames after a Close), but here the peer always answers within
+    /// the same delivery.
     tx_closed: bool,
     /// The receiver failed; the sender learns it when the bytes are delivered.
     tx_told_failure: bool,
@@ -888,8 +1030,7 @@ impl Model {
         if core::mem::take(&mut self.tx_told_failure) {
             // The sender gets the 1009 Close and (unless it sent a Close
             // already) echoes it; the connection is closed for it.
-            self.tx_events
-                .push(Ev::Close(Some((TOO_BIG, String::new()))));
+            self.tx_events.push(Ev::Close((TOO_BIG, String::new())));
             self.tx_closed = true;
             self.tx_open = false;
         }
@@ -905,7 +1046,7 @@ fn normalize(events: &[Ev]) -> Vec<Ev> {
             Ev::Error(Error::Protocol(p)) if p.close_code() == CloseCode::MESSAGE_TOO_BIG => {
                 Ev::Error(Error::Protocol(ProtocolError::MessageTooLarge))
             }
-            Ev::Close(Some((TOO_BIG, _))) => Ev::Close(Some((TOO_BIG, String::new()))),
+            Ev::Close((TOO_BIG, _)) => Ev::Close((TOO_BIG, String::new())),
             other => other.clone(),
         })
         .collect()
@@ -1020,11 +1161,21 @@ pub(crate) fn roundtrip(data: &[u8]) {
                 } else {
                     assert_eq!(r, Ok(()));
                     m.tx_open = false;
+                    // Before the peer answers: no more data, no second Close,
+                    // but a Ping is allowed. The peer receives it after our
+                    // Close, so it neither delivers nor answers it (§5.5.2:
+                    // no Pong once a Close was received).
+                    let data = pair.call(|c, out| c.send(Message::Binary(b"late"), out));
+                    assert_eq!(data, Err(SendError::Closed));
+                    let again = pair.call(|c, out| c.close(CloseCode::NORMAL, "", out));
+                    assert_eq!(again, Err(SendError::Closed));
+                    let ping = pair.call(|c, out| c.send(Message::Ping(b"after close"), out));
+                    assert_eq!(ping, Ok(()));
                     if m.control_frame(2 + reason.len()) {
                         m.rx_open = false;
-                        m.rx_events.push(Ev::Close(Some((*code, reason.clone()))));
+                        m.rx_events.push(Ev::Close((*code, reason.clone())));
                         // The receiver echoes the code; the handshake is done.
-                        m.tx_events.push(Ev::Close(Some((*code, String::new()))));
+                        m.tx_events.push(Ev::Close((*code, String::new())));
                         m.tx_closed = true;
                     }
                 }
@@ -1036,6 +1187,13 @@ pub(crate) fn roundtrip(data: &[u8]) {
         assert_eq!(rx, normalize(&m.rx_events), "receiver after {op:?}");
         let tx = normalize(&pair.tx_t.events);
         assert_eq!(tx, normalize(&m.tx_events), "sender after {op:?}");
+        // Done: a failed end at once; after the closing handshake, a server
+        // at once, a client only once the server closes the transport
+        // (§7.1.1), which never happens here.
+        let rx_failed = m.rx_events.iter().any(|e| matches!(e, Ev::Error(_)));
+        let rx_client = !conv.client_sends;
+        assert_eq!(pair.rx_t.done, !m.rx_open && (rx_failed || !rx_client));
+        assert_eq!(pair.tx_t.done, m.tx_closed && !conv.client_sends);
     }
     if m.tx_closed {
         assert_eq!(pair.tx.state(), ConnectionState::Closed);
@@ -1065,7 +1223,7 @@ fn send_control(pair: &mut Pair, m: &mut Model, op: &Op, payload: &[u8]) {
         Message::Pong(payload)
     };
     let r = pair.call(|c, out| c.send(message, out));
-    if !m.tx_open {
+    if m.tx_closed {
         assert_eq!(r, Err(SendError::Closed));
         return;
     }
@@ -1313,34 +1471,36 @@ fn drive(
     pieces: &[&[u8]],
     eof: bool,
     t: &mut Transcript,
-    mut on_event: impl FnMut(&mut Connection, &Ev, &mut Vec<u8>),
+    mut on_event: impl FnMut(&mut Connection, &Ev, &mut Vec<u8>, usize),
 ) {
-    let mut poll = |conn: &mut Connection, t: &mut Transcript| {
+    let mut received = 0;
+    let mut poll = |conn: &mut Connection, t: &mut Transcript, received: usize| {
         for _ in 0..(1 << 20) {
-            let event = match conn.poll_event(&mut t.out) {
-                Ok(Some(event)) => own(event),
-                Ok(None) => return,
-                Err(e) => Ev::Error(e),
-            };
-            let failed = matches!(event, Ev::Error(_));
-            t.events.push(event.clone());
-            if failed {
-                let before = t.out.len();
-                assert_eq!(conn.poll_event(&mut t.out), Ok(None), "event after failure");
-                assert_eq!(t.out.len(), before, "output after failure");
-                return;
+            match step(conn, t) {
+                Step::Event => {}
+                Step::NeedMore => return,
+                Step::Done => {
+                    for _ in 0..2 {
+                        assert_eq!(step(conn, t), Step::Done, "Done, then not Done");
+                    }
+                    return;
+                }
             }
-            on_event(conn, &event, &mut t.out);
+            let event = t.events.last().cloned().expect("the event just recorded");
+            if !matches!(event, Ev::Error(_)) {
+                on_event(conn, &event, &mut t.out, received);
+            }
         }
-        panic!("poll_event never returned Ok(None)");
+        panic!("poll_event never returned NeedMore or Done");
     };
     for piece in pieces {
         conn.receive(piece);
-        poll(conn, t);
+        received += piece.len();
+        poll(conn, t, received);
     }
     if eof {
         conn.receive_eof();
-        poll(conn, t);
+        poll(conn, t, received);
     }
 }
 
@@ -1350,6 +1510,7 @@ fn after_handshake(t: &Transcript, events_from: usize, out_from: usize) -> Trans
     Transcript {
         events: t.events[events_from..].to_vec(),
         out: t.out[out_from..].to_vec(),
+        done: t.done,
     }
 }
 
@@ -1405,44 +1566,95 @@ pub(crate) fn handshake_server(data: &[u8]) {
             assert_eq!(r, Err(SendError::NoPendingRequest));
             assert!(t.out.is_empty());
         }
-        drive(&mut conn, pieces, setup.eof, &mut t, |conn, event, out| {
-            let Ev::Request(request) = event else { return };
-            assert!(answer.result.is_none(), "a second Request");
-            answer.key = request.key.as_deref().and_then(decode_key);
-            answer.offered = request
-                .subprotocols
-                .iter()
-                .filter(|p| is_token(p))
-                .cloned()
-                .collect();
-            if setup.flags & 0x04 != 0 {
-                answer.chosen = answer.offered.first().cloned();
-            }
-            server_answers(&setup, conn, out, &mut answer);
-        });
+        drive(
+            &mut conn,
+            pieces,
+            setup.eof,
+            &mut t,
+            |conn, event, out, received| {
+                if let Ev::Close(_) = event {
+                    // The connection ended (the client left while its request
+                    // awaited an answer, or closed after the upgrade): too late
+                    // to answer, refused without writing anything.
+                    let before = out.len();
+                    assert_eq!(conn.accept(&Accept::new(), out), Err(SendError::Closed));
+                    assert_eq!(conn.reject(403, &[], b"", out), Err(SendError::Closed));
+                    assert_eq!(out.len(), before);
+                }
+                let Ev::Request(request) = event else { return };
+                assert!(answer.result.is_none(), "a second Request");
+                answer.key = request.key.as_deref().and_then(decode_key);
+                answer.offered = request
+                    .subprotocols
+                    .iter()
+                    .filter(|p| is_token(p))
+                    .cloned()
+                    .collect();
+                if setup.flags & 0x04 != 0 {
+                    answer.chosen = answer.offered.first().cloned();
+                }
+                // Bytes that followed the head in the reads so far.
+                let head_len = stream
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map_or(0, |i| i + 4);
+                let early = received.saturating_sub(head_len);
+                server_answers(&setup, conn, out, &mut answer, early);
+            },
+        );
         (t, summary(&conn), answer)
+    };
+    // Which refusal an answer that came too late got (the early data was
+    // over the bound when it was tried, or only later) depends on when the
+    // caller acted; whether it succeeded must not.
+    let same = |r: &(Transcript, Summary, ServerAnswer)| {
+        let result = r.2.result.as_ref().map(|(r, start)| (r.is_ok(), *start));
+        (
+            r.0.clone(),
+            r.1.clone(),
+            r.2.key,
+            r.2.offered.clone(),
+            result,
+        )
     };
     let whole = run(&[stream]);
     let split = run(&reads(stream, setup.read));
     assert_eq!(
-        split, whole,
+        same(&split),
+        same(&whole),
         "the handshake depends on how the bytes are split"
     );
     let bytes: Vec<&[u8]> = stream.chunks(1).collect();
     if stream.len() <= 512 {
-        assert_eq!(run(&bytes), whole, "byte by byte");
+        assert_eq!(same(&run(&bytes)), same(&whole), "byte by byte");
     }
     check_server_handshake(&setup, stream, &whole.0, &whole.1, &whole.2);
 }
 
 /// Answers a Request event as the flags say; checks the request first.
-fn server_answers(setup: &HsSetup, conn: &mut Connection, out: &mut Vec<u8>, a: &mut ServerAnswer) {
+fn server_answers(
+    setup: &HsSetup,
+    conn: &mut Connection,
+    out: &mut Vec<u8>,
+    a: &mut ServerAnswer,
+    early: usize,
+) {
+    if early > setup.config.max_handshake_size {
+        // More than the bound already follows the head: too late to
+        // answer; the next poll refuses the request (checked later).
+        let start = out.len();
+        assert_eq!(conn.accept(&Accept::new(), out), Err(SendError::Closed));
+        assert_eq!(conn.reject(403, &[], b"", out), Err(SendError::Closed));
+        assert_eq!(out.len(), start);
+        a.result = Some((Err(SendError::Closed), start));
+        return;
+    }
     // The request is gone from the event once we answer; check it through
-    // a fresh look: poll_event returns Ok(None) while it awaits an answer.
-    assert_eq!(
-        conn.poll_event(out),
-        Ok(None),
-        "a second event before answering"
+    // a fresh look: poll_event says NeedMore while it awaits an answer.
+    let polled = conn.poll_event(out);
+    assert!(
+        matches!(polled, Ok(Polled::NeedMore)),
+        "a second event before answering: {polled:?}"
     );
     assert_eq!(conn.state(), ConnectionState::Connecting);
     // Sending before the handshake completed is refused.
@@ -1510,6 +1722,7 @@ fn check_server_handshake(
         );
         assert!(head_end.is_none(), "a whole head was not answered");
         assert_eq!(end.state, ConnectionState::Connecting);
+        assert!(!t.done);
         return;
     };
     match first {
@@ -1517,6 +1730,7 @@ fn check_server_handshake(
             assert_eq!(t.events.len(), 1);
             assert_eq!(end.state, ConnectionState::Closed);
             assert!(end.should_close_transport);
+            assert!(t.done, "a failed handshake is done");
             match e.status() {
                 Some(status) => {
                     let response = parse_response(&t.out);
@@ -1535,12 +1749,11 @@ fn check_server_handshake(
             let (result, start) = a.result.expect("the request was answered");
             assert_eq!(t.out[..start].len(), 0, "output before the answer");
             let answer = &t.out[start..];
+            if result.is_err() {
+                check_unanswered(setup, stream.len() - head_len, t, answer, end);
+                return;
+            }
             if setup.flags & 0x02 != 0 {
-                if result.is_err() {
-                    assert!(answer.is_empty());
-                    assert_eq!(end.state, ConnectionState::Connecting);
-                    return;
-                }
                 let response = parse_response(answer);
                 assert_eq!(response.status, 150 + 2 * u16::from(setup.extra));
                 assert_eq!(response.body, b"no thanks");
@@ -1549,6 +1762,7 @@ fn check_server_handshake(
                 assert_eq!(t.events.len(), 1, "events after the rejection");
                 assert_eq!(end.state, ConnectionState::Closed);
                 assert!(end.should_close_transport);
+                assert!(t.done, "Done after a rejection");
             } else {
                 let response = parse_response(answer);
                 assert_eq!(response.status, 101);
@@ -1563,6 +1777,7 @@ fn check_server_handshake(
                 let rx = Setup {
                     client: false,
                     eof: setup.eof,
+                    we_closed: false,
                     config: setup.config.clone(),
                     extra: 0,
                 };
@@ -1571,6 +1786,42 @@ fn check_server_handshake(
             }
         }
         other => panic!("unexpected first event on a server: {other:?}"),
+    }
+}
+
+/// A request left unanswered (the rejection was refused): the bytes after
+/// its head (`early` of them) are held, but no more than
+/// `max_handshake_size`, however they arrive: over that, the request is
+/// refused with a 400. If the client leaves first, the connection ends with
+/// a 1006 Close and nothing is sent.
+fn check_unanswered(setup: &HsSetup, early: usize, t: &Transcript, answer: &[u8], end: &Summary) {
+    let rest = &t.events[1..];
+    if early > setup.config.max_handshake_size {
+        match rest {
+            [Ev::Error(Error::Handshake(e))] => {
+                assert_eq!(*e, HandshakeError::EarlyDataTooLarge);
+                let response = parse_response(answer);
+                assert_eq!(Some(response.status), e.status());
+                assert_eq!(response.status, 400);
+                assert!(response.rest.is_empty(), "bytes after the error response");
+                assert_eq!(response.header("connection"), Some("close"));
+            }
+            other => panic!("{early} bytes held after an unanswered request: {other:?}"),
+        }
+        assert_eq!(end.state, ConnectionState::Closed);
+        assert!(t.done);
+        return;
+    }
+    assert!(answer.is_empty(), "output for an unanswered request");
+    if setup.eof {
+        assert_eq!(rest, [Ev::Close((1006, String::new()))]);
+        assert_eq!(end.state, ConnectionState::Closed);
+        assert!(end.sent_close.is_none());
+        assert!(t.done, "Done once the client left");
+    } else {
+        assert_eq!(rest, [], "events while the request awaits an answer");
+        assert_eq!(end.state, ConnectionState::Connecting);
+        assert!(!t.done);
     }
 }
 
@@ -1646,7 +1897,7 @@ fn client_accepts(
         .expect("a valid client request");
     client.receive(answer);
     match client.poll_event(&mut out) {
-        Ok(Some(Event::Accepted(accepted))) => {
+        Ok(Polled::Event(Event::Accepted(accepted), _)) => {
             assert_eq!(accepted.subprotocol(), chosen);
         }
         other => panic!("our client refuses our 101: {other:?}"),
@@ -1713,7 +1964,7 @@ pub(crate) fn handshake_client(data: &[u8]) {
             Err(SendError::NotOpen)
         );
         assert_eq!(t.out.len(), before);
-        drive(&mut conn, pieces, setup.eof, &mut t, |_, _, _| {});
+        drive(&mut conn, pieces, setup.eof, &mut t, |_, _, _, _| {});
         (t, summary(&conn))
     };
     let whole = run(&[stream]);
@@ -1739,7 +1990,7 @@ pub(crate) fn handshake_client(data: &[u8]) {
     let mut server_out = Vec::new();
     server.receive(&t.out[..request_len]);
     match server.poll_event(&mut server_out) {
-        Ok(Some(event)) => match own(event) {
+        Ok(Polled::Event(event, _)) => match own(event) {
             Ev::Request(r) => {
                 assert_eq!(r.path, "/chat?room=1");
                 assert_eq!(r.subprotocols, offered);
@@ -1765,14 +2016,44 @@ pub(crate) fn handshake_client(data: &[u8]) {
                 !setup.eof,
                 "end of stream during the handshake must be reported"
             );
-            assert!(
-                stream.len() <= setup.config.max_handshake_size,
-                "head over the limit buffered"
-            );
-            assert!(head_end.is_none(), "a whole head was not answered");
+            match head_end {
+                None => assert!(
+                    stream.len() <= setup.config.max_handshake_size,
+                    "head over the limit buffered"
+                ),
+                // Only a refusal waits after its head, for its body.
+                Some(head_len) => {
+                    let body = refusal_body(&stream[..head_len], setup.config.max_handshake_size);
+                    let want = body.expect("a whole head was not answered");
+                    let have = stream.len() - head_len;
+                    assert!(
+                        have < want.unwrap_or(usize::MAX),
+                        "a whole refusal was not reported"
+                    );
+                    assert!(
+                        have < setup.config.max_handshake_size,
+                        "a refusal's body over the limit buffered"
+                    );
+                }
+            }
             assert_eq!(end.state, ConnectionState::Connecting);
+            assert!(!t.done);
         }
-        Some(Ev::Error(Error::Handshake(_))) => {
+        Some(Ev::Error(Error::Handshake(e))) => {
+            if let HandshakeError::Rejected(response) = e {
+                // The refusal carries its body, as far as the limit allows.
+                let head_len = head_end.expect("a refusal without a whole head");
+                let max = setup.config.max_handshake_size;
+                let want = refusal_body(&stream[..head_len], max)
+                    .expect("a refusal with a status other than 101");
+                let after = &stream[head_len..];
+                let n = after.len().min(want.unwrap_or(max));
+                assert!(
+                    setup.eof || n == want.unwrap_or(max),
+                    "refusal reported before its body"
+                );
+                assert_eq!(response.body, after[..n], "the refusal's body");
+            }
             assert_eq!(t.events.len(), 1);
             assert_eq!(
                 t.out.len(),
@@ -1781,6 +2062,7 @@ pub(crate) fn handshake_client(data: &[u8]) {
             );
             assert_eq!(end.state, ConnectionState::Closed);
             assert!(end.should_close_transport);
+            assert!(t.done, "a failed handshake is done");
         }
         Some(Ev::Accepted(chosen, _)) => {
             let head_len = head_end.expect("Accepted without a whole head");
@@ -1790,6 +2072,7 @@ pub(crate) fn handshake_client(data: &[u8]) {
             let rx = Setup {
                 client: true,
                 eof: setup.eof,
+                we_closed: false,
                 config: setup.config.clone(),
                 extra: 0,
             };
@@ -1798,6 +2081,45 @@ pub(crate) fn handshake_client(data: &[u8]) {
         }
         Some(other) => panic!("unexpected first event on a client: {other:?}"),
     }
+}
+
+/// For a response head that refuses the upgrade (a status other than 101),
+/// how many body bytes the client waits for: RFC 9112 §6.3, none for 1xx,
+/// 204 and 304; else `Content-Length` (1*DIGIT) bytes unless there is a
+/// `Transfer-Encoding`; else all until the server closes the connection
+/// (`None`). The client reads at most `max` body bytes. `None` if the head
+/// does not refuse (no status line, or 101).
+#[allow(clippy::option_option, reason = "not a refusal / until the end")]
+fn refusal_body(head: &[u8], max: usize) -> Option<Option<usize>> {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n");
+    let status: u16 = lines
+        .next()?
+        .strip_prefix("HTTP/1.1 ")?
+        .get(..3)?
+        .parse()
+        .ok()?;
+    if status == 101 {
+        return None;
+    }
+    if matches!(status, 100..=199 | 204 | 304) {
+        return Some(Some(0));
+    }
+    let mut length = None;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim_matches([' ', '\t']);
+        if name.eq_ignore_ascii_case("transfer-encoding") {
+            return Some(None);
+        }
+        if name.eq_ignore_ascii_case("content-length") && length.is_none() {
+            let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+            length = Some(digits.then(|| value.parse::<usize>().unwrap_or(usize::MAX)));
+        }
+    }
+    Some(length.flatten().map(|n| n.min(max)))
 }
 
 /// Checks, without the crate, that a response head accepts our request.
@@ -1910,7 +2232,7 @@ pub(crate) fn client_request(data: &[u8]) {
     let mut server_out = Vec::new();
     server.receive(&out);
     let request = match server.poll_event(&mut server_out) {
-        Ok(Some(event)) => own(event),
+        Ok(Polled::Event(event, _)) => own(event),
         Err(e)
             if r.headers
                 .iter()

@@ -1,0 +1,635 @@
+//! Tests of the permessage-deflate codec, with a strict DEFLATE decoder
+//! that checks window bits.
+
+use super::*;
+use alloc::vec;
+
+/// Text with repeats at distances from a few bytes to several KiB.
+fn sample(len: usize) -> Vec<u8> {
+    let mut x: u32 = 7;
+    let mut words = Vec::new();
+    for _ in 0..300 {
+        let mut w = Vec::new();
+        for _ in 0..(3 + x % 7) {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            w.push(b'a' + ((x >> 16) % 26) as u8);
+        }
+        words.push(w);
+    }
+    let mut v = Vec::new();
+    while v.len() < len {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        v.extend_from_slice(&words[((x >> 16) % 300) as usize]);
+        v.push(b' ');
+    }
+    v.truncate(len);
+    v
+}
+
+fn deflate(d: &mut Deflater, msg: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    d.compress(msg, &mut out).unwrap();
+    out
+}
+
+fn inflate(i: &mut Inflater, payload: &[u8]) -> Result<Vec<u8>, InflateError> {
+    let mut out = Vec::new();
+    i.inflate(payload, true, &mut out, usize::MAX).map(|()| out)
+}
+
+// A strict DEFLATE decoder (RFC 1951) written for these tests: it
+// refuses any back-reference longer than `window`, unlike zlib-rs's
+// inflate, which keeps a 32 KiB window whatever it is told.
+struct Bits<'a>(&'a [u8], usize);
+impl Bits<'_> {
+    fn get(&mut self, n: u32) -> Result<usize, &'static str> {
+        let mut v = 0;
+        for i in 0..n {
+            let byte = *self.0.get(self.1 / 8).ok_or("truncated")?;
+            v |= usize::from((byte >> (self.1 % 8)) & 1) << i;
+            self.1 += 1;
+        }
+        Ok(v)
+    }
+}
+struct Huff(Vec<usize>, Vec<usize>); // count per length, symbols in code order
+fn huff(lengths: &[usize]) -> Huff {
+    let mut count = vec![0; 16];
+    lengths.iter().for_each(|&l| count[l] += 1);
+    count[0] = 0;
+    let mut sym: Vec<usize> = (0..lengths.len()).filter(|&s| lengths[s] != 0).collect();
+    sym.sort_by_key(|&s| lengths[s]);
+    Huff(count, sym)
+}
+fn decode(b: &mut Bits<'_>, h: &Huff) -> Result<usize, &'static str> {
+    let (mut code, mut first, mut index) = (0, 0, 0);
+    for len in 1..16 {
+        code |= b.get(1)?;
+        if code < first + h.0[len] {
+            return h.1.get(index + code - first).copied().ok_or("bad code");
+        }
+        index += h.0[len];
+        first = (first + h.0[len]) << 1;
+        code <<= 1;
+    }
+    Err("bad code")
+}
+const LBASE: [usize; 29] = [
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
+    163, 195, 227, 258,
+];
+const LEXT: [u32; 29] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+];
+fn dist_base(sym: usize) -> (usize, u32) {
+    // Codes 0-3 are distances 1-4; then pairs of codes share `extra` bits.
+    if sym < 4 {
+        return (sym + 1, 0);
+    }
+    let extra = (sym as u32 - 2) / 2;
+    (((2 + (sym & 1)) << extra) + 1, extra)
+}
+
+/// Decodes `data` (a sequence of complete blocks), returning the output
+/// and the longest distance used; fails on a distance over `window`.
+fn strict_inflate(data: &[u8], window: usize) -> Result<(Vec<u8>, usize), &'static str> {
+    let (mut b, mut out, mut longest) = (Bits(data, 0), Vec::new(), 0);
+    while b.1 < data.len() * 8 {
+        let last = b.get(1)?;
+        let (lit, dist) = match b.get(2)? {
+            0 => {
+                b.1 = b.1.div_ceil(8) * 8;
+                let (len, nlen) = (b.get(16)?, b.get(16)?);
+                if len != !nlen & 0xffff {
+                    return Err("bad stored length");
+                }
+                let start = b.1 / 8;
+                out.extend_from_slice(data.get(start..start + len).ok_or("truncated")?);
+                b.1 += len * 8;
+                (None, None)
+            }
+            1 => {
+                let mut l = vec![8; 288];
+                l[144..256].fill(9);
+                l[256..280].fill(7);
+                (Some(huff(&l)), Some(huff(&[5; 30])))
+            }
+            2 => {
+                let (nlit, ndist, nclen) = (b.get(5)? + 257, b.get(5)? + 1, b.get(4)? + 4);
+                let mut cl = [0; 19];
+                for &i in &[
+                    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+                ][..nclen]
+                {
+                    cl[i] = b.get(3)?;
+                }
+                let clh = huff(&cl);
+                let mut l = Vec::new();
+                while l.len() < nlit + ndist {
+                    match decode(&mut b, &clh)? {
+                        s @ 0..=15 => l.push(s),
+                        16 => {
+                            let prev = *l.last().ok_or("repeat at start")?;
+                            (0..3 + b.get(2)?).for_each(|_| l.push(prev));
+                        }
+                        17 => (0..3 + b.get(3)?).for_each(|_| l.push(0)),
+                        _ => (0..11 + b.get(7)?).for_each(|_| l.push(0)),
+                    }
+                }
+                (Some(huff(&l[..nlit])), Some(huff(&l[nlit..nlit + ndist])))
+            }
+            _ => return Err("reserved block type"),
+        };
+        if let (Some(lit), Some(dist)) = (lit, dist) {
+            loop {
+                let sym = decode(&mut b, &lit)?;
+                if sym < 256 {
+                    out.push(sym as u8);
+                    continue;
+                } else if sym == 256 {
+                    break;
+                }
+                let i = sym - 257;
+                let len = LBASE.get(i).ok_or("bad length")? + b.get(LEXT[i])?;
+                let (base, extra) = dist_base(decode(&mut b, &dist)?);
+                let d = base + b.get(extra)?;
+                if d > window || d > out.len() {
+                    return Err("distance too far back");
+                }
+                longest = longest.max(d);
+                (0..len).for_each(|_| out.push(out[out.len() - d]));
+            }
+        }
+        if last == 1 {
+            break;
+        }
+    }
+    Ok((out, longest))
+}
+
+/// Compresses messages with context takeover and checks the stream with
+/// the strict decoder at `window`; returns the longest distance.
+fn check_window(level: u8, wbits: u8, window: usize) -> Result<usize, &'static str> {
+    let mut d = Deflater::new(level, wbits, false);
+    let (mut stream, mut plain) = (Vec::new(), Vec::new());
+    for len in [20_000, 3_000, 0, 40_000] {
+        let msg = sample(len);
+        stream.extend_from_slice(&deflate(&mut d, &msg));
+        stream.extend_from_slice(&TAIL);
+        plain.extend_from_slice(&msg);
+    }
+    let (out, longest) = strict_inflate(&stream, window)?;
+    assert_eq!(out, plain);
+    Ok(longest)
+}
+
+#[test]
+fn strict_decoder_agrees_with_rfc_examples() {
+    let hello = [
+        0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00, 0x00, 0xff, 0xff,
+    ];
+    assert_eq!(strict_inflate(&hello, 256).unwrap().0, b"Hello");
+}
+
+#[test]
+fn window_bits_are_honoured() {
+    for level in [0, 1, 6, 9] {
+        for wbits in 9..=15 {
+            let longest = check_window(level, wbits, 1 << wbits).unwrap();
+            assert!(
+                longest <= (1 << wbits) - 262,
+                "level {level} wbits {wbits}: {longest}"
+            );
+        }
+    }
+}
+
+#[test]
+fn wbits_9_fits_an_8_bit_window() {
+    // Answering server_max_window_bits=8 and compressing at 9 is safe.
+    for level in 0..=9 {
+        assert!(check_window(level, 8, 256).unwrap() <= 250);
+    }
+}
+
+#[test]
+fn the_strict_window_check_is_real() {
+    // A 15-bit stream of this text uses distances far beyond 512 bytes.
+    assert!(check_window(6, 15, 1 << 15).unwrap() > 4096);
+    assert_eq!(check_window(6, 15, 1 << 9), Err("distance too far back"));
+}
+
+#[test]
+fn rfc_7692_hello() {
+    // §7.2.3.1: "Hello" is f2 48 cd c9 c9 07 00 (a fixed-Huffman block).
+    for level in 1..=9 {
+        let mut d = Deflater::new(level, 15, false);
+        assert_eq!(
+            deflate(&mut d, b"Hello"),
+            [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
+        );
+    }
+    assert_eq!(
+        inflate(
+            &mut Inflater::new(false),
+            &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
+        )
+        .unwrap(),
+        b"Hello"
+    );
+}
+
+#[test]
+fn rfc_7692_context_takeover() {
+    // §7.2.3.2: the second "Hello" refers back into the first message.
+    let mut i = Inflater::new(false);
+    let first = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    assert_eq!(inflate(&mut i, &first).unwrap(), b"Hello");
+    assert_eq!(
+        inflate(&mut i, &[0xf2, 0x00, 0x11, 0x00, 0x00]).unwrap(),
+        b"Hello"
+    );
+    // Ours: the same first message; the second one also refers back
+    // (zlib spends a length-5 distance-5 match on it).
+    let mut d = Deflater::new(6, 15, false);
+    assert_eq!(deflate(&mut d, b"Hello"), first);
+    let second = deflate(&mut d, b"Hello");
+    assert_eq!(second, [0xf2, 0x00, 0x11, 0x00, 0x00]);
+}
+
+#[test]
+fn rfc_7692_other_examples() {
+    // §7.2.3.3: a stored block.
+    let stored = [
+        0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+    ];
+    assert_eq!(
+        inflate(&mut Inflater::new(false), &stored).unwrap(),
+        b"Hello"
+    );
+    // §7.2.3.5: two blocks in one message.
+    let two = [
+        0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
+    ];
+    assert_eq!(inflate(&mut Inflater::new(false), &two).unwrap(), b"Hello");
+}
+
+#[test]
+fn round_trips() {
+    let msg = sample(50_000);
+    for level in [0, 1, 6, 9] {
+        for wbits in 8..=15 {
+            for nct in [false, true] {
+                let (mut d, mut i) = (Deflater::new(level, wbits, nct), Inflater::new(nct));
+                for m in [&msg[..], b"x", &msg[..7_000], &msg[..]] {
+                    let c = deflate(&mut d, m);
+                    assert_eq!(
+                        inflate(&mut i, &c).unwrap(),
+                        m,
+                        "level {level} wbits {wbits}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn context_takeover_across_messages() {
+    let msg = sample(2_000);
+    let mut d = Deflater::new(6, 15, false);
+    let mut i = Inflater::new(false);
+    let sizes: Vec<usize> = (0..3)
+        .map(|_| {
+            let c = deflate(&mut d, &msg);
+            assert_eq!(inflate(&mut i, &c).unwrap(), msg);
+            c.len()
+        })
+        .collect();
+    // The 2nd and 3rd messages are mostly one back-reference.
+    assert!(
+        sizes[1] < 40 && sizes[2] < 40 && sizes[0] > 500,
+        "{sizes:?}"
+    );
+    assert!(d.holds_state() && i.holds_state());
+}
+
+#[test]
+fn no_context_takeover() {
+    let msg = sample(2_000);
+    let mut d = Deflater::new(6, 15, true);
+    let first = deflate(&mut d, &msg);
+    assert!(!d.holds_state(), "state is freed between messages");
+    assert_eq!(deflate(&mut d, &msg), first, "each message starts afresh");
+    let mut i = Inflater::new(true);
+    for _ in 0..3 {
+        assert_eq!(inflate(&mut i, &first).unwrap(), msg);
+        assert!(!i.holds_state());
+    }
+    // Without the peer's no_context_takeover, our inflater keeps the
+    // window, and a message referring back into the previous one works.
+    let mut d = Deflater::new(6, 15, false);
+    let mut i = Inflater::new(false);
+    let a = deflate(&mut d, &msg);
+    let b = deflate(&mut d, &msg);
+    assert_eq!(inflate(&mut i, &a).unwrap(), msg);
+    assert_eq!(inflate(&mut i, &b).unwrap(), msg);
+    // A fresh inflater cannot decode `b` alone.
+    assert_eq!(
+        inflate(&mut Inflater::new(false), &b),
+        Err(InflateError::Corrupt)
+    );
+}
+
+#[test]
+fn empty_messages() {
+    // §7.2.3.6: an empty message is the single byte 0x00.
+    for nct in [false, true] {
+        let mut d = Deflater::new(6, 15, nct);
+        let mut i = Inflater::new(nct);
+        for m in [&b""[..], b"", b"Hello", b"", b"Hello", b""] {
+            let c = deflate(&mut d, m);
+            if m.is_empty() {
+                assert_eq!(c, [0x00]);
+            }
+            assert_eq!(inflate(&mut i, &c).unwrap(), m);
+        }
+    }
+    // An empty payload (what wsproto sends for a second empty message in a
+    // row) is an empty message, and the stream goes on unharmed.
+    let mut d = Deflater::new(6, 15, false);
+    let mut i = Inflater::new(false);
+    let msg = sample(1_000);
+    assert_eq!(inflate(&mut i, &deflate(&mut d, &msg)).unwrap(), msg);
+    assert_eq!(inflate(&mut i, &[]).unwrap(), b"");
+    let mut out = Vec::new();
+    i.inflate(&[], false, &mut out, 10).unwrap();
+    i.inflate(&[], true, &mut out, 10).unwrap();
+    assert_eq!(out, b"");
+    assert_eq!(inflate(&mut i, &deflate(&mut d, &msg)).unwrap(), msg);
+}
+
+#[test]
+fn fragmented_compress_inflates_whole() {
+    let msg = sample(30_000);
+    let mut d = Deflater::new(6, 12, false);
+    let mut i = Inflater::new(false);
+    for _ in 0..2 {
+        let mut frames = Vec::new();
+        for (n, part) in msg.chunks(7_000).enumerate() {
+            let mut f = Vec::new();
+            d.compress_part(part, false, &mut f).unwrap();
+            assert!(f.ends_with(&TAIL), "part {n} is sync-flushed");
+            frames.push(f);
+        }
+        let mut last = Vec::new();
+        d.compress_part(b"", true, &mut last).unwrap(); // an empty last frame
+        assert_eq!(last, [0x00]);
+        frames.push(last);
+        // All frames at once, then frame by frame.
+        assert_eq!(inflate(&mut i, &frames.concat()).unwrap(), msg);
+        let mut out = Vec::new();
+        for (n, f) in frames.iter().enumerate() {
+            i.inflate(f, n + 1 == frames.len(), &mut out, usize::MAX)
+                .unwrap();
+        }
+        assert_eq!(out, msg);
+    }
+    // A last part with data strips its tail.
+    let mut f = Vec::new();
+    d.compress_part(b"Hel", false, &mut f).unwrap();
+    d.compress_part(b"lo", true, &mut f).unwrap();
+    assert!(!f.ends_with(&TAIL));
+    assert_eq!(inflate(&mut i, &f).unwrap(), b"Hello");
+}
+
+#[test]
+fn byte_by_byte_is_identical() {
+    let msgs = [sample(20_000), Vec::new(), sample(300)];
+    let mut d = Deflater::new(6, 15, false);
+    let payloads: Vec<Vec<u8>> = msgs.iter().map(|m| deflate(&mut d, m)).collect();
+    let mut i = Inflater::new(false);
+    for (m, p) in msgs.iter().zip(&payloads) {
+        let mut out = Vec::new();
+        for b in p {
+            i.inflate(core::slice::from_ref(b), false, &mut out, usize::MAX)
+                .unwrap();
+        }
+        i.inflate(&[], true, &mut out, usize::MAX).unwrap();
+        assert_eq!(&out, m);
+    }
+}
+
+#[test]
+fn bomb_is_stopped_at_the_limit() {
+    const LIMIT: usize = 1 << 20;
+    let mut d = Deflater::new(9, 15, true);
+    let mut bomb = Vec::new();
+    let zeros = vec![0; 1 << 20];
+    for _ in 0..63 {
+        d.compress_part(&zeros, false, &mut bomb).unwrap();
+    }
+    d.compress_part(&zeros, true, &mut bomb).unwrap();
+    assert!(bomb.len() < 70_000, "64 MiB in {} bytes", bomb.len());
+    let mut i = Inflater::new(false);
+    let mut out = Vec::new();
+    assert_eq!(
+        i.inflate(&bomb, true, &mut out, LIMIT),
+        Err(InflateError::TooLarge)
+    );
+    assert_eq!(out.len(), LIMIT + 1);
+    assert!(!i.holds_state());
+    // The same, fed in 1 KiB pieces.
+    let mut out = Vec::new();
+    let mut err = None;
+    for piece in bomb.chunks(1024) {
+        if let Err(e) = i.inflate(piece, false, &mut out, LIMIT) {
+            err = Some(e);
+            break;
+        }
+    }
+    assert_eq!(err, Some(InflateError::TooLarge));
+    assert_eq!(out.len(), LIMIT + 1);
+}
+
+#[test]
+fn limit_is_exact() {
+    let msg = sample(100_000);
+    let c = deflate(&mut Deflater::new(6, 15, false), &msg);
+    let mut out = Vec::new();
+    assert_eq!(
+        Inflater::new(false).inflate(&c, true, &mut out, msg.len()),
+        Ok(())
+    );
+    assert_eq!(out, msg);
+    let mut out = Vec::new();
+    assert_eq!(
+        Inflater::new(false).inflate(&c, true, &mut out, msg.len() - 1),
+        Err(InflateError::TooLarge)
+    );
+    assert_eq!(out.len(), msg.len());
+    // The limit counts the whole message across calls.
+    let mut i = Inflater::new(false);
+    let mut out = Vec::new();
+    let (a, b) = c.split_at(c.len() / 2);
+    i.inflate(a, false, &mut out, msg.len()).unwrap();
+    assert_eq!(i.inflate(b, true, &mut out, msg.len()), Ok(()));
+    let mut out = Vec::new();
+    i.inflate(a, false, &mut out, msg.len() - 1).unwrap();
+    assert_eq!(
+        i.inflate(b, true, &mut out, msg.len() - 1),
+        Err(InflateError::TooLarge)
+    );
+}
+
+/// A message ending in a final block (BFINAL = 1), as a peer may send.
+fn finished(msg: &[u8]) -> Vec<u8> {
+    let mut z = Deflate::new(6, false, 15);
+    let mut out = vec![0; msg.len() + 64];
+    assert_eq!(
+        z.compress(msg, &mut out, DeflateFlush::Finish),
+        Ok(Status::StreamEnd)
+    );
+    out.truncate(z.total_out() as usize);
+    out
+}
+
+#[test]
+fn final_block_ends_the_message_and_resets() {
+    let msg = sample(5_000);
+    for nct in [false, true] {
+        let mut d = Deflater::new(6, 15, nct);
+        let mut i = Inflater::new(nct);
+        assert_eq!(
+            inflate(&mut i, &deflate(&mut d, b"warm up")).unwrap(),
+            b"warm up"
+        );
+        let f = finished(&msg);
+        assert_eq!(f.first().map(|b| b & 1), Some(1), "BFINAL set");
+        assert_eq!(inflate(&mut i, &f).unwrap(), msg);
+        // The next message starts a new stream, from any sender.
+        assert_eq!(inflate(&mut i, &finished(b"again")).unwrap(), b"again");
+        let fresh = deflate(&mut Deflater::new(6, 15, false), &msg);
+        assert_eq!(inflate(&mut i, &fresh).unwrap(), msg);
+        // Bytes after the final block, in later frames too, are ignored.
+        let mut out = Vec::new();
+        i.inflate(&finished(b"Hello"), false, &mut out, 100)
+            .unwrap();
+        i.inflate(&[0x00, 0x12], false, &mut out, 100).unwrap();
+        i.inflate(&[0x34], true, &mut out, 100).unwrap();
+        assert_eq!(out, b"Hello");
+        // RFC 7692 §7.2.3.4's example: "Hello" in a final block, 00 after it.
+        let rfc = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+        assert_eq!(inflate(&mut i, &rfc).unwrap(), b"Hello");
+    }
+}
+
+#[test]
+fn corrupt_input_is_refused() {
+    // BTYPE 11 is reserved; a stored block with LEN != ~NLEN; a fixed
+    // block whose first symbol copies from distance 1 of nothing.
+    for bad in [
+        &[0x07][..],
+        &[0x00, 0x05, 0x00, 0x00, 0x00],
+        &[0x02, 0x02, 0x00],
+    ] {
+        let mut i = Inflater::new(false);
+        assert_eq!(
+            inflate(&mut i, bad),
+            Err(InflateError::Corrupt),
+            "{bad:02x?}"
+        );
+        assert_eq!(
+            InflateError::Corrupt.close_code(),
+            CloseCode::INVALID_PAYLOAD
+        );
+        // The inflater is usable again for a (new) connection's message.
+        assert_eq!(
+            inflate(&mut i, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]).unwrap(),
+            b"Hello"
+        );
+    }
+    assert_eq!(
+        InflateError::TooLarge.close_code(),
+        CloseCode::MESSAGE_TOO_BIG
+    );
+    // Random bytes: an error or some output, never a panic.
+    let noise = sample(4_000);
+    for start in 0..64 {
+        let _ = inflate(&mut Inflater::new(false), &noise[start..]);
+    }
+}
+
+#[test]
+fn part_by_part() {
+    let msg = sample(100_000);
+    let mut d = Deflater::new(6, 15, false);
+    let mut i = Inflater::new(false);
+    for _ in 0..2 {
+        let c = deflate(&mut d, &msg);
+        let (mut got, mut rest) = (Vec::new(), &c[..]);
+        loop {
+            let mut part = Vec::new();
+            let p = i.inflate_part(rest, true, &mut part, 1000).unwrap();
+            assert!(p.produced == part.len() && p.produced <= 1000);
+            got.extend_from_slice(&part);
+            rest = &rest[p.consumed..];
+            if p.done {
+                break;
+            }
+            assert_eq!(p.produced, 1000, "stops early only when the part is full");
+        }
+        assert!(rest.is_empty());
+        assert_eq!(got, msg);
+    }
+}
+
+/// Heap held between messages and peak during one, counted by
+/// allocation-counter's global allocator (per thread). Run with
+/// `cargo test --features deflate --lib memory -- --nocapture`.
+#[test]
+fn memory() {
+    extern crate std;
+    let msg = sample(10_000);
+    let mut out = Vec::with_capacity(1 << 20);
+    let mut report = |what: &str, run: &mut dyn FnMut(&mut Vec<u8>)| {
+        let info = allocation_counter::measure(|| run(&mut out));
+        std::println!(
+            "{what}: held {} B, peak {} B",
+            info.bytes_current,
+            info.bytes_max
+        );
+        out.clear();
+        (info.bytes_current, info.bytes_max)
+    };
+    let mut d15 = None;
+    let (held, _) = report("deflater wbits 15 level 6 memLevel 8, takeover", &mut |o| {
+        d15.get_or_insert(Deflater::new(6, 15, false))
+            .compress(&msg, o)
+            .unwrap()
+    });
+    assert!((300_000..450_000).contains(&held), "{held}");
+    let mut d9 = None;
+    let (held, _) = report("deflater wbits 9 level 1 memLevel 2, takeover", &mut |o| {
+        d9.get_or_insert(Deflater::new(1, 9, false))
+            .compress(&msg, o)
+            .unwrap()
+    });
+    assert!((100_000..200_000).contains(&held), "{held}");
+    let mut nct = Deflater::new(6, 15, true);
+    let (held, peak) = report("deflater wbits 15 no_context_takeover", &mut |o| {
+        nct.compress(&msg, o).unwrap()
+    });
+    assert!(held == 0 && peak > 300_000, "{held} {peak}");
+    let c = deflate(&mut Deflater::new(6, 15, false), &msg);
+    let mut inf = Inflater::new(false);
+    let (held, _) = report("inflater, takeover", &mut |o| {
+        inf.inflate(&c, true, o, usize::MAX).unwrap()
+    });
+    assert!((30_000..80_000).contains(&held), "{held}");
+    let mut inf = Inflater::new(true);
+    let (held, peak) = report("inflater, no_context_takeover", &mut |o| {
+        inf.inflate(&c, true, o, usize::MAX).unwrap()
+    });
+    assert!(held == 0 && peak > 30_000, "{held} {peak}");
+}
