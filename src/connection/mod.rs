@@ -682,8 +682,6 @@ impl Connection {
                     }
                     _ => return Err(self.give_up(HandshakeError::HeadTooLarge)),
                 };
-                // Bytes after the head are frames (or a refusal's body).
-                self.rx.pos = head_len;
                 http::unfold(&mut self.rx.buf[start..head_len]);
                 let head = &self.rx.buf[start..head_len];
                 let max_headers = self.core.config.max_headers;
@@ -704,6 +702,8 @@ impl Connection {
                     client.scanned = head_len;
                     return self.poll_response();
                 }
+                // Bytes after the head are frames (or a refusal's body).
+                self.rx.pos = head_len;
                 let checked = parsed
                     .and_then(|head| {
                         handshake::validate_response(head, &client.accept, &client.offered)

@@ -24,7 +24,7 @@ pub(crate) fn find_head_end(
     scanned: &mut usize,
 ) -> Result<Option<usize>, HandshakeError> {
     let mut from = (*scanned).max(start);
-    while let Some(i) = buf[from..].iter().position(|&b| b == b'\n') {
+    while let Some(i) = buf.get(from..).and_then(|b| b.iter().position(|&b| b == b'\n')) {
         let lf = from + i;
         if lf == start || buf[lf - 1] != b'\r' {
             return Err(HandshakeError::Malformed("bare LF line terminator"));

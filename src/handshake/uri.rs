@@ -197,7 +197,8 @@ pub(crate) fn parse_target(t: &str) -> Result<Target<'_>, HandshakeError> {
         return Err(InvalidTarget("asterisk-form is for OPTIONS only"));
     }
     let Some((scheme, rest)) = t.split_once("://") else {
-        return Err(if is_valid_host(t.as_bytes()) {
+        // authority-form = uri-host ":" port (RFC 9112 §3.2.3)
+        return Err(if t.contains(':') && is_valid_host(t.as_bytes()) {
             InvalidTarget("authority-form is for CONNECT only")
         } else {
             InvalidTarget("not origin-form or absolute-form")
