@@ -109,7 +109,10 @@ fn request_content_is_refused() {
     input.extend_from_slice(b"5\r\nhello\r\n0\r\n\r\n");
     bad_request(&input, HandshakeError::RequestContent);
     bad_request(&get(&["Content-Length: x"]), HandshakeError::RequestContent);
-    bad_request(&get(&["Content-Length: 0, 1"]), HandshakeError::RequestContent);
+    bad_request(
+        &get(&["Content-Length: 0, 1"]),
+        HandshakeError::RequestContent,
+    );
     // Zero is no content (and "0, 0" the same value, RFC 9110 §8.6).
     accepted_request(&get(&["Content-Length: 0"]));
     accepted_request(&get(&["Content-Length: 0, 0"]));
@@ -145,7 +148,10 @@ fn early_data_over_the_bound_and_eof_while_pending() {
     assert_eq!(t, t2);
     assert_eq!(t.events[1], Owned::Close(1006, String::new()));
     assert!(t.out.is_empty());
-    assert_eq!(conn.accept(&Accept::new(), &mut vec![]), Err(SendError::Closed));
+    assert_eq!(
+        conn.accept(&Accept::new(), &mut vec![]),
+        Err(SendError::Closed)
+    );
     assert!(is_done(&mut conn));
 }
 
@@ -184,7 +190,10 @@ fn upgrade_lists() {
     client_fails(list.as_bytes(), HandshakeError::MissingUpgrade);
     let two = ACCEPT_101.replace("Upgrade: websocket", "Upgrade: websocket\r\nUpgrade: h2c");
     client_fails(two.as_bytes(), HandshakeError::MissingUpgrade);
-    let again = ACCEPT_101.replace("Upgrade: websocket", "Upgrade: websocket\r\nUpgrade: websocket");
+    let again = ACCEPT_101.replace(
+        "Upgrade: websocket",
+        "Upgrade: websocket\r\nUpgrade: websocket",
+    );
     client_fails(again.as_bytes(), HandshakeError::MissingUpgrade);
     let case = ACCEPT_101.replace("Upgrade: websocket", "upgrade: WebSocket");
     client_opens(case.as_bytes());
@@ -204,7 +213,9 @@ fn version_426_carries_upgrade() {
     let input = request("GET / HTTP/1.1", &["Sec-WebSocket-Version: 8"], &[]);
     refused(&input, e, &expected);
     // The same when the caller refuses with 426.
-    let out = answer(&get(&[]), |_, tx, out| tx.reject(426, &[], b"", out).unwrap());
+    let out = answer(&get(&[]), |_, tx, out| {
+        tx.reject(426, &[], b"", out).unwrap()
+    });
     assert_eq!(
         String::from_utf8(out).unwrap(),
         "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
@@ -345,7 +356,8 @@ fn interim_responses_are_skipped() {
     let t = client_opens(&input);
     assert_eq!(t.events[1..], [Owned::Text("hi".into())]);
     // A refusal after an interim response is the refusal.
-    let input = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno";
+    let input =
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno";
     let t = invariant(client, input, false);
     let [Owned::Error(Error::Handshake(HandshakeError::Rejected(r)))] = &t.events[..] else {
         panic!("{:?}", t.events)
@@ -367,7 +379,10 @@ fn interim_responses_are_skipped() {
 
 #[test]
 fn obs_fold_in_a_response_is_unfolded() {
-    let folded = ACCEPT_101.replace("Upgrade: websocket", "Upgrade:\r\n websocket\r\nX-Long: a\r\n\tb");
+    let folded = ACCEPT_101.replace(
+        "Upgrade: websocket",
+        "Upgrade:\r\n websocket\r\nX-Long: a\r\n\tb",
+    );
     let mut input = folded.into_bytes();
     input.extend(s2c(0x81, b"ok"));
     let t = client_opens(&input);
@@ -419,20 +434,51 @@ fn reject_rules() {
         "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
     );
     let out = answer(&input, |_, tx, out| {
-        tx.reject(401, &[("WWW-Authenticate", "Basic")], b"", out).unwrap()
+        tx.reject(401, &[("WWW-Authenticate", "Basic")], b"", out)
+            .unwrap()
     });
     assert!(out.starts_with(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic\r\n"));
-    type Case = (u16, &'static [(&'static str, &'static str)], &'static [u8], SendError);
+    type Case = (
+        u16,
+        &'static [(&'static str, &'static str)],
+        &'static [u8],
+        SendError,
+    );
     let cases: &[Case] = &[
         (204, &[], b"x", SendError::BodyNotAllowed),
         (304, &[], b"x", SendError::BodyNotAllowed),
         (401, &[], b"", SendError::MissingHeader("WWW-Authenticate")),
-        (407, &[], b"", SendError::MissingHeader("Proxy-Authenticate")),
-        (403, &[("Content-Length", "0")], b"", SendError::ReservedHeader),
-        (403, &[("transfer-encoding", "chunked")], b"", SendError::ReservedHeader),
-        (403, &[("Connection", "keep-alive")], b"", SendError::ReservedHeader),
+        (
+            407,
+            &[],
+            b"",
+            SendError::MissingHeader("Proxy-Authenticate"),
+        ),
+        (
+            403,
+            &[("Content-Length", "0")],
+            b"",
+            SendError::ReservedHeader,
+        ),
+        (
+            403,
+            &[("transfer-encoding", "chunked")],
+            b"",
+            SendError::ReservedHeader,
+        ),
+        (
+            403,
+            &[("Connection", "keep-alive")],
+            b"",
+            SendError::ReservedHeader,
+        ),
         (403, &[("Upgrade", "h2c")], b"", SendError::ReservedHeader),
-        (403, &[("Sec-WebSocket-Accept", "x")], b"", SendError::ReservedHeader),
+        (
+            403,
+            &[("Sec-WebSocket-Accept", "x")],
+            b"",
+            SendError::ReservedHeader,
+        ),
         (403, &[("X", "a\r\nB: c")], b"", SendError::InvalidHeader),
     ];
     for (status, headers, body, error) in cases {
@@ -445,17 +491,31 @@ fn reject_rules() {
         // Still pending: a valid answer works.
         conn.reject(403, &[], b"", &mut out).unwrap();
     }
-    for name in ["Content-Length", "Connection", "Upgrade", "Sec-WebSocket-Extensions"] {
+    for name in [
+        "Content-Length",
+        "Connection",
+        "Upgrade",
+        "Sec-WebSocket-Extensions",
+    ] {
         let mut conn = server();
         let mut out = vec![];
         conn.receive(&input);
         assert!(matches!(conn.poll_event(&mut out), Ok(Polled::Event(..))));
         let headers = [(name, "1")];
         let accept = Accept::new().headers(&headers);
-        assert_eq!(conn.accept(&accept, &mut out), Err(SendError::ReservedHeader));
+        assert_eq!(
+            conn.accept(&accept, &mut out),
+            Err(SendError::ReservedHeader)
+        );
         assert!(out.is_empty());
     }
-    for name in ["Host", "Upgrade", "Sec-WebSocket-Key", "Content-Length", "connection"] {
+    for name in [
+        "Host",
+        "Upgrade",
+        "Sec-WebSocket-Key",
+        "Content-Length",
+        "connection",
+    ] {
         let headers = [(name, "1")];
         let r = ClientRequest::new("h", "/").headers(&headers);
         let mut out = vec![];
@@ -495,7 +555,10 @@ fn subprotocol_tokens() {
         let line = format!("Sec-WebSocket-Protocol: {offer}");
         bad_request(&get(&[&line]), HandshakeError::InvalidSubprotocol);
     }
-    let two = get(&["Sec-WebSocket-Protocol: chat", "Sec-WebSocket-Protocol: chat"]);
+    let two = get(&[
+        "Sec-WebSocket-Protocol: chat",
+        "Sec-WebSocket-Protocol: chat",
+    ]);
     bad_request(&two, HandshakeError::InvalidSubprotocol);
     accepted_request(&get(&["Sec-WebSocket-Protocol: chat, Chat"]));
     for protocols in [&["chat", "chat"][..], &["a b"], &[""], &["a,b"]] {
@@ -551,7 +614,11 @@ fn long_target_is_414_long_fields_431() {
     let e = HandshakeError::TargetTooLong;
     let expected = error_response("414 URI Too Long", &e);
     let target = format!("/{}", "a".repeat(9000));
-    refused(&request(&format!("GET {target} HTTP/1.1"), &[], &[]), e.clone(), &expected);
+    refused(
+        &request(&format!("GET {target} HTTP/1.1"), &[], &[]),
+        e.clone(),
+        &expected,
+    );
     // Still in the request line when the head limit passes.
     let endless = format!("GET /{}", "a".repeat(16 << 10));
     refused(endless.as_bytes(), e, &expected);
@@ -575,7 +642,8 @@ fn close_1010_is_for_clients() {
     );
     let mut c = common::client();
     let mut out = vec![];
-    c.close(CloseCode::MANDATORY_EXTENSION, "", &mut out).unwrap();
+    c.close(CloseCode::MANDATORY_EXTENSION, "", &mut out)
+        .unwrap();
     assert_eq!(out, c2s(0x88, &close_payload(1010, "")));
     // A client echoes what a server should not send.
     let t = invariant(common::client, &server_close(1010, ""), false);

@@ -24,7 +24,10 @@ pub(crate) fn find_head_end(
     scanned: &mut usize,
 ) -> Result<Option<usize>, HandshakeError> {
     let mut from = (*scanned).max(start);
-    while let Some(i) = buf.get(from..).and_then(|b| b.iter().position(|&b| b == b'\n')) {
+    while let Some(i) = buf
+        .get(from..)
+        .and_then(|b| b.iter().position(|&b| b == b'\n'))
+    {
         let lf = from + i;
         if lf == start || buf[lf - 1] != b'\r' {
             return Err(HandshakeError::Malformed("bare LF line terminator"));
@@ -51,7 +54,10 @@ pub(crate) fn empty_lines(buf: &[u8]) -> usize {
 /// line (`METHOD SP target ...`, seen in `buf`, which starts at the request
 /// line) is what is too long, 431 otherwise.
 pub(crate) fn request_too_large(buf: &[u8], max: usize) -> HandshakeError {
-    let line = buf.windows(2).position(|w| w == b"\r\n").unwrap_or(buf.len());
+    let line = buf
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or(buf.len());
     let has_target = buf[..line.min(32)].contains(&b' ');
     if has_target && (line > MAX_LINE_LEN || line >= max) {
         HandshakeError::TargetTooLong

@@ -325,7 +325,12 @@ pub(crate) fn write_error_response(error: &HandshakeError, out: &mut Vec<u8>) {
     let Some(status) = error.status() else { return };
     let mut body = alloc::format!("{error}\n");
     body.truncate(200);
-    write_reject(status, &[("Content-Type", "text/plain")], body.as_bytes(), out);
+    write_reject(
+        status,
+        &[("Content-Type", "text/plain")],
+        body.as_bytes(),
+        out,
+    );
 }
 
 /// Checks the caller's choices for a `101` against the request.
@@ -378,10 +383,7 @@ pub(crate) const RESPONSE_RESERVED: &[&str] = &[
 ];
 
 /// Checks caller-supplied header fields: valid HTTP, and none reserved.
-pub(crate) fn check_headers(
-    headers: &[(&str, &str)],
-    reserved: &[&str],
-) -> Result<(), SendError> {
+pub(crate) fn check_headers(headers: &[(&str, &str)], reserved: &[&str]) -> Result<(), SendError> {
     for (name, value) in headers {
         if !http::valid_field(name, value) {
             return Err(SendError::InvalidHeader);

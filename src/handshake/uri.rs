@@ -208,7 +208,9 @@ pub(crate) fn parse_target(t: &str) -> Result<Target<'_>, HandshakeError> {
         .iter()
         .any(|s| scheme.eq_ignore_ascii_case(s))
     {
-        return Err(InvalidTarget("absolute-form with a scheme other than ws, wss, http, https"));
+        return Err(InvalidTarget(
+            "absolute-form with a scheme other than ws, wss, http, https",
+        ));
     }
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, resource) = rest.split_at(end);

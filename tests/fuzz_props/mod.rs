@@ -1862,8 +1862,8 @@ fn unfolded_fields(text: &str) -> Vec<(String, String)> {
     for line in text.split("\r\n").skip(1).filter(|l| !l.is_empty()) {
         if line.starts_with([' ', '\t']) {
             let last = fields.last_mut().expect("a fold continues a field");
-            last.1.push(' ');
-            last.1.push_str(line.trim_matches([' ', '\t']));
+            let joined = format!("{} {}", last.1, line);
+            last.1 = joined.trim_matches([' ', '\t']).to_string();
             continue;
         }
         let (n, v) = line.split_once(':').expect("field line");
@@ -1878,7 +1878,10 @@ fn unfolded_fields(text: &str) -> Vec<(String, String)> {
 /// Whether a version is HTTP/1.1 or a later HTTP/1 minor version, which
 /// RFC 9110 §2.5 says to process as 1.1.
 fn is_http_1_1_or_later(version: &str) -> bool {
-    matches!(version.as_bytes(), [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'1'..=b'9'])
+    matches!(
+        version.as_bytes(),
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'1'..=b'9']
+    )
 }
 
 /// Checks, without the crate, that a head is a valid upgrade request.
@@ -1901,7 +1904,10 @@ fn check_request_head(head: &[u8]) {
                 .any(|s| lower.starts_with(s)),
         "{target:?}"
     );
-    assert!(lines.all(|l| !l.starts_with([' ', '\t'])), "obs-fold in a request");
+    assert!(
+        lines.all(|l| !l.starts_with([' ', '\t'])),
+        "obs-fold in a request"
+    );
     let fields = unfolded_fields(&text);
     let all = |name: &str| -> Vec<&str> {
         fields
@@ -2304,8 +2310,14 @@ pub(crate) fn client_request(data: &[u8]) {
     let result = Connection::client(&request, client_entropy(), Config::default(), &mut out);
     let reserved = r.headers.iter().any(|(n, _)| {
         let n = n.to_ascii_lowercase();
-        ["host", "upgrade", "connection", "content-length", "transfer-encoding"]
-            .contains(&n.as_str())
+        [
+            "host",
+            "upgrade",
+            "connection",
+            "content-length",
+            "transfer-encoding",
+        ]
+        .contains(&n.as_str())
             || n.starts_with("sec-websocket-")
     });
     if reserved {
