@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use wstate::{Config, Connection, Event, Polled, WsUrl};
+use wstate::{Connection, Event, Polled, WsUrl};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = std::env::args()
@@ -37,7 +37,7 @@ fn connect(url: &str) -> Result<(TcpStream, Connection, Vec<u8>), Box<dyn std::e
     // Every case ends within seconds; this bounds a stuck one.
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut out = Vec::new();
-    let config = Config::default();
+    let config = common::config();
     let mut conn = Connection::client(&url.request(), common::os_entropy, config, &mut out)?;
     stream.write_all(&out)?;
     out.clear();
@@ -91,7 +91,8 @@ fn case_count(url: &str) -> Result<u32, Box<dyn std::error::Error>> {
 
 fn run_case(url: &str) -> Result<String, Box<dyn std::error::Error>> {
     let (mut stream, mut conn, out) = connect(url)?;
-    let ended = common::echo(&mut stream, &mut conn, out)?;
+    // The clock starts with echo's first handle_timeout.
+    let ended = common::echo(&mut stream, &mut conn, std::time::Instant::now(), out)?;
     Ok(match (ended.error, ended.received) {
         (Some(e), _) => format!("{} messages, failed: {e}", ended.messages),
         (None, Some(f)) => format!("{} messages, closed {}", ended.messages, f.code.0),

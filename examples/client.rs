@@ -11,9 +11,9 @@ mod common;
 use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use wstate::{CloseCode, Config, Connection, Event, Message, Polled, WsUrl};
+use wstate::{CloseCode, Connection, Event, Message, Polled, WsUrl};
 
 /// What the main loop waits for.
 enum Input {
@@ -55,11 +55,15 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
     let mut conn = Connection::client(
         &url.request(),
         common::os_entropy,
-        Config::default(),
+        common::config(),
         &mut out,
     )?;
     stream.write_all(&out)?;
     out.clear();
+    // The connection's clock: the handshake timeout, keepalive and the
+    // bounded waits for the server's Close and TCP close count from here.
+    let start = Instant::now();
+    conn.handle_timeout(Duration::ZERO, &mut out);
 
     let (tx, rx) = mpsc::channel();
     let mut reader = stream.try_clone()?;
@@ -83,24 +87,29 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
     let mut stdin_started = false;
     let mut closed_clean = false;
     loop {
-        let input = if conn.state() == wstate::ConnectionState::Closed {
-            // The server closes TCP first; don't wait for it forever.
-            match rx.recv_timeout(Duration::from_secs(5)) {
-                Ok(input) => input,
-                Err(_) => break,
-            }
-        } else {
-            rx.recv()?
+        // Wait for input, but no longer than the connection's next deadline.
+        let input = match conn.poll_timeout() {
+            Some(deadline) => match rx.recv_timeout(deadline.saturating_sub(start.elapsed())) {
+                Ok(input) => Some(input),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            },
+            None => Some(rx.recv()?),
         };
         match input {
-            Input::Net(bytes) => conn.receive(&bytes),
-            Input::NetEnd => conn.receive_eof(),
-            Input::Line(line) => send_line(&mut conn, &line, &mut out),
-            Input::StdinEnd => {
+            Some(Input::Net(bytes)) => conn.receive(&bytes),
+            Some(Input::NetEnd) => conn.receive_eof(),
+            Some(Input::Line(line)) => send_line(&mut conn, &line, &mut out),
+            Some(Input::StdinEnd) => {
                 // Already closing or closed: nothing to do.
                 let _ = conn.close(CloseCode::NORMAL, "", &mut out);
             }
+            None => {}
         }
+        // Then the time: a keepalive Ping may be queued, or a deadline
+        // reported by the next poll (after the closing handshake, the wait
+        // for the server's TCP close ends here: Done).
+        conn.handle_timeout(start.elapsed(), &mut out);
         let mut done = false;
         loop {
             match conn.poll_event(&mut out) {

@@ -7,9 +7,9 @@ mod common;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use wstate::{Accept, Config, Connection, Event, Polled};
+use wstate::{Accept, Connection, Event, Polled};
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args()
@@ -36,19 +36,17 @@ fn main() -> std::io::Result<()> {
 fn serve(mut stream: TcpStream) -> std::io::Result<String> {
     let peer = stream.peer_addr()?;
     stream.set_nodelay(true)?;
-    // A peer that goes silent for this long is dropped.
-    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
-    let mut conn = Connection::server(Config::default());
+    let mut conn = Connection::server(common::config());
     let mut out = Vec::new();
+    // The connection's clock: a request not complete within the handshake
+    // timeout (10 s by default) is answered `408` (or, if nothing came,
+    // just dropped); later, keepalive Pings find a peer that vanished.
+    let start = Instant::now();
+    conn.handle_timeout(Duration::ZERO, &mut out);
     let mut buf = vec![0; 16 << 10];
     let path;
     loop {
-        let n = common::read_or_eof(&mut stream, &mut buf)?;
-        if n == 0 {
-            conn.receive_eof();
-        } else {
-            conn.receive(&buf[..n]);
-        }
+        common::read_timed(&mut stream, &mut conn, start, &mut buf, &mut out)?;
         match conn.poll_event(&mut out) {
             Ok(Polled::Event(Event::Request(request), tx)) => {
                 path = request.path().to_string();
@@ -56,7 +54,10 @@ fn serve(mut stream: TcpStream) -> std::io::Result<String> {
                     .expect("a request is pending");
                 break;
             }
-            Ok(Polled::Done) => return Ok(format!("{peer} left during the handshake")),
+            Ok(Polled::Done) => {
+                stream.write_all(&out)?;
+                return Ok(format!("{peer} left during the handshake"));
+            }
             Ok(_) => {}
             Err(e) => {
                 stream.write_all(&out)?;
@@ -64,7 +65,7 @@ fn serve(mut stream: TcpStream) -> std::io::Result<String> {
             }
         }
     }
-    let ended = common::echo(&mut stream, &mut conn, out)?;
+    let ended = common::echo(&mut stream, &mut conn, start, out)?;
     let close = match (&ended.error, &ended.received) {
         (Some(e), _) => format!("failed: {e}"),
         (None, Some(frame)) => format!("closed {} {:?}", frame.code.0, frame.reason()),

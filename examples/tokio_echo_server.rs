@@ -10,6 +10,10 @@
 //! * replies (ours, and the pongs and Close replies the connection queues
 //!   itself) all go to one output buffer, written with **one** `write_all`
 //!   per read: many messages per read cost two syscalls, not two each;
+//! * reads wait no longer than the connection's next deadline
+//!   (`poll_timeout`), then `handle_timeout` gets the time: a handshake
+//!   that does not complete in time is answered `408` and dropped, a peer
+//!   that stops answering Pings is failed with 1011;
 //! * the read buffer is per thread, not per connection: `receive` copies
 //!   only what the connection must keep, so an idle connection holds little
 //!   more than the `Connection` itself.
@@ -22,6 +26,7 @@ use std::task::Poll;
 
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{Duration, Instant, timeout_at};
 use wstate::{Accept, Config, Connection, Event, Message, Polled};
 
 /// Bytes read per syscall.
@@ -60,10 +65,29 @@ async fn main() -> io::Result<()> {
 /// Runs one connection: the handshake, then echo until it ends.
 async fn serve(mut stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut conn = Connection::server(Config::default());
+    let config = Config::default();
+    // permessage-deflate when built with `--features deflate`.
+    #[cfg(feature = "deflate")]
+    let config = config.deflate(wstate::handshake::extensions::DeflateConfig::enabled());
+    let mut conn = Connection::server(config);
     let mut out = Vec::new();
+    // The connection's clock: the handshake timeout, keepalive Pings and
+    // the close timeout all count from here.
+    let start = Instant::now();
+    conn.handle_timeout(Duration::ZERO, &mut out);
     loop {
-        let n = read(&mut stream, &mut conn).await?;
+        // Read, but no longer than the next deadline. `read` is cancel-safe:
+        // bytes are fed to the connection only once they are read.
+        let n = match conn.poll_timeout() {
+            Some(deadline) => timeout_at(start + deadline, read(&mut stream, &mut conn))
+                .await
+                .ok()
+                .transpose()?,
+            None => Some(read(&mut stream, &mut conn).await?),
+        };
+        // Then the time: a keepalive Ping, a 1011 Close or a `408` may be
+        // queued, and the next poll reports what expired.
+        conn.handle_timeout(start.elapsed(), &mut out);
         let done = drain(&mut conn, &mut out);
         if !out.is_empty() {
             stream.write_all(&out).await?;
@@ -72,7 +96,7 @@ async fn serve(mut stream: TcpStream) -> io::Result<()> {
                 out = Vec::new();
             }
         }
-        if done || n == 0 {
+        if done || n == Some(0) {
             // Server closes the TCP connection first (RFC 6455 §7.1.1).
             return stream.shutdown().await;
         }

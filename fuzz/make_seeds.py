@@ -8,6 +8,7 @@ Input formats (see tests/fuzz_props/mod.rs):
   receive       setup (5 bytes) + stream; setup byte 4 = read size (0: whole)
   chunking      setup (5 bytes, byte 4 = split count) + u16 BE splits + stream
   utf8          split count + split bytes + text
+  timers        timer setup (5 bytes) + script (see timer_seeds below)
 Setup byte 0: 0x01 client, 0x02 auto-pong off, 0x04 EOF at the end,
 0x08 small limits (byte 1 = max frame / 4, byte 2 = max message / 8,
 byte 3 = max fragments), 0x10 we send Close 1000 and a Ping before the stream.
@@ -504,6 +505,106 @@ def main():
         write("roundtrip", name, conversation(client_sends, ops))
     for name, (client_sends, ops, limits) in LIMITED.items():
         write("roundtrip", name, conversation(client_sends, ops, limits))
+
+    timer_seeds()
+
+
+# ---------------------------------------------------------------------------
+# timers: setup byte 0 flags (0x01 client, 0x02 with the opening handshake,
+# 0x04 EOF at the end, 0x08 any_data, 0x10 fixed_interval, 0x20 no
+# keepalive, 0x40 accept at the next time step); bytes 1-4: handshake
+# timeout, keepalive interval, keepalive timeout, close timeout, in 10 ms
+# (0: none). Script: 0xff n = +n ms, 0xfc n = +100n ms, 0xfe n = a time n ms
+# back, 0xfd = we close, other h = the next h bytes from the peer.
+# ---------------------------------------------------------------------------
+
+T_HANDSHAKE, T_ANY, T_FIXED, T_NO_KA, T_DEFER = 0x02, 0x08, 0x10, 0x20, 0x40
+T_REQUEST = (b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+             b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+             b"Sec-WebSocket-Version: 13\r\n\r\n")
+
+
+def t_response():
+    """The 101 for a timers client, whose nonce is the test key repeated."""
+    import base64
+    import hashlib
+    key = base64.b64encode(KEY * 4)
+    accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+    return (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+
+
+def t_ms(n):
+    """Time advances by n ms (in steps of at most 25.5 s + 255 ms)."""
+    out = b""
+    while n >= 100:
+        k = min(n // 100, 255)
+        out += bytes([0xFC, k])
+        n -= 100 * k
+    return out + bytes([0xFF, n]) if n or not out else out
+
+
+def t_bytes(data):
+    out = b""
+    while data:
+        out += bytes([min(len(data), 0xFB)]) + data[:0xFB]
+        data = data[0xFB:]
+    return out
+
+
+def t_ka(seq):
+    return b"wska" + struct.pack(">I", seq)
+
+
+T_CLOSE = bytes([0xFD])
+
+
+def timer_seeds():
+    # Timeouts: handshake 1 s, keepalive 2 s then 500 ms, close 2.5 s.
+    std = bytes([100, 200, 50, 250])
+    pong = lambda f, seq: f(0x8A, t_ka(seq))
+    seeds = {
+        "server-open-quiet-ping-then-1011": (0x00, t_ms(0) + t_ms(1999) + t_ms(1) + t_ms(499) + t_ms(1)),
+        "client-open-quiet-ping-then-1011": (CLIENT, t_ms(0) + t_ms(2000) + t_ms(500)),
+        "server-open-pong-resets": (0x00, t_ms(0) + t_ms(2000) + t_bytes(pong(c2s, 1)) + t_ms(100)
+                                    + t_ms(1999) + t_ms(1) + t_bytes(pong(c2s, 1)) + t_ms(500)),
+        "client-open-users-pong-not-an-answer": (CLIENT, t_ms(0) + t_ms(2000) + t_bytes(s2c(0x8A, b"user"))
+                                                 + t_ms(499) + t_ms(1)),
+        "client-open-users-pong-any-data": (CLIENT | T_ANY, t_ms(0) + t_ms(2000) + t_bytes(s2c(0x8A, b"user"))
+                                            + t_ms(499) + t_ms(1) + t_ms(2000)),
+        "server-fixed-interval-busy": (T_FIXED, t_ms(0) + t_bytes(c2s(0x81, b"busy")) + t_ms(1000)
+                                       + t_ms(1000) + t_bytes(pong(c2s, 1)) + t_ms(2000)),
+        "server-fixed-interval-any-data": (T_FIXED | T_ANY, t_ms(0) + t_ms(2000) + t_bytes(c2s(0x81, b"x"))
+                                           + t_ms(100) + t_ms(1900) + t_ms(500)),
+        "server-no-keepalive-eof": (T_NO_KA | EOF, t_ms(0) + t_ms(100000) + t_bytes(c2s(0x81, b"x"))),
+        "server-handshake-silent": (T_HANDSHAKE, t_ms(0) + t_ms(999) + t_ms(1)),
+        "server-handshake-partial-408": (T_HANDSHAKE, t_ms(0) + t_bytes(T_REQUEST[:20]) + t_ms(999)
+                                         + t_bytes(T_REQUEST[20:40]) + t_ms(1)),
+        "server-handshake-deciding-then-open": (T_HANDSHAKE | T_DEFER, t_ms(0) + t_bytes(T_REQUEST + c2s(0x81, b"early"))
+                                                + t_ms(5000) + t_ms(1999) + t_ms(1) + t_bytes(pong(c2s, 1))),
+        "server-handshake-in-pieces-around-time": (T_HANDSHAKE, t_ms(0) + t_bytes(T_REQUEST[:50]) + t_ms(400)
+                                                   + t_bytes(T_REQUEST[50:] + c2s(0x01, b"frag")[:5]) + t_ms(5)
+                                                   + t_bytes(c2s(0x01, b"frag")[5:] + c2s(0x80, b"ment"))
+                                                   + t_ms(2000) + t_ms(500)),
+        "client-handshake-silent": (CLIENT | T_HANDSHAKE, t_ms(0) + t_ms(1000)),
+        "client-handshake-refusal-body-pending": (CLIENT | T_HANDSHAKE, t_ms(0)
+                                                  + t_bytes(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 10\r\n\r\nabc")
+                                                  + t_ms(1000)),
+        "client-handshake-then-close-then-tcp-wait": (CLIENT | T_HANDSHAKE, t_ms(0) + t_bytes(t_response()[:40])
+                                                      + t_ms(999) + t_bytes(t_response()[40:] + s2c(0x81, b"hi"))
+                                                      + T_CLOSE + t_ms(16) + t_bytes(s2c(0x88, close(1000)))
+                                                      + t_ms(2499) + t_ms(1)),
+        "server-close-timeout": (0x00, t_ms(0) + t_ms(500) + T_CLOSE + t_bytes(c2s(0x81, b"late"))
+                                 + t_ms(2499) + t_ms(1)),
+        "client-close-timeout": (CLIENT, t_ms(0) + T_CLOSE + t_ms(2500)),
+        "client-server-closes-then-tcp-wait": (CLIENT, t_ms(0) + t_ms(1200) + t_bytes(s2c(0x88, close(1001, b"bye")))
+                                               + t_ms(2499) + t_ms(1)),
+        "server-time-backwards": (0x00, t_ms(0) + t_ms(1500) + bytes([0xFE, 200]) + t_bytes(c2s(0x81, b"x"))
+                                  + bytes([0xFE, 255]) + T_CLOSE + t_ms(2500)),
+        "client-eof-while-closing": (CLIENT | EOF, t_ms(0) + T_CLOSE + t_ms(100)),
+    }
+    for name, (flags, script) in seeds.items():
+        write("timers", name, bytes([flags]) + std + script)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 use core::time::Duration;
 
+#[cfg(feature = "deflate")]
+use crate::handshake::extensions::DeflateConfig;
+
 /// Limits and switches of a connection.
 ///
 /// ```
@@ -44,6 +47,10 @@ pub struct Config {
     /// `websockets`' `close_timeout`; node `ws` waits 30 s). On expiry the
     /// connection reports `Close` with 1006 and ends. `None`: wait forever.
     pub close_timeout: Option<Duration>,
+    /// permessage-deflate (RFC 7692; feature `deflate`): what to offer or
+    /// accept, and how to compress (default: off).
+    #[cfg(feature = "deflate")]
+    pub deflate: DeflateConfig,
 }
 
 /// Keepalive: a Ping after a quiet interval, and a deadline for the answer.
@@ -118,6 +125,8 @@ impl Default for Config {
             handshake_timeout: Some(Duration::from_secs(10)),
             keepalive: Some(Keepalive::default()),
             close_timeout: Some(Duration::from_secs(10)),
+            #[cfg(feature = "deflate")]
+            deflate: DeflateConfig::default(),
         }
     }
 }
@@ -190,6 +199,14 @@ impl Config {
     #[must_use]
     pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.close_timeout = timeout;
+        self
+    }
+
+    /// Sets [`deflate`](Self::deflate).
+    #[cfg(feature = "deflate")]
+    #[must_use]
+    pub fn deflate(mut self, deflate: DeflateConfig) -> Self {
+        self.deflate = deflate;
         self
     }
 }

@@ -21,13 +21,10 @@
 //! 0.4 µs (release build, this 2-core machine). With context takeover the
 //! state is kept for the connection's life, as the RFC requires.
 
-// Crate-internal until the connection calls it.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use alloc::vec::Vec;
 use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Inflate, InflateFlush, Status, Strategy};
 
-use crate::wire::close::CloseCode;
+use crate::wire::ProtocolError;
 
 /// The empty stored block that ends every sync flush (RFC 7692 §7.2.1).
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -51,15 +48,15 @@ pub(crate) enum InflateError {
     TooLarge,
 }
 
-impl InflateError {
-    /// The close code that fails the connection: 1007 for a corrupt stream
-    /// (data "not consistent with the type of the message", RFC 6455
-    /// §7.4.1; node ws also uses 1007 for inflate errors), 1009 for a
-    /// message over the limit.
-    pub(crate) const fn close_code(self) -> CloseCode {
-        match self {
-            Self::Corrupt => CloseCode::INVALID_PAYLOAD,
-            Self::TooLarge => CloseCode::MESSAGE_TOO_BIG,
+/// The peer error that fails the connection: a corrupt stream closes with
+/// 1007 (data "not consistent with the type of the message", RFC 6455
+/// §7.4.1; node ws also uses 1007 for inflate errors), a message over the
+/// limit with 1009.
+impl From<InflateError> for ProtocolError {
+    fn from(e: InflateError) -> Self {
+        match e {
+            InflateError::Corrupt => ProtocolError::InvalidCompressedData,
+            InflateError::TooLarge => ProtocolError::MessageTooLarge,
         }
     }
 }
@@ -393,3 +390,21 @@ impl Inflater {
 
 #[cfg(test)]
 mod tests;
+
+impl core::fmt::Debug for Deflater {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Deflater")
+            .field("no_context_takeover", &self.no_context_takeover)
+            .field("holds_state", &self.stream.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl core::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Inflater")
+            .field("no_context_takeover", &self.no_context_takeover)
+            .field("holds_state", &self.stream.is_some())
+            .finish_non_exhaustive()
+    }
+}

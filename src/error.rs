@@ -265,6 +265,9 @@ pub enum SendError {
     BodyNotAllowed,
     /// A rejection status outside 200-599.
     InvalidStatus,
+    /// The compressor failed (permessage-deflate; not seen with the
+    /// parameters this crate uses). Nothing was written.
+    CompressionFailed,
 }
 
 impl fmt::Display for SendError {
@@ -285,6 +288,7 @@ impl fmt::Display for SendError {
             Self::InvalidSubprotocol => "subprotocol is not a token or is repeated",
             Self::BodyNotAllowed => "a 204 or 304 response has no body",
             Self::MissingHeader(_) => "this status requires a header that is missing",
+            Self::CompressionFailed => "the compressor failed",
             Self::InvalidStatus => "rejection status must be 200-599",
         })
     }

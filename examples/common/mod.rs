@@ -4,8 +4,18 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use wstate::{CloseFrame, Connection, Event, Message, Polled};
+
+/// The configuration of the examples: the defaults, with permessage-deflate
+/// offered and accepted when the crate is built with `--features deflate`.
+pub(crate) fn config() -> wstate::Config {
+    let config = wstate::Config::default();
+    #[cfg(feature = "deflate")]
+    let config = config.deflate(wstate::handshake::extensions::DeflateConfig::enabled());
+    config
+}
 
 /// Mask keys and nonces from the operating system's CSPRNG.
 pub(crate) fn os_entropy(buf: &mut [u8]) {
@@ -22,6 +32,49 @@ pub(crate) fn read_or_eof(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<
     }
 }
 
+/// Reads once, waiting no longer than the connection's next deadline
+/// (`poll_timeout`, on the clock that started at `start`), feeds what came
+/// (or the end of stream), then tells the connection the time: a Ping, the
+/// Close of a keepalive timeout or a `408` may be queued in `out`, and the
+/// next poll reports what expired. Returns the bytes read (`None`: the
+/// deadline came first).
+pub(crate) fn read_timed(
+    stream: &mut TcpStream,
+    conn: &mut Connection,
+    start: Instant,
+    buf: &mut [u8],
+    out: &mut Vec<u8>,
+) -> io::Result<Option<usize>> {
+    // A zero read timeout means "none" to the OS: wait at least 1 ms.
+    let wait = conn.poll_timeout().map(|deadline| {
+        deadline
+            .saturating_sub(start.elapsed())
+            .max(Duration::from_millis(1))
+    });
+    stream.set_read_timeout(wait)?;
+    let n = match read_or_eof(stream, buf) {
+        Ok(0) => {
+            conn.receive_eof();
+            Some(0)
+        }
+        Ok(n) => {
+            conn.receive(&buf[..n]);
+            Some(n)
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    conn.handle_timeout(start.elapsed(), out);
+    Ok(n)
+}
+
 /// What ended an echo loop.
 #[derive(Debug)]
 pub(crate) struct Ended {
@@ -36,10 +89,14 @@ pub(crate) struct Ended {
 /// Echoes every message with its type until the connection ends, starting
 /// with any bytes the connection already holds. Each message is sent back
 /// while its event is held, without a copy; everything produced by one read
-/// is written with one `write_all`.
+/// is written with one `write_all`. Time is `start.elapsed()`: reads wait
+/// no longer than the connection's next deadline, so a peer that stops
+/// answering the keepalive Pings is failed (1011) and a Close left
+/// unanswered ends the connection.
 pub(crate) fn echo(
     stream: &mut TcpStream,
     conn: &mut Connection,
+    start: Instant,
     mut out: Vec<u8>,
 ) -> io::Result<Ended> {
     let mut buf = vec![0; 64 << 10];
@@ -77,12 +134,7 @@ pub(crate) fn echo(
         if done {
             break;
         }
-        let n = read_or_eof(stream, &mut buf)?;
-        if n == 0 {
-            conn.receive_eof();
-        } else {
-            conn.receive(&buf[..n]);
-        }
+        read_timed(stream, conn, start, &mut buf, &mut out)?;
     }
     Ok(Ended {
         received: conn.received_close().cloned(),

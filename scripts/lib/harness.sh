@@ -102,9 +102,10 @@ ensure_py3_venv() {
 
 # build_examples: cargo build --release --examples (bounded).
 build_examples() {
-    log "building examples (cargo build --release --examples)"
-    (cd "$ROOT" && timeout "${CARGO_BUILD_TIMEOUT:-900}" cargo build --release --examples --quiet </dev/null) \
-        || die "cargo build --release --examples failed"
+    # With permessage-deflate: the examples offer and accept it then.
+    log "building examples (cargo build --release --examples --features deflate)"
+    (cd "$ROOT" && timeout "${CARGO_BUILD_TIMEOUT:-900}" cargo build --release --examples --features deflate --quiet </dev/null) \
+        || die "cargo build --release --examples --features deflate failed"
 }
 
 # need_binary PATH: the example binary exists after the build.

@@ -2,6 +2,8 @@
 //! private [`State`] happens in this file; `recv.rs` and `send.rs` beside it
 //! turn bytes into values and values into bytes.
 
+#[cfg(feature = "deflate")]
+mod compress;
 mod recv;
 mod send;
 mod timers;
@@ -14,12 +16,18 @@ use core::time::Duration;
 use crate::config::Config;
 use crate::error::{Error, HandshakeError, ProtocolError, Response, SendError};
 use crate::event::{Event, Message};
+#[cfg(feature = "deflate")]
+use crate::handshake::extensions::DeflateParams;
 use crate::handshake::{self, Accept, ClientRequest, http};
 use crate::wire::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::wire::frame::{MAX_CONTROL_PAYLOAD, OpCode};
+#[cfg(feature = "deflate")]
+use compress::Compression;
 use recv::{Kind, Payload, Ready, Receiver};
 pub use send::Entropy;
 use send::write_frame;
+#[cfg(feature = "deflate")]
+use send::write_frame_rsv;
 use timers::{Due, Phase, Timers};
 
 /// Which end of the connection we are.
@@ -168,12 +176,21 @@ struct Core {
     entropy: Option<Entropy>,
     /// Kind of the fragmented message being sent, if any.
     sending: Option<Kind>,
+    /// That message is compressed.
+    #[cfg(feature = "deflate")]
+    sending_compressed: bool,
     /// The transport reported end of stream.
     eof: bool,
     /// Boxed: allocated once at close time, keeping an open connection small.
     sent_close: Option<Box<CloseFrame>>,
     received_close: Option<Box<CloseFrame>>,
     timers: Timers,
+    /// permessage-deflate, once negotiated: the compressor, and the
+    /// inflater on its way to the receiver (handed over at the next poll).
+    #[cfg(feature = "deflate")]
+    compression: Option<Box<Compression>>,
+    #[cfg(feature = "deflate")]
+    inflater: Option<Box<crate::deflate::Inflater>>,
 }
 
 /// A WebSocket connection as a sans-IO state machine.
@@ -230,10 +247,16 @@ impl Connection {
                     Role::Client(entropy) => Some(entropy),
                 },
                 sending: None,
+                #[cfg(feature = "deflate")]
+                sending_compressed: false,
                 eof: false,
                 sent_close: None,
                 received_close: None,
                 timers: Timers::default(),
+                #[cfg(feature = "deflate")]
+                compression: None,
+                #[cfg(feature = "deflate")]
+                inflater: None,
             },
         }
     }
@@ -264,7 +287,11 @@ impl Connection {
         let mut nonce = [0; 16];
         entropy.fill(&mut nonce);
         let key = handshake::key_for_nonce(&nonce);
-        let offered = handshake::write_request(request, &key, out)?;
+        #[cfg(feature = "deflate")]
+        let extensions = config.deflate.offer();
+        #[cfg(not(feature = "deflate"))]
+        let extensions: Option<String> = None;
+        let offered = handshake::write_request(request, &key, extensions.as_deref(), out)?;
         let mut conn = Self::new_open(Role::Client(entropy), config);
         conn.core.state = State::ReadingResponse(Box::new(ClientHandshake {
             accept: handshake::accept_key(&key),
@@ -320,6 +347,13 @@ impl Connection {
     /// apply a timeout of its own.
     pub fn should_close_transport(&self) -> bool {
         self.core.is_done()
+    }
+
+    /// The permessage-deflate parameters in use (feature `deflate`), once
+    /// the handshake negotiated them.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<&DeflateParams> {
+        self.core.compression.as_ref().map(|c| &c.params)
     }
 
     /// The sending half, for sending when no event is held.
@@ -484,6 +518,10 @@ impl Connection {
     #[inline(never)]
     fn poll_general(&mut self, out: &mut Vec<u8>) -> Result<Polled<'_>, Error> {
         self.rx.recycle(self.core.config.retained_buffer);
+        #[cfg(feature = "deflate")]
+        if let Some(inflater) = self.core.inflater.take() {
+            self.rx.inflater = Some(inflater);
+        }
         match self.core.state {
             State::Open | State::CloseSent => {}
             State::ReadingRequest { .. } => return self.poll_request(out),
@@ -704,13 +742,30 @@ impl Connection {
                 }
                 // Bytes after the head are frames (or a refusal's body).
                 self.rx.pos = head_len;
-                let checked = parsed
-                    .and_then(|head| {
-                        handshake::validate_response(head, &client.accept, &client.offered)
-                    })
-                    .map(|_| ());
+                #[cfg(feature = "deflate")]
+                let config = &self.core.config;
+                let checked = parsed.and_then(|head| {
+                    handshake::validate_response(
+                        head,
+                        &client.accept,
+                        &client.offered,
+                        #[cfg(feature = "deflate")]
+                        &config.deflate,
+                    )
+                });
+                #[cfg(feature = "deflate")]
+                let checked = checked.map(|accepted| accepted.deflate().copied());
+                #[cfg(not(feature = "deflate"))]
+                let checked = checked.map(|_| ());
                 match checked {
-                    Ok(()) => {}
+                    #[cfg(feature = "deflate")]
+                    Ok(Some(params)) => {
+                        let (compression, inflater) =
+                            compress::codec(params, &self.core.config.deflate, false);
+                        self.core.compression = Some(compression);
+                        self.rx.inflater = Some(inflater);
+                    }
+                    Ok(_) => {}
                     Err(HandshakeError::Rejected(response)) => {
                         // ReadingResponse -> ReadingRejection: wait for the
                         // body, up to the handshake limit.
@@ -730,8 +785,15 @@ impl Connection {
                     return Ok(Polled::NeedMore);
                 };
                 let head = &rx.buf[client.head_start..head_len];
-                match http::parse_head(head, core.config.max_headers).and_then(|head| {
-                    handshake::validate_response(head, &client.accept, &client.offered)
+                let config = &core.config;
+                match http::parse_head(head, config.max_headers).and_then(|head| {
+                    handshake::validate_response(
+                        head,
+                        &client.accept,
+                        &client.offered,
+                        #[cfg(feature = "deflate")]
+                        &config.deflate,
+                    )
                 }) {
                     Ok(accepted) => {
                         // ReadingResponse -> Open.
@@ -970,6 +1032,16 @@ impl<'a> Sender<'a> {
             if self.core.sending.is_some() {
                 return Err(SendError::FragmentInProgress);
             }
+            #[cfg(feature = "deflate")]
+            if let Some(compression) = self.core.compression.as_mut()
+                && let Some(compressed) = compression.message(payload)
+            {
+                // RFC 7692 §6: RSV1 on the (only) frame of a compressed message.
+                let compressed = compressed.map_err(|()| SendError::CompressionFailed)?;
+                let entropy = self.core.entropy.as_mut();
+                write_frame_rsv(entropy, opcode, true, send::RSV1, compressed, out);
+                return Ok(());
+            }
         }
         write_frame(self.core.entropy.as_mut(), opcode, true, payload, out);
         Ok(())
@@ -1007,6 +1079,35 @@ impl<'a> Sender<'a> {
             Some(sending) if sending == kind => OpCode::Continuation,
             Some(_) => return Err(SendError::FragmentTypeMismatch),
         };
+        #[cfg(feature = "deflate")]
+        {
+            let first = opcode != OpCode::Continuation;
+            if first {
+                let compression = self.core.compression.as_ref();
+                self.core.sending_compressed =
+                    compression.is_some_and(|c| c.compresses_fragments());
+            }
+            if self.core.sending_compressed
+                && let Some(compression) = self.core.compression.as_mut()
+            {
+                // Each fragment compressed and flushed; RSV1 on the first
+                // only (RFC 7692 §6.1).
+                let compressed = compression
+                    .fragment(payload, fin)
+                    .map_err(|()| SendError::CompressionFailed)?;
+                let rsv = if first { send::RSV1 } else { 0 };
+                write_frame_rsv(
+                    self.core.entropy.as_mut(),
+                    opcode,
+                    fin,
+                    rsv,
+                    compressed,
+                    out,
+                );
+                self.core.sending = if fin { None } else { Some(kind) };
+                return Ok(());
+            }
+        }
         write_frame(self.core.entropy.as_mut(), opcode, fin, payload, out);
         self.core.sending = if fin { None } else { Some(kind) };
         Ok(())
@@ -1093,20 +1194,43 @@ impl<'a> Sender<'a> {
             .received
             .get(..head_len)
             .ok_or(SendError::NoPendingRequest)?;
-        if accept.subprotocol.is_some() {
-            // Only a chosen subprotocol needs the request again.
+        let config = &self.core.config;
+        #[cfg(feature = "deflate")]
+        let mut deflate = None;
+        #[cfg(feature = "deflate")]
+        let wants_request = accept.subprotocol.is_some() || config.deflate.enabled;
+        #[cfg(not(feature = "deflate"))]
+        let wants_request = accept.subprotocol.is_some();
+        if wants_request {
+            // Only a chosen subprotocol or an extension needs the request
+            // again.
             let start = http::empty_lines(head);
-            let (request, _) = http::parse_head(&head[start..], self.core.config.max_headers)
+            let (request, _) = http::parse_head(&head[start..], config.max_headers)
                 .and_then(handshake::validate_request)
                 .map_err(|_| SendError::NoPendingRequest)?;
             handshake::check_accept(&request, accept)?;
+            #[cfg(feature = "deflate")]
+            {
+                let offers = request.headers().get_all("sec-websocket-extensions");
+                deflate = handshake::extensions::negotiate(offers, &config.deflate);
+            }
         } else {
             handshake::check_headers(accept.headers, handshake::RESPONSE_RESERVED)?;
         }
         let key = head
             .get(key_start..key_start + 24)
             .ok_or(SendError::NoPendingRequest)?;
-        handshake::write_accept(key, accept, out);
+        #[cfg(feature = "deflate")]
+        let extensions = deflate.map(|params| alloc::string::ToString::to_string(&params));
+        #[cfg(not(feature = "deflate"))]
+        let extensions: Option<String> = None;
+        handshake::write_accept(key, accept, extensions.as_deref(), out);
+        #[cfg(feature = "deflate")]
+        if let Some(params) = deflate {
+            let (compression, inflater) = compress::codec(params, &self.core.config.deflate, true);
+            self.core.compression = Some(compression);
+            self.core.inflater = Some(inflater);
+        }
         // RequestReceived -> Open; the receive buffer resumes after the head.
         self.core.state = State::Open;
         self.core.timers.opened();

@@ -7,6 +7,8 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use crate::config::Config;
+#[cfg(feature = "deflate")]
+use crate::deflate::Inflater;
 use crate::wire::ProtocolError;
 use crate::wire::close::CloseFrame;
 use crate::wire::frame::{FrameHeader, OpCode};
@@ -31,6 +33,9 @@ struct InFrame {
     done: usize,
     /// The payload is text whose UTF-8 must be checked as it arrives.
     text: bool,
+    /// The frame belongs to a compressed message (RFC 7692): its payload
+    /// goes through the inflater.
+    compressed: bool,
 }
 
 /// What the receive path found, as positions rather than borrows so that
@@ -71,6 +76,12 @@ pub(super) struct Receiver {
     utf8: Utf8Validator,
     /// `message` was handed out in the last event; clear it next call.
     message_delivered: bool,
+    /// The fragmented message being received is compressed.
+    receiving_compressed: bool,
+    /// permessage-deflate was negotiated: the peer's compressed messages
+    /// are inflated here (boxed: only negotiated connections pay for it).
+    #[cfg(feature = "deflate")]
+    pub(super) inflater: Option<alloc::boxed::Box<Inflater>>,
 }
 
 impl Receiver {
@@ -124,6 +135,50 @@ impl Receiver {
     /// Frees every buffer of a connection that will read no more.
     pub(super) fn release(&mut self) {
         *self = Self::default();
+    }
+
+    /// Whether RSV1 may mark a message as compressed.
+    fn compression_negotiated(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.inflater.is_some();
+        #[cfg(not(feature = "deflate"))]
+        false
+    }
+
+    /// Inflates `buf[range]`, payload bytes of a compressed message, onto
+    /// `message`, checking the new text as it comes; `fin`: the message's
+    /// last bytes. The message limit applies to the inflated size.
+    #[cfg(feature = "deflate")]
+    fn inflate(
+        &mut self,
+        range: Range<usize>,
+        fin: bool,
+        text: bool,
+        config: &Config,
+    ) -> Result<(), ProtocolError> {
+        let Some(inflater) = self.inflater.as_mut() else {
+            return Err(ProtocolError::ReservedBits);
+        };
+        let before = self.message.len();
+        let input = &self.buf[range];
+        inflater.inflate(input, fin, &mut self.message, config.max_message_size)?;
+        if text {
+            self.utf8
+                .feed(&self.message[before..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
+    }
+
+    #[cfg(not(feature = "deflate"))]
+    fn inflate(
+        &mut self,
+        _: Range<usize>,
+        _: bool,
+        _: bool,
+        _: &Config,
+    ) -> Result<(), ProtocolError> {
+        Err(ProtocolError::ReservedBits)
     }
 
     /// Whether this receiver holds any heap memory.
@@ -195,16 +250,22 @@ impl Receiver {
                 if missing <= 8 * self.unread().max(32 << 10) {
                     self.buf.reserve_exact(missing);
                 }
-                // Part of the payload: unmask and check what arrived so that
-                // bad UTF-8 fails the connection at once (RFC 6455 §8.1).
-                if frame.text && available > frame.done {
-                    let new = &mut self.buf[start + frame.done..start + available];
+                // Part of the payload: unmask and check (or inflate) what
+                // arrived so that bad UTF-8 fails the connection at once
+                // (RFC 6455 §8.1).
+                if (frame.text || frame.compressed) && available > frame.done {
+                    let new = start + frame.done..start + available;
                     if let Some(key) = frame.mask {
-                        apply_mask(new, key, frame.done);
+                        apply_mask(&mut self.buf[new.clone()], key, frame.done);
                     }
-                    self.utf8
-                        .feed(new)
-                        .map_err(|_| ProtocolError::InvalidUtf8)?;
+                    if frame.compressed {
+                        let text = self.is_text(&frame);
+                        self.inflate(new, false, text, config)?;
+                    } else {
+                        self.utf8
+                            .feed(&self.buf[new])
+                            .map_err(|_| ProtocolError::InvalidUtf8)?;
+                    }
                     frame.done = available;
                 }
                 self.frame = Some(frame);
@@ -225,6 +286,22 @@ impl Receiver {
                 OpCode::Close => {
                     let close = CloseFrame::parse(&self.buf[range])?;
                     return Ok(Some(Ready::Close(close)));
+                }
+                _ if frame.compressed => {
+                    // RFC 7692 §7.2.2: inflate the payloads of all frames of
+                    // the message, the tail appended at its end.
+                    let text = self.is_text(&frame);
+                    self.inflate(start + frame.done..end, frame.fin, text, config)?;
+                    if !frame.fin {
+                        continue;
+                    }
+                    self.receiving = None;
+                    self.message_delivered = true;
+                    if !text {
+                        return Ok(Some(Ready::Binary(Payload::Reassembled)));
+                    }
+                    self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                    return Ok(Some(Ready::Text(Payload::Reassembled)));
                 }
                 OpCode::Text | OpCode::Binary if frame.fin => {
                     // A whole message in one frame: hand it out in place.
@@ -269,6 +346,15 @@ impl Receiver {
         }
     }
 
+    /// Whether a data frame belongs to a text message.
+    fn is_text(&self, frame: &InFrame) -> bool {
+        match frame.opcode {
+            OpCode::Text => true,
+            OpCode::Continuation => self.receiving == Some(Kind::Text),
+            _ => false,
+        }
+    }
+
     /// Applies the rules that depend on the connection to a parsed header,
     /// and updates the message being received.
     fn check_header(
@@ -278,8 +364,14 @@ impl Receiver {
         client: bool,
     ) -> Result<InFrame, ProtocolError> {
         // "MUST be 0 unless an extension is negotiated that defines meanings
-        // for non-zero values" (§5.2)
-        if header.rsv != 0 {
+        // for non-zero values" (§5.2). permessage-deflate defines RSV1 as
+        // "Per-Message Compressed", set on the first frame of a message only:
+        // "An endpoint MUST NOT set the "Per-Message Compressed" bit of
+        // control frames and non-first fragments of a data message" (RFC
+        // 7692 §6.1).
+        let rsv1 = header.rsv == 0b100;
+        let first_data = matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        if header.rsv != 0 && !(rsv1 && first_data && self.compression_negotiated()) {
             return Err(ProtocolError::ReservedBits);
         }
         // "a client MUST mask all frames that it sends to the server" and "a
@@ -295,12 +387,16 @@ impl Receiver {
         // Fits in usize: bounded by max_frame_size.
         let len = header.payload_len as usize;
         let mut text = false;
+        let mut compressed = false;
         match header.opcode {
             OpCode::Text | OpCode::Binary => {
                 if self.receiving.is_some() {
                     return Err(ProtocolError::ExpectedContinuation);
                 }
-                if len > config.max_message_size {
+                // A compressed payload's size says little about the
+                // message's: that limit is applied while inflating.
+                compressed = rsv1;
+                if len > config.max_message_size && !compressed {
                     return Err(ProtocolError::MessageTooLarge);
                 }
                 let kind = if header.opcode == OpCode::Text {
@@ -310,10 +406,11 @@ impl Receiver {
                 };
                 if kind == Kind::Text {
                     self.utf8.reset();
-                    text = true;
+                    text = !compressed;
                 }
                 if !header.fin {
                     self.receiving = Some(kind);
+                    self.receiving_compressed = compressed;
                     self.fragments = 1;
                 }
             }
@@ -321,14 +418,15 @@ impl Receiver {
                 let Some(kind) = self.receiving else {
                     return Err(ProtocolError::UnexpectedContinuation);
                 };
-                if len > config.max_message_size - self.message.len() {
+                compressed = self.receiving_compressed;
+                if len > config.max_message_size - self.message.len() && !compressed {
                     return Err(ProtocolError::MessageTooLarge);
                 }
                 self.fragments += 1;
                 if self.fragments > config.max_fragments {
                     return Err(ProtocolError::TooManyFragments);
                 }
-                text = kind == Kind::Text;
+                text = kind == Kind::Text && !compressed;
             }
             OpCode::Close | OpCode::Ping | OpCode::Pong => {}
         }
@@ -339,6 +437,7 @@ impl Receiver {
             len,
             done: 0,
             text,
+            compressed,
         })
     }
 }

@@ -59,10 +59,26 @@ pub(super) fn write_frame(
     payload: &[u8],
     out: &mut Vec<u8>,
 ) {
+    write_frame_rsv(entropy, opcode, fin, 0, payload, out);
+}
+
+/// RSV1: "Per-Message Compressed" under permessage-deflate (RFC 7692 §6).
+#[cfg(feature = "deflate")]
+pub(super) const RSV1: u8 = 0b100;
+
+/// [`write_frame`] with reserved bits set (RSV1 for a compressed message).
+pub(super) fn write_frame_rsv(
+    entropy: Option<&mut Entropy>,
+    opcode: OpCode,
+    fin: bool,
+    rsv: u8,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) {
     let mask = entropy.map(Entropy::mask_key);
     let header = FrameHeader {
         fin,
-        rsv: 0,
+        rsv,
         opcode,
         mask,
         payload_len: payload.len() as u64,

@@ -2,6 +2,7 @@
 //! that checks window bits.
 
 use super::*;
+use crate::wire::close::CloseCode;
 use alloc::vec;
 
 /// Text with repeats at distances from a few bytes to several KiB.
@@ -540,7 +541,7 @@ fn corrupt_input_is_refused() {
             "{bad:02x?}"
         );
         assert_eq!(
-            InflateError::Corrupt.close_code(),
+            ProtocolError::from(InflateError::Corrupt).close_code(),
             CloseCode::INVALID_PAYLOAD
         );
         // The inflater is usable again for a (new) connection's message.
@@ -550,7 +551,7 @@ fn corrupt_input_is_refused() {
         );
     }
     assert_eq!(
-        InflateError::TooLarge.close_code(),
+        ProtocolError::from(InflateError::TooLarge).close_code(),
         CloseCode::MESSAGE_TOO_BIG
     );
     // Random bytes: an error or some output, never a panic.

@@ -4,6 +4,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+#[cfg(feature = "deflate")]
+use super::extensions::{DeflateConfig, DeflateParams};
 use super::fields::is_token;
 use super::http::{self, Fields};
 use super::server::check_headers;
@@ -60,9 +62,11 @@ impl<'a> ClientRequest<'a> {
 
 /// Writes the client's upgrade request; returns the subprotocols offered,
 /// comma-separated, to check the response against.
+/// `extensions` is the `Sec-WebSocket-Extensions` offer, if any.
 pub(crate) fn write_request(
     request: &ClientRequest<'_>,
     key: &[u8; 24],
+    extensions: Option<&str>,
     out: &mut Vec<u8>,
 ) -> Result<String, SendError> {
     // The same rules our server applies (RFC 9112 §3.2, §3.2.1): an
@@ -93,6 +97,9 @@ pub(crate) fn write_request(
     if !offered.is_empty() {
         http::write_field(out, "Sec-WebSocket-Protocol", offered.as_bytes());
     }
+    if let Some(extensions) = extensions {
+        http::write_field(out, "Sec-WebSocket-Extensions", extensions.as_bytes());
+    }
     for (name, value) in request.headers {
         http::write_field(out, name, value.as_bytes());
     }
@@ -117,6 +124,8 @@ const REQUEST_RESERVED: &[&str] = &[
 pub struct Accepted<'a> {
     subprotocol: Option<&'a str>,
     headers: Fields<'a>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<DeflateParams>,
 }
 
 impl<'a> Accepted<'a> {
@@ -134,6 +143,13 @@ impl<'a> Accepted<'a> {
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
         self.headers.get(name)
     }
+
+    /// The permessage-deflate parameters the server accepted (feature
+    /// `deflate`), `None` if it declined.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<&DeflateParams> {
+        self.deflate.as_ref()
+    }
 }
 
 /// Checks the server's response (RFC 6455 §4.2.2 / §4.1, client side).
@@ -147,6 +163,7 @@ pub(crate) fn validate_response<'a>(
     head: http::Head<'a>,
     expected_accept: &[u8; 28],
     offered: &str,
+    #[cfg(feature = "deflate")] deflate: &DeflateConfig,
 ) -> Result<Accepted<'a>, HandshakeError> {
     let (status, reason) = http::parse_status_line(head.first)?;
     let h = head.fields;
@@ -177,8 +194,16 @@ pub(crate) fn validate_response<'a>(
     if accepts.next() != Some(&expected_accept[..]) || accepts.next().is_some() {
         return Err(HandshakeError::InvalidAccept);
     }
+    // "If the response includes a |Sec-WebSocket-Extensions| header field
+    // and this header field indicates the use of an extension that was not
+    // present in the client's handshake ..., the client MUST _Fail the
+    // WebSocket Connection_" (§4.1).
+    #[cfg(feature = "deflate")]
+    let deflate =
+        super::extensions::validate_response(h.get_all("sec-websocket-extensions"), deflate)
+            .map_err(|_| HandshakeError::UnexpectedExtension)?;
+    #[cfg(not(feature = "deflate"))]
     if h.list("sec-websocket-extensions").next().is_some() {
-        // We offer no extensions, so the server may not select one (§4.1).
         return Err(HandshakeError::UnexpectedExtension);
     }
     let mut protocols = h.list("sec-websocket-protocol");
@@ -196,5 +221,7 @@ pub(crate) fn validate_response<'a>(
     Ok(Accepted {
         subprotocol,
         headers: h,
+        #[cfg(feature = "deflate")]
+        deflate,
     })
 }

@@ -17,7 +17,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Every field as `(name, value)` bytes, without UTF-8 checks.
-    fn raw(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+    fn raw(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone + 'a {
         Lines(self.0).filter_map(|line| {
             let colon = line.iter().position(|b| *b == b':')?;
             Some((&line[..colon], trim(&line[colon + 1..])))
@@ -32,7 +32,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Every value of fields named `name`, in order.
-    pub fn get_all<'n>(&self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + 'n
+    pub fn get_all<'n>(&self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + Clone + 'n
     where
         'a: 'n,
     {
@@ -59,6 +59,7 @@ impl<'a> Fields<'a> {
 }
 
 /// Iterates CRLF-separated lines.
+#[derive(Clone)]
 pub(crate) struct Lines<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Iterator for Lines<'a> {

@@ -247,13 +247,22 @@ impl<'a> Accept<'a> {
 /// first: "A server MAY omit sending a 100 (Continue) response if ... the
 /// framing indicates that there is no content" (RFC 9110 §10.1.1), and an
 /// accepted upgrade request has none (see `check_no_content`).
-pub(crate) fn write_accept(key: &[u8], accept: &Accept<'_>, out: &mut Vec<u8>) {
+/// `extensions` is the negotiated `Sec-WebSocket-Extensions` value, if any.
+pub(crate) fn write_accept(
+    key: &[u8],
+    accept: &Accept<'_>,
+    extensions: Option<&str>,
+    out: &mut Vec<u8>,
+) {
     out.extend_from_slice(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
     );
     http::write_field(out, "Sec-WebSocket-Accept", &accept_key(key));
     if let Some(protocol) = accept.subprotocol {
         http::write_field(out, "Sec-WebSocket-Protocol", protocol.as_bytes());
+    }
+    if let Some(extensions) = extensions {
+        http::write_field(out, "Sec-WebSocket-Extensions", extensions.as_bytes());
     }
     for (name, value) in accept.headers {
         http::write_field(out, name, value.as_bytes());

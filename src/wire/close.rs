@@ -269,7 +269,7 @@ impl ProtocolError {
     /// 1009 for limits, 1002 for everything else. Never 1000.
     pub const fn close_code(self) -> CloseCode {
         match self {
-            Self::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            Self::InvalidUtf8 | Self::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             Self::FrameTooLarge | Self::MessageTooLarge | Self::TooManyFragments => {
                 CloseCode::MESSAGE_TOO_BIG
             }

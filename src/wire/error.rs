@@ -41,6 +41,9 @@ pub enum ProtocolError {
     MessageTooLarge,
     /// More frames in one message than [`Config::max_fragments`](crate::Config::max_fragments).
     TooManyFragments,
+    /// A compressed message (permessage-deflate) that is not a valid
+    /// DEFLATE stream.
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
@@ -63,6 +66,7 @@ impl ProtocolError {
             Self::FrameTooLarge => "frame too large",
             Self::MessageTooLarge => "message too large",
             Self::TooManyFragments => "too many fragments",
+            Self::InvalidCompressedData => "invalid compressed data",
         }
     }
 }
