@@ -115,6 +115,9 @@ struct ClientHandshake {
     accept: [u8; 28],
     /// The subprotocols offered, comma-separated.
     offered: String,
+    /// Where the response head being read starts: after any interim (1xx)
+    /// responses skipped so far.
+    head_start: usize,
     scanned: usize,
 }
 
@@ -293,6 +296,7 @@ impl Connection {
         conn.core.state = State::ReadingResponse(Box::new(ClientHandshake {
             accept: handshake::accept_key(&key),
             offered,
+            head_start: 0,
             scanned: 0,
         }));
         Ok(conn)
@@ -616,18 +620,34 @@ impl Connection {
         };
         let max = self.core.config.max_handshake_size;
         let len = self.rx.buf.len();
-        let head_len = match http::find_head_end(&self.rx.buf, scanned) {
-            Some(n) if n <= max => n,
-            None if len <= max && !self.core.eof => return Ok(Polled::NeedMore),
-            None if len <= max => return Err(self.refuse(HandshakeError::UnexpectedEof, out)),
-            _ => return Err(self.refuse(HandshakeError::HeadTooLarge, out)),
+        // Empty lines before the request line are ignored (RFC 9112 §2.2);
+        // they count towards the head size limit.
+        let start = http::empty_lines(&self.rx.buf);
+        let head_len = match http::find_head_end(&self.rx.buf, start, scanned) {
+            Err(e) => return Err(self.refuse(e, out)),
+            Ok(Some(n)) if n <= max => n,
+            Ok(None) if len <= max && !self.core.eof => return Ok(Polled::NeedMore),
+            Ok(None) if len <= max => {
+                return Err(self.refuse(HandshakeError::UnexpectedEof, out));
+            }
+            _ => {
+                // "A server that receives a request-target longer than any
+                // URI it wishes to parse MUST respond with a 414 (URI Too
+                // Long) status code" (RFC 9112 §3); other fields: 431.
+                let e = http::request_too_large(&self.rx.buf[start..], max);
+                return Err(self.refuse(e, out));
+            }
         };
         // Frames start after the head (once accepted); the head itself stays
         // in place, borrowed by the request and read again by `accept`.
         self.rx.pos = head_len;
         let Self { rx, core } = self;
         let buf = &rx.buf[..];
-        let parsed = http::parse_head(&buf[..head_len], core.config.max_headers)
+        let parsed = http::parse_head(&buf[start..head_len], core.config.max_headers)
+            .map_err(|e| match e {
+                HandshakeError::HeadTooLarge => http::request_too_large(&buf[start..], max),
+                e => e,
+            })
             .and_then(handshake::validate_request);
         match parsed {
             Ok((request, key)) => {
@@ -688,17 +708,43 @@ impl Connection {
         match &mut self.core.state {
             State::ReadingResponse(client) => {
                 let len = self.rx.buf.len();
-                let head_len = match http::find_head_end(&self.rx.buf, &mut client.scanned) {
-                    Some(n) if n <= max => n,
-                    None if len <= max && !eof => return Ok(Polled::NeedMore),
-                    None if len <= max => return Err(self.give_up(HandshakeError::UnexpectedEof)),
+                let start = client.head_start;
+                let found = http::find_head_end(&self.rx.buf, start, &mut client.scanned);
+                // The limit bounds every head read, interim ones included.
+                let head_len = match found {
+                    Err(e) => return Err(self.give_up(e)),
+                    Ok(Some(n)) if n <= max => n,
+                    Ok(None) if len <= max && !eof => return Ok(Polled::NeedMore),
+                    Ok(None) if len <= max => {
+                        return Err(self.give_up(HandshakeError::UnexpectedEof));
+                    }
                     _ => return Err(self.give_up(HandshakeError::HeadTooLarge)),
                 };
+                http::unfold(&mut self.rx.buf[start..head_len]);
+                let head = &self.rx.buf[start..head_len];
+                let max_headers = self.core.config.max_headers;
+                let parsed = http::parse_head(head, max_headers);
+                if let Ok(status) = parsed
+                    .clone()
+                    .and_then(|h| http::parse_status_line(h.first))
+                    && matches!(status.0, 100..=199)
+                    && status.0 != 101
+                {
+                    // "A client MUST be able to parse one or more 1xx
+                    // responses received prior to a final response, even if
+                    // the client does not expect one. A user agent MAY
+                    // ignore unexpected 1xx responses" (RFC 9110 §15.2):
+                    // skip it and read the next head (ReadingResponse ->
+                    // ReadingResponse). 101 is the final one here.
+                    client.head_start = head_len;
+                    client.scanned = head_len;
+                    return self.poll_response();
+                }
                 // Bytes after the head are frames (or a refusal's body).
                 self.rx.pos = head_len;
-                let head = &self.rx.buf[..head_len];
+                #[cfg(feature = "deflate")]
                 let config = &self.core.config;
-                let checked = http::parse_head(head, config.max_headers).and_then(|head| {
+                let checked = parsed.and_then(|head| {
                     handshake::validate_response(
                         head,
                         &client.accept,
@@ -738,8 +784,9 @@ impl Connection {
                 let State::ReadingResponse(client) = &core.state else {
                     return Ok(Polled::NeedMore);
                 };
+                let head = &rx.buf[client.head_start..head_len];
                 let config = &core.config;
-                match http::parse_head(&rx.buf[..head_len], config.max_headers).and_then(|head| {
+                match http::parse_head(head, config.max_headers).and_then(|head| {
                     handshake::validate_response(
                         head,
                         &client.accept,
@@ -903,6 +950,9 @@ impl Core {
             // Close frame in response" (§5.5.1), echoing the code.
             let code = match frame.code {
                 CloseCode::NO_STATUS => CloseCode::NORMAL,
+                // 1010 "is not used by the server" (§7.4.1): a server does
+                // not echo it.
+                CloseCode::MANDATORY_EXTENSION if !self.is_client() => CloseCode::NORMAL,
                 code => code,
             };
             let reply = CloseFrame::new(code);
@@ -1068,7 +1118,8 @@ impl<'a> Sender<'a> {
     /// arrives, and sends no more data.
     ///
     /// 1005, 1006 and 1015 are local-only and, like reserved or unassigned
-    /// codes, refused with [`SendError::InvalidCloseCode`].
+    /// codes, refused with [`SendError::InvalidCloseCode`]; so is 1010 from
+    /// a server (§7.4.1: it "is not used by the server").
     ///
     /// ```
     /// use wstate::{CloseCode, Config, Connection, Role, SendError};
@@ -1081,7 +1132,7 @@ impl<'a> Sender<'a> {
     /// ```
     pub fn close(self, code: CloseCode, reason: &str, out: &mut Vec<u8>) -> Result<(), SendError> {
         self.check_can_send()?;
-        if !code.is_sendable() {
+        if !code.is_sendable_by(self.core.is_client()) {
             return Err(SendError::InvalidCloseCode(code));
         }
         if reason.len() > MAX_REASON_LEN {
@@ -1109,9 +1160,11 @@ impl<'a> Sender<'a> {
     ///
     /// Fails with [`SendError::NoPendingRequest`] unless an
     /// [`Event::Request`] awaits an answer, [`SendError::Closed`] if the
-    /// client left meanwhile, and [`SendError::SubprotocolNotOffered`] or
-    /// [`SendError::InvalidHeader`] for choices the client cannot accept;
-    /// nothing is written then.
+    /// client left meanwhile, and [`SendError::SubprotocolNotOffered`],
+    /// [`SendError::InvalidHeader`] or [`SendError::ReservedHeader`] (a
+    /// header the `101` writes itself, or `Content-Length` and
+    /// `Transfer-Encoding`, which a 1xx may not carry) for choices the
+    /// client cannot accept; nothing is written then.
     ///
     /// ```
     /// use wstate::{Accept, Config, Connection, Event, Polled};
@@ -1151,7 +1204,8 @@ impl<'a> Sender<'a> {
         if wants_request {
             // Only a chosen subprotocol or an extension needs the request
             // again.
-            let (request, _) = http::parse_head(head, config.max_headers)
+            let start = http::empty_lines(head);
+            let (request, _) = http::parse_head(&head[start..], config.max_headers)
                 .and_then(handshake::validate_request)
                 .map_err(|_| SendError::NoPendingRequest)?;
             handshake::check_accept(&request, accept)?;
@@ -1161,7 +1215,7 @@ impl<'a> Sender<'a> {
                 deflate = handshake::extensions::negotiate(offers, &config.deflate);
             }
         } else {
-            handshake::check_headers(accept.headers)?;
+            handshake::check_headers(accept.headers, handshake::RESPONSE_RESERVED)?;
         }
         let key = head
             .get(key_start..key_start + 24)
@@ -1185,7 +1239,18 @@ impl<'a> Sender<'a> {
 
     /// Server: refuses the pending request with an HTTP response (`status`
     /// 200-599, e.g. 403 or 404), extra headers and a body. `Connection:
-    /// close` and `Content-Length` are added. The next poll says `Done`.
+    /// close` and `Content-Length` are added (no `Content-Length` for 204
+    /// and 304, which have no body); a `426` gets `Upgrade: websocket` and
+    /// `Sec-WebSocket-Version: 13`, a `405` gets `Allow: GET` unless given.
+    /// The next poll says `Done`.
+    ///
+    /// Fails, writing nothing, with [`SendError::InvalidStatus`] outside
+    /// 200-599, [`SendError::BodyNotAllowed`] for a body on 204 or 304,
+    /// [`SendError::MissingHeader`] for a 401 without `WWW-Authenticate`
+    /// (or 407 without `Proxy-Authenticate`), [`SendError::InvalidHeader`]
+    /// for an invalid field and [`SendError::ReservedHeader`] for one the
+    /// connection writes itself (`Connection`, `Content-Length`,
+    /// `Transfer-Encoding`, `Upgrade`, `Sec-WebSocket-*`).
     pub fn reject(
         self,
         status: u16,
@@ -1196,10 +1261,7 @@ impl<'a> Sender<'a> {
         if !matches!(self.core.state, State::RequestReceived { .. }) {
             return Err(self.no_request());
         }
-        if !(200..=599).contains(&status) {
-            return Err(SendError::InvalidStatus);
-        }
-        handshake::check_headers(headers)?;
+        handshake::check_reject(status, headers, body)?;
         handshake::write_reject(status, headers, body, out);
         // RequestReceived -> Failed: the upgrade did not happen; nothing
         // more in or out.
