@@ -4,6 +4,7 @@
 
 #[cfg(feature = "deflate")]
 mod compress;
+mod parts;
 mod recv;
 mod send;
 mod timers;
@@ -23,7 +24,7 @@ use crate::wire::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::wire::frame::{MAX_CONTROL_PAYLOAD, OpCode};
 #[cfg(feature = "deflate")]
 use compress::Compression;
-use recv::{Kind, Payload, Ready, Receiver};
+use recv::{Kind, PartAt, Payload, Ready, Receiver};
 pub use send::Entropy;
 use send::write_frame;
 #[cfg(feature = "deflate")]
@@ -588,6 +589,14 @@ impl Connection {
                 Event::Pong(&rx.buf[range])
             }
             Ready::Close(_) => return Ok(Polled::NeedMore), // handled above
+            Ready::TextPart(at, fin) => {
+                let bytes = part_bytes(rx, at);
+                match core::str::from_utf8(bytes) {
+                    Ok(text) => Event::TextPart(text, fin),
+                    Err(_) => return Err(core.fail(ProtocolError::InvalidUtf8, out).into()),
+                }
+            }
+            Ready::BinaryPart(at, fin) => Event::BinaryPart(part_bytes(rx, at), fin),
         };
         Ok(Polled::Event(event, Sender::new(core, &rx.buf)))
     }
@@ -1298,6 +1307,15 @@ impl<'a> Sender<'a> {
             State::CloseSent => Ok(()),
             _ => self.check_can_send(),
         }
+    }
+}
+
+/// The bytes of a part, wherever the receiver put them.
+fn part_bytes(rx: &Receiver, at: PartAt) -> &[u8] {
+    match at {
+        PartAt::Buf(range) => &rx.buf[range],
+        PartAt::Carry => &rx.carry[..rx.carry_len],
+        PartAt::Message(range) => &rx.message[range],
     }
 }
 
