@@ -42,6 +42,14 @@ pub struct Config {
     /// [`max_message_size`](Self::max_message_size) may be `usize::MAX`
     /// (no limit) and [`max_frame_size`](Self::max_frame_size) as large.
     pub receive_parts: Option<usize>,
+    /// Backpressure: the most bytes that sending a Text or Binary message
+    /// may leave queued in `out` (default `None`: no bound). A message that
+    /// would go past it is refused with
+    /// [`SendError::Backpressure`](crate::SendError::Backpressure) and
+    /// nothing is queued, unless `out` is empty (a message larger than the
+    /// bound still goes out alone). Pongs, Close replies and the caller's
+    /// control frames are always queued.
+    pub max_pending_output: Option<usize>,
     /// How long the opening handshake may take, counted from the first
     /// [`handle_timeout`](crate::Connection::handle_timeout) (default 10 s,
     /// as Python `websockets`' `open_timeout`). A server that received part
@@ -131,6 +139,7 @@ impl Default for Config {
             max_headers: 64,
             retained_buffer: 512,
             receive_parts: None,
+            max_pending_output: None,
             handshake_timeout: Some(Duration::from_secs(10)),
             keepalive: Some(Keepalive::default()),
             close_timeout: Some(Duration::from_secs(10)),
@@ -195,6 +204,13 @@ impl Config {
     #[must_use]
     pub fn receive_parts(mut self, max_part: Option<usize>) -> Self {
         self.receive_parts = max_part.map(|n| n.max(4));
+        self
+    }
+
+    /// Sets [`max_pending_output`](Self::max_pending_output).
+    #[must_use]
+    pub fn max_pending_output(mut self, bytes: Option<usize>) -> Self {
+        self.max_pending_output = bytes;
         self
     }
 

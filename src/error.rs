@@ -268,6 +268,17 @@ pub enum SendError {
     /// The compressor failed (permessage-deflate; not seen with the
     /// parameters this crate uses). Nothing was written.
     CompressionFailed,
+    /// [`Config::max_pending_output`](crate::Config::max_pending_output)
+    /// bytes are queued in `out` already: the message was not queued (send
+    /// it again once `out` was written). Control frames are never refused.
+    Backpressure,
+    /// [`Sender::finish`](crate::Sender::finish) with no message begun.
+    NoMessageInProgress,
+    /// [`Sender::send_header`](crate::Sender::send_header) on a client,
+    /// which must mask: use [`Sender::send_in_place`](crate::Sender::send_in_place).
+    MustMask,
+    /// A text payload given as bytes is not UTF-8.
+    InvalidUtf8,
 }
 
 impl fmt::Display for SendError {
@@ -289,6 +300,10 @@ impl fmt::Display for SendError {
             Self::BodyNotAllowed => "a 204 or 304 response has no body",
             Self::MissingHeader(_) => "this status requires a header that is missing",
             Self::CompressionFailed => "the compressor failed",
+            Self::Backpressure => "too much output queued: write it out first",
+            Self::NoMessageInProgress => "no fragmented message to finish",
+            Self::MustMask => "a client must mask: send in place",
+            Self::InvalidUtf8 => "a text message must be UTF-8",
             Self::InvalidStatus => "rejection status must be 200-599",
         })
     }

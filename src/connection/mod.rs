@@ -331,25 +331,76 @@ impl Connection {
     /// [`poll_event`](Self::poll_event) afterwards until it says `NeedMore`.
     /// Bytes that arrive after the connection closed are dropped.
     pub fn receive(&mut self, bytes: &[u8]) {
-        if !bytes.is_empty() {
+        if self.takes(bytes.len(), 0) {
+            let keep = self.head_kept();
+            self.rx.push(bytes, keep);
+        }
+    }
+
+    /// Reads straight into the connection's receive buffer, with no buffer
+    /// of the caller's in between: `read` gets up to `max` bytes of room
+    /// and returns how many it filled (`Ok(0)`: end of stream, as
+    /// [`receive_eof`](Self::receive_eof)). Returns what `read` returned.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use wstate::{Config, Connection, Event, Polled, Role};
+    /// let mut server = Connection::new_open(Role::Server, Config::default());
+    /// let mut sock: &[u8] = &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    /// let n = server.receive_with(4096, |room| sock.read(room)).unwrap();
+    /// assert_eq!(n, 11);
+    /// assert!(matches!(server.poll_event(&mut Vec::new()), Ok(Polled::Event(Event::Text("Hello"), _))));
+    /// ```
+    pub fn receive_with<E>(
+        &mut self,
+        max: usize,
+        read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<usize, E> {
+        let keep = self.head_kept();
+        let start = self.rx.room(max, keep);
+        let result = read(&mut self.rx.buf[start..]);
+        let n = result.as_ref().map_or(0, |n| (*n).min(max));
+        self.rx.buf.truncate(start + n);
+        if !self.takes(n, n) {
+            self.rx.buf.truncate(start);
+        }
+        if max > 0 && matches!(result, Ok(0)) {
+            self.receive_eof();
+        }
+        result
+    }
+
+    /// Bytes at the front of the receive buffer that must stay: a pending
+    /// request's head.
+    fn head_kept(&self) -> usize {
+        match self.core.state {
+            State::RequestReceived { head_len, .. } => head_len,
+            _ => 0,
+        }
+    }
+
+    /// Whether `n` more received bytes are kept. Dropped after the end;
+    /// while a request awaits `accept` what follows its head is bounded (a
+    /// server that authenticates before accepting must not buffer without
+    /// limit): over it, RequestReceived -> RequestOverrun. `already` of
+    /// them are in the buffer already.
+    fn takes(&mut self, n: usize, already: usize) -> bool {
+        if n > 0 {
             self.core.timers.on_receive();
         }
         match self.core.state {
-            State::Closed | State::Failed | State::RequestOverrun | State::Expired(_) => {}
-            _ if self.core.eof => {}
+            State::Closed | State::Failed | State::RequestOverrun | State::Expired(_) => false,
+            _ if self.core.eof => false,
             State::RequestReceived { head_len, .. } => {
-                // The request head stays in place until `accept`, and what
-                // follows it is held, bounded: a server that authenticates
-                // before accepting must not buffer without limit.
-                let early = self.rx.buf.len() - head_len + bytes.len();
+                let early = self.rx.buf.len() - already - head_len + n;
                 if early > self.core.config.max_handshake_size {
                     self.core.state = State::RequestOverrun;
                     self.rx.release();
-                } else {
-                    self.rx.push(bytes, head_len);
+                    return false;
                 }
+                true
             }
-            _ => self.rx.push(bytes, 0),
+            _ => true,
         }
     }
 

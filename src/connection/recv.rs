@@ -124,6 +124,24 @@ impl Receiver {
     /// once it is no larger than what was consumed (amortised linear
     /// however the bytes arrive). `keep` bytes at the front are never moved.
     pub(super) fn push(&mut self, bytes: &[u8], keep: usize) {
+        self.compact(keep);
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Makes `len` bytes of room at the end of the buffer for a read
+    /// straight into it, and returns where that room starts (zero-filled:
+    /// no `unsafe` here to skip it). Truncate to the bytes read after.
+    pub(super) fn room(&mut self, len: usize, keep: usize) -> usize {
+        self.compact(keep);
+        let start = self.buf.len();
+        self.buf.resize(start + len, 0);
+        start
+    }
+
+    /// Moves the unread bytes to the front once they are no more than what
+    /// was consumed (amortised linear however bytes arrive); `keep` bytes at
+    /// the front are never moved.
+    fn compact(&mut self, keep: usize) {
         if keep == 0 {
             let unread = self.unread();
             if unread == 0 {
@@ -134,7 +152,6 @@ impl Receiver {
                 self.pos = 0;
             }
         }
-        self.buf.extend_from_slice(bytes);
     }
 
     /// Called at the start of each poll: a reassembled message handed out

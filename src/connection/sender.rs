@@ -11,10 +11,8 @@ use alloc::vec::Vec;
 use super::compress;
 use super::recv::Kind;
 #[cfg(feature = "deflate")]
-use super::send;
-use super::send::write_frame;
-#[cfg(feature = "deflate")]
 use super::send::write_frame_rsv;
+use super::send::{self, write_frame};
 use super::{Core, State};
 use crate::error::SendError;
 use crate::event::Message;
@@ -78,6 +76,7 @@ impl<'a> Sender<'a> {
             if self.core.sending.is_some() {
                 return Err(SendError::FragmentInProgress);
             }
+            self.check_room(payload.len(), out)?;
             #[cfg(feature = "deflate")]
             if let Some(compression) = self.core.compression.as_mut()
                 && let Some(compressed) = compression.message(payload)
@@ -125,6 +124,7 @@ impl<'a> Sender<'a> {
             Some(sending) if sending == kind => OpCode::Continuation,
             Some(_) => return Err(SendError::FragmentTypeMismatch),
         };
+        self.check_room(payload.len(), out)?;
         #[cfg(feature = "deflate")]
         {
             let first = opcode != OpCode::Continuation;
@@ -156,6 +156,119 @@ impl<'a> Sender<'a> {
         }
         write_frame(self.core.entropy.as_mut(), opcode, fin, payload, out);
         self.core.sending = if fin { None } else { Some(kind) };
+        Ok(())
+    }
+
+    /// Sends the next part of a message sent in parts, beginning the
+    /// message if none is in progress (its type is the part's: Text or
+    /// Binary). Each part becomes one frame; control messages may go between
+    /// parts with [`send`](Self::send); [`finish`](Self::finish) ends it.
+    /// Misuse is a typed error: a part of the other type
+    /// ([`SendError::FragmentTypeMismatch`]), a whole message meanwhile
+    /// ([`SendError::FragmentInProgress`]). A text part is a `&str`, so it
+    /// cannot end inside a code point.
+    ///
+    /// ```
+    /// use wstate::{Config, Connection, Message, Role, SendError};
+    /// let mut server = Connection::new_open(Role::Server, Config::default());
+    /// let mut out = Vec::new();
+    /// server.sender().send_part(Message::Text("Hel"), &mut out).unwrap();
+    /// server.sender().send(Message::Ping(b""), &mut out).unwrap();
+    /// assert_eq!(server.sender().send_part(Message::Binary(b"x"), &mut out), Err(SendError::FragmentTypeMismatch));
+    /// server.sender().finish(Message::Text("lo"), &mut out).unwrap();
+    /// assert_eq!(server.sender().finish(Message::Text(""), &mut out), Err(SendError::NoMessageInProgress));
+    /// assert_eq!(out, [0x01, 0x03, b'H', b'e', b'l', 0x89, 0x00, 0x80, 0x02, b'l', b'o']);
+    /// ```
+    pub fn send_part(self, part: Message<'_>, out: &mut Vec<u8>) -> Result<(), SendError> {
+        self.send_fragment(part, false, out)
+    }
+
+    /// Ends the message sent in parts with its `last` part (possibly empty);
+    /// [`SendError::NoMessageInProgress`] if none was begun.
+    pub fn finish(self, last: Message<'_>, out: &mut Vec<u8>) -> Result<(), SendError> {
+        if self.core.sending.is_none() && matches!(self.core.state, State::Open) {
+            return Err(SendError::NoMessageInProgress);
+        }
+        self.send_fragment(last, true, out)
+    }
+
+    /// Server: queues only the frame header of a whole Text or Binary
+    /// `message`, never compressed; the caller then writes `out` and the
+    /// payload itself, from its own buffer (e.g. with one vectored write),
+    /// before anything queued later. Saves copying a large payload into
+    /// `out`. A client must mask: [`SendError::MustMask`] (use
+    /// [`send_in_place`](Self::send_in_place)).
+    ///
+    /// ```
+    /// use wstate::{Config, Connection, Message, Role};
+    /// let mut server = Connection::new_open(Role::Server, Config::default());
+    /// let payload = vec![7u8; 300];
+    /// let mut out = Vec::new();
+    /// server.sender().send_header(Message::Binary(&payload), &mut out).unwrap();
+    /// assert_eq!(out, [0x82, 126, 0x01, 0x2c]); // then write `payload`
+    /// ```
+    pub fn send_header(self, message: Message<'_>, out: &mut Vec<u8>) -> Result<(), SendError> {
+        let (opcode, payload) = match message {
+            Message::Text(text) => (OpCode::Text, text.as_bytes()),
+            Message::Binary(bytes) => (OpCode::Binary, bytes),
+            Message::Ping(_) | Message::Pong(_) => return Err(SendError::ControlFragment),
+        };
+        self.check_can_send()?;
+        if self.core.sending.is_some() {
+            return Err(SendError::FragmentInProgress);
+        }
+        if self.core.entropy.is_some() {
+            return Err(SendError::MustMask);
+        }
+        self.check_room(payload.len(), out)?;
+        send::write_header(None, opcode, true, 0, payload.len(), out);
+        Ok(())
+    }
+
+    /// Queues the frame header of a whole message whose payload stays in
+    /// the caller's buffer, masking it there first for a client (a server
+    /// leaves it as it is); the caller then writes `out` and `payload`, in
+    /// that order, before anything queued later. `text` marks a Text
+    /// message, whose payload must be UTF-8 ([`SendError::InvalidUtf8`]).
+    /// Never compressed.
+    ///
+    /// ```
+    /// use wstate::{Config, Connection, Role};
+    /// let key = [0x37, 0xfa, 0x21, 0x3d];
+    /// let mut client = Connection::new_open(Role::client(move |b| b.copy_from_slice(&key)), Config::default());
+    /// let mut payload = *b"Hello";
+    /// let mut out = Vec::new();
+    /// client.sender().send_in_place(true, &mut payload, &mut out).unwrap();
+    /// // RFC 6455 §5.7, header and masked payload apart.
+    /// assert_eq!(out, [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d]);
+    /// assert_eq!(payload, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    /// ```
+    pub fn send_in_place(
+        self,
+        text: bool,
+        payload: &mut [u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.core.sending.is_some() {
+            return Err(SendError::FragmentInProgress);
+        }
+        if text && core::str::from_utf8(payload).is_err() {
+            return Err(SendError::InvalidUtf8);
+        }
+        self.check_room(payload.len(), out)?;
+        let opcode = if text { OpCode::Text } else { OpCode::Binary };
+        let key = send::write_header(
+            self.core.entropy.as_mut(),
+            opcode,
+            true,
+            0,
+            payload.len(),
+            out,
+        );
+        if let Some(key) = key {
+            crate::wire::mask::apply_mask(payload, key, 0);
+        }
         Ok(())
     }
 
@@ -313,6 +426,25 @@ impl<'a> Sender<'a> {
         match self.core.state {
             State::Closed | State::Failed | State::RequestOverrun => SendError::Closed,
             _ => SendError::NoPendingRequest,
+        }
+    }
+
+    /// Backpressure: refuses a data frame of `len` payload bytes that would
+    /// leave more than the bound queued, header included (checked before compressing, on the
+    /// uncompressed size: a refused message must not touch the compressor).
+    fn check_room(&self, len: usize, out: &[u8]) -> Result<(), SendError> {
+        // The frame: its header (2, 4 or 10 bytes, 4 more masked), payload.
+        let header = match len {
+            0..=125 => 2,
+            126..=0xFFFF => 4,
+            _ => 10,
+        } + if self.core.entropy.is_some() { 4 } else { 0 };
+        let frame = len.saturating_add(header);
+        match self.core.config.max_pending_output {
+            Some(max) if !out.is_empty() && out.len().saturating_add(frame) > max => {
+                Err(SendError::Backpressure)
+            }
+            _ => Ok(()),
         }
     }
 
