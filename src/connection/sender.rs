@@ -312,10 +312,10 @@ impl<'a> Sender<'a> {
 
     /// Server: accepts the pending request with a `101` response, selecting
     /// a subprotocol if asked. Frames that followed the request are
-    /// processed by the next [`poll_event`](Connection::poll_event).
+    /// processed by the next [`poll_event`](crate::Connection::poll_event).
     ///
     /// Fails with [`SendError::NoPendingRequest`] unless an
-    /// [`Event::Request`] awaits an answer, [`SendError::Closed`] if the
+    /// [`Event::Request`](crate::Event::Request) awaits an answer, [`SendError::Closed`] if the
     /// client left meanwhile, and [`SendError::SubprotocolNotOffered`],
     /// [`SendError::InvalidHeader`] or [`SendError::ReservedHeader`] (a
     /// header the `101` writes itself, or `Content-Length` and
