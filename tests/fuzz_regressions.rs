@@ -170,11 +170,10 @@ const UTF8_THEN_CORRUPT: &[u8] = include_bytes!(concat!(
 /// inflated and UTF-8 checked before the bad block arrives: `InvalidUtf8`,
 /// "invalid UTF-8". Whole, the inflater reports the bad block first and the
 /// bytes it inflated before it are never checked: `InvalidCompressedData`,
-/// "invalid compressed data". Expected: the same error both ways (e.g. the
-/// UTF-8 of what was inflated checked before reporting corrupt data).
+/// "invalid compressed data". Fixed: what was inflated before a failure is
+/// UTF-8 checked first, so both ways give `InvalidUtf8`.
 #[cfg(feature = "deflate")]
 #[test]
-#[ignore = "bug: corrupt compressed text reports InvalidUtf8 or InvalidCompressedData depending on the split"]
 fn utf8_then_corrupt_through_the_fuzz_property() {
     props::deflate::deflate_receive(UTF8_THEN_CORRUPT);
 }
@@ -182,7 +181,6 @@ fn utf8_then_corrupt_through_the_fuzz_property() {
 /// The same, on a connection: the error must not depend on the split.
 #[cfg(feature = "deflate")]
 #[test]
-#[ignore = "bug: corrupt compressed text reports InvalidUtf8 or InvalidCompressedData depending on the split"]
 fn utf8_then_corrupt_same_error_whole_and_byte_by_byte() {
     use wstate::handshake::extensions::DeflateConfig;
     use wstate::{Accept, Event};
