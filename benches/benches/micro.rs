@@ -1,7 +1,7 @@
 //! In-memory micro-benchmarks of `wstate` against `tungstenite` and
 //! `fastwebsockets`, all measured in the same run.
 //!
-//! Run with `cargo bench --bench micro` (about three minutes). Every group
+//! Run with `cargo bench --bench micro` in benches/ (about three minutes). Every group
 //! holds the same work done by each implementation, so the ratios within a
 //! group are what to read; absolute numbers vary with the machine.
 //!

@@ -1,6 +1,6 @@
 //! Benchmark peer: an echo server on `fastwebsockets`, its frame loop used as
 //! its documentation shows (read a frame, write it back):
-//! `cargo run --release --example peer_fastwebsockets_echo [ADDR]` (default
+//! `cargo run --release --bin peer_fastwebsockets_echo [ADDR]` in benches/ (default
 //! 127.0.0.1:9001).
 //!
 //! The upgrade is done by hand on the raw `TcpStream` (fastwebsockets offers
