@@ -123,12 +123,12 @@ STREAMS = {
 class Arb:
     """Builds input that `arbitrary` 1.x decodes to a chosen value: fixed-size
     values from the front, little-endian; string lengths from the back (one
-    byte while at most 257 bytes remain, so keep such seeds under 256 bytes);
+    byte while at most 256 bytes remain, else two: see `data`);
     collections as a "more" flag before each element."""
 
     def __init__(self):
         self.front = bytearray()
-        self.back = bytearray()
+        self.back = []
 
     def bool(self, v):
         self.front.append(1 if v else 0)
@@ -149,13 +149,31 @@ class Arb:
 
     def string(self, text):
         data = text.encode()
-        self.back.append(len(data))
+        # The size is encoded in `data()`, once the total length is known:
+        # remember where in the front stream it is read.
+        self.back.append((len(self.front), len(data)))
         self.front += data
 
     def data(self):
-        out = bytes(self.front) + bytes(reversed(self.back))
-        assert len(out) < 256 or not self.back, "string lengths would take 2 bytes"
-        return out
+        """Front bytes, then the sizes from the end. A size takes 1 byte
+        while at most 256 bytes remain when it is read, else 2 (big-endian,
+        up to 65,537): the widths depend on the total, so iterate."""
+        widths = [1] * len(self.back)
+        while True:
+            total = len(self.front) + sum(widths)
+            remaining, new = total, []
+            consumed_front = 0
+            for (at, n), w in zip(self.back, widths):
+                remaining -= at - consumed_front
+                consumed_front = at
+                width = 1 if remaining <= 256 else 2
+                new.append(width)
+                remaining -= width
+            if new == widths:
+                break
+            widths = new
+        sizes = [n.to_bytes(w, "big") for (_, n), w in zip(self.back, widths)]
+        return bytes(self.front) + b"".join(reversed(sizes))
 
 
 # Op variants of `Op` and `Piece`, in declaration order.
@@ -303,6 +321,32 @@ SERVER_HANDSHAKES = {
     "malformed-too-many-headers": (HS_LIMITS, REQ, 0, 0, (255, 3)),
     "malformed-eof-inside-head": (HS_EOF, REQ[:40]),
     "malformed-binary-garbage": (0, bytes(range(256))),
+    # The strict handshake (RFC 9110/9112 MUSTs): one seed per refusal.
+    "malformed-content-length-11-with-body": (0, head(RFC_REQUEST_LINES, add=["Content-Length: 11"]) + b"hello world"),
+    "malformed-transfer-encoding-chunked": (0, head(RFC_REQUEST_LINES, add=["Transfer-Encoding: chunked"]) + b"0\r\n\r\n"),
+    "request-content-length-0-accepted": (0, head(RFC_REQUEST_LINES, add=["Content-Length: 0"])),
+    "malformed-host-with-comma": (0, head(RFC_REQUEST_LINES, replace={"Host": "Host: a,b"})),
+    "malformed-host-unclosed-ipv6": (0, head(RFC_REQUEST_LINES, replace={"Host": "Host: [::1"})),
+    "malformed-host-port-not-a-number": (0, head(RFC_REQUEST_LINES, replace={"Host": "Host: example.com:port"})),
+    "malformed-host-empty": (0, head(RFC_REQUEST_LINES, replace={"Host": "Host: "})),
+    "malformed-target-asterisk": (0, head(RFC_REQUEST_LINES, replace={"GET": "GET * HTTP/1.1"})),
+    "malformed-target-authority-form": (0, head(RFC_REQUEST_LINES, replace={"GET": "GET example.com:80 HTTP/1.1"})),
+    "malformed-target-relative": (0, head(RFC_REQUEST_LINES, replace={"GET": "GET chat HTTP/1.1"})),
+    "malformed-target-fragment": (0, head(RFC_REQUEST_LINES, replace={"GET": "GET /chat#frag HTTP/1.1"})),
+    "malformed-target-userinfo": (0, head(RFC_REQUEST_LINES, replace={"GET": "GET ws://u@example.com/ HTTP/1.1"})),
+    "malformed-target-too-long-gets-414": (0, head(RFC_REQUEST_LINES, replace={"GET": "GET /" + "a" * 9000 + " HTTP/1.1"})),
+    "request-absolute-form-accepted": (HS_SUBPROTOCOL, head(RFC_REQUEST_LINES, replace={"GET": "GET ws://example.com:8080/chat?x=1 HTTP/1.1"})),
+    "malformed-http-2.0-gets-505": (0, head(RFC_REQUEST_LINES, replace={"GET": "GET /chat HTTP/2.0"})),
+    "request-http-1.2-accepted": (0, head(RFC_REQUEST_LINES, replace={"GET": "GET /chat HTTP/1.2"})),
+    "malformed-subprotocol-repeated": (0, head(RFC_REQUEST_LINES, replace={"Sec-WebSocket-Protocol": "Sec-WebSocket-Protocol: chat, chat"})),
+    "malformed-subprotocol-not-a-token": (0, head(RFC_REQUEST_LINES, replace={"Sec-WebSocket-Protocol": "Sec-WebSocket-Protocol: \"chat\""})),
+    "malformed-bare-lf": (0, REQ.replace(b"\r\n", b"\n")),
+    "request-after-empty-lines-accepted": (HS_SUBPROTOCOL, b"\r\n\r\n" + REQ),
+    "request-upgrade-list-accepted": (0, head(RFC_REQUEST_LINES, replace={"Upgrade": "Upgrade: h2c, websocket"})),
+    "request-expect-100-continue-accepted": (0, head(RFC_REQUEST_LINES, add=["Expect: 100-continue"])),
+    "request-rejected-426-with-upgrade": (HS_REJECT, REQ, 0, 138),
+    "request-rejected-204-with-body-refused": (HS_REJECT, REQ, 0, 27),
+    "request-rejected-304-with-body-refused": (HS_REJECT, REQ, 0, 77),
 }
 
 # handshake_client flags: 0x01 EOF, 0x06 subprotocols offered (0 none,
@@ -329,6 +373,18 @@ CLIENT_HANDSHAKES = {
     "malformed-missing-connection": (0, head(RFC_RESPONSE_LINES, drop=("Connection",))),
     "malformed-subprotocol-not-offered": (HC_CHAT, head(RFC_RESPONSE_LINES, add=["Sec-WebSocket-Protocol: superchat"])),
     "malformed-subprotocol-when-none-offered": (0, head(RFC_RESPONSE_LINES, add=["Sec-WebSocket-Protocol: chat"])),
+    # The strict handshake: 1xx skipped, obs-fold unfolded, exact Upgrade.
+    "interim-100-and-103-then-101-accepted": (0, b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n" + RESP + s2c(0x81, b"Hello")),
+    "interim-100-then-403": (0, b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno"),
+    "interim-responses-over-max-handshake-size": (HC_LIMITS, b"HTTP/1.1 100 Continue\r\n\r\n" * 4, 0, (8, 64)),
+    "response-obs-fold-accepted": (0, head(RFC_RESPONSE_LINES, replace={"Upgrade": "Upgrade:\r\n websocket"}, add=["X-Long: a", "\tb"])),
+    "malformed-whitespace-before-first-field": (0, head(RFC_RESPONSE_LINES, replace={"Upgrade": " Upgrade: websocket"})),
+    "malformed-upgrade-list-in-101": (0, head(RFC_RESPONSE_LINES, replace={"Upgrade": "Upgrade: websocket, h2c"})),
+    "malformed-two-upgrade-lines": (0, head(RFC_RESPONSE_LINES, add=["Upgrade: h2c"])),
+    "response-http-1.2-accepted": (0, head(RFC_RESPONSE_LINES, replace={"HTTP/1.1": "HTTP/1.2 101 Switching Protocols"})),
+    "malformed-http-2.0": (0, head(RFC_RESPONSE_LINES, replace={"HTTP/1.1": "HTTP/2.0 101 Switching Protocols"})),
+    "response-101-with-content-length-then-frame": (0, head(RFC_RESPONSE_LINES, add=["Content-Length: 11"]) + s2c(0x81, b"hello world")),
+    "malformed-bare-lf": (0, RESP.replace(b"\r\n", b"\n")),
     "malformed-two-subprotocols": (HC_CHAT_SUPERCHAT, head(RFC_RESPONSE_LINES, add=["Sec-WebSocket-Protocol: chat, superchat"])),
     "malformed-extension-not-offered": (0, head(RFC_RESPONSE_LINES, add=["Sec-WebSocket-Extensions: permessage-deflate"])),
     "malformed-http-1.0": (0, head(RFC_RESPONSE_LINES, replace={"HTTP/1.1": "HTTP/1.0 101 Switching Protocols"})),
@@ -370,6 +426,12 @@ CALLER_REQUESTS = {
     "refused-subprotocol-with-comma": ("h", "/", ["a,b"]),
     "repeated-key-header": ("h", "/", [], [("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA==")]),
     "host-with-tab-and-non-ascii": ("\tex\u00e4mple", "/"),
+    "seventy-caller-headers-over-default-max-headers": ("example.com", "/", [], [(f"X-{i}", "v") for i in range(70)]),
+    "refused-reserved-header-upgrade": ("h", "/", [], [("Upgrade", "h2c")]),
+    "refused-reserved-header-content-length": ("h", "/", [], [("Content-Length", "0")]),
+    "refused-repeated-subprotocol": ("h", "/", ["chat", "chat"]),
+    "refused-host-with-comma": ("a,b", "/"),
+    "refused-path-with-brace": ("h", "/a{b}"),
 }
 
 

@@ -34,6 +34,22 @@ pub struct Config {
     /// Receive buffer capacity kept while idle (default 512 bytes). Bigger
     /// buffers, grown for a large message or read, are freed once drained.
     pub retained_buffer: usize,
+    /// Receive messages in parts of at most this many bytes (at least 4)
+    /// as they arrive, as [`Event::TextPart`](crate::Event::TextPart) and
+    /// [`Event::BinaryPart`](crate::Event::BinaryPart), instead of whole
+    /// (default `None`: whole messages). The connection then holds no more
+    /// than a read and a part, whatever the size of a frame or message;
+    /// [`max_message_size`](Self::max_message_size) may be `usize::MAX`
+    /// (no limit) and [`max_frame_size`](Self::max_frame_size) as large.
+    pub receive_parts: Option<usize>,
+    /// Backpressure: the most bytes that sending a Text or Binary message
+    /// may leave queued in `out` (default `None`: no bound). A message that
+    /// would go past it is refused with
+    /// [`SendError::Backpressure`](crate::SendError::Backpressure) and
+    /// nothing is queued, unless `out` is empty (a message larger than the
+    /// bound still goes out alone). Pongs, Close replies and the caller's
+    /// control frames are always queued.
+    pub max_pending_output: Option<usize>,
     /// How long the opening handshake may take, counted from the first
     /// [`handle_timeout`](crate::Connection::handle_timeout) (default 10 s,
     /// as Python `websockets`' `open_timeout`). A server that received part
@@ -122,6 +138,8 @@ impl Default for Config {
             max_handshake_size: 16 << 10,
             max_headers: 64,
             retained_buffer: 512,
+            receive_parts: None,
+            max_pending_output: None,
             handshake_timeout: Some(Duration::from_secs(10)),
             keepalive: Some(Keepalive::default()),
             close_timeout: Some(Duration::from_secs(10)),
@@ -178,6 +196,21 @@ impl Config {
     #[must_use]
     pub fn retained_buffer(mut self, bytes: usize) -> Self {
         self.retained_buffer = bytes;
+        self
+    }
+
+    /// Sets [`receive_parts`](Self::receive_parts); a bound under 4 bytes
+    /// is taken as 4 (a part holds at least one code point).
+    #[must_use]
+    pub fn receive_parts(mut self, max_part: Option<usize>) -> Self {
+        self.receive_parts = max_part.map(|n| n.max(4));
+        self
+    }
+
+    /// Sets [`max_pending_output`](Self::max_pending_output).
+    #[must_use]
+    pub fn max_pending_output(mut self, bytes: Option<usize>) -> Self {
+        self.max_pending_output = bytes;
         self
     }
 

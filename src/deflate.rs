@@ -332,6 +332,13 @@ impl Inflater {
                 self.tail_fed += used;
             }
             self.pending = wrote == chunk;
+            if src.is_empty() && used == 0 && wrote == 0 {
+                // Output that filled the last call's room exactly: there was
+                // nothing more after all (zlib reports no progress, which is
+                // not an error here).
+                self.pending = false;
+                break;
+            }
             match status {
                 // RFC 7692 §7.2.3.4: a sender may end a message with a
                 // final block (BFINAL = 1); the stream is then over, and

@@ -1,7 +1,8 @@
 //! Errors, split by who is at fault.
 //!
 //! * [`ProtocolError`]: the peer broke RFC 6455. Each knows the close code
-//!   that was sent for it ([`ProtocolError::close_code`]).
+//!   it calls for ([`ProtocolError::close_code`]), sent unless our own Close
+//!   had gone first.
 //! * [`HandshakeError`]: the peer's opening handshake was unacceptable. As a
 //!   server, the HTTP error response is already queued.
 //! * [`SendError`]: the caller asked for something the protocol forbids in
@@ -55,11 +56,30 @@ pub enum HandshakeError {
     Malformed(&'static str),
     /// The request method is not `GET`.
     MethodNotGet,
-    /// The request or response is not HTTP/1.1.
+    /// The request or response is HTTP/1.0, which cannot upgrade (a later
+    /// HTTP/1 minor version is taken as 1.1).
     UnsupportedHttpVersion,
+    /// The request or response is not HTTP/1 (e.g. `HTTP/2.0` in an
+    /// HTTP/1 head; a `505` was queued).
+    UnsupportedHttpMajorVersion,
     /// The request has no `Host` header, or more than one.
     MissingHost,
-    /// `Upgrade` does not contain the `websocket` token.
+    /// The `Host` value is not `host[:port]` (RFC 9112 §3.2).
+    InvalidHost,
+    /// The request target is not origin-form (`/path?query`) or an
+    /// absolute `ws`, `wss`, `http` or `https` URI; says why.
+    InvalidTarget(&'static str),
+    /// The request target is longer than a line may be (a `414` was queued).
+    TargetTooLong,
+    /// The request announces content (`Transfer-Encoding`, or a
+    /// `Content-Length` other than 0): an upgrade request has none, and its
+    /// bytes would be taken for frames.
+    RequestContent,
+    /// `Sec-WebSocket-Protocol` in the request offers an element that is
+    /// not a token, or one twice (RFC 6455 §4.1).
+    InvalidSubprotocol,
+    /// `Upgrade` does not contain the `websocket` token (a request), or is
+    /// not exactly `websocket` (a response, RFC 6455 §4.1).
     MissingUpgrade,
     /// `Connection` does not contain the `upgrade` token.
     MissingConnectionUpgrade,
@@ -93,6 +113,8 @@ impl HandshakeError {
     pub const fn status(&self) -> Option<u16> {
         match self {
             Self::HeadTooLarge | Self::TooManyHeaders => Some(431),
+            Self::TargetTooLong => Some(414),
+            Self::UnsupportedHttpMajorVersion => Some(505),
             Self::UnsupportedVersion => Some(426),
             Self::Timeout => Some(408),
             Self::MethodNotGet => Some(405),
@@ -113,8 +135,16 @@ impl fmt::Display for HandshakeError {
             Self::TooManyHeaders => f.write_str("too many HTTP header fields"),
             Self::Malformed(what) => write!(f, "malformed HTTP head: {what}"),
             Self::MethodNotGet => f.write_str("method is not GET"),
-            Self::UnsupportedHttpVersion => f.write_str("not HTTP/1.1"),
+            Self::UnsupportedHttpVersion => f.write_str("HTTP/1.0 cannot upgrade"),
+            Self::UnsupportedHttpMajorVersion => f.write_str("not HTTP/1"),
             Self::MissingHost => f.write_str("missing or repeated Host header"),
+            Self::InvalidHost => f.write_str("invalid Host header"),
+            Self::InvalidTarget(why) => write!(f, "invalid request target: {why}"),
+            Self::TargetTooLong => f.write_str("request target too long"),
+            Self::RequestContent => f.write_str("an upgrade request has no content"),
+            Self::InvalidSubprotocol => {
+                f.write_str("Sec-WebSocket-Protocol offers a non-token or a repeated element")
+            }
             Self::MissingUpgrade => f.write_str("Upgrade header lacks 'websocket'"),
             Self::MissingConnectionUpgrade => f.write_str("Connection header lacks 'upgrade'"),
             Self::InvalidKey => f.write_str("missing or invalid Sec-WebSocket-Key"),
@@ -137,7 +167,11 @@ impl core::error::Error for HandshakeError {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
-    /// The peer broke the framing protocol; its Close frame is queued.
+    /// The peer broke the framing protocol. A Close with the error's code
+    /// was queued unless we had already sent a Close of our own (the
+    /// closing handshake had started): then nothing more was sent, and
+    /// [`Connection::sent_close`](crate::Connection::sent_close) is still
+    /// our earlier Close.
     Protocol(ProtocolError),
     /// The opening handshake failed.
     Handshake(HandshakeError),
@@ -148,7 +182,10 @@ pub enum Error {
 }
 
 impl Error {
-    /// The close code sent for a protocol error.
+    /// The close code a protocol error calls for. It went out in our Close
+    /// unless a Close of ours had gone before (see [`Error::Protocol`]);
+    /// [`Connection::sent_close`](crate::Connection::sent_close) says what
+    /// was actually sent.
     pub const fn close_code(&self) -> Option<CloseCode> {
         match self {
             Self::Protocol(e) => Some(e.close_code()),
@@ -209,13 +246,39 @@ pub enum SendError {
     NoPendingRequest,
     /// The chosen subprotocol was not offered by the client.
     SubprotocolNotOffered,
-    /// A header name or value the caller supplied is not valid HTTP.
+    /// A header name or value the caller supplied is not valid HTTP (or,
+    /// for a client, the host or path is not valid in a request).
     InvalidHeader,
+    /// The caller supplied a header the connection writes itself, or one
+    /// that would change the message framing: `Host`, `Upgrade`,
+    /// `Connection`, `Content-Length`, `Transfer-Encoding`, `Sec-WebSocket-*`.
+    ReservedHeader,
+    /// A subprotocol to offer is not a token (RFC 9110 §5.6.2) or is
+    /// offered twice (RFC 6455 §4.1: they "MUST all be unique strings").
+    InvalidSubprotocol,
+    /// A rejection status whose required header is missing: `401` without
+    /// `WWW-Authenticate` (RFC 9110 §11.6.1), `407` without
+    /// `Proxy-Authenticate` (§11.7.1). Names the header.
+    MissingHeader(&'static str),
+    /// A body for a `204` or `304` response, which has none (RFC 9110
+    /// §15.3.5, §15.4.5).
+    BodyNotAllowed,
     /// A rejection status outside 200-599.
     InvalidStatus,
     /// The compressor failed (permessage-deflate; not seen with the
     /// parameters this crate uses). Nothing was written.
     CompressionFailed,
+    /// [`Config::max_pending_output`](crate::Config::max_pending_output)
+    /// bytes are queued in `out` already: the message was not queued (send
+    /// it again once `out` was written). Control frames are never refused.
+    Backpressure,
+    /// [`Sender::finish`](crate::Sender::finish) with no message begun.
+    NoMessageInProgress,
+    /// [`Sender::send_header`](crate::Sender::send_header) on a client,
+    /// which must mask: use [`Sender::send_in_place`](crate::Sender::send_in_place).
+    MustMask,
+    /// A text payload given as bytes is not UTF-8.
+    InvalidUtf8,
 }
 
 impl fmt::Display for SendError {
@@ -232,7 +295,15 @@ impl fmt::Display for SendError {
             Self::NoPendingRequest => "no request is waiting for an answer",
             Self::SubprotocolNotOffered => "subprotocol was not offered by the client",
             Self::InvalidHeader => "invalid header name or value",
+            Self::ReservedHeader => "this header is written by the connection itself",
+            Self::InvalidSubprotocol => "subprotocol is not a token or is repeated",
+            Self::BodyNotAllowed => "a 204 or 304 response has no body",
+            Self::MissingHeader(_) => "this status requires a header that is missing",
             Self::CompressionFailed => "the compressor failed",
+            Self::Backpressure => "too much output queued: write it out first",
+            Self::NoMessageInProgress => "no fragmented message to finish",
+            Self::MustMask => "a client must mask: send in place",
+            Self::InvalidUtf8 => "a text message must be UTF-8",
             Self::InvalidStatus => "rejection status must be 200-599",
         })
     }

@@ -22,6 +22,14 @@ pub enum Event<'a> {
     Text(&'a str),
     /// A whole binary message.
     Binary(&'a [u8]),
+    /// With [`Config::receive_parts`](crate::Config::receive_parts): the
+    /// next part of a text message, and whether it is the last. Parts are
+    /// cut from what has arrived, never inside a code point; the
+    /// concatenation of a message's parts is the message (checked UTF-8).
+    TextPart(&'a str, bool),
+    /// With [`Config::receive_parts`](crate::Config::receive_parts): the
+    /// next part of a binary message, and whether it is the last.
+    BinaryPart(&'a [u8], bool),
     /// A Ping. Its Pong is already queued unless
     /// [`Config::auto_pong`](crate::Config::auto_pong) is off or we are closing.
     Ping(&'a [u8]),

@@ -160,10 +160,19 @@
 //!   [`wire::mask`], [`wire::close`] (close codes and payloads) and
 //!   [`wire::utf8`] (the incremental validator).
 //! * [`handshake`]: the opening handshake as pure functions over bytes: the
-//!   HTTP/1.1 head, the server's and the client's rules, `ws://` URLs.
+//!   HTTP/1.1 head and field rules, the server's and the client's rules,
+//!   request targets and hosts, `ws://` URLs, and (feature `deflate`)
+//!   `Sec-WebSocket-Extensions` negotiation.
 //! * [`Connection`] (`src/connection/`): the state machine. Its `mod.rs`
-//!   holds the one private state enum and every transition; `recv.rs` and
-//!   `send.rs` beside it turn bytes into values and values into bytes.
+//!   holds the one private state enum and every transition. Beside it,
+//!   files that compute and never change the state themselves: `recv.rs`
+//!   (frames in: reassembly, UTF-8, limits), `parts.rs` (messages in
+//!   parts), `send.rs` (frames out, masking), `sender.rs` (the [`Sender`]
+//!   and its checks), `opening.rs` (reading the handshake), `timers.rs`
+//!   (deadlines from the caller's time) and `compress.rs` (permessage-deflate
+//!   glue).
+//! * `src/deflate.rs` (feature `deflate`): the zlib codec behind a small
+//!   seam: sync flush, the RFC 7692 tail, context takeover, an output limit.
 //! * [`Config`], [`Event`], [`error`]: plain data.
 #![no_std]
 #![forbid(unsafe_code)]

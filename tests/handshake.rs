@@ -156,7 +156,11 @@ fn expect_refused(input: &[u8], error: HandshakeError, status_line: &str) {
     );
     let response = String::from_utf8_lossy(&t.out);
     assert!(response.starts_with(status_line), "{response}");
-    assert!(response.contains("\r\nConnection: close\r\n"), "{response}");
+    assert!(
+        response.contains("\r\nConnection: close\r\n")
+            || response.contains("\r\nConnection: Upgrade, close\r\n"),
+        "{response}"
+    );
     let (_, body) = response.split_once("\r\n\r\n").unwrap();
     assert!(response.contains(&format!("Content-Length: {}\r\n", body.len())));
     assert_eq!(body, format!("{error}\n"));
@@ -226,7 +230,8 @@ fn every_rejection_path() {
     let mut lines = good_lines();
     lines.push("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==");
     expect_refused(&request_with(&lines), InvalidKey, BAD);
-    const UPGRADE: &str = "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n";
+    const UPGRADE: &str =
+        "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
     expect_refused(
         &without("Sec-WebSocket-Version"),
         UnsupportedVersion,

@@ -4,30 +4,34 @@
 
 #[cfg(feature = "deflate")]
 mod compress;
+mod opening;
+mod parts;
 mod recv;
 mod send;
+mod sender;
 mod timers;
 
 use alloc::boxed::Box;
+#[cfg(not(feature = "deflate"))]
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::config::Config;
-use crate::error::{Error, HandshakeError, ProtocolError, Response, SendError};
+use crate::error::{Error, HandshakeError, ProtocolError, SendError};
 use crate::event::{Event, Message};
 #[cfg(feature = "deflate")]
 use crate::handshake::extensions::DeflateParams;
-use crate::handshake::{self, Accept, ClientRequest, http};
-use crate::wire::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
-use crate::wire::frame::{MAX_CONTROL_PAYLOAD, OpCode};
+use crate::handshake::{self, Accept, ClientRequest};
+use crate::wire::close::{CloseCode, CloseFrame};
+use crate::wire::frame::OpCode;
 #[cfg(feature = "deflate")]
 use compress::Compression;
-use recv::{Kind, Payload, Ready, Receiver};
+use opening::{ClientHandshake, Rejection};
+use recv::{Kind, PartAt, Payload, Ready, Receiver};
 pub use send::Entropy;
 use send::write_frame;
-#[cfg(feature = "deflate")]
-use send::write_frame_rsv;
+pub use sender::Sender;
 use timers::{Due, Phase, Timers};
 
 /// Which end of the connection we are.
@@ -108,24 +112,6 @@ enum Expiry {
     Close,
 }
 
-/// What a client remembers of its request to check the response.
-#[derive(Debug)]
-struct ClientHandshake {
-    /// The `Sec-WebSocket-Accept` the server must send.
-    accept: [u8; 28],
-    /// The subprotocols offered, comma-separated.
-    offered: String,
-    scanned: usize,
-}
-
-/// A refusal whose body is still arriving.
-#[derive(Debug)]
-struct Rejection {
-    response: Response,
-    /// How many body bytes to wait for; `None`: until the transport ends.
-    want: Option<usize>,
-}
-
 /// What [`Connection::poll_event`] found.
 ///
 /// Match all three: `NeedMore` and `Done` are different answers, so a loop
@@ -145,23 +131,6 @@ pub enum Polled<'a> {
     /// close the transport and drop the connection. Every later poll says
     /// `Done` again.
     Done,
-}
-
-/// The sending half of a [`Connection`], handed out beside each event (and
-/// by [`Connection::sender`]). Every method appends bytes to `out` or
-/// returns a [`SendError`] having written nothing.
-pub struct Sender<'a> {
-    core: &'a mut Core,
-    /// The receive buffer, read (never written) by `accept` for the request.
-    received: &'a [u8],
-}
-
-impl core::fmt::Debug for Sender<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Sender")
-            .field("state", &self.core.state)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Everything but the receive buffers: what the sending half may change.
@@ -293,6 +262,7 @@ impl Connection {
         conn.core.state = State::ReadingResponse(Box::new(ClientHandshake {
             accept: handshake::accept_key(&key),
             offered,
+            head_start: 0,
             scanned: 0,
         }));
         Ok(conn)
@@ -354,35 +324,83 @@ impl Connection {
 
     /// The sending half, for sending when no event is held.
     pub fn sender(&mut self) -> Sender<'_> {
-        Sender {
-            core: &mut self.core,
-            received: &self.rx.buf,
-        }
+        Sender::new(&mut self.core, &self.rx.buf)
     }
 
     /// Buffers bytes received from the transport. Call
     /// [`poll_event`](Self::poll_event) afterwards until it says `NeedMore`.
     /// Bytes that arrive after the connection closed are dropped.
     pub fn receive(&mut self, bytes: &[u8]) {
-        if !bytes.is_empty() {
+        if self.takes(bytes.len(), 0) {
+            let keep = self.head_kept();
+            self.rx.push(bytes, keep);
+        }
+    }
+
+    /// Reads straight into the connection's receive buffer, with no buffer
+    /// of the caller's in between: `read` gets up to `max` bytes of room
+    /// and returns how many it filled (`Ok(0)`: end of stream, as
+    /// [`receive_eof`](Self::receive_eof)). Returns what `read` returned.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use wstate::{Config, Connection, Event, Polled, Role};
+    /// let mut server = Connection::new_open(Role::Server, Config::default());
+    /// let mut sock: &[u8] = &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    /// let n = server.receive_with(4096, |room| sock.read(room)).unwrap();
+    /// assert_eq!(n, 11);
+    /// assert!(matches!(server.poll_event(&mut Vec::new()), Ok(Polled::Event(Event::Text("Hello"), _))));
+    /// ```
+    pub fn receive_with<E>(
+        &mut self,
+        max: usize,
+        read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<usize, E> {
+        let keep = self.head_kept();
+        let start = self.rx.room(max, keep);
+        let result = read(&mut self.rx.buf[start..]);
+        let n = result.as_ref().map_or(0, |n| (*n).min(max));
+        self.rx.buf.truncate(start + n);
+        if !self.takes(n, n) {
+            self.rx.buf.truncate(start);
+        }
+        if max > 0 && matches!(result, Ok(0)) {
+            self.receive_eof();
+        }
+        result
+    }
+
+    /// Bytes at the front of the receive buffer that must stay: a pending
+    /// request's head.
+    fn head_kept(&self) -> usize {
+        match self.core.state {
+            State::RequestReceived { head_len, .. } => head_len,
+            _ => 0,
+        }
+    }
+
+    /// Whether `n` more received bytes are kept. Dropped after the end;
+    /// while a request awaits `accept` what follows its head is bounded (a
+    /// server that authenticates before accepting must not buffer without
+    /// limit): over it, RequestReceived -> RequestOverrun. `already` of
+    /// them are in the buffer already.
+    fn takes(&mut self, n: usize, already: usize) -> bool {
+        if n > 0 {
             self.core.timers.on_receive();
         }
         match self.core.state {
-            State::Closed | State::Failed | State::RequestOverrun | State::Expired(_) => {}
-            _ if self.core.eof => {}
+            State::Closed | State::Failed | State::RequestOverrun | State::Expired(_) => false,
+            _ if self.core.eof => false,
             State::RequestReceived { head_len, .. } => {
-                // The request head stays in place until `accept`, and what
-                // follows it is held, bounded: a server that authenticates
-                // before accepting must not buffer without limit.
-                let early = self.rx.buf.len() - head_len + bytes.len();
+                let early = self.rx.buf.len() - already - head_len + n;
                 if early > self.core.config.max_handshake_size {
                     self.core.state = State::RequestOverrun;
                     self.rx.release();
-                } else {
-                    self.rx.push(bytes, head_len);
+                    return false;
                 }
+                true
             }
-            _ => self.rx.push(bytes, 0),
+            _ => true,
         }
     }
 
@@ -584,6 +602,14 @@ impl Connection {
                 Event::Pong(&rx.buf[range])
             }
             Ready::Close(_) => return Ok(Polled::NeedMore), // handled above
+            Ready::TextPart(at, fin) => {
+                let bytes = part_bytes(rx, at);
+                match core::str::from_utf8(bytes) {
+                    Ok(text) => Event::TextPart(text, fin),
+                    Err(_) => return Err(core.fail(ProtocolError::InvalidUtf8, out).into()),
+                }
+            }
+            Ready::BinaryPart(at, fin) => Event::BinaryPart(part_bytes(rx, at), fin),
         };
         Ok(Polled::Event(event, Sender::new(core, &rx.buf)))
     }
@@ -607,191 +633,6 @@ impl Connection {
                 Ok(Polled::Event(event, Sender::new(&mut self.core, &[])))
             }
         }
-    }
-
-    /// Server: looks for a complete request head and validates it.
-    fn poll_request(&mut self, out: &mut Vec<u8>) -> Result<Polled<'_>, Error> {
-        let State::ReadingRequest { scanned } = &mut self.core.state else {
-            return Ok(Polled::NeedMore);
-        };
-        let max = self.core.config.max_handshake_size;
-        let len = self.rx.buf.len();
-        let head_len = match http::find_head_end(&self.rx.buf, scanned) {
-            Some(n) if n <= max => n,
-            None if len <= max && !self.core.eof => return Ok(Polled::NeedMore),
-            None if len <= max => return Err(self.refuse(HandshakeError::UnexpectedEof, out)),
-            _ => return Err(self.refuse(HandshakeError::HeadTooLarge, out)),
-        };
-        // Frames start after the head (once accepted); the head itself stays
-        // in place, borrowed by the request and read again by `accept`.
-        self.rx.pos = head_len;
-        let Self { rx, core } = self;
-        let buf = &rx.buf[..];
-        let parsed = http::parse_head(&buf[..head_len], core.config.max_headers)
-            .and_then(handshake::validate_request);
-        match parsed {
-            Ok((request, key)) => {
-                // ReadingRequest -> RequestReceived: the caller decides. The
-                // key stays in the buffer until `accept`: keep where.
-                let key_start = key.as_ptr().addr() - buf.as_ptr().addr();
-                core.state = if buf.len() - head_len > core.config.max_handshake_size {
-                    // More than the bound already follows the head (it came
-                    // in the same reads): the same answer as if it came
-                    // after, whatever the chunking. The request is still
-                    // reported; answering it fails, the next poll refuses it.
-                    State::RequestOverrun
-                } else {
-                    State::RequestReceived {
-                        head_len,
-                        key_start,
-                    }
-                };
-                Ok(Polled::Event(
-                    Event::Request(request),
-                    Sender::new(core, buf),
-                ))
-            }
-            Err(e) => {
-                // ReadingRequest -> Failed, with the HTTP error queued.
-                handshake::write_error_response(&e, out);
-                core.state = State::Failed;
-                Err(e.into())
-            }
-        }
-    }
-
-    /// Server: refuses the request with an HTTP error (ReadingRequest ->
-    /// Failed).
-    fn refuse(&mut self, e: HandshakeError, out: &mut Vec<u8>) -> Error {
-        handshake::write_error_response(&e, out);
-        self.core.state = State::Failed;
-        self.rx.release();
-        e.into()
-    }
-
-    /// Server: a request awaits `accept` or `reject`.
-    fn poll_pending_request(&mut self) -> Polled<'_> {
-        if !self.core.eof {
-            return Polled::NeedMore;
-        }
-        // RequestReceived -> Closed: the client left before the answer.
-        self.rx.release();
-        let event = Event::Close(self.core.on_transport_end());
-        Polled::Event(event, Sender::new(&mut self.core, &[]))
-    }
-
-    /// Client: looks for a complete response head and validates it, or for
-    /// the body of a refusal.
-    fn poll_response(&mut self) -> Result<Polled<'_>, Error> {
-        let max = self.core.config.max_handshake_size;
-        let eof = self.core.eof;
-        match &mut self.core.state {
-            State::ReadingResponse(client) => {
-                let len = self.rx.buf.len();
-                let head_len = match http::find_head_end(&self.rx.buf, &mut client.scanned) {
-                    Some(n) if n <= max => n,
-                    None if len <= max && !eof => return Ok(Polled::NeedMore),
-                    None if len <= max => return Err(self.give_up(HandshakeError::UnexpectedEof)),
-                    _ => return Err(self.give_up(HandshakeError::HeadTooLarge)),
-                };
-                // Bytes after the head are frames (or a refusal's body).
-                self.rx.pos = head_len;
-                let head = &self.rx.buf[..head_len];
-                let config = &self.core.config;
-                let checked = http::parse_head(head, config.max_headers).and_then(|head| {
-                    handshake::validate_response(
-                        head,
-                        &client.accept,
-                        &client.offered,
-                        #[cfg(feature = "deflate")]
-                        &config.deflate,
-                    )
-                });
-                #[cfg(feature = "deflate")]
-                let checked = checked.map(|accepted| accepted.deflate().copied());
-                #[cfg(not(feature = "deflate"))]
-                let checked = checked.map(|_| ());
-                match checked {
-                    #[cfg(feature = "deflate")]
-                    Ok(Some(params)) => {
-                        let (compression, inflater) =
-                            compress::codec(params, &self.core.config.deflate, false);
-                        self.core.compression = Some(compression);
-                        self.rx.inflater = Some(inflater);
-                    }
-                    Ok(_) => {}
-                    Err(HandshakeError::Rejected(response)) => {
-                        // ReadingResponse -> ReadingRejection: wait for the
-                        // body, up to the handshake limit.
-                        let want = body_length(&response).map(|n| n.min(max));
-                        self.core.state = State::ReadingRejection(Box::new(Rejection {
-                            response: *response,
-                            want,
-                        }));
-                        return self.poll_response();
-                    }
-                    Err(e) => return Err(self.give_up(e)),
-                }
-                // Checked: parse again for the event, borrowing the buffer
-                // (once per connection).
-                let Self { rx, core } = self;
-                let State::ReadingResponse(client) = &core.state else {
-                    return Ok(Polled::NeedMore);
-                };
-                let config = &core.config;
-                match http::parse_head(&rx.buf[..head_len], config.max_headers).and_then(|head| {
-                    handshake::validate_response(
-                        head,
-                        &client.accept,
-                        &client.offered,
-                        #[cfg(feature = "deflate")]
-                        &config.deflate,
-                    )
-                }) {
-                    Ok(accepted) => {
-                        // ReadingResponse -> Open.
-                        core.state = State::Open;
-                        core.timers.opened();
-                        let sender = Sender::new(core, &rx.buf);
-                        Ok(Polled::Event(Event::Accepted(accepted), sender))
-                    }
-                    Err(_) => Ok(Polled::NeedMore),
-                }
-            }
-            State::ReadingRejection(rejection) => {
-                // The body starts at `pos`, right after the head.
-                let have = self.rx.unread();
-                let complete = match rejection.want {
-                    Some(want) => have >= want,
-                    None => have >= max,
-                };
-                if !complete && !eof {
-                    return Ok(Polled::NeedMore);
-                }
-                let start = self.rx.pos;
-                let end = start + have.min(rejection.want.unwrap_or(max));
-                let mut response = core::mem::replace(
-                    &mut rejection.response,
-                    Response {
-                        status: 0,
-                        reason: String::new(),
-                        headers: Vec::new(),
-                        body: Vec::new(),
-                    },
-                );
-                response.body = self.rx.buf[start..end].to_vec();
-                Err(self.give_up(HandshakeError::Rejected(Box::new(response))))
-            }
-            _ => Ok(Polled::NeedMore),
-        }
-    }
-
-    /// Client: the handshake failed; nothing to send, just hang up
-    /// (ReadingResponse | ReadingRejection -> Failed).
-    fn give_up(&mut self, e: HandshakeError) -> Error {
-        self.core.state = State::Failed;
-        self.rx.release();
-        e.into()
     }
 
     /// Nothing more can be parsed: report a transport that ended without a
@@ -858,6 +699,57 @@ impl Connection {
 }
 
 impl Core {
+    /// The request is valid (ReadingRequest -> RequestReceived): the caller
+    /// decides; or RequestOverrun if more than the bound already follows.
+    fn on_request(&mut self, head_len: usize, key_start: usize, overrun: bool) {
+        self.state = if overrun {
+            State::RequestOverrun
+        } else {
+            State::RequestReceived {
+                head_len,
+                key_start,
+            }
+        };
+    }
+
+    /// The opening handshake failed (ReadingRequest | ReadingResponse |
+    /// ReadingRejection -> Failed); a server's HTTP error is queued.
+    fn on_handshake_failed(&mut self) {
+        self.state = State::Failed;
+    }
+
+    /// The server refused (ReadingResponse -> ReadingRejection): its body
+    /// comes next.
+    fn on_rejection(&mut self, rejection: Rejection) {
+        self.state = State::ReadingRejection(Box::new(rejection));
+    }
+
+    /// The server's `101` is valid (ReadingResponse -> Open).
+    fn on_response_accepted(&mut self) {
+        self.state = State::Open;
+        self.timers.opened();
+    }
+
+    /// Our Close went out (Open -> CloseSent): the close timeout starts.
+    fn on_close_sent(&mut self, frame: CloseFrame) {
+        self.sent_close = Some(Box::new(frame));
+        self.state = State::CloseSent;
+        self.timers.start_phase();
+    }
+
+    /// The caller accepted the request (RequestReceived -> Open); the
+    /// receive buffer resumes after the head.
+    fn on_accepted(&mut self) {
+        self.state = State::Open;
+        self.timers.opened();
+    }
+
+    /// The caller refused the request (RequestReceived -> Failed): the
+    /// upgrade did not happen; nothing more in or out.
+    fn on_rejected(&mut self) {
+        self.state = State::Failed;
+    }
+
     fn is_client(&self) -> bool {
         self.entropy.is_some()
     }
@@ -903,6 +795,9 @@ impl Core {
             // Close frame in response" (§5.5.1), echoing the code.
             let code = match frame.code {
                 CloseCode::NO_STATUS => CloseCode::NORMAL,
+                // 1010 "is not used by the server" (§7.4.1): a server does
+                // not echo it.
+                CloseCode::MANDATORY_EXTENSION if !self.is_client() => CloseCode::NORMAL,
                 code => code,
             };
             let reply = CloseFrame::new(code);
@@ -944,310 +839,11 @@ impl Core {
     }
 }
 
-impl<'a> Sender<'a> {
-    fn new(core: &'a mut Core, received: &'a [u8]) -> Self {
-        Self { core, received }
-    }
-
-    /// Sends a whole message. Text and Binary need an open connection; a
-    /// Ping or Pong may also be sent after our Close, until the peer's
-    /// arrives (RFC 6455 §5.5.1 forbids only data frames after a Close).
-    ///
-    /// An echo that never copies the payload:
-    ///
-    /// ```
-    /// use wstate::{Config, Connection, Event, Message, Polled, Role};
-    /// let mut server = Connection::new_open(Role::Server, Config::default());
-    /// let mut out = Vec::new();
-    /// server.receive(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
-    /// if let Ok(Polled::Event(Event::Text(text), tx)) = server.poll_event(&mut out) {
-    ///     tx.send(Message::Text(text), &mut out).unwrap();
-    /// }
-    /// assert_eq!(out, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
-    /// ```
-    pub fn send(self, message: Message<'_>, out: &mut Vec<u8>) -> Result<(), SendError> {
-        let (opcode, payload) = match message {
-            Message::Text(text) => (OpCode::Text, text.as_bytes()),
-            Message::Binary(bytes) => (OpCode::Binary, bytes),
-            Message::Ping(bytes) => (OpCode::Ping, bytes),
-            Message::Pong(bytes) => (OpCode::Pong, bytes),
-        };
-        if opcode.is_control() {
-            self.check_can_send_control()?;
-            if payload.len() > MAX_CONTROL_PAYLOAD {
-                return Err(SendError::ControlPayloadTooLong);
-            }
-        } else {
-            self.check_can_send()?;
-            if self.core.sending.is_some() {
-                return Err(SendError::FragmentInProgress);
-            }
-            #[cfg(feature = "deflate")]
-            if let Some(compression) = self.core.compression.as_mut()
-                && let Some(compressed) = compression.message(payload)
-            {
-                // RFC 7692 §6: RSV1 on the (only) frame of a compressed message.
-                let compressed = compressed.map_err(|()| SendError::CompressionFailed)?;
-                let entropy = self.core.entropy.as_mut();
-                write_frame_rsv(entropy, opcode, true, send::RSV1, compressed, out);
-                return Ok(());
-            }
-        }
-        write_frame(self.core.entropy.as_mut(), opcode, true, payload, out);
-        Ok(())
-    }
-
-    /// Sends one piece of a fragmented message: the first call picks the
-    /// message type from `message` (Text or Binary), later calls must use the
-    /// same type, and the call with `fin = true` ends the message. Control
-    /// messages may be sent with [`send`](Self::send) between the pieces.
-    ///
-    /// ```
-    /// use wstate::{Config, Connection, Message, Role};
-    /// let mut server = Connection::new_open(Role::Server, Config::default());
-    /// let mut out = Vec::new();
-    /// server.send_fragment(Message::Text("Hel"), false, &mut out).unwrap();
-    /// server.send_fragment(Message::Text("lo"), true, &mut out).unwrap();
-    /// // RFC 6455 §5.7: a fragmented unmasked text message.
-    /// assert_eq!(out, [0x01, 0x03, b'H', b'e', b'l', 0x80, 0x02, b'l', b'o']);
-    /// ```
-    pub fn send_fragment(
-        self,
-        message: Message<'_>,
-        fin: bool,
-        out: &mut Vec<u8>,
-    ) -> Result<(), SendError> {
-        self.check_can_send()?;
-        let (kind, payload) = match message {
-            Message::Text(text) => (Kind::Text, text.as_bytes()),
-            Message::Binary(bytes) => (Kind::Binary, bytes),
-            Message::Ping(_) | Message::Pong(_) => return Err(SendError::ControlFragment),
-        };
-        let opcode = match self.core.sending {
-            None if kind == Kind::Text => OpCode::Text,
-            None => OpCode::Binary,
-            Some(sending) if sending == kind => OpCode::Continuation,
-            Some(_) => return Err(SendError::FragmentTypeMismatch),
-        };
-        #[cfg(feature = "deflate")]
-        {
-            let first = opcode != OpCode::Continuation;
-            if first {
-                let compression = self.core.compression.as_ref();
-                self.core.sending_compressed =
-                    compression.is_some_and(|c| c.compresses_fragments());
-            }
-            if self.core.sending_compressed
-                && let Some(compression) = self.core.compression.as_mut()
-            {
-                // Each fragment compressed and flushed; RSV1 on the first
-                // only (RFC 7692 §6.1).
-                let compressed = compression
-                    .fragment(payload, fin)
-                    .map_err(|()| SendError::CompressionFailed)?;
-                let rsv = if first { send::RSV1 } else { 0 };
-                write_frame_rsv(
-                    self.core.entropy.as_mut(),
-                    opcode,
-                    fin,
-                    rsv,
-                    compressed,
-                    out,
-                );
-                self.core.sending = if fin { None } else { Some(kind) };
-                return Ok(());
-            }
-        }
-        write_frame(self.core.entropy.as_mut(), opcode, fin, payload, out);
-        self.core.sending = if fin { None } else { Some(kind) };
-        Ok(())
-    }
-
-    /// Starts the closing handshake: queues a Close with `code` and `reason`.
-    /// The connection keeps delivering the peer's messages until its Close
-    /// arrives, and sends no more data.
-    ///
-    /// 1005, 1006 and 1015 are local-only and, like reserved or unassigned
-    /// codes, refused with [`SendError::InvalidCloseCode`].
-    ///
-    /// ```
-    /// use wstate::{CloseCode, Config, Connection, Role, SendError};
-    /// let mut server = Connection::new_open(Role::Server, Config::default());
-    /// let mut out = Vec::new();
-    /// assert_eq!(server.close(CloseCode::ABNORMAL, "", &mut out), Err(SendError::InvalidCloseCode(CloseCode::ABNORMAL)));
-    /// server.close(CloseCode::NORMAL, "bye", &mut out).unwrap();
-    /// assert_eq!(out, [0x88, 0x05, 0x03, 0xe8, b'b', b'y', b'e']);
-    /// assert_eq!(server.close(CloseCode::NORMAL, "", &mut out), Err(SendError::Closed));
-    /// ```
-    pub fn close(self, code: CloseCode, reason: &str, out: &mut Vec<u8>) -> Result<(), SendError> {
-        self.check_can_send()?;
-        if !code.is_sendable() {
-            return Err(SendError::InvalidCloseCode(code));
-        }
-        if reason.len() > MAX_REASON_LEN {
-            return Err(SendError::ReasonTooLong);
-        }
-        let frame = CloseFrame::with_reason(code, reason).ok_or(SendError::ReasonTooLong)?;
-        let payload = frame.payload();
-        write_frame(
-            self.core.entropy.as_mut(),
-            OpCode::Close,
-            true,
-            &payload,
-            out,
-        );
-        self.core.sent_close = Some(Box::new(frame));
-        // Open -> CloseSent: the close timeout starts.
-        self.core.state = State::CloseSent;
-        self.core.timers.start_phase();
-        Ok(())
-    }
-
-    /// Server: accepts the pending request with a `101` response, selecting
-    /// a subprotocol if asked. Frames that followed the request are
-    /// processed by the next [`poll_event`](Connection::poll_event).
-    ///
-    /// Fails with [`SendError::NoPendingRequest`] unless an
-    /// [`Event::Request`] awaits an answer, [`SendError::Closed`] if the
-    /// client left meanwhile, and [`SendError::SubprotocolNotOffered`] or
-    /// [`SendError::InvalidHeader`] for choices the client cannot accept;
-    /// nothing is written then.
-    ///
-    /// ```
-    /// use wstate::{Accept, Config, Connection, Event, Polled};
-    /// let mut server = Connection::server(Config::default());
-    /// let mut out = Vec::new();
-    /// server.receive(b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
-    ///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-    ///     Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: v2.chat, v1.chat\r\n\r\n");
-    /// let Ok(Polled::Event(Event::Request(request), tx)) = server.poll_event(&mut out) else { panic!() };
-    /// // Choose from the request while it is still borrowed.
-    /// let chosen = request.subprotocols().find(|p| p.starts_with("v1")).unwrap();
-    /// tx.accept(&Accept::new().subprotocol(chosen), &mut out).unwrap();
-    /// assert!(out.ends_with(b"Sec-WebSocket-Protocol: v1.chat\r\n\r\n"));
-    /// ```
-    pub fn accept(self, accept: &Accept<'_>, out: &mut Vec<u8>) -> Result<(), SendError> {
-        let State::RequestReceived {
-            head_len,
-            key_start,
-        } = self.core.state
-        else {
-            return Err(self.no_request());
-        };
-        if self.core.eof {
-            return Err(SendError::Closed);
-        }
-        let head = self
-            .received
-            .get(..head_len)
-            .ok_or(SendError::NoPendingRequest)?;
-        let config = &self.core.config;
-        #[cfg(feature = "deflate")]
-        let mut deflate = None;
-        #[cfg(feature = "deflate")]
-        let wants_request = accept.subprotocol.is_some() || config.deflate.enabled;
-        #[cfg(not(feature = "deflate"))]
-        let wants_request = accept.subprotocol.is_some();
-        if wants_request {
-            // Only a chosen subprotocol or an extension needs the request
-            // again.
-            let (request, _) = http::parse_head(head, config.max_headers)
-                .and_then(handshake::validate_request)
-                .map_err(|_| SendError::NoPendingRequest)?;
-            handshake::check_accept(&request, accept)?;
-            #[cfg(feature = "deflate")]
-            {
-                let offers = request.headers().get_all("sec-websocket-extensions");
-                deflate = handshake::extensions::negotiate(offers, &config.deflate);
-            }
-        } else {
-            handshake::check_headers(accept.headers)?;
-        }
-        let key = head
-            .get(key_start..key_start + 24)
-            .ok_or(SendError::NoPendingRequest)?;
-        #[cfg(feature = "deflate")]
-        let extensions = deflate.map(|params| alloc::string::ToString::to_string(&params));
-        #[cfg(not(feature = "deflate"))]
-        let extensions: Option<String> = None;
-        handshake::write_accept(key, accept, extensions.as_deref(), out);
-        #[cfg(feature = "deflate")]
-        if let Some(params) = deflate {
-            let (compression, inflater) = compress::codec(params, &self.core.config.deflate, true);
-            self.core.compression = Some(compression);
-            self.core.inflater = Some(inflater);
-        }
-        // RequestReceived -> Open; the receive buffer resumes after the head.
-        self.core.state = State::Open;
-        self.core.timers.opened();
-        Ok(())
-    }
-
-    /// Server: refuses the pending request with an HTTP response (`status`
-    /// 200-599, e.g. 403 or 404), extra headers and a body. `Connection:
-    /// close` and `Content-Length` are added. The next poll says `Done`.
-    pub fn reject(
-        self,
-        status: u16,
-        headers: &[(&str, &str)],
-        body: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(), SendError> {
-        if !matches!(self.core.state, State::RequestReceived { .. }) {
-            return Err(self.no_request());
-        }
-        if !(200..=599).contains(&status) {
-            return Err(SendError::InvalidStatus);
-        }
-        handshake::check_headers(headers)?;
-        handshake::write_reject(status, headers, body, out);
-        // RequestReceived -> Failed: the upgrade did not happen; nothing
-        // more in or out.
-        self.core.state = State::Failed;
-        Ok(())
-    }
-
-    /// The error for `accept`/`reject` without a pending request.
-    fn no_request(&self) -> SendError {
-        match self.core.state {
-            State::Closed | State::Failed | State::RequestOverrun => SendError::Closed,
-            _ => SendError::NoPendingRequest,
-        }
-    }
-
-    fn check_can_send(&self) -> Result<(), SendError> {
-        match self.core.state {
-            State::Open => Ok(()),
-            State::ReadingRequest { .. }
-            | State::RequestReceived { .. }
-            | State::ReadingResponse(_) => Err(SendError::NotOpen),
-            State::RequestOverrun
-            | State::ReadingRejection(_)
-            | State::Expired(_)
-            | State::CloseSent
-            | State::Closed
-            | State::Failed => Err(SendError::Closed),
-        }
-    }
-
-    /// Ping and Pong: also allowed after our Close, until the peer's.
-    fn check_can_send_control(&self) -> Result<(), SendError> {
-        match self.core.state {
-            State::CloseSent => Ok(()),
-            _ => self.check_can_send(),
-        }
-    }
-}
-
-/// How many body bytes a refusal carries: its `Content-Length`, none for
-/// 1xx, 204 and 304 (RFC 9112 §6.3), or `None`: until the transport ends.
-fn body_length(response: &Response) -> Option<usize> {
-    if matches!(response.status, 100..=199 | 204 | 304) {
-        return Some(0);
-    }
-    let chunked = response.header("transfer-encoding").is_some();
-    match response.header("content-length") {
-        Some(v) if !chunked => v.trim().parse().ok(),
-        _ => None,
+/// The bytes of a part, wherever the receiver put them.
+fn part_bytes(rx: &Receiver, at: PartAt) -> &[u8] {
+    match at {
+        PartAt::Buf(range) => &rx.buf[range],
+        PartAt::Carry => &rx.carry[..rx.carry_len],
+        PartAt::Message(range) => &rx.message[range],
     }
 }

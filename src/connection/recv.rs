@@ -6,6 +6,7 @@
 use alloc::vec::Vec;
 use core::ops::Range;
 
+use super::parts::{self, Step};
 use crate::config::Config;
 #[cfg(feature = "deflate")]
 use crate::deflate::Inflater;
@@ -24,18 +25,21 @@ pub(super) enum Kind {
 
 /// The frame whose payload is arriving.
 #[derive(Clone, Copy, Debug)]
-struct InFrame {
-    opcode: OpCode,
-    fin: bool,
-    mask: Option<[u8; 4]>,
-    len: usize,
+pub(super) struct InFrame {
+    pub(super) opcode: OpCode,
+    pub(super) fin: bool,
+    pub(super) mask: Option<[u8; 4]>,
+    /// Payload bytes not consumed yet (all of them, but in parts mode).
+    pub(super) len: usize,
     /// Payload bytes already unmasked (and UTF-8 checked, for text).
-    done: usize,
+    pub(super) done: usize,
     /// The payload is text whose UTF-8 must be checked as it arrives.
     text: bool,
     /// The frame belongs to a compressed message (RFC 7692): its payload
     /// goes through the inflater.
-    compressed: bool,
+    pub(super) compressed: bool,
+    /// Parts mode: payload bytes handed out already (the mask's offset).
+    pub(super) consumed: usize,
 }
 
 /// What the receive path found, as positions rather than borrows so that
@@ -47,6 +51,21 @@ pub(super) enum Ready {
     Ping(Range<usize>),
     Pong(Range<usize>),
     Close(CloseFrame),
+    /// Parts mode: a part of a message, and whether it is the last.
+    TextPart(PartAt, bool),
+    BinaryPart(PartAt, bool),
+}
+
+/// Where a part's bytes are.
+#[derive(Debug)]
+pub(super) enum PartAt {
+    /// In place in `buf[range]`.
+    Buf(Range<usize>),
+    /// In `carry`: a code point split across frames.
+    Carry,
+    /// In `message[range]`: inflated.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))] // built by the inflating path only
+    Message(Range<usize>),
 }
 
 /// Where a message's bytes are.
@@ -67,17 +86,28 @@ pub(super) struct Receiver {
     /// The fragmented message being reassembled.
     pub(super) message: Vec<u8>,
     /// Payload state of the frame being received, if its header is parsed.
-    frame: Option<InFrame>,
+    pub(super) frame: Option<InFrame>,
     /// Kind of the fragmented message being received, if any.
-    receiving: Option<Kind>,
+    pub(super) receiving: Option<Kind>,
     /// Frames of that message so far.
     fragments: usize,
     /// UTF-8 state of the text message being received.
-    utf8: Utf8Validator,
+    pub(super) utf8: Utf8Validator,
     /// `message` was handed out in the last event; clear it next call.
-    message_delivered: bool,
+    pub(super) message_delivered: bool,
     /// The fragmented message being received is compressed.
     receiving_compressed: bool,
+    /// Parts mode: a code point begun at the end of one frame, finished
+    /// from the next (`carry_len` bytes), and whether it was handed out.
+    pub(super) carry: [u8; 4],
+    pub(super) carry_len: usize,
+    pub(super) carry_delivered: bool,
+    /// Parts mode: bytes at the front of `message` handed out in the last
+    /// event (inflated parts); the rest is an unfinished code point.
+    pub(super) part_delivered: usize,
+    /// Parts mode: bytes of the message so far (inflated, if compressed),
+    /// for the message limit.
+    pub(super) inflated: usize,
     /// permessage-deflate was negotiated: the peer's compressed messages
     /// are inflated here (boxed: only negotiated connections pay for it).
     #[cfg(feature = "deflate")]
@@ -94,6 +124,24 @@ impl Receiver {
     /// once it is no larger than what was consumed (amortised linear
     /// however the bytes arrive). `keep` bytes at the front are never moved.
     pub(super) fn push(&mut self, bytes: &[u8], keep: usize) {
+        self.compact(keep);
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Makes `len` bytes of room at the end of the buffer for a read
+    /// straight into it, and returns where that room starts (zero-filled:
+    /// no `unsafe` here to skip it). Truncate to the bytes read after.
+    pub(super) fn room(&mut self, len: usize, keep: usize) -> usize {
+        self.compact(keep);
+        let start = self.buf.len();
+        self.buf.resize(start + len, 0);
+        start
+    }
+
+    /// Moves the unread bytes to the front once they are no more than what
+    /// was consumed (amortised linear however bytes arrive); `keep` bytes at
+    /// the front are never moved.
+    fn compact(&mut self, keep: usize) {
         if keep == 0 {
             let unread = self.unread();
             if unread == 0 {
@@ -104,13 +152,20 @@ impl Receiver {
                 self.pos = 0;
             }
         }
-        self.buf.extend_from_slice(bytes);
     }
 
     /// Called at the start of each poll: a reassembled message handed out
     /// by the previous event is no longer borrowed, so its buffer is reused
     /// (or freed if a large message grew it past `retained`).
     pub(super) fn recycle(&mut self, retained: usize) {
+        if self.carry_delivered {
+            self.carry_delivered = false;
+            self.carry_len = 0;
+        }
+        if self.part_delivered > 0 {
+            self.message.drain(..self.part_delivered);
+            self.part_delivered = 0;
+        }
         if self.message_delivered {
             self.message_delivered = false;
             self.message.clear();
@@ -197,7 +252,11 @@ impl Receiver {
         config: &Config,
         client: bool,
     ) -> Option<(bool, Range<usize>)> {
-        if self.message_delivered || self.frame.is_some() || self.receiving.is_some() {
+        if self.message_delivered
+            || self.frame.is_some()
+            || self.receiving.is_some()
+            || config.receive_parts.is_some()
+        {
             return None;
         }
         let buf = &mut self.buf[self.pos..];
@@ -238,6 +297,15 @@ impl Receiver {
                     frame
                 }
             };
+            if let Some(max_part) = config.receive_parts
+                && parts::is_data(frame.opcode)
+            {
+                match self.read_part(frame, config, max_part)? {
+                    Step::Ready(ready) => return Ok(Some(ready)),
+                    Step::NextFrame => continue,
+                    Step::NeedMore => return Ok(None),
+                }
+            }
             let available = self.unread().min(frame.len);
             let start = self.pos;
             if available < frame.len {
@@ -347,7 +415,7 @@ impl Receiver {
     }
 
     /// Whether a data frame belongs to a text message.
-    fn is_text(&self, frame: &InFrame) -> bool {
+    pub(super) fn is_text(&self, frame: &InFrame) -> bool {
         match frame.opcode {
             OpCode::Text => true,
             OpCode::Continuation => self.receiving == Some(Kind::Text),
@@ -413,14 +481,24 @@ impl Receiver {
                     self.receiving_compressed = compressed;
                     self.fragments = 1;
                 }
+                // Parts mode counts the message's bytes as its frames come
+                // (a compressed message's as they are inflated).
+                self.inflated = if compressed { 0 } else { len };
             }
             OpCode::Continuation => {
                 let Some(kind) = self.receiving else {
                     return Err(ProtocolError::UnexpectedContinuation);
                 };
                 compressed = self.receiving_compressed;
-                if len > config.max_message_size - self.message.len() && !compressed {
+                let so_far = match config.receive_parts {
+                    Some(_) => self.inflated,
+                    None => self.message.len(),
+                };
+                if len > config.max_message_size.saturating_sub(so_far) && !compressed {
                     return Err(ProtocolError::MessageTooLarge);
+                }
+                if !compressed {
+                    self.inflated += len;
                 }
                 self.fragments += 1;
                 if self.fragments > config.max_fragments {
@@ -438,6 +516,7 @@ impl Receiver {
             done: 0,
             text,
             compressed,
+            consumed: 0,
         })
     }
 }

@@ -75,21 +75,35 @@ pub(super) fn write_frame_rsv(
     payload: &[u8],
     out: &mut Vec<u8>,
 ) {
+    out.reserve(MAX_HEADER_LEN + payload.len());
+    let mask = write_header(entropy, opcode, fin, rsv, payload.len(), out);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask(&mut out[start..], key, 0);
+    }
+}
+
+/// Appends a frame header for a payload of `len` bytes, with a fresh mask
+/// key for a client; returns the key the payload must be masked with.
+pub(super) fn write_header(
+    entropy: Option<&mut Entropy>,
+    opcode: OpCode,
+    fin: bool,
+    rsv: u8,
+    len: usize,
+    out: &mut Vec<u8>,
+) -> Option<[u8; 4]> {
     let mask = entropy.map(Entropy::mask_key);
     let header = FrameHeader {
         fin,
         rsv,
         opcode,
         mask,
-        payload_len: payload.len() as u64,
+        payload_len: len as u64,
     };
     let mut head = [0; MAX_HEADER_LEN];
     let n = header.encode(&mut head);
-    out.reserve(n + payload.len());
     out.extend_from_slice(&head[..n]);
-    let start = out.len();
-    out.extend_from_slice(payload);
-    if let Some(key) = mask {
-        apply_mask(&mut out[start..], key, 0);
-    }
+    mask
 }

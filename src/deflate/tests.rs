@@ -634,3 +634,37 @@ fn memory() {
     });
     assert!(held == 0 && peak > 30_000, "{held} {peak}");
 }
+
+/// Output that exactly fills the room at the end of the input once made the
+/// next call (with no input left) look like a stuck zlib: "corrupt". Found
+/// by receiving in parts; whole messages fed in two pieces hit it too.
+#[test]
+fn output_that_fills_the_room_exactly_is_not_an_error() {
+    for n in [1000, 4096, 10_000, 65_536, 100_000] {
+        let message = vec![b'z'; n];
+        let payload = deflate(&mut Deflater::new(1, 15, false), &message);
+        for split in 0..=payload.len() {
+            let (a, b) = payload.split_at(split);
+            let mut i = Inflater::new(false);
+            let mut out = Vec::new();
+            i.inflate(a, false, &mut out, usize::MAX).unwrap();
+            i.inflate(b, true, &mut out, usize::MAX)
+                .unwrap_or_else(|e| panic!("{n} bytes, split at {split}: {e:?}"));
+            assert_eq!(out, message, "{n} bytes, split at {split}");
+        }
+        // In parts of every room size around the chunk sizes.
+        for room in [1, 99, 100, 1024, 4096] {
+            let mut i = Inflater::new(false);
+            let mut out = Vec::new();
+            let mut input = &payload[..];
+            loop {
+                let p = i.inflate_part(input, true, &mut out, room).unwrap();
+                input = &input[p.consumed..];
+                if p.done {
+                    break;
+                }
+            }
+            assert_eq!(out, message, "{n} bytes, room {room}");
+        }
+    }
+}

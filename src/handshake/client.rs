@@ -6,8 +6,10 @@ use alloc::vec::Vec;
 
 #[cfg(feature = "deflate")]
 use super::extensions::{DeflateConfig, DeflateParams};
+use super::fields::is_token;
 use super::http::{self, Fields};
 use super::server::check_headers;
+use super::uri;
 use crate::error::{HandshakeError, Response, SendError};
 
 /// What a client asks for, for [`Connection::client`](crate::Connection::client).
@@ -67,19 +69,23 @@ pub(crate) fn write_request(
     extensions: Option<&str>,
     out: &mut Vec<u8>,
 ) -> Result<String, SendError> {
+    // The same rules our server applies (RFC 9112 §3.2, §3.2.1): an
+    // origin-form target and a valid `host[:port]`.
     let target_ok =
-        request.path.starts_with('/') && request.path.bytes().all(|b| b.is_ascii_graphic());
-    let host_ok = !request.host.is_empty()
-        && http::valid_field("Host", request.host)
-        && !request.host.contains(' ');
-    let protocols_ok = request
-        .subprotocols
-        .iter()
-        .all(|p| !p.is_empty() && http::valid_field(p, ""));
-    if !target_ok || !host_ok || !protocols_ok {
+        request.path.starts_with('/') && uri::is_path_and_query(request.path.as_bytes());
+    if !target_ok || !uri::is_valid_host(request.host.as_bytes()) {
         return Err(SendError::InvalidHeader);
     }
-    check_headers(request.headers)?;
+    // §4.1: the elements "MUST be non-empty strings with characters in the
+    // range U+0021 to U+007E not including separator characters ... and
+    // MUST all be unique strings".
+    let protocols = request.subprotocols;
+    for (i, p) in protocols.iter().enumerate() {
+        if !is_token(p.as_bytes()) || protocols[..i].contains(p) {
+            return Err(SendError::InvalidSubprotocol);
+        }
+    }
+    check_headers(request.headers, REQUEST_RESERVED)?;
     let offered = request.subprotocols.join(", ");
     out.extend_from_slice(b"GET ");
     out.extend_from_slice(request.path.as_bytes());
@@ -100,6 +106,18 @@ pub(crate) fn write_request(
     out.extend_from_slice(b"\r\n");
     Ok(offered)
 }
+
+/// Header names a client may not add: those its request writes itself, and
+/// those that would announce content (an upgrade request has none). Names
+/// ending in `-` are prefixes.
+const REQUEST_RESERVED: &[&str] = &[
+    "host",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "upgrade",
+    "sec-websocket-",
+];
 
 /// The server's acceptance, as seen by a client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +153,12 @@ impl<'a> Accepted<'a> {
 }
 
 /// Checks the server's response (RFC 6455 §4.2.2 / §4.1, client side).
+///
+/// A `Content-Length` or `Transfer-Encoding` on a `101` is ignored: a 1xx
+/// response "is always terminated by the first empty line after the header
+/// fields, regardless of the header fields present in the message, and thus
+/// cannot contain a message body" (RFC 9112 §6.3), so what follows the head
+/// is frames.
 pub(crate) fn validate_response<'a>(
     head: http::Head<'a>,
     expected_accept: &[u8; 28],
@@ -154,8 +178,14 @@ pub(crate) fn validate_response<'a>(
             body: Vec::new(),
         })));
     }
-    if !h.has_token("upgrade", "websocket") {
-        return Err(HandshakeError::MissingUpgrade);
+    // §4.1: "If the response lacks an |Upgrade| header field or the
+    // |Upgrade| header field contains a value that is not an ASCII
+    // case-insensitive match for the value "websocket", the client MUST
+    // _Fail the WebSocket Connection_": exactly one field, that value.
+    let mut upgrades = h.get_all("upgrade");
+    match (upgrades.next(), upgrades.next()) {
+        (Some(v), None) if v.eq_ignore_ascii_case(b"websocket") => {}
+        _ => return Err(HandshakeError::MissingUpgrade),
     }
     if !h.has_token("connection", "upgrade") {
         return Err(HandshakeError::MissingConnectionUpgrade);

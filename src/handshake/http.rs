@@ -3,30 +3,67 @@
 
 use alloc::vec::Vec;
 
+pub use super::fields::Fields;
+use super::fields::{Lines, is_tchar};
 use crate::error::HandshakeError;
 
 /// The longest single line of a head (request line, status line or field).
 pub(crate) const MAX_LINE_LEN: usize = 8 << 10;
 
-/// Finds the end of a head (`\r\n\r\n`) in `buf`, resuming at `*scanned`,
-/// which it advances, so that a head arriving in many small pieces is scanned
-/// once in total. Returns the head length including the blank line.
-pub(crate) fn find_head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
-    // The terminator may straddle the previous scan's end: back up 3 bytes.
-    let from = scanned.saturating_sub(3);
-    let found = find(&buf[from..], b"\r\n\r\n");
-    match found {
-        Some(i) => Some(from + i + 4),
-        None => {
-            *scanned = buf.len();
-            None
+/// Finds the end of a head that starts at `start` in `buf`, resuming the
+/// search at `*scanned`, which it advances, so that a head arriving in many
+/// small pieces is scanned once in total. Returns the end of the head (the
+/// index after its blank line), `Ok(None)` if it is not complete yet.
+///
+/// RFC 9112 §2.2 lets a recipient accept a bare LF as a line terminator;
+/// we do not, and say so at once: a head with an LF not preceded by CR is
+/// refused as soon as that LF arrives, never waited on.
+pub(crate) fn find_head_end(
+    buf: &[u8],
+    start: usize,
+    scanned: &mut usize,
+) -> Result<Option<usize>, HandshakeError> {
+    let mut from = (*scanned).max(start);
+    while let Some(i) = buf
+        .get(from..)
+        .and_then(|b| b.iter().position(|&b| b == b'\n'))
+    {
+        let lf = from + i;
+        if lf == start || buf[lf - 1] != b'\r' {
+            return Err(HandshakeError::Malformed("bare LF line terminator"));
         }
+        if lf >= start + 3 && &buf[lf - 3..lf - 1] == b"\r\n" {
+            return Ok(Some(lf + 1));
+        }
+        from = lf + 1;
     }
+    *scanned = buf.len();
+    Ok(None)
 }
 
-/// A header field name character (RFC 9110 §5.6.2 `tchar`).
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+/// How many bytes of empty lines (CRLF) precede a request line. "In the
+/// interest of robustness, a server that is expecting to receive and parse
+/// a request-line SHOULD ignore at least one empty line (CRLF) received
+/// prior to the request-line" (RFC 9112 §2.2): we ignore any number, within
+/// the head size limit.
+pub(crate) fn empty_lines(buf: &[u8]) -> usize {
+    buf.chunks_exact(2).take_while(|c| *c == b"\r\n").count() * 2
+}
+
+/// The error for a request head over the size limit: 414 if its request
+/// line (`METHOD SP target ...`, seen in `buf`, which starts at the request
+/// line) is what is too long, 431 otherwise.
+pub(crate) fn request_too_large(buf: &[u8], max: usize) -> HandshakeError {
+    let line = buf
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or(buf.len());
+    let has_target = buf[..line.min(32)].contains(&b' ');
+    if has_target && (line > MAX_LINE_LEN || line >= max) {
+        HandshakeError::TargetTooLong
+    } else {
+        HandshakeError::HeadTooLarge
+    }
 }
 
 /// A field value byte: visible ASCII, space, tab, or obs-text.
@@ -47,10 +84,9 @@ pub(crate) struct Head<'a> {
 /// fields, checking the syntax of every field line and the limits.
 pub(crate) fn parse_head(head: &[u8], max_headers: usize) -> Result<Head<'_>, HandshakeError> {
     let body = head.strip_suffix(b"\r\n").unwrap_or(head);
-    let (first, block) = match find(body, b"\r\n") {
-        Some(i) => (&body[..i], &body[i + 2..]),
-        None => (body, &body[body.len()..]),
-    };
+    let mut lines = Lines(body);
+    let first = lines.next().unwrap_or_default();
+    let block = &body[(first.len() + 2).min(body.len())..];
     if first.len() > MAX_LINE_LEN {
         return Err(HandshakeError::HeadTooLarge);
     }
@@ -73,8 +109,17 @@ pub(crate) fn parse_head(head: &[u8], max_headers: usize) -> Result<Head<'_>, Ha
 
 fn check_field_line(line: &[u8]) -> Result<(), HandshakeError> {
     if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
-        // RFC 9112 §5.2: obsolete line folding; a server may reject it.
-        return Err(HandshakeError::Malformed("folded header line"));
+        // RFC 9112 §5.2: "A server that receives an obs-fold in a request
+        // message ... MUST either reject the message by sending a 400 (Bad
+        // Request), preferably with a representation explaining that
+        // obsolete line folding is unacceptable, or replace each received
+        // obs-fold with one or more SP octets": a server rejects. (A client
+        // unfolds first: see `unfold`.) Whitespace before the first field
+        // (RFC 9112 §2.2: "MUST either reject the message as invalid or
+        // consume each whitespace-preceded line") is rejected by both.
+        return Err(HandshakeError::Malformed(
+            "obsolete line folding is not accepted",
+        ));
     }
     let colon = line
         .iter()
@@ -90,107 +135,27 @@ fn check_field_line(line: &[u8]) -> Result<(), HandshakeError> {
     Ok(())
 }
 
-/// The first position of `needle` in `hay`: a byte search for its first
-/// byte, then a comparison (much cheaper than comparing every window).
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let (&first, rest) = needle.split_first()?;
-    let mut from = 0;
-    while let Some(i) = hay.get(from..)?.iter().position(|&b| b == first) {
-        let at = from + i;
-        if hay[at + 1..].starts_with(rest) {
-            return Some(at);
+/// Replaces each obs-fold (CRLF followed by SP or HTAB) of a complete
+/// response head with spaces, in place: "A user agent that receives an
+/// obs-fold in a response message ... MUST replace each received obs-fold
+/// with one or more SP octets prior to interpreting the field value" (RFC
+/// 9112 §5.2). The line break after the status line is left alone: a
+/// whitespace-preceded first field line is refused by [`parse_head`].
+pub(crate) fn unfold(head: &mut [u8]) {
+    let Some(status_end) = head.windows(2).position(|w| w == b"\r\n") else {
+        return;
+    };
+    let mut i = status_end + 2;
+    while i + 2 < head.len() {
+        if head[i] == b'\r' && head[i + 1] == b'\n' && matches!(head[i + 2], b' ' | b'\t') {
+            // A fold needs a field line before it, not an empty line.
+            if i > status_end + 2 {
+                head[i] = b' ';
+                head[i + 1] = b' ';
+            }
         }
-        from = at + 1;
+        i += 1;
     }
-    None
-}
-
-/// Iterates CRLF-separated lines.
-#[derive(Clone)]
-struct Lines<'a>(&'a [u8]);
-
-impl<'a> Iterator for Lines<'a> {
-    type Item = &'a [u8];
-    fn next(&mut self) -> Option<&'a [u8]> {
-        if self.0.is_empty() {
-            return None;
-        }
-        let (line, rest) = match find(self.0, b"\r\n") {
-            Some(i) => (&self.0[..i], &self.0[i + 2..]),
-            None => (self.0, &self.0[self.0.len()..]),
-        };
-        self.0 = rest;
-        Some(line)
-    }
-}
-
-/// Header fields of a checked head, in order. Lookups are case-insensitive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Fields<'a>(&'a [u8]);
-
-impl<'a> Fields<'a> {
-    /// Every field as `(name, value)`, value without surrounding whitespace.
-    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
-        Lines(self.0).filter_map(|line| {
-            let colon = line.iter().position(|b| *b == b':')?;
-            // Checked by `parse_head`: names are ASCII tokens.
-            let name = core::str::from_utf8(&line[..colon]).ok()?;
-            Some((name, trim(&line[colon + 1..])))
-        })
-    }
-
-    /// Every field as `(name, value)` bytes, without UTF-8 checks.
-    fn raw(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone + 'a {
-        Lines(self.0).filter_map(|line| {
-            let colon = line.iter().position(|b| *b == b':')?;
-            Some((&line[..colon], trim(&line[colon + 1..])))
-        })
-    }
-
-    /// The value of the first field named `name`.
-    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
-        self.raw()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
-    }
-
-    /// Every value of fields named `name`, in order.
-    pub fn get_all<'n>(&self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + Clone + 'n
-    where
-        'a: 'n,
-    {
-        self.raw()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
-    }
-
-    /// The comma-separated elements of every field named `name`, trimmed,
-    /// empty elements skipped (RFC 9110 §5.6.1).
-    pub fn list<'n>(&self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + 'n
-    where
-        'a: 'n,
-    {
-        self.get_all(name)
-            .flat_map(|v| v.split(|b| *b == b','))
-            .map(trim)
-            .filter(|e| !e.is_empty())
-    }
-
-    /// Whether the list field `name` contains `token` (case-insensitive).
-    pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.list(name)
-            .any(|e| e.eq_ignore_ascii_case(token.as_bytes()))
-    }
-}
-
-fn trim(mut v: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = v {
-        v = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = v {
-        v = rest;
-    }
-    v
 }
 
 /// A request line: method, target, version.
@@ -211,7 +176,7 @@ pub(crate) fn parse_request_line(line: &[u8]) -> Result<(&str, &str), HandshakeE
     if target.is_empty() || !target.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(HandshakeError::Malformed("invalid request target"));
     }
-    check_version(version)?;
+    check_version(version.as_bytes())?;
     Ok((method, target))
 }
 
@@ -219,7 +184,7 @@ pub(crate) fn parse_request_line(line: &[u8]) -> Result<(&str, &str), HandshakeE
 pub(crate) fn parse_status_line(line: &[u8]) -> Result<(u16, &[u8]), HandshakeError> {
     let bad = HandshakeError::Malformed("invalid status line");
     let (version, rest) = split_once(line, b' ').ok_or(bad.clone())?;
-    check_version(core::str::from_utf8(version).map_err(|_| bad.clone())?)?;
+    check_version(version)?;
     let (code, reason) = split_once(rest, b' ').unwrap_or((rest, b""));
     let [a, b, c] = *code else { return Err(bad) };
     if !(a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit()) || a == b'0' {
@@ -237,10 +202,24 @@ fn split_once(s: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
     Some((&s[..i], &s[i + 1..]))
 }
 
-fn check_version(version: &str) -> Result<(), HandshakeError> {
-    match version {
-        "HTTP/1.1" => Ok(()),
-        v if v.starts_with("HTTP/") => Err(HandshakeError::UnsupportedHttpVersion),
+/// `HTTP-version = HTTP-name "/" DIGIT "." DIGIT` (RFC 9112 §2.3, the name
+/// case-sensitive). A later minor version of HTTP/1 is taken as 1.1: "a
+/// recipient that receives a message with a higher minor version number
+/// than it implements SHOULD process it as if it were the highest minor
+/// version within that major version" (RFC 9110 §2.5). HTTP/1.0 cannot
+/// upgrade (RFC 6455 §4.1: "the HTTP version MUST be at least 1.1"); another
+/// major version is a different protocol (a server answers 505).
+fn check_version(version: &[u8]) -> Result<(), HandshakeError> {
+    match *version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            match (major, minor) {
+                (b'1', b'0') => Err(HandshakeError::UnsupportedHttpVersion),
+                (b'1', _) => Ok(()),
+                _ => Err(HandshakeError::UnsupportedHttpMajorVersion),
+            }
+        }
         _ => Err(HandshakeError::Malformed("invalid HTTP version")),
     }
 }
@@ -258,26 +237,54 @@ pub(crate) fn write_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// The reason phrase for a status code we may send.
+/// The reason phrase for a status code we may send (RFC 9110 §15, RFC 6585).
 pub(crate) fn reason_phrase(status: u16) -> &'static str {
     match status {
         101 => "Switching Protocols",
         200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        300 => "Multiple Choices",
         301 => "Moved Permanently",
         302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
         307 => "Temporary Redirect",
         308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
+        402 => "Payment Required",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
         408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
         426 => "Upgrade Required",
+        428 => "Precondition Required",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
         _ => "Status",
     }
 }
@@ -295,10 +302,20 @@ mod tests {
             let mut end = 0;
             while found.is_none() && end < head.len() {
                 end = (end + step).min(head.len());
-                found = find_head_end(&head[..end], &mut scanned);
+                found = find_head_end(&head[..end], 0, &mut scanned).unwrap();
             }
             assert_eq!(found, Some(head.len() - 4), "step {step}");
         }
+        let mut scanned = 0;
+        assert!(find_head_end(b"GET / HTTP/1.1\nHost", 0, &mut scanned).is_err());
+        let prefixed = b"\r\n\r\nGET / HTTP/1.1\r\n\r\n";
+        let start = empty_lines(prefixed);
+        assert_eq!(start, 4);
+        let mut scanned = 0;
+        assert_eq!(
+            find_head_end(prefixed, start, &mut scanned),
+            Ok(Some(prefixed.len()))
+        );
     }
 
     #[test]
@@ -314,6 +331,16 @@ mod tests {
             parse_head(head, 3).unwrap_err(),
             HandshakeError::TooManyHeaders
         );
+    }
+
+    #[test]
+    fn unfolding() {
+        let mut head = *b"HTTP/1.1 101 OK\r\nA: x\r\n  y\r\n\tz\r\nB: 1\r\n\r\n";
+        unfold(&mut head);
+        assert_eq!(&head, b"HTTP/1.1 101 OK\r\nA: x    y  \tz\r\nB: 1\r\n\r\n");
+        let mut first = *b"HTTP/1.1 101 OK\r\n A: x\r\n\r\n";
+        unfold(&mut first);
+        assert_eq!(&first, b"HTTP/1.1 101 OK\r\n A: x\r\n\r\n");
     }
 
     #[test]
@@ -336,6 +363,13 @@ mod tests {
             parse_request_line(b"GET / HTTP/1.0"),
             Err(HandshakeError::UnsupportedHttpVersion)
         );
+        assert!(parse_request_line(b"GET / HTTP/1.2").is_ok());
+        assert_eq!(
+            parse_request_line(b"GET / HTTP/2.0"),
+            Err(HandshakeError::UnsupportedHttpMajorVersion)
+        );
+        assert!(parse_request_line(b"GET / HTTP/1.10").is_err());
+        assert!(parse_request_line(b"GET / http/1.1").is_err());
         assert_eq!(
             parse_status_line(b"HTTP/1.1 101 Switching Protocols")
                 .unwrap()

@@ -8,8 +8,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 mod client;
 #[cfg(feature = "deflate")]
 pub mod extensions;
+mod fields;
 pub(crate) mod http;
 mod server;
+mod uri;
 mod url;
 
 pub use client::{Accepted, ClientRequest};
@@ -17,7 +19,8 @@ pub(crate) use client::{validate_response, write_request};
 pub use http::Fields as Headers;
 pub use server::{Accept, Request};
 pub(crate) use server::{
-    check_accept, check_headers, validate_request, write_accept, write_error_response, write_reject,
+    RESPONSE_RESERVED, check_accept, check_headers, check_reject, validate_request, write_accept,
+    write_error_response, write_reject,
 };
 pub use url::{UrlError, WsUrl};
 

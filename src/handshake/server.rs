@@ -6,7 +6,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::accept_key;
+use super::fields::{is_token, split_list};
 use super::http::{self, Fields};
+use super::uri;
 use crate::error::{HandshakeError, SendError};
 
 /// An upgrade request that passed validation, borrowed from the connection.
@@ -14,6 +16,8 @@ use crate::error::{HandshakeError, SendError};
 pub struct Request<'a> {
     method: &'a str,
     target: &'a str,
+    resource: &'a str,
+    authority: &'a str,
     headers: Fields<'a>,
 }
 
@@ -23,9 +27,27 @@ impl<'a> Request<'a> {
         self.method
     }
 
-    /// The request target: path and query, e.g. `/chat?room=1`.
+    /// The resource name (RFC 6455 §3): path and query, e.g.
+    /// `/chat?room=1`, also for an absolute-form target
+    /// (`GET ws://example.com/chat?room=1`), and `/` for an empty path.
     pub fn path(&self) -> &'a str {
+        self.resource
+    }
+
+    /// The request target exactly as sent: the resource name, or an
+    /// absolute URI.
+    pub fn target(&self) -> &'a str {
         self.target
+    }
+
+    /// The authority the request is for: the authority of an absolute-form
+    /// target, else the `Host` header. "When an origin server receives a
+    /// request with an absolute-form of request-target, the origin server
+    /// MUST ignore the received Host header field (if any) and instead use
+    /// the host information of the request-target" (RFC 9112 §3.2.2): route
+    /// by this, not by [`host`](Self::host).
+    pub fn authority(&self) -> &'a str {
+        self.authority
     }
 
     /// Every header field, in order.
@@ -38,7 +60,9 @@ impl<'a> Request<'a> {
         self.headers.get(name)
     }
 
-    /// The `Host` header.
+    /// The `Host` header, as sent (valid, exactly one). For routing, use
+    /// [`authority`](Self::authority), which differs for an absolute-form
+    /// target.
     pub fn host(&self) -> Option<&'a str> {
         self.header("host")
             .and_then(|v| core::str::from_utf8(v).ok())
@@ -58,7 +82,8 @@ impl<'a> Request<'a> {
     }
 
     /// The extensions the client offers, each with its parameters as sent
-    /// (e.g. `permessage-deflate; client_max_window_bits`).
+    /// (e.g. `permessage-deflate; client_max_window_bits`). A comma inside
+    /// a quoted parameter value does not split an offer.
     pub fn extensions(&self) -> impl Iterator<Item = &'a str> + 'a {
         self.headers
             .list("sec-websocket-extensions")
@@ -67,6 +92,13 @@ impl<'a> Request<'a> {
 }
 
 /// Checks an upgrade request (RFC 6455 §4.2.1) and returns it with its key.
+///
+/// "If the server, while reading the handshake, finds that the client did
+/// not send a handshake that matches the description below ..., including
+/// but not limited to any violations of the ABNF grammar specified for the
+/// components of the handshake, the server MUST stop processing the
+/// client's handshake and return an HTTP response with an appropriate error
+/// code (such as 400 Bad Request)" (§4.2.1).
 pub(crate) fn validate_request(
     head: http::Head<'_>,
 ) -> Result<(Request<'_>, &[u8]), HandshakeError> {
@@ -75,11 +107,22 @@ pub(crate) fn validate_request(
     if method != "GET" {
         return Err(HandshakeError::MethodNotGet);
     }
-    // RFC 9112 §3.2: a request without a Host field, or with more than
-    // one, gets a 400.
-    if h.get_all("host").count() != 1 {
+    let parsed = uri::parse_target(target)?;
+    // RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status
+    // code to any HTTP/1.1 request message that lacks a Host header field
+    // and to any request message that contains more than one Host header
+    // field line or a Host header field with an invalid field value."
+    let mut hosts = h.get_all("host");
+    let (Some(host), None) = (hosts.next(), hosts.next()) else {
         return Err(HandshakeError::MissingHost);
+    };
+    if !uri::is_valid_host(host) {
+        return Err(HandshakeError::InvalidHost);
     }
+    // §4.2.1: "An |Upgrade| header field containing the value "websocket"":
+    // a request may list several protocols (RFC 9110 §7.8: "A client MAY
+    // send a list of protocols in the Upgrade header field of a request"),
+    // so the token anywhere in the list will do.
     if !h.has_token("upgrade", "websocket") {
         return Err(HandshakeError::MissingUpgrade);
     }
@@ -95,14 +138,59 @@ pub(crate) fn validate_request(
     if versions.next() != Some(b"13") || versions.next().is_some() {
         return Err(HandshakeError::UnsupportedVersion);
     }
+    check_no_content(h)?;
+    check_offered_subprotocols(h)?;
+    let authority = match parsed.authority {
+        Some(authority) => authority,
+        // Valid, so ASCII.
+        None => core::str::from_utf8(host).map_err(|_| HandshakeError::InvalidHost)?,
+    };
     Ok((
         Request {
             method,
             target,
+            resource: parsed.resource,
+            authority,
             headers: h,
         },
         key,
     ))
+}
+
+/// A GET upgrade has no content: the bytes after its head are frames. "The
+/// presence of a message body in a request is signaled by a Content-Length
+/// or Transfer-Encoding header field" (RFC 9112 §6), so a request with
+/// `Transfer-Encoding`, or a `Content-Length` other than 0 (repeated zeros,
+/// "0, 0", are the same value: RFC 9110 §8.6), is refused rather than have
+/// its content read as frames.
+fn check_no_content(h: Fields<'_>) -> Result<(), HandshakeError> {
+    if h.get("transfer-encoding").is_some() {
+        return Err(HandshakeError::RequestContent);
+    }
+    for value in h.get_all("content-length") {
+        let mut elements = split_list(value).peekable();
+        if elements.peek().is_none() || !elements.all(|e| e == b"0") {
+            return Err(HandshakeError::RequestContent);
+        }
+    }
+    Ok(())
+}
+
+/// "The elements that comprise this value MUST be non-empty strings with
+/// characters in the range U+0021 to U+007E not including separator
+/// characters as defined in [RFC2616] and MUST all be unique strings"
+/// (RFC 6455 §4.1; the ABNF of §4.3: `1#token`). A request that breaks
+/// this is refused (400), per the §4.2.1 rule above.
+fn check_offered_subprotocols(h: Fields<'_>) -> Result<(), HandshakeError> {
+    let mut offered: Vec<&[u8]> = h.list("sec-websocket-protocol").collect();
+    if !offered.iter().all(|p| is_token(p)) {
+        return Err(HandshakeError::InvalidSubprotocol);
+    }
+    offered.sort_unstable();
+    if offered.windows(2).any(|w| w[0] == w[1]) {
+        return Err(HandshakeError::InvalidSubprotocol);
+    }
+    Ok(())
 }
 
 /// "The value of this header field MUST be a nonce consisting of a randomly
@@ -154,6 +242,11 @@ impl<'a> Accept<'a> {
 
 /// Writes the `101 Switching Protocols` response. The caller has checked
 /// the subprotocol and headers.
+///
+/// An `Expect: 100-continue` in the request gets no `100 (Continue)`
+/// first: "A server MAY omit sending a 100 (Continue) response if ... the
+/// framing indicates that there is no content" (RFC 9110 §10.1.1), and an
+/// accepted upgrade request has none (see `check_no_content`).
 /// `extensions` is the negotiated `Sec-WebSocket-Extensions` value, if any.
 pub(crate) fn write_accept(
     key: &[u8],
@@ -177,7 +270,9 @@ pub(crate) fn write_accept(
     out.extend_from_slice(b"\r\n");
 }
 
-/// Writes an HTTP error response that ends the connection.
+/// Writes an HTTP error response that ends the connection, with the fields
+/// its status requires. The caller has checked the status, headers and
+/// body ([`check_reject`]).
 pub(crate) fn write_reject(status: u16, headers: &[(&str, &str)], body: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(&[
@@ -188,10 +283,36 @@ pub(crate) fn write_reject(status: u16, headers: &[(&str, &str)], body: &[u8], o
     out.push(b' ');
     out.extend_from_slice(http::reason_phrase(status).as_bytes());
     out.extend_from_slice(b"\r\n");
+    if status == 426 {
+        // "The server MUST send an Upgrade header field in a 426 response
+        // to indicate the required protocol(s)" (RFC 9110 §15.5.22), and
+        // "A sender of Upgrade MUST also send an "Upgrade" connection
+        // option in the Connection header field" (RFC 9110 §7.8). RFC 6455
+        // §4.4 adds the versions the server supports.
+        out.extend_from_slice(b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
+    }
+    if status == 405 && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("allow")) {
+        // "An origin server MUST generate an Allow header field in a 405
+        // (Method Not Allowed) response" (RFC 9110 §15.5.6).
+        out.extend_from_slice(b"Allow: GET\r\n");
+    }
     for (name, value) in headers {
         http::write_field(out, name, value.as_bytes());
     }
-    out.extend_from_slice(b"Connection: close\r\nContent-Length: ");
+    if status == 426 {
+        out.extend_from_slice(b"Connection: Upgrade, close\r\n");
+    } else {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    if matches!(status, 204 | 304) {
+        // A 204 or 304 "is terminated by the end of the header section; it
+        // cannot contain content" (RFC 9110 §15.3.5, §15.4.5), and "A
+        // server MUST NOT send a Content-Length header field in any
+        // response with a status code of ... 204 (No Content)" (§8.6).
+        out.extend_from_slice(b"\r\n");
+        return;
+    }
+    out.extend_from_slice(b"Content-Length: ");
     let mut digits = [0u8; 20];
     let mut n = body.len();
     let mut i = digits.len();
@@ -213,15 +334,12 @@ pub(crate) fn write_error_response(error: &HandshakeError, out: &mut Vec<u8>) {
     let Some(status) = error.status() else { return };
     let mut body = alloc::format!("{error}\n");
     body.truncate(200);
-    let headers: &[(&str, &str)] = match error {
-        HandshakeError::UnsupportedVersion => &[
-            ("Sec-WebSocket-Version", "13"),
-            ("Content-Type", "text/plain"),
-        ],
-        HandshakeError::MethodNotGet => &[("Allow", "GET"), ("Content-Type", "text/plain")],
-        _ => &[("Content-Type", "text/plain")],
-    };
-    write_reject(status, headers, body.as_bytes(), out);
+    write_reject(
+        status,
+        &[("Content-Type", "text/plain")],
+        body.as_bytes(),
+        out,
+    );
 }
 
 /// Checks the caller's choices for a `101` against the request.
@@ -231,13 +349,61 @@ pub(crate) fn check_accept(request: &Request<'_>, accept: &Accept<'_>) -> Result
     {
         return Err(SendError::SubprotocolNotOffered);
     }
-    check_headers(accept.headers)
+    check_headers(accept.headers, RESPONSE_RESERVED)
 }
 
-pub(crate) fn check_headers(headers: &[(&str, &str)]) -> Result<(), SendError> {
-    if headers.iter().all(|(n, v)| http::valid_field(n, v)) {
-        Ok(())
-    } else {
-        Err(SendError::InvalidHeader)
+/// Checks a refusal: status, body and headers.
+pub(crate) fn check_reject(
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(), SendError> {
+    if !(200..=599).contains(&status) {
+        return Err(SendError::InvalidStatus);
     }
+    if matches!(status, 204 | 304) && !body.is_empty() {
+        return Err(SendError::BodyNotAllowed);
+    }
+    check_headers(headers, RESPONSE_RESERVED)?;
+    let has = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    // "A server generating a 401 (Unauthorized) response MUST send a
+    // WWW-Authenticate header field containing at least one challenge"
+    // (RFC 9110 §11.6.1); likewise Proxy-Authenticate in a 407 (§11.7.1).
+    if status == 401 && !has("www-authenticate") {
+        return Err(SendError::MissingHeader("WWW-Authenticate"));
+    }
+    if status == 407 && !has("proxy-authenticate") {
+        return Err(SendError::MissingHeader("Proxy-Authenticate"));
+    }
+    Ok(())
+}
+
+/// Header names a response writer may not take from the caller: written by
+/// the connection itself, or changing the framing of the message (RFC 9110
+/// §8.6: "A server MUST NOT send a Content-Length header field in any
+/// response with a status code of 1xx"; §6.1 likewise Transfer-Encoding).
+/// Names ending in `-` are prefixes.
+pub(crate) const RESPONSE_RESERVED: &[&str] = &[
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "upgrade",
+    "sec-websocket-",
+];
+
+/// Checks caller-supplied header fields: valid HTTP, and none reserved.
+pub(crate) fn check_headers(headers: &[(&str, &str)], reserved: &[&str]) -> Result<(), SendError> {
+    for (name, value) in headers {
+        if !http::valid_field(name, value) {
+            return Err(SendError::InvalidHeader);
+        }
+        let is_reserved = |r: &&str| match r.strip_suffix('-') {
+            Some(_) => name.len() >= r.len() && name[..r.len()].eq_ignore_ascii_case(r),
+            None => name.eq_ignore_ascii_case(r),
+        };
+        if reserved.iter().any(is_reserved) {
+            return Err(SendError::ReservedHeader);
+        }
+    }
+    Ok(())
 }

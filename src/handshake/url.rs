@@ -94,7 +94,8 @@ impl<'a> WsUrl<'a> {
             }
             Some(p) => parse_port(p)?,
         };
-        if !resource.bytes().all(is_uri_byte) {
+        // The same rule our server applies to the request target.
+        if !super::uri::is_path_and_query(resource.as_bytes()) {
             return Err(UrlError::Path);
         }
         let resource = match resource.as_bytes().first() {
@@ -152,8 +153,7 @@ impl<'a> WsUrl<'a> {
 fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), UrlError> {
     if let Some(v6) = authority.strip_prefix('[') {
         let (host, after) = v6.split_once(']').ok_or(UrlError::Host)?;
-        let ipv6 = |b: u8| b.is_ascii_hexdigit() || b == b':' || b == b'.';
-        if host.len() < 2 || !host.contains(':') || !host.bytes().all(ipv6) {
+        if !super::uri::is_ipv6(host.as_bytes()) {
             return Err(UrlError::Host);
         }
         return match after {
@@ -185,12 +185,6 @@ fn parse_port(port: &str) -> Result<u16, UrlError> {
         Ok(0) | Err(_) => Err(UrlError::Port),
         Ok(p) => Ok(p),
     }
-}
-
-/// Characters allowed in a URI's path and query (RFC 3986 §3.3, §3.4):
-/// visible ASCII less the delimiters that may not appear there.
-fn is_uri_byte(b: u8) -> bool {
-    b.is_ascii_graphic() && !b"\"<>\\^`{|}#".contains(&b)
 }
 
 #[cfg(test)]

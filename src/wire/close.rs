@@ -67,6 +67,17 @@ impl CloseCode {
         self.is_valid_on_wire()
     }
 
+    /// Whether an endpoint of this role may send this code: as
+    /// [`is_sendable`](Self::is_sendable), less 1010 for a server. 1010
+    /// means the client expected the server to negotiate an extension:
+    /// "Note that this status code is not used by the server, because it
+    /// can fail the WebSocket handshake instead" (RFC 6455 §7.4.1). The
+    /// other codes (1011 widened to both ends by the IANA registry, 1012-1014
+    /// registered without a rule on who sends them) are not restricted.
+    pub const fn is_sendable_by(self, client: bool) -> bool {
+        self.is_sendable() && (client || self.0 != 1010)
+    }
+
     fn name(self) -> Option<&'static str> {
         Some(match self {
             Self::NORMAL => "NORMAL",

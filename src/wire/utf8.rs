@@ -70,6 +70,19 @@ impl Utf8Validator {
         self.pending_len == 0
     }
 
+    /// How many bytes at the end of the input so far begin a character
+    /// that is not finished yet (0 to 3).
+    ///
+    /// ```
+    /// use wstate::wire::utf8::Utf8Validator;
+    /// let mut v = Utf8Validator::new();
+    /// v.feed(&[b'a', 0xf0, 0x9f]).unwrap();
+    /// assert_eq!(v.incomplete_len(), 2);
+    /// ```
+    pub const fn incomplete_len(&self) -> usize {
+        self.pending_len as usize
+    }
+
     /// Validates the next piece. Fails as soon as the input can no longer be
     /// the prefix of valid UTF-8; an unfinished character at the end is kept
     /// for the next call.

@@ -1595,10 +1595,7 @@ pub(crate) fn handshake_server(data: &[u8]) {
                     answer.chosen = answer.offered.first().cloned();
                 }
                 // Bytes that followed the head in the reads so far.
-                let head_len = stream
-                    .windows(4)
-                    .position(|w| w == b"\r\n\r\n")
-                    .map_or(0, |i| i + 4);
+                let head_len = request_head_end(stream).unwrap_or(0);
                 let early = received.saturating_sub(head_len);
                 server_answers(&setup, conn, out, &mut answer, early);
             },
@@ -1667,11 +1664,16 @@ fn server_answers(
         let status = 150 + 2 * u16::from(setup.extra);
         let body = b"no thanks";
         let r = conn.reject(status, &[("X-Reason", "fuzz")], body, out);
-        if (200..=599).contains(&status) {
-            assert_eq!(r, Ok(()));
-        } else {
-            assert_eq!(r, Err(SendError::InvalidStatus));
-        }
+        let expected = match status {
+            _ if !(200..=599).contains(&status) => Err(SendError::InvalidStatus),
+            // RFC 9110 §15.3.5, §15.4.5: no content.
+            204 | 304 => Err(SendError::BodyNotAllowed),
+            // RFC 9110 §11.6.1, §11.7.1: the challenge is required.
+            401 => Err(SendError::MissingHeader("WWW-Authenticate")),
+            407 => Err(SendError::MissingHeader("Proxy-Authenticate")),
+            _ => Ok(()),
+        };
+        assert_eq!(r, expected);
         r
     } else {
         let extra: &[(&str, &str)] = if setup.flags & 0x10 != 0 {
@@ -1706,10 +1708,7 @@ fn check_server_handshake(
     end: &Summary,
     a: &ServerAnswer,
 ) {
-    let head_end = stream
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4);
+    let head_end = request_head_end(stream);
     let Some(first) = t.events.first() else {
         // Still waiting: no head yet, and not over the limit.
         assert!(t.out.is_empty());
@@ -1737,7 +1736,7 @@ fn check_server_handshake(
                     let response = parse_response(&t.out);
                     assert_eq!(response.status, status);
                     assert!(response.rest.is_empty(), "bytes after the error response");
-                    assert_eq!(response.header("connection"), Some("close"));
+                    check_status_fields(&response);
                 }
                 None => assert!(t.out.is_empty(), "output for {e:?}"),
             }
@@ -1746,7 +1745,8 @@ fn check_server_handshake(
             assert!(!request.path.is_empty());
             let head_len = head_end.expect("a Request without a whole head");
             assert!(head_len <= setup.config.max_handshake_size);
-            check_request_head(&stream[..head_len]);
+            let start = stream.len() - stream.trim_ascii_start().len();
+            check_request_head(&stream[start..head_len]);
             let (result, start) = a.result.expect("the request was answered");
             assert_eq!(t.out[..start].len(), 0, "output before the answer");
             let answer = &t.out[start..];
@@ -1757,6 +1757,7 @@ fn check_server_handshake(
             if setup.flags & 0x02 != 0 {
                 let response = parse_response(answer);
                 assert_eq!(response.status, 150 + 2 * u16::from(setup.extra));
+                check_status_fields(&response);
                 assert_eq!(response.body, b"no thanks");
                 assert_eq!(response.header("x-reason"), Some("fuzz"));
                 assert!(response.rest.is_empty(), "bytes after the rejection");
@@ -1826,6 +1827,64 @@ fn check_unanswered(setup: &HsSetup, early: usize, t: &Transcript, answer: &[u8]
     }
 }
 
+/// Where a request head ends: after the empty lines a server ignores
+/// before it (RFC 9112 §2.2), the first blank line.
+fn request_head_end(stream: &[u8]) -> Option<usize> {
+    let mut start = 0;
+    while stream[start..].starts_with(b"\r\n") {
+        start += 2;
+    }
+    let i = stream[start..].windows(4).position(|w| w == b"\r\n\r\n")?;
+    Some(start + i + 4)
+}
+
+/// The fields a status requires in a response we wrote (RFC 9110 §15.5.6,
+/// §15.5.22, §7.8; RFC 6455 §4.4), and the end of the connection.
+fn check_status_fields(response: &HttpResponse) {
+    if response.status == 426 {
+        assert_eq!(response.header("upgrade"), Some("websocket"));
+        assert_eq!(response.header("sec-websocket-version"), Some("13"));
+        assert_eq!(response.header("connection"), Some("Upgrade, close"));
+    } else {
+        assert_eq!(response.header("connection"), Some("close"));
+    }
+    if response.status == 405 {
+        assert!(response.header("allow").is_some());
+    }
+    if matches!(response.status, 204 | 304) {
+        assert_eq!(response.header("content-length"), None);
+    }
+}
+
+/// The `(lowercase name, trimmed value)` field lines of a head after its
+/// first line, obs-folds joined to the line they continue (RFC 9112 §5.2).
+fn unfolded_fields(text: &str) -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for line in text.split("\r\n").skip(1).filter(|l| !l.is_empty()) {
+        if line.starts_with([' ', '\t']) {
+            let last = fields.last_mut().expect("a fold continues a field");
+            let joined = format!("{} {}", last.1, line);
+            last.1 = joined.trim_matches([' ', '\t']).to_string();
+            continue;
+        }
+        let (n, v) = line.split_once(':').expect("field line");
+        fields.push((
+            n.to_ascii_lowercase(),
+            v.trim_matches([' ', '\t']).to_string(),
+        ));
+    }
+    fields
+}
+
+/// Whether a version is HTTP/1.1 or a later HTTP/1 minor version, which
+/// RFC 9110 §2.5 says to process as 1.1.
+fn is_http_1_1_or_later(version: &str) -> bool {
+    matches!(
+        version.as_bytes(),
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'1'..=b'9']
+    )
+}
+
 /// Checks, without the crate, that a head is a valid upgrade request.
 fn check_request_head(head: &[u8]) {
     let text = String::from_utf8_lossy(head);
@@ -1834,17 +1893,23 @@ fn check_request_head(head: &[u8]) {
     let parts: Vec<&str> = request_line.split(' ').collect();
     assert_eq!(parts.len(), 3, "{request_line:?}");
     assert_eq!(parts[0], "GET");
-    assert_eq!(parts[2], "HTTP/1.1");
-    let fields: Vec<(String, String)> = lines
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let (n, v) = l.split_once(':').expect("field line");
-            (
-                n.to_ascii_lowercase(),
-                v.trim_matches([' ', '\t']).to_string(),
-            )
-        })
-        .collect();
+    assert!(is_http_1_1_or_later(parts[2]), "{request_line:?}");
+    // RFC 9112 §3.2: origin-form or absolute-form, no fragment.
+    let target = parts[1];
+    assert!(!target.contains('#'), "{target:?}");
+    let lower = target.to_ascii_lowercase();
+    assert!(
+        target.starts_with('/')
+            || ["ws://", "wss://", "http://", "https://"]
+                .iter()
+                .any(|s| lower.starts_with(s)),
+        "{target:?}"
+    );
+    assert!(
+        lines.all(|l| !l.starts_with([' ', '\t'])),
+        "obs-fold in a request"
+    );
+    let fields = unfolded_fields(&text);
     let all = |name: &str| -> Vec<&str> {
         fields
             .iter()
@@ -1865,6 +1930,19 @@ fn check_request_head(head: &[u8]) {
         all("host").len(),
         1,
         "a request without exactly one Host line"
+    );
+    let host = all("host")[0];
+    assert!(
+        !host.is_empty() && !host.contains([' ', '\t', ',', '@', '/']),
+        "Host {host:?}"
+    );
+    // RFC 9112 §6: no content on an upgrade request.
+    assert!(all("transfer-encoding").is_empty());
+    assert!(
+        all("content-length")
+            .iter()
+            .flat_map(|v| v.split(','))
+            .all(|e| e.trim_matches([' ', '\t']) == "0")
     );
     assert!(has_token("upgrade", "websocket"));
     assert!(has_token("connection", "upgrade"));
@@ -2002,10 +2080,7 @@ pub(crate) fn handshake_client(data: &[u8]) {
         other => panic!("our server refuses our request: {other:?}"),
     }
 
-    let head_end = stream
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4);
+    let (head_start, head_end) = response_head(stream);
     match t.events.first() {
         None => {
             assert_eq!(
@@ -2024,7 +2099,8 @@ pub(crate) fn handshake_client(data: &[u8]) {
                 ),
                 // Only a refusal waits after its head, for its body.
                 Some(head_len) => {
-                    let body = refusal_body(&stream[..head_len], setup.config.max_handshake_size);
+                    let head = &stream[head_start..head_len];
+                    let body = refusal_body(head, setup.config.max_handshake_size);
                     let want = body.expect("a whole head was not answered");
                     let have = stream.len() - head_len;
                     assert!(
@@ -2045,7 +2121,7 @@ pub(crate) fn handshake_client(data: &[u8]) {
                 // The refusal carries its body, as far as the limit allows.
                 let head_len = head_end.expect("a refusal without a whole head");
                 let max = setup.config.max_handshake_size;
-                let want = refusal_body(&stream[..head_len], max)
+                let want = refusal_body(&stream[head_start..head_len], max)
                     .expect("a refusal with a status other than 101");
                 let after = &stream[head_len..];
                 let n = after.len().min(want.unwrap_or(max));
@@ -2068,7 +2144,7 @@ pub(crate) fn handshake_client(data: &[u8]) {
         Some(Ev::Accepted(chosen, _)) => {
             let head_len = head_end.expect("Accepted without a whole head");
             assert!(head_len <= setup.config.max_handshake_size);
-            check_101(&stream[..head_len], offered, chosen.as_deref());
+            check_101(&stream[head_start..head_len], offered, chosen.as_deref());
             let frames = after_handshake(&t, 1, request_len);
             let rx = Setup {
                 client: true,
@@ -2093,13 +2169,7 @@ pub(crate) fn handshake_client(data: &[u8]) {
 #[allow(clippy::option_option, reason = "not a refusal / until the end")]
 fn refusal_body(head: &[u8], max: usize) -> Option<Option<usize>> {
     let text = String::from_utf8_lossy(head);
-    let mut lines = text.split("\r\n");
-    let status: u16 = lines
-        .next()?
-        .strip_prefix("HTTP/1.1 ")?
-        .get(..3)?
-        .parse()
-        .ok()?;
+    let status = status_of(&text)?;
     if status == 101 {
         return None;
     }
@@ -2107,7 +2177,10 @@ fn refusal_body(head: &[u8], max: usize) -> Option<Option<usize>> {
         return Some(Some(0));
     }
     let mut length = None;
-    for line in lines {
+    for line in text.split("\r\n").skip(1) {
+        if line.starts_with([' ', '\t']) {
+            continue; // a fold continues the previous value
+        }
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };
@@ -2123,25 +2196,39 @@ fn refusal_body(head: &[u8], max: usize) -> Option<Option<usize>> {
     Some(length.flatten().map(|n| n.min(max)))
 }
 
+/// The status of a head whose first line is `HTTP/1.x NNN[ reason]`.
+fn status_of(text: &str) -> Option<u16> {
+    let line = text.split("\r\n").next()?;
+    let (version, rest) = line.split_once(' ')?;
+    if !is_http_1_1_or_later(version) {
+        return None;
+    }
+    rest.get(..3)?.parse().ok()
+}
+
+/// Where the final response head starts and ends: interim (1xx other than
+/// 101) heads before it are skipped (RFC 9110 §15.2). The end is `None`
+/// while no final head is complete.
+fn response_head(stream: &[u8]) -> (usize, Option<usize>) {
+    let mut start = 0;
+    loop {
+        let Some(i) = stream[start..].windows(4).position(|w| w == b"\r\n\r\n") else {
+            return (start, None);
+        };
+        let end = start + i + 4;
+        match status_of(&String::from_utf8_lossy(&stream[start..end])) {
+            Some(s) if (100..=199).contains(&s) && s != 101 => {}
+            _ => return (start, Some(end)),
+        }
+        start = end;
+    }
+}
+
 /// Checks, without the crate, that a response head accepts our request.
 fn check_101(head: &[u8], offered: &[&str], chosen: Option<&str>) {
     let text = String::from_utf8_lossy(head);
-    let mut lines = text.split("\r\n");
-    let status_line = lines.next().unwrap();
-    assert!(
-        status_line == "HTTP/1.1 101" || status_line.starts_with("HTTP/1.1 101 "),
-        "{status_line:?}"
-    );
-    let fields: Vec<(String, String)> = lines
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let (n, v) = l.split_once(':').expect("field line");
-            (
-                n.to_ascii_lowercase(),
-                v.trim_matches([' ', '\t']).to_string(),
-            )
-        })
-        .collect();
+    assert_eq!(status_of(&text), Some(101), "{text:?}");
+    let fields = unfolded_fields(&text);
     let all = |name: &str| -> Vec<&str> {
         fields
             .iter()
@@ -2158,7 +2245,12 @@ fn check_101(head: &[u8], offered: &[&str], chosen: Option<&str>) {
             .collect()
     };
     let has = |name: &str, token: &str| tokens(name).iter().any(|t| t.eq_ignore_ascii_case(token));
-    assert!(has("upgrade", "websocket"));
+    // RFC 6455 §4.1: exactly "websocket", not a list containing it.
+    let upgrade = all("upgrade");
+    assert!(
+        upgrade.len() == 1 && upgrade[0].eq_ignore_ascii_case("websocket"),
+        "{upgrade:?}"
+    );
     assert!(has("connection", "upgrade"));
     assert_eq!(all("sec-websocket-accept"), [ACCEPT]);
     assert!(
@@ -2216,8 +2308,24 @@ pub(crate) fn client_request(data: &[u8]) {
         .subprotocols(&protocols)
         .headers(&headers);
     let mut out = Vec::new();
-    let Ok(_client) = Connection::client(&request, client_entropy(), Config::default(), &mut out)
-    else {
+    let result = Connection::client(&request, client_entropy(), Config::default(), &mut out);
+    let reserved = r.headers.iter().any(|(n, _)| {
+        let n = n.to_ascii_lowercase();
+        [
+            "host",
+            "upgrade",
+            "connection",
+            "content-length",
+            "transfer-encoding",
+        ]
+        .contains(&n.as_str())
+            || n.starts_with("sec-websocket-")
+    });
+    if reserved {
+        // A header the request writes itself, or one announcing content.
+        assert!(result.is_err(), "a reserved header was sent: {r:?}");
+    }
+    let Ok(_client) = result else {
         assert!(out.is_empty(), "bytes written for a refused request");
         return;
     };
@@ -2229,7 +2337,12 @@ pub(crate) fn client_request(data: &[u8]) {
         + 4;
     assert_eq!(head_len, out.len(), "bytes after the request head");
     let ows = [' ', '\t'];
-    let mut server = Connection::server(Config::default().max_handshake_size(usize::MAX));
+    // The server allows as many fields as the caller may add (the default
+    // 64 would answer 431 to a long list the client may well send).
+    let config = Config::default()
+        .max_handshake_size(usize::MAX)
+        .max_headers(r.headers.len() + 8);
+    let mut server = Connection::server(config);
     let mut server_out = Vec::new();
     server.receive(&out);
     let request = match server.poll_event(&mut server_out) {

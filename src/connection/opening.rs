@@ -1,0 +1,270 @@
+//! The opening handshake as the connection reads it: the server's request,
+//! the client's response (interim 1xx heads skipped, a refusal's body read),
+//! each checked by [`handshake`](crate::handshake). The transitions are
+//! `Core` methods in `mod.rs`.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+#[cfg(feature = "deflate")]
+use super::compress;
+use super::{Connection, Polled, Sender, State};
+use crate::error::{Error, HandshakeError, Response};
+use crate::event::Event;
+use crate::handshake::{self, http};
+
+/// What a client remembers of its request to check the response.
+#[derive(Debug)]
+pub(super) struct ClientHandshake {
+    /// The `Sec-WebSocket-Accept` the server must send.
+    pub(super) accept: [u8; 28],
+    /// The subprotocols offered, comma-separated.
+    pub(super) offered: String,
+    /// Where the response head being read starts: after any interim (1xx)
+    /// responses skipped so far.
+    pub(super) head_start: usize,
+    pub(super) scanned: usize,
+}
+
+/// A refusal whose body is still arriving.
+#[derive(Debug)]
+pub(super) struct Rejection {
+    pub(super) response: Response,
+    /// How many body bytes to wait for; `None`: until the transport ends.
+    pub(super) want: Option<usize>,
+}
+
+impl Connection {
+    /// Server: looks for a complete request head and validates it.
+    pub(super) fn poll_request(&mut self, out: &mut Vec<u8>) -> Result<Polled<'_>, Error> {
+        let State::ReadingRequest { scanned } = &mut self.core.state else {
+            return Ok(Polled::NeedMore);
+        };
+        let max = self.core.config.max_handshake_size;
+        let len = self.rx.buf.len();
+        // Empty lines before the request line are ignored (RFC 9112 §2.2);
+        // they count towards the head size limit.
+        let start = http::empty_lines(&self.rx.buf);
+        let head_len = match http::find_head_end(&self.rx.buf, start, scanned) {
+            Err(e) => return Err(self.refuse(e, out)),
+            Ok(Some(n)) if n <= max => n,
+            Ok(None) if len <= max && !self.core.eof => return Ok(Polled::NeedMore),
+            Ok(None) if len <= max => {
+                return Err(self.refuse(HandshakeError::UnexpectedEof, out));
+            }
+            _ => {
+                // "A server that receives a request-target longer than any
+                // URI it wishes to parse MUST respond with a 414 (URI Too
+                // Long) status code" (RFC 9112 §3); other fields: 431.
+                let e = http::request_too_large(&self.rx.buf[start..], max);
+                return Err(self.refuse(e, out));
+            }
+        };
+        // Frames start after the head (once accepted); the head itself stays
+        // in place, borrowed by the request and read again by `accept`.
+        self.rx.pos = head_len;
+        let Self { rx, core } = self;
+        let buf = &rx.buf[..];
+        let parsed = http::parse_head(&buf[start..head_len], core.config.max_headers)
+            .map_err(|e| match e {
+                HandshakeError::HeadTooLarge => http::request_too_large(&buf[start..], max),
+                e => e,
+            })
+            .and_then(handshake::validate_request);
+        match parsed {
+            Ok((request, key)) => {
+                // ReadingRequest -> RequestReceived: the caller decides. The
+                // key stays in the buffer until `accept`: keep where.
+                let key_start = key.as_ptr().addr() - buf.as_ptr().addr();
+                // More than the bound may already follow the head (it came
+                // in the same reads): the same answer as if it came after,
+                // whatever the chunking. The request is still reported;
+                // answering it fails, the next poll refuses it.
+                let overrun = buf.len() - head_len > core.config.max_handshake_size;
+                core.on_request(head_len, key_start, overrun);
+                Ok(Polled::Event(
+                    Event::Request(request),
+                    Sender::new(core, buf),
+                ))
+            }
+            Err(e) => {
+                // With the HTTP error queued.
+                handshake::write_error_response(&e, out);
+                core.on_handshake_failed();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Server: refuses the request with an HTTP error (ReadingRequest ->
+    /// Failed).
+    fn refuse(&mut self, e: HandshakeError, out: &mut Vec<u8>) -> Error {
+        handshake::write_error_response(&e, out);
+        self.core.on_handshake_failed();
+        self.rx.release();
+        e.into()
+    }
+
+    /// Server: a request awaits `accept` or `reject`.
+    pub(super) fn poll_pending_request(&mut self) -> Polled<'_> {
+        if !self.core.eof {
+            return Polled::NeedMore;
+        }
+        // RequestReceived -> Closed: the client left before the answer.
+        self.rx.release();
+        let event = Event::Close(self.core.on_transport_end());
+        Polled::Event(event, Sender::new(&mut self.core, &[]))
+    }
+
+    /// Client: looks for a complete response head and validates it, or for
+    /// the body of a refusal.
+    pub(super) fn poll_response(&mut self) -> Result<Polled<'_>, Error> {
+        let max = self.core.config.max_handshake_size;
+        let eof = self.core.eof;
+        match &mut self.core.state {
+            State::ReadingResponse(client) => {
+                let len = self.rx.buf.len();
+                let start = client.head_start;
+                let found = http::find_head_end(&self.rx.buf, start, &mut client.scanned);
+                // The limit bounds every head read, interim ones included.
+                let head_len = match found {
+                    Err(e) => return Err(self.give_up(e)),
+                    Ok(Some(n)) if n <= max => n,
+                    Ok(None) if len <= max && !eof => return Ok(Polled::NeedMore),
+                    Ok(None) if len <= max => {
+                        return Err(self.give_up(HandshakeError::UnexpectedEof));
+                    }
+                    _ => return Err(self.give_up(HandshakeError::HeadTooLarge)),
+                };
+                http::unfold(&mut self.rx.buf[start..head_len]);
+                let head = &self.rx.buf[start..head_len];
+                let max_headers = self.core.config.max_headers;
+                let parsed = http::parse_head(head, max_headers);
+                if let Ok(status) = parsed
+                    .clone()
+                    .and_then(|h| http::parse_status_line(h.first))
+                    && matches!(status.0, 100..=199)
+                    && status.0 != 101
+                {
+                    // "A client MUST be able to parse one or more 1xx
+                    // responses received prior to a final response, even if
+                    // the client does not expect one. A user agent MAY
+                    // ignore unexpected 1xx responses" (RFC 9110 §15.2):
+                    // skip it and read the next head (ReadingResponse ->
+                    // ReadingResponse). 101 is the final one here.
+                    client.head_start = head_len;
+                    client.scanned = head_len;
+                    return self.poll_response();
+                }
+                // Bytes after the head are frames (or a refusal's body).
+                self.rx.pos = head_len;
+                #[cfg(feature = "deflate")]
+                let config = &self.core.config;
+                let checked = parsed.and_then(|head| {
+                    handshake::validate_response(
+                        head,
+                        &client.accept,
+                        &client.offered,
+                        #[cfg(feature = "deflate")]
+                        &config.deflate,
+                    )
+                });
+                #[cfg(feature = "deflate")]
+                let checked = checked.map(|accepted| accepted.deflate().copied());
+                #[cfg(not(feature = "deflate"))]
+                let checked = checked.map(|_| ());
+                match checked {
+                    #[cfg(feature = "deflate")]
+                    Ok(Some(params)) => {
+                        let (compression, inflater) =
+                            compress::codec(params, &self.core.config.deflate, false);
+                        self.core.compression = Some(compression);
+                        self.rx.inflater = Some(inflater);
+                    }
+                    Ok(_) => {}
+                    Err(HandshakeError::Rejected(response)) => {
+                        // Wait for the body, up to the handshake limit.
+                        let want = body_length(&response).map(|n| n.min(max));
+                        self.core.on_rejection(Rejection {
+                            response: *response,
+                            want,
+                        });
+                        return self.poll_response();
+                    }
+                    Err(e) => return Err(self.give_up(e)),
+                }
+                // Checked: parse again for the event, borrowing the buffer
+                // (once per connection).
+                let Self { rx, core } = self;
+                let State::ReadingResponse(client) = &core.state else {
+                    return Ok(Polled::NeedMore);
+                };
+                let head = &rx.buf[client.head_start..head_len];
+                let config = &core.config;
+                match http::parse_head(head, config.max_headers).and_then(|head| {
+                    handshake::validate_response(
+                        head,
+                        &client.accept,
+                        &client.offered,
+                        #[cfg(feature = "deflate")]
+                        &config.deflate,
+                    )
+                }) {
+                    Ok(accepted) => {
+                        core.on_response_accepted();
+                        let sender = Sender::new(core, &rx.buf);
+                        Ok(Polled::Event(Event::Accepted(accepted), sender))
+                    }
+                    Err(_) => Ok(Polled::NeedMore),
+                }
+            }
+            State::ReadingRejection(rejection) => {
+                // The body starts at `pos`, right after the head.
+                let have = self.rx.unread();
+                let complete = match rejection.want {
+                    Some(want) => have >= want,
+                    None => have >= max,
+                };
+                if !complete && !eof {
+                    return Ok(Polled::NeedMore);
+                }
+                let start = self.rx.pos;
+                let end = start + have.min(rejection.want.unwrap_or(max));
+                let mut response = core::mem::replace(
+                    &mut rejection.response,
+                    Response {
+                        status: 0,
+                        reason: String::new(),
+                        headers: Vec::new(),
+                        body: Vec::new(),
+                    },
+                );
+                response.body = self.rx.buf[start..end].to_vec();
+                Err(self.give_up(HandshakeError::Rejected(Box::new(response))))
+            }
+            _ => Ok(Polled::NeedMore),
+        }
+    }
+
+    /// Client: the handshake failed; nothing to send, just hang up
+    /// (ReadingResponse | ReadingRejection -> Failed).
+    fn give_up(&mut self, e: HandshakeError) -> Error {
+        self.core.on_handshake_failed();
+        self.rx.release();
+        e.into()
+    }
+}
+
+/// How many body bytes a refusal carries: its `Content-Length`, none for
+/// 1xx, 204 and 304 (RFC 9112 §6.3), or `None`: until the transport ends.
+fn body_length(response: &Response) -> Option<usize> {
+    if matches!(response.status, 100..=199 | 204 | 304) {
+        return Some(0);
+    }
+    let chunked = response.header("transfer-encoding").is_some();
+    match response.header("content-length") {
+        Some(v) if !chunked => v.trim().parse().ok(),
+        _ => None,
+    }
+}

@@ -1,0 +1,253 @@
+//! Receiving messages in parts ([`Config::receive_parts`]): each data
+//! frame's payload is handed out as it arrives, cut from what is buffered
+//! (never at more than the part bound, never inside a UTF-8 code point),
+//! unmasked in place, so that a connection holds no more than one read and
+//! one part whatever the size of the message. Returns values; never changes
+//! the connection's state.
+
+use core::ops::Range;
+
+use super::recv::{InFrame, PartAt, Ready, Receiver};
+use crate::config::Config;
+use crate::wire::ProtocolError;
+use crate::wire::frame::OpCode;
+use crate::wire::mask::apply_mask;
+
+/// What one step of the parts reader found.
+pub(super) enum Step {
+    /// A part to hand out.
+    Ready(Ready),
+    /// The frame is used up without a part: parse the next one.
+    NextFrame,
+    /// Wait for more bytes.
+    NeedMore,
+}
+
+/// Whether `b` starts a UTF-8 code point (is not a continuation byte).
+fn is_boundary(b: u8) -> bool {
+    b & 0xC0 != 0x80
+}
+
+/// The length of the UTF-8 sequence that `first` starts.
+fn sequence_len(first: u8) -> usize {
+    match first {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
+    }
+}
+
+impl Receiver {
+    /// The next part of the data frame `frame`, whose header is consumed:
+    /// `frame.len` payload bytes remain from `pos`, the first `frame.done`
+    /// of them unmasked (and, for uncompressed text, validated) already.
+    pub(super) fn read_part(
+        &mut self,
+        mut frame: InFrame,
+        config: &Config,
+        max_part: usize,
+    ) -> Result<Step, ProtocolError> {
+        let text = self.is_text(&frame);
+        let available = self.unread().min(frame.len);
+        if available > frame.done {
+            let new = self.pos + frame.done..self.pos + available;
+            if let Some(key) = frame.mask {
+                apply_mask(&mut self.buf[new.clone()], key, frame.consumed + frame.done);
+            }
+            // Fail at the first invalid byte (RFC 6455 §8.1).
+            if text && !frame.compressed {
+                self.utf8
+                    .feed(&self.buf[new])
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+            frame.done = available;
+        }
+        if frame.compressed {
+            return self.inflate_part(frame, config, max_part, text);
+        }
+        if self.carry_len > 0 {
+            return self.complete_carry(frame);
+        }
+        // Hand out what is here, less an unfinished code point at its end.
+        let tail = if text {
+            self.utf8.incomplete_len().min(frame.done)
+        } else {
+            0
+        };
+        let mut n = (frame.done - tail).min(max_part);
+        if text && n < frame.done - tail {
+            // Cut by the part bound: back up to a code point's start.
+            while n > 0 && !is_boundary(self.buf[self.pos + n]) {
+                n -= 1;
+            }
+        }
+        if n == 0 {
+            if tail > 0 && frame.done == frame.len && frame.fin {
+                // The message ends inside a code point.
+                return Err(ProtocolError::InvalidUtf8);
+            }
+            if frame.len == 0 && frame.fin {
+                // An empty last frame ends the message with an empty part.
+                return self.end_part(frame, text, self.pos..self.pos);
+            }
+            if frame.len > 0 && frame.done == frame.len && !frame.fin {
+                // The frame's last bytes start a code point that the next
+                // frame finishes: keep them aside.
+                let (pos, len) = (self.pos, frame.len);
+                self.carry[..len].copy_from_slice(&self.buf[pos..pos + len]);
+                self.carry_len = len;
+                self.consume(&mut frame, len);
+            }
+            if frame.len == 0 {
+                // An empty non-final frame carries no part.
+                self.frame = None;
+                return Ok(Step::NextFrame);
+            }
+            self.frame = Some(frame);
+            return Ok(Step::NeedMore);
+        }
+        let range = self.pos..self.pos + n;
+        self.consume(&mut frame, n);
+        if frame.len == 0 && frame.fin {
+            return self.end_part(frame, text, range);
+        }
+        self.frame = (frame.len > 0).then_some(frame);
+        Ok(Step::Ready(part(text, PartAt::Buf(range), false)))
+    }
+
+    /// Consumes `n` payload bytes of `frame` at `pos`.
+    fn consume(&mut self, frame: &mut InFrame, n: usize) {
+        self.pos += n;
+        frame.len -= n;
+        frame.done -= n;
+        frame.consumed += n;
+    }
+
+    /// The message's last part: checks it ends on a code point.
+    fn end_part(
+        &mut self,
+        frame: InFrame,
+        text: bool,
+        range: Range<usize>,
+    ) -> Result<Step, ProtocolError> {
+        debug_assert!(frame.len == 0 && frame.fin);
+        self.frame = None;
+        self.receiving = None;
+        if text {
+            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(Step::Ready(part(text, PartAt::Buf(range), true)))
+    }
+
+    /// A code point began in an earlier frame: finish it from this one and
+    /// hand it out on its own (a part of 2 to 4 bytes).
+    fn complete_carry(&mut self, mut frame: InFrame) -> Result<Step, ProtocolError> {
+        let need = sequence_len(self.carry[0]) - self.carry_len;
+        let take = need.min(frame.done);
+        let (pos, have) = (self.pos, self.carry_len);
+        self.carry[have..have + take].copy_from_slice(&self.buf[pos..pos + take]);
+        self.carry_len += take;
+        self.consume(&mut frame, take);
+        if take == need {
+            // Whole: hand it out (validated by the validator already).
+            let fin = frame.len == 0 && frame.fin;
+            self.frame = (frame.len > 0).then_some(frame);
+            self.carry_delivered = true;
+            if fin {
+                self.receiving = None;
+                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+            return Ok(Step::Ready(part(true, PartAt::Carry, fin)));
+        }
+        if frame.len == 0 {
+            if frame.fin {
+                // The message ended inside a code point.
+                return Err(ProtocolError::InvalidUtf8);
+            }
+            self.frame = None;
+            return Ok(Step::NextFrame);
+        }
+        self.frame = Some(frame);
+        Ok(Step::NeedMore)
+    }
+
+    /// Compressed: inflates what is buffered into the part buffer
+    /// (`message`), at most `max_part` bytes, and hands out what is complete.
+    #[cfg(feature = "deflate")]
+    fn inflate_part(
+        &mut self,
+        mut frame: InFrame,
+        config: &Config,
+        max_part: usize,
+        text: bool,
+    ) -> Result<Step, ProtocolError> {
+        let Some(inflater) = self.inflater.as_mut() else {
+            return Err(ProtocolError::ReservedBits);
+        };
+        let input_complete = frame.done == frame.len;
+        let fin = frame.fin && input_complete;
+        let room = max_part.saturating_sub(self.message.len()).max(1);
+        let before = self.message.len();
+        let input = &self.buf[self.pos..self.pos + frame.done];
+        let progress = inflater.inflate_part(input, fin, &mut self.message, room)?;
+        self.consume(&mut frame, progress.consumed);
+        self.inflated = self.inflated.saturating_add(progress.produced);
+        if self.inflated > config.max_message_size {
+            return Err(ProtocolError::MessageTooLarge);
+        }
+        if text {
+            self.utf8
+                .feed(&self.message[before..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        if fin && progress.done {
+            self.frame = None;
+            self.receiving = None;
+            self.inflated = 0;
+            if text {
+                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+            let all = self.message.len();
+            self.part_delivered = all;
+            return Ok(Step::Ready(part(text, PartAt::Message(0..all), true)));
+        }
+        let tail = if text { self.utf8.incomplete_len() } else { 0 };
+        let ready = self.message.len().saturating_sub(tail);
+        let used_up = frame.len == 0;
+        self.frame = (!used_up || fin).then_some(frame);
+        if ready > 0 {
+            self.part_delivered = ready;
+            return Ok(Step::Ready(part(text, PartAt::Message(0..ready), false)));
+        }
+        if used_up && !frame.fin {
+            return Ok(Step::NextFrame);
+        }
+        Ok(Step::NeedMore)
+    }
+
+    #[cfg(not(feature = "deflate"))]
+    fn inflate_part(
+        &mut self,
+        _: InFrame,
+        _: &Config,
+        _: usize,
+        _: bool,
+    ) -> Result<Step, ProtocolError> {
+        Err(ProtocolError::ReservedBits)
+    }
+}
+
+/// A part of a text or binary message.
+fn part(text: bool, at: PartAt, fin: bool) -> Ready {
+    if text {
+        Ready::TextPart(at, fin)
+    } else {
+        Ready::BinaryPart(at, fin)
+    }
+}
+
+/// Frames whose payload the parts reader hands out.
+pub(super) fn is_data(opcode: OpCode) -> bool {
+    matches!(opcode, OpCode::Text | OpCode::Binary | OpCode::Continuation)
+}

@@ -1,0 +1,672 @@
+//! Where the RFCs say MUST in the opening handshake and the closing rules:
+//! every refusal as exact bytes or the exact event, each input fed whole,
+//! byte by byte and split at every point (`invariant`).
+
+mod common;
+use common::*;
+use wstate::{
+    Accept, ClientRequest, CloseCode, Config, Connection, Error, Event, HandshakeError, Polled,
+    ProtocolError, SendError,
+};
+
+const KEY_LINE: &str = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==";
+const ACCEPT_101: &str = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+
+fn server() -> Connection {
+    Connection::server(Config::default())
+}
+
+/// A request: `first` line, the usual upgrade fields with `replace`d
+/// ones swapped (by name prefix), then `extra` lines.
+fn request(first: &str, replace: &[&str], extra: &[&str]) -> Vec<u8> {
+    let base = [
+        "Host: example.com",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        KEY_LINE,
+        "Sec-WebSocket-Version: 13",
+    ];
+    let mut head = format!("{first}\r\n");
+    for line in base {
+        let name = line.split(':').next().unwrap();
+        match replace.iter().find(|r| r.starts_with(&format!("{name}:"))) {
+            Some(r) if **r == format!("{name}:") => {} // removed
+            Some(r) => head.push_str(&format!("{r}\r\n")),
+            None => head.push_str(&format!("{line}\r\n")),
+        }
+    }
+    for line in extra {
+        head.push_str(&format!("{line}\r\n"));
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
+fn get(extra: &[&str]) -> Vec<u8> {
+    request("GET /chat HTTP/1.1", &[], extra)
+}
+
+/// The exact response a server queues for `error` with this status line.
+fn error_response(status: &str, error: &HandshakeError) -> String {
+    let body = format!("{error}\n");
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nConnection: close\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Feeds `input` to a server every way; expects exactly `error` and the
+/// response bytes `response`.
+fn refused(input: &[u8], error: HandshakeError, response: &str) {
+    let t = invariant(server, input, false);
+    assert_eq!(
+        t.events,
+        [Owned::Error(Error::Handshake(error))],
+        "{}",
+        String::from_utf8_lossy(input)
+    );
+    assert_eq!(String::from_utf8_lossy(&t.out), response);
+}
+
+fn bad_request(input: &[u8], error: HandshakeError) {
+    let response = error_response("400 Bad Request", &error);
+    refused(input, error, &response);
+}
+
+/// Feeds `input` to a server every way; expects a Request (then nothing).
+fn accepted_request(input: &[u8]) {
+    let t = invariant(server, input, false);
+    assert_eq!(t.events.len(), 1, "{:?}", t.events);
+    assert!(matches!(&t.events[0], Owned::Other(s) if s.starts_with("Request(")));
+    assert!(t.out.is_empty());
+}
+
+/// Polls once and answers the Request with `f`; returns the output.
+fn answer(
+    input: &[u8],
+    f: impl FnOnce(wstate::Request<'_>, wstate::Sender<'_>, &mut Vec<u8>),
+) -> Vec<u8> {
+    let mut conn = server();
+    let mut out = vec![];
+    conn.receive(input);
+    match conn.poll_event(&mut out) {
+        Ok(Polled::Event(Event::Request(r), tx)) => f(r, tx, &mut out),
+        other => panic!("{other:?}"),
+    }
+    out
+}
+
+// ---- 1: a request has no content; a 101 has none either ----
+
+#[test]
+fn request_content_is_refused() {
+    let mut input = get(&["Content-Length: 11"]);
+    input.extend_from_slice(b"hello world");
+    bad_request(&input, HandshakeError::RequestContent);
+    let mut input = get(&["Transfer-Encoding: chunked"]);
+    input.extend_from_slice(b"5\r\nhello\r\n0\r\n\r\n");
+    bad_request(&input, HandshakeError::RequestContent);
+    bad_request(&get(&["Content-Length: x"]), HandshakeError::RequestContent);
+    bad_request(
+        &get(&["Content-Length: 0, 1"]),
+        HandshakeError::RequestContent,
+    );
+    // Zero is no content (and "0, 0" the same value, RFC 9110 §8.6).
+    accepted_request(&get(&["Content-Length: 0"]));
+    accepted_request(&get(&["Content-Length: 0, 0"]));
+}
+
+// ---- 2, 3: already on main; here split at every byte ----
+
+#[test]
+fn early_data_over_the_bound_and_eof_while_pending() {
+    // 16 bytes of frames may wait after the head; 17 may not.
+    let make = || Connection::server(Config::default().max_handshake_size(200));
+    let mut input = get(&[]);
+    input.extend(c2s(0x82, &[0; 10])); // 16 bytes
+    let t = invariant(make, &input, false);
+    assert_eq!(t.events.len(), 1);
+    assert!(t.out.is_empty());
+    let mut input = get(&[]);
+    input.extend(c2s(0x82, &[0; 195])); // 203 bytes
+    let t = invariant(make, &input, false);
+    assert_eq!(t.events.len(), 2, "{:?}", t.events);
+    assert_eq!(
+        t.events[1],
+        Owned::Error(Error::Handshake(HandshakeError::EarlyDataTooLarge))
+    );
+    let e = HandshakeError::EarlyDataTooLarge;
+    assert_eq!(
+        String::from_utf8_lossy(&t.out),
+        error_response("400 Bad Request", &e)
+    );
+    // The client leaves while its request awaits an answer: 1006, Done.
+    let (mut conn, t) = feed_chunks(server(), &[&get(&[])], true);
+    let t2 = invariant(server, &get(&[]), true);
+    assert_eq!(t, t2);
+    assert_eq!(t.events[1], Owned::Close(1006, String::new()));
+    assert!(t.out.is_empty());
+    assert_eq!(
+        conn.accept(&Accept::new(), &mut vec![]),
+        Err(SendError::Closed)
+    );
+    assert!(is_done(&mut conn));
+}
+
+#[test]
+fn pong_for_a_ping_after_our_close() {
+    let make = || {
+        let mut s = wstate::Connection::new_open(wstate::Role::Server, Config::default());
+        s.close(CloseCode::NORMAL, "", &mut vec![]).unwrap();
+        s
+    };
+    let mut input = c2s(0x89, b"are you there");
+    input.extend(c2s(0x88, &close_payload(1000, "")));
+    let t = invariant(make, &input, false);
+    assert_eq!(
+        t.events,
+        [
+            Owned::Ping(b"are you there".to_vec()),
+            Owned::Close(1000, String::new())
+        ]
+    );
+    assert_eq!(t.out, s2c(0x8A, b"are you there"));
+}
+
+// ---- 4: Upgrade ----
+
+#[test]
+fn upgrade_lists() {
+    // A request may list protocols (RFC 9110 §7.8).
+    accepted_request(&request(
+        "GET / HTTP/1.1",
+        &["Upgrade: h2c, websocket"],
+        &[],
+    ));
+    // A response must say exactly "websocket" (RFC 6455 §4.1).
+    let list = ACCEPT_101.replace("Upgrade: websocket", "Upgrade: websocket, h2c");
+    client_fails(list.as_bytes(), HandshakeError::MissingUpgrade);
+    let two = ACCEPT_101.replace("Upgrade: websocket", "Upgrade: websocket\r\nUpgrade: h2c");
+    client_fails(two.as_bytes(), HandshakeError::MissingUpgrade);
+    let again = ACCEPT_101.replace(
+        "Upgrade: websocket",
+        "Upgrade: websocket\r\nUpgrade: websocket",
+    );
+    client_fails(again.as_bytes(), HandshakeError::MissingUpgrade);
+    let case = ACCEPT_101.replace("Upgrade: websocket", "upgrade: WebSocket");
+    client_opens(case.as_bytes());
+}
+
+// ---- 5: 426 ----
+
+#[test]
+fn version_426_carries_upgrade() {
+    let e = HandshakeError::UnsupportedVersion;
+    let body = format!("{e}\n");
+    let expected = format!(
+        "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Content-Type: text/plain\r\nConnection: Upgrade, close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let input = request("GET / HTTP/1.1", &["Sec-WebSocket-Version: 8"], &[]);
+    refused(&input, e, &expected);
+    // The same when the caller refuses with 426.
+    let out = answer(&get(&[]), |_, tx, out| {
+        tx.reject(426, &[], b"", out).unwrap()
+    });
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Connection: Upgrade, close\r\nContent-Length: 0\r\n\r\n"
+    );
+}
+
+// ---- 6: Host ----
+
+#[test]
+fn invalid_hosts_get_400() {
+    for host in [
+        "a b",
+        "a,b",
+        "[::1",
+        "a:b:c:d",
+        "example.com:port",
+        "",
+        "[::1]x",
+        "user@host",
+    ] {
+        let line = format!("Host: {host}");
+        let input = request("GET / HTTP/1.1", &[&line], &[]);
+        bad_request(&input, HandshakeError::InvalidHost);
+    }
+    for host in ["[::1]:9001", "1.2.3.4", "example.com:", "[v1.x]"] {
+        let line = format!("Host: {host}");
+        accepted_request(&request("GET / HTTP/1.1", &[&line], &[]));
+    }
+    // Sibling: our client sends only what our server accepts.
+    for host in ["a b", "a,b", "[::1", "", "h:x"] {
+        let r = ClientRequest::new(host, "/");
+        assert_eq!(
+            Connection::client(&r, fill_key, Config::default(), &mut vec![]).err(),
+            Some(SendError::InvalidHeader),
+            "{host:?}"
+        );
+    }
+}
+
+// ---- 7: request target ----
+
+#[test]
+fn request_targets() {
+    use HandshakeError::InvalidTarget;
+    for (target, why) in [
+        ("*", "asterisk-form is for OPTIONS only"),
+        ("example.com:80", "authority-form is for CONNECT only"),
+        ("chat", "not origin-form or absolute-form"),
+        ("/chat#frag", "a request target has no fragment"),
+        ("/a{b}", "invalid character in the request target"),
+        ("/%zz", "invalid character in the request target"),
+        (
+            "ftp://example.com/",
+            "absolute-form with a scheme other than ws, wss, http, https",
+        ),
+        ("ws://u@example.com/", "userinfo in the request target"),
+        ("ws:///chat", "invalid authority in the request target"),
+    ] {
+        let input = request(&format!("GET {target} HTTP/1.1"), &[], &[]);
+        bad_request(&input, InvalidTarget(why));
+    }
+    let input = request(
+        "GET ws://example.com:8080/chat?x=1 HTTP/1.1",
+        &["Host: other.example"],
+        &[],
+    );
+    accepted_request(&input);
+    answer(&input, |r, _, _| {
+        assert_eq!(r.path(), "/chat?x=1");
+        assert_eq!(r.target(), "ws://example.com:8080/chat?x=1");
+        // RFC 9112 §3.2.2: the target's authority, not the Host header.
+        assert_eq!(r.authority(), "example.com:8080");
+        assert_eq!(r.host(), Some("other.example"));
+    });
+    let input = request("GET HTTPS://example.com HTTP/1.1", &[], &[]);
+    answer(&input, |r, _, _| {
+        assert_eq!((r.path(), r.authority()), ("/", "example.com"));
+    });
+    answer(&get(&[]), |r, _, _| {
+        assert_eq!((r.path(), r.authority()), ("/chat", "example.com"));
+    });
+    // Sibling: our client's path follows the same grammar.
+    for path in ["/a{b}", "/%zz", "/a#b", "*"] {
+        let r = ClientRequest::new("h", path);
+        assert_eq!(
+            Connection::client(&r, fill_key, Config::default(), &mut vec![]).err(),
+            Some(SendError::InvalidHeader),
+            "{path:?}"
+        );
+    }
+}
+
+// ---- 8: 1xx and obs-fold on the client ----
+
+/// A client offering `chat` whose nonce makes the RFC 6455 §1.3 key.
+fn client() -> Connection {
+    let nonce = *b"the sample nonce";
+    let mut first = true;
+    let entropy = move |b: &mut [u8]| {
+        if first && b.len() == 16 {
+            b.copy_from_slice(&nonce);
+            first = false;
+        } else {
+            fill_key(b);
+        }
+    };
+    let r = ClientRequest::new("example.com", "/chat").subprotocols(&["chat"]);
+    Connection::client(&r, entropy, Config::default(), &mut vec![]).unwrap()
+}
+
+fn client_fails(input: &[u8], error: HandshakeError) {
+    let t = invariant(client, input, false);
+    assert_eq!(t.events, [Owned::Error(Error::Handshake(error))]);
+    assert!(t.out.is_empty());
+}
+
+/// Feeds `input` every way: Accepted, then whatever frames follow.
+fn client_opens(input: &[u8]) -> Transcript {
+    let t = invariant(client, input, false);
+    assert!(
+        matches!(&t.events[..], [Owned::Other(s), ..] if s.starts_with("Accepted(")),
+        "{:?}",
+        t.events
+    );
+    assert!(t.out.is_empty());
+    t
+}
+
+#[test]
+fn interim_responses_are_skipped() {
+    let mut input = b"HTTP/1.1 100 Continue\r\n\r\n\
+        HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n\
+        HTTP/1.1 102 Processing\r\n\r\n"
+        .to_vec();
+    input.extend_from_slice(ACCEPT_101.as_bytes());
+    input.extend(s2c(0x81, b"hi"));
+    let t = client_opens(&input);
+    assert_eq!(t.events[1..], [Owned::Text("hi".into())]);
+    // A refusal after an interim response is the refusal.
+    let input =
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno";
+    let t = invariant(client, input, false);
+    let [Owned::Error(Error::Handshake(HandshakeError::Rejected(r)))] = &t.events[..] else {
+        panic!("{:?}", t.events)
+    };
+    assert_eq!((r.status, &r.body[..]), (403, &b"no"[..]));
+    // The head limit bounds the interim responses too.
+    let make = || {
+        let r = ClientRequest::new("h", "/");
+        let config = Config::default().max_handshake_size(100);
+        Connection::client(&r, fill_key, config, &mut vec![]).unwrap()
+    };
+    let input = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(5);
+    let t = invariant(make, &input, false);
+    assert_eq!(
+        t.events,
+        [Owned::Error(Error::Handshake(HandshakeError::HeadTooLarge))]
+    );
+}
+
+#[test]
+fn obs_fold_in_a_response_is_unfolded() {
+    let folded = ACCEPT_101.replace(
+        "Upgrade: websocket",
+        "Upgrade:\r\n websocket\r\nX-Long: a\r\n\tb",
+    );
+    let mut input = folded.into_bytes();
+    input.extend(s2c(0x81, b"ok"));
+    let t = client_opens(&input);
+    assert_eq!(t.events[1..], [Owned::Text("ok".into())]);
+    let mut conn = client();
+    conn.receive(&input);
+    let Ok(Polled::Event(Event::Accepted(a), _)) = conn.poll_event(&mut vec![]) else {
+        panic!()
+    };
+    assert_eq!(a.header("x-long"), Some(&b"a  \tb"[..]));
+    // Whitespace before the first field is no fold (RFC 9112 §2.2).
+    let bad = ACCEPT_101.replace("\r\nUpgrade", "\r\n Upgrade");
+    client_fails(
+        bad.as_bytes(),
+        HandshakeError::Malformed("obsolete line folding is not accepted"),
+    );
+    // A server refuses folding with a 400 that says why (RFC 9112 §5.2).
+    bad_request(
+        &get(&["X-A: 1", " 2"]),
+        HandshakeError::Malformed("obsolete line folding is not accepted"),
+    );
+}
+
+#[test]
+fn a_101_with_content_length_has_no_body() {
+    // RFC 9112 §6.3: a 1xx ends at its blank line; what follows is frames.
+    let head = ACCEPT_101.replace("\r\n\r\n", "\r\nContent-Length: 11\r\n\r\n");
+    let mut input = head.into_bytes();
+    input.extend(s2c(0x81, b"frame"));
+    let t = client_opens(&input);
+    assert_eq!(t.events[1..], [Owned::Text("frame".into())]);
+}
+
+// ---- 9: what a caller may add ----
+
+#[test]
+fn reject_rules() {
+    let input = get(&[]);
+    let out = answer(&input, |_, tx, out| {
+        tx.reject(204, &[("X-A", "1")], b"", out).unwrap()
+    });
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "HTTP/1.1 204 No Content\r\nX-A: 1\r\nConnection: close\r\n\r\n"
+    );
+    let out = answer(&input, |_, tx, out| tx.reject(405, &[], b"", out).unwrap());
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    );
+    let out = answer(&input, |_, tx, out| {
+        tx.reject(401, &[("WWW-Authenticate", "Basic")], b"", out)
+            .unwrap()
+    });
+    assert!(out.starts_with(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic\r\n"));
+    type Case = (
+        u16,
+        &'static [(&'static str, &'static str)],
+        &'static [u8],
+        SendError,
+    );
+    let cases: &[Case] = &[
+        (204, &[], b"x", SendError::BodyNotAllowed),
+        (304, &[], b"x", SendError::BodyNotAllowed),
+        (401, &[], b"", SendError::MissingHeader("WWW-Authenticate")),
+        (
+            407,
+            &[],
+            b"",
+            SendError::MissingHeader("Proxy-Authenticate"),
+        ),
+        (
+            403,
+            &[("Content-Length", "0")],
+            b"",
+            SendError::ReservedHeader,
+        ),
+        (
+            403,
+            &[("transfer-encoding", "chunked")],
+            b"",
+            SendError::ReservedHeader,
+        ),
+        (
+            403,
+            &[("Connection", "keep-alive")],
+            b"",
+            SendError::ReservedHeader,
+        ),
+        (403, &[("Upgrade", "h2c")], b"", SendError::ReservedHeader),
+        (
+            403,
+            &[("Sec-WebSocket-Accept", "x")],
+            b"",
+            SendError::ReservedHeader,
+        ),
+        (403, &[("X", "a\r\nB: c")], b"", SendError::InvalidHeader),
+    ];
+    for (status, headers, body, error) in cases {
+        let mut conn = server();
+        let mut out = vec![];
+        conn.receive(&input);
+        assert!(matches!(conn.poll_event(&mut out), Ok(Polled::Event(..))));
+        assert_eq!(conn.reject(*status, headers, body, &mut out), Err(*error));
+        assert!(out.is_empty());
+        // Still pending: a valid answer works.
+        conn.reject(403, &[], b"", &mut out).unwrap();
+    }
+    for name in [
+        "Content-Length",
+        "Connection",
+        "Upgrade",
+        "Sec-WebSocket-Extensions",
+    ] {
+        let mut conn = server();
+        let mut out = vec![];
+        conn.receive(&input);
+        assert!(matches!(conn.poll_event(&mut out), Ok(Polled::Event(..))));
+        let headers = [(name, "1")];
+        let accept = Accept::new().headers(&headers);
+        assert_eq!(
+            conn.accept(&accept, &mut out),
+            Err(SendError::ReservedHeader)
+        );
+        assert!(out.is_empty());
+    }
+    for name in [
+        "Host",
+        "Upgrade",
+        "Sec-WebSocket-Key",
+        "Content-Length",
+        "connection",
+    ] {
+        let headers = [(name, "1")];
+        let r = ClientRequest::new("h", "/").headers(&headers);
+        let mut out = vec![];
+        assert_eq!(
+            Connection::client(&r, fill_key, Config::default(), &mut out).err(),
+            Some(SendError::ReservedHeader)
+        );
+        assert!(out.is_empty());
+    }
+}
+
+// ---- 10: HTTP versions ----
+
+#[test]
+fn http_versions() {
+    accepted_request(&request("GET / HTTP/1.2", &[], &[]));
+    let e = HandshakeError::UnsupportedHttpMajorVersion;
+    let expected = error_response("505 HTTP Version Not Supported", &e);
+    refused(&request("GET / HTTP/2.0", &[], &[]), e.clone(), &expected);
+    bad_request(
+        &request("GET / HTTP/1.0", &[], &[]),
+        HandshakeError::UnsupportedHttpVersion,
+    );
+    bad_request(
+        &request("GET / HTTP/1.10", &[], &[]),
+        HandshakeError::Malformed("invalid HTTP version"),
+    );
+    client_opens(ACCEPT_101.replace("HTTP/1.1", "HTTP/1.2").as_bytes());
+    client_fails(ACCEPT_101.replace("HTTP/1.1", "HTTP/2.0").as_bytes(), e);
+}
+
+// ---- 11: subprotocols and lists ----
+
+#[test]
+fn subprotocol_tokens() {
+    for offer in ["chat, chat", "chat, \"quoted\"", "a/b", "chat, x y"] {
+        let line = format!("Sec-WebSocket-Protocol: {offer}");
+        bad_request(&get(&[&line]), HandshakeError::InvalidSubprotocol);
+    }
+    let two = get(&[
+        "Sec-WebSocket-Protocol: chat",
+        "Sec-WebSocket-Protocol: chat",
+    ]);
+    bad_request(&two, HandshakeError::InvalidSubprotocol);
+    accepted_request(&get(&["Sec-WebSocket-Protocol: chat, Chat"]));
+    for protocols in [&["chat", "chat"][..], &["a b"], &[""], &["a,b"]] {
+        let r = ClientRequest::new("h", "/").subprotocols(protocols);
+        assert_eq!(
+            Connection::client(&r, fill_key, Config::default(), &mut vec![]).err(),
+            Some(SendError::InvalidSubprotocol),
+            "{protocols:?}"
+        );
+    }
+    let input = get(&["Sec-WebSocket-Extensions: x; p=\"a,b\", y; q=\"\\\",\""]);
+    answer(&input, |r, _, _| {
+        let ext: Vec<&str> = r.extensions().collect();
+        assert_eq!(ext, ["x; p=\"a,b\"", "y; q=\"\\\",\""]);
+    });
+}
+
+// ---- 12: the smaller ones ----
+
+#[test]
+fn expect_100_continue_gets_the_101_directly() {
+    // RFC 9110 §10.1.1: a 100 may be omitted when there is no content.
+    let out = answer(&get(&["Expect: 100-continue"]), |_, tx, out| {
+        tx.accept(&Accept::new(), out).unwrap()
+    });
+    assert_eq!(String::from_utf8(out).unwrap(), ACCEPT_101);
+}
+
+#[test]
+fn bare_lf_is_refused_at_once() {
+    let e = HandshakeError::Malformed("bare LF line terminator");
+    // No EOF needed: the first bare LF decides.
+    bad_request(b"GET / HTTP/1.1\nHost: a\n\n", e.clone());
+    bad_request(b"GET / HTTP/1.1\r\nHost: a\n", e.clone());
+    bad_request(b"\n", e.clone());
+    client_fails(b"HTTP/1.1 101 Switching Protocols\nUpgrade", e);
+}
+
+#[test]
+fn empty_lines_before_the_request_line_are_ignored() {
+    let mut input = b"\r\n\r\n".to_vec();
+    input.extend(get(&["Sec-WebSocket-Protocol: chat"]));
+    accepted_request(&input);
+    let out = answer(&input, |r, tx, out| {
+        assert_eq!(r.path(), "/chat");
+        tx.accept(&Accept::new().subprotocol("chat"), out).unwrap()
+    });
+    assert!(out.ends_with(b"Sec-WebSocket-Protocol: chat\r\n\r\n"));
+}
+
+#[test]
+fn long_target_is_414_long_fields_431() {
+    let e = HandshakeError::TargetTooLong;
+    let expected = error_response("414 URI Too Long", &e);
+    let target = format!("/{}", "a".repeat(9000));
+    refused(
+        &request(&format!("GET {target} HTTP/1.1"), &[], &[]),
+        e.clone(),
+        &expected,
+    );
+    // Still in the request line when the head limit passes.
+    let endless = format!("GET /{}", "a".repeat(16 << 10));
+    refused(endless.as_bytes(), e, &expected);
+    let filler = format!("X-Filler: {}", "a".repeat(9000));
+    let e = HandshakeError::HeadTooLarge;
+    let expected = error_response("431 Request Header Fields Too Large", &e);
+    refused(&get(&[&filler]), e, &expected);
+}
+
+#[test]
+fn close_1010_is_for_clients() {
+    let make = || wstate::Connection::new_open(wstate::Role::Server, Config::default());
+    let t = invariant(make, &c2s(0x88, &close_payload(1010, "deflate")), false);
+    assert_eq!(t.events, [Owned::Close(1010, "deflate".into())]);
+    // §7.4.1: 1010 "is not used by the server": the reply says 1000.
+    assert_eq!(t.out, server_close(1000, ""));
+    let mut s = make();
+    assert_eq!(
+        s.close(CloseCode::MANDATORY_EXTENSION, "", &mut vec![]),
+        Err(SendError::InvalidCloseCode(CloseCode::MANDATORY_EXTENSION))
+    );
+    let mut c = common::client();
+    let mut out = vec![];
+    c.close(CloseCode::MANDATORY_EXTENSION, "", &mut out)
+        .unwrap();
+    assert_eq!(out, c2s(0x88, &close_payload(1010, "")));
+    // A client echoes what a server should not send.
+    let t = invariant(common::client, &server_close(1010, ""), false);
+    assert_eq!(t.events, [Owned::Close(1010, String::new())]);
+    assert_eq!(t.out, c2s(0x88, &close_payload(1010, "")));
+}
+
+#[test]
+fn an_error_after_our_close_sends_nothing() {
+    let make = || {
+        let mut s = wstate::Connection::new_open(wstate::Role::Server, Config::default());
+        s.close(CloseCode::NORMAL, "bye", &mut vec![]).unwrap();
+        s
+    };
+    let input = c2s(0x83, b"x"); // reserved opcode
+    let t = invariant(make, &input, false);
+    let [Owned::Error(e)] = &t.events[..] else {
+        panic!("{:?}", t.events)
+    };
+    assert_eq!(*e, Error::Protocol(ProtocolError::ReservedOpCode(3)));
+    assert_eq!(e.close_code(), Some(CloseCode::PROTOCOL_ERROR));
+    assert!(t.out.is_empty(), "no second Close");
+    // What went out is our earlier Close.
+    let (conn, _) = feed_chunks(make(), &[&input], false);
+    assert_eq!(conn.sent_close().map(|f| f.code), Some(CloseCode::NORMAL));
+}

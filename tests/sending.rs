@@ -1,0 +1,249 @@
+//! Sending beyond whole messages: in parts, the header alone (payload from
+//! the caller's buffer), masked in place, and a bound on queued output;
+//! and reading straight into the connection's buffer.
+
+mod common;
+use common::*;
+use wstate::{Accept, CloseCode, Config, Connection, Message, Role, SendError};
+
+#[test]
+fn parts_begin_continue_and_finish() {
+    let mut s = server();
+    let mut out = vec![];
+    s.sender()
+        .send_part(Message::Binary(b"ab"), &mut out)
+        .unwrap();
+    s.sender().send(Message::Pong(b"p"), &mut out).unwrap();
+    s.sender()
+        .send_part(Message::Binary(b""), &mut out)
+        .unwrap();
+    // Misuse, each a typed error with nothing written.
+    let before = out.len();
+    assert_eq!(
+        s.sender().send_part(Message::Text("x"), &mut out),
+        Err(SendError::FragmentTypeMismatch)
+    );
+    assert_eq!(
+        s.send(Message::Binary(b"whole"), &mut out),
+        Err(SendError::FragmentInProgress)
+    );
+    assert_eq!(
+        s.sender().send_part(Message::Ping(b""), &mut out),
+        Err(SendError::ControlFragment)
+    );
+    assert_eq!(out.len(), before);
+    s.sender().finish(Message::Binary(b"c"), &mut out).unwrap();
+    assert_eq!(
+        s.sender().finish(Message::Binary(b"d"), &mut out),
+        Err(SendError::NoMessageInProgress)
+    );
+    assert_eq!(
+        out,
+        [
+            s2c(0x02, b"ab"),
+            s2c(0x8a, b"p"),
+            s2c(0x00, b""),
+            s2c(0x80, b"c")
+        ]
+        .concat()
+    );
+    // A client masks each part; a client server pair agrees.
+    let mut c = client();
+    let mut wire = vec![];
+    c.sender().send_part(Message::Text("é"), &mut wire).unwrap();
+    c.sender().finish(Message::Text("😀"), &mut wire).unwrap();
+    let t = invariant(server, &wire, false);
+    assert_eq!(t.events, [Owned::Text("é😀".into())]);
+    // After our Close, no part may go.
+    let mut s = server();
+    s.close(CloseCode::NORMAL, "", &mut vec![]).unwrap();
+    assert_eq!(
+        s.sender().send_part(Message::Text("x"), &mut vec![]),
+        Err(SendError::Closed)
+    );
+}
+
+#[test]
+fn header_only_and_in_place() {
+    for len in [0, 125, 126, 65_535, 65_536] {
+        let payload = vec![0x5a; len];
+        // Server: the header alone, the payload untouched.
+        let mut s = server();
+        let mut out = vec![];
+        s.sender()
+            .send_header(Message::Binary(&payload), &mut out)
+            .unwrap();
+        out.extend_from_slice(&payload);
+        assert_eq!(out, s2c(0x82, &payload), "{len}");
+        let mut s = server();
+        let mut out = vec![];
+        let mut buf = payload.clone();
+        s.sender().send_in_place(false, &mut buf, &mut out).unwrap();
+        assert_eq!(buf, payload, "a server does not mask");
+        out.extend_from_slice(&buf);
+        assert_eq!(out, s2c(0x82, &payload), "{len}");
+        // Client: masked in place, with the test key.
+        let mut c = client();
+        let mut out = vec![];
+        let mut buf = payload.clone();
+        c.sender().send_in_place(false, &mut buf, &mut out).unwrap();
+        out.extend_from_slice(&buf);
+        assert_eq!(out, c2s(0x82, &payload), "{len}");
+        assert_eq!(
+            c.sender()
+                .send_header(Message::Binary(&payload), &mut vec![]),
+            Err(SendError::MustMask)
+        );
+    }
+    let mut s = server();
+    assert_eq!(
+        s.sender().send_in_place(true, &mut [0xff], &mut vec![]),
+        Err(SendError::InvalidUtf8)
+    );
+    let mut text = *b"caf\xc3\xa9";
+    let mut out = vec![];
+    s.sender().send_in_place(true, &mut text, &mut out).unwrap();
+    out.extend_from_slice(&text);
+    assert_eq!(out, s2c(0x81, "café".as_bytes()));
+    assert_eq!(
+        s.sender().send_header(Message::Ping(b""), &mut vec![]),
+        Err(SendError::ControlFragment)
+    );
+}
+
+#[test]
+fn backpressure_refuses_data_past_the_bound() {
+    let bounded = |max| {
+        Connection::new_open(
+            Role::Server,
+            Config::default().max_pending_output(Some(max)),
+        )
+    };
+    let mut s = bounded(10);
+    let mut out = vec![];
+    // Alone, even a message larger than the bound goes.
+    s.send(Message::Binary(&[1; 20]), &mut out).unwrap();
+    assert_eq!(out.len(), 22);
+    // Something queued: 22 + 0 > 10: refused, nothing written.
+    assert_eq!(
+        s.send(Message::Binary(b""), &mut out),
+        Err(SendError::Backpressure)
+    );
+    assert_eq!(
+        s.sender().send_part(Message::Text("x"), &mut out),
+        Err(SendError::Backpressure)
+    );
+    assert_eq!(out.len(), 22);
+    // Control frames always go.
+    s.send(Message::Ping(b"ping"), &mut out).unwrap();
+    s.send(Message::Pong(b""), &mut out).unwrap();
+    assert_eq!(out.len(), 22 + 6 + 2);
+    // The caller wrote `out`: room again.
+    out.clear();
+    s.send(Message::Binary(&[2; 5]), &mut out).unwrap();
+    // At the bound exactly (7 queued + a 3-byte frame = 10): accepted; one
+    // byte more: refused.
+    let mut s = bounded(10);
+    let mut out = vec![0; 7];
+    s.send(Message::Binary(&[3; 1]), &mut out).unwrap();
+    assert_eq!(out.len(), 10);
+    let mut out = vec![0; 7];
+    assert_eq!(
+        s.send(Message::Binary(&[3; 2]), &mut out),
+        Err(SendError::Backpressure)
+    );
+    // A client's frame counts its mask key too.
+    let mut c = Connection::new_open(
+        Role::client(fill_key),
+        Config::default().max_pending_output(Some(10)),
+    );
+    let mut out = vec![0; 3];
+    c.send(Message::Binary(&[3; 1]), &mut out).unwrap();
+    assert_eq!(out.len(), 10);
+    let mut out = vec![0; 4];
+    assert_eq!(
+        c.send(Message::Binary(&[3; 1]), &mut out),
+        Err(SendError::Backpressure)
+    );
+    // Replies the protocol owes are queued however full `out` is.
+    let mut s = bounded(1);
+    s.receive(&[c2s(0x89, b"p"), c2s(0x88, &close_payload(1000, ""))].concat());
+    let mut t = Transcript {
+        out: vec![0; 100],
+        ..Default::default()
+    };
+    drain(&mut s, &mut t);
+    assert_eq!(
+        t.out[100..],
+        [s2c(0x8a, b"p"), server_close(1000, "")].concat()
+    );
+}
+
+#[test]
+fn receive_with_reads_into_the_connection() {
+    // The same transcript as `receive`, at every split.
+    let input = [
+        c2s(0x81, "héllo".as_bytes()),
+        c2s(0x89, b"ping"),
+        c2s(0x02, &[9; 300]),
+        c2s(0x80, &[8; 70_000]),
+    ]
+    .concat();
+    let expected = invariant(server, &input, true);
+    for split in [0, 1, 7, 300, 70_000, input.len()] {
+        let mut s = server();
+        let mut t = Transcript::default();
+        let mut rest = &input[..];
+        for size in [split, input.len()] {
+            let n = s
+                .receive_with(size, |room| {
+                    let n = room.len().min(rest.len());
+                    room[..n].copy_from_slice(&rest[..n]);
+                    rest = &rest[n..];
+                    Ok::<_, ()>(n)
+                })
+                .unwrap();
+            assert!(n <= size);
+            drain(&mut s, &mut t);
+        }
+        // A read of 0 is the end of the stream.
+        assert_eq!(s.receive_with(16, |_| Ok::<_, ()>(0)), Ok(0));
+        drain(&mut s, &mut t);
+        assert_eq!(t, expected, "split {split}");
+    }
+    // An error from the read is returned, and nothing is received.
+    let mut s = server();
+    assert_eq!(s.receive_with(16, |_| Err("io")), Err("io"));
+    assert_eq!(poll(&mut s, &mut vec![]), Ok(None));
+}
+
+#[test]
+fn receive_with_keeps_the_bound_before_accept() {
+    let request = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let mut s = Connection::server(Config::default().max_handshake_size(200));
+    s.receive(request);
+    assert!(matches!(
+        poll(&mut s, &mut vec![]),
+        Ok(Some(Owned::Other(_)))
+    ));
+    // 200 bytes after the head: kept.
+    s.receive_with(200, |room| {
+        room.fill(0);
+        Ok::<_, ()>(200)
+    })
+    .unwrap();
+    let mut s2 = Connection::server(Config::default().max_handshake_size(200));
+    s2.receive(request);
+    let _ = poll(&mut s2, &mut vec![]);
+    s2.receive_with(201, |room| {
+        room.fill(0);
+        Ok::<_, ()>(201)
+    })
+    .unwrap();
+    assert_eq!(
+        s2.accept(&Accept::new(), &mut vec![]),
+        Err(SendError::Closed)
+    );
+    assert!(s.accept(&Accept::new(), &mut vec![]).is_ok());
+}
