@@ -25,10 +25,12 @@
 //!   A head we cannot make sense of also goes to wstate, which answers it
 //!   with the right error (`400`, `414`, `431`).
 //! * **Sending from another task.** A connection is owned by one task; the
-//!   room reaches it through a bounded channel. The task `select!`s
-//!   between its socket (readable, and writable while bytes are queued),
-//!   its inbound channel, the shutdown signal and the connection's next
-//!   deadline.
+//!   room reaches it through a bounded channel. The task waits on all of
+//!   its sources at once (what `tokio::select!` does; here one `poll_fn`,
+//!   so tokio needs no `macros` feature): its socket (readable, and
+//!   writable while bytes are queued), its inbound channel, the shutdown
+//!   signal and the connection's next deadline, and handles every one that
+//!   is ready.
 //! * **A slow client cannot slow the room.** Writes never block the task:
 //!   unwritten bytes stay in `out`, bounded by `Config::max_pending_output`.
 //!   A broadcast that would go past the bound fails with
@@ -40,17 +42,18 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::future::pending;
+use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
 use tokio::time::{Duration, Instant, sleep_until, timeout};
 use wstate::{Accept, CloseCode, Config, Connection, Event, Keepalive, Message, Polled, SendError};
 
@@ -59,6 +62,8 @@ const PAGE: &str = include_str!("chat.html");
 const SUBPROTOCOL: &str = "chat.v1";
 /// Longest request head we read before routing (wstate's default limit).
 const MAX_HEAD: usize = 16 << 10;
+/// How long a client may take to send its request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest chat line (a longer message fails the client with 1009).
 const MAX_MESSAGE: usize = 4 << 10;
 /// Messages queued for a client's task before it counts as too slow.
@@ -78,66 +83,90 @@ A chat room served over HTTP and WebSocket on one port (default
 is ws://ADDR/chat with the subprotocol chat.v1. Ctrl-C closes every client
 with 1001 and exits.";
 
-#[tokio::main]
-async fn main() -> io::Result<()> {
-    let mut addr = "127.0.0.1:8080".to_string();
+fn main() {
+    let mut addr = None;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "-h" | "--help" => {
                 println!("{USAGE}");
-                return Ok(());
+                return;
             }
-            a if a.starts_with('-') => {
-                eprintln!("chat: unknown option {a}\n{USAGE}");
+            "--" => {}
+            a if a.starts_with('-') || addr.is_some() => {
+                eprintln!("error: unexpected argument {a}\n\n{USAGE}");
                 std::process::exit(2);
             }
-            a => addr = a.to_string(),
+            _ => addr = Some(arg),
         }
     }
-    let listener = TcpListener::bind(&addr).await?;
+    let addr = addr.unwrap_or_else(|| "127.0.0.1:8080".into());
+    // What `#[tokio::main]` does, without tokio's `macros` feature.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let listener = match runtime.block_on(TcpListener::bind(&addr)) {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = runtime.block_on(run(listener)) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+    // Dropping the runtime ends any connection still open.
+}
+
+/// Accepts connections until Ctrl-C, then closes them all with 1001.
+async fn run(listener: TcpListener) -> io::Result<()> {
+    let room = Arc::new(Room::default());
+    // Ctrl-C flips this to `true`. Every connection task holds a receiver:
+    // `closed()` resolves once the last one ended.
+    let (stop_tx, _) = watch::channel(false);
+    // Polled once before the address is printed: the handler is installed,
+    // no Ctrl-C is missed.
+    let mut ctrl_c = pin!(tokio::signal::ctrl_c());
+    if let Poll::Ready(r) = poll_fn(|cx| Poll::Ready(ctrl_c.as_mut().poll(cx))).await {
+        return r;
+    }
     let local = listener.local_addr()?;
     println!("chat on http://{local}/ (WebSocket ws://{local}/chat, subprotocol {SUBPROTOCOL})");
-
-    let room = Arc::new(Room::default());
-    // `true` once Ctrl-C came: every task watches it.
-    let (shutdown_tx, shutdown) = watch::channel(false);
-    let mut tasks = JoinSet::new();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    // Out of file descriptors and the like: try again.
-                    Err(e) => { eprintln!("accept: {e}"); continue; }
-                };
-                let (room, shutdown) = (room.clone(), shutdown.clone());
-                tasks.spawn(async move {
-                    if let Err(e) = serve(stream, peer, room, shutdown).await {
-                        eprintln!("{peer}: {e}");
-                    }
-                });
+        let accepted = poll_fn(|cx| {
+            if ctrl_c.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
             }
-            // Reap finished tasks so the set does not grow.
-            Some(_) = tasks.join_next() => {}
-            r = &mut ctrl_c => { r?; break; }
-        }
+            listener.poll_accept(cx).map(Some)
+        })
+        .await;
+        let (stream, peer) = match accepted {
+            None => break,
+            Some(Ok(accepted)) => accepted,
+            // Out of file descriptors and the like: the listener goes on.
+            Some(Err(e)) => {
+                eprintln!("accept: {e}");
+                continue;
+            }
+        };
+        let (room, stop) = (room.clone(), stop_tx.subscribe());
+        tokio::spawn(async move {
+            if let Err(e) = serve(stream, peer, room, stop).await {
+                eprintln!("{peer}: {e}");
+            }
+        });
     }
-
     drop(listener);
-    println!("shutting down: closing {} client(s)", room.online());
-    let _ = shutdown_tx.send(true);
-    let all_closed = timeout(SHUTDOWN_WAIT, async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
-    if all_closed.is_err() {
-        println!(
-            "gave up on {} connection(s) after {SHUTDOWN_WAIT:?}",
-            tasks.len()
-        );
-        tasks.shutdown().await;
+    println!(
+        "shutting down: closing {} client(s) with 1001",
+        room.online()
+    );
+    let _ = stop_tx.send(true);
+    // Each client answers our 1001 or is dropped CLOSE_TIMEOUT after it.
+    if timeout(SHUTDOWN_WAIT, stop_tx.closed()).await.is_err() {
+        let open = stop_tx.receiver_count();
+        println!("gave up on {open} connection(s) after {SHUTDOWN_WAIT:?}");
     }
     println!("bye");
     Ok(())
@@ -198,12 +227,20 @@ async fn serve(
     let mut head = Vec::with_capacity(1024);
     // Bounded: a client that sends nothing (browsers open spare
     // connections) is dropped after 10 s, or at once on Ctrl-C.
-    tokio::select! {
-        r = timeout(Duration::from_secs(10), read_head(&stream, &mut head)) => match r {
-            Ok(r) => r?,
-            Err(_) => return Ok(()),
-        },
-        _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+    let got = {
+        let mut read = pin!(timeout(HEAD_TIMEOUT, read_head(&stream, &mut head)));
+        let mut stopped = pin!(shutdown.wait_for(|stop| *stop));
+        poll_fn(|cx| {
+            if let Poll::Ready(r) = read.as_mut().poll(cx) {
+                return Poll::Ready(r.ok());
+            }
+            stopped.as_mut().poll(cx).map(|_| None)
+        })
+        .await
+    };
+    match got {
+        Some(r) => r?,
+        None => return Ok(()),
     }
     if head.is_empty() {
         return Ok(());
@@ -337,73 +374,93 @@ async fn chat(
         if drain(&mut conn, &mut client, &mut out) {
             break;
         }
+        // Write what the socket takes now; the rest waits for writability.
+        flush(&stream, &mut conn, &mut out)?;
+        // Wait for anything: bytes from the client, room in its socket for
+        // ours, a message from the room, Ctrl-C, the next deadline.
         let deadline = conn.poll_timeout().map(|d| start + d);
-        tokio::select! {
-            // Bytes from the client.
-            r = stream.readable(), if !eof => {
-                r?;
-                match stream.try_read(&mut buf) {
-                    Ok(0) => { conn.receive_eof(); eof = true; }
-                    Ok(n) => conn.receive(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
-                        conn.receive_eof();
-                        eof = true;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            // Room for our bytes: write what the socket takes, keep the rest.
-            r = stream.writable(), if !out.is_empty() => {
-                r?;
-                match stream.try_write(&out) {
-                    Ok(n) => { out.drain(..n); }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(e),
-                }
-                if out.is_empty() && out.capacity() > 64 << 10 {
-                    out = Vec::new();
-                }
-            }
-            // Messages from the room (other tasks' broadcasts): the first,
-            // then all that are waiting, so the channel empties as fast as
-            // it fills.
-            msg = recv(&mut client.inbox) => {
-                let mut next = msg.ok_or(TryRecvError::Disconnected);
-                loop {
-                    match next {
-                        Ok(json) => match conn.send(Message::Text(&json), &mut out) {
-                            Ok(()) => {}
-                            // The socket has not taken MAX_PENDING bytes.
-                            Err(SendError::Backpressure) => client.kick(&mut conn, &mut out),
-                            Err(_) => {} // closing already
+        let wake = {
+            let mut sleep = pin!(sleep_until(deadline.unwrap_or(start)));
+            let mut stopped = pin!(shutdown.wait_for(|stop| *stop));
+            let (out, inbox, going_away) = (&out, &mut client.inbox, client.shutting_down);
+            poll_fn(|cx| {
+                let wake = Wake {
+                    read: !eof && stream.poll_read_ready(cx).is_ready(),
+                    write: !out.is_empty() && stream.poll_write_ready(cx).is_ready(),
+                    message: match inbox {
+                        Some(rx) => match rx.poll_recv(cx) {
+                            Poll::Ready(m) => Some(m.ok_or(TryRecvError::Disconnected)),
+                            Poll::Pending => None,
                         },
-                        Err(TryRecvError::Empty) => break,
-                        // The room dropped us: our channel was full.
-                        Err(TryRecvError::Disconnected) => {
-                            client.kick(&mut conn, &mut out);
-                            break;
-                        }
-                    }
-                    let Some(rx) = client.inbox.as_mut() else { break };
-                    next = rx.try_recv();
+                        None => None,
+                    },
+                    stop: !going_away && stopped.as_mut().poll(cx).is_ready(),
+                    time: deadline.is_some() && sleep.as_mut().poll(cx).is_ready(),
+                };
+                match wake {
+                    Wake {
+                        read: false,
+                        write: false,
+                        message: None,
+                        stop: false,
+                        time: false,
+                    } => Poll::Pending,
+                    wake => Poll::Ready(wake),
                 }
+            })
+            .await
+        };
+        // Bytes from the client.
+        if wake.read {
+            match stream.try_read(&mut buf) {
+                Ok(0) => eof = true,
+                Ok(n) => conn.receive(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if gone(&e) => eof = true,
+                Err(e) => return Err(e),
             }
-            // Ctrl-C: going away.
-            _ = shutdown.wait_for(|stop| *stop), if !client.shutting_down => {
-                client.shutting_down = true;
-                match conn.close(CloseCode::GOING_AWAY, "server shutting down", &mut out) {
-                    Ok(()) => client.leave(CloseCode::GOING_AWAY, "server shutting down"),
-                    // Still in the opening handshake: just hang up.
-                    Err(SendError::NotOpen) => return Ok(()),
-                    // Closing already: finish that.
-                    Err(_) => {}
-                }
+            if eof {
+                conn.receive_eof();
             }
-            // The next keepalive Ping, handshake or close timeout.
-            _ = sleep_until_some(deadline) => {}
         }
-        // After every wake-up: the time (may queue a Ping or a Close).
+        // Messages from the room (other tasks' broadcasts): the first, then
+        // all that are waiting, so the channel empties as fast as it fills.
+        if let Some(mut next) = wake.message {
+            loop {
+                match next {
+                    Ok(json) => match conn.send(Message::Text(&json), &mut out) {
+                        Ok(()) => {}
+                        // The socket has not taken MAX_PENDING bytes.
+                        Err(SendError::Backpressure) => client.kick(&mut conn, &mut out),
+                        Err(_) => {} // closing already
+                    },
+                    Err(TryRecvError::Empty) => break,
+                    // The room dropped us: our channel was full.
+                    Err(TryRecvError::Disconnected) => {
+                        client.kick(&mut conn, &mut out);
+                        break;
+                    }
+                }
+                let Some(rx) = client.inbox.as_mut() else {
+                    break;
+                };
+                next = rx.try_recv();
+            }
+        }
+        // Ctrl-C: going away.
+        if wake.stop {
+            client.shutting_down = true;
+            match conn.close(CloseCode::GOING_AWAY, "server shutting down", &mut out) {
+                Ok(()) => client.leave(CloseCode::GOING_AWAY, "server shutting down"),
+                // Still in the opening handshake: just hang up.
+                Err(SendError::NotOpen) => return Ok(()),
+                // Closing already: finish that.
+                Err(_) => {}
+            }
+        }
+        // After every wake-up, the time: may queue a keepalive Ping, or the
+        // Close of a timeout. (`wake.write` and `wake.time` need nothing
+        // more: the flush and this call do it.)
         conn.handle_timeout(start.elapsed(), &mut out);
     }
     // Done: the last bytes (a Close reply, an HTTP error), then close TCP
@@ -419,6 +476,46 @@ async fn chat(
     }
     let _ = stream.shutdown().await;
     Ok(())
+}
+
+/// What woke a connection task; several at once are handled together.
+struct Wake {
+    read: bool,
+    write: bool,
+    message: Option<Result<Arc<str>, TryRecvError>>,
+    stop: bool,
+    time: bool,
+}
+
+/// Writes what the socket takes without waiting; keeps the rest in `out`.
+/// A client that vanished is reported to the connection as end of stream.
+fn flush(stream: &TcpStream, conn: &mut Connection, out: &mut Vec<u8>) -> io::Result<()> {
+    while !out.is_empty() {
+        match stream.try_write(out) {
+            Ok(n) => {
+                out.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if gone(&e) => {
+                out.clear();
+                conn.receive_eof();
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    // A buffer grown by a backlog is freed once written.
+    if out.capacity() > 64 << 10 {
+        *out = Vec::new();
+    }
+    Ok(())
+}
+
+/// The client went away (reset, or its end closed while we wrote).
+fn gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+    )
 }
 
 /// Handles every event the bytes received so far produce. Returns whether
@@ -538,19 +635,10 @@ impl Client {
     }
 }
 
-/// The next message for a member; never ready for a non-member.
-async fn recv(inbox: &mut Option<mpsc::Receiver<Arc<str>>>) -> Option<Arc<str>> {
-    match inbox {
-        Some(rx) => rx.recv().await,
-        None => pending().await,
-    }
-}
-
-/// Sleeps until the deadline; forever if there is none.
-async fn sleep_until_some(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => sleep_until(at).await,
-        None => pending().await,
+/// Whatever way the task ends (an I/O error too), the room hears of it.
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.leave(CloseCode::ABNORMAL, "");
     }
 }
 
