@@ -397,15 +397,11 @@ async fn chat(
                     stop: !going_away && stopped.as_mut().poll(cx).is_ready(),
                     time: deadline.is_some() && sleep.as_mut().poll(cx).is_ready(),
                 };
-                match wake {
-                    Wake {
-                        read: false,
-                        write: false,
-                        message: None,
-                        stop: false,
-                        time: false,
-                    } => Poll::Pending,
-                    wake => Poll::Ready(wake),
+                let any = wake.read || wake.write || wake.message.is_some() || wake.stop;
+                if any || wake.time {
+                    Poll::Ready(wake)
+                } else {
+                    Poll::Pending
                 }
             })
             .await
