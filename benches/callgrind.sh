@@ -10,7 +10,7 @@
 # instructions per element (message, header, handshake) or per byte.
 set -euo pipefail
 FILTER=${1:-.}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")"   # benches/, the wstate-bench package
 
 BIN=$(cargo bench --bench micro --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*micro-[0-9a-f]*\)).*/\1/p' | tail -1)
 [[ -x $BIN ]] || { echo "bench binary not found" >&2; exit 1; }

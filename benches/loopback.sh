@@ -5,19 +5,30 @@
 #   bash benches/loopback.sh [REPEATS] [SECONDS]     (defaults: 3 repeats, 4 s)
 #
 # For every repeat, every load shape, every server (in an order that rotates
-# each repeat): start the server on 127.0.0.1, run examples/loadgen.rs
-# against it for SECONDS, stop it. Prints each run as it goes, then the
-# median of the repeats per (shape, server): messages/s and the server's CPU
-# time (utime + stime from /proc/PID/stat) per echoed message, each also as a
-# ratio to fastwebsockets. Bounded: at most 60 s per run, 127.0.0.1 only.
+# each repeat): start the server on 127.0.0.1, run the load generator
+# against it for SECONDS, stop it. wstate's servers are the repository's
+# examples (echo_server, tokio_echo_server, built at the root); the peers
+# and the load generator are this package's binaries (src/bin/). Prints
+# each run as it goes, then the median of the repeats per (shape, server):
+# messages/s and the server's CPU time (utime + stime from /proc/PID/stat)
+# per echoed message, each also as a ratio to fastwebsockets. Bounded: at
+# most 60 s per run, 127.0.0.1 only. Runs from any directory.
 set -euo pipefail
 
 REPEATS=${1:-3}
 SECS=${2:-4}
-cd "$(dirname "$0")/.."
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
 
-cargo build --release --quiet --examples
-BIN="${CARGO_TARGET_DIR:-target}/release/examples"
+# wstate's echo servers: the root package's examples (root target/); the
+# peers and loadgen: this package's binaries (benches/target/, its own
+# workspace). A CARGO_TARGET_DIR set by the caller holds both.
+(cd "$ROOT" && cargo build --release --quiet --example echo_server --example tokio_echo_server)
+(cd "$BENCH_DIR" && cargo build --release --quiet --bins)
+abs() { case "$1" in /*) echo "$1" ;; *) echo "$2/$1" ;; esac; }
+EXAMPLES="$(abs "${CARGO_TARGET_DIR:-target}" "$ROOT")/release/examples"
+BINS="$(abs "${CARGO_TARGET_DIR:-target}" "$BENCH_DIR")/release"
+bin() { case "$1" in echo_server | tokio_echo_server) echo "$EXAMPLES/$1" ;; *) echo "$BINS/$1" ;; esac; }
 CLK_TCK=$(getconf CLK_TCK)
 RESULTS=$(mktemp /tmp/wstate-loopback.XXXXXX)
 
@@ -34,11 +45,11 @@ for ((r = 0; r < REPEATS; r++)); do
         for ((i = 0; i < ${#SERVERS[@]}; i++)); do
             server=${SERVERS[$(((i + r) % ${#SERVERS[@]}))]}
             port=$((port + 1))
-            "$BIN/$server" "127.0.0.1:$port" >/dev/null 2>&1 &
+            "$(bin "$server")" "127.0.0.1:$port" >/dev/null 2>&1 &
             pid=$!
             raw=()
             [[ $server == peer_tcp_echo ]] && raw=(--raw)
-            if line=$(timeout 90 "$BIN/loadgen" --addr "127.0.0.1:$port" --conns "$conns" \
+            if line=$(timeout 90 "$BINS/loadgen" --addr "127.0.0.1:$port" --conns "$conns" \
                 --size "$size" --depth "$depth" --secs "$SECS" --pid "$pid" \
                 --clk-tck "$CLK_TCK" --label "$server" "${raw[@]}"); then
                 echo "repeat=$r $line" | tee -a "$RESULTS"

@@ -9,12 +9,27 @@ use std::time::Duration;
 
 use wstate::{Connection, Event, Polled, WsUrl};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let base = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "ws://127.0.0.1:9001".into());
-    let agent = std::env::args().nth(2).unwrap_or_else(|| "wstate".into());
-    let base = base.trim_end_matches('/');
+const USAGE: &str = "\
+Runs every case of an Autobahn|Testsuite fuzzingserver with wstate as the
+client, then asks the server to write its reports.
+
+usage: autobahn_client [URL [AGENT]]   (defaults ws://127.0.0.1:9001, wstate)
+       cargo run --release --example autobahn_client -- [URL [AGENT]]";
+
+fn main() {
+    let args = common::positional_args(USAGE, 2);
+    let base = args.first().map_or("ws://127.0.0.1:9001", String::as_str);
+    let agent = args.get(1).map_or("wstate", String::as_str);
+    if let Err(e) = WsUrl::parse(base) {
+        common::usage_exit(USAGE, Some(&format!("bad URL {base:?}: {e}")));
+    }
+    if let Err(e) = run(base.trim_end_matches('/'), agent) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(base: &str, agent: &str) -> Result<(), Box<dyn std::error::Error>> {
     let count = case_count(&format!("{base}/getCaseCount"))?;
     println!("{count} cases");
     for case in 1..=count {
@@ -93,9 +108,5 @@ fn run_case(url: &str) -> Result<String, Box<dyn std::error::Error>> {
     let (mut stream, mut conn, out) = connect(url)?;
     // The clock starts with echo's first handle_timeout.
     let ended = common::echo(&mut stream, &mut conn, std::time::Instant::now(), out)?;
-    Ok(match (ended.error, ended.received) {
-        (Some(e), _) => format!("{} messages, failed: {e}", ended.messages),
-        (None, Some(f)) => format!("{} messages, closed {}", ended.messages, f.code.0),
-        (None, None) => format!("{} messages", ended.messages),
-    })
+    Ok(format!("{} messages, {}", ended.messages, ended.describe()))
 }

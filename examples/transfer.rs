@@ -20,14 +20,20 @@ use wstate::{Accept, CloseCode, Config, Connection, Event, Message, Polled, Send
 /// Bytes per part sent, and the most received in one part.
 const PART: usize = 64 << 10;
 
+const USAGE: &str = "\
+Moves one binary message of SIZE_MIB MiB through a WebSocket connection on
+loopback, in parts, with constant memory; prints time, throughput, peak RSS.
+
+usage: transfer [SIZE_MIB]        (default 4096: 4 GiB)
+       cargo run --release --example transfer [-- SIZE_MIB]";
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let arg = std::env::args().nth(1);
-    if matches!(arg.as_deref(), Some("-h" | "--help")) {
-        println!("usage: transfer [SIZE_MIB]   (default 4096)");
-        return Ok(());
-    }
-    let mib: u64 = match arg {
-        Some(a) => a.parse().map_err(|_| format!("not a size in MiB: {a}"))?,
+    let args = common::positional_args(USAGE, 1);
+    let mib: u64 = match args.first() {
+        Some(a) => match a.parse() {
+            Ok(mib) => mib,
+            Err(_) => common::usage_exit(USAGE, Some(&format!("not a size in MiB: {a}"))),
+        },
         None => 4096,
     };
     let size = mib << 20;

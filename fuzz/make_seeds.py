@@ -9,6 +9,9 @@ Input formats (see tests/fuzz_props/mod.rs):
   chunking      setup (5 bytes, byte 4 = split count) + u16 BE splits + stream
   utf8          split count + split bytes + text
   timers        timer setup (5 bytes) + script (see timer_seeds below)
+  extensions    mode + server config (3) + client config (3) + header value
+  deflate_receive  flags + split count + u16 BE splits + body (see
+                deflate_receive_seeds below)
 Setup byte 0: 0x01 client, 0x02 auto-pong off, 0x04 EOF at the end,
 0x08 small limits (byte 1 = max frame / 4, byte 2 = max message / 8,
 byte 3 = max fragments), 0x10 we send Close 1000 and a Ping before the stream.
@@ -16,6 +19,8 @@ byte 3 = max fragments), 0x10 we send Close 1000 and a Ping before the stream.
 
 import os
 import struct
+import sys
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEY = bytes([0x37, 0xFA, 0x21, 0x3D])  # RFC 6455 section 5.7
@@ -507,6 +512,8 @@ def main():
         write("roundtrip", name, conversation(client_sends, ops, limits))
 
     timer_seeds()
+    extensions_seeds()
+    deflate_receive_seeds()
 
 
 # ---------------------------------------------------------------------------
@@ -607,5 +614,201 @@ def timer_seeds():
         write("timers", name, bytes([flags]) + std + script)
 
 
+# ---------------------------------------------------------------------------
+# extensions (tests/fuzz_props/deflate.rs): byte 0 0x01 = header built from
+# the vocabulary; bytes 1-3 the server's DeflateConfig, 4-6 the client's:
+# flags (0x01 disabled, 0x02 server_no_context_takeover, 0x04
+# client_no_context_takeover), server and client max window bits (% 20);
+# then the header value, lines separated by \n.
+# ---------------------------------------------------------------------------
+
+def ext_config(flags=0, server_bits=15, client_bits=15):
+    return bytes([flags, server_bits, client_bits])
+
+
+def extensions_seeds():
+    on = ext_config()
+    seeds = {
+        # What browsers, node ws and websockets offer (and so do we).
+        "offer-browsers": (on, on, b"permessage-deflate; client_max_window_bits"),
+        "offer-bare": (on, on, b"permessage-deflate"),
+        "offer-server-no-context-takeover": (on, on, b"permessage-deflate; server_no_context_takeover"),
+        "offer-client-no-context-takeover": (
+            on, on, b"permessage-deflate; client_no_context_takeover; client_max_window_bits"),
+        "offer-server-max-window-bits-8": (on, on, b"permessage-deflate; server_max_window_bits=8"),
+        "offer-client-max-window-bits-10": (on, on, b"permessage-deflate; client_max_window_bits=10"),
+        "offer-quoted-window-bits": (on, on, b'permessage-deflate; server_max_window_bits="1\\0"'),
+        "offer-every-parameter": (on, on, b"permessage-deflate; client_no_context_takeover; "
+                                          b"client_max_window_bits; server_no_context_takeover; "
+                                          b"server_max_window_bits=9"),
+        # Autobahn 13.7: three offers, the first one wins.
+        "autobahn-13.7-three-offers": (on, on, b"permessage-deflate; server_no_context_takeover; "
+                                               b"server_max_window_bits=9, permessage-deflate; "
+                                               b"server_no_context_takeover, permessage-deflate"),
+        # The first offer is unusable (leading zero): the second is taken.
+        "offer-bad-then-good": (on, on, b"permessage-deflate; server_max_window_bits=08, "
+                                        b"permessage-deflate; client_no_context_takeover"),
+        "offer-two-lines": (on, on, b"x-webkit-deflate-frame\npermessage-deflate; client_max_window_bits"),
+        "offer-unknown-parameter": (on, on, b"permessage-deflate; foo=1"),
+        "offer-repeated-parameter": (on, on, b"permessage-deflate; server_no_context_takeover; "
+                                             b"server_no_context_takeover"),
+        "offer-server-bits-without-value": (on, on, b"permessage-deflate; server_max_window_bits"),
+        "offer-bits-16": (on, on, b"permessage-deflate; client_max_window_bits=16"),
+        "offer-other-extension-only": (on, on, b"x-webkit-deflate-frame"),
+        "malformed-empty-value-after-equals": (on, on, b"permessage-deflate; foo="),
+        "malformed-unterminated-quote": (on, on, b'permessage-deflate; server_max_window_bits="10'),
+        "malformed-escaped-quote": (on, on, b'permessage-deflate; a="\\""'),
+        "empty-elements-only": (on, on, b" , ,\t,"),
+        "empty": (on, on, b""),
+        # Server configurations: limited windows and no context takeover.
+        "server-limits-windows": (ext_config(0x06, 10, 9), on,
+                                  b"permessage-deflate; client_max_window_bits; server_max_window_bits=12"),
+        "server-limits-client-window-not-offered": (ext_config(0, 15, 9), on, b"permessage-deflate"),
+        "server-bits-out-of-range": (ext_config(0, 3, 19), on, b"permessage-deflate; client_max_window_bits"),
+        "server-disabled": (ext_config(0x01), on, b"permessage-deflate"),
+        # Answers, read by the client (validate_response).
+        "answer-server-bits-over-offer": (on, ext_config(0, 10, 15),
+                                          b"permessage-deflate; server_max_window_bits=11"),
+        "answer-bare-client-bits": (on, on, b"permessage-deflate; client_max_window_bits"),
+        "answer-twice": (on, on, b"permessage-deflate, permessage-deflate"),
+        "answer-client-bits-within-offer": (on, ext_config(0x04, 15, 12),
+                                            b"permessage-deflate; client_max_window_bits=9"),
+        "client-disabled": (on, ext_config(0x01), b"permessage-deflate"),
+    }
+    for name, (server, client, value) in seeds.items():
+        write("extensions", name, b"\x00" + server + client + value)
+    # Vocabulary mode: indexes into VOCABULARY (tests/fuzz_props/deflate.rs).
+    # permessage-deflate ; server_max_window_bits = 10 , permessage-deflate
+    write("extensions", "vocabulary-two-offers", b"\x01" + on + on + bytes([0, 2, 12, 8, 16, 4, 0]))
+
+
+# ---------------------------------------------------------------------------
+# deflate_receive (tests/fuzz_props/deflate.rs): byte 0 flags: 0x01 client,
+# 0x02 EOF at the end, 0x04 tiny limits (message 1000, frame 2000; else
+# 64 KiB and 80 KiB), 0x18 the offer (0 default, 1 no context takeover,
+# 2 window bits 9), 0x60 the mode (0 raw stream, 1 frame records
+# b0 + u16 length + payload, masked for a server; 2 message records
+# kind + u16 length + data sent by the peer), 0x80 the peer leaves
+# messages under 16 bytes plain; byte 1: split count; u16 BE splits; body.
+# ---------------------------------------------------------------------------
+
+D_CLIENT, D_EOF, D_TINY = 0x01, 0x02, 0x04
+D_NCT, D_BITS9 = 0x08, 0x10
+D_FRAMES, D_MESSAGES = 0x20, 0x40
+D_PEER_MIN = 0x80
+
+
+def deflate(data, level=6, flush=zlib.Z_SYNC_FLUSH):
+    """Raw DEFLATE of `data` as a permessage-deflate payload (RFC 7692
+    section 7.2.1: the 00 00 ff ff tail removed)."""
+    c = zlib.compressobj(level, zlib.DEFLATED, -15)
+    out = c.compress(data) + c.flush(flush)
+    return out[:-4] if out.endswith(b"\x00\x00\xff\xff") else out
+
+
+def deflate_tail_removed(out):
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+def d_input(flags, body, splits=None):
+    if splits is None:
+        n = len(body)
+        splits = [1, n // 2, max(n - 1, 0)] if flags & 0x60 == 0 else []
+    return bytes([flags, len(splits)]) + b"".join(struct.pack(">H", s) for s in splits) + body
+
+
+def rec(b, data):
+    return bytes([b]) + struct.pack(">H", len(data)) + data
+
+
+def deflate_receive_seeds():
+    hello = bytes.fromhex("f248cdc9c90700")  # RFC 7692 section 7.2.3.1
+    again = bytes.fromhex("f200110000")  # 7.2.3.2, after `hello`
+    stored = bytes.fromhex("000500faff48656c6c6f00")  # 7.2.3.3
+    bfinal = bytes.fromhex("f348cdc9c9070000")  # 7.2.3.4
+    blocks = bytes.fromhex("f248050000 00ffff cac9c90700".replace(" ", ""))  # 7.2.3.5
+    empty = bytes.fromhex("00")  # 7.2.3.6
+    bomb = deflate(bytes(1 << 20), 9)  # 1 MiB of zeros in about 1 KB
+    at_limit = deflate(bytes(64 << 10), 9)
+    over_limit = deflate(bytes((64 << 10) + 1), 9)
+    kosme = "\u03ba\u1f79\u03c3\u03bc\u03b5".encode()
+    streams = {
+        "rfc7692-7.2.3.1-hello": (0, [hello]),
+        "rfc7692-7.2.3.1-hello-in-two-fragments": (0, [(0x41, hello[:3]), (0x80, hello[3:])]),
+        "rfc7692-7.2.3.2-context-takeover": (0, [hello, again]),
+        "rfc7692-7.2.3.3-stored-block": (0, [stored]),
+        "rfc7692-7.2.3.4-bfinal-block": (0, [bfinal]),
+        "rfc7692-7.2.3.5-two-blocks": (0, [blocks]),
+        "rfc7692-7.2.3.6-empty-message": (0, [(0xC2, empty)]),
+        "empty-payload-compressed-message": (0, [(0xC1, b"")]),
+        "plain-message-between-compressed": (0, [hello, (0x81, b"plain"), again]),
+        # With no context takeover promised, a back reference is corrupt.
+        "no-context-takeover-back-reference": (D_NCT, [hello, again]),
+        "window-bits-9-hello": (D_BITS9, [hello]),
+        "bomb-1MiB-zeros": (0, [(0xC2, bomb)]),
+        "bomb-1MiB-zeros-fragmented": (0, [(0x42, bomb[:300]), (0x00, bomb[300:600]), (0x80, bomb[600:])]),
+        "limit-exactly-64KiB": (0, [(0xC2, at_limit)]),
+        "limit-64KiB-plus-one": (0, [(0xC2, over_limit)]),
+        "tiny-limit-1000-zeros": (D_TINY, [(0xC2, deflate(bytes(1000)))]),
+        "tiny-limit-1001-zeros": (D_TINY, [(0xC2, deflate(bytes(1001)))]),
+        "corrupt-data": (0, [(0xC1, b"\xff\xff\xff")]),
+        "corrupt-reserved-block-type": (0, [(0xC1, b"\x07\x00")]),
+        "truncated-compressed-message": (0, [(0xC1, hello[:4])]),
+        "compressed-invalid-utf8-text": (0, [(0xC1, deflate(b"a\xffb"))]),
+        "compressed-utf8-split-across-fragments": (0, [(0x41, deflate(kosme)[:4]), (0x80, deflate(kosme)[4:])]),
+        "rsv1-on-continuation": (0, [(0x41, hello[:2]), (0xC0, hello[2:])]),
+        "rsv1-on-ping": (0, [(0xC9, b"")]),
+        "rsv1-on-close": (0, [(0xC8, struct.pack(">H", 1000))]),
+        "rsv2-on-text": (0, [(0xA1, b"\x00")]),
+        "ping-between-compressed-fragments": (0, [(0x42, hello[:3]), (0x89, b"ping"), (0x80, hello[3:])]),
+        "close-after-compressed": (D_EOF, [hello, (0x88, close(1000, b"bye"))]),
+        "eof-inside-compressed-message": (D_EOF, [(0x41, hello[:3])]),
+    }
+    for name, (flags, frames) in streams.items():
+        for role, role_flag, make in (("server", 0, c2s), ("client", D_CLIENT, s2c)):
+            body = b"".join(make(*(f if isinstance(f, tuple) else (0xC1, f))) for f in frames)
+            write("deflate_receive", f"{role}-{name}", d_input(flags | role_flag, body))
+    # Frame records: the harness masks them for a server.
+    write("deflate_receive", "frames-server-hello-twice",
+          d_input(D_FRAMES, rec(0xC1, hello) + rec(0xC1, again), [3]))
+    write("deflate_receive", "frames-client-bomb",
+          d_input(D_FRAMES | D_CLIENT, rec(0xC2, bomb)))
+    write("deflate_receive", "frames-server-rsv1-continuation",
+          d_input(D_FRAMES, rec(0x41, hello[:2]) + rec(0xC0, hello[2:])))
+    # Message records, compressed by the peer: kind & 3 = binary, text,
+    # ping, pong; (kind >> 2 & 3) + 1 fragments.
+    msgs = (rec(0x01, b"Hello") + rec(0x01, b"Hello") + rec(0x02, b"ping")
+            + rec(0x00, bytes(range(256)) * 8) + rec(0x0D, kosme * 30) + rec(0x03, b"pong")
+            + rec(0x0C, b"") + rec(0x01, b"\xff not utf-8"))
+    for name, flags in {
+        "messages-server-default": D_MESSAGES,
+        "messages-client-default": D_MESSAGES | D_CLIENT,
+        "messages-server-no-context-takeover": D_MESSAGES | D_NCT,
+        "messages-client-window-bits-9": D_MESSAGES | D_CLIENT | D_BITS9,
+        "messages-server-small-ones-plain": D_MESSAGES | D_PEER_MIN,
+        "messages-server-tiny-limits-eof": D_MESSAGES | D_TINY | D_EOF,
+    }.items():
+        write("deflate_receive", name, d_input(flags, msgs, [5, 600]))
+    big = rec(0x01, b"x" * 999) + rec(0x01, b"y" * 1001) + rec(0x01, b"never")
+    write("deflate_receive", "messages-server-tiny-limit-1001", d_input(D_MESSAGES | D_TINY, big))
+    # Fragments inflating to exactly 16384 bytes each (a multiple of the
+    # inflater's output chunk) were taken for corrupt data (fixed in 04c55be;
+    # tests/fuzz_regressions.rs).
+    write("deflate_receive", "messages-client-64KiB-zeros-fragmented",
+          d_input(D_MESSAGES | D_CLIENT, rec(0x0C, bytes(65535))))
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    first = c.compress(bytes(1024)) + c.flush(zlib.Z_SYNC_FLUSH)
+    last = deflate_tail_removed(c.compress(b"!") + c.flush(zlib.Z_SYNC_FLUSH))
+    write("deflate_receive", "server-fragment-inflating-to-exactly-1024-bytes",
+          d_input(0, c2s(0x42, first) + c2s(0x80, last), []))
+
+
 if __name__ == "__main__":
-    main()
+    # `make_seeds.py NAME...` runs only those seed functions (e.g.
+    # extensions_seeds), leaving the other seeds as they are.
+    if sys.argv[1:]:
+        for name in sys.argv[1:]:
+            globals()[name]()
+    else:
+        main()

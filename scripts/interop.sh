@@ -13,18 +13,33 @@
 #   b. examples/client against a Python websockets echo server (127.0.0.1:9012)
 #      and a node ws echo server (127.0.0.1:9013), checking each output line
 #      and a `closed 1000` end with exit status 0.
+# Both with permessage-deflate (the examples are built with --features deflate
+# and use DeflateConfig::enabled(): level 1, window bits 15, context takeover):
+#   - each peer's default deflate, and a second run with no_context_takeover
+#     both ways and window bits 9 both ways where the peer can be configured
+#     (websockets and ws as client and as server; Chromium cannot);
+#   - the Sec-WebSocket-Extensions response as the peer saw it (pair a) or as
+#     the peer's server sent it (pair b: the client example does not print
+#     what it negotiated), compared with the exact expected value;
+#   - echoes of JSON-like and random text and binary (pair b: the client's
+#     `:bin N` pattern) of 1, 125, 126, 65536 and 1048576 bytes;
+#   - the 1 MiB JSON text crossing the socket in less than half its size both
+#     ways (websockets and ws peers): both sides really compressed.
 # Prints a PASS/FAIL line per check and ends with `N passed, N failed`; exit 1
 # on any failure.
 #
 # Fails closed: every checking program must print at least its known number of
-# PASS/FAIL lines (python-websockets client 8, node-ws client 8, chromium 7,
-# client-vs-python-websockets 9, client-vs-node-ws 9: 41 in all); a program
-# that crashes, hangs, is not started (its server did not come up) or prints
-# fewer lines adds a FAIL per missing check, and the run fails when fewer than
-# 41 checks ran.  Skipping the browser is a local opt-out only: under CI (CI
-# set, not 0/false) --skip-browser, INTEROP_SKIP_BROWSER, --standin,
-# ECHO_SERVER_CMD and CLIENT_CMD are refused (exit 2); locally a skipped
-# browser lowers the minimum to 34 and is reported as SKIPPED.
+# PASS/FAIL lines (MIN_CHECKS below: python-websockets client 30 + nct9 24,
+# node-ws client 30 + nct9 24, chromium 28, client-vs-python-websockets 26 +
+# nct9 20, client-vs-node-ws 26 + nct9 20: 228 in all); a program that
+# crashes, hangs, is not started (its server did not come up) or prints fewer
+# lines adds a FAIL per missing check, and the run fails when fewer than 228
+# checks ran.  Skipping the browser is a local opt-out only: under CI (CI set,
+# not 0/false) --skip-browser, INTEROP_SKIP_BROWSER, --standin, ECHO_SERVER_CMD
+# and CLIENT_CMD are refused (exit 2); locally a skipped browser lowers the
+# minimum to 200 and is reported as SKIPPED.  (The stand-ins do not negotiate
+# permessage-deflate as our examples do: with --standin the pmd-* header and
+# wire checks fail by design.)
 #
 # Options:
 #   --standin        use the harness stand-ins (scripts/interop/standin_*.py)
@@ -47,7 +62,22 @@ ECHO_PORT=$((BASE + 1)) PY_SERVER_PORT=$((BASE + 2)) NODE_SERVER_PORT=$((BASE + 
 CHROMIUM=/usr/bin/chromium
 skip_browser=${INTEROP_SKIP_BROWSER:-0} standin=0 install_only=0
 # Checks each program prints (PASS or FAIL lines); the run needs them all.
-declare -A MIN_CHECKS=([py_client]=8 [node_client]=8 [browser]=7 [client_vs_python]=9 [client_vs_node]=9)
+declare -A MIN_CHECKS=([py_client]=30 [py_client_nct9]=24 [node_client]=30 [node_client_nct9]=24
+    [browser]=28 [client_vs_python]=26 [client_vs_python_nct9]=20 [client_vs_node]=26
+    [client_vs_node_nct9]=20)
+CHECK_ORDER=(py_client py_client_nct9 node_client node_client_nct9 browser
+    client_vs_python client_vs_python_nct9 client_vs_node client_vs_node_nct9)
+# The Sec-WebSocket-Extensions responses expected, exactly.  Our server
+# (DeflateConfig::enabled()) answers the usual offer
+# `permessage-deflate; client_max_window_bits` with the bare name, and an
+# offer of no_context_takeover and 9 window bits both ways with all four.
+PMD_OURS_DEFAULT='permessage-deflate'
+PMD_NCT9='permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=9'
+# The peers' servers answering our client's `permessage-deflate; client_max_window_bits`:
+PMD_WEBSOCKETS_DEFAULT='permessage-deflate; server_max_window_bits=12; client_max_window_bits=12'
+PMD_WEBSOCKETS_NCT9='permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=9'
+PMD_WS_DEFAULT='permessage-deflate'
+PMD_WS_NCT9='permessage-deflate; client_max_window_bits=9; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9'
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while (($#)); do
@@ -186,14 +216,16 @@ log "pair a: echo server under test: $ECHO_SERVER_CMD 127.0.0.1:$ECHO_PORT"
 # shellcheck disable=SC2086  # the *_CMD variables are word-split on purpose
 if start_server echo_server "$ECHO_PORT" $ECHO_SERVER_CMD "127.0.0.1:$ECHO_PORT"; then
     url="ws://127.0.0.1:$ECHO_PORT"
-    run_check py_client 120 "$PY" "$ROOT/scripts/interop/py_client_check.py" "$url"
-    run_check node_client 120 node "$ROOT/scripts/interop/node_client_check.js" "$url"
+    run_check py_client 180 "$PY" "$ROOT/scripts/interop/py_client_check.py" "$url" default "$PMD_OURS_DEFAULT"
+    run_check py_client_nct9 180 "$PY" "$ROOT/scripts/interop/py_client_check.py" "$url" nct9 "$PMD_NCT9"
+    run_check node_client 180 node "$ROOT/scripts/interop/node_client_check.js" "$url" default "$PMD_OURS_DEFAULT"
+    run_check node_client_nct9 180 node "$ROOT/scripts/interop/node_client_check.js" "$url" nct9 "$PMD_NCT9"
     if ((skip_browser)); then
         log "Chromium checks skipped"
     else
         rm -rf "$WORK"/chromium-profile-*
         require_free_port "$PAGE_PORT"
-        run_check browser 180 node "$ROOT/scripts/interop/browser_check.js" "$url" "$PAGE_PORT" "$WORK"
+        run_check browser 300 node "$ROOT/scripts/interop/browser_check.js" "$url" "$PAGE_PORT" "$WORK" "$PMD_OURS_DEFAULT"
         kill_leftover_browser
     fi
     kill -0 "$SERVER_PID" 2>/dev/null \
@@ -203,23 +235,32 @@ fi
 
 # b. our client against two echo servers
 log "pair b: client under test: $CLIENT_CMD URL"
-if start_server py_echo_server "$PY_SERVER_PORT" "$PY" "$ROOT/scripts/interop/py_echo_server.py" "127.0.0.1:$PY_SERVER_PORT"; then
-    # shellcheck disable=SC2086
-    run_check client_vs_python 120 python3 "$ROOT/scripts/interop/drive_client.py" python-websockets \
-        "ws://127.0.0.1:$PY_SERVER_PORT/" $CLIENT_CMD
-    stop_bg "$SERVER_PID"
-fi
-if start_server node_echo_server "$NODE_SERVER_PORT" node "$ROOT/scripts/interop/node_echo_server.js" "127.0.0.1:$NODE_SERVER_PORT"; then
-    # shellcheck disable=SC2086
-    run_check client_vs_node 120 python3 "$ROOT/scripts/interop/drive_client.py" node-ws \
-        "ws://127.0.0.1:$NODE_SERVER_PORT/" $CLIENT_CMD
-    stop_bg "$SERVER_PID"
-fi
+# client_pair NAME PEER PORT MODE EXPECTED SERVER_CMD...: one echo server in
+# deflate MODE (default / nct9), our client against it.
+client_pair() {
+    local name=$1 peer=$2 port=$3 mode=$4 expected=$5 only=()
+    shift 5
+    [[ "$mode" == default ]] || only=(--pmd-only)
+    if start_server "${name}_server" "$port" "$@" "127.0.0.1:$port" "$mode"; then
+        # shellcheck disable=SC2086
+        run_check "$name" 180 python3 "$ROOT/scripts/interop/drive_client.py" --pmd "$expected" \
+            "${only[@]+"${only[@]}"}" "$peer" "ws://127.0.0.1:$port/" $CLIENT_CMD
+        stop_bg "$SERVER_PID"
+    fi
+}
+client_pair client_vs_python python-websockets "$PY_SERVER_PORT" default "$PMD_WEBSOCKETS_DEFAULT" \
+    "$PY" "$ROOT/scripts/interop/py_echo_server.py"
+client_pair client_vs_python_nct9 python-websockets-nct9 "$PY_SERVER_PORT" nct9 "$PMD_WEBSOCKETS_NCT9" \
+    "$PY" "$ROOT/scripts/interop/py_echo_server.py"
+client_pair client_vs_node node-ws "$NODE_SERVER_PORT" default "$PMD_WS_DEFAULT" \
+    node "$ROOT/scripts/interop/node_echo_server.js"
+client_pair client_vs_node_nct9 node-ws-nct9 "$NODE_SERVER_PORT" nct9 "$PMD_WS_NCT9" \
+    node "$ROOT/scripts/interop/node_echo_server.js"
 
 # Every program must have run all its checks; a skipped browser is allowed
 # locally only (refused above under CI) and is reported.
 min_total=0 ran_total=0 skipped=()
-for name in py_client node_client browser client_vs_python client_vs_node; do
+for name in "${CHECK_ORDER[@]}"; do
     if [[ "$name" == browser ]] && ((skip_browser)); then
         skipped+=("browser (${MIN_CHECKS[$name]} checks)")
         continue

@@ -102,3 +102,115 @@ fn early_data_bound_does_not_depend_on_the_split() {
 fn early_data_bound_through_the_fuzz_property() {
     props::handshake_server(UNANSWERED);
 }
+
+/// A server with permessage-deflate (offer `permessage-deflate`), then two
+/// masked frames of one compressed binary message: the first (RSV1, no FIN)
+/// inflates to exactly 1024 zeros, the second to `!`. Found by
+/// `deflate_receive` (65535 zeros sent by a wstate server in 4 fragments,
+/// also 49152 in 4, 65535 in 16, whatever max_message_size), on 9af82f7.
+#[cfg(feature = "deflate")]
+const EXACT_CHUNK: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fuzz/corpus/deflate_receive/server-fragment-inflating-to-exactly-1024-bytes"
+));
+
+/// RFC 7692 §7.2.2: the frames' payloads are one DEFLATE stream, which is
+/// valid here (zlib inflates it to 1025 bytes). The message must arrive;
+/// the connection failed with 1007 (`InvalidCompressedData`) instead: in
+/// `Inflater::inflate_part`, a non-final fragment whose output filled the
+/// last output chunk exactly (1024 bytes here) left `pending` set, and the
+/// next `decompress`, with no input and no output possible, made no
+/// progress and was taken for corrupt data. Fed byte by byte, the message
+/// arrived: the outcome depended on the split. Fixed in 04c55be.
+#[cfg(feature = "deflate")]
+#[test]
+fn compressed_fragment_inflating_to_an_exact_chunk() {
+    use wstate::handshake::extensions::DeflateConfig;
+    use wstate::{Accept, Event};
+    let request = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+    let mut s = Connection::server(Config::default().deflate(DeflateConfig::enabled()));
+    let mut out = Vec::new();
+    s.receive(request);
+    match s.poll_event(&mut out) {
+        Ok(Polled::Event(Event::Request(_), tx)) => tx.accept(&Accept::new(), &mut out).unwrap(),
+        other => panic!("{other:?}"),
+    }
+    assert!(s.deflate().is_some());
+    s.receive(&EXACT_CHUNK[2..]);
+    let mut want = vec![0; 1024];
+    want.push(b'!');
+    match s.poll_event(&mut out) {
+        Ok(Polled::Event(Event::Binary(b), _)) => assert_eq!(b, &want[..]),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The same input through the `deflate_receive` property check.
+#[cfg(feature = "deflate")]
+#[test]
+fn exact_chunk_through_the_fuzz_property() {
+    props::deflate::deflate_receive(EXACT_CHUNK);
+}
+
+/// A server with permessage-deflate, then one masked compressed Text frame
+/// whose DEFLATE data is a stored block holding the byte 0xff (invalid
+/// UTF-8), then a block of the reserved type 3 (corrupt). Found by
+/// `deflate_receive` on f7a6f20.
+#[cfg(feature = "deflate")]
+const UTF8_THEN_CORRUPT: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fuzz/regressions/deflate_receive/text-stored-0xff-then-reserved-block-type"
+));
+
+/// Split invariance ("whole, split or byte by byte: identical events,
+/// output and state"): both answers are 1007, but the error and the Close
+/// reason depend on how the frame arrived. Byte by byte, the stored byte is
+/// inflated and UTF-8 checked before the bad block arrives: `InvalidUtf8`,
+/// "invalid UTF-8". Whole, the inflater reports the bad block first and the
+/// bytes it inflated before it are never checked: `InvalidCompressedData`,
+/// "invalid compressed data". Fixed: what was inflated before a failure is
+/// UTF-8 checked first, so both ways give `InvalidUtf8`.
+#[cfg(feature = "deflate")]
+#[test]
+fn utf8_then_corrupt_through_the_fuzz_property() {
+    props::deflate::deflate_receive(UTF8_THEN_CORRUPT);
+}
+
+/// The same, on a connection: the error must not depend on the split.
+#[cfg(feature = "deflate")]
+#[test]
+fn utf8_then_corrupt_same_error_whole_and_byte_by_byte() {
+    use wstate::handshake::extensions::DeflateConfig;
+    use wstate::{Accept, Event};
+    let request = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+    let run = |pieces: &[&[u8]]| {
+        let mut s = Connection::server(Config::default().deflate(DeflateConfig::enabled()));
+        let mut out = Vec::new();
+        s.receive(request);
+        match s.poll_event(&mut out) {
+            Ok(Polled::Event(Event::Request(_), tx)) => {
+                tx.accept(&Accept::new(), &mut out).unwrap()
+            }
+            other => panic!("{other:?}"),
+        }
+        out.clear();
+        for piece in pieces {
+            s.receive(piece);
+            // Only NeedMore or the error can come: no message is whole.
+            match s.poll_event(&mut out) {
+                Ok(Polled::NeedMore) => {}
+                Err(e) => return (Some(e), out),
+                other => panic!("{other:?}"),
+            }
+        }
+        (None, out)
+    };
+    let frame = &UTF8_THEN_CORRUPT[2..];
+    let whole = run(&[frame]);
+    let bytes: Vec<&[u8]> = frame.chunks(1).collect();
+    assert_eq!(run(&bytes), whole);
+}

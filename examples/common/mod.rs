@@ -1,12 +1,98 @@
-//! Helpers shared by the blocking examples: entropy, and an
-//! echo loop over a `TcpStream`.
+//! Helpers shared by the blocking examples: the configuration, entropy,
+//! command-line usage, Ctrl-C, and an echo loop over a `TcpStream`.
 #![allow(dead_code)] // each example uses a different subset
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use wstate::{CloseFrame, Connection, Event, Message, Polled};
+use wstate::{CloseCode, CloseFrame, Connection, Event, Message, Polled};
+
+/// Prints `usage` and exits: to stdout with status 0 for `--help`, else to
+/// stderr after `error` with status 2.
+pub(crate) fn usage_exit(usage: &str, error: Option<&str>) -> ! {
+    match error {
+        None => {
+            println!("{usage}");
+            std::process::exit(0)
+        }
+        Some(error) => {
+            eprintln!("error: {error}\n\n{usage}");
+            std::process::exit(2)
+        }
+    }
+}
+
+/// The positional arguments, at most `max` of them; `--help`/`-h` prints
+/// `usage`, an unknown option or one argument too many is an error.
+pub(crate) fn positional_args(usage: &str, max: usize) -> Vec<String> {
+    let mut args = Vec::new();
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "-h" | "--help" => usage_exit(usage, None),
+            "--" => {}
+            a if a.starts_with('-') && a.len() > 1 => {
+                usage_exit(usage, Some(&format!("unknown option {a}")))
+            }
+            _ if args.len() == max => {
+                usage_exit(usage, Some(&format!("unexpected argument {arg}")))
+            }
+            _ => args.push(arg),
+        }
+    }
+    args
+}
+
+/// Set once Ctrl-C (SIGINT) asked the program to stop.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// Whether Ctrl-C asked the program to stop.
+pub(crate) fn stopping() -> bool {
+    STOPPING.load(Ordering::Relaxed)
+}
+
+/// The longest a read waits before `echo` looks at [`stopping`] again.
+const STOP_CHECK: Duration = Duration::from_millis(200);
+
+/// On the first Ctrl-C (SIGINT): sets [`stopping`] and runs `then` (on a
+/// thread of its own); on a second one, exits at once with status 130.
+/// Returns once the handler is installed.
+///
+/// The standard library has no signal API; tokio, a dev-dependency of these
+/// examples anyway, catches the signal on a small thread. A blocking program
+/// of your own would use a crate such as `signal-hook` or `ctrlc`.
+pub(crate) fn on_ctrl_c(then: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            let mut first = std::pin::pin!(tokio::signal::ctrl_c());
+            // The first poll installs the handler.
+            let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(first.as_mut().poll(cx)));
+            let signalled = match polled.await {
+                std::task::Poll::Ready(Err(_)) => return,
+                std::task::Poll::Ready(Ok(())) => true,
+                std::task::Poll::Pending => false,
+            };
+            let _ = ready_tx.send(());
+            if !signalled && first.await.is_err() {
+                return;
+            }
+            STOPPING.store(true, Ordering::Relaxed);
+            std::thread::spawn(then);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("second Ctrl-C: exiting now");
+                std::process::exit(130);
+            }
+        })
+    });
+    ready_rx
+        .recv()
+        .map_err(|_| io::Error::other("cannot install the Ctrl-C handler"))
+}
 
 /// The configuration of the examples: the defaults, with permessage-deflate
 /// offered and accepted when the crate is built with `--features deflate`.
@@ -37,7 +123,8 @@ pub(crate) fn read_or_eof(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<
 /// (or the end of stream), then tells the connection the time: a Ping, the
 /// Close of a keepalive timeout or a `408` may be queued in `out`, and the
 /// next poll reports what expired. Returns the bytes read (`None`: the
-/// deadline came first).
+/// deadline came first). A read waits at most 200 ms, so that a caller
+/// notices [`stopping`] soon.
 pub(crate) fn read_timed(
     stream: &mut TcpStream,
     conn: &mut Connection,
@@ -46,12 +133,12 @@ pub(crate) fn read_timed(
     out: &mut Vec<u8>,
 ) -> io::Result<Option<usize>> {
     // A zero read timeout means "none" to the OS: wait at least 1 ms.
-    let wait = conn.poll_timeout().map(|deadline| {
+    let wait = conn.poll_timeout().map_or(STOP_CHECK, |deadline| {
         deadline
             .saturating_sub(start.elapsed())
-            .max(Duration::from_millis(1))
+            .clamp(Duration::from_millis(1), STOP_CHECK)
     });
-    stream.set_read_timeout(wait)?;
+    stream.set_read_timeout(Some(wait))?;
     let n = match read_or_eof(stream, buf) {
         Ok(0) => {
             conn.receive_eof();
@@ -84,6 +171,27 @@ pub(crate) struct Ended {
     pub(crate) error: Option<wstate::Error>,
     /// Messages echoed.
     pub(crate) messages: u64,
+    /// We closed with 1001 because Ctrl-C asked us to stop.
+    pub(crate) going_away: bool,
+}
+
+impl Ended {
+    /// How the connection ended, for a log line: `closed 1000 "bye"`,
+    /// `went away (1001), peer answered 1001`, `failed: ...`.
+    pub(crate) fn describe(&self) -> String {
+        match (&self.error, &self.received) {
+            (Some(e), _) => format!("failed: {e}"),
+            (None, Some(frame)) if self.going_away => {
+                format!("closed by us with 1001, peer answered {}", frame.code.0)
+            }
+            (None, Some(frame)) if frame.reason().is_empty() => {
+                format!("closed {}", frame.code.0)
+            }
+            (None, Some(frame)) => format!("closed {} {:?}", frame.code.0, frame.reason()),
+            (None, None) if self.going_away => "closed by us with 1001, no answer".into(),
+            (None, None) => "closed".into(),
+        }
+    }
 }
 
 /// Echoes every message with its type until the connection ends, starting
@@ -92,7 +200,9 @@ pub(crate) struct Ended {
 /// is written with one `write_all`. Time is `start.elapsed()`: reads wait
 /// no longer than the connection's next deadline, so a peer that stops
 /// answering the keepalive Pings is failed (1011) and a Close left
-/// unanswered ends the connection.
+/// unanswered ends the connection. Once [`stopping`], it sends a Close 1001
+/// ("going away") and goes on until the peer's answer (or the close
+/// timeout) ends the connection.
 pub(crate) fn echo(
     stream: &mut TcpStream,
     conn: &mut Connection,
@@ -103,6 +213,8 @@ pub(crate) fn echo(
     let mut messages = 0;
     let mut error = None;
     let mut done = false;
+    let mut going_away = false;
+    let mut stop_seen = false;
     while !done {
         loop {
             let (message, tx) = match conn.poll_event(&mut out) {
@@ -135,10 +247,19 @@ pub(crate) fn echo(
             break;
         }
         read_timed(stream, conn, start, &mut buf, &mut out)?;
+        if stopping() && !stop_seen {
+            stop_seen = true;
+            // Fails if a Close was already sent: then the connection is
+            // ending anyway.
+            going_away = conn
+                .close(CloseCode::GOING_AWAY, "server shutting down", &mut out)
+                .is_ok();
+        }
     }
     Ok(Ended {
         received: conn.received_close().cloned(),
         error,
         messages,
+        going_away,
     })
 }

@@ -2,11 +2,16 @@
 // against our echo server (scripts/interop.sh).
 //
 //   NODE_PATH=target/conformance/node/node_modules \
-//     node browser_check.js ws://127.0.0.1:PORT PAGE_PORT WORK_DIR
+//     node browser_check.js ws://127.0.0.1:PORT PAGE_PORT WORK_DIR [EXPECTED_EXTENSIONS]
 //
 // Serves a small page on http://127.0.0.1:PAGE_PORT/, opens it in a fresh
 // profile under WORK_DIR and runs the checks in the page with the browser's
-// own WebSocket.  Browsers cannot send pings, so there is no ping check.  Prints
+// own WebSocket.  Chromium offers `permessage-deflate; client_max_window_bits`
+// and cannot be configured otherwise: `pmd-extensions` checks `ws.extensions`
+// (the negotiated Sec-WebSocket-Extensions) against EXPECTED_EXTENSIONS
+// (default `permessage-deflate`), then `pmd-KIND-SIZE` echoes JSON-like and
+// random text and binary of 1, 125, 126, 65536 and 1048576 bytes.
+// Browsers cannot send pings, so there is no ping check.  Prints
 // `PASS chromium: CHECK` / `FAIL chromium: CHECK: WHY` lines; exit 1 if any
 // failed.  The browser's pid is written to WORK_DIR/chromium.pid so that the
 // calling script can end it if this process is killed.
@@ -17,13 +22,17 @@ const path = require('path');
 const { chromium } = require('playwright-core');
 
 const PEER = 'chromium';
-const CHECKS = ['open', 'text', 'utf8-4byte', 'empty-text', 'binary', 'binary-1MiB', 'close-1000'];
+const SIZES = [1, 125, 126, 64 << 10, 1 << 20];
+const KINDS = ['text-json', 'text-random', 'binary-json', 'binary-random'];
+const MATRIX = KINDS.flatMap((kind) => SIZES.map((n) => [`pmd-${kind}-${n}`, kind, n]));
+const CHECKS = ['open', 'text', 'utf8-4byte', 'empty-text', 'binary', 'binary-1MiB', 'pmd-extensions',
+  ...MATRIX.map(([name]) => name), 'close-1000'];
 const STEP_MS = 20000;
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-const [wsUrl, pagePort, workDir] = process.argv.slice(2);
+const [wsUrl, pagePort, workDir, expectedExtensions = 'permessage-deflate'] = process.argv.slice(2);
 const done = new Map();
 function result(name, ok, why) {
   if (done.has(name)) return;
@@ -39,7 +48,7 @@ const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>wstate int
 <body><p>wstate interop page</p></body></html>`;
 
 // Runs inside the page.  Returns [{name, ok, why}].
-async function pageChecks({ url, stepMs }) {
+async function pageChecks({ url, stepMs, expectedExtensions, matrix }) {
   const out = [];
   const rec = (name, ok, why) => out.push({ name, ok, why: why || '' });
   const ws = new WebSocket(url);
@@ -89,6 +98,57 @@ async function pageChecks({ url, stepMs }) {
       const got = await nextMessage();
       rec(name, sameBytes(got, data), `sent binary(${size} bytes), got ${describe(got)} that differs`);
     }
+    rec('pmd-extensions', ws.extensions === expectedExtensions,
+      `ws.extensions ${JSON.stringify(ws.extensions)}, expected ${JSON.stringify(expectedExtensions)}`);
+    // Exactly n bytes of JSON-like records (as in payloads.py).
+    const jsonText = (n) => {
+      const parts = [];
+      let total = 0;
+      for (let i = 0; total < n; i++) {
+        const r = `{"id":${i},"user":"user-${i}","email":"user${i}@example.com","active":${i % 3 ? 'true' : 'false'},`
+          + `"score":${(i * 7919) % 1000},"tags":["alpha","beta","gamma"]},`;
+        parts.push(r);
+        total += r.length;
+      }
+      return parts.join('').slice(0, n);
+    };
+    // Exactly n bytes of UTF-8: random code points of 1 to 4 bytes, no controls.
+    const randomText = (n) => {
+      const ranges = [[0x20, 0x7e], [0xa0, 0x7ff], [0x800, 0xffff], [0x10000, 0x10ffff]];
+      const out = ['r'];
+      let size = 1;
+      while (size < n) {
+        let width = 1 + Math.floor(Math.random() * 4);
+        if (width > n - size) width = 1;
+        const [lo, hi] = ranges[width - 1];
+        let cp;
+        do { cp = lo + Math.floor(Math.random() * (hi - lo + 1)); } while (cp >= 0xd800 && cp <= 0xdfff);
+        out.push(String.fromCodePoint(cp));
+        size += width;
+      }
+      return out.join('');
+    };
+    const randomBytes = (n) => {
+      const b = new Uint8Array(n);
+      for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536)));
+      return b;
+    };
+    const utf8 = new TextEncoder();
+    for (const [name, kind, n] of matrix) {
+      let data;
+      if (kind === 'text-json') data = jsonText(n);
+      else if (kind === 'text-random') data = randomText(n);
+      else if (kind === 'binary-json') data = utf8.encode(jsonText(n));
+      else data = randomBytes(n);
+      if (typeof data === 'string' && utf8.encode(data).length !== n) {
+        rec(name, false, `page made ${utf8.encode(data).length} bytes instead of ${n}`);
+        continue;
+      }
+      ws.send(data);
+      const got = await nextMessage();
+      if (typeof data === 'string') rec(name, got === data, `sent text(${n} bytes), got ${describe(got)} that differs`);
+      else rec(name, sameBytes(got, data), `sent binary(${n} bytes), got ${describe(got)} that differs`);
+    }
     ws.close(1000, 'done');
     const ev = await until(() => closeEvent || undefined, 'close');
     rec('close-1000', ev.code === 1000 && ev.wasClean, `code ${ev.code}, wasClean ${ev.wasClean}, reason ${JSON.stringify(ev.reason)}`);
@@ -128,7 +188,9 @@ async function main() {
     const page = context.pages()[0] || await context.newPage();
     page.setDefaultTimeout(STEP_MS);
     await page.goto(`http://127.0.0.1:${pagePort}/`);
-    const results = await page.evaluate(pageChecks, { url: wsUrl, stepMs: STEP_MS });
+    const results = await page.evaluate(pageChecks, {
+      url: wsUrl, stepMs: STEP_MS, expectedExtensions, matrix: MATRIX,
+    });
     let error = 'not reached';
     for (const r of results) {
       if (r.name === 'error') error = r.why;
@@ -142,7 +204,7 @@ async function main() {
   }
 }
 
-const hardStop = setTimeout(() => { finish('overall timeout'); process.exit(1); }, 6 * STEP_MS);
+const hardStop = setTimeout(() => { finish('overall timeout'); process.exit(1); }, 12 * STEP_MS);
 main().then(
   (ok) => { clearTimeout(hardStop); process.exit(ok ? 0 : 1); },
   (err) => { clearTimeout(hardStop); finish(String(err && err.message).split('\n')[0]); process.exit(1); },

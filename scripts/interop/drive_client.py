@@ -2,20 +2,34 @@
 """Drive our `client` example through its stdin/stdout protocol against one
 echo server and check every output line (scripts/interop.sh, pair b).
 
-    python3 drive_client.py PEER_NAME URL CMD [ARG...]
+    python3 drive_client.py [--pmd EXTENSIONS [--pmd-only]] PEER_NAME URL CMD [ARG...]
 
 Runs `CMD ARG... URL`, feeds it one stdin line at a time and waits for the
 answer before sending the next (so the echo order is deterministic), then
 closes stdin and expects `closed 1000` and exit status 0.  Prints `PASS
 client-vs-PEER: CHECK` / `FAIL client-vs-PEER: CHECK: WHY` lines; exit 1 if any
 failed.  Standard library only.
+
+--pmd EXTENSIONS: the server (py_echo_server.py / node_echo_server.js) is asked
+what it negotiated (`wstate-interop:extensions`, check `pmd-extensions`: it
+must answer EXTENSIONS; if the client prints `connected ... extensions=VALUE`,
+VALUE must be EXTENSIONS too), then `pmd-KIND-SIZE` echoes JSON-like text,
+random UTF-8 text and the client's `:bin N` pattern of 1, 125, 126, 65536 and
+1048576 bytes (the client example cannot send arbitrary bytes, so there is no
+random binary here), and `pmd-wire-json-1MiB`: the server's socket counters
+(`wstate-interop:wire`) before and after the 1 MiB JSON text must show less
+than half its size each way.  --pmd-only leaves out the base steps.
 """
+import os
 import queue
 import re
 import subprocess
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import payloads  # noqa: E402
 
 STEP_TIMEOUT = 20.0
 EXIT_TIMEOUT = 15.0
@@ -46,7 +60,26 @@ STEPS = [
     ("bin-1MiB", ":bin 1048576", "binary 1048576 %08x" % fnv1a32(pattern_bytes(1 << 20))),
     ("ping-abc", ":ping abc", "pong 3 abc"),
 ]
-CHECKS = ["connected"] + [s[0] for s in STEPS] + ["closed-1000", "exit-0"]
+WIRE = "wstate-interop:wire"
+
+
+def pmd_steps(expected):
+    """The permessage-deflate steps; a None check is a query whose answer is kept."""
+    steps = [("pmd-extensions", "wstate-interop:extensions", text_line(expected))]
+    for kind in ("text-json", "text-random", "binary-pattern"):
+        for n in payloads.SIZES:
+            name = "pmd-%s-%d" % (kind, n)
+            if kind == "binary-pattern":
+                steps.append((name, ":bin %d" % n, "binary %d %08x" % (n, fnv1a32(pattern_bytes(n)))))
+                continue
+            text = payloads.payload(kind, n)
+            wire = kind == "text-json" and n == 1 << 20
+            if wire:
+                steps.append((None, WIRE, "before"))
+            steps.append((name, text, text_line(text)))
+            if wire:
+                steps.append((None, WIRE, "after"))
+    return steps
 
 
 def same_line(got, want):
@@ -54,8 +87,29 @@ def same_line(got, want):
     return got == want
 
 
+def parse_wire(line):
+    m = re.fullmatch(r"text \d+ rx=(\d+) tx=(\d+)", line)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
 def main():
-    peer, url, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
+    args = sys.argv[1:]
+    expected, pmd_only = None, False
+    while args and args[0].startswith("--"):
+        if args[0] == "--pmd":
+            expected, args = args[1], args[2:]
+        elif args[0] == "--pmd-only":
+            pmd_only, args = True, args[1:]
+        else:
+            sys.exit("unknown option %s" % args[0])
+    peer, url, cmd = args[0], args[1], args[2:]
+    steps = [] if pmd_only else list(STEPS)
+    if expected is not None:
+        steps += pmd_steps(expected)
+    checks = ["connected"] + [s[0] for s in steps if s[0]]
+    if expected is not None:
+        checks.append("pmd-wire-json-1MiB")
+    checks += ["closed-1000", "exit-0"]
     name = "client-vs-%s" % peer
     done = {}
 
@@ -93,14 +147,35 @@ def main():
 
     try:
         got = next_line()
-        if re.fullmatch(r"connected( subprotocol=\S+)?", got):
+        m = re.fullmatch(r"connected( subprotocol=\S+)?( extensions=(.*))?", got)
+        if m:
             result("connected", True)
-            for check, send, want in STEPS:
+            printed = m.group(3)   # if the client prints what it negotiated
+            if printed is not None and expected is not None and printed != expected:
+                result("pmd-extensions", False, "the client printed extensions=%r, expected %r"
+                       % (printed, expected))
+            wire = {}
+            for check, send, want in steps:
                 proc.stdin.write(send.encode("utf-8") + b"\n")
                 proc.stdin.flush()
                 got = next_line()
                 shown = got if len(got) < 120 else got[:120] + "..."
-                result(check, same_line(got, want), "expected %r, got %r" % (want, shown))
+                if check is None:   # a wire counter query: `before` / `after`
+                    wire[want] = parse_wire(got)
+                    if wire[want] is None:
+                        result("pmd-wire-json-1MiB", False, "wire query answered %r" % shown)
+                    continue
+                result(check, same_line(got, want), "expected %r, got %r" % (
+                    want if len(want) < 120 else want[:120] + "...", shown))
+            if wire.get("before") and wire.get("after"):
+                (rx0, tx0), (rx1, tx1) = wire["before"], wire["after"]
+                rx, tx, n = rx1 - rx0, tx1 - tx0, 1 << 20
+                limit = payloads.WIRE_MAX_SHARE * n
+                print("note %s: 1 MiB JSON text on the wire: the server received %d B, sent %d B"
+                      % (name, rx, tx), flush=True)
+                result("pmd-wire-json-1MiB", 0 < rx < limit and 0 < tx < limit,
+                       "the server received %d B and sent %d B for %d B of text (limit %d each)"
+                       % (rx, tx, n, limit))
             proc.stdin.close()
             got = next_line()
             result("closed-1000", same_line(got, "closed 1000 "),
@@ -109,7 +184,7 @@ def main():
             result("connected", False, "first line %r" % got)
             proc.stdin.close()
     except (BrokenPipeError, OSError) as exc:
-        for check in CHECKS[:-1]:
+        for check in checks[:-1]:
             result(check, False, "client stdin: %s" % exc)
     try:
         rc = proc.wait(timeout=EXIT_TIMEOUT)
@@ -127,7 +202,7 @@ def main():
         if line is None:
             break
         extra.append(line)
-    for check in CHECKS:
+    for check in checks:
         result(check, False, "not reached")
     if extra:
         print("note %s: output after the close line: %r" % (name, extra[:5]), flush=True)

@@ -1,16 +1,26 @@
 // Echo server on node's `ws` library, a real peer for our `client` example in
 // scripts/interop.sh.
 //
-//   NODE_PATH=target/conformance/node/node_modules node node_echo_server.js [ADDR]
+//   NODE_PATH=target/conformance/node/node_modules node node_echo_server.js [ADDR] [default|nct9|off]
 //   (default 127.0.0.1:9013)
 //
 // Echoes each message with its type; `ws` answers pings and close frames by
-// itself.  Loopback addresses only.  Exits by itself after MAX_LIFETIME_MS.
+// itself.  permessage-deflate is on (ws's server leaves it off by default):
+// `default` is `perMessageDeflate: true` (ws's defaults), `nct9` adds
+// server/clientNoContextTakeover and server/clientMaxWindowBits 9, `off` is
+// ws's server default (no permessage-deflate).
+//
+// Two text messages are answered instead of echoed, for the permessage-deflate
+// checks: `wstate-interop:extensions` with the Sec-WebSocket-Extensions value
+// this server sent (empty if none), `wstate-interop:wire` with `rx=N tx=M`, the
+// socket's bytesRead and bytesWritten.  Loopback addresses only.  Exits by
+// itself after MAX_LIFETIME_MS.
 'use strict';
 const { WebSocketServer } = require('ws');
 
 const MAX_LIFETIME_MS = 600 * 1000;
 const addr = process.argv[2] || '127.0.0.1:9013';
+const mode = process.argv[3] || 'default';
 const cut = addr.lastIndexOf(':');
 const host = addr.slice(0, cut).replace(/^\[|\]$/g, '');
 const port = Number(addr.slice(cut + 1));
@@ -18,12 +28,38 @@ if (!(host.startsWith('127.') || host === 'localhost' || host === '::1')) {
   console.error(`node_echo_server: loopback addresses only, got ${host}`);
   process.exit(2);
 }
+const MODES = {
+  default: true,
+  off: false,
+  nct9: {
+    serverNoContextTakeover: true, clientNoContextTakeover: true,
+    serverMaxWindowBits: 9, clientMaxWindowBits: 9,
+  },
+};
+if (!(mode in MODES)) {
+  console.error('node_echo_server: mode must be default, nct9 or off');
+  process.exit(2);
+}
 
-const wss = new WebSocketServer({ host, port, maxPayload: 16 * 1024 * 1024 });
-wss.on('listening', () => console.log(`ws echo server listening on ws://${host}:${port}`));
+const wss = new WebSocketServer({ host, port, maxPayload: 16 * 1024 * 1024, perMessageDeflate: MODES[mode] });
+const sent = new WeakMap();   // request -> the Sec-WebSocket-Extensions value we answered
+wss.on('headers', (headers, req) => {
+  const line = headers.find((h) => /^sec-websocket-extensions:/i.test(h));
+  sent.set(req, line ? line.slice(line.indexOf(':') + 1).trim() : '');
+});
+wss.on('listening', () => console.log(`ws echo server (${mode}) listening on ws://${host}:${port}`));
 wss.on('connection', (ws, req) => {
-  console.log(`connection from ${req.socket.remoteAddress}:${req.socket.remotePort}`);
-  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  const extensions = sent.get(req) ?? '';
+  const sock = req.socket;
+  console.log(`connection from ${sock.remoteAddress}:${sock.remotePort}, extensions ${JSON.stringify(extensions)}`);
+  ws.on('message', (data, isBinary) => {
+    if (!isBinary && data.length < 64) {
+      const text = data.toString('utf8');
+      if (text === 'wstate-interop:extensions') return ws.send(extensions);
+      if (text === 'wstate-interop:wire') return ws.send(`rx=${sock.bytesRead} tx=${sock.bytesWritten}`);
+    }
+    return ws.send(data, { binary: isBinary });
+  });
   ws.on('close', (code) => console.log(`closed: received ${code}`));
   ws.on('error', (err) => console.log(`error: ${err.message}`));
 });

@@ -187,19 +187,27 @@ impl Receiver {
         };
         let input_complete = frame.done == frame.len;
         let fin = frame.fin && input_complete;
-        let room = max_part.saturating_sub(self.message.len()).max(1);
+        // Never inflate past the message limit plus one byte, so that the
+        // error does not depend on how the input arrived.
+        let left = config
+            .max_message_size
+            .saturating_sub(self.inflated)
+            .saturating_add(1);
+        let room = max_part.saturating_sub(self.message.len()).max(1).min(left);
         let before = self.message.len();
         let input = &self.buf[self.pos..self.pos + frame.done];
-        let progress = inflater.inflate_part(input, fin, &mut self.message, room)?;
-        self.consume(&mut frame, progress.consumed);
-        self.inflated = self.inflated.saturating_add(progress.produced);
-        if self.inflated > config.max_message_size {
-            return Err(ProtocolError::MessageTooLarge);
-        }
+        let result = inflater.inflate_part(input, fin, &mut self.message, room);
+        // What was inflated before a failure is checked first, likewise.
         if text {
             self.utf8
                 .feed(&self.message[before..])
                 .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        let progress = result?;
+        self.consume(&mut frame, progress.consumed);
+        self.inflated = self.inflated.saturating_add(progress.produced);
+        if self.inflated > config.max_message_size {
+            return Err(ProtocolError::MessageTooLarge);
         }
         if fin && progress.done {
             self.frame = None;

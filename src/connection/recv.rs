@@ -216,13 +216,15 @@ impl Receiver {
         };
         let before = self.message.len();
         let input = &self.buf[range];
-        inflater.inflate(input, fin, &mut self.message, config.max_message_size)?;
+        let inflated = inflater.inflate(input, fin, &mut self.message, config.max_message_size);
+        // What was inflated before a failure is checked first: the error
+        // must not depend on how far the input had arrived.
         if text {
             self.utf8
                 .feed(&self.message[before..])
                 .map_err(|_| ProtocolError::InvalidUtf8)?;
         }
-        Ok(())
+        Ok(inflated?)
     }
 
     #[cfg(not(feature = "deflate"))]

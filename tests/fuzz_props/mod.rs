@@ -33,7 +33,19 @@ pub(crate) const TARGETS: &[(&str, Check)] = &[
     ("handshake_client", handshake_client),
     ("client_request", client_request),
     ("timers", timers),
+    #[cfg(feature = "deflate")]
+    ("extensions", deflate::extensions),
+    #[cfg(feature = "deflate")]
+    ("deflate_receive", deflate::deflate_receive),
 ];
+
+/// The targets that need wstate's `deflate` feature: without it, `TARGETS`
+/// leaves them out and the corpus replay skips their directories.
+pub(crate) const DEFLATE_TARGETS: &[&str] = &["extensions", "deflate_receive"];
+
+/// permessage-deflate (RFC 7692): `extensions` and `deflate_receive`.
+#[cfg(feature = "deflate")]
+pub(crate) mod deflate;
 
 // ---------------------------------------------------------------------------
 // Shared helpers

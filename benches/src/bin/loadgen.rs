@@ -2,7 +2,7 @@
 //! (`benches/loopback.sh`):
 //!
 //! ```text
-//! cargo run --release --example loadgen -- [--addr 127.0.0.1:9001]
+//! cargo run --release --bin loadgen -- [--addr 127.0.0.1:9001]   (in benches/)
 //!     [--conns N] [--size BYTES] [--depth P] [--secs D] [--raw]
 //!     [--pid SERVER_PID] [--label NAME] [--threads T]
 //! ```

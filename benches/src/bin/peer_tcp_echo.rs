@@ -1,5 +1,5 @@
 //! Benchmark peer: a raw TCP echo server on tokio (no WebSocket at all), the
-//! floor for the loopback load test: `cargo run --release --example
+//! floor for the loopback load test: `cargo run --release --bin
 //! peer_tcp_echo [ADDR]` (default 127.0.0.1:9001). Drive it with
 //! `loadgen --raw`, which skips the upgrade and accepts its own masked frames
 //! echoed back.

@@ -1,7 +1,7 @@
 //! Benchmark peer: an echo server on `fastwebsockets`, its frame loop used as
 //! its documentation shows (read a frame, write it back):
-//! `cargo run --release --example peer_fastwebsockets_echo [ADDR]` (default
-//! 127.0.0.1:9001).
+//! `cargo run --release --bin peer_fastwebsockets_echo [ADDR]` in `benches/`
+//! (default 127.0.0.1:9001).
 //!
 //! The upgrade is done by hand on the raw `TcpStream` (fastwebsockets offers
 //! it through hyper, whose upgraded stream adds a layer): this gives the

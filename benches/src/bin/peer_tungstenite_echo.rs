@@ -1,8 +1,8 @@
 //! Benchmark peer: an echo server on `tokio-tungstenite`, written the way
 //! its documentation suggests (the read half forwarded into the write half,
 //! which flushes whenever no further message is ready):
-//! `cargo run --release --example peer_tungstenite_echo [ADDR]` (default
-//! 127.0.0.1:9001).
+//! `cargo run --release --bin peer_tungstenite_echo [ADDR]` in `benches/`
+//! (default 127.0.0.1:9001).
 
 use std::io;
 
