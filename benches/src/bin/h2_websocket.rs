@@ -213,9 +213,9 @@ async fn client(tcp: TcpStream, port: u16, config: Config) -> Result<(usize, Clo
     let (h2, connection) = h2::client::handshake(tcp).await?;
     let driver = tokio::spawn(connection);
     let mut h2 = h2.ready().await?;
-    // "a client ... MUST NOT send" the extended CONNECT before the server's
-    // SETTINGS_ENABLE_CONNECT_PROTOCOL arrived (RFC 8441 §3, §4): wait
-    // for the server's SETTINGS.
+    // "Upon receipt of SETTINGS_ENABLE_CONNECT_PROTOCOL with a value of 1,
+    // a client MAY use the Extended CONNECT" (RFC 8441 §3), and not before:
+    // wait for the server's SETTINGS.
     for _ in 0..200 {
         if h2.is_extended_connect_protocol_enabled() {
             break;
