@@ -14,11 +14,13 @@
 //!   (`poll_timeout`), then `handle_timeout` gets the time: a handshake
 //!   that does not complete in time is answered `408` and dropped, a peer
 //!   that stops answering Pings is failed with 1011;
-//! * reads go straight into the connection's buffer (`receive_with`), with
-//!   room that follows the size of the last read, and a large message is
-//!   echoed from where it was received: its header goes to the output
-//!   buffer, then header and payload leave in one vectored write, so the
-//!   payload is copied by the kernel only;
+//! * reads go to a per-thread buffer, and `receive` copies what the
+//!   connection must keep; while a large message streams in (the last read
+//!   filled the buffer), reads go straight into the connection's buffer
+//!   (`receive_with`) instead;
+//! * a large message is echoed from where it was received: its header goes
+//!   to the output buffer, then header and payload leave in one vectored
+//!   write, so only the kernel copies the payload;
 //! * a connection keeps its receive buffer between messages, up to
 //!   [`RETAINED`]: a client that sends large messages one after another
 //!   reuses warm memory rather than page-faulting fresh memory in for every
@@ -32,6 +34,7 @@
 //! It prints the address it listens on and one line per connection when it
 //! ends, with its close code.
 
+use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
@@ -55,15 +58,11 @@ usage: tokio_echo_server [--current-thread] [ADDR]   (default 127.0.0.1:9001)
 
 Ctrl-C closes every connection with 1001 (going away), then exits.";
 
-/// Room offered to a read: at least `MIN_ROOM`, at most `MAX_ROOM` bytes
-/// per syscall. The connection zero-fills the room before the read (the
-/// crate has no `unsafe` to skip it), so the room follows what the last
-/// read brought: a 16-byte message does not pay for clearing 64 KiB.
-const MIN_ROOM: usize = 4 << 10;
-const MAX_ROOM: usize = 64 << 10;
+/// Bytes read per syscall.
+const READ_BUF: usize = 64 << 10;
 /// Receive buffer a connection keeps once a message is consumed (the
 /// crate's default is 512 bytes, for the smallest idle connections). Bigger
-/// than a read's room, or every read would allocate, and than the largest
+/// than a read, or large reads would allocate, and than the largest
 /// messages expected in a row (1 MiB here), or each would fault in fresh
 /// pages: the kernel hands out zeroed memory page by page, which for a
 /// 1 MiB message costs more than receiving it.
@@ -74,6 +73,14 @@ const LARGE: usize = 8 << 10;
 /// Output capacity kept between writes; a larger buffer is freed once
 /// written, so idle connections stay small.
 const KEEP: usize = 4 << 10;
+
+thread_local! {
+    /// The read buffer shared by every connection polled on this thread:
+    /// small and frequent reads land in memory that stays in cache,
+    /// whatever the number of connections. Only borrowed inside one poll,
+    /// between a read and the `receive` that copies from it.
+    static READ: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_BUF]);
+}
 
 fn main() {
     let mut addr = None;
@@ -104,10 +111,7 @@ fn main() {
     } else {
         tokio::runtime::Builder::new_multi_thread()
     };
-    let runtime = builder
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let runtime = builder.enable_all().build().expect("a tokio runtime");
     let listener = match runtime.block_on(TcpListener::bind(&addr)) {
         Ok(listener) => listener,
         Err(e) => {
@@ -214,7 +218,8 @@ async fn serve(
     let mut echoed = 0u64;
     let mut path = None;
     let mut going_away = false;
-    let mut room = MIN_ROOM;
+    // The last read filled its buffer: more of a large message is likely.
+    let mut streaming = false;
     // The connection's clock: the handshake timeout, keepalive Pings and
     // the close timeout all count from here.
     let start = Instant::now();
@@ -225,7 +230,7 @@ async fn serve(
         // the connection only once they are read.
         let deadline = conn.poll_timeout().map(|deadline| start + deadline);
         let n = {
-            let mut read = pin!(read(&mut stream, &mut conn, room));
+            let mut read = pin!(read(&mut stream, &mut conn, streaming));
             let mut sleep = pin!(tokio::time::sleep_until(deadline.unwrap_or(start)));
             let mut stopped = pin!(stop.changed());
             poll_fn(|cx| {
@@ -258,11 +263,7 @@ async fn serve(
         }
         // Then the time: a keepalive Ping, a 1011 Close or a `408` may be
         // queued, and the next poll reports what expired.
-        if let Some(n) = n {
-            // Twice the last read (more may be waiting), shrinking by
-            // halves at most (a burst of small messages after a large one).
-            room = (2 * n).max(room / 2).clamp(MIN_ROOM, MAX_ROOM);
-        }
+        streaming = n == Some(READ_BUF);
         conn.handle_timeout(start.elapsed(), &mut out);
         let done = drain(&mut conn, &mut stream, &mut out, &mut path, &mut echoed).await?;
         if !out.is_empty() {
@@ -291,28 +292,52 @@ async fn serve(
     }
 }
 
-/// Reads once, straight into the connection's buffer (`room` bytes at
-/// most), or reports end of stream. Returns the number of bytes read.
+/// Reads once (at most [`READ_BUF`] bytes) and feeds the bytes to `conn`,
+/// or reports end of stream. Returns the number of bytes read.
 ///
-/// Readiness first, so that no room is cleared for a read that would block.
-/// Then `poll_read` rather than `try_read`: after a short read, tokio knows
-/// the socket is drained and skips the read that would only return
-/// `WouldBlock`, one syscall less per wakeup.
-async fn read(stream: &mut TcpStream, conn: &mut Connection, room: usize) -> io::Result<usize> {
+/// Normally into this thread's buffer, then `receive` copies them. With
+/// `direct` (a large message is streaming in), straight into the
+/// connection's buffer with `receive_with`, which zero-fills the room
+/// first (the crate has no `unsafe` to skip it): cheaper than the copy
+/// only when the room is filled, so only then.
+///
+/// `poll_read` rather than `readable()` + `try_read`: after a short read,
+/// tokio knows the socket is drained and skips the read that would only
+/// return `WouldBlock`, one syscall less per wakeup.
+async fn read(stream: &mut TcpStream, conn: &mut Connection, direct: bool) -> io::Result<usize> {
     poll_fn(|cx| {
-        ready!(stream.poll_read_ready(cx))?;
-        let read = conn.receive_with(room, |room| {
-            let mut buf = ReadBuf::new(room);
-            match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) => Ok(buf.filled().len()),
-                Poll::Ready(Err(e)) => Err(e),
-                // Not readable after all: nothing was received, and the
-                // task is woken when it is.
-                Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
-            }
-        });
+        let read = if direct {
+            // Readiness first: no room is cleared for a read that blocks.
+            ready!(stream.poll_read_ready(cx))?;
+            conn.receive_with(READ_BUF, |room| {
+                let mut buf = ReadBuf::new(room);
+                match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
+                    Poll::Ready(Ok(())) => Ok(buf.filled().len()),
+                    Poll::Ready(Err(e)) => Err(e),
+                    // Not readable after all: nothing was received, and
+                    // the task is woken when it is.
+                    Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+                }
+            })
+        } else {
+            READ.with_borrow_mut(|buf| {
+                let mut buf = ReadBuf::new(buf);
+                match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
+                    Poll::Ready(Ok(())) if buf.filled().is_empty() => {
+                        conn.receive_eof();
+                        Ok(0)
+                    }
+                    Poll::Ready(Ok(())) => {
+                        conn.receive(buf.filled());
+                        Ok(buf.filled().len())
+                    }
+                    Poll::Ready(Err(e)) => Err(e),
+                    Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+                }
+            })
+        };
         match read {
-            // 0: `receive_with` has noted the end of stream.
+            // 0: the end of stream is noted.
             Ok(n) => Poll::Ready(Ok(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
