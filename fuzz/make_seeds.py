@@ -14,7 +14,8 @@ Input formats (see tests/fuzz_props/mod.rs):
                 deflate_receive_seeds below)
 Setup byte 0: 0x01 client, 0x02 auto-pong off, 0x04 EOF at the end,
 0x08 small limits (byte 1 = max frame / 4, byte 2 = max message / 8,
-byte 3 = max fragments), 0x10 we send Close 1000 and a Ping before the stream.
+byte 3 = max fragments), 0x10 we send Close 1000 and a Ping before the stream,
+0x20 also received in parts (bits 0xC0: parts of at most 4, 7, 16, 1024 bytes).
 """
 
 import os
@@ -514,6 +515,8 @@ def main():
     timer_seeds()
     extensions_seeds()
     deflate_receive_seeds()
+    parts_seeds()
+    oracle_seeds()
 
 
 # ---------------------------------------------------------------------------
@@ -802,6 +805,108 @@ def deflate_receive_seeds():
     last = deflate_tail_removed(c.compress(b"!") + c.flush(zlib.Z_SYNC_FLUSH))
     write("deflate_receive", "server-fragment-inflating-to-exactly-1024-bytes",
           d_input(0, c2s(0x42, first) + c2s(0x80, last), []))
+
+
+# ---------------------------------------------------------------------------
+# receive and chunking in parts mode (setup flag 0x20, part bound by bits
+# 0xC0): the same stream received whole and in parts must agree.
+# ---------------------------------------------------------------------------
+
+PARTS = 0x20
+PART_4, PART_7, PART_16, PART_1024 = 0x00, 0x40, 0x80, 0xC0
+
+
+def parts_seeds():
+    text = "a\u00e9\u20ac\U0001F600".encode() * 10  # 1- to 4-byte code points
+    big = 16 << 20
+    streams = {
+        # One text frame cut at 4 bytes: no part splits a code point.
+        "parts-4-server-text-mixed-widths": (PARTS | PART_4, (), c2s(0x81, text)),
+        # A code point split across frames, a Ping in between.
+        "parts-7-server-code-point-across-frames-ping-between": (
+            PARTS | PART_7, (),
+            c2s(0x01, "ab\u20ac".encode()[:3]) + c2s(0x89, b"ping")
+            + c2s(0x00, "ab\u20ac".encode()[3:] + b"c") + c2s(0x80, "\U0001F600".encode())),
+        "parts-16-client-binary-256-bytes": (PARTS | PART_16 | CLIENT, (), s2c(0x82, bytes(range(256)))),
+        # A 16 MiB frame announced, 300 bytes of it sent: parts hold no more
+        # than a read and a part.
+        "parts-1024-server-16MiB-frame-300-bytes": (
+            PARTS | PART_1024, (), c2s(0x82, bytes(300), length=big)[:2 + 8 + 4 + 300]),
+        "parts-1024-server-16MiB-text-frame-300-bytes-eof": (
+            PARTS | PART_1024 | EOF, (), c2s(0x81, b"x" * 300, length=big)[:2 + 8 + 4 + 300]),
+        # Bad UTF-8 in a later frame: parts delivered the beginning first.
+        "parts-4-server-bad-utf8-in-second-frame": (
+            PARTS | PART_4, (), c2s(0x01, b"hello ") + c2s(0x80, b"wor\xffld")),
+        "parts-7-server-text-ends-inside-code-point": (
+            PARTS | PART_7, (), c2s(0x81, "abc\u20ac".encode()[:-1])),
+        # Limits: the message grows over max_message_size (8 * 4) in its
+        # third frame; too many fragments (3).
+        "parts-4-server-message-over-limit-in-continuation": (
+            PARTS | PART_4 | LIMITS, (8, 4, 10),
+            c2s(0x02, bytes(12)) + c2s(0x00, bytes(12)) + c2s(0x80, bytes(12))),
+        "parts-16-server-too-many-fragments": (
+            PARTS | PART_16 | LIMITS, (16, 16, 3),
+            c2s(0x01, b"a") + c2s(0x00, b"b") + c2s(0x00, b"c") + c2s(0x80, b"d")),
+        # A Close in the middle of a message; empty frames.
+        "parts-4-server-close-mid-message": (
+            PARTS | PART_4, (), c2s(0x02, b"abcdefgh") + c2s(0x88, close(1000, b"bye"))),
+        "parts-4-client-empty-frames": (
+            PARTS | PART_4 | CLIENT, (), s2c(0x01) + s2c(0x00) + s2c(0x80) + s2c(0x81)),
+        "parts-16-client-we-closed-then-message": (
+            PARTS | PART_16 | CLIENT | WE_CLOSE | EOF, (), s2c(0x81, text[:40])),
+        # Whole mode: a bare header announcing 16 MiB costs no 16 MiB.
+        "server-16MiB-frame-header-then-100-bytes": (
+            SERVER, (), c2s(0x82, bytes(100), length=big)[:2 + 8 + 4 + 100]),
+    }
+    for name, (flags, limits, stream) in streams.items():
+        head = setup(flags, *limits) if limits else setup(flags)
+        write("receive", name, head + stream)
+        write("receive", name + "-5-byte-reads", head[:4] + b"\x05" + stream)
+        n = len(stream)
+        splits = [1, n // 3, n // 2, max(n - 1, 0)]
+        write("chunking", name, head[:4] + bytes([len(splits)])
+              + b"".join(struct.pack(">H", min(sp, 0xFFFF)) for sp in splits) + stream)
+
+
+def oracle_seeds():
+    """Close codes at the edges of the RFC 6455 section 7.4 ranges (the
+    roundtrip model has its own table), and requests the handshake model
+    must judge like the server (status included)."""
+    for sender, code in [(False, 3000), (True, 3999), (False, 4999), (False, 1012),
+                         (True, 1013), (False, 1014), (False, 1010), (True, 1010),
+                         (True, 2999), (False, 5000), (True, 1015), (False, 1004),
+                         (True, 999), (False, 1016)]:
+        who = "client" if sender else "server"
+        write("roundtrip", f"close-code-{code}-from-{who}",
+              conversation(sender, [(TEXT, "x"), (CLOSE, code, "")]))
+    long_line = "X-Long: " + "a" * (8193 - 8)
+    requests = {
+        "model-duplicate-version-426": head(RFC_REQUEST_LINES, add=["Sec-WebSocket-Version: 13"]),
+        "model-version-8-426": head(RFC_REQUEST_LINES, replace={"Sec-WebSocket-Version": "Sec-WebSocket-Version: 8"}),
+        "model-post-405": head(RFC_REQUEST_LINES, replace={"GET": "POST /chat HTTP/1.1"}),
+        "model-http-2-505": head(RFC_REQUEST_LINES, replace={"GET": "GET /chat HTTP/2.0"}),
+        "model-http-1.0": head(RFC_REQUEST_LINES, replace={"GET": "GET /chat HTTP/1.0"}),
+        "model-http-1.9-accepted": head(RFC_REQUEST_LINES, replace={"GET": "GET /chat HTTP/1.9"}),
+        "model-tabs-around-values-accepted": head(
+            ["GET /chat HTTP/1.1", "Host:\tserver.example.com\t", "Upgrade:\twebsocket\t",
+             "Connection:\tUpgrade\t", "Sec-WebSocket-Key:\tdGhlIHNhbXBsZSBub25jZQ==\t",
+             "Sec-WebSocket-Version:\t13\t"]),
+        "model-header-line-over-8KiB-431": head(RFC_REQUEST_LINES, add=[long_line]),
+        "model-two-hosts-400": head(RFC_REQUEST_LINES, add=["Host: other.example"]),
+        "model-content-length-1-400": head(RFC_REQUEST_LINES, add=["Content-Length: 1"]),
+        "model-content-length-0-0-accepted": head(RFC_REQUEST_LINES, add=["Content-Length: 0, 0"]),
+        "model-absolute-ws-target-accepted": head(RFC_REQUEST_LINES, replace={"GET": "GET ws://a.example:80/chat?x HTTP/1.1"}),
+        "model-ipv6-host-accepted": head(RFC_REQUEST_LINES, replace={"Host": "Host: [::1]:8080"}),
+        "model-userinfo-target-400": head(RFC_REQUEST_LINES, replace={"GET": "GET ws://u@a.example/ HTTP/1.1"}),
+        "model-repeated-subprotocol-400": head(RFC_REQUEST_LINES, add=["Sec-WebSocket-Protocol: a, b", "Sec-WebSocket-Protocol: a"]),
+        "model-key-of-15-bytes-400": head(RFC_REQUEST_LINES, replace={"Sec-WebSocket-Key": "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZ==="}),
+    }
+    for name, data in requests.items():
+        write("handshake_server", name, bytes([0, 0, 0, 0, 0]) + data)
+    # At the limits: max_headers 6 (byte 2) with 6 and 7 fields.
+    six = head(RFC_REQUEST_LINES, drop=("Origin", "Sec-WebSocket-Protocol"), add=["X-A: 1"])
+    write("handshake_server", "model-max-headers-at-n", bytes([HS_LIMITS, 255, six.count(b"\r\n") - 2, 0, 0]) + six)
+    write("handshake_server", "model-max-headers-at-n-plus-1", bytes([HS_LIMITS, 255, six.count(b"\r\n") - 3, 0, 0]) + six)
 
 
 if __name__ == "__main__":

@@ -55,11 +55,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=lib/harness.sh
 . "$ROOT/scripts/lib/harness.sh"
 
-NODE_DIR="$BUILD_DIR/node"
 WORK="$BUILD_DIR/interop"
 BASE=${INTEROP_PORT_BASE:-9010}
 ECHO_PORT=$((BASE + 1)) PY_SERVER_PORT=$((BASE + 2)) NODE_SERVER_PORT=$((BASE + 3)) PAGE_PORT=$((BASE + 4))
-CHROMIUM=/usr/bin/chromium
 skip_browser=${INTEROP_SKIP_BROWSER:-0} standin=0 install_only=0
 # Checks each program prints (PASS or FAIL lines); the run needs them all.
 declare -A MIN_CHECKS=([py_client]=30 [py_client_nct9]=24 [node_client]=30 [node_client_nct9]=24
@@ -105,39 +103,7 @@ mkdir -p "$BUILD_DIR" "$WORK"
 cd "$ROOT"   # relative paths in *_CMD are taken from the repository root
 
 # ---------------------------------------------------------------- installs
-ensure_node_peers() {
-    local pkg="$ROOT/scripts/interop/package.json" stamp="$NODE_DIR/.harness-stamp" want
-    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then die "node and npm are needed"; fi
-    want=$(sha256sum "$pkg" | cut -d' ' -f1)
-    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -d "$NODE_DIR/node_modules/ws" ]]; then
-        return 0
-    fi
-    log "installing node peers (ws, playwright-core) into $NODE_DIR"
-    rm -rf "$NODE_DIR"
-    mkdir -p "$NODE_DIR"
-    cp "$pkg" "$NODE_DIR/package.json"
-    # playwright-core downloads no browser; we use Debian's chromium
-    (cd "$NODE_DIR" && timeout 600 npm install --no-audit --no-fund --no-package-lock \
-        --loglevel=error </dev/null) || die "npm install failed"
-    echo "$want" >"$stamp"
-}
-
-ensure_chromium() {
-    [[ -x "$CHROMIUM" ]] && return 0
-    local sudo=()
-    if [[ $(id -u) -ne 0 ]]; then
-        command -v sudo >/dev/null || die "chromium is missing and neither root nor sudo is available"
-        sudo=(sudo -n)
-    fi
-    log "installing Debian's chromium (apt-get)"
-    timeout 600 "${sudo[@]+"${sudo[@]}"}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null \
-        || die "apt-get update failed"
-    timeout 900 "${sudo[@]+"${sudo[@]}"}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends chromium </dev/null >"$WORK/apt.log" 2>&1 \
-        || { tail -n 20 "$WORK/apt.log" >&2; die "apt-get install chromium failed"; }
-    [[ -x "$CHROMIUM" ]] || die "$CHROMIUM still missing after apt-get install"
-}
-
+# ensure_node_peers and ensure_chromium: scripts/lib/harness.sh
 ensure_py3_venv
 ensure_node_peers
 ((skip_browser)) || ensure_chromium

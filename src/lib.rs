@@ -148,7 +148,10 @@
 //! [`Event::Accepted`]. A client's connection says `Done` only once the
 //! server closed the transport (RFC 6455 §7.1.1). Where the HTTP upgrade
 //! happens elsewhere, [`Connection::new_open`] starts a connection already
-//! open. To send when no event is held, use [`Connection::send`] and
+//! open (with feature `deflate`, `Connection::new_open_with_deflate` takes
+//! the parameters negotiated there). Over HTTP/2 (RFC 8441),
+//! [`handshake::h2`] checks the extended CONNECT and builds the fields of
+//! both sides for the caller's HTTP/2 stack. To send when no event is held, use [`Connection::send`] and
 //! friends, or [`Connection::sender`].
 //!
 //! ## Layers
@@ -161,8 +164,9 @@
 //!   [`wire::utf8`] (the incremental validator).
 //! * [`handshake`]: the opening handshake as pure functions over bytes: the
 //!   HTTP/1.1 head and field rules, the server's and the client's rules,
-//!   request targets and hosts, `ws://` URLs, and (feature `deflate`)
-//!   `Sec-WebSocket-Extensions` negotiation.
+//!   request targets and hosts, `ws://` URLs, (feature `deflate`)
+//!   `Sec-WebSocket-Extensions` negotiation, and [`handshake::h2`], the
+//!   RFC 8441 extended CONNECT over decoded HTTP/2 fields.
 //! * [`Connection`] (`src/connection/`): the state machine. Its `mod.rs`
 //!   holds the one private state enum and every transition. Beside it,
 //!   files that compute and never change the state themselves: `recv.rs`

@@ -6,12 +6,13 @@
 #[path = "fuzz_props/mod.rs"]
 mod props;
 
-/// The stable replay cannot count allocations (see `tests/fuzz_corpus.rs`).
+/// The memory bound runs here too (see `tests/fuzz_corpus.rs`).
 mod memory {
-    pub(crate) fn start() {}
-
-    pub(crate) fn peak_since_start() -> Option<usize> {
-        None
+    /// As in tests/fuzz_corpus.rs: `allocation-counter`'s counting global
+    /// allocator, per thread.
+    pub(crate) fn peak(f: impl FnOnce()) -> Option<usize> {
+        let info = allocation_counter::measure(f);
+        Some(usize::try_from(info.bytes_max).expect("fits"))
     }
 }
 

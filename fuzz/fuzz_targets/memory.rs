@@ -62,15 +62,23 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The most bytes held at once on this thread while `f` runs, beyond what
+/// was held before (`crate::memory::peak` of `tests/fuzz_props/mod.rs`).
+pub(crate) fn peak(f: impl FnOnce()) -> Option<usize> {
+    start();
+    f();
+    peak_since_start()
+}
+
 /// Starts a measurement.
-pub(crate) fn start() {
+fn start() {
     let live = LIVE.with(Cell::get);
     BASE.with(|b| b.set(live));
     PEAK.with(|p| p.set(live));
 }
 
 /// The most bytes held at once since `start`, beyond what was held then.
-pub(crate) fn peak_since_start() -> Option<usize> {
+fn peak_since_start() -> Option<usize> {
     let base = BASE.with(Cell::get);
     Some(PEAK.with(Cell::get).saturating_sub(base).max(0) as usize)
 }

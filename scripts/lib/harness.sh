@@ -12,6 +12,9 @@ case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
 # shellcheck disable=SC2034  # used by the scripts that source this file
 EXAMPLES_DIR="$TARGET_DIR/release/examples"
 PY3_VENV="$BUILD_DIR/py3"
+# node ws + playwright-core (scripts/interop/package.json), Debian's chromium
+NODE_DIR="$BUILD_DIR/node"
+CHROMIUM=/usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PYTHONUNBUFFERED=1
 export NO_COLOR=1 npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
 
@@ -111,4 +114,40 @@ build_examples() {
 # need_binary PATH: the example binary exists after the build.
 need_binary() {
     [[ -x "$1" ]] || die "$1 not found after the build (does examples/$(basename "$1").rs exist?)"
+}
+
+# ensure_node_peers: node ws + playwright-core under $NODE_DIR (no browser
+# download: playwright drives Debian's chromium).
+# ensure_chromium: /usr/bin/chromium, installed with apt-get when missing.
+ensure_node_peers() {
+    local pkg="$ROOT/scripts/interop/package.json" stamp="$NODE_DIR/.harness-stamp" want
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then die "node and npm are needed"; fi
+    want=$(sha256sum "$pkg" | cut -d' ' -f1)
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -d "$NODE_DIR/node_modules/ws" ]]; then
+        return 0
+    fi
+    log "installing node peers (ws, playwright-core) into $NODE_DIR"
+    rm -rf "$NODE_DIR"
+    mkdir -p "$NODE_DIR"
+    cp "$pkg" "$NODE_DIR/package.json"
+    # playwright-core downloads no browser; we use Debian's chromium
+    (cd "$NODE_DIR" && timeout 600 npm install --no-audit --no-fund --no-package-lock \
+        --loglevel=error </dev/null) || die "npm install failed"
+    echo "$want" >"$stamp"
+}
+
+ensure_chromium() {
+    [[ -x "$CHROMIUM" ]] && return 0
+    local sudo=()
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null || die "chromium is missing and neither root nor sudo is available"
+        sudo=(sudo -n)
+    fi
+    log "installing Debian's chromium (apt-get)"
+    timeout 600 "${sudo[@]+"${sudo[@]}"}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null \
+        || die "apt-get update failed"
+    timeout 900 "${sudo[@]+"${sudo[@]}"}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends chromium </dev/null >"$BUILD_DIR/apt.log" 2>&1 \
+        || { tail -n 20 "$BUILD_DIR/apt.log" >&2; die "apt-get install chromium failed"; }
+    [[ -x "$CHROMIUM" ]] || die "$CHROMIUM still missing after apt-get install"
 }

@@ -227,6 +227,41 @@ impl Connection {
         }
     }
 
+    /// [`new_open`](Self::new_open) with the permessage-deflate parameters
+    /// the handshake negotiated elsewhere (feature `deflate`): from
+    /// [`handshake::h2`](crate::handshake::h2) for RFC 8441, or from
+    /// [`extensions::negotiate`](crate::handshake::extensions::negotiate) /
+    /// [`extensions::validate_response`](crate::handshake::extensions::validate_response)
+    /// for an HTTP/1.1 upgrade done by another server or client. `None` is
+    /// `new_open`. `config.deflate` must be the configuration they were
+    /// negotiated with: it also sets the compression level,
+    /// `min_compress_size` and `compress_outgoing`.
+    ///
+    /// ```
+    /// use wstate::handshake::extensions::{DeflateConfig, negotiate};
+    /// use wstate::{Config, Connection, Role};
+    /// let config = Config::default().deflate(DeflateConfig::enabled());
+    /// let params = negotiate([&b"permessage-deflate"[..]], &config.deflate);
+    /// let server = Connection::new_open_with_deflate(Role::Server, config, params);
+    /// assert_eq!(server.deflate(), params.as_ref());
+    /// ```
+    #[cfg(feature = "deflate")]
+    pub fn new_open_with_deflate(
+        role: Role,
+        config: Config,
+        deflate: Option<DeflateParams>,
+    ) -> Self {
+        let mut conn = Self::new_open(role, config);
+        if let Some(params) = deflate {
+            let is_server = !conn.core.is_client();
+            let (compression, inflater) =
+                compress::codec(params, &conn.core.config.deflate, is_server);
+            conn.core.compression = Some(compression);
+            conn.rx.inflater = Some(inflater);
+        }
+        conn
+    }
+
     /// A server connection awaiting the client's upgrade request: the first
     /// event is [`Event::Request`], to be answered with
     /// [`Sender::accept`] or [`Sender::reject`].

@@ -9,6 +9,7 @@ mod client;
 #[cfg(feature = "deflate")]
 pub mod extensions;
 mod fields;
+pub mod h2;
 pub(crate) mod http;
 mod server;
 mod uri;

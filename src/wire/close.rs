@@ -280,6 +280,46 @@ impl ProtocolError {
 
 #[cfg(test)]
 mod tests {
+    use alloc::format;
+
+    #[test]
+    fn names_display_and_conversions() {
+        // Debug names every registered code (RFC 6455 §7.4.1, IANA).
+        let table = [
+            (1000, "NORMAL"),
+            (1001, "GOING_AWAY"),
+            (1002, "PROTOCOL_ERROR"),
+            (1003, "UNSUPPORTED_DATA"),
+            (1005, "NO_STATUS"),
+            (1006, "ABNORMAL"),
+            (1007, "INVALID_PAYLOAD"),
+            (1008, "POLICY_VIOLATION"),
+            (1009, "MESSAGE_TOO_BIG"),
+            (1010, "MANDATORY_EXTENSION"),
+            (1011, "INTERNAL_ERROR"),
+            (1012, "SERVICE_RESTART"),
+            (1013, "TRY_AGAIN_LATER"),
+            (1014, "BAD_GATEWAY"),
+            (1015, "TLS_HANDSHAKE"),
+        ];
+        for (code, name) in table {
+            assert_eq!(format!("{:?}", CloseCode(code)), format!("{name}({code})"));
+            assert_eq!(format!("{}", CloseCode(code)), format!("{code}"));
+        }
+        assert_eq!(format!("{:?}", CloseCode(1004)), "CloseCode(1004)");
+        assert_eq!(format!("{:?}", CloseCode(4321)), "CloseCode(4321)");
+        assert_eq!(format!("{}", CloseCode(4321)), "4321");
+        assert_eq!(u16::from(CloseCode(4321)), 4321);
+        // Frames and payloads print readably.
+        let frame = CloseFrame::with_reason(CloseCode::GOING_AWAY, "bye").unwrap();
+        assert_eq!(
+            format!("{frame:?}"),
+            "CloseFrame { code: GOING_AWAY(1001), reason: \"bye\" }"
+        );
+        assert_eq!(format!("{:?}", frame.payload()), "[3, 233, 98, 121, 101]");
+        assert_eq!(CloseCode::from(1000u16), CloseCode::NORMAL);
+    }
+
     use super::*;
 
     #[test]

@@ -5,7 +5,10 @@
 //! The negotiation is checked against a model written here from RFC 6455
 //! §9.1 (grammar) and RFC 7692 §7 (rules), not by asking the crate.
 
-use super::{Ev, Setup, Transcript, check_receive_transcript, drain, entropy, ev_len, summary};
+use super::{
+    ANNOUNCED_ALLOWANCE, Ev, Setup, Transcript, check_counter, check_receive_transcript, drain,
+    entropy, ours, summary,
+};
 use wstate::handshake::extensions::{
     self, DeflateConfig, DeflateParams, PERMESSAGE_DEFLATE, validate_response,
 };
@@ -791,26 +794,30 @@ pub(crate) fn deflate_receive(data: &[u8]) {
         we_closed: false,
         config: config.clone(),
         extra: 0,
+        parts: None,
     };
     let run = |pieces: &[&[u8]], poll_each: bool| {
         // Counted from before the handshake: the connection frees its
         // handshake buffers while receiving.
-        crate::memory::start();
-        let (mut conn, peer) = s.connect();
-        drop(peer);
         let mut t = Transcript::default();
-        for piece in pieces {
-            conn.receive(piece);
-            if poll_each {
+        let mut end = None;
+        let peak = crate::memory::peak(|| {
+            let (mut conn, peer) = s.connect();
+            drop(peer);
+            for piece in pieces {
+                conn.receive(piece);
+                if poll_each {
+                    drain(&mut conn, &mut t);
+                }
+            }
+            drain(&mut conn, &mut t);
+            if s.eof {
+                conn.receive_eof();
                 drain(&mut conn, &mut t);
             }
-        }
-        drain(&mut conn, &mut t);
-        if s.eof {
-            conn.receive_eof();
-            drain(&mut conn, &mut t);
-        }
-        let peak = crate::memory::peak_since_start();
+            end = Some(conn);
+        });
+        let conn = end.expect("the run finished");
         assert!(conn.deflate().is_some());
         check_memory(&config, stream, &t, peak);
         (t, summary(&conn))
@@ -895,19 +902,14 @@ fn brief(events: &[Ev]) -> String {
 /// The bound on the heap held at once while receiving `stream`.
 fn check_memory(config: &Config, stream: &[u8], t: &Transcript, peak: Option<usize>) {
     let Some(peak) = peak else { return };
-    let held = t.out.capacity() + t.events.capacity() * size_of::<Ev>();
-    assert!(peak >= held, "allocation counter broken: {peak} < {held}");
-    let copies: usize =
-        t.events.iter().map(ev_len).sum::<usize>() + 2 * t.events.capacity() * size_of::<Ev>();
+    check_counter(peak, t);
     // As in `receive`, but an inflated message may be longer than the
     // input: the limit itself bounds it (plus the byte that shows it is
     // over).
-    let ahead = config.max_frame_size.min((256 << 10) + 8 * stream.len());
     let bound = 2 * stream.len()
         + 2 * (config.max_message_size + 1)
-        + ahead
-        + 2 * t.out.len()
-        + copies
+        + config.max_frame_size.min(ANNOUNCED_ALLOWANCE)
+        + ours(t)
         + ZLIB_STATE
         + 4096;
     assert!(peak <= bound, "allocated {peak} bytes, bound {bound}");

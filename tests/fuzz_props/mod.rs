@@ -5,10 +5,11 @@
 //! under cargo-fuzz (`fuzz/fuzz_targets/*.rs`) and, on stable, over the
 //! checked-in corpus (`tests/fuzz_corpus.rs`).
 //!
-//! The including crate provides `crate::memory`: `start()` and
-//! `peak_since_start() -> Option<usize>`, a count of the bytes allocated on
-//! this thread (the fuzz targets count with a global allocator; the stable
-//! replay cannot and returns `None`).
+//! The including crate provides `crate::memory::peak(f) -> Option<usize>`:
+//! the most bytes held at once on this thread while `f` runs, beyond what
+//! was held before (the fuzz targets count with their own global
+//! allocator, the stable replay with `allocation-counter`'s; `None` if the
+//! including crate cannot count).
 #![allow(dead_code, reason = "each fuzz target uses one of the checks")]
 
 use arbitrary::{Arbitrary, Unstructured};
@@ -63,6 +64,10 @@ pub(crate) enum Ev {
     Close((u16, String)),
     /// `poll_event` failed with this error.
     Error(Error),
+    /// Parts mode: a part of a text message, and whether it is the last.
+    TextPart(String, bool),
+    /// Parts mode: a part of a binary message, and whether it is the last.
+    BinaryPart(Vec<u8>, bool),
     /// Server: the upgrade request.
     Request(RequestCopy),
     /// Client: the server's `101`; the subprotocol it chose, and the event's
@@ -88,6 +93,8 @@ pub(crate) fn own(event: Event<'_>) -> Ev {
         Event::Binary(b) => Ev::Binary(b.to_vec()),
         Event::Ping(b) => Ev::Ping(b.to_vec()),
         Event::Pong(b) => Ev::Pong(b.to_vec()),
+        Event::TextPart(t, fin) => Ev::TextPart(t.into(), fin),
+        Event::BinaryPart(b, fin) => Ev::BinaryPart(b.to_vec(), fin),
         Event::Close(f) => Ev::Close((f.code.0, f.reason().into())),
         Event::Request(req) => Ev::Request(RequestCopy {
             path: req.path().into(),
@@ -155,7 +162,7 @@ pub(crate) fn sent_close(frame: &OutFrame) -> (u16, String) {
     );
     match CloseFrame::parse(&frame.payload) {
         Ok(close) => {
-            assert!(close.code.is_valid_on_wire(), "sent {:?}", close.code);
+            assert!(rfc_on_wire(close.code.0), "sent {:?}", close.code);
             (close.code.0, close.reason().into())
         }
         Err(e) => panic!("we sent an invalid Close payload ({e}): {frame:x?}"),
@@ -178,7 +185,10 @@ pub(crate) fn entropy(seed: u32) -> impl FnMut(&mut [u8]) + Send + 'static {
 /// * byte 0, flags: `0x01` client (else server), `0x02` auto-pong off,
 ///   `0x04` end of stream after the input, `0x08` small limits from bytes 1-3,
 ///   `0x10` we start the closing handshake (Close 1000, then a Ping) before
-///   the stream arrives.
+///   the stream arrives, `0x20` the same stream is also received in parts
+///   (`Config::receive_parts`) and compared with whole messages
+///   ([`check_parts_against_whole`]), parts of at most 4, 7, 16 or 1024
+///   bytes by bits `0xC0`.
 /// * byte 1: max frame size / 4; byte 2: max message size / 8; byte 3: max
 ///   fragments (only with `0x08`).
 /// * byte 4: target specific. The rest is the byte stream from the peer.
@@ -193,7 +203,13 @@ pub(crate) struct Setup {
     pub(crate) we_closed: bool,
     pub(crate) config: Config,
     pub(crate) extra: u8,
+    /// Flag `0x20`: also run in parts mode with this part bound (`config`
+    /// itself receives whole messages).
+    pub(crate) parts: Option<usize>,
 }
+
+/// The part bounds of flag `0x20`, by bits `0xC0`.
+pub(crate) const PART_BOUNDS: [usize; 4] = [4, 7, 16, 1024];
 
 pub(crate) const SETUP_LEN: usize = 5;
 
@@ -213,6 +229,7 @@ pub(crate) fn setup(data: &[u8]) -> (Setup, &[u8]) {
         we_closed: flags & 0x10 != 0,
         config,
         extra: byte(4),
+        parts: (flags & 0x20 != 0).then(|| PART_BOUNDS[usize::from(flags >> 6)]),
     };
     (setup, data.get(SETUP_LEN..).unwrap_or(&[]))
 }
@@ -421,46 +438,94 @@ pub(crate) fn frame_header(data: &[u8]) {
 ///   and the connection allocates no more than its limits allow.
 pub(crate) fn receive(data: &[u8]) {
     let (setup, stream) = setup(data);
-    crate::memory::start();
-    let (mut conn, mut t) = setup.start();
     let read = match setup.extra {
         0 => stream.len().max(1),
         n => usize::from(n),
     };
-    for chunk in stream.chunks(read) {
-        conn.receive(chunk);
-        drain(&mut conn, &mut t);
-    }
-    if setup.eof {
-        conn.receive_eof();
-        drain(&mut conn, &mut t);
-    }
-    let peak = crate::memory::peak_since_start();
-    check_receive_transcript(&setup, &summary(&conn), &t);
+    let run = |config: &Config| {
+        let mut conn = None;
+        let mut t = Transcript::default();
+        let peak = crate::memory::peak(|| {
+            let (mut c, start) = Setup {
+                config: config.clone(),
+                ..setup.clone()
+            }
+            .start();
+            t = start;
+            for chunk in stream.chunks(read) {
+                c.receive(chunk);
+                drain(&mut c, &mut t);
+            }
+            if setup.eof {
+                c.receive_eof();
+                drain(&mut c, &mut t);
+            }
+            conn = Some(c);
+        });
+        let conn = conn.expect("the run finished");
+        (t, summary(&conn), peak)
+    };
+    let (t, end, peak) = run(&setup.config);
+    check_receive_transcript(&setup, &end, &t);
     check_against_reference(&setup, stream, &t.events);
     if let Some(peak) = peak {
-        // The counter works: what we still hold was allocated meanwhile.
-        let held = t.out.capacity() + t.events.capacity() * size_of::<Ev>();
-        assert!(peak >= held, "allocation counter broken: {peak} < {held}");
+        check_counter(peak, &t);
         // The connection may hold the unread input (twice, counting Vec
         // growth) and a message of at most max_message_size (idem), which
-        // cannot be longer than the input. It may also reserve room for the
-        // rest of a frame being received, up to max_frame_size, but an
-        // announced length alone may not cost more than a constant: at most
-        // 256 KiB, or 8 times what arrived. Our output and event copies
-        // come on top; anything else must be a small constant.
+        // cannot be longer than the input; what a peer merely announced
+        // may cost no more than `ANNOUNCED_ALLOWANCE`. Our output and event
+        // copies come on top; anything else must be a small constant.
         let c = &setup.config;
-        let copies: usize =
-            t.events.iter().map(ev_len).sum::<usize>() + 2 * t.events.capacity() * size_of::<Ev>();
-        let ahead = c.max_frame_size.min((256 << 10) + 8 * stream.len());
         let bound = 2 * stream.len()
             + 2 * c.max_message_size.min(stream.len())
-            + ahead
-            + 2 * t.out.len()
-            + copies
+            + c.max_frame_size.min(ANNOUNCED_ALLOWANCE)
+            + ours(&t)
             + 4096;
         assert!(peak <= bound, "allocated {peak} bytes, bound {bound}");
     }
+    if let Some(max_part) = setup.parts {
+        let parts = run(&setup.config.clone().receive_parts(Some(max_part)));
+        check_parts_against_whole(&setup, stream, max_part, (&t, &end), (&parts.0, &parts.1));
+        if let Some(peak) = parts.2 {
+            check_counter(peak, &parts.0);
+            // In parts: a read (twice, for Vec growth, plus the at most
+            // 139 bytes of an unfinished header or control frame kept
+            // from the read before) and nothing that grows with the frame
+            // or the message, announced or received.
+            let bound = 2 * (read + 256) + 2 * max_part + ours(&parts.0) + 4096;
+            assert!(
+                peak <= bound,
+                "parts mode allocated {peak} bytes, bound {bound}"
+            );
+        }
+    }
+}
+
+/// What a peer merely announced (a frame length whose bytes have not
+/// arrived) may cost a connection, beyond the bytes that did arrive: 1 MiB.
+///
+/// The contract (lib.rs "Bounded", `Config::max_frame_size`): memory is
+/// bounded by the configured limits and by what arrived, plus a constant;
+/// an announced length is not memory. The constant is stated here, not
+/// taken from the crate: one sixteenth of the default frame and message
+/// limits (16 MiB), so that a peer sending bare 16 MiB headers cannot make
+/// a connection reserve the limit, while a receiver may still read ahead
+/// by a fixed amount (the crate's own read-ahead may change within it).
+pub(crate) const ANNOUNCED_ALLOWANCE: usize = 1 << 20;
+
+/// The allocation counter works: what we still hold was allocated while
+/// counting.
+pub(crate) fn check_counter(peak: usize, t: &Transcript) {
+    let held = t.out.capacity() + t.events.capacity() * size_of::<Ev>();
+    assert!(peak >= held, "allocation counter broken: {peak} < {held}");
+}
+
+/// What the checks themselves hold: the output (twice, for Vec growth) and
+/// the copies of the events.
+pub(crate) fn ours(t: &Transcript) -> usize {
+    2 * t.out.len()
+        + t.events.iter().map(ev_len).sum::<usize>()
+        + 2 * t.events.capacity() * size_of::<Ev>()
 }
 
 /// How the reference decoder says a stream ends.
@@ -477,7 +542,18 @@ pub(crate) enum Ending {
 
 /// Decodes a peer's byte stream by RFC 6455 alone (no crate code): the
 /// events an open connection must produce, and how it ends.
-pub(crate) fn reference(setup: &Setup, mut s: &[u8]) -> (Vec<Ev>, Ending) {
+pub(crate) fn reference(setup: &Setup, s: &[u8]) -> (Vec<Ev>, Ending) {
+    let (events, ending, _) = reference_full(setup, s);
+    (events, ending)
+}
+
+/// The data message in progress where a stream ends: text?, its payload
+/// so far (unmasked, the part of a frame that arrived included).
+pub(crate) type InProgress = Option<(bool, Vec<u8>)>;
+
+/// [`reference`], and the message in progress where the decoding stopped
+/// (at the end of the stream, a failure or a Close).
+pub(crate) fn reference_full(setup: &Setup, mut s: &[u8]) -> (Vec<Ev>, Ending, InProgress) {
     let c = &setup.config;
     let mut events = Vec::new();
     // The fragmented message being received: text?, bytes, frames.
@@ -486,9 +562,10 @@ pub(crate) fn reference(setup: &Setup, mut s: &[u8]) -> (Vec<Ev>, Ending) {
         Ok(_) => true,
         Err(e) => e.error_len().is_none(),
     };
+    let so_far = |m: &Option<(bool, Vec<u8>, usize)>| m.as_ref().map(|(t, d, _)| (*t, d.clone()));
     loop {
         let [b0, b1, rest @ ..] = s else {
-            return (events, Ending::Clean);
+            return (events, Ending::Clean, so_far(&message));
         };
         let (fin, rsv, opcode, masked, len7) = (
             b0 & 0x80 != 0,
@@ -545,9 +622,9 @@ pub(crate) fn reference(setup: &Setup, mut s: &[u8]) -> (Vec<Ev>, Ending) {
         }
         let complete = rest.len() + 2 >= header_len;
         match (broken.is_empty(), complete) {
-            (false, true) => return (events, Ending::Fail(broken)),
-            (false, false) => return (events, Ending::MayFail(broken)),
-            (true, false) => return (events, Ending::Clean),
+            (false, true) => return (events, Ending::Fail(broken), so_far(&message)),
+            (false, false) => return (events, Ending::MayFail(broken), so_far(&message)),
+            (true, false) => return (events, Ending::Clean, so_far(&message)),
             (true, true) => {}
         }
         let len = len.unwrap() as usize;
@@ -567,16 +644,20 @@ pub(crate) fn reference(setup: &Setup, mut s: &[u8]) -> (Vec<Ev>, Ending) {
         };
         if available < len {
             // "fail fast" on bad UTF-8 (§8.1): as soon as it arrives.
-            let so_far = match (&message, opcode) {
-                (Some((_, data, _)), 0) => [data.as_slice(), &payload].concat(),
-                _ => payload,
+            let progress = match (&message, opcode) {
+                (Some((_, data, _)), 0) => Some((text, [data.as_slice(), &payload].concat())),
+                (_, 1 | 2) => Some((text, payload)),
+                _ => so_far(&message),
             };
-            let ending = if text && !valid_prefix(&so_far) {
+            let bad = progress
+                .as_ref()
+                .is_some_and(|(text, data)| *text && !valid_prefix(data));
+            let ending = if bad {
                 Ending::Fail(vec![1007])
             } else {
                 Ending::Clean
             };
-            return (events, ending);
+            return (events, ending, progress);
         }
         s = &body[len..];
         match opcode {
@@ -586,21 +667,21 @@ pub(crate) fn reference(setup: &Setup, mut s: &[u8]) -> (Vec<Ev>, Ending) {
                     // status code, _The WebSocket Connection Close Code_ is
                     // considered to be 1005."
                     [] => (1005, String::new()),
-                    [_] => return (events, Ending::Fail(vec![1002])),
+                    [_] => return (events, Ending::Fail(vec![1002]), so_far(&message)),
                     [hi, lo, reason @ ..] => {
                         let code = u16::from_be_bytes([*hi, *lo]);
                         // §7.4: codes that may appear on the wire.
-                        if !matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999) {
-                            return (events, Ending::Fail(vec![1002]));
+                        if !rfc_on_wire(code) {
+                            return (events, Ending::Fail(vec![1002]), so_far(&message));
                         }
                         let Ok(reason) = core::str::from_utf8(reason) else {
-                            return (events, Ending::Fail(vec![1007]));
+                            return (events, Ending::Fail(vec![1007]), so_far(&message));
                         };
                         (code, reason.to_string())
                     }
                 };
                 events.push(Ev::Close(frame));
-                return (events, Ending::Clean);
+                return (events, Ending::Clean, so_far(&message));
             }
             9 => events.push(Ev::Ping(payload)),
             10 => events.push(Ev::Pong(payload)),
@@ -611,7 +692,7 @@ pub(crate) fn reference(setup: &Setup, mut s: &[u8]) -> (Vec<Ev>, Ending) {
                 };
                 data.extend_from_slice(&payload);
                 if kind_text && !valid_prefix(&data) {
-                    return (events, Ending::Fail(vec![1007]));
+                    return (events, Ending::Fail(vec![1007]), Some((true, data)));
                 }
                 if !fin {
                     message = Some((kind_text, data, frames));
@@ -620,7 +701,10 @@ pub(crate) fn reference(setup: &Setup, mut s: &[u8]) -> (Vec<Ev>, Ending) {
                 events.push(if kind_text {
                     match String::from_utf8(data) {
                         Ok(text) => Ev::Text(text),
-                        Err(_) => return (events, Ending::Fail(vec![1007])),
+                        Err(e) => {
+                            let data = e.into_bytes();
+                            return (events, Ending::Fail(vec![1007]), Some((true, data)));
+                        }
                     }
                 } else {
                     Ev::Binary(data)
@@ -667,10 +751,112 @@ pub(crate) fn check_against_reference(setup: &Setup, stream: &[u8], events: &[Ev
     );
 }
 
+/// Joins the parts of a parts-mode transcript into whole messages, each
+/// where its last part came; other events pass through. Returns the
+/// events and the message left unfinished at the end (text?, bytes).
+///
+/// Checks each part: at most `max_part` bytes; not empty unless it is the
+/// last of its message; of the kind its message began with; a text part is
+/// valid UTF-8 on its own (it is a `&str`), so no code point is split
+/// between parts.
+pub(crate) fn join_parts(events: &[Ev], max_part: usize) -> (Vec<Ev>, InProgress) {
+    let mut joined = Vec::new();
+    let mut pending: InProgress = None;
+    for event in events {
+        let (text, bytes, fin) = match event {
+            Ev::TextPart(s, fin) => (true, s.as_bytes(), *fin),
+            Ev::BinaryPart(b, fin) => (false, b.as_slice(), *fin),
+            Ev::Text(_) | Ev::Binary(_) => panic!("a whole message in parts mode: {event:?}"),
+            other => {
+                joined.push(other.clone());
+                continue;
+            }
+        };
+        assert!(bytes.len() <= max_part, "a part of {} bytes", bytes.len());
+        assert!(
+            fin || !bytes.is_empty(),
+            "an empty part that is not the last"
+        );
+        let (kind, data) = pending.get_or_insert_with(|| (text, Vec::new()));
+        assert_eq!(*kind, text, "text and binary parts in one message");
+        data.extend_from_slice(bytes);
+        if fin {
+            let (text, data) = pending.take().expect("the message");
+            joined.push(if text {
+                Ev::Text(String::from_utf8(data).expect("parts of whole code points"))
+            } else {
+                Ev::Binary(data)
+            });
+        }
+    }
+    (joined, pending)
+}
+
+/// Parts mode against whole messages, for the same stream fed the same way.
+///
+/// The rule (`Config::receive_parts`): parts mode hands out each message's
+/// bytes as they arrive instead of at its end, and nothing else differs.
+/// So, with each message's parts joined where its last part came:
+///
+/// * the events are exactly those of whole mode: the same messages, the
+///   same control frames, the same Close, the same error (close code and
+///   all); the output (Pongs, Close frames) and the final state are the
+///   same;
+/// * the one difference: parts of a message that never ended (the stream
+///   stopped, the connection failed, or a Close came in its middle) were
+///   delivered, where whole mode delivered nothing. Those bytes must be a
+///   prefix of what the stream carried for that message (RFC 6455 decoding,
+///   [`reference_full`]); unless the connection failed, they are all of
+///   it but an unfinished code point (at most 3 bytes) at the end of text.
+pub(crate) fn check_parts_against_whole(
+    setup: &Setup,
+    stream: &[u8],
+    max_part: usize,
+    whole: (&Transcript, &Summary),
+    parts: (&Transcript, &Summary),
+) {
+    let (joined, pending) = join_parts(&parts.0.events, max_part);
+    assert_eq!(
+        joined, whole.0.events,
+        "parts mode: not the events of whole mode"
+    );
+    assert_eq!(
+        parts.0.out, whole.0.out,
+        "parts mode: not the output of whole mode"
+    );
+    assert_eq!(parts.0.done, whole.0.done, "parts mode: Done differs");
+    assert_eq!(parts.1, whole.1, "parts mode: the final state differs");
+    let (_, _, in_progress) = reference_full(setup, stream);
+    let failed = matches!(whole.0.events.last(), Some(Ev::Error(_)));
+    match (in_progress, pending) {
+        (None, None) => {}
+        (None, Some(got)) => panic!("parts of no message in progress: {got:?}"),
+        (Some((text, want)), got) => {
+            let got = got.unwrap_or((text, Vec::new()));
+            assert_eq!(got.0, text, "parts of the wrong kind");
+            assert!(
+                want.starts_with(&got.1),
+                "parts mode delivered {:x?}, not a prefix of {want:x?}",
+                got.1
+            );
+            if !failed {
+                let held = want.len() - got.1.len();
+                let may_hold = if text { 3 } else { 0 };
+                assert!(
+                    held <= may_hold,
+                    "parts mode holds {held} bytes that arrived: {:x?} of {want:x?}",
+                    got.1
+                );
+            }
+        }
+    }
+}
+
 /// The heap bytes held by an event copy.
 fn ev_len(event: &Ev) -> usize {
     match event {
-        Ev::Text(s) | Ev::Other(s) | Ev::Accepted(_, s) => s.len(),
+        Ev::Text(s) | Ev::Other(s) | Ev::Accepted(_, s) | Ev::TextPart(s, _) => s.len(),
+        Ev::BinaryPart(b, _) => b.len(),
         Ev::Request(r) => r.debug.len() + r.path.len(),
         Ev::Binary(b) | Ev::Ping(b) | Ev::Pong(b) => b.len(),
         Ev::Close((_, reason)) => reason.len(),
@@ -720,9 +906,12 @@ pub(crate) fn check_receive_transcript(setup: &Setup, end: &Summary, t: &Transcr
                         assert!(reason.is_empty());
                         Some(1000u16)
                     }
+                    // 1010 "is not used by the server" (§7.4.1): a server
+                    // answers it with 1000.
+                    1010 if !setup.client => Some(1000),
                     // The peer's Close: echo its code.
                     code => {
-                        assert!(CloseCode(code).is_valid_on_wire(), "peer code {code}");
+                        assert!(rfc_on_wire(code), "peer code {code}");
                         Some(code)
                     }
                 };
@@ -815,8 +1004,12 @@ pub(crate) fn chunking(data: &[u8]) {
         at = split;
     }
 
-    let run = |pieces: &[&[u8]], poll_each: bool| {
-        let (mut conn, mut t) = setup.start();
+    let run_with = |pieces: &[&[u8]], poll_each: bool, parts: Option<usize>| {
+        let (mut conn, mut t) = Setup {
+            config: setup.config.clone().receive_parts(parts),
+            ..setup.clone()
+        }
+        .start();
         for piece in pieces {
             conn.receive(piece);
             if poll_each {
@@ -830,13 +1023,33 @@ pub(crate) fn chunking(data: &[u8]) {
         }
         (t, summary(&conn))
     };
+    let run = |pieces: &[&[u8]], poll_each: bool| run_with(pieces, poll_each, None);
     let whole = run(&[stream], true);
     check_receive_transcript(&setup, &whole.1, &whole.0);
     check_against_reference(&setup, stream, &whole.0.events);
-    assert_eq!(run(&pieces, true), whole, "split at {pieces:?}");
-    assert_eq!(run(&pieces, false), whole, "split, polled at the end");
+    let split = run(&pieces, true);
+    assert_eq!(split, whole, "split at {pieces:?}");
+    let at_end = run(&pieces, false);
+    assert_eq!(at_end, whole, "split, polled at the end");
     let bytes: Vec<&[u8]> = stream.chunks(1).collect();
-    assert_eq!(run(&bytes, true), whole, "byte by byte");
+    let by_byte = run(&bytes, true);
+    assert_eq!(by_byte, whole, "byte by byte");
+    // Parts mode: each way of feeding against whole mode fed the same way
+    // (where the parts are cut, and how much of an unfinished message was
+    // delivered before a failure, depend on the reads; nothing else does).
+    if let Some(max_part) = setup.parts {
+        type Feed<'a> = (&'a [&'a [u8]], bool, &'a (Transcript, Summary));
+        let feeds: [Feed<'_>; 4] = [
+            (&[stream], true, &whole),
+            (&pieces, true, &split),
+            (&pieces, false, &at_end),
+            (&bytes, true, &by_byte),
+        ];
+        for (pieces, poll_each, whole) in feeds {
+            let (t, end) = run_with(pieces, poll_each, Some(max_part));
+            check_parts_against_whole(&setup, stream, max_part, (&whole.0, &whole.1), (&t, &end));
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1167,7 +1380,7 @@ pub(crate) fn roundtrip(data: &[u8]) {
                 let r = pair.call(|c, out| c.close(CloseCode(*code), reason, out));
                 if !m.tx_open {
                     assert_eq!(r, Err(SendError::Closed));
-                } else if !CloseCode(*code).is_sendable() {
+                } else if !rfc_sendable(*code, conv.client_sends) {
                     assert_eq!(r, Err(SendError::InvalidCloseCode(CloseCode(*code))));
                 } else if reason.len() > 123 {
                     assert_eq!(r, Err(SendError::ReasonTooLong));
@@ -1187,8 +1400,15 @@ pub(crate) fn roundtrip(data: &[u8]) {
                     if m.control_frame(2 + reason.len()) {
                         m.rx_open = false;
                         m.rx_events.push(Ev::Close((*code, reason.clone())));
-                        // The receiver echoes the code; the handshake is done.
-                        m.tx_events.push(Ev::Close((*code, String::new())));
+                        // The receiver echoes the code (§5.5.1: "typically
+                        // echos the status code it received"), but a server
+                        // never sends 1010 (§7.4.1): it answers 1000 to it.
+                        let echo = if *code == 1010 && conv.client_sends {
+                            1000
+                        } else {
+                            *code
+                        };
+                        m.tx_events.push(Ev::Close((echo, String::new())));
                         m.tx_closed = true;
                     }
                 }
@@ -1213,6 +1433,42 @@ pub(crate) fn roundtrip(data: &[u8]) {
     }
     if !m.rx_open {
         assert_eq!(pair.rx.state(), ConnectionState::Closed);
+    }
+}
+
+/// Close codes that may appear in a Close frame (RFC 6455 §7.4.1-7.4.2,
+/// the IANA registry): 1000-1003, 1007-1014, 3000-4999. See
+/// [`rfc_sendable`] for the ranges.
+pub(crate) fn rfc_on_wire(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+/// Which close codes an endpoint may send, written from RFC 6455 §7.4 and
+/// the IANA "WebSocket Close Code Number Registry", not asked of the crate
+/// (so that a wrong range in `CloseCode` cannot agree with itself):
+///
+/// * 1000-1003 and 1007-1011 (§7.4.1), 1012-1014 (registered by IANA, no
+///   rule on which end sends them): sendable. 1010 "is not used by the
+///   server, because it can fail the WebSocket handshake instead": a client
+///   only.
+/// * 1004 (reserved), 1005, 1006 and 1015 ("MUST NOT be set as a status
+///   code in a Close control frame by an endpoint"): never.
+/// * 0-999 ("not used"), 1016-2999 (reserved for this protocol, its
+///   revisions and extensions): never.
+/// * 3000-3999 (registered with IANA) and 4000-4999 (private use): sendable.
+/// * 5000 and up: outside every range, never.
+pub(crate) fn rfc_sendable(code: u16, client: bool) -> bool {
+    match code {
+        1010 => client,
+        1000..=1003 | 1007..=1009 | 1011..=1014 => true,
+        // Registered with IANA.
+        3000..=3999 => true,
+        // Private use.
+        4000..=4999 => true,
+        // Reserved, or never to be set in a Close frame.
+        1004..=1006 | 1015 => false,
+        // Unused, reserved for the protocol, out of range.
+        0..=999 | 1016..=2999 | 5000.. => false,
     }
 }
 
@@ -1544,6 +1800,11 @@ struct ServerAnswer {
     result: Option<(Result<(), SendError>, usize)>,
 }
 
+/// An HTTP `tchar` (RFC 9110 §5.6.2).
+fn tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 /// An HTTP token (RFC 9110 §5.6.2), as a subprotocol name must be.
 fn is_token(s: &str) -> bool {
     !s.is_empty()
@@ -1639,6 +1900,326 @@ pub(crate) fn handshake_server(data: &[u8]) {
         assert_eq!(same(&run(&bytes)), same(&whole), "byte by byte");
     }
     check_server_handshake(&setup, stream, &whole.0, &whole.1, &whole.2);
+    check_server_against_model(&setup, stream, &whole.0);
+}
+
+/// What RFC 6455 §4.2.1 and RFC 9110/9112 say a server does with a request
+/// stream, decided from the bytes alone (see [`rfc_request_verdict`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// No whole head yet, nothing wrong so far, within the limit.
+    Wait,
+    /// The client left before a whole head: refused, no response.
+    Eof,
+    /// A valid upgrade request.
+    Accept,
+    /// Refused; the status must be one of these (each names a problem the
+    /// request has: where it has several, which is reported is a choice).
+    Refuse(Vec<u16>),
+}
+
+/// The longest line of a head the server reads (README "Limits").
+const MAX_LINE: usize = 8 << 10;
+
+/// The server decides as the model does: it accepts exactly the requests
+/// the model accepts, and refuses the others with a status the model
+/// allows (400 / 405 / 414 / 426 / 431 / 505).
+fn check_server_against_model(setup: &HsSetup, stream: &[u8], t: &Transcript) {
+    let c = &setup.config;
+    let verdict = rfc_request_verdict(stream, c.max_handshake_size, c.max_headers, setup.eof);
+    let got = match t.events.first() {
+        None => Verdict::Wait,
+        Some(Ev::Request(_)) => Verdict::Accept,
+        Some(Ev::Error(Error::Handshake(e))) => match e.status() {
+            None => Verdict::Eof,
+            Some(status) => Verdict::Refuse(vec![status]),
+        },
+        Some(other) => panic!("first event {other:?}"),
+    };
+    let agrees = match (&verdict, &got) {
+        (Verdict::Refuse(allowed), Verdict::Refuse(status)) => allowed.contains(&status[0]),
+        _ => verdict == got,
+    };
+    assert!(
+        agrees,
+        "the server answered {got:?}, the RFC model says {verdict:?}"
+    );
+}
+
+/// RFC 3986 `pchar` and friends: a path and query, `%` followed by two hex
+/// digits.
+fn rfc_path_and_query(s: &[u8]) -> bool {
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'%' => {
+                let hex = |j: usize| s.get(j).is_some_and(u8::is_ascii_hexdigit);
+                if !(hex(i + 1) && hex(i + 2)) {
+                    return false;
+                }
+                i += 3;
+            }
+            b if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?".contains(&b) => i += 1,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// RFC 9110 §7.2 `Host = uri-host [ ":" port ]` (RFC 3986 §3.2.2-3.2.3),
+/// with a non-empty host (RFC 9110 §4.2.1) and no comma (a singleton field
+/// written as a list: RFC 9112 §3.2 asks for a 400).
+fn rfc_host(v: &[u8]) -> bool {
+    let (host_ok, port) = if let Some(inner) = v.strip_prefix(b"[") {
+        let Some(close) = inner.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = core::str::from_utf8(&inner[..close]).unwrap_or("\u{0}");
+        let future = |l: &str| {
+            let Some(rest) = l.strip_prefix(['v', 'V']) else {
+                return false;
+            };
+            let Some((hex, tail)) = rest.split_once('.') else {
+                return false;
+            };
+            !hex.is_empty()
+                && hex.bytes().all(|b| b.is_ascii_hexdigit())
+                && !tail.is_empty()
+                && tail
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:".contains(&b))
+        };
+        let ok = literal.parse::<std::net::Ipv6Addr>().is_ok() || future(literal);
+        match &inner[close + 1..] {
+            [] => (ok, &[][..]),
+            [b':', port @ ..] => (ok, port),
+            _ => return false,
+        }
+    } else {
+        let (host, port) = match v.iter().position(|&b| b == b':') {
+            Some(i) => (&v[..i], &v[i + 1..]),
+            None => (v, &[][..]),
+        };
+        let reg_name = !host.is_empty()
+            && rfc_path_and_query(host)
+            && !host.iter().any(|b| b",:@/?".contains(b));
+        (reg_name, port)
+    };
+    host_ok && port.iter().all(u8::is_ascii_digit)
+}
+
+/// The request target (RFC 9112 §3.2): origin-form, or absolute-form with
+/// a `ws`, `wss`, `http` or `https` URI (RFC 6455 §3), no userinfo (RFC
+/// 9110 §4.2.4), no fragment; an absolute-form resource starts with `/` or
+/// is empty.
+fn rfc_target(t: &[u8]) -> bool {
+    if t.contains(&b'#') {
+        return false;
+    }
+    if t.first() == Some(&b'/') {
+        return rfc_path_and_query(t);
+    }
+    let text = String::from_utf8_lossy(t).to_ascii_lowercase();
+    let Some(rest) = ["ws://", "wss://", "http://", "https://"]
+        .iter()
+        .find_map(|scheme| text.strip_prefix(scheme))
+    else {
+        return false;
+    };
+    let rest = &t[t.len() - rest.len()..];
+    let end = rest
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .unwrap_or(rest.len());
+    let (authority, resource) = rest.split_at(end);
+    !authority.contains(&b'@')
+        && rfc_host(authority)
+        && rfc_path_and_query(resource)
+        && resource.first().is_none_or(|&b| b == b'/')
+}
+
+/// The RFC 6455 §4.2.1 acceptance rule, with the RFC 9110/9112 rules the
+/// server enforces, from the request bytes alone (no crate code):
+///
+/// * empty lines before the request line are skipped (RFC 9112 §2.2); the
+///   head ends at the first blank line; a bare LF is refused (400); a head
+///   (counted from the first byte) over `max` is refused with 431, or 414
+///   when its request line is what is too long; more than `max_headers`
+///   fields, or a line over 8 KiB: 431 (README "Limits");
+/// * field lines: `token ":" value`, the value of visible ASCII, SP, HTAB
+///   or obs-text; no obs-fold or leading whitespace (RFC 9112 §5.2): 400;
+/// * request line `GET SP target SP HTTP/1.x` (x > 0): another method 405;
+///   another major version 505 (RFC 9110 §15.6.6); HTTP/1.0 cannot upgrade
+///   (any of 400, 426, 505); a malformed line 400;
+/// * a valid target (see [`rfc_target`]), one valid Host: else 400;
+/// * Upgrade lists `websocket`, Connection lists `upgrade` (tokens,
+///   case-insensitive): else 400;
+/// * one Sec-WebSocket-Key, the base64 of 16 bytes: else 400;
+/// * one Sec-WebSocket-Version, `13`: else 426 (§4.4);
+/// * no content: no Transfer-Encoding, any Content-Length 0 (RFC 9112 §6):
+///   else 400; offered subprotocols are distinct tokens (§4.1): else 400.
+pub(crate) fn rfc_request_verdict(
+    stream: &[u8],
+    max: usize,
+    max_headers: usize,
+    eof: bool,
+) -> Verdict {
+    let mut start = 0;
+    while stream[start..].starts_with(b"\r\n") {
+        start += 2;
+    }
+    let end = stream[start..]
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| start + i + 4);
+    let scanned = end.unwrap_or(stream.len());
+    let mut problems: Vec<u16> = Vec::new();
+    if (start..scanned).any(|i| stream[i] == b'\n' && (i == start || stream[i - 1] != b'\r')) {
+        problems.push(400);
+    }
+    if scanned > max {
+        // The head (or what arrived of it) is over the limit: 431, or 414
+        // if the request line itself is too long (or not ended yet).
+        let line = stream[start..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .unwrap_or(stream.len() - start);
+        problems.push(431);
+        if line > MAX_LINE || start + line + 2 > max {
+            problems.push(414);
+        }
+    }
+    let Some(end) = end.filter(|_| problems.is_empty()) else {
+        return match (problems.is_empty(), eof) {
+            (false, _) => Verdict::Refuse(problems),
+            (true, true) => Verdict::Eof,
+            (true, false) => Verdict::Wait,
+        };
+    };
+    let body = &stream[start..end - 4];
+    let mut lines = body
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let request_line = lines.next().unwrap_or_default();
+    let field_lines: Vec<&[u8]> = lines.collect();
+    if request_line.len() > MAX_LINE {
+        problems.extend([414, 431]);
+    }
+    if field_lines.len() > max_headers || field_lines.iter().any(|l| l.len() > MAX_LINE) {
+        problems.push(431);
+    }
+    let mut fields: Vec<(String, &[u8])> = Vec::new();
+    for line in &field_lines {
+        let colon = line.iter().position(|&b| b == b':');
+        let ok = match colon {
+            Some(c) => {
+                let name = &line[..c];
+                !name.is_empty()
+                    && name.iter().all(|&b| tchar(b))
+                    && line[c + 1..].iter().all(|&b| {
+                        b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80
+                    })
+            }
+            None => false,
+        };
+        if !ok {
+            problems.push(400);
+            continue;
+        }
+        let c = colon.expect("checked");
+        // OWS (SP / HTAB) around the value is not part of it (RFC 9110
+        // §5.5); the value bytes allowed hold no other ASCII whitespace.
+        let value = line[c + 1..].trim_ascii();
+        fields.push((
+            String::from_utf8_lossy(&line[..c]).to_ascii_lowercase(),
+            value,
+        ));
+    }
+    let parts: Vec<&[u8]> = request_line.split(|&b| b == b' ').collect();
+    match parts[..] {
+        [method, target, version] if !method.is_empty() && method.iter().all(|&b| tchar(b)) => {
+            match version {
+                [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'1'..=b'9'] => {}
+                b"HTTP/1.0" => problems.extend([400, 426, 505]),
+                [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+                    if major.is_ascii_digit() && minor.is_ascii_digit() =>
+                {
+                    problems.push(505)
+                }
+                _ => problems.push(400),
+            }
+            if method != b"GET" {
+                problems.push(405);
+            }
+            if target.is_empty() || !target.iter().all(u8::is_ascii_graphic) || !rfc_target(target)
+            {
+                problems.push(400);
+            }
+        }
+        _ => problems.push(400),
+    }
+    let all = |name: &str| -> Vec<&[u8]> {
+        fields
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+            .collect()
+    };
+    let elements = |name: &str| -> Vec<Vec<u8>> {
+        all(name)
+            .iter()
+            .flat_map(|v| v.split(|&b| b == b','))
+            .map(|e| e.trim_ascii().to_vec())
+            .filter(|e| !e.is_empty())
+            .collect()
+    };
+    let lists = |name: &str, token: &str| {
+        elements(name)
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(token.as_bytes()))
+    };
+    match all("host")[..] {
+        [host] if rfc_host(host) => {}
+        _ => problems.push(400),
+    }
+    if !lists("upgrade", "websocket") || !lists("connection", "upgrade") {
+        problems.push(400);
+    }
+    match all("sec-websocket-key")[..] {
+        [key] if decode_key(key).is_some() => {}
+        _ => problems.push(400),
+    }
+    if all("sec-websocket-version") != [b"13"] {
+        problems.push(426);
+    }
+    let lengths_zero = all("content-length").iter().all(|v| {
+        let e: Vec<&[u8]> = v
+            .split(|&b| b == b',')
+            .map(<[u8]>::trim_ascii)
+            .filter(|e| !e.is_empty())
+            .collect();
+        !e.is_empty() && e.iter().all(|e| *e == b"0")
+    });
+    if !all("transfer-encoding").is_empty() || !lengths_zero {
+        problems.push(400);
+    }
+    let offered = elements("sec-websocket-protocol");
+    let distinct = offered
+        .iter()
+        .enumerate()
+        .all(|(i, p)| !offered[..i].contains(p));
+    if !distinct
+        || !offered
+            .iter()
+            .all(|p| is_token(&String::from_utf8_lossy(p)))
+    {
+        problems.push(400);
+    }
+    if problems.is_empty() {
+        Verdict::Accept
+    } else {
+        Verdict::Refuse(problems)
+    }
 }
 
 /// Answers a Request event as the flags say; checks the request first.
@@ -1794,6 +2375,7 @@ fn check_server_handshake(
                     we_closed: false,
                     config: setup.config.clone(),
                     extra: 0,
+                    parts: None,
                 };
                 check_receive_transcript(&rx, end, &frames);
                 check_against_reference(&rx, &stream[head_len..], &frames.events);
@@ -2164,6 +2746,7 @@ pub(crate) fn handshake_client(data: &[u8]) {
                 we_closed: false,
                 config: setup.config.clone(),
                 extra: 0,
+                parts: None,
             };
             check_receive_transcript(&rx, &end, &frames);
             check_against_reference(&rx, &stream[head_len..], &frames.events);

@@ -1,0 +1,218 @@
+//! The client's side of the extended CONNECT: building the request
+//! (RFC 8441 §4, §5), checking the response.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use super::{
+    H2Error, Scheme, check_extra_headers, check_path, pairs, push_lowercase, read_fields, values,
+};
+use crate::config::Config;
+use crate::error::SendError;
+#[cfg(feature = "deflate")]
+use crate::handshake::extensions::{self, DeflateConfig, DeflateParams};
+use crate::handshake::fields::{is_token, split_list};
+use crate::handshake::{ClientRequest, uri};
+
+/// Names a client's caller may not add to the CONNECT: as for a response,
+/// and `host`, which "Clients MUST NOT generate ... that differs from the
+/// ":authority" pseudo-header field" (RFC 9113 §8.3.1): the authority goes
+/// in `:authority` only.
+const REQUEST_RESERVED: &[&str] = &[
+    "host",
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+    "content-length",
+    "sec-websocket-",
+];
+
+/// Builds a client's extended CONNECT (RFC 8441 §4, §5) for `request`:
+/// `request.host` becomes `:authority`, `request.path` `:path`, and the
+/// permessage-deflate offer comes from `config.deflate` (feature
+/// `deflate`). Keep the result to check the response with
+/// [`Connect::validate_response`].
+///
+/// Fails with [`SendError::InvalidHeader`] for a host or path our server
+/// would refuse, or an invalid extra field, [`SendError::InvalidSubprotocol`]
+/// for a subprotocol that is not a token or is repeated (RFC 6455 §4.1:
+/// they "MUST all be unique strings"), and [`SendError::ReservedHeader`]
+/// for an extra field built here, a connection-specific one, `te`,
+/// `content-length` or `host`.
+pub fn connect(
+    request: &ClientRequest<'_>,
+    scheme: Scheme,
+    config: &Config,
+) -> Result<Connect, SendError> {
+    // The rules our server applies: a non-empty origin-form path and a
+    // valid `host[:port]` (see `validate_request`).
+    if check_path(request.path.as_bytes()).is_err() || !uri::is_valid_host(request.host.as_bytes())
+    {
+        return Err(SendError::InvalidHeader);
+    }
+    let protocols = request.subprotocols;
+    for (i, p) in protocols.iter().enumerate() {
+        if !is_token(p.as_bytes()) || protocols[..i].contains(p) {
+            return Err(SendError::InvalidSubprotocol);
+        }
+    }
+    check_extra_headers(request.headers, REQUEST_RESERVED)?;
+    let field = |n: &str, v: &str| (n.to_string(), v.to_string());
+    // In the order of RFC 8441 §5.1's example.
+    let mut headers = alloc::vec![
+        field(":method", "CONNECT"),
+        field(":protocol", "websocket"),
+        field(":scheme", scheme.as_str()),
+        field(":path", request.path),
+        field(":authority", request.host),
+    ];
+    if !protocols.is_empty() {
+        headers.push(field("sec-websocket-protocol", &protocols.join(", ")));
+    }
+    #[cfg(feature = "deflate")]
+    if let Some(offer) = config.deflate.offer() {
+        headers.push(field("sec-websocket-extensions", &offer));
+    }
+    #[cfg(not(feature = "deflate"))]
+    let _ = config;
+    headers.push(field("sec-websocket-version", "13"));
+    push_lowercase(&mut headers, request.headers);
+    Ok(Connect {
+        headers,
+        offered: protocols.join(", "),
+        #[cfg(feature = "deflate")]
+        deflate: config.deflate,
+    })
+}
+
+/// A client's extended CONNECT, built by [`connect`]: its fields, and what
+/// it offered, to check the response against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connect {
+    headers: Vec<(String, String)>,
+    /// The subprotocols offered, comma-separated.
+    offered: String,
+    #[cfg(feature = "deflate")]
+    deflate: DeflateConfig,
+}
+
+impl Connect {
+    /// The request's fields for the HTTP/2 stack, pseudo-header fields
+    /// first (`:method`, `:protocol`, `:scheme`, `:path`, `:authority`),
+    /// then `sec-websocket-protocol`, `sec-websocket-extensions`,
+    /// `sec-websocket-version` and the caller's, lowercased. With the `h2`
+    /// crate: method `CONNECT`, the `h2::ext::Protocol` extension
+    /// `websocket`, the URI `scheme://authority/path`, and the regular
+    /// fields as headers; send it without END_STREAM, and only once the
+    /// server's SETTINGS enabled the extended CONNECT (RFC 8441 §3).
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        pairs(&self.headers)
+    }
+
+    /// The subprotocols offered, most preferred first.
+    pub fn subprotocols(&self) -> impl Iterator<Item = &str> {
+        self.offered.split(", ").filter(|p| !p.is_empty())
+    }
+
+    /// Checks the server's response from its decoded fields (`:status`
+    /// first, names lowercase). A 2xx accepts: "Any 2xx (Successful)
+    /// response indicates that the sender (and all inbound proxies) will
+    /// switch to tunnel mode immediately after the response header section"
+    /// (RFC 9110 §9.3.6); RFC 8441 §5.1's server answers 200. Give the
+    /// final response, not an interim 1xx (the HTTP/2 stack reads those).
+    ///
+    /// A `content-length` is ignored: "A client MUST ignore any
+    /// Content-Length or Transfer-Encoding header fields received in a
+    /// successful response to CONNECT" (RFC 9110 §9.3.6; a
+    /// `transfer-encoding` is connection-specific in HTTP/2 and makes the
+    /// response malformed). So is a `sec-websocket-accept` (RFC 8441 §5:
+    /// implementations "do not do the processing" of it).
+    pub fn validate_response<'a, N, V>(&self, fields: &'a [(N, V)]) -> Result<Accepted<'a>, H2Error>
+    where
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        let p = read_fields(fields, true)?;
+        // RFC 9113 §8.3.2: "For HTTP/2 responses, a single :status
+        // pseudo-header field is defined that carries the HTTP status code
+        // field ... This pseudo-header field MUST be included in all
+        // responses, including interim responses; otherwise, the response
+        // is malformed".
+        let status = p.status.ok_or(H2Error::Malformed("missing :status"))?;
+        let status = match status {
+            [a @ b'1'..=b'5', b, c] if b.is_ascii_digit() && c.is_ascii_digit() => {
+                u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+            }
+            _ => return Err(H2Error::Malformed("invalid :status")),
+        };
+        if !(200..300).contains(&status) {
+            return Err(H2Error::Rejected(status));
+        }
+        // "If the response includes a |Sec-WebSocket-Extensions| header
+        // field and this header field indicates the use of an extension
+        // that was not present in the client's handshake ..., the client
+        // MUST _Fail the WebSocket Connection_" (RFC 6455 §4.1).
+        let answered = values(fields, "sec-websocket-extensions");
+        #[cfg(feature = "deflate")]
+        let deflate = extensions::validate_response(answered, &self.deflate)
+            .map_err(|_| H2Error::UnexpectedExtension)?;
+        #[cfg(not(feature = "deflate"))]
+        if answered.flat_map(split_list).next().is_some() {
+            return Err(H2Error::UnexpectedExtension);
+        }
+        // "If the response includes a |Sec-WebSocket-Protocol| header field
+        // and this header field indicates the use of a subprotocol that was
+        // not present in the client's handshake ..., the client MUST _Fail
+        // the WebSocket Connection_" (RFC 6455 §4.1); one value only.
+        let mut chosen = values(fields, "sec-websocket-protocol").flat_map(split_list);
+        let subprotocol = match (chosen.next(), chosen.next()) {
+            (None, _) => None,
+            (Some(p), None) => {
+                let p = core::str::from_utf8(p).map_err(|_| H2Error::UnexpectedSubprotocol)?;
+                if !self.subprotocols().any(|o| o == p) {
+                    return Err(H2Error::UnexpectedSubprotocol);
+                }
+                Some(p)
+            }
+            (Some(_), Some(_)) => return Err(H2Error::UnexpectedSubprotocol),
+        };
+        Ok(Accepted {
+            status,
+            subprotocol,
+            #[cfg(feature = "deflate")]
+            deflate,
+        })
+    }
+}
+
+/// The server's acceptance of a [`Connect`], as seen by the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Accepted<'a> {
+    status: u16,
+    subprotocol: Option<&'a str>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<DeflateParams>,
+}
+
+impl<'a> Accepted<'a> {
+    /// The status (2xx; 200 from a server following RFC 8441 §5.1).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The subprotocol the server selected, if any.
+    pub fn subprotocol(&self) -> Option<&'a str> {
+        self.subprotocol
+    }
+
+    /// The permessage-deflate parameters the server accepted (feature
+    /// `deflate`), for
+    /// [`Connection::new_open_with_deflate`](crate::Connection::new_open_with_deflate).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate
+    }
+}

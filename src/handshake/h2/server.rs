@@ -1,0 +1,286 @@
+//! The server's side of the extended CONNECT: checking the request
+//! (RFC 8441 §4, §5), building the `200`.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use super::{
+    H2Error, Scheme, check_extra_headers, check_path, pairs, push_lowercase, read_fields, values,
+};
+use crate::config::Config;
+use crate::error::SendError;
+#[cfg(feature = "deflate")]
+use crate::handshake::extensions::{self, DeflateParams};
+use crate::handshake::fields::{is_token, split_list};
+use crate::handshake::{Accept, uri};
+
+/// A valid extended CONNECT for a WebSocket (RFC 8441 §4, §5), borrowed
+/// from the fields given to [`validate_request`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request<'a> {
+    scheme: Scheme,
+    authority: &'a str,
+    path: &'a str,
+    origin: Option<&'a str>,
+    /// The `sec-websocket-protocol` values, each a list.
+    protocols: Vec<&'a [u8]>,
+    /// The `sec-websocket-extensions` values, each a list.
+    extensions: Vec<&'a [u8]>,
+}
+
+impl<'a> Request<'a> {
+    /// `:scheme`: [`Https`](Scheme::Https) for a `wss://` URI.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The authority the request is for: `:authority`, else the `host`
+    /// field. Route by this.
+    pub fn authority(&self) -> &'a str {
+        self.authority
+    }
+
+    /// The resource name (RFC 6455 §3): `:path`, path and query, starting
+    /// with `/`.
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The `origin` field (sent by browsers; check it to stop cross-site
+    /// use), if it is valid UTF-8.
+    pub fn origin(&self) -> Option<&'a str> {
+        self.origin
+    }
+
+    /// The subprotocols the client offers, in its order of preference.
+    pub fn subprotocols(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.protocols
+            .iter()
+            .flat_map(|v| split_list(v))
+            .filter_map(|p| core::str::from_utf8(p).ok())
+    }
+
+    /// The extensions the client offers, each with its parameters as sent
+    /// (e.g. `permessage-deflate; client_max_window_bits`).
+    pub fn extensions(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.extensions
+            .iter()
+            .flat_map(|v| split_list(v))
+            .filter_map(|p| core::str::from_utf8(p).ok())
+    }
+
+    /// Accepts the request: builds the `200` response's fields, with the
+    /// chosen subprotocol, the permessage-deflate answer (feature
+    /// `deflate`, negotiated from `config.deflate` exactly as the HTTP/1.1
+    /// server does) and the caller's extra fields, names lowercased.
+    ///
+    /// Fails, building nothing, with [`SendError::SubprotocolNotOffered`],
+    /// [`SendError::InvalidHeader`] (not valid HTTP, or a value with
+    /// whitespace around it, which HTTP/2 forbids) or
+    /// [`SendError::ReservedHeader`] (a field built here, a
+    /// connection-specific one, or `content-length`: "A server MUST NOT
+    /// send any Transfer-Encoding or Content-Length header fields in a 2xx
+    /// (Successful) response to CONNECT", RFC 9110 §9.3.6).
+    pub fn accept(&self, accept: &Accept<'_>, config: &Config) -> Result<Response, SendError> {
+        // RFC 6455 §4.2.2: the server's choice is "one of the values
+        // provided by the client in the |Sec-WebSocket-Protocol| header
+        // field"; RFC 8441 §5 keeps the field "as defined in [RFC6455]".
+        if let Some(chosen) = accept.subprotocol
+            && !self.subprotocols().any(|p| p == chosen)
+        {
+            return Err(SendError::SubprotocolNotOffered);
+        }
+        check_extra_headers(accept.headers, RESPONSE_RESERVED)?;
+        #[cfg(feature = "deflate")]
+        let deflate = extensions::negotiate(self.extensions.iter().copied(), &config.deflate);
+        #[cfg(not(feature = "deflate"))]
+        let _ = config;
+        let mut headers = Vec::with_capacity(3 + accept.headers.len());
+        headers.push((":status".to_string(), "200".to_string()));
+        if let Some(chosen) = accept.subprotocol {
+            headers.push(("sec-websocket-protocol".to_string(), chosen.to_string()));
+        }
+        #[cfg(feature = "deflate")]
+        if let Some(params) = deflate {
+            headers.push(("sec-websocket-extensions".to_string(), params.to_string()));
+        }
+        push_lowercase(&mut headers, accept.headers);
+        Ok(Response {
+            headers,
+            #[cfg(feature = "deflate")]
+            deflate,
+        })
+    }
+}
+
+/// Checks an extended CONNECT request for a WebSocket (RFC 8441 §4, §5)
+/// from its decoded fields, pseudo-header fields first, names lowercase as
+/// HTTP/2 carries them. With the `h2` crate, they are the request's method,
+/// its `h2::ext::Protocol` extension, the URI's scheme, path and query and
+/// authority, then its `HeaderMap` (see the example in `benches/`).
+///
+/// A `sec-websocket-key` or `sec-websocket-accept` field is ignored, not
+/// refused: "Implementations using this extended CONNECT to bootstrap
+/// WebSockets do not do the processing of the Sec-WebSocket-Key and
+/// Sec-WebSocket-Accept header fields of \[RFC6455\] as that functionality
+/// has been superseded by the :protocol pseudo-header field" (RFC 8441 §5);
+/// unlike `Connection` and `Upgrade`, no MUST NOT forbids sending them.
+pub fn validate_request<N, V>(fields: &[(N, V)]) -> Result<Request<'_>, H2Error>
+where
+    N: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
+    let p = read_fields(fields, false)?;
+    // RFC 9113 §8.3.1: "All HTTP/2 requests MUST include exactly one valid
+    // value for the ":method", ":scheme", and ":path" pseudo-header fields,
+    // unless they are CONNECT requests (Section 8.5). An HTTP request that
+    // omits mandatory pseudo-header fields is malformed".
+    let method = p.method.ok_or(H2Error::Malformed("missing :method"))?;
+    if method != b"CONNECT" {
+        return Err(H2Error::MethodNotConnect);
+    }
+    // RFC 8441 §5: "The :protocol pseudo-header field MUST be included in
+    // the CONNECT request, and it MUST have a value of "websocket" to
+    // initiate a WebSocket connection on an HTTP/2 stream." (Upgrade
+    // tokens, like RFC 6455's Upgrade value, compare case-insensitively.)
+    let protocol = p.protocol.ok_or(H2Error::NotExtendedConnect)?;
+    if !protocol.eq_ignore_ascii_case(b"websocket") {
+        return Err(H2Error::UnsupportedProtocol);
+    }
+    // RFC 8441 §4: "On requests that contain the :protocol pseudo-header
+    // field, the :scheme and :path pseudo-header fields of the target URI
+    // (see Section 5) MUST also be included."
+    let scheme = p.scheme.ok_or(H2Error::Malformed("missing :scheme"))?;
+    let path = p.path.ok_or(H2Error::Malformed("missing :path"))?;
+    // §5: the scheme "MUST be "https" for "wss"-schemed WebSockets and
+    // "http" for "ws"-schemed WebSockets". Schemes are case-insensitive
+    // (RFC 3986 §3.1).
+    let scheme = if scheme.eq_ignore_ascii_case(b"https") {
+        Scheme::Https
+    } else if scheme.eq_ignore_ascii_case(b"http") {
+        Scheme::Http
+    } else {
+        return Err(H2Error::InvalidScheme);
+    };
+    let path = check_path(path)?;
+    let authority = request_authority(fields, p.authority)?;
+    let mut versions = values(fields, "sec-websocket-version");
+    if versions.next() != Some(b"13") || versions.next().is_some() {
+        return Err(H2Error::UnsupportedVersion);
+    }
+    // RFC 9110 §9.3.6: "A CONNECT request message does not have content";
+    // its DATA frames are the tunnel (here, WebSocket frames). "0", or a
+    // list of zeros (RFC 9110 §8.6), announces none.
+    for value in values(fields, "content-length") {
+        let mut elements = split_list(value).peekable();
+        if elements.peek().is_none() || !elements.all(|e| e == b"0") {
+            return Err(H2Error::RequestContent);
+        }
+    }
+    let protocols: Vec<&[u8]> = values(fields, "sec-websocket-protocol").collect();
+    check_offered_subprotocols(&protocols)?;
+    Ok(Request {
+        scheme,
+        authority,
+        path,
+        origin: values(fields, "origin")
+            .next()
+            .and_then(|v| core::str::from_utf8(v).ok()),
+        protocols,
+        extensions: values(fields, "sec-websocket-extensions").collect(),
+    })
+}
+
+/// The authority of a request. RFC 9113 §8.3.1: "If the :scheme
+/// pseudo-header field identifies a scheme that has a mandatory authority
+/// component (including "http" and "https"), the request MUST contain
+/// either an :authority pseudo-header field or a Host header field. If
+/// these fields are present, they MUST NOT be empty. If both fields are
+/// present, they MUST contain the same value." Its value is checked as our
+/// HTTP/1.1 `Host` is (`uri-host [ ":" port ]`, no userinfo: ":authority
+/// ... MUST NOT include the deprecated userinfo subcomponent for "http" or
+/// "https" schemed URIs").
+fn request_authority<'a, N, V>(
+    fields: &'a [(N, V)],
+    pseudo: Option<&'a [u8]>,
+) -> Result<&'a str, H2Error>
+where
+    N: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
+    let mut hosts = values(fields, "host");
+    let host = hosts.next();
+    // Host is a singleton field (RFC 9110 §7.2).
+    if hosts.next().is_some() {
+        return Err(H2Error::Malformed("repeated host field"));
+    }
+    let authority = match (pseudo, host) {
+        (None, None) => return Err(H2Error::Malformed("neither :authority nor host")),
+        (Some(a), Some(h)) if a != h => {
+            return Err(H2Error::Malformed(":authority and host differ"));
+        }
+        (Some(a), _) | (None, Some(a)) => a,
+    };
+    if !uri::is_valid_host(authority) {
+        return Err(H2Error::InvalidAuthority);
+    }
+    // Checked: ASCII.
+    core::str::from_utf8(authority).map_err(|_| H2Error::InvalidAuthority)
+}
+
+/// "The elements that comprise this value MUST be non-empty strings with
+/// characters in the range U+0021 to U+007E not including separator
+/// characters as defined in [RFC2616] and MUST all be unique strings"
+/// (RFC 6455 §4.1), as our HTTP/1.1 server checks them.
+fn check_offered_subprotocols(values: &[&[u8]]) -> Result<(), H2Error> {
+    let mut offered: Vec<&[u8]> = values.iter().flat_map(|v| split_list(v)).collect();
+    if !offered.iter().all(|p| is_token(p)) {
+        return Err(H2Error::InvalidSubprotocol);
+    }
+    offered.sort_unstable();
+    if offered.windows(2).any(|w| w[0] == w[1]) {
+        return Err(H2Error::InvalidSubprotocol);
+    }
+    Ok(())
+}
+
+/// Names a server's caller may not add to the `200`: built here, or
+/// connection-specific (RFC 9113 §8.2.2), or `content-length` (RFC 9110
+/// §9.3.6). Names ending in `-` are prefixes.
+const RESPONSE_RESERVED: &[&str] = &[
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+    "content-length",
+    "sec-websocket-",
+];
+
+/// A server's acceptance: the `200`'s fields, and what was negotiated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    headers: Vec<(String, String)>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<DeflateParams>,
+}
+
+impl Response {
+    /// The response's fields for the HTTP/2 stack, `:status` first: "the
+    /// server answers 200" (RFC 8441 §5.1's example: `:status = 200`), then
+    /// `sec-websocket-protocol` and `sec-websocket-extensions` when
+    /// chosen, then the caller's. With the `h2` crate, send `:status` as
+    /// the response's status and the rest as its headers, without
+    /// END_STREAM.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        pairs(&self.headers)
+    }
+
+    /// The permessage-deflate parameters accepted (feature `deflate`), for
+    /// [`Connection::new_open_with_deflate`](crate::Connection::new_open_with_deflate).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate
+    }
+}

@@ -1,0 +1,134 @@
+//! WebSocket over HTTP/2 (RFC 8441) without an HTTP/2 stack: the client's
+//! CONNECT fields checked by the server, its `200` by the client, then two
+//! connections built from what was negotiated exchange messages both ways
+//! (compressed with feature `deflate`) and close. The bytes that would go in
+//! DATA frames are handed over directly.
+
+use wstate::handshake::h2::{self, Scheme};
+use wstate::{Accept, ClientRequest, CloseCode, Config, Connection, Event, Message, Polled, Role};
+
+/// Polls until `NeedMore` or `Done`; the data messages, as text.
+fn drain(conn: &mut Connection, out: &mut Vec<u8>) -> Vec<String> {
+    let mut got = Vec::new();
+    loop {
+        match conn.poll_event(out).unwrap() {
+            Polled::Event(Event::Text(t), _) => got.push(t.to_string()),
+            Polled::Event(Event::Binary(b), _) => got.push(format!("{b:?}")),
+            Polled::Event(_, _) => {}
+            Polled::NeedMore | Polled::Done => return got,
+        }
+    }
+}
+
+/// The handshake over `config`; the two open connections.
+fn open(config: &Config) -> (Connection, Connection) {
+    let request = ClientRequest::new("localhost:8443", "/echo").subprotocols(&["echo"]);
+    let connect = h2::connect(&request, Scheme::Https, config).unwrap();
+    let sent: Vec<(String, String)> = connect
+        .headers()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+
+    let req = h2::validate_request(&sent).unwrap();
+    assert_eq!(req.path(), "/echo");
+    let response = req
+        .accept(&Accept::new().subprotocol("echo"), config)
+        .unwrap();
+    let answered: Vec<(&str, &[u8])> = response.headers().map(|(n, v)| (n, v.as_bytes())).collect();
+    let accepted = connect.validate_response(&answered).unwrap();
+    assert_eq!(accepted.subprotocol(), Some("echo"));
+
+    let client_role = Role::client(|b| b.fill(0x5a));
+    #[cfg(feature = "deflate")]
+    let pair = {
+        assert_eq!(response.deflate(), accepted.deflate());
+        (
+            Connection::new_open_with_deflate(Role::Server, config.clone(), response.deflate()),
+            Connection::new_open_with_deflate(client_role, config.clone(), accepted.deflate()),
+        )
+    };
+    #[cfg(not(feature = "deflate"))]
+    let pair = (
+        Connection::new_open(Role::Server, config.clone()),
+        Connection::new_open(client_role, config.clone()),
+    );
+    pair
+}
+
+fn exchange(config: &Config) -> (Connection, Connection) {
+    let (mut server, mut client) = open(config);
+    let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
+    let text = "hello over HTTP/2 ".repeat(20);
+    client.send(Message::Text(&text), &mut to_server).unwrap();
+    client
+        .send(Message::Binary(&[1, 2, 3]), &mut to_server)
+        .unwrap();
+    server.receive(&to_server);
+    to_server.clear();
+    assert_eq!(
+        drain(&mut server, &mut to_client),
+        [text.clone(), "[1, 2, 3]".to_string()]
+    );
+    server.send(Message::Text(&text), &mut to_client).unwrap();
+    client.receive(&to_client);
+    to_client.clear();
+    assert_eq!(drain(&mut client, &mut to_server), [text]);
+
+    // The closing handshake: the client closes, the server answers and is
+    // done; its END_STREAM is the client's end of transport.
+    client
+        .close(CloseCode::NORMAL, "bye", &mut to_server)
+        .unwrap();
+    server.receive(&to_server);
+    to_server.clear();
+    drain(&mut server, &mut to_client);
+    assert!(server.should_close_transport());
+    client.receive(&to_client);
+    drain(&mut client, &mut to_server);
+    client.receive_eof();
+    drain(&mut client, &mut to_server);
+    assert!(client.should_close_transport());
+    assert_eq!(
+        client.received_close().map(|c| c.code),
+        Some(CloseCode::NORMAL)
+    );
+    (server, client)
+}
+
+#[test]
+fn messages_both_ways_then_close() {
+    let (server, client) = exchange(&Config::default());
+    #[cfg(feature = "deflate")]
+    assert!(server.deflate().is_none() && client.deflate().is_none());
+    let _ = (server, client);
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn messages_compressed_both_ways() {
+    use wstate::handshake::extensions::DeflateConfig;
+    let config = Config::default().deflate(DeflateConfig::enabled());
+    let (server, client) = exchange(&config);
+    assert!(server.deflate().is_some());
+    assert_eq!(server.deflate(), client.deflate());
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn new_open_with_deflate_compresses() {
+    use wstate::handshake::extensions::{DeflateConfig, negotiate};
+    let config = Config::default().deflate(DeflateConfig::enabled());
+    let params = negotiate([&b"permessage-deflate"[..]], &config.deflate);
+    let mut server = Connection::new_open_with_deflate(Role::Server, config.clone(), params);
+    let mut out = Vec::new();
+    let text = "a".repeat(1000);
+    server.send(Message::Text(&text), &mut out).unwrap();
+    // RSV1 set, and far shorter than the text.
+    assert_eq!(out[0], 0xC1);
+    assert!(out.len() < 100, "{}", out.len());
+    let mut plain = Connection::new_open_with_deflate(Role::Server, config, None);
+    out.clear();
+    plain.send(Message::Text(&text), &mut out).unwrap();
+    assert_eq!(out[0], 0x81);
+    assert!(plain.deflate().is_none());
+}
