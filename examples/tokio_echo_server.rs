@@ -362,6 +362,12 @@ async fn drain(
     path: &mut Option<String>,
     echoed: &mut u64,
 ) -> io::Result<bool> {
+    // `send_header` never compresses: with permessage-deflate negotiated,
+    // large messages go through `send` and are compressed like the others.
+    #[cfg(feature = "deflate")]
+    let vectored = conn.deflate().is_none();
+    #[cfg(not(feature = "deflate"))]
+    let vectored = true;
     loop {
         match conn.poll_event(out) {
             Ok(Polled::Event(Event::Request(request), tx)) => {
@@ -372,13 +378,13 @@ async fn drain(
                     .expect("a request is pending");
             }
             // Fails only once we are closing; then the echo is moot.
-            Ok(Polled::Event(Event::Text(text), tx)) if text.len() >= LARGE => {
+            Ok(Polled::Event(Event::Text(text), tx)) if vectored && text.len() >= LARGE => {
                 if tx.send_header(Message::Text(text), out).is_ok() {
                     write_large(stream, out, text.as_bytes()).await?;
                     *echoed += 1;
                 }
             }
-            Ok(Polled::Event(Event::Binary(bytes), tx)) if bytes.len() >= LARGE => {
+            Ok(Polled::Event(Event::Binary(bytes), tx)) if vectored && bytes.len() >= LARGE => {
                 if tx.send_header(Message::Binary(bytes), out).is_ok() {
                     write_large(stream, out, bytes).await?;
                     *echoed += 1;
