@@ -2,7 +2,7 @@
 # Loopback echo benchmark: wstate's echo servers against tokio-tungstenite,
 # fastwebsockets and a raw TCP echo, in one interleaved run.
 #
-#   bash benches/loopback.sh [REPEATS] [SECONDS]     (defaults: 3 repeats, 4 s)
+#   bash benches/loopback.sh [--pin] [REPEATS] [SECONDS]   (defaults: 3 repeats, 4 s)
 #
 # For every repeat, every load shape, every server (in an order that rotates
 # each repeat): start the server on 127.0.0.1, run the load generator
@@ -11,10 +11,24 @@
 # and the load generator are this package's binaries (src/bin/). Prints
 # each run as it goes, then the median of the repeats per (shape, server):
 # messages/s and the server's CPU time (utime + stime from /proc/PID/stat)
-# per echoed message, each also as a ratio to fastwebsockets. Bounded: at
-# most 60 s per run, 127.0.0.1 only. Runs from any directory.
+# per echoed message, each also as a ratio to fastwebsockets and to the raw
+# TCP echo. Bounded: at most 60 s per run, 127.0.0.1 only. Runs from any
+# directory.
+#
+# --pin: the one-core comparison (DESIGN.md, "One-core benchmarks"). Every
+# server runs on core 0 (`taskset -c 0`), the load generator on core 1, so
+# the load generator is not what bounds the numbers; the shapes are
+# 64 x 16 B (1 and 16 in flight), 200 x 16 KiB and 4 x 1 MiB; the servers
+# are tokio_echo_server on a current-thread runtime (`--current-thread`,
+# the configuration fastwebsockets' example uses), echo_server,
+# fastwebsockets and the raw TCP echo (both current-thread).
 set -euo pipefail
 
+PIN=0
+if [[ ${1:-} == --pin ]]; then
+    PIN=1
+    shift
+fi
 REPEATS=${1:-3}
 SECS=${2:-4}
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -35,9 +49,18 @@ RESULTS=$(mktemp /tmp/wstate-loopback.XXXXXX)
 SERVERS=(tokio_echo_server echo_server peer_tungstenite_echo peer_fastwebsockets_echo peer_tcp_echo)
 # conns size depth
 SHAPES=("1 16 1" "64 16 1" "64 16 16" "64 4096 4" "4 1048576 1")
+SERVER_PIN=()
+LOADGEN_PIN=()
+if ((PIN)); then
+    command -v taskset >/dev/null || { echo "--pin needs taskset (util-linux)" >&2; exit 1; }
+    SERVERS=(tokio_echo_server echo_server peer_fastwebsockets_echo peer_tcp_echo)
+    SHAPES=("64 16 1" "64 16 16" "200 16384 1" "4 1048576 1")
+    SERVER_PIN=(taskset -c 0)
+    LOADGEN_PIN=(taskset -c 1)
+fi
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# repeats=$REPEATS secs=$SECS results=$RESULTS"
+echo "# repeats=$REPEATS secs=$SECS pin=$PIN results=$RESULTS"
 port=9300
 for ((r = 0; r < REPEATS; r++)); do
     for shape in "${SHAPES[@]}"; do
@@ -45,11 +68,13 @@ for ((r = 0; r < REPEATS; r++)); do
         for ((i = 0; i < ${#SERVERS[@]}; i++)); do
             server=${SERVERS[$(((i + r) % ${#SERVERS[@]}))]}
             port=$((port + 1))
-            "$(bin "$server")" "127.0.0.1:$port" >/dev/null 2>&1 &
+            flags=()
+            [[ $server == tokio_echo_server ]] && ((PIN)) && flags=(--current-thread)
+            "${SERVER_PIN[@]}" "$(bin "$server")" "${flags[@]}" "127.0.0.1:$port" >/dev/null 2>&1 &
             pid=$!
             raw=()
             [[ $server == peer_tcp_echo ]] && raw=(--raw)
-            if line=$(timeout 90 "$BINS/loadgen" --addr "127.0.0.1:$port" --conns "$conns" \
+            if line=$(timeout 90 "${LOADGEN_PIN[@]}" "$BINS/loadgen" --addr "127.0.0.1:$port" --conns "$conns" \
                 --size "$size" --depth "$depth" --secs "$SECS" --pid "$pid" \
                 --clk-tck "$CLK_TCK" --label "$server" "${raw[@]}"); then
                 echo "repeat=$r $line" | tee -a "$RESULTS"
@@ -76,19 +101,21 @@ def med(runs, field):
     vals = [float(r[field]) for r in runs if field in r]
     return statistics.median(vals) if vals else float("nan")
 
-ref = "peer_fastwebsockets_echo"
+ref, raw = "peer_fastwebsockets_echo", "peer_tcp_echo"
 print()
-print("| conns x size, depth | server | msgs/s | vs fastwebsockets | p50 us | p99 us | server CPU us/msg | vs fastwebsockets |")
-print("|---|---|---:|---:|---:|---:|---:|---:|")
+print("| conns x size, depth | server | msgs/s | vs fastwebsockets | vs raw TCP | p50 us | p99 us "
+      "| server CPU us/msg | vs fastwebsockets | vs raw TCP |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for key in rows:
     conns, size, depth = key
     shape = f"{conns} x {size} B, P={depth}"
     by = rows[key]
-    base_rate = med(by.get(ref, []), "msgs_per_s")
-    base_cpu = med(by.get(ref, []), "cpu_us_per_msg")
+    base_rate, base_cpu = med(by.get(ref, []), "msgs_per_s"), med(by.get(ref, []), "cpu_us_per_msg")
+    raw_rate, raw_cpu = med(by.get(raw, []), "msgs_per_s"), med(by.get(raw, []), "cpu_us_per_msg")
     for label, runs in by.items():
         rate = med(runs, "msgs_per_s")
         cpu = med(runs, "cpu_us_per_msg")
-        print(f"| {shape} | {label} | {rate:,.0f} | {rate / base_rate:.2f}x | "
-              f"{med(runs, 'p50_us'):.0f} | {med(runs, 'p99_us'):.0f} | {cpu:.2f} | {cpu / base_cpu:.2f}x |")
+        print(f"| {shape} | {label} | {rate:,.0f} | {rate / base_rate:.2f}x | {rate / raw_rate:.2f}x | "
+              f"{med(runs, 'p50_us'):.0f} | {med(runs, 'p99_us'):.0f} | {cpu:.2f} | "
+              f"{cpu / base_cpu:.2f}x | {cpu / raw_cpu:.2f}x |")
 EOF

@@ -14,9 +14,18 @@
 //!   (`poll_timeout`), then `handle_timeout` gets the time: a handshake
 //!   that does not complete in time is answered `408` and dropped, a peer
 //!   that stops answering Pings is failed with 1011;
-//! * the read buffer is per thread, not per connection: `receive` copies
-//!   only what the connection must keep, so an idle connection holds little
-//!   more than the `Connection` itself;
+//! * reads go to a per-thread buffer, and `receive` copies what the
+//!   connection must keep; while a large message streams in (the last read
+//!   filled the buffer), reads go straight into the connection's buffer
+//!   (`receive_with`) instead;
+//! * a large message is echoed from where it was received: its header goes
+//!   to the output buffer, then header and payload leave in one vectored
+//!   write, so only the kernel copies the payload;
+//! * a connection keeps its receive buffer between messages, up to
+//!   [`RETAINED`]: a client that sends large messages one after another
+//!   reuses warm memory rather than page-faulting fresh memory in for every
+//!   message (the cost: an idle connection holds what it last needed, up to
+//!   that bound; lower it if you serve many such clients);
 //! * Ctrl-C (SIGINT) is a graceful stop: a `watch` channel tells every
 //!   connection task, which sends a Close 1001 ("going away") and goes on
 //!   until the peer answers (or the close timeout, 10 s, passes); the server
@@ -27,10 +36,10 @@
 
 use std::cell::RefCell;
 use std::future::poll_fn;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
-use std::task::Poll;
+use std::task::{Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -41,32 +50,48 @@ use wstate::{Accept, CloseCode, Config, Connection, Event, Message, Polled};
 const USAGE: &str = "\
 A WebSocket echo server on tokio, one task per connection.
 
-usage: tokio_echo_server [ADDR]        (default 127.0.0.1:9001)
+usage: tokio_echo_server [--current-thread] [ADDR]   (default 127.0.0.1:9001)
        cargo run --release --example tokio_echo_server [-- ADDR]
+
+  --current-thread   run every connection on one thread (tokio's
+                     current-thread runtime) instead of one worker per core
 
 Ctrl-C closes every connection with 1001 (going away), then exits.";
 
 /// Bytes read per syscall.
 const READ_BUF: usize = 64 << 10;
-/// Output and scratch capacity kept between reads; a larger buffer (grown by
-/// a large message) is freed once written, so idle connections stay small.
+/// Receive buffer a connection keeps once a message is consumed (the
+/// crate's default is 512 bytes, for the smallest idle connections). Bigger
+/// than a read, or large reads would allocate, and than the largest
+/// messages expected in a row (1 MiB here), or each would fault in fresh
+/// pages: the kernel hands out zeroed memory page by page, which for a
+/// 1 MiB message costs more than receiving it.
+const RETAINED: usize = 2 << 20;
+/// Messages from this size on are echoed with a vectored write from the
+/// receive buffer instead of being copied into `out`.
+const LARGE: usize = 8 << 10;
+/// Output capacity kept between writes; a larger buffer is freed once
+/// written, so idle connections stay small.
 const KEEP: usize = 4 << 10;
 
 thread_local! {
-    /// The read buffer shared by every connection polled on this thread. It
-    /// is only borrowed inside one poll, between a read and the `receive`
-    /// that copies from it, never across an `.await`.
+    /// The read buffer shared by every connection polled on this thread:
+    /// small and frequent reads land in memory that stays in cache,
+    /// whatever the number of connections. Only borrowed inside one poll,
+    /// between a read and the `receive` that copies from it.
     static READ: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_BUF]);
 }
 
 fn main() {
     let mut addr = None;
+    let mut current_thread = false;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return;
             }
+            "--current-thread" => current_thread = true,
             "--" => {}
             a if a.starts_with('-') || addr.is_some() => {
                 eprintln!("error: unexpected argument {a}\n\n{USAGE}");
@@ -77,11 +102,16 @@ fn main() {
     }
     let addr = addr.unwrap_or_else(|| "127.0.0.1:9001".into());
     // `#[tokio::main]` does the same; built by hand, tokio needs no
-    // `macros` feature (and so no proc-macro crates).
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    // `macros` feature (and so no proc-macro crates). The default is a
+    // worker per core. `--current-thread` runs everything on this thread:
+    // no work stealing, no cross-thread wakeups, the cheapest per message
+    // when one core is all the server gets (`taskset -c 0`).
+    let mut builder = if current_thread {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = builder.enable_all().build().expect("a tokio runtime");
     let listener = match runtime.block_on(TcpListener::bind(&addr)) {
         Ok(listener) => listener,
         Err(e) => {
@@ -179,7 +209,7 @@ async fn serve(
     stop: &mut watch::Receiver<bool>,
 ) -> io::Result<String> {
     stream.set_nodelay(true)?;
-    let config = Config::default();
+    let config = Config::default().retained_buffer(RETAINED);
     // permessage-deflate when built with `--features deflate`.
     #[cfg(feature = "deflate")]
     let config = config.deflate(wstate::handshake::extensions::DeflateConfig::enabled());
@@ -188,6 +218,8 @@ async fn serve(
     let mut echoed = 0u64;
     let mut path = None;
     let mut going_away = false;
+    // The last read filled its buffer: more of a large message is likely.
+    let mut streaming = false;
     // The connection's clock: the handshake timeout, keepalive Pings and
     // the close timeout all count from here.
     let start = Instant::now();
@@ -198,7 +230,7 @@ async fn serve(
         // the connection only once they are read.
         let deadline = conn.poll_timeout().map(|deadline| start + deadline);
         let n = {
-            let mut read = pin!(read(&mut stream, &mut conn));
+            let mut read = pin!(read(&mut stream, &mut conn, streaming));
             let mut sleep = pin!(tokio::time::sleep_until(deadline.unwrap_or(start)));
             let mut stopped = pin!(stop.changed());
             poll_fn(|cx| {
@@ -231,8 +263,9 @@ async fn serve(
         }
         // Then the time: a keepalive Ping, a 1011 Close or a `408` may be
         // queued, and the next poll reports what expired.
+        streaming = n == Some(READ_BUF);
         conn.handle_timeout(start.elapsed(), &mut out);
-        let done = drain(&mut conn, &mut out, &mut path, &mut echoed);
+        let done = drain(&mut conn, &mut stream, &mut out, &mut path, &mut echoed).await?;
         if !out.is_empty() {
             stream.write_all(&out).await?;
             out.clear();
@@ -259,46 +292,82 @@ async fn serve(
     }
 }
 
-/// Reads once into this thread's buffer and feeds the bytes to `conn` (or
-/// reports end of stream). Returns the number of bytes read.
+/// Reads once (at most [`READ_BUF`] bytes) and feeds the bytes to `conn`,
+/// or reports end of stream. Returns the number of bytes read.
+///
+/// Normally into this thread's buffer, then `receive` copies them. With
+/// `direct` (a large message is streaming in), straight into the
+/// connection's buffer with `receive_with`, which zero-fills the room
+/// first (the crate has no `unsafe` to skip it): cheaper than the copy
+/// only when the room is filled, so only then.
 ///
 /// `poll_read` rather than `readable()` + `try_read`: after a short read,
 /// tokio knows the socket is drained and skips the read that would only
 /// return `WouldBlock`, one syscall less per wakeup.
-async fn read(stream: &mut TcpStream, conn: &mut Connection) -> io::Result<usize> {
+async fn read(stream: &mut TcpStream, conn: &mut Connection, direct: bool) -> io::Result<usize> {
     poll_fn(|cx| {
-        READ.with_borrow_mut(|buf| {
-            let mut buf = ReadBuf::new(buf);
-            match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Ok(())) if buf.filled().is_empty() => {
-                    conn.receive_eof();
-                    Poll::Ready(Ok(0))
+        let read = if direct {
+            // Readiness first: no room is cleared for a read that blocks.
+            ready!(stream.poll_read_ready(cx))?;
+            conn.receive_with(READ_BUF, |room| {
+                let mut buf = ReadBuf::new(room);
+                match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
+                    Poll::Ready(Ok(())) => Ok(buf.filled().len()),
+                    Poll::Ready(Err(e)) => Err(e),
+                    // Not readable after all: nothing was received, and
+                    // the task is woken when it is.
+                    Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
                 }
-                Poll::Ready(Ok(())) => {
-                    conn.receive(buf.filled());
-                    Poll::Ready(Ok(buf.filled().len()))
+            })
+        } else {
+            READ.with_borrow_mut(|buf| {
+                let mut buf = ReadBuf::new(buf);
+                match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
+                    Poll::Ready(Ok(())) if buf.filled().is_empty() => {
+                        conn.receive_eof();
+                        Ok(0)
+                    }
+                    Poll::Ready(Ok(())) => {
+                        conn.receive(buf.filled());
+                        Ok(buf.filled().len())
+                    }
+                    Poll::Ready(Err(e)) => Err(e),
+                    Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
                 }
-                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::ConnectionReset => {
-                    conn.receive_eof();
-                    Poll::Ready(Ok(0))
-                }
-                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            })
+        };
+        match read {
+            // 0: the end of stream is noted.
+            Ok(n) => Poll::Ready(Ok(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                conn.receive_eof();
+                Poll::Ready(Ok(0))
             }
-        })
+            Err(e) => Poll::Ready(Err(e)),
+        }
     })
     .await
 }
 
 /// Handles every event the bytes received so far produce, answering each
 /// while it is held (no copy); notes the request's path and counts the
-/// echoes. Returns whether the connection is finished.
-fn drain(
+/// echoes. A large message is written out at once, from the receive buffer
+/// (see [`write_large`]); everything else is queued in `out`. Returns
+/// whether the connection is finished.
+async fn drain(
     conn: &mut Connection,
+    stream: &mut TcpStream,
     out: &mut Vec<u8>,
     path: &mut Option<String>,
     echoed: &mut u64,
-) -> bool {
+) -> io::Result<bool> {
+    // `send_header` never compresses: with permessage-deflate negotiated,
+    // large messages go through `send` and are compressed like the others.
+    #[cfg(feature = "deflate")]
+    let vectored = conn.deflate().is_none();
+    #[cfg(not(feature = "deflate"))]
+    let vectored = true;
     loop {
         match conn.poll_event(out) {
             Ok(Polled::Event(Event::Request(request), tx)) => {
@@ -309,6 +378,18 @@ fn drain(
                     .expect("a request is pending");
             }
             // Fails only once we are closing; then the echo is moot.
+            Ok(Polled::Event(Event::Text(text), tx)) if vectored && text.len() >= LARGE => {
+                if tx.send_header(Message::Text(text), out).is_ok() {
+                    write_large(stream, out, text.as_bytes()).await?;
+                    *echoed += 1;
+                }
+            }
+            Ok(Polled::Event(Event::Binary(bytes), tx)) if vectored && bytes.len() >= LARGE => {
+                if tx.send_header(Message::Binary(bytes), out).is_ok() {
+                    write_large(stream, out, bytes).await?;
+                    *echoed += 1;
+                }
+            }
             Ok(Polled::Event(Event::Text(text), tx)) => {
                 *echoed += u64::from(tx.send(Message::Text(text), out).is_ok());
             }
@@ -317,11 +398,27 @@ fn drain(
             }
             // Pongs and Close replies are already queued in `out`.
             Ok(Polled::Event(..)) => {}
-            Ok(Polled::NeedMore) => return false,
-            Ok(Polled::Done) => return true,
+            Ok(Polled::NeedMore) => return Ok(false),
+            Ok(Polled::Done) => return Ok(true),
             // A protocol error: the Close with its code is in `out`; the
             // next poll says Done.
             Err(_) => {}
         }
     }
+}
+
+/// Writes `out` (what was queued, ending with a frame header) and then the
+/// frame's `payload`, in vectored writes: one syscall for both while the
+/// socket takes them, and no copy of the payload into `out`. Empties `out`.
+async fn write_large(stream: &mut TcpStream, out: &mut Vec<u8>, payload: &[u8]) -> io::Result<()> {
+    let mut slices = [IoSlice::new(out), IoSlice::new(payload)];
+    let mut slices = &mut slices[..];
+    while !slices.is_empty() {
+        match stream.write_vectored(slices).await? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => IoSlice::advance_slices(&mut slices, n),
+        }
+    }
+    out.clear();
+    Ok(())
 }

@@ -310,6 +310,13 @@ mod tests {
         assert_eq!(format!("{:?}", CloseCode(4321)), "CloseCode(4321)");
         assert_eq!(format!("{}", CloseCode(4321)), "4321");
         assert_eq!(u16::from(CloseCode(4321)), 4321);
+        // Frames and payloads print readably.
+        let frame = CloseFrame::with_reason(CloseCode::GOING_AWAY, "bye").unwrap();
+        assert_eq!(
+            format!("{frame:?}"),
+            "CloseFrame { code: GOING_AWAY(1001), reason: \"bye\" }"
+        );
+        assert_eq!(format!("{:?}", frame.payload()), "[3, 233, 98, 121, 101]");
         assert_eq!(CloseCode::from(1000u16), CloseCode::NORMAL);
     }
 

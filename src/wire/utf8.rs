@@ -129,6 +129,11 @@ impl Utf8Validator {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn error_display() {
+        assert_eq!(alloc::format!("{}", Utf8Error), "invalid UTF-8");
+    }
+
     use super::*;
 
     fn check_all_splits(input: &[u8]) {

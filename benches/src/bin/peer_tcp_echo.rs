@@ -2,26 +2,31 @@
 //! floor for the loopback load test: `cargo run --release --bin
 //! peer_tcp_echo [ADDR]` (default 127.0.0.1:9001). Drive it with
 //! `loadgen --raw`, which skips the upgrade and accepts its own masked frames
-//! echoed back.
+//! echoed back. A current-thread runtime, like the fastwebsockets peer and
+//! `tokio_echo_server --current-thread` in the one-core comparison.
 
 use std::io;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-#[tokio::main]
-async fn main() -> io::Result<()> {
+fn main() -> io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:9001".into());
-    let listener = TcpListener::bind(&addr).await?;
-    println!("peer_tcp_echo listening on {}", listener.local_addr()?);
-    loop {
-        let (stream, _) = listener.accept().await?;
-        tokio::spawn(async move {
-            let _ = serve(stream).await;
-        });
-    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    rt.block_on(async move {
+        let listener = TcpListener::bind(&addr).await?;
+        println!("peer_tcp_echo listening on {}", listener.local_addr()?);
+        loop {
+            let (stream, _) = listener.accept().await?;
+            tokio::spawn(async move {
+                let _ = serve(stream).await;
+            });
+        }
+    })
 }
 
 async fn serve(mut stream: TcpStream) -> io::Result<()> {

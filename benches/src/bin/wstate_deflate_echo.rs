@@ -1,0 +1,121 @@
+//! `examples/tokio_echo_server` with the permessage-deflate knobs on the
+//! command line, for `benches/deflate_echo.sh`:
+//!
+//! ```text
+//! wstate_deflate_echo [ADDR] [--level 0..9] [--window-bits 9..15] [--no-context-takeover]
+//! ```
+//!
+//! (default 127.0.0.1:9001, level 1, window bits 15, context takeover: the
+//! example's `DeflateConfig::enabled()`.) `--window-bits` limits both
+//! directions (`server_max_window_bits` and `client_max_window_bits` in
+//! the answer); `--no-context-takeover` asks it of both sides. The same
+//! loop as the example (read, feed, drain every event answering each in
+//! place, one `write_all` per read), without its timeouts and graceful
+//! stop: a benchmark peer, loopback addresses only.
+
+use std::io;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use wstate::handshake::extensions::DeflateConfig;
+use wstate::{Accept, Config, Connection, Event, Message, Polled};
+
+fn main() {
+    let mut addr = "127.0.0.1:9001".to_string();
+    let mut deflate = DeflateConfig::enabled();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| -> u8 {
+            args.next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| fail(&format!("{name} needs a number")))
+        };
+        match arg.as_str() {
+            "--level" => deflate = deflate.with_level(value("--level")),
+            "--window-bits" => {
+                let bits = value("--window-bits");
+                deflate = deflate
+                    .with_server_max_window_bits(bits)
+                    .with_client_max_window_bits(bits);
+            }
+            "--no-context-takeover" => {
+                deflate = deflate
+                    .with_server_no_context_takeover(true)
+                    .with_client_no_context_takeover(true);
+            }
+            a if a.starts_with('-') => fail(&format!("unknown option {a}")),
+            _ => addr = arg,
+        }
+    }
+    let host = addr.rsplit_once(':').map_or("", |(h, _)| h);
+    if !(host.starts_with("127.") || host == "localhost" || host == "[::1]") {
+        fail(&format!("loopback addresses only, not {addr}"));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let config = Config::default().deflate(deflate);
+    if let Err(e) = runtime.block_on(run(&addr, config)) {
+        fail(&e.to_string());
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("wstate_deflate_echo: {message}");
+    std::process::exit(2);
+}
+
+async fn run(addr: &str, config: Config) -> io::Result<()> {
+    let listener = TcpListener::bind(addr).await?;
+    println!(
+        "wstate_deflate_echo listening on ws://{}",
+        listener.local_addr()?
+    );
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let config = config.clone();
+        tokio::spawn(async move {
+            let _ = serve(stream, config).await;
+        });
+    }
+}
+
+async fn serve(mut stream: TcpStream, config: Config) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut conn = Connection::server(config);
+    let mut buf = vec![0; 64 << 10];
+    let mut out = Vec::new();
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            conn.receive_eof();
+        } else {
+            conn.receive(&buf[..n]);
+        }
+        let done = loop {
+            match conn.poll_event(&mut out) {
+                Ok(Polled::Event(Event::Request(_), tx)) => {
+                    tx.accept(&Accept::new(), &mut out)
+                        .expect("a request is pending");
+                }
+                Ok(Polled::Event(Event::Text(text), tx)) => {
+                    let _ = tx.send(Message::Text(text), &mut out);
+                }
+                Ok(Polled::Event(Event::Binary(bytes), tx)) => {
+                    let _ = tx.send(Message::Binary(bytes), &mut out);
+                }
+                Ok(Polled::Event(..)) | Err(_) => {}
+                Ok(Polled::NeedMore) => break false,
+                Ok(Polled::Done) => break true,
+            }
+        };
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            out.clear();
+        }
+        if done || n == 0 {
+            return stream.shutdown().await;
+        }
+    }
+}
