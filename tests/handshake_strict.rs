@@ -670,3 +670,30 @@ fn an_error_after_our_close_sends_nothing() {
     let (conn, _) = feed_chunks(make(), &[&input], false);
     assert_eq!(conn.sent_close().map(|f| f.code), Some(CloseCode::NORMAL));
 }
+
+/// A bare LF past the head limit: 431 however the bytes arrive (found by
+/// fuzzing: whole, the LF was seen first and answered 400; byte by byte,
+/// the limit was). Both roles.
+#[test]
+fn bare_lf_past_the_limit_is_431_at_every_split() {
+    let mut input = b"GET / HTTP/1.1\r\nHost: h\r\nX-Long: ".to_vec();
+    input.resize(100, b'a');
+    input.extend_from_slice(b"\n\r\n");
+    let t = invariant(
+        || Connection::server(Config::default().max_handshake_size(64)),
+        &input,
+        false,
+    );
+    assert_eq!(
+        t.events,
+        [Owned::Error(Error::Handshake(HandshakeError::HeadTooLarge))]
+    );
+    assert!(t.out.starts_with(b"HTTP/1.1 431 "));
+    // Before the limit, a bare LF is refused at once with 400.
+    let t = invariant(
+        || Connection::server(Config::default().max_handshake_size(64)),
+        b"GET / HTTP/1.1\nHost: h\r\n\r\n",
+        false,
+    );
+    assert!(t.out.starts_with(b"HTTP/1.1 400 "), "{:?}", t.events);
+}

@@ -46,7 +46,10 @@ impl Connection {
         // Empty lines before the request line are ignored (RFC 9112 §2.2);
         // they count towards the head size limit.
         let start = http::empty_lines(&self.rx.buf);
-        let head_len = match http::find_head_end(&self.rx.buf, start, scanned) {
+        // Only the first `max` bytes can hold a head: a bare LF past them
+        // must give the same answer (431) whether it arrived at once or not.
+        let window = &self.rx.buf[..len.min(max)];
+        let head_len = match http::find_head_end(window, start, scanned) {
             Err(e) => return Err(self.refuse(e, out)),
             Ok(Some(n)) if n <= max => n,
             Ok(None) if len <= max && !self.core.eof => return Ok(Polled::NeedMore),
@@ -126,7 +129,9 @@ impl Connection {
             State::ReadingResponse(client) => {
                 let len = self.rx.buf.len();
                 let start = client.head_start;
-                let found = http::find_head_end(&self.rx.buf, start, &mut client.scanned);
+                // As for a request: only the first `max` bytes are searched.
+                let window = &self.rx.buf[..len.min(max)];
+                let found = http::find_head_end(window, start, &mut client.scanned);
                 // The limit bounds every head read, interim ones included.
                 let head_len = match found {
                     Err(e) => return Err(self.give_up(e)),
