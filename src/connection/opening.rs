@@ -60,7 +60,10 @@ impl Connection {
                 // "A server that receives a request-target longer than any
                 // URI it wishes to parse MUST respond with a 414 (URI Too
                 // Long) status code" (RFC 9112 §3); other fields: 431.
-                let e = http::request_too_large(&self.rx.buf[start..], max);
+                // Judged on the first `max + 1` bytes only: what a byte-by-byte
+                // sender had sent when the limit was passed.
+                let cap = len.min(max + 1);
+                let e = http::request_too_large(&self.rx.buf[start.min(cap)..cap], max);
                 return Err(self.refuse(e, out));
             }
         };
@@ -71,7 +74,7 @@ impl Connection {
         let buf = &rx.buf[..];
         let parsed = http::parse_head(&buf[start..head_len], core.config.max_headers)
             .map_err(|e| match e {
-                HandshakeError::HeadTooLarge => http::request_too_large(&buf[start..], max),
+                HandshakeError::HeadTooLarge => http::request_too_large(&buf[start..head_len], max),
                 e => e,
             })
             .and_then(handshake::validate_request);
