@@ -2096,10 +2096,18 @@ pub(crate) fn rfc_request_verdict(
             (true, false) => Verdict::Wait,
         };
     };
+    // The head without its final CRLF CRLF: every line but the last still
+    // ends in the CR of its CRLF; the last line's CRLF is the terminator's
+    // (a CR left at its end is a bare CR, part of the line).
     let body = &stream[start..end - 4];
-    let mut lines = body
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let count = body.split(|&b| b == b'\n').count();
+    let mut lines = body.split(|&b| b == b'\n').enumerate().map(|(i, l)| {
+        if i + 1 < count {
+            l.strip_suffix(b"\r").unwrap_or(l)
+        } else {
+            l
+        }
+    });
     let request_line = lines.next().unwrap_or_default();
     let field_lines: Vec<&[u8]> = lines.collect();
     if request_line.len() > MAX_LINE {
