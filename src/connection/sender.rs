@@ -72,10 +72,7 @@ impl<'a> Sender<'a> {
                 return Err(SendError::ControlPayloadTooLong);
             }
         } else {
-            self.check_can_send()?;
-            if self.core.sending.is_some() {
-                return Err(SendError::FragmentInProgress);
-            }
+            self.check_can_send_whole()?;
             self.check_room(payload.len(), out)?;
             #[cfg(feature = "deflate")]
             if let Some(compression) = self.core.compression.as_mut()
@@ -213,10 +210,7 @@ impl<'a> Sender<'a> {
             Message::Binary(bytes) => (OpCode::Binary, bytes),
             Message::Ping(_) | Message::Pong(_) => return Err(SendError::ControlFragment),
         };
-        self.check_can_send()?;
-        if self.core.sending.is_some() {
-            return Err(SendError::FragmentInProgress);
-        }
+        self.check_can_send_whole()?;
         if self.core.entropy.is_some() {
             return Err(SendError::MustMask);
         }
@@ -249,10 +243,7 @@ impl<'a> Sender<'a> {
         payload: &mut [u8],
         out: &mut Vec<u8>,
     ) -> Result<(), SendError> {
-        self.check_can_send()?;
-        if self.core.sending.is_some() {
-            return Err(SendError::FragmentInProgress);
-        }
+        self.check_can_send_whole()?;
         if text && core::str::from_utf8(payload).is_err() {
             return Err(SendError::InvalidUtf8);
         }
@@ -446,6 +437,16 @@ impl<'a> Sender<'a> {
             }
             _ => Ok(()),
         }
+    }
+
+    /// A whole Text or Binary message: an open connection and no
+    /// fragmented message in progress.
+    fn check_can_send_whole(&self) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.core.sending.is_some() {
+            return Err(SendError::FragmentInProgress);
+        }
+        Ok(())
     }
 
     fn check_can_send(&self) -> Result<(), SendError> {
