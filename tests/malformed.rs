@@ -356,3 +356,60 @@ fn failure_while_closing_sends_no_second_close() {
     );
     assert_eq!(out, s2c(0x88, &close_payload(1001, "")));
 }
+
+/// The message limit counts every byte of a text message, the start of a
+/// character cut by a fragment boundary included: "abc" + half of 'é',
+/// then its other half + "x" is 6 bytes (fine at 6, 1009 at 5), however
+/// the bytes arrive.
+#[test]
+fn text_limit_counts_a_cut_character() {
+    let e = "é".as_bytes();
+    let input = cat(&[
+        c2s(0x01, &[b'a', b'b', b'c', e[0]]),
+        c2s(0x80, &[e[1], b'x']),
+    ]);
+    let limited = |limit: usize| move || server_with(Config::default().max_message_size(limit));
+    let t = invariant(limited(6), &input, false);
+    assert_eq!(t.events, vec![Owned::Text("abcéx".into())]);
+    assert_eq!(t.out, b"");
+    let t = invariant(limited(5), &input, false);
+    assert_eq!(
+        t.events,
+        vec![Owned::Error(Error::Protocol(
+            ProtocolError::MessageTooLarge
+        ))]
+    );
+    assert_eq!(t.out, s2c(0x88, &close_payload(1009, "message too large")));
+}
+
+/// A text frame that arrives over several reads is checked as it comes:
+/// the Close with 1007 is queued as soon as the bad byte is in, before the
+/// rest of the frame, and a valid one arrives whole, in order, at every
+/// split (the characters were moved out of the read buffer as they came).
+#[test]
+fn text_frame_over_several_reads() {
+    let text = "κόσμε 😀 ".repeat(40);
+    let frame = c2s(0x81, text.as_bytes());
+    let t = invariant(server, &frame, false);
+    assert_eq!(t.events, vec![Owned::Text(text.clone())]);
+    // Bad byte in the middle: fails with only the first half received.
+    let mut bad = text.clone().into_bytes();
+    bad[100] = 0xFF;
+    let frame = c2s(0x81, &bad);
+    let half = &frame[..frame.len() / 2];
+    let t = invariant(server, half, false);
+    assert_eq!(
+        t.events,
+        vec![Owned::Error(Error::Protocol(ProtocolError::InvalidUtf8))]
+    );
+    assert_eq!(t.out, s2c(0x88, &close_payload(1007, "invalid UTF-8")));
+    // Then a text message of three fragments, each cut mid-character.
+    let bytes = text.as_bytes();
+    let input = cat(&[
+        c2s(0x01, &bytes[..7]),
+        c2s(0x00, &bytes[7..301]),
+        c2s(0x80, &bytes[301..]),
+    ]);
+    let t = invariant(server, &input, false);
+    assert_eq!(t.events, vec![Owned::Text(text)]);
+}

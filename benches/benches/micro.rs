@@ -255,6 +255,19 @@ fn workload(
     }
 }
 
+/// Mask keys from a cheap deterministic source.
+fn cheap_entropy() -> impl FnMut(&mut [u8]) + Send + 'static {
+    let mut state = 0x1234_5678u32;
+    move |dest: &mut [u8]| {
+        for byte in dest {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            *byte = state as u8;
+        }
+    }
+}
+
 /// A wstate server connection that is already open.
 fn open_server() -> Connection {
     Connection::new_open(Role::Server, Config::default())
@@ -457,6 +470,24 @@ fn receive_peers(
             assert_eq!(bytes, expected);
         }
     }));
+    if expect_bytes.is_some_and(|n| n >= MIB) {
+        // The peers keep their buffers between messages; wstate frees a
+        // buffer larger than `retained_buffer` once drained (512 bytes by
+        // default). Here with buffers kept, as the peers do.
+        let data = input.clone();
+        let config = Config::default().retained_buffer(4 * MIB);
+        let mut conn = Connection::new_open(Role::Server, config);
+        let mut out = Vec::new();
+        w.push(workload(
+            g,
+            "wstate_buffers_kept",
+            throughput.clone(),
+            move || {
+                let (n, bytes) = wstate_receive(&mut conn, &data, &mut out);
+                assert_eq!((n, Some(bytes)), (count, expect_bytes));
+            },
+        ));
+    }
     let mut ws = tungstenite::WebSocket::from_raw_socket(
         Endless::new(input.clone()),
         tungstenite::protocol::Role::Server,
@@ -589,16 +620,7 @@ fn send(w: &mut Vec<Workload>) {
         }));
         // Client side: masked with keys from a cheap deterministic source.
         let data = payload.clone();
-        let mut state = 0x1234_5678u32;
-        let entropy = move |dest: &mut [u8]| {
-            for byte in dest {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                *byte = state as u8;
-            }
-        };
-        let mut conn = Connection::new_open(Role::client(entropy), Config::default());
+        let mut conn = Connection::new_open(Role::client(cheap_entropy()), Config::default());
         let mut out = Vec::new();
         let mut socket = Endless::new(Vec::new());
         w.push(workload(g, "wstate_client", t.clone(), move || {
@@ -609,6 +631,59 @@ fn send(w: &mut Vec<Workload>) {
             socket.write_all(&out).unwrap();
             out.clear();
         }));
+        if count == 1 {
+            // The no-copy paths for a large payload: a server queues only the
+            // header and writes the payload from its own buffer (one vectored
+            // write); a client masks in place in a buffer it hands over.
+            let data = payload.clone();
+            let mut conn = open_server();
+            let mut out = Vec::new();
+            let mut socket = Endless::new(Vec::new());
+            w.push(workload(g, "wstate_server_header", t.clone(), move || {
+                conn.sender()
+                    .send_header(Message::Binary(black_box(&data)), &mut out)
+                    .unwrap();
+                let slices = [io::IoSlice::new(&out), io::IoSlice::new(&data)];
+                assert_eq!(
+                    socket.write_vectored(&slices).unwrap(),
+                    out.len() + data.len()
+                );
+                out.clear();
+            }));
+            let mut data = payload.clone();
+            let mut conn = Connection::new_open(Role::client(cheap_entropy()), Config::default());
+            let mut out = Vec::new();
+            let mut socket = Endless::new(Vec::new());
+            w.push(workload(
+                g,
+                "wstate_client_in_place",
+                t.clone(),
+                move || {
+                    conn.sender()
+                        .send_in_place(false, black_box(&mut data), &mut out)
+                        .unwrap();
+                    let slices = [io::IoSlice::new(&out), io::IoSlice::new(&data)];
+                    assert_eq!(
+                        socket.write_vectored(&slices).unwrap(),
+                        out.len() + data.len()
+                    );
+                    out.clear();
+                },
+            ));
+            let mut data = payload.clone();
+            let mut ws = fastwebsockets::WebSocket::after_handshake(
+                Endless::new(Vec::new()),
+                fastwebsockets::Role::Client,
+            );
+            w.push(workload(g, "fastwebsockets_client", t.clone(), move || {
+                block_on(async {
+                    let frame = fastwebsockets::Frame::binary(
+                        fastwebsockets::Payload::BorrowedMut(black_box(&mut data)),
+                    );
+                    ws.write_frame(frame).await.unwrap();
+                })
+            }));
+        }
         let bytes = tungstenite::Bytes::from(payload.clone());
         let mut ws = tungstenite::WebSocket::from_raw_socket(
             Endless::new(Vec::new()),
@@ -715,7 +790,8 @@ fn reference(group: &str) -> &'static str {
         "frame_header" => "tungstenite",
         "mask_1MiB" => "fastwebsockets_unmask",
         "utf8_1MiB_ascii" | "utf8_1MiB_mixed" => "core_str_from_utf8",
-        "send_16B_binary" | "send_1MiB_binary" => "tungstenite_server",
+        "send_16B_binary" => "tungstenite_server",
+        "send_1MiB_binary" => "fastwebsockets_server",
         "server_handshake" => "tungstenite",
         _ => "tungstenite_websocket",
     }
@@ -862,6 +938,11 @@ fn main() {
     // after round, so that a change in machine load hits all of them alike.
     if let Some(i) = args.iter().position(|a| a == "--interleaved") {
         let rounds = args.get(i + 1).map_or(30, |n| n.parse().expect("rounds"));
+        // `--only NAME`: just the groups whose name contains NAME.
+        if let Some(j) = args.iter().position(|a| a == "--only") {
+            let only = args.get(j + 1).expect("--only GROUP");
+            workloads.retain(|w| w.group.contains(only.as_str()));
+        }
         interleaved(&mut workloads, rounds);
         return;
     }

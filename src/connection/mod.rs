@@ -25,6 +25,7 @@ use crate::handshake::extensions::DeflateParams;
 use crate::handshake::{self, Accept, ClientRequest};
 use crate::wire::close::{CloseCode, CloseFrame};
 use crate::wire::frame::OpCode;
+use crate::wire::utf8::validate;
 #[cfg(feature = "deflate")]
 use compress::Compression;
 use opening::{ClientHandshake, Rejection};
@@ -554,7 +555,7 @@ impl Connection {
         let Self { rx, core } = self;
         let payload = &rx.buf[range];
         let event = if text {
-            match core::str::from_utf8(payload) {
+            match validate(payload) {
                 Ok(text) => Event::Text(text),
                 Err(_) => return Err(core.fail(ProtocolError::InvalidUtf8, out).into()),
             }
@@ -613,11 +614,14 @@ impl Connection {
         let bytes = |payload| match payload {
             Payload::InPlace(range) => &rx.buf[range],
             Payload::Reassembled => &rx.message[..],
+            Payload::Text => rx.text.as_bytes(),
         };
         let event = match ready {
             // A text frame that arrived whole is checked here, once, by the
             // conversion itself.
-            Ready::Text(payload) => match core::str::from_utf8(bytes(payload)) {
+            // Checked as it arrived, character by character.
+            Ready::Text(Payload::Text) => Event::Text(&rx.text),
+            Ready::Text(payload) => match validate(bytes(payload)) {
                 Ok(text) => Event::Text(text),
                 Err(_) => return Err(core.fail(ProtocolError::InvalidUtf8, out).into()),
             },
@@ -639,7 +643,7 @@ impl Connection {
             Ready::Close(_) => return Ok(Polled::NeedMore), // handled above
             Ready::TextPart(at, fin) => {
                 let bytes = part_bytes(rx, at);
-                match core::str::from_utf8(bytes) {
+                match validate(bytes) {
                     Ok(text) => Event::TextPart(text, fin),
                     Err(_) => return Err(core.fail(ProtocolError::InvalidUtf8, out).into()),
                 }

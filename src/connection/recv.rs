@@ -3,6 +3,7 @@
 //! values ([`Ready`], [`ProtocolError`]); the connection's state is changed
 //! only by its caller in `mod.rs`.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::ops::Range;
 
@@ -75,6 +76,10 @@ pub(super) enum Payload {
     InPlace(Range<usize>),
     /// A reassembled message, in `message`.
     Reassembled,
+    /// A text message that did not arrive in one piece: its characters were
+    /// checked and copied into `text` as they came, so they are checked
+    /// once (a `&str` over the buffer would need a second pass).
+    Text,
 }
 
 /// Received bytes and the state of the frame and message being received.
@@ -83,8 +88,11 @@ pub(super) struct Receiver {
     /// Received bytes; `buf[pos..]` is not consumed yet.
     pub(super) buf: Vec<u8>,
     pub(super) pos: usize,
-    /// The fragmented message being reassembled.
+    /// The fragmented message being reassembled (binary, or inflated).
     pub(super) message: Vec<u8>,
+    /// The text message being received, when it did not arrive in one
+    /// piece: checked characters only (see [`Payload::Text`]).
+    pub(super) text: String,
     /// Payload state of the frame being received, if its header is parsed.
     pub(super) frame: Option<InFrame>,
     /// Kind of the fragmented message being received, if any.
@@ -172,6 +180,10 @@ impl Receiver {
             if self.message.capacity() > retained {
                 self.message = Vec::new();
             }
+            self.text.clear();
+            if self.text.capacity() > retained {
+                self.text = String::new();
+            }
         }
     }
 
@@ -240,7 +252,7 @@ impl Receiver {
 
     /// Whether this receiver holds any heap memory.
     pub(super) fn holds_memory(&self) -> bool {
-        self.buf.capacity() != 0 || self.message.capacity() != 0
+        self.buf.capacity() != 0 || self.message.capacity() != 0 || self.text.capacity() != 0
     }
 
     /// The common case, taken before the general path: a whole unfragmented
@@ -310,6 +322,29 @@ impl Receiver {
             }
             let available = self.unread().min(frame.len);
             let start = self.pos;
+            if available < frame.len && frame.text {
+                // Uncompressed text that is not all here: check what came
+                // (bad UTF-8 fails the connection at once, RFC 6455 §8.1)
+                // and move its characters into `text`, so that the buffer
+                // holds no more than a read.
+                if let Some(key) = frame.mask {
+                    apply_mask(&mut self.buf[start..start + available], key, frame.consumed);
+                }
+                // Room for the rest of the frame, but never more than eight
+                // times what came of it so far: a bare header cannot make us
+                // allocate a frame's worth.
+                let seen = (frame.consumed + available).max(32 << 10);
+                let room = frame.len.min(seen.saturating_mul(8));
+                reserve_within(&mut self.text, room, config.max_message_size);
+                self.utf8
+                    .feed_into(&self.buf[start..start + available], &mut self.text)
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+                self.pos += available;
+                frame.len -= available;
+                frame.consumed += available;
+                self.frame = Some(frame);
+                return Ok(None);
+            }
             if available < frame.len {
                 // Make room for the rest of the frame at once, so that the
                 // buffer is not regrown (and copied) again and again as the
@@ -347,7 +382,7 @@ impl Receiver {
             self.pos = end;
             let rest = &mut self.buf[start + frame.done..end];
             if let Some(key) = frame.mask {
-                apply_mask(rest, key, frame.done);
+                apply_mask(rest, key, frame.consumed + frame.done);
             }
             let range = start..end;
             match frame.opcode {
@@ -373,44 +408,39 @@ impl Receiver {
                     self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
                     return Ok(Some(Ready::Text(Payload::Reassembled)));
                 }
-                OpCode::Text | OpCode::Binary if frame.fin => {
-                    // A whole message in one frame: hand it out in place.
-                    if frame.opcode == OpCode::Binary {
-                        return Ok(Some(Ready::Binary(Payload::InPlace(range))));
+                OpCode::Text | OpCode::Binary if frame.fin && frame.consumed == 0 => {
+                    // A whole message in one frame, all here: hand it out in
+                    // place. (Text is checked once, by the conversion to
+                    // `&str` in `poll_event`.)
+                    return Ok(Some(match frame.opcode {
+                        OpCode::Text => Ready::Text(Payload::InPlace(range)),
+                        _ => Ready::Binary(Payload::InPlace(range)),
+                    }));
+                }
+                _ if frame.text => {
+                    // The rest of a text message: its characters join `text`.
+                    reserve_within(&mut self.text, frame.len, config.max_message_size);
+                    self.utf8
+                        .feed_into(&self.buf[range], &mut self.text)
+                        .map_err(|_| ProtocolError::InvalidUtf8)?;
+                    if !frame.fin {
+                        continue;
                     }
-                    if frame.done > 0 {
-                        // Part of it was checked as it arrived; check the
-                        // rest. (A frame that arrived whole is checked once,
-                        // by the conversion to `&str` in `poll_event`.)
-                        let rest = &self.buf[start + frame.done..end];
-                        self.utf8
-                            .feed(rest)
-                            .map_err(|_| ProtocolError::InvalidUtf8)?;
-                        self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                    }
-                    return Ok(Some(Ready::Text(Payload::InPlace(range))));
+                    self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                    self.receiving = None;
+                    self.message_delivered = true;
+                    return Ok(Some(Ready::Text(Payload::Text)));
                 }
                 OpCode::Text | OpCode::Binary | OpCode::Continuation => {
-                    // A fragment: append it to the message.
-                    let rest = &self.buf[start + frame.done..end];
-                    if frame.text {
-                        self.utf8
-                            .feed(rest)
-                            .map_err(|_| ProtocolError::InvalidUtf8)?;
-                    }
+                    // A binary fragment: append it to the message.
                     grow_within(&mut self.message, frame.len, config.max_message_size);
                     self.message.extend_from_slice(&self.buf[range]);
                     if !frame.fin {
                         continue;
                     }
+                    self.receiving = None;
                     self.message_delivered = true;
-                    return Ok(Some(match self.receiving.take() {
-                        Some(Kind::Text) => {
-                            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                            Ready::Text(Payload::Reassembled)
-                        }
-                        _ => Ready::Binary(Payload::Reassembled),
-                    }));
+                    return Ok(Some(Ready::Binary(Payload::Reassembled)));
                 }
             }
         }
@@ -494,6 +524,10 @@ impl Receiver {
                 compressed = self.receiving_compressed;
                 let so_far = match config.receive_parts {
                     Some(_) => self.inflated,
+                    // Text so far: its characters and an unfinished one.
+                    None if kind == Kind::Text && !compressed => {
+                        self.text.len() + self.utf8.incomplete_len()
+                    }
                     None => self.message.len(),
                 };
                 if len > config.max_message_size.saturating_sub(so_far) && !compressed {
@@ -527,9 +561,21 @@ impl Receiver {
 /// `limit` (which the caller has checked the new length against), so that a
 /// message's buffer stays within the configured maximum.
 fn grow_within(buf: &mut Vec<u8>, additional: usize, limit: usize) {
-    let needed = buf.len() + additional;
-    if needed > buf.capacity() {
-        let target = needed.max(buf.capacity() * 2).min(limit.max(needed));
-        buf.reserve_exact(target - buf.len());
+    if let Some(more) = growth(buf.len(), buf.capacity(), additional, limit) {
+        buf.reserve_exact(more);
     }
+}
+
+/// [`grow_within`] for the text being received.
+fn reserve_within(text: &mut String, additional: usize, limit: usize) {
+    if let Some(more) = growth(text.len(), text.capacity(), additional, limit) {
+        text.reserve_exact(more);
+    }
+}
+
+/// How much to reserve past `len` for `additional` more bytes: none if they
+/// fit, else at least double the capacity but not past `limit`.
+fn growth(len: usize, capacity: usize, additional: usize, limit: usize) -> Option<usize> {
+    let needed = len + additional;
+    (needed > capacity).then(|| needed.max(capacity * 2).min(limit.max(needed)) - len)
 }

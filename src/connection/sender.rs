@@ -19,6 +19,7 @@ use crate::event::Message;
 use crate::handshake::{self, Accept, http};
 use crate::wire::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::wire::frame::{MAX_CONTROL_PAYLOAD, OpCode};
+use crate::wire::utf8::validate;
 
 /// The sending half of a [`Connection`](super::Connection), handed out
 /// beside each event (and by
@@ -244,7 +245,7 @@ impl<'a> Sender<'a> {
         out: &mut Vec<u8>,
     ) -> Result<(), SendError> {
         self.check_can_send_whole()?;
-        if text && core::str::from_utf8(payload).is_err() {
+        if text && validate(payload).is_err() {
             return Err(SendError::InvalidUtf8);
         }
         self.check_room(payload.len(), out)?;
