@@ -238,3 +238,51 @@ fn send_only_reuses_the_output_buffer() {
         assert_eq!(allocated, 0, "sending allocated");
     }
 }
+
+/// Reads that cut every frame (7 bytes at a time, then frames one byte out
+/// of step, so a partial frame is always buffered): the buffer is compacted
+/// rather than grown (it would grow without end if it were not), and a text
+/// message checked piece by piece reuses its buffer. Text and binary, both
+/// roles' framing, with and without parts mode.
+#[test]
+fn reads_that_cut_every_frame() {
+    for (b0, payload) in [(0x81, "κόσμε 0123456789"), (0x82, "0123456789abcdef")] {
+        for parts in [None, Some(64)] {
+            let frame = c2s(b0, payload.as_bytes());
+            let stream = frame.repeat(300);
+            // 7 bytes at a time; or a frame's worth, one byte out of step,
+            // so that the buffer is never drained.
+            let cut: Vec<&[u8]> = stream.chunks(7).collect();
+            let mut out_of_step: Vec<&[u8]> = vec![&stream[..1]];
+            out_of_step.extend(stream[1..].chunks(frame.len()));
+            for reads in [cut, out_of_step] {
+                let config = Config::default().receive_parts(parts);
+                let mut conn = Connection::new_open(Role::Server, config);
+                let mut out = Vec::new();
+                let mut drain = |conn: &mut Connection, read: &[u8]| {
+                    conn.receive(read);
+                    let mut n = 0;
+                    while let Polled::Event(event, _) = conn.poll_event(&mut out).unwrap() {
+                        n += matches!(
+                            event,
+                            Event::Text(_)
+                                | Event::Binary(_)
+                                | Event::TextPart(_, true)
+                                | Event::BinaryPart(_, true)
+                        ) as usize;
+                    }
+                    n
+                };
+                let (warm, steady) = reads.split_at(reads.len() / 3);
+                let mut messages: usize = warm.iter().map(|r| drain(&mut conn, r)).sum();
+                let allocated = allocations_in(|| {
+                    for read in steady {
+                        messages += drain(&mut conn, read);
+                    }
+                });
+                assert_eq!(messages, 300, "{b0:x} parts {parts:?}");
+                assert_eq!(allocated, 0, "{b0:x} parts {parts:?}");
+            }
+        }
+    }
+}
