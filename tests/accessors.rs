@@ -67,3 +67,46 @@ fn new_open_with_deflate_takes_its_own_side() {
     let (first, second) = frames(Role::client(|b: &mut [u8]| b.fill(0)));
     assert!(second.len() < first.len(), "{first:x?} {second:x?}");
 }
+
+/// Keepalive with `any_data`: bytes from the peer postpone the Ping, an
+/// empty read (nothing arrived) does not.
+#[test]
+fn an_empty_read_is_not_activity() {
+    use core::time::Duration;
+    use wstate::Keepalive;
+    let ms = Duration::from_millis;
+    let keepalive = Keepalive::new(ms(100), ms(50)).any_data(true);
+    let run = |read: &[u8]| {
+        let config = Config::default().keepalive(Some(keepalive.clone()));
+        let mut conn = Connection::new_open(Role::Server, config);
+        let mut out = vec![];
+        conn.handle_timeout(ms(0), &mut out);
+        conn.receive(read);
+        conn.handle_timeout(ms(90), &mut out);
+        conn.handle_timeout(ms(100), &mut out);
+        out
+    };
+    let pinged = run(&[]);
+    assert_eq!(pinged[..2], [0x89, 8], "{pinged:x?}");
+    // The first byte of a frame is activity: no Ping at 100 ms.
+    assert_eq!(run(&[0x82]), b"");
+}
+
+/// Bytes that come after the end of the stream was reported are not read:
+/// the connection ends with 1006, the late frame is never an event.
+#[test]
+fn bytes_after_eof_are_ignored() {
+    let mut conn = server();
+    conn.receive(&c2s(0x81, b"early"));
+    conn.receive_eof();
+    conn.receive(&c2s(0x81, b"late"));
+    let mut t = Transcript::default();
+    drain(&mut conn, &mut t);
+    assert_eq!(
+        t.events,
+        vec![
+            Owned::Text("early".into()),
+            Owned::Close(1006, String::new())
+        ]
+    );
+}

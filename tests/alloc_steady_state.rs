@@ -286,3 +286,21 @@ fn reads_that_cut_every_frame() {
         }
     }
 }
+
+/// A connection that has ended (failed, or closed) keeps nothing it is
+/// given: 64 KiB received after the end allocate nothing.
+#[test]
+fn an_ended_connection_buffers_nothing() {
+    let close = c2s(0x88, &[0x03, 0xE8]);
+    let bad = c2s(0x83, b""); // reserved opcode: 1002
+    for ending in [&close, &bad] {
+        let mut conn = server();
+        let mut out = Vec::new();
+        conn.receive(ending);
+        while !matches!(conn.poll_event(&mut out), Ok(Polled::Done) | Err(_)) {}
+        assert!(matches!(conn.poll_event(&mut out), Ok(Polled::Done)));
+        let late = c2s(0x82, &[7; 65536]);
+        assert_eq!(allocations_in(|| conn.receive(&late)), 0);
+        assert!(matches!(conn.poll_event(&mut out), Ok(Polled::Done)));
+    }
+}
