@@ -15,6 +15,8 @@
 # TCP echo. Bounded: at most 60 s per run, 127.0.0.1 only. Runs from any
 # directory.
 #
+# LOOPBACK_SHAPES="conns size depth; ...": run only these shapes.
+#
 # --pin: the one-core comparison (DESIGN.md, "One-core benchmarks"). Every
 # server runs on core 0 (`taskset -c 0`), the load generator on core 1, so
 # the load generator is not what bounds the numbers; the shapes are
@@ -57,6 +59,10 @@ if ((PIN)); then
     SHAPES=("64 16 1" "64 16 16" "200 16384 1" "4 1048576 1")
     SERVER_PIN=(taskset -c 0)
     LOADGEN_PIN=(taskset -c 1)
+fi
+# LOOPBACK_SHAPES="200 16384 1; 4 1048576 1": only these shapes.
+if [[ -n ${LOOPBACK_SHAPES:-} ]]; then
+    IFS=';' read -r -a SHAPES <<<"$LOOPBACK_SHAPES"
 fi
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
