@@ -1088,11 +1088,28 @@ pub(crate) fn utf8(data: &[u8]) {
     let valid = core::str::from_utf8(text).is_ok();
 
     let mut v = Utf8Validator::new();
+    // `feed_into` beside it: the same verdicts, and the characters so far.
+    let mut w = Utf8Validator::new();
+    let mut chars = String::new();
     let mut at = 0;
     let mut failed = false;
     for split in splits.into_iter().chain([text.len()]) {
         let piece = &text[at..split];
         let result = v.feed(piece);
+        assert_eq!(
+            w.feed_into(piece, &mut chars),
+            result,
+            "feed_into, piece {at}..{split}"
+        );
+        if result.is_ok() {
+            assert_eq!(w.incomplete_len(), v.incomplete_len());
+            let boundary = split - v.incomplete_len();
+            assert_eq!(
+                chars.as_bytes(),
+                &text[..boundary],
+                "characters up to {boundary}"
+            );
+        }
         match first_bad {
             Some(bad) if (at..split).contains(&bad) => {
                 assert!(result.is_err(), "missed the bad byte at {bad}");
