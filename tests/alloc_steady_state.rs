@@ -304,3 +304,44 @@ fn an_ended_connection_buffers_nothing() {
         assert!(matches!(conn.poll_event(&mut out), Ok(Polled::Done)));
     }
 }
+
+/// Large messages that never arrive in one piece (200 KiB in 16 KiB reads,
+/// text cut inside characters, and binary), with buffers kept to match
+/// (`retained_buffer`): the text `String`, the read buffer and the
+/// reassembly buffer are reused, nothing is allocated per message.
+#[test]
+fn large_messages_in_pieces_with_buffers_kept() {
+    let text = "κόσμε 😀 0123456789 ".repeat(8 << 10);
+    let end = (0..=200 << 10).rev().find(|&i| text.is_char_boundary(i));
+    let text = &text[..end.unwrap_or(0)];
+    for frames in [
+        c2s(0x81, text.as_bytes()),
+        c2s(0x82, &vec![5; 200 << 10]),
+        // A fragmented text message, cut between and inside characters.
+        [
+            c2s(0x01, &text.as_bytes()[..70_001]),
+            c2s(0x80, &text.as_bytes()[70_001..]),
+        ]
+        .concat(),
+    ] {
+        let config = Config::default().retained_buffer(512 << 10);
+        let mut conn = Connection::new_open(Role::Server, config);
+        let mut out = Vec::new();
+        let mut run = |conn: &mut Connection| {
+            frames
+                .chunks(16 << 10)
+                .map(|read| echo_read(conn, read, &mut out))
+                .sum::<usize>()
+        };
+        for _ in 0..4 {
+            assert_eq!(run(&mut conn), 1);
+        }
+        let mut messages = 0;
+        let allocated = allocations_in(|| {
+            for _ in 0..20 {
+                messages += run(&mut conn);
+            }
+        });
+        assert_eq!((messages, allocated), (20, 0), "{:x}", frames[0]);
+    }
+}
