@@ -345,3 +345,121 @@ fn large_messages_in_pieces_with_buffers_kept() {
         assert_eq!((messages, allocated), (20, 0), "{:x}", frames[0]);
     }
 }
+
+/// A connection that is `Done` holds no memory, whichever buffer held the
+/// message in progress when it ended (a keepalive Ping went unanswered):
+/// the read buffer (a partial frame), the reassembly buffer (a binary
+/// fragment) or the text (a text fragment). Dropping it frees nothing.
+#[test]
+fn done_holds_no_memory() {
+    use core::time::Duration;
+    use wstate::Keepalive;
+    let ms = Duration::from_millis;
+    let partial_frame = c2s(0x82, &[1; 1000])[..600].to_vec();
+    let binary_fragment = c2s(0x02, &[2; 1000]);
+    let text_fragment = c2s(0x01, "κόσμε".repeat(100).as_bytes());
+    for (what, read) in [
+        ("partial frame", partial_frame),
+        ("binary fragment", binary_fragment),
+        ("text fragment", text_fragment),
+    ] {
+        let keepalive = Keepalive::new(ms(100), ms(50));
+        let config = Config::default()
+            .keepalive(Some(keepalive))
+            .retained_buffer(0);
+        let mut conn = Connection::new_open(Role::Server, config);
+        let mut out = Vec::new();
+        conn.handle_timeout(ms(0), &mut out);
+        conn.receive(&read);
+        assert!(
+            matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)),
+            "{what}"
+        );
+        // A Ping, no Pong: the connection fails (1011).
+        for t in (10..=400).step_by(10) {
+            conn.handle_timeout(ms(t), &mut out);
+        }
+        assert_eq!(
+            conn.poll_event(&mut out).err(),
+            Some(wstate::Error::KeepaliveTimeout),
+            "{what}"
+        );
+        assert!(
+            matches!(conn.poll_event(&mut out), Ok(Polled::Done)),
+            "{what}"
+        );
+        // Only the boxed Close frame we sent (1011) is left to free.
+        let freed = allocation_counter::measure(|| drop(conn));
+        assert_eq!(freed.count_current, -1, "{what}: {freed:?}");
+        assert!(-freed.bytes_current < 200, "{what}: {freed:?}");
+    }
+}
+
+/// The text of a message that arrives in pieces is given room for at most
+/// eight times what came of it so far (at least 256 KiB): of a 16 MiB text
+/// frame, the header and 4 KiB take 256 KiB, and 1 MiB in 64 KiB reads
+/// takes no more than nine times that (the text, its room, and the old
+/// buffer while it is copied), not the frame's 16 MiB.
+#[test]
+fn text_room_is_bounded_by_what_came() {
+    let header = [0x81, 0xFF, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0, 0, 0]; // 16 MiB, key 0
+    for (read, reads, bound) in [(1 << 10, 4, 272 << 10), (64 << 10, 16, 9 << 20)] {
+        let mut conn = server();
+        let mut out = Vec::new();
+        let peak = allocation_counter::measure(|| {
+            conn.receive(&header);
+            for _ in 0..reads {
+                conn.receive(&vec![b'a'; read]);
+                assert!(matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)));
+            }
+        });
+        assert!(peak.bytes_max <= bound, "{read} x {reads}: {peak:?}");
+    }
+}
+
+/// ... and grows in few steps: a 1 MiB text frame in 512-byte reads (within
+/// the retained read buffer) costs a handful of allocations, not one per
+/// doubling from 512 bytes.
+#[test]
+fn text_in_small_reads_grows_in_few_steps() {
+    let frame = c2s(0x81, &[b'a'; 1 << 20]);
+    let mut conn = server();
+    let mut out = Vec::new();
+    let mut messages = 0;
+    let info = allocation_counter::measure(|| {
+        for read in frame.chunks(512) {
+            messages += echo_read(&mut conn, read, &mut out);
+        }
+    });
+    assert_eq!(messages, 1);
+    // The read buffer (once), the text (256 KiB, then the whole frame) and
+    // `out` for the echo (once).
+    assert!(info.count_total <= 4, "{info:?}");
+}
+
+/// A text buffer of exactly `retained_buffer` bytes is kept ("larger buffers
+/// are freed"): fragmented 100-byte text messages with `retained_buffer(100)`
+/// allocate nothing in steady state.
+#[test]
+fn text_buffer_of_exactly_the_retained_size_is_kept() {
+    let message = [c2s(0x01, &[b'x'; 100]), c2s(0x80, b"")].concat();
+    let config = Config::default().retained_buffer(100);
+    let mut conn = Connection::new_open(Role::Server, config);
+    let mut out = Vec::new();
+    let mut run = |conn: &mut Connection| {
+        message
+            .chunks(8)
+            .map(|read| echo_read(conn, read, &mut out))
+            .sum::<usize>()
+    };
+    for _ in 0..4 {
+        assert_eq!(run(&mut conn), 1);
+    }
+    let mut messages = 0;
+    let allocated = allocations_in(|| {
+        for _ in 0..20 {
+            messages += run(&mut conn);
+        }
+    });
+    assert_eq!((messages, allocated), (20, 0));
+}

@@ -330,12 +330,16 @@ impl Receiver {
                 if let Some(key) = frame.mask {
                     apply_mask(&mut self.buf[start..start + available], key, frame.consumed);
                 }
-                // Room for the rest of the frame, but never more than eight
-                // times what came of it so far: a bare header cannot make us
-                // allocate a frame's worth.
-                let seen = (frame.consumed + available).max(32 << 10);
-                let room = frame.len.min(seen.saturating_mul(8));
-                reserve_within(&mut self.text, room, config.max_message_size);
+                // When the text is full: room for the rest of the frame, but
+                // never more than eight times what came of it so far (at
+                // least 256 KiB), so that a bare header cannot make us
+                // allocate a frame's worth and small reads grow it in few
+                // steps.
+                if self.text.len() + available > self.text.capacity() {
+                    let seen = (frame.consumed + available).max(32 << 10);
+                    let room = frame.len.min(seen.saturating_mul(8));
+                    reserve_within(&mut self.text, room, config.max_message_size);
+                }
                 self.utf8
                     .feed_into(&self.buf[start..start + available], &mut self.text)
                     .map_err(|_| ProtocolError::InvalidUtf8)?;
