@@ -463,3 +463,62 @@ fn text_buffer_of_exactly_the_retained_size_is_kept() {
     });
     assert_eq!((messages, allocated), (20, 0));
 }
+
+/// How a fragmented message's buffer grows, byte for byte (a fresh
+/// connection, the whole message in one read): the read buffer takes the
+/// read; the message buffer takes each fragment's room when it no longer
+/// fits, at least doubling, never past `max_message_size`, and nothing for
+/// a fragment that fits (an empty last one). Binary (the reassembly
+/// buffer) and text (the `String` of checked characters) alike.
+#[test]
+fn fragmented_message_growth_is_exact() {
+    const K: usize = 1 << 10;
+    let cases: [(&[usize], usize, &[usize]); 3] = [
+        // fragment sizes, max_message_size, the message buffer's allocations
+        (&[100 * K, 0], 16 << 20, &[100 * K]),
+        (
+            &[64 * K, 64 * K, 64 * K],
+            16 << 20,
+            &[64 * K, 128 * K, 256 * K],
+        ),
+        (
+            &[64 * K, 64 * K, 150_000 - 128 * K],
+            150_000,
+            &[64 * K, 128 * K, 150_000],
+        ),
+    ];
+    for (sizes, limit, growth) in cases {
+        for (first, text) in [(0x02, false), (0x01, true)] {
+            let last = sizes.len() - 1;
+            let input: Vec<u8> = sizes
+                .iter()
+                .enumerate()
+                .flat_map(|(i, &n)| {
+                    let b0 = if i == 0 { first } else { 0 } | if i == last { 0x80 } else { 0 };
+                    c2s(b0, &vec![b'z'; n])
+                })
+                .collect();
+            let config = Config::default().max_message_size(limit);
+            let mut conn = Connection::new_open(Role::Server, config);
+            let mut out = Vec::new();
+            let info = allocation_counter::measure(|| {
+                conn.receive(&input);
+                match conn.poll_event(&mut out) {
+                    Ok(Polled::Event(Event::Text(t), _)) if text => {
+                        assert_eq!(t.len(), sizes.iter().sum::<usize>())
+                    }
+                    Ok(Polled::Event(Event::Binary(b), _)) if !text => {
+                        assert_eq!(b.len(), sizes.iter().sum::<usize>())
+                    }
+                    other => panic!("{other:?}"),
+                }
+            });
+            let expected = input.len() + growth.iter().sum::<usize>();
+            assert_eq!(
+                (info.count_total as usize, info.bytes_total as usize),
+                (1 + growth.len(), expected),
+                "{sizes:?} text {text}"
+            );
+        }
+    }
+}
