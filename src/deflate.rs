@@ -152,7 +152,7 @@ impl Deflater {
                 DeflateFlush::SyncFlush,
             );
             let used = usize::try_from(z.total_in() - in0).unwrap_or(usize::MAX);
-            let wrote = usize::try_from(z.total_out() + out0).unwrap_or(0);
+            let wrote = usize::try_from(z.total_out() - out0).unwrap_or(0);
             out.truncate(len + wrote.min(chunk));
             if status.is_err() {
                 self.stream = None;

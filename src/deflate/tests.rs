@@ -668,3 +668,93 @@ fn output_that_fills_the_room_exactly_is_not_an_error() {
         }
     }
 }
+
+/// Pseudo-random bytes from the generator `sample` uses: incompressible,
+/// so the compressed output is larger than the input.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u32 = 1;
+    (0..len)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (x >> 16) as u8
+        })
+        .collect()
+}
+
+/// Incompressible data at level 0: with 8,933 input bytes left, the output
+/// slices are 8,997 bytes (input + 64) while zlib-rs holds a stored block of
+/// some 60 KiB pending, so seven calls only drain it and use no input. That
+/// is progress, not a stuck zlib, and must not fail the message; checked on
+/// a fresh stream and on a continued one (context takeover, counters not 0).
+#[test]
+fn output_drained_without_input_is_progress() {
+    let msg = noise(140_000);
+    let mut d = Deflater::new(0, 15, false);
+    let mut i = Inflater::new(false);
+    for _ in 0..2 {
+        let c = deflate(&mut d, &msg);
+        assert_eq!(c.len(), 140_016);
+        assert_eq!(inflate(&mut i, &c).unwrap(), msg);
+    }
+}
+
+/// A piece's whole output is appended before `inflate_part` returns below
+/// its room, even when zlib filled the output slice exactly as the input ran
+/// out and still holds the rest of a match: a receiver may pass it on at once.
+/// The lengths are runs of zeros where that happens at level 6.
+#[test]
+fn held_output_is_drained_before_returning() {
+    for n in [9_218, 10_247, 11_269] {
+        let msg = vec![0; n];
+        let payload = deflate(&mut Deflater::new(6, 15, false), &msg);
+        let mut i = Inflater::new(false);
+        let mut out = Vec::new();
+        let p = i
+            .inflate_part(&payload, false, &mut out, usize::MAX)
+            .unwrap();
+        let all = Progress {
+            consumed: payload.len(),
+            produced: n,
+            done: false,
+        };
+        assert_eq!((p, out.len()), (all, n), "{n} zeros");
+        let p = i.inflate_part(&[], true, &mut out, usize::MAX).unwrap();
+        let end = Progress {
+            consumed: 0,
+            produced: 0,
+            done: true,
+        };
+        assert_eq!((p, &out), (end, &msg), "{n} zeros");
+    }
+}
+
+/// Part by part without `fin`: a part that returns short of its room means
+/// nothing is held back, so the parts add up to the whole message before its
+/// tail is fed, for rooms smaller than the held rest of a match.
+#[test]
+fn parts_without_fin_add_up_before_the_tail() {
+    for n in [9_218, 10_247, 11_269] {
+        let msg = vec![0; n];
+        let payload = deflate(&mut Deflater::new(6, 15, false), &msg);
+        for room in [1, 7, 100, 257] {
+            let mut i = Inflater::new(false);
+            let (mut out, mut input) = (Vec::new(), &payload[..]);
+            loop {
+                let p = i.inflate_part(input, false, &mut out, room).unwrap();
+                input = &input[p.consumed..];
+                assert!(!p.done);
+                if p.produced < room {
+                    break;
+                }
+            }
+            assert_eq!((input.len(), out.len()), (0, n), "{n} zeros, room {room}");
+            let p = i.inflate_part(&[], true, &mut out, room).unwrap();
+            let end = Progress {
+                consumed: 0,
+                produced: 0,
+                done: true,
+            };
+            assert_eq!((p, &out), (end, &msg), "{n} zeros, room {room}");
+        }
+    }
+}
