@@ -758,3 +758,26 @@ fn parts_without_fin_add_up_before_the_tail() {
         }
     }
 }
+
+/// The codecs print what they are and whether zlib state is held (the
+/// state is made on first use and dropped after a message without context
+/// takeover).
+#[test]
+fn debug_output() {
+    let mut d = Deflater::new(6, 15, true);
+    assert_eq!(
+        alloc::format!("{d:?}"),
+        "Deflater { no_context_takeover: true, holds_state: false, .. }"
+    );
+    let mut out = Vec::new();
+    d.compress_part(b"abc", false, &mut out).unwrap();
+    assert_eq!(
+        alloc::format!("{d:?}"),
+        "Deflater { no_context_takeover: true, holds_state: true, .. }"
+    );
+    let i = Inflater::new(false);
+    assert_eq!(
+        alloc::format!("{i:?}"),
+        "Inflater { no_context_takeover: false, holds_state: false, .. }"
+    );
+}
