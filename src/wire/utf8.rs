@@ -481,4 +481,17 @@ mod tests {
             }
         }
     }
+
+    /// Whole 64-byte blocks whose bytes are only 0x00 and 0x80 (their OR is
+    /// exactly the high bits): not ASCII, invalid, at every offset.
+    #[test]
+    fn blocks_of_bare_high_bits_are_not_ascii() {
+        for offset in 0..64 {
+            for pattern in [[0x80, 0x80], [0x80, 0x00], [0x00, 0x80]] {
+                let mut input = alloc::vec![b'a'; offset];
+                input.extend(pattern.repeat(64));
+                assert_eq!(verdict(&[&input]), None, "{input:x?}");
+            }
+        }
+    }
 }
