@@ -95,6 +95,28 @@ fn assert_steady(mut conn: Connection, read: &[u8], per_read: usize, what: &str)
     );
 }
 
+/// Like [`assert_steady`] for one message that arrives in reads of `read`
+/// bytes: 4 warm-up messages, then 20 more allocate nothing.
+fn assert_steady_in_reads(mut conn: Connection, message: &[u8], read: usize, what: &str) {
+    let mut out = Vec::new();
+    let mut run = |conn: &mut Connection| {
+        message
+            .chunks(read)
+            .map(|read| echo_read(conn, read, &mut out))
+            .sum::<usize>()
+    };
+    for _ in 0..4 {
+        assert_eq!(run(&mut conn), 1, "{what}");
+    }
+    let mut messages = 0;
+    let allocated = allocations_in(|| {
+        for _ in 0..20 {
+            messages += run(&mut conn);
+        }
+    });
+    assert_eq!((messages, allocated), (20, 0), "{what}");
+}
+
 fn server() -> Connection {
     Connection::new_open(Role::Server, Config::default())
 }
@@ -325,24 +347,8 @@ fn large_messages_in_pieces_with_buffers_kept() {
         .concat(),
     ] {
         let config = Config::default().retained_buffer(512 << 10);
-        let mut conn = Connection::new_open(Role::Server, config);
-        let mut out = Vec::new();
-        let mut run = |conn: &mut Connection| {
-            frames
-                .chunks(16 << 10)
-                .map(|read| echo_read(conn, read, &mut out))
-                .sum::<usize>()
-        };
-        for _ in 0..4 {
-            assert_eq!(run(&mut conn), 1);
-        }
-        let mut messages = 0;
-        let allocated = allocations_in(|| {
-            for _ in 0..20 {
-                messages += run(&mut conn);
-            }
-        });
-        assert_eq!((messages, allocated), (20, 0), "{:x}", frames[0]);
+        let conn = Connection::new_open(Role::Server, config);
+        assert_steady_in_reads(conn, &frames, 16 << 10, &format!("{:x}", frames[0]));
     }
 }
 
@@ -444,24 +450,8 @@ fn text_in_small_reads_grows_in_few_steps() {
 fn text_buffer_of_exactly_the_retained_size_is_kept() {
     let message = [c2s(0x01, &[b'x'; 100]), c2s(0x80, b"")].concat();
     let config = Config::default().retained_buffer(100);
-    let mut conn = Connection::new_open(Role::Server, config);
-    let mut out = Vec::new();
-    let mut run = |conn: &mut Connection| {
-        message
-            .chunks(8)
-            .map(|read| echo_read(conn, read, &mut out))
-            .sum::<usize>()
-    };
-    for _ in 0..4 {
-        assert_eq!(run(&mut conn), 1);
-    }
-    let mut messages = 0;
-    let allocated = allocations_in(|| {
-        for _ in 0..20 {
-            messages += run(&mut conn);
-        }
-    });
-    assert_eq!((messages, allocated), (20, 0));
+    let conn = Connection::new_open(Role::Server, config);
+    assert_steady_in_reads(conn, &message, 8, "100-byte text, retained_buffer(100)");
 }
 
 /// How a fragmented message's buffer grows, byte for byte (a fresh
