@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::wire::ProtocolError;
 use crate::wire::frame::OpCode;
 use crate::wire::mask::apply_mask;
+use crate::wire::utf8::{is_boundary, sequence_len};
 
 /// What one step of the parts reader found.
 pub(super) enum Step {
@@ -21,21 +22,6 @@ pub(super) enum Step {
     NextFrame,
     /// Wait for more bytes.
     NeedMore,
-}
-
-/// Whether `b` starts a UTF-8 code point (is not a continuation byte).
-fn is_boundary(b: u8) -> bool {
-    b & 0xC0 != 0x80
-}
-
-/// The length of the UTF-8 sequence that `first` starts.
-fn sequence_len(first: u8) -> usize {
-    match first {
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF7 => 4,
-        _ => 1,
-    }
 }
 
 impl Receiver {

@@ -153,20 +153,31 @@ pub(crate) fn validate(bytes: &[u8]) -> Result<&str, Utf8Error> {
     return core::str::from_utf8(bytes).map_err(|_| Utf8Error);
 }
 
+/// Whether `byte` starts a character (is not a continuation byte).
+pub(crate) fn is_boundary(byte: u8) -> bool {
+    byte & 0xC0 != 0x80
+}
+
+/// The length of the character `first` starts, from its lead bits alone
+/// (1 for ASCII and for bytes no character starts with).
+pub(crate) fn sequence_len(first: u8) -> usize {
+    match first {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
+    }
+}
+
 /// How many bytes at the end of `bytes` begin a character that needs more
 /// bytes than are there (0-3). Only lead bytes are looked at; whether the
-/// bytes are valid is the caller's question.
+/// bytes are valid is the caller's question (a byte that starts nothing
+/// stays in the bulk, which fails).
 fn unfinished_tail(bytes: &[u8]) -> usize {
     for back in 1..=bytes.len().min(3) {
         let byte = bytes[bytes.len() - back];
-        if byte & 0xC0 != 0x80 {
-            let needs = match byte {
-                0xC0..=0xDF => 2,
-                0xE0..=0xEF => 3,
-                0xF0..=0xFF => 4,
-                _ => 1,
-            };
-            return if needs > back { back } else { 0 };
+        if is_boundary(byte) {
+            return if sequence_len(byte) > back { back } else { 0 };
         }
     }
     0
