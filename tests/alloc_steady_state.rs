@@ -512,3 +512,26 @@ fn fragmented_message_growth_is_exact() {
         }
     }
 }
+
+/// Text that arrives over several reads goes from the caller's bytes
+/// straight into the message's text, not through the read buffer: a 750 KB
+/// text frame in 64 KiB reads (the default `retained_buffer`, which frees a
+/// drained read buffer larger than 512 bytes) allocates the read buffer for
+/// the first read only (it holds the header), the text twice (512 KiB, then
+/// 1 MiB) and `out` for the echo once: 4, where a copy into the read
+/// buffer would allocate it again for each of the 11 other reads.
+#[test]
+fn text_in_large_reads_skips_the_read_buffer() {
+    let text: String = "aé€😀".repeat(1 << 20).chars().take(300_000).collect();
+    let frame = c2s(0x81, text.as_bytes());
+    let mut conn = server();
+    let mut out = Vec::new();
+    let mut messages = 0;
+    let info = allocation_counter::measure(|| {
+        for read in frame.chunks(64 << 10) {
+            messages += echo_read(&mut conn, read, &mut out);
+        }
+    });
+    assert_eq!(messages, 1);
+    assert_eq!(info.count_total, 4, "{info:?}");
+}

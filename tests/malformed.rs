@@ -413,3 +413,32 @@ fn text_frame_over_several_reads() {
     let t = invariant(server, &input, false);
     assert_eq!(t.events, vec![Owned::Text(text)]);
 }
+
+/// Text over several reads is checked in blocks of 4 KiB straight from the
+/// caller's bytes: a 12 KB frame (characters cut at the block edges) with a
+/// Ping right behind it arrives the same at every split and byte by byte;
+/// a bad byte in its last block fails it (1007) with nothing delivered,
+/// and so does one in a block taken after the first.
+#[test]
+fn long_text_over_several_reads() {
+    let text = "aé€😀 ".repeat(1200); // 12,000 bytes
+    let input = cat(&[c2s(0x81, text.as_bytes()), c2s(0x89, b"hi")]);
+    let t = invariant(server, &input, false);
+    assert_eq!(
+        t.events,
+        vec![Owned::Text(text.clone()), Owned::Ping(b"hi".to_vec())]
+    );
+    assert_eq!(t.out, s2c(0x8A, b"hi"));
+    for bad_at in [11_990, 4_097, 4_095, 8_200] {
+        let mut bad = text.clone().into_bytes();
+        bad[bad_at] = 0xC0; // never valid
+        let input = cat(&[c2s(0x81, &bad), c2s(0x89, b"hi")]);
+        let t = invariant(server, &input, false);
+        assert_eq!(
+            t.events,
+            vec![Owned::Error(Error::Protocol(ProtocolError::InvalidUtf8))],
+            "bad byte at {bad_at}"
+        );
+        assert_eq!(t.out, s2c(0x88, &close_payload(1007, "invalid UTF-8")));
+    }
+}

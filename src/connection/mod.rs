@@ -368,6 +368,7 @@ impl Connection {
     /// Bytes that arrive after the connection closed are dropped.
     pub fn receive(&mut self, bytes: &[u8]) {
         if self.takes(bytes.len(), 0) {
+            let bytes = self.rx.take_text(bytes, &self.core.config);
             let keep = self.head_kept();
             self.rx.push(bytes, keep);
         }

@@ -14,7 +14,7 @@ use crate::deflate::Inflater;
 use crate::wire::ProtocolError;
 use crate::wire::close::CloseFrame;
 use crate::wire::frame::{FrameHeader, OpCode};
-use crate::wire::mask::apply_mask;
+use crate::wire::mask::{apply_mask, mask_into};
 use crate::wire::utf8::Utf8Validator;
 
 /// The kind of a data message.
@@ -326,7 +326,8 @@ impl Receiver {
                 // Uncompressed text that is not all here: check what came
                 // (bad UTF-8 fails the connection at once, RFC 6455 §8.1)
                 // and move its characters into `text`, so that the buffer
-                // holds no more than a read.
+                // holds no more than a read. (Usually `take_text` has taken
+                // such bytes before they reached the buffer.)
                 if let Some(key) = frame.mask {
                     apply_mask(&mut self.buf[start..start + available], key, frame.consumed);
                 }
@@ -335,11 +336,7 @@ impl Receiver {
                 // least 256 KiB), so that a bare header cannot make us
                 // allocate a frame's worth and small reads grow it in few
                 // steps.
-                if self.text.len() + available > self.text.capacity() {
-                    let seen = (frame.consumed + available).max(32 << 10);
-                    let room = frame.len.min(seen.saturating_mul(8));
-                    reserve_within(&mut self.text, room, config.max_message_size);
-                }
+                self.text_room(&frame, available, config);
                 self.utf8
                     .feed_into(&self.buf[start..start + available], &mut self.text)
                     .map_err(|_| ProtocolError::InvalidUtf8)?;
@@ -447,6 +444,60 @@ impl Receiver {
                     return Ok(Some(Ready::Binary(Payload::Reassembled)));
                 }
             }
+        }
+    }
+
+    /// Uncompressed text arriving over several reads, taken straight from
+    /// the caller's bytes when nothing is buffered before them: unmasked in
+    /// blocks on the stack, checked and moved into `text`, so the payload
+    /// is read once and never copied into `buf` (the same steps as
+    /// [`read_frames`](Self::read_frames) takes for such text, one memory
+    /// pass fewer). Returns the bytes not taken: what follows the frame,
+    /// or, from a block with bad UTF-8 on, the rest of it, left for
+    /// `read_frames` to find the same error at the same point.
+    pub(super) fn take_text<'a>(&mut self, bytes: &'a [u8], config: &Config) -> &'a [u8] {
+        let Some(mut frame) = self.frame else {
+            return bytes;
+        };
+        if !frame.text || self.unread() > 0 || config.receive_parts.is_some() {
+            return bytes;
+        }
+        let n = bytes.len().min(frame.len);
+        self.text_room(&frame, n, config);
+        let mut block = [0; TEXT_BLOCK];
+        let mut taken = 0;
+        for piece in bytes[..n].chunks(TEXT_BLOCK) {
+            let block = &mut block[..piece.len()];
+            match frame.mask {
+                Some(key) => mask_into(piece, block, key, frame.consumed),
+                None => block.copy_from_slice(piece),
+            }
+            let (utf8, len) = (self.utf8, self.text.len());
+            if self.utf8.feed_into(block, &mut self.text).is_err() {
+                // Undone: `text` held whole characters only, so `len` is
+                // a character boundary.
+                self.utf8 = utf8;
+                self.text.truncate(len);
+                break;
+            }
+            taken += piece.len();
+            frame.len -= piece.len();
+            frame.consumed += piece.len();
+        }
+        self.frame = Some(frame);
+        &bytes[taken..]
+    }
+
+    /// Makes room in `text` for `available` more bytes of `frame`'s payload
+    /// when it is full: room for the rest of the frame, but never more than
+    /// eight times what came of it so far (at least 256 KiB), so that a
+    /// bare header cannot make us allocate a frame's worth and small reads
+    /// grow it in few steps.
+    fn text_room(&mut self, frame: &InFrame, available: usize, config: &Config) {
+        if self.text.len() + available > self.text.capacity() {
+            let seen = (frame.consumed + available).max(32 << 10);
+            let room = frame.len.min(seen.saturating_mul(8));
+            reserve_within(&mut self.text, room, config.max_message_size);
         }
     }
 
@@ -560,6 +611,10 @@ impl Receiver {
         })
     }
 }
+
+/// Bytes of text unmasked and checked at a time by
+/// [`take_text`](Receiver::take_text): small enough to stay in the L1 cache.
+const TEXT_BLOCK: usize = 4096;
 
 /// Makes room for `additional` more bytes, doubling as usual but never past
 /// `limit` (which the caller has checked the new length against), so that a
