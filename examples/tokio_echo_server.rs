@@ -14,10 +14,10 @@
 //!   (`poll_timeout`), then `handle_timeout` gets the time: a handshake
 //!   that does not complete in time is answered `408` and dropped, a peer
 //!   that stops answering Pings is failed with 1011;
-//! * reads go to a per-thread buffer, and `receive` copies what the
-//!   connection must keep; while a large message streams in (the last read
-//!   filled the buffer), reads go straight into the connection's buffer
-//!   (`receive_with`) instead;
+//! * reads go straight into the connection's receive buffer
+//!   (`receive_with`), so only the kernel copies what arrives: the room is
+//!   zero-filled the first time only, since the connection keeps its buffer
+//!   (see [`RETAINED`]);
 //! * a large message is echoed from where it was received: its header goes
 //!   to the output buffer, then header and payload leave in one vectored
 //!   write, so only the kernel copies the payload;
@@ -34,7 +34,6 @@
 //! It prints the address it listens on and one line per connection when it
 //! ends, with its close code.
 
-use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
@@ -73,14 +72,6 @@ const LARGE: usize = 8 << 10;
 /// Output capacity kept between writes; a larger buffer is freed once
 /// written, so idle connections stay small.
 const KEEP: usize = 4 << 10;
-
-thread_local! {
-    /// The read buffer shared by every connection polled on this thread:
-    /// small and frequent reads land in memory that stays in cache,
-    /// whatever the number of connections. Only borrowed inside one poll,
-    /// between a read and the `receive` that copies from it.
-    static READ: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_BUF]);
-}
 
 fn main() {
     let mut addr = None;
@@ -218,8 +209,6 @@ async fn serve(
     let mut echoed = 0u64;
     let mut path = None;
     let mut going_away = false;
-    // The last read filled its buffer: more of a large message is likely.
-    let mut streaming = false;
     // The connection's clock: the handshake timeout, keepalive Pings and
     // the close timeout all count from here.
     let start = Instant::now();
@@ -230,7 +219,7 @@ async fn serve(
         // the connection only once they are read.
         let deadline = conn.poll_timeout().map(|deadline| start + deadline);
         let n = {
-            let mut read = pin!(read(&mut stream, &mut conn, streaming));
+            let mut read = pin!(read(&mut stream, &mut conn));
             let mut sleep = pin!(tokio::time::sleep_until(deadline.unwrap_or(start)));
             let mut stopped = pin!(stop.changed());
             poll_fn(|cx| {
@@ -263,7 +252,6 @@ async fn serve(
         }
         // Then the time: a keepalive Ping, a 1011 Close or a `408` may be
         // queued, and the next poll reports what expired.
-        streaming = n == Some(READ_BUF);
         conn.handle_timeout(start.elapsed(), &mut out);
         let done = drain(&mut conn, &mut stream, &mut out, &mut path, &mut echoed).await?;
         if !out.is_empty() {
@@ -292,50 +280,27 @@ async fn serve(
     }
 }
 
-/// Reads once (at most [`READ_BUF`] bytes) and feeds the bytes to `conn`,
-/// or reports end of stream. Returns the number of bytes read.
-///
-/// Normally into this thread's buffer, then `receive` copies them. With
-/// `direct` (a large message is streaming in), straight into the
-/// connection's buffer with `receive_with`, which zero-fills the room
-/// first (the crate has no `unsafe` to skip it): cheaper than the copy
-/// only when the room is filled, so only then.
+/// Reads once (at most [`READ_BUF`] bytes) straight into the connection's
+/// receive buffer, or reports end of stream. Returns the number of bytes
+/// read.
 ///
 /// `poll_read` rather than `readable()` + `try_read`: after a short read,
 /// tokio knows the socket is drained and skips the read that would only
 /// return `WouldBlock`, one syscall less per wakeup.
-async fn read(stream: &mut TcpStream, conn: &mut Connection, direct: bool) -> io::Result<usize> {
+async fn read(stream: &mut TcpStream, conn: &mut Connection) -> io::Result<usize> {
     poll_fn(|cx| {
-        let read = if direct {
-            // Readiness first: no room is cleared for a read that blocks.
-            ready!(stream.poll_read_ready(cx))?;
-            conn.receive_with(READ_BUF, |room| {
-                let mut buf = ReadBuf::new(room);
-                match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
-                    Poll::Ready(Ok(())) => Ok(buf.filled().len()),
-                    Poll::Ready(Err(e)) => Err(e),
-                    // Not readable after all: nothing was received, and
-                    // the task is woken when it is.
-                    Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
-                }
-            })
-        } else {
-            READ.with_borrow_mut(|buf| {
-                let mut buf = ReadBuf::new(buf);
-                match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
-                    Poll::Ready(Ok(())) if buf.filled().is_empty() => {
-                        conn.receive_eof();
-                        Ok(0)
-                    }
-                    Poll::Ready(Ok(())) => {
-                        conn.receive(buf.filled());
-                        Ok(buf.filled().len())
-                    }
-                    Poll::Ready(Err(e)) => Err(e),
-                    Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
-                }
-            })
-        };
+        // Readiness first: a connection that never receives gets no room.
+        ready!(stream.poll_read_ready(cx))?;
+        let read = conn.receive_with(READ_BUF, |room| {
+            let mut buf = ReadBuf::new(room);
+            match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) => Ok(buf.filled().len()),
+                Poll::Ready(Err(e)) => Err(e),
+                // Not readable after all: nothing was received, and the
+                // task is woken when it is.
+                Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+            }
+        });
         match read {
             // 0: the end of stream is noted.
             Ok(n) => Poll::Ready(Ok(n)),

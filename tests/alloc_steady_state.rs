@@ -535,3 +535,36 @@ fn text_in_large_reads_skips_the_read_buffer() {
     assert_eq!(messages, 1);
     assert_eq!(info.count_total, 4, "{info:?}");
 }
+
+/// Reads straight into the connection (`receive_with`) allocate nothing in
+/// steady state once `retained_buffer` holds a read: 1000 reads of 100
+/// small messages each, echoed.
+#[test]
+fn reads_into_the_connection_allocate_nothing() {
+    let read: Vec<u8> = (0..100)
+        .flat_map(|_| c2s(0x82, b"0123456789abcdef"))
+        .collect();
+    let config = Config::default().retained_buffer(4096);
+    let mut conn = Connection::new_open(Role::Server, config);
+    let mut out = Vec::new();
+    let mut run = |conn: &mut Connection| {
+        let n = conn
+            .receive_with(4096, |room| {
+                room[..read.len()].copy_from_slice(&read);
+                Ok::<_, ()>(read.len())
+            })
+            .unwrap();
+        assert_eq!(n, read.len());
+        echo_read(conn, &[], &mut out)
+    };
+    for _ in 0..4 {
+        assert_eq!(run(&mut conn), 100);
+    }
+    let mut messages = 0;
+    let allocated = allocations_in(|| {
+        for _ in 0..1000 {
+            messages += run(&mut conn);
+        }
+    });
+    assert_eq!((messages, allocated), (100_000, 0));
+}

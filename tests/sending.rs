@@ -247,3 +247,44 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
     );
     assert!(s.accept(&Accept::new(), &mut vec![]).is_ok());
 }
+
+/// The room `receive_with` hands out is cleared only when it is new: a
+/// kept buffer comes back with what the last read left in it (no pass over
+/// it before each read), and the bytes beyond what was read are never
+/// received.
+#[test]
+fn receive_with_reuses_its_room_without_clearing() {
+    let mut s = Connection::new_open(Role::Server, Config::default().retained_buffer(1024));
+    let ping = c2s(0x89, b"abc");
+    let mut t = Transcript::default();
+    let n = s
+        .receive_with(64, |room| {
+            assert_eq!(room, &[0; 64][..], "new room is zero-filled");
+            room.fill(0xEE);
+            room[..ping.len()].copy_from_slice(&ping);
+            Ok::<_, ()>(ping.len())
+        })
+        .unwrap();
+    assert_eq!(n, 9);
+    drain(&mut s, &mut t);
+    assert_eq!(t.events, vec![Owned::Ping(b"abc".to_vec())]);
+    // Everything was consumed: the next read gets the same memory back,
+    // the Ping's payload unmasked in place.
+    s.receive_with(64, |room| {
+        let mut expected = [0xEE; 64];
+        expected[..6].copy_from_slice(&ping[..6]);
+        expected[6..9].copy_from_slice(b"abc");
+        assert_eq!(room, &expected[..]);
+        Ok::<_, ()>(0)
+    })
+    .unwrap();
+    drain(&mut s, &mut t);
+    // The 0xEE filler was never taken for received bytes.
+    assert_eq!(
+        t.events,
+        vec![
+            Owned::Ping(b"abc".to_vec()),
+            Owned::Close(1006, String::new())
+        ]
+    );
+}

@@ -379,6 +379,13 @@ impl Connection {
     /// and returns how many it filled (`Ok(0)`: end of stream, as
     /// [`receive_eof`](Self::receive_eof)). Returns what `read` returned.
     ///
+    /// The room is zero-filled only the first time it is handed out (there
+    /// is no `unsafe` here to skip that); after, it holds whatever earlier
+    /// reads left there. The buffer is kept between reads up to
+    /// [`Config::retained_buffer`](crate::Config::retained_buffer): set that
+    /// to at least `max` so that reads reuse it rather than allocate and
+    /// clear it again.
+    ///
     /// ```
     /// use std::io::Read;
     /// use wstate::{Config, Connection, Event, Polled, Role};
@@ -395,11 +402,11 @@ impl Connection {
     ) -> Result<usize, E> {
         let keep = self.head_kept();
         let start = self.rx.room(max, keep);
-        let result = read(&mut self.rx.buf[start..]);
+        let result = read(&mut self.rx.buf[start..start + max]);
         let n = result.as_ref().map_or(0, |n| (*n).min(max));
-        self.rx.buf.truncate(start + n);
+        self.rx.end = start + n;
         if !self.takes(n, n) {
-            self.rx.buf.truncate(start);
+            self.rx.end = start;
         }
         if max > 0 && matches!(result, Ok(0)) {
             self.receive_eof();
@@ -429,7 +436,7 @@ impl Connection {
             State::Closed | State::Failed | State::RequestOverrun | State::Expired(_) => false,
             _ if self.core.eof => false,
             State::RequestReceived { head_len, .. } => {
-                let early = self.rx.buf.len() - already - head_len + n;
+                let early = self.rx.end - already - head_len + n;
                 if early > self.core.config.max_handshake_size {
                     self.core.state = State::RequestOverrun;
                     self.rx.release();
@@ -490,7 +497,7 @@ impl Connection {
                 // prepared to wait" (RFC 9110 §15.5.9): only for a request
                 // that began; a silent connection is just closed.
                 let server = matches!(core.state, State::ReadingRequest { .. });
-                if server && !self.rx.buf.is_empty() {
+                if server && self.rx.end > 0 {
                     handshake::write_error_response(&HandshakeError::Timeout, out);
                 }
                 // ReadingRequest | ReadingResponse | ReadingRejection -> Expired.

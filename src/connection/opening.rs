@@ -42,10 +42,10 @@ impl Connection {
             return Ok(Polled::NeedMore);
         };
         let max = self.core.config.max_handshake_size;
-        let len = self.rx.buf.len();
+        let len = self.rx.end;
         // Empty lines before the request line are ignored (RFC 9112 §2.2);
         // they count towards the head size limit.
-        let start = http::empty_lines(&self.rx.buf);
+        let start = http::empty_lines(self.rx.received());
         // Only the first `max` bytes can hold a head: a bare LF past them
         // must give the same answer (431) whether it arrived at once or not.
         let window = &self.rx.buf[..len.min(max)];
@@ -71,7 +71,7 @@ impl Connection {
         // in place, borrowed by the request and read again by `accept`.
         self.rx.pos = head_len;
         let Self { rx, core } = self;
-        let buf = &rx.buf[..];
+        let buf = rx.received();
         let parsed = http::parse_head(&buf[start..head_len], core.config.max_headers)
             .map_err(|e| match e {
                 HandshakeError::HeadTooLarge => http::request_too_large(&buf[start..head_len], max),
@@ -130,7 +130,7 @@ impl Connection {
         let eof = self.core.eof;
         match &mut self.core.state {
             State::ReadingResponse(client) => {
-                let len = self.rx.buf.len();
+                let len = self.rx.end;
                 let start = client.head_start;
                 // As for a request: only the first `max` bytes are searched.
                 let window = &self.rx.buf[..len.min(max)];

@@ -85,9 +85,12 @@ pub(super) enum Payload {
 /// Received bytes and the state of the frame and message being received.
 #[derive(Debug, Default)]
 pub(super) struct Receiver {
-    /// Received bytes; `buf[pos..]` is not consumed yet.
+    /// Received bytes are `buf[..end]`; `buf[pos..end]` is not consumed
+    /// yet. `buf[end..]` is room kept from earlier reads (initialised, so
+    /// a read straight into it needs no zero-filling first).
     pub(super) buf: Vec<u8>,
     pub(super) pos: usize,
+    pub(super) end: usize,
     /// The fragmented message being reassembled (binary, or inflated).
     pub(super) message: Vec<u8>,
     /// The text message being received, when it did not arrive in one
@@ -125,7 +128,12 @@ pub(super) struct Receiver {
 impl Receiver {
     /// Bytes buffered and not consumed yet.
     pub(super) fn unread(&self) -> usize {
-        self.buf.len() - self.pos
+        self.end - self.pos
+    }
+
+    /// The bytes received and kept.
+    pub(super) fn received(&self) -> &[u8] {
+        &self.buf[..self.end]
     }
 
     /// Appends received bytes, first moving the unread tail to the front
@@ -133,17 +141,21 @@ impl Receiver {
     /// however the bytes arrive). `keep` bytes at the front are never moved.
     pub(super) fn push(&mut self, bytes: &[u8], keep: usize) {
         self.compact(keep);
+        self.buf.truncate(self.end);
         self.buf.extend_from_slice(bytes);
+        self.end = self.buf.len();
     }
 
-    /// Makes `len` bytes of room at the end of the buffer for a read
-    /// straight into it, and returns where that room starts (zero-filled:
-    /// no `unsafe` here to skip it). Truncate to the bytes read after.
+    /// Makes `len` bytes of room after the received bytes for a read
+    /// straight into it, and returns where that room starts. Only room
+    /// never used before is zero-filled (no `unsafe` here to skip it);
+    /// move `end` past the bytes read after.
     pub(super) fn room(&mut self, len: usize, keep: usize) -> usize {
         self.compact(keep);
-        let start = self.buf.len();
-        self.buf.resize(start + len, 0);
-        start
+        if self.buf.len() < self.end + len {
+            self.buf.resize(self.end + len, 0);
+        }
+        self.end
     }
 
     /// Moves the unread bytes to the front once they are no more than what
@@ -153,10 +165,11 @@ impl Receiver {
         if keep == 0 {
             let unread = self.unread();
             if unread == 0 {
-                self.buf.clear();
+                self.end = 0;
                 self.pos = 0;
             } else if self.pos >= unread {
-                self.buf.drain(..self.pos);
+                self.buf.copy_within(self.pos..self.end, 0);
+                self.end = unread;
                 self.pos = 0;
             }
         }
@@ -190,8 +203,8 @@ impl Receiver {
     /// Everything buffered is consumed: give back memory held for a large
     /// read.
     pub(super) fn compact_if_drained(&mut self, retained: usize) {
-        if self.pos == self.buf.len() {
-            self.buf.clear();
+        if self.pos == self.end {
+            self.end = 0;
             self.pos = 0;
             if self.buf.capacity() > retained {
                 self.buf = Vec::new();
@@ -273,7 +286,7 @@ impl Receiver {
         {
             return None;
         }
-        let buf = &mut self.buf[self.pos..];
+        let buf = &mut self.buf[self.pos..self.end];
         let [b0, b1, ..] = *buf else { return None };
         let len = (b1 & 0x7F) as usize;
         let masked = b1 & 0x80 != 0;
@@ -303,7 +316,8 @@ impl Receiver {
             let mut frame = match self.frame {
                 Some(frame) => frame,
                 None => {
-                    let Some((header, n)) = FrameHeader::parse(&self.buf[self.pos..])? else {
+                    let Some((header, n)) = FrameHeader::parse(&self.buf[self.pos..self.end])?
+                    else {
                         return Ok(None);
                     };
                     let frame = self.check_header(&header, config, client)?;
@@ -354,7 +368,8 @@ impl Receiver {
                 // frame's worth of memory.
                 let missing = frame.len - available;
                 if missing <= 8 * self.unread().max(32 << 10) {
-                    self.buf.reserve_exact(missing);
+                    let room = self.buf.len() - self.end;
+                    self.buf.reserve_exact(missing.saturating_sub(room));
                 }
                 // Part of the payload: unmask and check (or inflate) what
                 // arrived so that bad UTF-8 fails the connection at once
