@@ -1034,6 +1034,28 @@ pub(crate) fn chunking(data: &[u8]) {
     let bytes: Vec<&[u8]> = stream.chunks(1).collect();
     let by_byte = run(&bytes, true);
     assert_eq!(by_byte, whole, "byte by byte");
+    // The same pieces read straight into the connection (`receive_with`),
+    // into room larger than each read (reused room holds earlier bytes).
+    let direct = {
+        let (mut conn, mut t) = setup.clone().start();
+        let slack = usize::from(setup.extra % 7);
+        // An empty read would be the end of the stream: skipped.
+        for piece in pieces.iter().filter(|piece| !piece.is_empty()) {
+            let n = conn.receive_with(piece.len() + slack, |room| {
+                room[..piece.len()].copy_from_slice(piece);
+                Ok::<_, ()>(piece.len())
+            });
+            assert_eq!(n, Ok(piece.len()));
+            drain(&mut conn, &mut t);
+        }
+        drain(&mut conn, &mut t);
+        if setup.eof {
+            conn.receive_eof();
+            drain(&mut conn, &mut t);
+        }
+        (t, summary(&conn))
+    };
+    assert_eq!(direct, whole, "split, read straight into the connection");
     // Parts mode: each way of feeding against whole mode fed the same way
     // (where the parts are cut, and how much of an unfinished message was
     // delivered before a failure, depend on the reads; nothing else does).
