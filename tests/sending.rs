@@ -288,3 +288,29 @@ fn receive_with_reuses_its_room_without_clearing() {
         ]
     );
 }
+
+/// Bytes read straight into the connection and bytes handed to `receive`
+/// stay in the order they came, even without a poll between them: the
+/// middle of a text frame read with `receive_with` and its end given to
+/// `receive` (which takes text straight from the caller's bytes only when
+/// nothing is buffered before them) make the text in order.
+#[test]
+fn receive_with_then_receive_keep_the_order() {
+    let text = "0123456789abcdefghij-é-KLMNOPQRSTUVWXYZ";
+    let frame = c2s(0x81, text.as_bytes());
+    for (a, b) in [(10, 25), (6, 7), (8, 40), (20, 21)] {
+        let mut s = server();
+        let mut t = Transcript::default();
+        s.receive(&frame[..a]);
+        drain(&mut s, &mut t);
+        let middle = &frame[a..b];
+        s.receive_with(middle.len() + 3, |room| {
+            room[..middle.len()].copy_from_slice(middle);
+            Ok::<_, ()>(middle.len())
+        })
+        .unwrap();
+        s.receive(&frame[b..]);
+        drain(&mut s, &mut t);
+        assert_eq!(t.events, vec![Owned::Text(text.into())], "{a}..{b}");
+    }
+}
