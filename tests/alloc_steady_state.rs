@@ -598,3 +598,28 @@ fn read_buffer_growth_for_a_large_frame_is_exact() {
         assert_eq!(info.count_total, allocations, "{size} in {read}: {info:?}");
     }
 }
+
+/// The text grows only when a read does not fit: of a 1 MiB text frame in
+/// 32 KiB reads, the first takes room for 256 KiB (eight times what came),
+/// and the eighth, which fills that room exactly, allocates nothing; the
+/// ninth grows it.
+#[test]
+fn a_read_that_fills_the_text_exactly_allocates_nothing() {
+    let frame = c2s(0x81, &[b'a'; 1 << 20]);
+    let (header, payload) = frame.split_at(14);
+    let mut conn = server();
+    let mut out = Vec::new();
+    conn.receive(header);
+    assert!(matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)));
+    let reads: Vec<u64> = payload
+        .chunks(32 << 10)
+        .take(9)
+        .map(|read| {
+            allocations_in(|| {
+                conn.receive(read);
+                assert!(matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)));
+            })
+        })
+        .collect();
+    assert_eq!(reads, [1, 0, 0, 0, 0, 0, 0, 0, 1]);
+}
