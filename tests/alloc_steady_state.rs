@@ -623,3 +623,46 @@ fn a_read_that_fills_the_text_exactly_allocates_nothing() {
         .collect();
     assert_eq!(reads, [1, 0, 0, 0, 0, 0, 0, 0, 1]);
 }
+
+/// A server that compresses (permessage-deflate) keeps its compressed-output
+/// buffer for messages up to 4 KiB and frees the one a larger message grew:
+/// steady 100-byte and 4,032-byte messages (whose buffer is exactly 4 KiB)
+/// allocate nothing once warm, and a small message after a 1 MiB one gives
+/// back the 64 KiB it grew to.
+#[cfg(feature = "deflate")]
+#[test]
+fn compressed_sending_keeps_a_small_buffer_and_frees_a_large_one() {
+    use wstate::handshake::extensions::{DeflateConfig, negotiate};
+    let server = || {
+        let config = Config::default().deflate(DeflateConfig::enabled());
+        let params = negotiate([&b"permessage-deflate"[..]], &config.deflate);
+        assert!(params.is_some());
+        Connection::new_open_with_deflate(Role::Server, config, params)
+    };
+    let text = |n: usize| -> Vec<u8> { (0..n).map(|i| b'a' + (i * 7 % 26) as u8).collect() };
+    for size in [100, 4032] {
+        let mut conn = server();
+        let message = text(size);
+        let mut out = Vec::with_capacity(64 << 10);
+        for _ in 0..3 {
+            conn.send(Message::Binary(&message), &mut out).unwrap();
+            out.clear();
+        }
+        let allocated = allocations_in(|| {
+            for _ in 0..100 {
+                conn.send(Message::Binary(&message), &mut out).unwrap();
+                out.clear();
+            }
+        });
+        assert_eq!(allocated, 0, "{size}-byte messages");
+    }
+    let mut conn = server();
+    let mut out = Vec::with_capacity(4 << 20);
+    conn.send(Message::Binary(&text(1 << 20)), &mut out)
+        .unwrap();
+    out.clear();
+    let info = allocation_counter::measure(|| {
+        conn.send(Message::Binary(b"small"), &mut out).unwrap();
+    });
+    assert!(info.bytes_current < -(60 << 10), "{info:?}");
+}

@@ -494,3 +494,50 @@ fn the_client_offer() {
         Some("permessage-deflate; client_max_window_bits")
     );
 }
+
+/// A message sent in fragments is compressed too, RSV1 on its first frame
+/// only (RFC 7692 §6.1); with `compress_outgoing` off, fragments go plain.
+#[test]
+fn fragments_are_compressed_with_rsv1_on_the_first() {
+    let json = br#"{"type":"update","value":12345,"tags":["a","b","c"]}"#.repeat(60);
+    let parts: Vec<&[u8]> = json.chunks(1000).collect();
+    assert_eq!(parts.len(), 4);
+    let (mut c, mut s) = pair(DeflateConfig::enabled(), DeflateConfig::enabled());
+    let mut wire = vec![];
+    let mut heads = vec![];
+    for (i, part) in parts.iter().enumerate() {
+        let at = wire.len();
+        let text = std::str::from_utf8(part).unwrap();
+        c.send_fragment(Message::Text(text), i + 1 == parts.len(), &mut wire)
+            .unwrap();
+        heads.push(wire[at]);
+    }
+    assert_eq!(heads, [0x41, 0x00, 0x00, 0x80]);
+    assert!(
+        wire.len() < json.len() / 4,
+        "{} of {}",
+        wire.len(),
+        json.len()
+    );
+    s.receive(&wire);
+    assert_eq!(
+        poll(&mut s, &mut vec![]),
+        Ok(Some(Owned::Text(String::from_utf8(json.clone()).unwrap())))
+    );
+    // Not compressing: plain fragments, every payload byte on the wire.
+    let (mut c, _) = pair(
+        DeflateConfig::enabled().with_compress_outgoing(false),
+        DeflateConfig::enabled(),
+    );
+    let mut wire = vec![];
+    let mut heads = vec![];
+    for (i, part) in parts.iter().enumerate() {
+        let at = wire.len();
+        let text = std::str::from_utf8(part).unwrap();
+        c.send_fragment(Message::Text(text), i + 1 == parts.len(), &mut wire)
+            .unwrap();
+        heads.push(wire[at]);
+    }
+    assert_eq!(heads, [0x01, 0x00, 0x00, 0x80]);
+    assert!(wire.len() > json.len());
+}

@@ -697,3 +697,29 @@ fn bare_lf_past_the_limit_is_431_at_every_split() {
     );
     assert!(t.out.starts_with(b"HTTP/1.1 400 "), "{:?}", t.events);
 }
+
+/// A request line that ends right at the head limit (its CR the last byte
+/// allowed, its LF the first past it) is not what is too long: 431, not
+/// 414, at every split. One byte longer, and it is: 414.
+#[test]
+fn a_request_line_ending_at_the_limit_is_431() {
+    let line = format!("GET /{} HTTP/1.1", "a".repeat(85)); // 99 bytes
+    assert_eq!(line.len(), 99);
+    let input = format!("{line}\r\nHost: h\r\n\r\n");
+    let make = || Connection::server(Config::default().max_handshake_size(100));
+    let t = invariant(make, input.as_bytes(), false);
+    assert_eq!(
+        t.events,
+        [Owned::Error(Error::Handshake(HandshakeError::HeadTooLarge))]
+    );
+    assert!(t.out.starts_with(b"HTTP/1.1 431 "));
+    let input = format!("{line}a\r\nHost: h\r\n\r\n");
+    let t = invariant(make, input.as_bytes(), false);
+    assert_eq!(
+        t.events,
+        [Owned::Error(Error::Handshake(
+            HandshakeError::TargetTooLong
+        ))]
+    );
+    assert!(t.out.starts_with(b"HTTP/1.1 414 "));
+}

@@ -314,3 +314,27 @@ fn receive_with_then_receive_keep_the_order() {
         assert_eq!(t.events, vec![Owned::Text(text.into())], "{a}..{b}");
     }
 }
+
+/// The bound on bytes after a request's head holds the same when they come
+/// in the same read as the head: exactly `max_handshake_size` of them are
+/// kept (the request can be accepted), one more and answering it fails.
+#[test]
+fn bytes_after_the_head_in_the_same_read_are_bounded_the_same() {
+    let request = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    for (after, accepted) in [(200, true), (201, false)] {
+        let mut s = Connection::server(Config::default().max_handshake_size(200));
+        let mut input = request.to_vec();
+        input.resize(request.len() + after, 0);
+        s.receive(&input);
+        assert!(matches!(
+            poll(&mut s, &mut vec![]),
+            Ok(Some(Owned::Other(_)))
+        ));
+        let answer = s.accept(&Accept::new(), &mut vec![]);
+        assert_eq!(answer.is_ok(), accepted, "{after} bytes after: {answer:?}");
+        if !accepted {
+            assert_eq!(answer, Err(SendError::Closed));
+        }
+    }
+}

@@ -51,7 +51,8 @@ impl Connection {
         let window = &self.rx.buf[..len.min(max)];
         let head_len = match http::find_head_end(window, start, scanned) {
             Err(e) => return Err(self.refuse(e, out)),
-            Ok(Some(n)) if n <= max => n,
+            // Found in the window: at most `max` bytes.
+            Ok(Some(n)) => n,
             Ok(None) if len <= max && !self.core.eof => return Ok(Polled::NeedMore),
             Ok(None) if len <= max => {
                 return Err(self.refuse(HandshakeError::UnexpectedEof, out));
@@ -138,7 +139,8 @@ impl Connection {
                 // The limit bounds every head read, interim ones included.
                 let head_len = match found {
                     Err(e) => return Err(self.give_up(e)),
-                    Ok(Some(n)) if n <= max => n,
+                    // Found in the window: at most `max` bytes.
+                    Ok(Some(n)) => n,
                     Ok(None) if len <= max && !eof => return Ok(Polled::NeedMore),
                     Ok(None) if len <= max => {
                         return Err(self.give_up(HandshakeError::UnexpectedEof));
