@@ -556,6 +556,16 @@ fn client_rejection_body_by_content_length_at_every_split() {
         panic!("{:?}", t.events)
     };
     assert_eq!(r.body.len(), limit);
+    // With Transfer-Encoding, Content-Length does not frame the body (RFC
+    // 9112 §6.3): it runs to the end of the stream.
+    let head =
+        "HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n";
+    let input = format!("{head}5\r\nnope!\r\n0\r\n\r\n");
+    let t = invariant(|| new_client(&[]).0, input.as_bytes(), true);
+    let [Owned::Error(Error::Handshake(HandshakeError::Rejected(r)))] = &t.events[..] else {
+        panic!("{:?}", t.events)
+    };
+    assert_eq!(&r.body[..], b"5\r\nnope!\r\n0\r\n\r\n");
 }
 
 #[test]
