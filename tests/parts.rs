@@ -156,6 +156,33 @@ fn a_code_point_across_fragments_is_carried() {
     );
 }
 
+/// Characters of 2, 3 and 4 bytes each cut after their first byte by a
+/// frame boundary, the last one finished by the last frame's only bytes:
+/// each is carried and handed out whole, and the message ends with it.
+#[test]
+fn every_character_length_carried_after_its_first_byte() {
+    let input = [
+        c2s(0x01, b"a\xc3"),
+        c2s(0x00, b"\xa9\xe2"),
+        c2s(0x00, b"\x82\xac\xf0"),
+        c2s(0x80, b"\x9f\x98\x80"),
+    ]
+    .concat();
+    let (msgs, out) = invariant_parts(|| parts_server(16), &input, 16);
+    assert_eq!(msgs, [Got::Text("aé€😀".into(), true)]);
+    assert!(out.is_empty());
+    let (got, _) = run(parts_server(16), &[&input]);
+    assert_eq!(
+        got,
+        [
+            Got::Text("a".into(), false),
+            Got::Text("é".into(), false),
+            Got::Text("€".into(), false),
+            Got::Text("😀".into(), true),
+        ]
+    );
+}
+
 #[test]
 fn invalid_utf8_fails_at_once() {
     // The frame announces 1000 bytes; the bad byte is the 3rd.
@@ -335,6 +362,37 @@ mod deflate {
             msgs,
             [Got::Text(text, true), Got::Text("second".into(), true)]
         );
+        assert!(out.is_empty());
+    }
+
+    /// A compressed message sent in fragments, each frame re-framed as a
+    /// client's (masked): the server's inflater gets non-final frames
+    /// whose first bytes inflate to nothing yet.
+    #[test]
+    fn compressed_fragments_in_parts() {
+        let text = "héllo wörld 😀 ".repeat(200);
+        let mut sender = server(64, usize::MAX);
+        let mut wire = vec![];
+        let pieces: Vec<&str> = vec![&text[..703], &text[703..1501], &text[1501..]];
+        for (i, piece) in pieces.iter().enumerate() {
+            sender
+                .send_fragment(Message::Text(piece), i + 1 == pieces.len(), &mut wire)
+                .unwrap();
+        }
+        let mut input = vec![];
+        let mut rest = &wire[..];
+        while !rest.is_empty() {
+            let (head, len) = match rest[1] & 0x7f {
+                126 => (4, usize::from(u16::from_be_bytes([rest[2], rest[3]]))),
+                127 => unreachable!("small frames only"),
+                n => (2, usize::from(n)),
+            };
+            input.extend(c2s(rest[0], &rest[head..head + len]));
+            rest = &rest[head + len..];
+        }
+        assert_eq!(input[0], 0x41, "RSV1 on the first, not FIN");
+        let (msgs, out) = invariant_parts(|| server(100, usize::MAX), &input, 100);
+        assert_eq!(msgs, [Got::Text(text, true)]);
         assert!(out.is_empty());
     }
 
