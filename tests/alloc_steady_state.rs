@@ -666,3 +666,32 @@ fn compressed_sending_keeps_a_small_buffer_and_frees_a_large_one() {
     });
     assert!(info.bytes_current < -(60 << 10), "{info:?}");
 }
+
+/// The reassembly buffer of fragmented binary messages is kept up to
+/// `retained_buffer` and freed past it, like the text's: 100-byte messages
+/// in three fragments (50, 50 and none: the buffer doubles to exactly 100)
+/// allocate nothing in steady state with
+/// `retained_buffer(100)` (a buffer of exactly that size is kept) and with
+/// 4096; a 64 KiB one is given back at the next poll with the default.
+#[test]
+fn binary_message_buffer_is_kept_up_to_the_retained_size() {
+    let message = [c2s(0x02, &[7; 50]), c2s(0x00, &[8; 50]), c2s(0x80, b"")].concat();
+    for retained in [100, 4096] {
+        let config = Config::default().retained_buffer(retained);
+        let conn = Connection::new_open(Role::Server, config);
+        let what = format!("100-byte binary, retained_buffer({retained})");
+        assert_steady_in_reads(conn, &message, 8, &what);
+    }
+    let large = [c2s(0x02, &[7; 40 << 10]), c2s(0x80, &[8; 24 << 10])].concat();
+    let mut conn = server();
+    let mut out = Vec::new();
+    conn.receive(&large);
+    assert!(matches!(
+        conn.poll_event(&mut out),
+        Ok(Polled::Event(Event::Binary(b), _)) if b.len() == 64 << 10
+    ));
+    let info = allocation_counter::measure(|| {
+        assert!(matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)));
+    });
+    assert!(info.bytes_current <= -(64 << 10), "{info:?}");
+}
