@@ -47,6 +47,14 @@ fn server_cases() -> Vec<Case> {
             "reserved bits set",
         ),
         case(
+            // Refused at its header: not when the payload is complete.
+            "rsv1 without extension, before its payload",
+            c2s(0xC1, b"hello")[..6].to_vec(),
+            ReservedBits,
+            1002,
+            "reserved bits set",
+        ),
+        case(
             "rsv2",
             c2s(0xA1, b"x"),
             ReservedBits,
