@@ -104,6 +104,15 @@ fn server_cases() -> Vec<Case> {
             "unmasked client frame",
         ),
         case(
+            // Enough bytes behind it that its first payload bytes could pass
+            // for a masking key.
+            "unmasked client frame, more behind it",
+            cat(&[s2c(0x82, b"hello"), c2s(0x82, b"next frame")]),
+            UnmaskedFrame,
+            1002,
+            "unmasked client frame",
+        ),
+        case(
             "64-bit length with top bit",
             vec![0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0],
             InvalidLength,
