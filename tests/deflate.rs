@@ -502,16 +502,21 @@ fn fragments_are_compressed_with_rsv1_on_the_first() {
     let json = br#"{"type":"update","value":12345,"tags":["a","b","c"]}"#.repeat(60);
     let parts: Vec<&[u8]> = json.chunks(1000).collect();
     assert_eq!(parts.len(), 4);
+    // The bytes on the wire, and each frame's first byte.
+    let send = |c: &mut Connection| {
+        let mut wire = vec![];
+        let mut heads = vec![];
+        for (i, part) in parts.iter().enumerate() {
+            let at = wire.len();
+            let text = std::str::from_utf8(part).unwrap();
+            c.send_fragment(Message::Text(text), i + 1 == parts.len(), &mut wire)
+                .unwrap();
+            heads.push(wire[at]);
+        }
+        (wire, heads)
+    };
     let (mut c, mut s) = pair(DeflateConfig::enabled(), DeflateConfig::enabled());
-    let mut wire = vec![];
-    let mut heads = vec![];
-    for (i, part) in parts.iter().enumerate() {
-        let at = wire.len();
-        let text = std::str::from_utf8(part).unwrap();
-        c.send_fragment(Message::Text(text), i + 1 == parts.len(), &mut wire)
-            .unwrap();
-        heads.push(wire[at]);
-    }
+    let (wire, heads) = send(&mut c);
     assert_eq!(heads, [0x41, 0x00, 0x00, 0x80]);
     assert!(
         wire.len() < json.len() / 4,
@@ -529,15 +534,7 @@ fn fragments_are_compressed_with_rsv1_on_the_first() {
         DeflateConfig::enabled().with_compress_outgoing(false),
         DeflateConfig::enabled(),
     );
-    let mut wire = vec![];
-    let mut heads = vec![];
-    for (i, part) in parts.iter().enumerate() {
-        let at = wire.len();
-        let text = std::str::from_utf8(part).unwrap();
-        c.send_fragment(Message::Text(text), i + 1 == parts.len(), &mut wire)
-            .unwrap();
-        heads.push(wire[at]);
-    }
+    let (wire, heads) = send(&mut c);
     assert_eq!(heads, [0x01, 0x00, 0x00, 0x80]);
     assert!(wire.len() > json.len());
 }

@@ -345,11 +345,6 @@ impl Receiver {
                 if let Some(key) = frame.mask {
                     apply_mask(&mut self.buf[start..start + available], key, frame.consumed);
                 }
-                // When the text is full: room for the rest of the frame, but
-                // never more than eight times what came of it so far (at
-                // least 256 KiB), so that a bare header cannot make us
-                // allocate a frame's worth and small reads grow it in few
-                // steps.
                 self.text_room(&frame, available, config);
                 self.utf8
                     .feed_into(&self.buf[start..start + available], &mut self.text)

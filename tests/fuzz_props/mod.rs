@@ -1004,14 +1004,27 @@ pub(crate) fn chunking(data: &[u8]) {
         at = split;
     }
 
-    let run_with = |pieces: &[&[u8]], poll_each: bool, parts: Option<usize>| {
+    // `direct`: each piece read straight into the connection
+    // (`receive_with`), into room larger than the read (reused room holds
+    // earlier bytes); an empty read would be the end of the stream, so
+    // empty pieces are skipped.
+    let slack = usize::from(setup.extra % 7);
+    let run_with = |pieces: &[&[u8]], poll_each: bool, parts: Option<usize>, direct: bool| {
         let (mut conn, mut t) = Setup {
             config: setup.config.clone().receive_parts(parts),
             ..setup.clone()
         }
         .start();
         for piece in pieces {
-            conn.receive(piece);
+            if !direct {
+                conn.receive(piece);
+            } else if !piece.is_empty() {
+                let n = conn.receive_with(piece.len() + slack, |room| {
+                    room[..piece.len()].copy_from_slice(piece);
+                    Ok::<_, ()>(piece.len())
+                });
+                assert_eq!(n, Ok(piece.len()));
+            }
             if poll_each {
                 drain(&mut conn, &mut t);
             }
@@ -1023,7 +1036,7 @@ pub(crate) fn chunking(data: &[u8]) {
         }
         (t, summary(&conn))
     };
-    let run = |pieces: &[&[u8]], poll_each: bool| run_with(pieces, poll_each, None);
+    let run = |pieces: &[&[u8]], poll_each: bool| run_with(pieces, poll_each, None, false);
     let whole = run(&[stream], true);
     check_receive_transcript(&setup, &whole.1, &whole.0);
     check_against_reference(&setup, stream, &whole.0.events);
@@ -1034,27 +1047,7 @@ pub(crate) fn chunking(data: &[u8]) {
     let bytes: Vec<&[u8]> = stream.chunks(1).collect();
     let by_byte = run(&bytes, true);
     assert_eq!(by_byte, whole, "byte by byte");
-    // The same pieces read straight into the connection (`receive_with`),
-    // into room larger than each read (reused room holds earlier bytes).
-    let direct = {
-        let (mut conn, mut t) = setup.clone().start();
-        let slack = usize::from(setup.extra % 7);
-        // An empty read would be the end of the stream: skipped.
-        for piece in pieces.iter().filter(|piece| !piece.is_empty()) {
-            let n = conn.receive_with(piece.len() + slack, |room| {
-                room[..piece.len()].copy_from_slice(piece);
-                Ok::<_, ()>(piece.len())
-            });
-            assert_eq!(n, Ok(piece.len()));
-            drain(&mut conn, &mut t);
-        }
-        drain(&mut conn, &mut t);
-        if setup.eof {
-            conn.receive_eof();
-            drain(&mut conn, &mut t);
-        }
-        (t, summary(&conn))
-    };
+    let direct = run_with(&pieces, true, None, true);
     assert_eq!(direct, whole, "split, read straight into the connection");
     // Parts mode: each way of feeding against whole mode fed the same way
     // (where the parts are cut, and how much of an unfinished message was
@@ -1068,7 +1061,7 @@ pub(crate) fn chunking(data: &[u8]) {
             (&bytes, true, &by_byte),
         ];
         for (pieces, poll_each, whole) in feeds {
-            let (t, end) = run_with(pieces, poll_each, Some(max_part));
+            let (t, end) = run_with(pieces, poll_each, Some(max_part), false);
             check_parts_against_whole(&setup, stream, max_part, (&whole.0, &whole.1), (&t, &end));
         }
     }
