@@ -338,3 +338,27 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
         }
     }
 }
+
+#[test]
+fn a_frame_into_an_empty_buffer_reserves_about_its_size() {
+    // `out` grows by what the frame needs (header + payload), not a multiple
+    // of it: a 10,000-byte message must not leave 140 KB reserved.
+    for (mut conn, header) in [(server(), 4), (client(), 8)] {
+        let mut out = Vec::new();
+        conn.send(Message::Binary(&[7; 10_000]), &mut out).unwrap();
+        assert_eq!(out.len(), header + 10_000);
+        assert!(out.capacity() < 2 * out.len(), "{}", out.capacity());
+    }
+}
+
+#[test]
+fn debug_output_names_the_role_and_the_sender_state() {
+    assert_eq!(format!("{:?}", Role::Server), "Server");
+    // The entropy source is a closure: only its name is shown.
+    assert_eq!(
+        format!("{:?}", Role::client(|b| b.fill(1))),
+        "Client(Entropy)"
+    );
+    let mut s = server();
+    assert_eq!(format!("{:?}", s.sender()), "Sender { state: Open, .. }");
+}
