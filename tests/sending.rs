@@ -152,6 +152,22 @@ fn backpressure_refuses_data_past_the_bound() {
         s.send(Message::Binary(&[3; 2]), &mut out),
         Err(SendError::Backpressure)
     );
+    // The header counted is the frame's own: 2, 4 or 10 bytes by length.
+    for (len, header) in [(125, 2), (126, 4), (65_535, 4), (65_536, 10)] {
+        let payload = vec![4; len];
+        let frame = header + len;
+        let mut out = vec![0; 1];
+        bounded(1 + frame)
+            .send(Message::Binary(&payload), &mut out)
+            .unwrap();
+        assert_eq!(out.len(), 1 + frame);
+        let mut out = vec![0; 1];
+        assert_eq!(
+            bounded(frame).send(Message::Binary(&payload), &mut out),
+            Err(SendError::Backpressure),
+            "{len}"
+        );
+    }
     // A client's frame counts its mask key too.
     let mut c = Connection::new_open(
         Role::client(fill_key),
