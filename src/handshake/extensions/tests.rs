@@ -433,3 +433,25 @@ fn offer_answer_round_trip() {
         }
     }
 }
+
+#[test]
+fn errors_display_what_was_refused() {
+    let shown = [
+        (ExtensionError::Syntax, "malformed Sec-WebSocket-Extensions"),
+        (
+            ExtensionError::NotOffered,
+            "response names an extension that was not offered",
+        ),
+        (
+            ExtensionError::Repeated,
+            "response accepts permessage-deflate twice",
+        ),
+        (
+            ExtensionError::InvalidParameter,
+            "invalid permessage-deflate parameter",
+        ),
+    ];
+    for (error, text) in shown {
+        assert_eq!(error.to_string(), text);
+    }
+}
