@@ -455,3 +455,15 @@ fn errors_display_what_was_refused() {
         assert_eq!(error.to_string(), text);
     }
 }
+
+#[test]
+fn param_value_is_compares_the_unescaped_value() {
+    let ext = parse(br#"x; a="1\5", b=15"#).next().unwrap().unwrap();
+    let values: Vec<ParamValue<'_>> = ext.params().map(|p| p.value.unwrap()).collect();
+    for v in values {
+        assert!(v.is("15"));
+        assert!(!v.is("1\\5"));
+        assert!(!v.is("1"));
+        assert!(!v.is("155"));
+    }
+}
