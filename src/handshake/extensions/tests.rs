@@ -467,3 +467,34 @@ fn param_value_is_compares_the_unescaped_value() {
         assert!(!v.is("155"));
     }
 }
+
+#[test]
+fn builders_set_their_field_and_keep_the_others() {
+    let built = DeflateConfig::default()
+        .with_enabled(true)
+        .with_level(12)
+        .with_server_max_window_bits(3)
+        .with_client_max_window_bits(11)
+        .with_server_no_context_takeover(true)
+        .with_client_no_context_takeover(true)
+        .with_min_compress_size(1024)
+        .with_compress_outgoing(false);
+    let expected = DeflateConfig {
+        enabled: true,
+        level: 9,
+        server_max_window_bits: 8,
+        client_max_window_bits: 11,
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        min_compress_size: 1024,
+        compress_outgoing: false,
+    };
+    assert_eq!(built, expected);
+    assert_eq!(
+        DeflateConfig::enabled().with_level(4).with_enabled(false),
+        DeflateConfig {
+            level: 4,
+            ..DeflateConfig::default()
+        }
+    );
+}
