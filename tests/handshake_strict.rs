@@ -609,6 +609,26 @@ fn empty_lines_before_the_request_line_are_ignored() {
     assert!(out.ends_with(b"Sec-WebSocket-Protocol: chat\r\n\r\n"));
 }
 
+/// The request line may be 8 KiB (8192 bytes) long: one that long with a
+/// head too large because of a field is 431; one byte longer, 414.
+#[test]
+fn a_request_line_of_8_kib_is_not_what_is_too_long() {
+    let filler = format!("X-Filler: {}", "a".repeat(9000));
+    for (len, e, status) in [
+        (
+            8192,
+            HandshakeError::HeadTooLarge,
+            "431 Request Header Fields Too Large",
+        ),
+        (8193, HandshakeError::TargetTooLong, "414 URI Too Long"),
+    ] {
+        let line = format!("GET /{} HTTP/1.1", "a".repeat(len - 14));
+        assert_eq!(line.len(), len);
+        let expected = error_response(status, &e);
+        refused(&request(&line, &[], &[&filler]), e, &expected);
+    }
+}
+
 #[test]
 fn long_target_is_414_long_fields_431() {
     let e = HandshakeError::TargetTooLong;
