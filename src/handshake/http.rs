@@ -145,14 +145,13 @@ pub(crate) fn unfold(head: &mut [u8]) {
     let Some(status_end) = head.windows(2).position(|w| w == b"\r\n") else {
         return;
     };
+    // From the first field line on: a CRLF there ends a line, never the
+    // status line (and an empty line ends the head, so nothing follows it).
     let mut i = status_end + 2;
     while i + 2 < head.len() {
         if head[i] == b'\r' && head[i + 1] == b'\n' && matches!(head[i + 2], b' ' | b'\t') {
-            // A fold needs a field line before it, not an empty line.
-            if i > status_end + 2 {
-                head[i] = b' ';
-                head[i + 1] = b' ';
-            }
+            head[i] = b' ';
+            head[i + 1] = b' ';
         }
         i += 1;
     }
@@ -378,5 +377,83 @@ mod tests {
         );
         assert_eq!(parse_status_line(b"HTTP/1.1 404").unwrap(), (404, &b""[..]));
         assert!(parse_status_line(b"HTTP/1.1 1x1 Nope").is_err());
+    }
+
+    #[test]
+    fn request_line_parts_must_be_there() {
+        let malformed = |why| Err(HandshakeError::Malformed(why));
+        let cases: [(&[u8], _); 6] = [
+            (b" /chat HTTP/1.1", malformed("invalid method")),
+            (b"G(T /chat HTTP/1.1", malformed("invalid method")),
+            (b"GET  HTTP/1.1", malformed("invalid request target")),
+            (b"GET /a\x7fb HTTP/1.1", malformed("invalid request target")),
+            (b"GET /chat HTTP/1.x", malformed("invalid HTTP version")),
+            (b"GET /chat HTTP/x.1", malformed("invalid HTTP version")),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(parse_request_line(line), expected, "{line:?}");
+        }
+        assert_eq!(
+            parse_status_line(b"HTTP/1.x 101 Switching Protocols"),
+            Err(HandshakeError::Malformed("invalid HTTP version"))
+        );
+    }
+
+    /// RFC 9110 §15 (and RFC 6585 for 428, 429, 431): the phrases we send.
+    #[test]
+    fn reason_phrases_are_the_rfcs() {
+        let phrases = [
+            (101, "Switching Protocols"),
+            (200, "OK"),
+            (201, "Created"),
+            (202, "Accepted"),
+            (203, "Non-Authoritative Information"),
+            (204, "No Content"),
+            (205, "Reset Content"),
+            (206, "Partial Content"),
+            (300, "Multiple Choices"),
+            (301, "Moved Permanently"),
+            (302, "Found"),
+            (303, "See Other"),
+            (304, "Not Modified"),
+            (307, "Temporary Redirect"),
+            (308, "Permanent Redirect"),
+            (400, "Bad Request"),
+            (401, "Unauthorized"),
+            (402, "Payment Required"),
+            (403, "Forbidden"),
+            (404, "Not Found"),
+            (405, "Method Not Allowed"),
+            (406, "Not Acceptable"),
+            (407, "Proxy Authentication Required"),
+            (408, "Request Timeout"),
+            (409, "Conflict"),
+            (410, "Gone"),
+            (411, "Length Required"),
+            (412, "Precondition Failed"),
+            (413, "Content Too Large"),
+            (414, "URI Too Long"),
+            (415, "Unsupported Media Type"),
+            (416, "Range Not Satisfiable"),
+            (417, "Expectation Failed"),
+            (421, "Misdirected Request"),
+            (422, "Unprocessable Content"),
+            (426, "Upgrade Required"),
+            (428, "Precondition Required"),
+            (429, "Too Many Requests"),
+            (431, "Request Header Fields Too Large"),
+            (500, "Internal Server Error"),
+            (501, "Not Implemented"),
+            (502, "Bad Gateway"),
+            (503, "Service Unavailable"),
+            (504, "Gateway Timeout"),
+            (505, "HTTP Version Not Supported"),
+        ];
+        for (status, phrase) in phrases {
+            assert_eq!(reason_phrase(status), phrase, "{status}");
+        }
+        for status in (100..600).filter(|s| !phrases.iter().any(|p| p.0 == *s)) {
+            assert_eq!(reason_phrase(status), "Status", "{status}");
+        }
     }
 }
