@@ -192,6 +192,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn errors_display_what_is_wrong() {
+        let shown = [
+            (UrlError::Scheme, "the scheme must be ws:// or wss://"),
+            (
+                UrlError::Userinfo,
+                "user information in a WebSocket URL is not allowed",
+            ),
+            (
+                UrlError::Fragment,
+                "a WebSocket URL may not have a #fragment",
+            ),
+            (UrlError::Host, "missing or invalid host"),
+            (UrlError::Port, "invalid port"),
+            (UrlError::Path, "invalid character in the path or query"),
+        ];
+        for (error, text) in shown {
+            assert_eq!(alloc::format!("{error}"), text);
+        }
+    }
+
+    #[test]
     fn valid_urls() {
         // (url, secure, host, port, Host header, resource)
         let table: &[(&str, bool, &str, u16, &str, &str)] = &[
