@@ -322,6 +322,8 @@ mod tests {
             ("ws://h:0/", Port),
             ("ws://h:65536/", Port),
             ("ws://h:123456/", Port),
+            // At most five digits, even when the value would fit.
+            ("ws://h:000080/", Port),
             ("ws://h:+80/", Port),
             ("ws://h:port/", Port),
             ("ws://h/a b", Path),

@@ -693,6 +693,7 @@ fn client_validates_responses() {
         (vec![(":status", "101")], Rejected(101)),
         (vec![(":status", "301")], Rejected(301)),
         (vec![(":status", "404")], Rejected(404)),
+        (vec![(":status", "429")], Rejected(429)),
         (vec![(":status", "501")], Rejected(501)),
         (
             vec![(":status", "200"), ("sec-websocket-protocol", "other")],
