@@ -22,8 +22,7 @@
 /// ```
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
-    // Rotate the key so that index 0 of `buf` lines up with key[offset % 4].
-    let k = u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32);
+    let k = rotated(key, offset);
     if buf.len() < 64 {
         return mask_words(buf, k);
     }
@@ -40,9 +39,8 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 #[inline]
 fn mask_words(buf: &mut [u8], k: u32) {
     let [a, b, c, d] = k.to_le_bytes();
-    // The key repeats every 4 bytes, so one 8-byte word covers any aligned
-    // 8-byte chunk; the compiler turns this loop into vector XORs.
-    let word = u64::from_ne_bytes((u64::from(k) | u64::from(k) << 32).to_le_bytes());
+    // The compiler turns this loop into vector XORs.
+    let word = key_word(k);
     let (chunks, tail) = buf.as_chunks_mut::<8>();
     for chunk in chunks {
         *chunk = (u64::from_ne_bytes(*chunk) ^ word).to_ne_bytes();
@@ -53,15 +51,29 @@ fn mask_words(buf: &mut [u8], k: u32) {
     }
 }
 
+/// The key as a little-endian word, rotated so that its first byte is the
+/// one payload byte `offset` is masked with: `key[offset % 4]`.
+#[inline]
+fn rotated(key: [u8; 4], offset: usize) -> u32 {
+    u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32)
+}
+
+/// The rotated key `k` twice, as the 8-byte word that masks any 8 bytes
+/// starting at a multiple of 4 from where `k` lines up (the key repeats
+/// every 4 bytes).
+#[inline]
+fn key_word(k: u32) -> u64 {
+    u64::from_ne_bytes((u64::from(k) | u64::from(k) << 32).to_le_bytes())
+}
+
 /// Writes `src` masked with `key` (as if it started `offset` bytes into the
 /// payload) to the front of `dst`, in one pass: a copy and [`apply_mask`]
 /// at once. Masks as many bytes as the shorter of the two holds.
 pub(crate) fn mask_into(src: &[u8], dst: &mut [u8], key: [u8; 4], offset: usize) {
     let n = src.len().min(dst.len());
     let (src, dst) = (&src[..n], &mut dst[..n]);
-    let k = u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32);
-    let bytes = (u64::from(k) | u64::from(k) << 32).to_le_bytes();
-    let word = u64::from_ne_bytes(bytes);
+    let word = key_word(rotated(key, offset));
+    let bytes = word.to_ne_bytes();
     let (src_chunks, src_tail) = src.as_chunks::<8>();
     let (dst_chunks, dst_tail) = dst.as_chunks_mut::<8>();
     for (d, s) in dst_chunks.iter_mut().zip(src_chunks) {
