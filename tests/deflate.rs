@@ -203,9 +203,15 @@ fn rsv1_where_it_may_not_be() {
 
 /// `n` zeros compressed, as one compressed frame's payload.
 fn zeros_compressed(n: usize) -> Vec<u8> {
+    compressed(&vec![0; n])
+}
+
+/// `message` compressed (a fresh compressor), as one compressed frame's
+/// payload.
+fn compressed(message: &[u8]) -> Vec<u8> {
     let mut s = deflate_server();
     let mut out = vec![];
-    s.send(Message::Binary(&vec![0; n]), &mut out).unwrap();
+    s.send(Message::Binary(message), &mut out).unwrap();
     // Strip the server's frame header to get the payload.
     let len = out.len();
     let header = if len - 2 < 126 {
@@ -281,6 +287,41 @@ fn corrupt_data_is_1007() {
         t.events,
         [Owned::Error(Error::Protocol(ProtocolError::InvalidUtf8))]
     );
+}
+
+/// A compressed frame is inflated and checked as it arrives: corrupt data,
+/// or text that inflates to bad UTF-8, fails the connection (1007) before
+/// the rest of the frame is there (RFC 6455 §8.1 for text).
+#[test]
+fn a_compressed_frame_fails_before_it_ends() {
+    // Header (2 + 2 + 4 mask bytes) and the first `n` payload bytes.
+    let head_of = |b0, payload: &[u8], n: usize| c2s(b0, payload)[..8 + n].to_vec();
+    let mut corrupt = vec![0xff; 3];
+    corrupt.resize(10_000, 0);
+    let t = invariant(deflate_server, &head_of(0xc2, &corrupt, 3), false);
+    assert_eq!(
+        t.events,
+        [Owned::Error(Error::Protocol(
+            ProtocolError::InvalidCompressedData
+        ))]
+    );
+    assert_eq!(t.out, server_close(1007, "invalid compressed data"));
+    // Text: "a", a byte that is never UTF-8, then 20 KB that do not
+    // compress; only the first 1000 bytes of the compressed frame arrive.
+    let mut text = vec![b'a', 0xff];
+    let mut x = 12345u32;
+    text.extend((0..20_000).map(|_| {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        (x >> 16) as u8
+    }));
+    let payload = compressed(&text);
+    assert!(payload.len() > 10_000);
+    let (_, t) = feed_chunks(deflate_server(), &[&head_of(0xc1, &payload, 1000)], false);
+    assert_eq!(
+        t.events,
+        [Owned::Error(Error::Protocol(ProtocolError::InvalidUtf8))]
+    );
+    assert_eq!(t.out, server_close(1007, "invalid UTF-8"));
 }
 
 /// A client and a server with `client` / `server` deflate configurations,
