@@ -366,22 +366,17 @@ impl Receiver {
                     let room = self.buf.len() - self.end;
                     self.buf.reserve_exact(missing.saturating_sub(room));
                 }
-                // Part of the payload: unmask and check (or inflate) what
-                // arrived so that bad UTF-8 fails the connection at once
+                // Part of a compressed payload (uncompressed text took the
+                // branch above): unmask and inflate what arrived, so that
+                // corrupt data or bad UTF-8 fails the connection at once
                 // (RFC 6455 §8.1).
-                if (frame.text || frame.compressed) && available > frame.done {
+                if frame.compressed && available > frame.done {
                     let new = start + frame.done..start + available;
                     if let Some(key) = frame.mask {
                         apply_mask(&mut self.buf[new.clone()], key, frame.done);
                     }
-                    if frame.compressed {
-                        let text = self.is_text(&frame);
-                        self.inflate(new, false, text, config)?;
-                    } else {
-                        self.utf8
-                            .feed(&self.buf[new])
-                            .map_err(|_| ProtocolError::InvalidUtf8)?;
-                    }
+                    let text = self.is_text(&frame);
+                    self.inflate(new, false, text, config)?;
                     frame.done = available;
                 }
                 self.frame = Some(frame);
