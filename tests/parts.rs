@@ -259,6 +259,22 @@ fn message_limit_at_n_and_n_plus_one() {
     // No limit at all.
     let (msgs, _) = invariant_parts(make(usize::MAX), &at, 10);
     assert_eq!(msgs.len(), 1);
+    // Three fragments: the size so far is the sum of the first two.
+    let (a, b, c) = (
+        c2s(0x02, &[1; 30]),
+        c2s(0x00, &[2; 30]),
+        c2s(0x80, &[3; 40]),
+    );
+    let at = [a, b, c].concat();
+    let (msgs, _) = invariant_parts(make(100), &at, 10);
+    let whole = [vec![1; 30], vec![2; 30], vec![3; 40]].concat();
+    assert_eq!(msgs, [Got::Binary(whole, true)]);
+    let (msgs, out) = invariant_parts(make(99), &at, 10);
+    assert_eq!(
+        msgs.last(),
+        Some(&Got::Error(Error::Protocol(ProtocolError::MessageTooLarge)))
+    );
+    assert_eq!(out, server_close(1009, "message too large"));
 }
 
 #[test]
