@@ -459,3 +459,25 @@ fn long_text_over_several_reads() {
         assert_eq!(t.out, s2c(0x88, &close_payload(1007, "invalid UTF-8")));
     }
 }
+
+#[test]
+fn protocol_errors_display_what_broke() {
+    use ProtocolError::*;
+    // The Close reason is the bare description; Display adds the value
+    // that was wrong where there is one.
+    let cases = [
+        (ReservedOpCode(0xB), "reserved opcode 0xb"),
+        (InvalidCloseCode(1005), "invalid close code 1005"),
+        (ReservedBits, "reserved bits set"),
+        (NonMinimalLength, "payload length not minimally encoded"),
+        (InvalidCompressedData, "invalid compressed data"),
+    ];
+    for (error, shown) in cases {
+        assert_eq!(error.to_string(), shown);
+    }
+    assert_eq!(ReservedOpCode(0xB).description(), "reserved opcode");
+    assert_eq!(
+        Error::Protocol(MessageTooLarge).to_string(),
+        "protocol error: message too large"
+    );
+}
