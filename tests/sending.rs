@@ -378,3 +378,31 @@ fn debug_output_names_the_role_and_the_sender_state() {
     let mut s = server();
     assert_eq!(format!("{:?}", s.sender()), "Sender { state: Open, .. }");
 }
+
+#[test]
+fn send_errors_say_what_to_do() {
+    // Display is what a caller logs; each names the misuse, some the remedy.
+    let cases = [
+        (SendError::NotOpen, "the connection is not open yet"),
+        (
+            SendError::Backpressure,
+            "too much output queued: write it out first",
+        ),
+        (SendError::MustMask, "a client must mask: send in place"),
+        (
+            SendError::InvalidCloseCode(CloseCode(1005)),
+            "this close code may not be sent",
+        ),
+    ];
+    for (error, shown) in cases {
+        assert_eq!(error.to_string(), shown);
+    }
+    // And the error a misuse returns is the one displayed.
+    let mut out = vec![];
+    let err = client()
+        .sender()
+        .send_header(Message::Binary(b"abc"), &mut out)
+        .unwrap_err();
+    assert_eq!(err.to_string(), "a client must mask: send in place");
+    assert!(out.is_empty());
+}
