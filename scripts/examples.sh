@@ -115,6 +115,7 @@ stop_bg "$server"
 # "exit now". Cleanup still stops it (its own process group, via setsid).
 going_away() {
     local ex=$1 port=$2 log="$WORK/$1.sigint.log" clog="$WORK/$1.client.log" server client deadline
+    : >"$log" # before `&`: see start_bg
     setsid "$EXAMPLES_DIR/$ex" "127.0.0.1:$port" </dev/null >"$log" 2>&1 &
     server=$!
     BG_PIDS+=("$server")

@@ -31,6 +31,9 @@ die() { log "error: $*"; exit 2; }
 start_bg() {
     local logfile=$1 max=$2
     shift 2
+    # Emptied here, not only by the child's redirection, which runs after
+    # `&` returns: a caller polling the log must never see the last run's.
+    : >"$logfile"
     setsid timeout -k 5 "$max" "$@" </dev/null >"$logfile" 2>&1 &
     BG_PID=$!
     BG_PIDS+=("$BG_PID")
