@@ -296,3 +296,34 @@ fn fragment_send_misuse() {
         cat(&[s2c(0x02, b"a"), s2c(0x89, b"p"), s2c(0x80, b"b")])
     );
 }
+
+/// A text message that did not arrive in one read is handed out from the
+/// connection's text buffer, which the next poll clears. Bytes of the next
+/// message received before that poll must not join it there: they are
+/// taken into the buffer only after it is cleared.
+#[test]
+fn text_received_before_the_poll_that_follows_a_text_message() {
+    let mut conn = server();
+    let mut out = vec![];
+    let first = c2s(0x81, "héllo".as_bytes());
+    let second = c2s(0x81, "wörld!".as_bytes());
+    // Header and two bytes, then the rest: the first message comes from
+    // the text buffer.
+    conn.receive(&first[..8]);
+    assert_eq!(poll(&mut conn, &mut out), Ok(None));
+    conn.receive(&first[8..]);
+    assert_eq!(
+        poll(&mut conn, &mut out),
+        Ok(Some(Owned::Text("héllo".into())))
+    );
+    // No poll in between: the second message's header and first bytes,
+    // then its last ones.
+    conn.receive(&second[..9]);
+    conn.receive(&second[9..]);
+    assert_eq!(
+        poll(&mut conn, &mut out),
+        Ok(Some(Owned::Text("wörld!".into())))
+    );
+    assert_eq!(poll(&mut conn, &mut out), Ok(None));
+    assert_eq!(out, b"");
+}

@@ -368,6 +368,13 @@ impl Connection {
     /// Bytes that arrive after the connection closed are dropped.
     pub fn receive(&mut self, bytes: &[u8]) {
         if self.takes(bytes.len(), 0) {
+            let bytes = match self.core.state {
+                State::Open | State::CloseSent => {
+                    let client = self.core.is_client();
+                    self.rx.take_header(bytes, &self.core.config, client)
+                }
+                _ => bytes,
+            };
             let bytes = self.rx.take_text(bytes, &self.core.config);
             let keep = self.head_kept();
             self.rx.push(bytes, keep);

@@ -452,6 +452,41 @@ impl Receiver {
         }
     }
 
+    /// The header of a frame whose payload goes on past `bytes`, parsed
+    /// straight from the caller's bytes when nothing is buffered before
+    /// them: then [`take_text`](Self::take_text) takes the text of the read
+    /// that starts a frame too, not only of the reads after it, and the
+    /// buffer gets no header to copy. Returns the bytes after the header, or
+    /// all of them where they hold a whole frame (handed out in place from
+    /// the buffer) or a header that is cut, bad or refused: `check_header`
+    /// changes nothing when it refuses, and `read_frames` finds the same
+    /// error at the same point.
+    pub(super) fn take_header<'a>(
+        &mut self,
+        bytes: &'a [u8],
+        config: &Config,
+        client: bool,
+    ) -> &'a [u8] {
+        // A text message handed out from `text` is cleared by the next poll:
+        // its successor must not start there before.
+        if self.frame.is_some() || self.unread() > 0 || self.message_delivered {
+            return bytes;
+        }
+        let Ok(Some((header, n))) = FrameHeader::parse(bytes) else {
+            return bytes;
+        };
+        if header.payload_len <= (bytes.len() - n) as u64 {
+            return bytes;
+        }
+        match self.check_header(&header, config, client) {
+            Ok(frame) => {
+                self.frame = Some(frame);
+                &bytes[n..]
+            }
+            Err(_) => bytes,
+        }
+    }
+
     /// Uncompressed text arriving over several reads, taken straight from
     /// the caller's bytes when nothing is buffered before them: unmasked in
     /// blocks on the stack, checked and moved into `text`, so the payload
@@ -593,12 +628,14 @@ impl Receiver {
                 if len > config.max_message_size.saturating_sub(so_far) && !compressed {
                     return Err(ProtocolError::MessageTooLarge);
                 }
-                if !compressed {
-                    self.inflated += len;
+                // Every check before any change: a header refused here
+                // leaves the receiver as it was (see `take_header`).
+                if self.fragments >= config.max_fragments {
+                    return Err(ProtocolError::TooManyFragments);
                 }
                 self.fragments += 1;
-                if self.fragments > config.max_fragments {
-                    return Err(ProtocolError::TooManyFragments);
+                if !compressed {
+                    self.inflated += len;
                 }
                 text = kind == Kind::Text && !compressed;
             }
