@@ -31,8 +31,13 @@ pub struct Config {
     pub max_handshake_size: usize,
     /// Most header fields in the opening handshake (default 64).
     pub max_headers: usize,
-    /// Receive buffer capacity kept while idle (default 512 bytes). Bigger
-    /// buffers, grown for a large message or read, are freed once drained.
+    /// Receive buffer capacity always kept (default 512 bytes). Buffers
+    /// grown past it for a large read or message are kept while large
+    /// reads or messages keep coming (so none is allocated per message),
+    /// and freed at the first small read or message after them, at each
+    /// keepalive Ping (a quiet connection), by
+    /// [`Connection::shrink_buffers`](crate::Connection::shrink_buffers),
+    /// and when the connection ends.
     pub retained_buffer: usize,
     /// Receive messages in parts of at most this many bytes (at least 4)
     /// as they arrive, as [`Event::TextPart`](crate::Event::TextPart) and

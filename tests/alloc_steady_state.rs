@@ -201,24 +201,15 @@ fn server_large_reads_with_larger_retained_buffer() {
     );
 }
 
+/// With the default `retained_buffer` (512 bytes), reads larger than that
+/// keep the receive buffer they grew: nothing is allocated per read or per
+/// message while such reads keep coming.
 #[test]
-fn default_config_large_reads_allocate_at_most_once_per_read() {
-    // With the default `retained_buffer` (512 bytes), a read larger than
-    // that may regrow the receive buffer once per read, never per message.
+fn default_config_large_reads_allocate_nothing() {
     let read = c2s(0x82, &[7; 16]).repeat(64); // 1408 bytes
-    let mut conn = server();
-    let mut out = Vec::new();
-    for _ in 0..16 {
-        echo_read(&mut conn, &read, &mut out);
-    }
-    let mut messages = 0;
-    let allocated = allocations_in(|| {
-        for _ in 0..1000 {
-            messages += echo_read(&mut conn, &read, &mut out);
-        }
-    });
-    assert_eq!(messages, 64_000);
-    assert!(allocated <= 1000, "{allocated} allocations for 1000 reads");
+    assert_steady(server(), &read, 64, "64 x 16 B per 1408-byte read");
+    let read = c2s(0x82, &[7; 1000]); // one 1 KB message per read
+    assert_steady(server(), &read, 1, "1000 B binary");
 }
 
 #[test]
@@ -328,9 +319,9 @@ fn an_ended_connection_buffers_nothing() {
 }
 
 /// Large messages that never arrive in one piece (200 KiB in 16 KiB reads,
-/// text cut inside characters, and binary), with buffers kept to match
-/// (`retained_buffer`): the text `String`, the read buffer and the
-/// reassembly buffer are reused, nothing is allocated per message.
+/// text cut inside characters, and binary), with the default config and
+/// with `retained_buffer` as large: the text `String`, the read buffer and
+/// the reassembly buffer are reused, nothing is allocated per message.
 #[test]
 fn large_messages_in_pieces_with_buffers_kept() {
     let text = "κόσμε 😀 0123456789 ".repeat(8 << 10);
@@ -346,9 +337,12 @@ fn large_messages_in_pieces_with_buffers_kept() {
         ]
         .concat(),
     ] {
-        let config = Config::default().retained_buffer(512 << 10);
-        let conn = Connection::new_open(Role::Server, config);
-        assert_steady_in_reads(conn, &frames, 16 << 10, &format!("{:x}", frames[0]));
+        for retained in [512, 512 << 10] {
+            let config = Config::default().retained_buffer(retained);
+            let conn = Connection::new_open(Role::Server, config);
+            let what = format!("{:x}, retained_buffer({retained})", frames[0]);
+            assert_steady_in_reads(conn, &frames, 16 << 10, &what);
+        }
     }
 }
 
@@ -668,11 +662,10 @@ fn compressed_sending_keeps_a_small_buffer_and_frees_a_large_one() {
 }
 
 /// The reassembly buffer of fragmented binary messages is kept up to
-/// `retained_buffer` and freed past it, like the text's: 100-byte messages
-/// in three fragments (50, 50 and none: the buffer doubles to exactly 100)
-/// allocate nothing in steady state with
-/// `retained_buffer(100)` (a buffer of exactly that size is kept) and with
-/// 4096; a 64 KiB one is given back at the next poll with the default.
+/// `retained_buffer` by itself: 100-byte messages in three fragments (50,
+/// 50 and none: the buffer doubles to exactly 100) allocate nothing in
+/// steady state with `retained_buffer(100)` (a buffer of exactly that size
+/// is kept) and with 4096.
 #[test]
 fn binary_message_buffer_is_kept_up_to_the_retained_size() {
     let message = [c2s(0x02, &[7; 50]), c2s(0x00, &[8; 50]), c2s(0x80, b"")].concat();
@@ -682,18 +675,123 @@ fn binary_message_buffer_is_kept_up_to_the_retained_size() {
         let what = format!("100-byte binary, retained_buffer({retained})");
         assert_steady_in_reads(conn, &message, 8, &what);
     }
-    let large = [c2s(0x02, &[7; 40 << 10]), c2s(0x80, &[8; 24 << 10])].concat();
-    let mut conn = server();
-    let mut out = Vec::new();
-    conn.receive(&large);
-    assert!(matches!(
-        conn.poll_event(&mut out),
-        Ok(Polled::Event(Event::Binary(b), _)) if b.len() == 64 << 10
-    ));
+}
+
+/// A fragmented binary message of `len` bytes, in fragments of 1000.
+fn fragmented(len: usize) -> Vec<u8> {
+    let payload = vec![3; len];
+    let mut frames = Vec::new();
+    let pieces: Vec<&[u8]> = payload.chunks(1000).collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        let opcode = if i == 0 { 0x02 } else { 0x00 };
+        let fin = if i + 1 == pieces.len() { 0x80 } else { 0 };
+        frames.extend(c2s(opcode | fin, piece));
+    }
+    frames
+}
+
+/// Feeds `bytes` in reads of at most `read` bytes, echoing; returns the
+/// messages and the change in heap bytes held.
+fn feed(conn: &mut Connection, bytes: &[u8], read: usize, out: &mut Vec<u8>) -> (usize, i64) {
+    let mut messages = 0;
     let info = allocation_counter::measure(|| {
-        assert!(matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)));
+        for chunk in bytes.chunks(read) {
+            messages += echo_read(conn, chunk, out);
+        }
     });
-    assert!(info.bytes_current <= -(64 << 10), "{info:?}");
+    (messages, info.bytes_current)
+}
+
+/// A buffer grown past `retained_buffer` (4096 here) is kept while what
+/// comes keeps needing more than that, at N + 1 bytes, and freed at the
+/// first drain between messages after something of N bytes or less: a
+/// message (reassembled in 1000-byte reads) and, separately, a read (a
+/// whole frame in the read buffer).
+#[test]
+fn large_buffers_are_kept_until_something_small_comes() {
+    let config = Config::default().retained_buffer(4096);
+    let mut out = Vec::with_capacity(128 << 10);
+    // Messages: the reassembly buffer grows to 64 KiB for the first.
+    let mut conn = Connection::new_open(Role::Server, config.clone());
+    assert_eq!(feed(&mut conn, &fragmented(64 << 10), 1000, &mut out).0, 1);
+    let (n, held) = feed(&mut conn, &fragmented(4097), 1000, &mut out);
+    assert_eq!((n, held), (1, 0), "4097 bytes: the 64 KiB buffer is kept");
+    let (n, held) = feed(&mut conn, &fragmented(4096), 1000, &mut out);
+    assert_eq!(n, 1);
+    assert!(held <= -(64 << 10), "4096 bytes: freed ({held})");
+    // Reads: the read buffer grows to hold a 64 KiB frame.
+    let mut conn = Connection::new_open(Role::Server, config);
+    assert_eq!(
+        feed(&mut conn, &c2s(0x82, &[1; 64 << 10]), 1 << 20, &mut out).0,
+        1
+    );
+    let read = c2s(0x82, &[1; 4089]);
+    assert_eq!(read.len(), 4097);
+    let (n, held) = feed(&mut conn, &read, 1 << 20, &mut out);
+    assert_eq!((n, held), (1, 0), "a 4097-byte read: kept");
+    let read = c2s(0x82, &[1; 4088]);
+    assert_eq!(read.len(), 4096);
+    let (n, held) = feed(&mut conn, &read, 1 << 20, &mut out);
+    assert_eq!(n, 1);
+    assert!(held <= -(64 << 10), "a 4096-byte read: freed ({held})");
+}
+
+/// Large buffers kept after a large message are freed by the keepalive
+/// Ping (the connection was quiet for an interval) and by
+/// `shrink_buffers`, for each buffer: the read buffer (a whole binary
+/// frame), the reassembly buffer (a fragmented binary message) and the
+/// text (text in reads that cut the frame). A message in progress keeps
+/// its buffer.
+#[test]
+fn quiet_connections_give_large_buffers_back() {
+    use std::time::Duration;
+    let text: String = "aé€😀".repeat(1 << 16).chars().take(60_000).collect();
+    let cases = [
+        ("read buffer", c2s(0x82, &[1; 64 << 10]), 1 << 20),
+        ("reassembly", fragmented(64 << 10), 1000),
+        ("text", c2s(0x81, text.as_bytes()), 16 << 10),
+    ];
+    let mut out = Vec::with_capacity(128 << 10);
+    for (what, message, read) in &cases {
+        for keepalive in [true, false] {
+            let mut conn = server();
+            conn.handle_timeout(Duration::ZERO, &mut out);
+            assert_eq!(feed(&mut conn, message, *read, &mut out).0, 1, "{what}");
+            // Bytes arrived at 0 s; the keepalive Ping is due at 20 s.
+            conn.handle_timeout(Duration::ZERO, &mut out);
+            assert_eq!(conn.poll_timeout(), Some(Duration::from_secs(20)));
+            let freed = allocation_counter::measure(|| {
+                if keepalive {
+                    conn.handle_timeout(Duration::from_secs(20), &mut out);
+                } else {
+                    conn.shrink_buffers();
+                }
+            });
+            assert!(
+                freed.bytes_current <= -(64 << 10) || *what == "text",
+                "{what} {keepalive}: {freed:?}"
+            );
+            assert!(
+                freed.bytes_current <= -150_000 || *what != "text",
+                "{what}: {freed:?}"
+            );
+            if keepalive {
+                assert_eq!(out[..2], [0x89, 8], "{what}: the Ping went out");
+                out.clear();
+            }
+        }
+        // In progress: everything but the last read; the buffer stays.
+        let mut conn = server();
+        let cut = message.len() - 1;
+        assert_eq!(feed(&mut conn, &message[..cut], *read, &mut out).0, 0);
+        let kept = allocation_counter::measure(|| conn.shrink_buffers());
+        assert_eq!(kept.bytes_current, 0, "{what}: in progress");
+        assert_eq!(
+            feed(&mut conn, &message[cut..], *read, &mut out).0,
+            1,
+            "{what}"
+        );
+    }
 }
 
 /// Where a read that starts a text frame puts it, seen in what it

@@ -462,6 +462,18 @@ impl Connection {
         self.core.eof = true;
     }
 
+    /// Frees the receive buffers that grew past
+    /// [`Config::retained_buffer`](crate::Config::retained_buffer) for
+    /// large reads or messages and hold nothing now. The connection keeps
+    /// such buffers while large reads or messages keep coming, and frees
+    /// them by itself after a small one, at each keepalive Ping (the
+    /// connection was quiet) and when it ends; call this where the caller
+    /// knows better, e.g. a connection that goes idle with the keepalive
+    /// off. Buffers still in use (a message or frame in progress) stay.
+    pub fn shrink_buffers(&mut self) {
+        self.rx.shrink(self.core.config.retained_buffer);
+    }
+
     /// Tells the connection the time: `now` is a monotonic time since an
     /// origin of the caller's choosing (e.g. `Instant::now() - start`), the
     /// same origin for every call. Acts on every deadline that passed:
@@ -497,6 +509,8 @@ impl Connection {
         match due {
             Due::Ping(payload) => {
                 write_frame(core.entropy.as_mut(), OpCode::Ping, true, &payload, out);
+                // Quiet for a keepalive interval: give back large buffers.
+                self.rx.shrink(core.config.retained_buffer);
             }
             Due::Handshake => {
                 // "408 (Request Timeout) ... the server did not receive a
@@ -897,7 +911,7 @@ impl Core {
 fn part_bytes(rx: &Receiver, at: PartAt) -> &[u8] {
     match at {
         PartAt::Buf(range) => &rx.buf[range],
-        PartAt::Carry => &rx.carry[..rx.carry_len],
+        PartAt::Carry => &rx.carry[..usize::from(rx.carry_len)],
         PartAt::Message(range) => &rx.message[range],
     }
 }

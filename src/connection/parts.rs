@@ -82,7 +82,7 @@ impl Receiver {
                 // frame finishes: keep them aside.
                 let (pos, len) = (self.pos, frame.len);
                 self.carry[..len].copy_from_slice(&self.buf[pos..pos + len]);
-                self.carry_len = len;
+                self.carry_len = len as u8; // at most 3
                 self.consume(&mut frame, len);
             }
             if frame.len == 0 {
@@ -129,11 +129,11 @@ impl Receiver {
     /// A code point began in an earlier frame: finish it from this one and
     /// hand it out on its own (a part of 2 to 4 bytes).
     fn complete_carry(&mut self, mut frame: InFrame) -> Result<Step, ProtocolError> {
-        let need = sequence_len(self.carry[0]) - self.carry_len;
+        let need = sequence_len(self.carry[0]) - usize::from(self.carry_len);
         let take = need.min(frame.done);
-        let (pos, have) = (self.pos, self.carry_len);
+        let (pos, have) = (self.pos, usize::from(self.carry_len));
         self.carry[have..have + take].copy_from_slice(&self.buf[pos..pos + take]);
-        self.carry_len += take;
+        self.carry_len += take as u8; // at most 3
         self.consume(&mut frame, take);
         if take == need {
             // Whole: hand it out (validated by the validator already).

@@ -111,7 +111,7 @@ pub(super) struct Receiver {
     /// Parts mode: a code point begun at the end of one frame, finished
     /// from the next (`carry_len` bytes), and whether it was handed out.
     pub(super) carry: [u8; 4],
-    pub(super) carry_len: usize,
+    pub(super) carry_len: u8,
     pub(super) carry_delivered: bool,
     /// Parts mode: bytes at the front of `message` handed out in the last
     /// event (inflated parts); the rest is an unfinished code point.
@@ -119,6 +119,10 @@ pub(super) struct Receiver {
     /// Parts mode: bytes of the message so far (inflated, if compressed),
     /// for the message limit.
     pub(super) inflated: usize,
+    /// Since the read buffer last drained, a read or a message needed more
+    /// than `retained_buffer`: buffers grown for it are kept, as the next
+    /// ones will likely need them too.
+    needed_large: bool,
     /// permessage-deflate was negotiated: the peer's compressed messages
     /// are inflated here (boxed: only negotiated connections pay for it).
     #[cfg(feature = "deflate")]
@@ -177,7 +181,7 @@ impl Receiver {
 
     /// Called at the start of each poll: a reassembled message handed out
     /// by the previous event is no longer borrowed, so its buffer is reused
-    /// (or freed if a large message grew it past `retained`).
+    /// (and kept, if the message was larger than `retained`).
     pub(super) fn recycle(&mut self, retained: usize) {
         if self.carry_delivered {
             self.carry_delivered = false;
@@ -189,26 +193,45 @@ impl Receiver {
         }
         if self.message_delivered {
             self.message_delivered = false;
-            self.message.clear();
-            if self.message.capacity() > retained {
-                self.message = Vec::new();
+            if self.message.len().max(self.text.len()) > retained {
+                self.needed_large = true;
             }
+            self.message.clear();
             self.text.clear();
-            if self.text.capacity() > retained {
-                self.text = String::new();
+        }
+    }
+
+    /// Everything buffered is consumed. Buffers grown past `retained` are
+    /// kept while reads or messages keep needing them (none is allocated
+    /// per message in steady state), and freed at the first drain between
+    /// messages that none did since the last: after a small read or
+    /// message that follows large ones.
+    pub(super) fn compact_if_drained(&mut self, retained: usize) {
+        if self.pos == self.end {
+            self.needed_large |= self.end > retained;
+            self.end = 0;
+            self.pos = 0;
+            if self.frame.is_none() && self.receiving.is_none() {
+                if !self.needed_large {
+                    self.shrink(retained);
+                }
+                self.needed_large = false;
             }
         }
     }
 
-    /// Everything buffered is consumed: give back memory held for a large
-    /// read.
-    pub(super) fn compact_if_drained(&mut self, retained: usize) {
-        if self.pos == self.end {
+    /// Frees each buffer grown past `retained` that holds nothing now.
+    pub(super) fn shrink(&mut self, retained: usize) {
+        if self.pos == self.end && self.buf.capacity() > retained {
+            self.buf = Vec::new();
             self.end = 0;
             self.pos = 0;
-            if self.buf.capacity() > retained {
-                self.buf = Vec::new();
-            }
+        }
+        if self.message.is_empty() && self.message.capacity() > retained {
+            self.message = Vec::new();
+        }
+        if self.text.is_empty() && self.text.capacity() > retained {
+            self.text = String::new();
         }
     }
 
