@@ -388,10 +388,12 @@ impl Connection {
     ///
     /// The room is zero-filled only the first time it is handed out (there
     /// is no `unsafe` here to skip that); after, it holds whatever earlier
-    /// reads left there. The buffer is kept between reads up to
-    /// [`Config::retained_buffer`](crate::Config::retained_buffer): set that
-    /// to at least `max` so that reads reuse it rather than allocate and
-    /// clear it again.
+    /// reads left there. The buffer is kept between reads while they are
+    /// given more room than
+    /// [`Config::retained_buffer`](crate::Config::retained_buffer) (and
+    /// freed with the other large buffers when the connection is quiet, see
+    /// [`shrink_buffers`](Self::shrink_buffers)), so that reads reuse it
+    /// rather than allocate and clear it again.
     ///
     /// ```
     /// use std::io::Read;

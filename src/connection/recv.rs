@@ -208,7 +208,8 @@ impl Receiver {
     /// message that follows large ones.
     pub(super) fn compact_if_drained(&mut self, retained: usize) {
         if self.pos == self.end {
-            self.needed_large |= self.end > retained;
+            // What was buffered, or the room a read was given.
+            self.needed_large |= self.buf.len() > retained;
             self.end = 0;
             self.pos = 0;
             if self.frame.is_none() && self.receiving.is_none() {
