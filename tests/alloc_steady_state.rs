@@ -731,7 +731,11 @@ fn large_buffers_are_kept_until_something_small_comes() {
     let first = fragmented(64 << 10);
     assert_eq!(feed(&mut conn, &first, first.len(), &mut out).0, 1);
     let (n, held) = feed(&mut conn, &fragmented(4097), 1008, &mut out);
-    assert_eq!((n, held), (1, 0), "4097 bytes: both 64 KiB buffers are kept");
+    assert_eq!(
+        (n, held),
+        (1, 0),
+        "4097 bytes: both 64 KiB buffers are kept"
+    );
     let (n, held) = feed(&mut conn, &fragmented(4096), 1008, &mut out);
     assert_eq!(n, 1);
     assert!(held <= -(128 << 10), "4096 bytes: both freed ({held})");
