@@ -277,10 +277,14 @@ impl Utf8Validator {
                 ACCEPT => {
                     self.incomplete = 0;
                     if let Some(text) = text.as_deref_mut() {
-                        let mut char = [0; 4];
-                        char[..seen].copy_from_slice(&self.pending[..seen]);
-                        char[seen] = byte;
-                        text.push_str(core::str::from_utf8(&char[..=seen]).map_err(|_| Utf8Error)?);
+                        // Checked already: decode it (a lead byte of a
+                        // sequence of seen + 1 keeps 6 - seen bits).
+                        let lead = u32::from(self.pending[0]) & (0x7F >> (seen + 1));
+                        let code = self.pending[1..seen]
+                            .iter()
+                            .chain([&byte])
+                            .fold(lead, |code, &b| code << 6 | u32::from(b & 0x3F));
+                        text.push(char::from_u32(code).ok_or(Utf8Error)?);
                     }
                 }
                 _ => {
