@@ -513,7 +513,8 @@ impl Receiver {
 
     /// Uncompressed text arriving over several reads, taken straight from
     /// the caller's bytes when nothing is buffered before them: unmasked in
-    /// blocks on the stack, checked and moved into `text`, so the payload
+    /// blocks on the stack (a server's; a client's needs no unmasking),
+    /// checked and moved into `text`, so the payload
     /// is read once and never copied into `buf` (the same steps as
     /// [`read_frames`](Self::read_frames) takes for such text, one memory
     /// pass fewer). Returns the bytes not taken: what follows the frame,
@@ -531,11 +532,15 @@ impl Receiver {
         let mut block = [0; TEXT_BLOCK];
         let mut taken = 0;
         for piece in bytes[..n].chunks(TEXT_BLOCK) {
-            let block = &mut block[..piece.len()];
-            match frame.mask {
-                Some(key) => mask_into(piece, block, key, frame.consumed),
-                None => block.copy_from_slice(piece),
-            }
+            let block: &[u8] = match frame.mask {
+                Some(key) => {
+                    let block = &mut block[..piece.len()];
+                    mask_into(piece, block, key, frame.consumed);
+                    block
+                }
+                // A client's text is checked where it is.
+                None => piece,
+            };
             let (utf8, len) = (self.utf8, self.text.len());
             if self.utf8.feed_into(block, &mut self.text).is_err() {
                 // Undone: `text` held whole characters only, so `len` is
