@@ -277,13 +277,15 @@ impl Utf8Validator {
                 ACCEPT => {
                     self.incomplete = 0;
                     if let Some(text) = text.as_deref_mut() {
-                        // Checked already: decode it (a lead byte of a
-                        // sequence of seen + 1 keeps 6 - seen bits).
-                        let lead = u32::from(self.pending[0]) & (0x7F >> (seen + 1));
+                        // Checked already: decode it. The lead byte of a
+                        // sequence of seen + 1 bytes has seen + 1 ones and
+                        // a zero before its bits, so `0x7F >> seen` keeps
+                        // them; each continuation adds its low 6 bits.
+                        let lead = u32::from(self.pending[0] & (0x7F >> seen));
                         let code = self.pending[1..seen]
                             .iter()
                             .chain([&byte])
-                            .fold(lead, |code, &b| code << 6 | u32::from(b & 0x3F));
+                            .fold(lead, |code, &b| (code << 6) + u32::from(b & 0x3F));
                         text.push(char::from_u32(code).ok_or(Utf8Error)?);
                     }
                 }
