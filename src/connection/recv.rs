@@ -529,9 +529,23 @@ impl Receiver {
         }
         let n = bytes.len().min(frame.len);
         self.text_room(&frame, n, config);
-        let mut block = [0; TEXT_BLOCK];
+        // Where a server unmasks: a block of the read buffer, which holds
+        // nothing unread here, once a read brings more than a stack block
+        // (zero-filled once, not per read; kept with the text it serves),
+        // else a block on the stack.
+        let mut stack;
+        let block: &mut [u8] = if n > TEXT_BLOCK && frame.mask.is_some() {
+            (self.pos, self.end) = (0, 0);
+            if self.buf.len() < TEXT_SCRATCH {
+                self.buf.resize(TEXT_SCRATCH, 0);
+            }
+            &mut self.buf[..TEXT_SCRATCH]
+        } else {
+            stack = [0; TEXT_BLOCK];
+            &mut stack
+        };
         let mut taken = 0;
-        for piece in bytes[..n].chunks(TEXT_BLOCK) {
+        for piece in bytes[..n].chunks(block.len()) {
             let block: &[u8] = match frame.mask {
                 Some(key) => {
                     let block = &mut block[..piece.len()];
@@ -686,6 +700,10 @@ impl Receiver {
 /// Bytes of text unmasked and checked at a time by
 /// [`take_text`](Receiver::take_text): small enough to stay in the L1 cache.
 const TEXT_BLOCK: usize = 4096;
+/// Text of a server's larger reads is unmasked in blocks of this size, in
+/// the read buffer (measured: 8 KiB beat 4 KiB, and 16 KiB or more lose to
+/// the first-level cache).
+const TEXT_SCRATCH: usize = 8192;
 
 /// Makes room for `additional` more bytes, doubling as usual but never past
 /// `limit` (which the caller has checked the new length against), so that a
