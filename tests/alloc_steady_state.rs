@@ -542,6 +542,32 @@ fn text_in_large_reads_skips_the_read_buffer() {
     );
 }
 
+/// Where a server unmasks a read's text, seen in what the read allocates
+/// (a 20,000-byte text frame whose header came alone): at most 4096 bytes
+/// of text in a block on the stack (the text only: its room, the whole
+/// frame), more in an 8 KiB block of the read buffer (one more allocation).
+#[test]
+fn where_a_read_of_text_is_unmasked() {
+    let frame = c2s(0x81, &[b'a'; 20_000]);
+    let (header, payload) = frame.split_at(8);
+    for (read, expected) in [(4096, (1, 20_000)), (4097, (2, 20_000 + 8192))] {
+        let mut conn = server();
+        let mut out = Vec::new();
+        conn.receive(header);
+        assert!(matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)));
+        let info = allocation_counter::measure(|| {
+            conn.receive(&payload[..read]);
+            assert!(matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)));
+        });
+        assert_eq!((info.count_total, info.bytes_total), expected, "{read}");
+        conn.receive(&payload[read..]);
+        assert!(matches!(
+            conn.poll_event(&mut out),
+            Ok(Polled::Event(Event::Text(t), _)) if t.len() == 20_000 && t.bytes().all(|b| b == b'a')
+        ));
+    }
+}
+
 /// Reads straight into the connection (`receive_with`, 4096 bytes of room)
 /// allocate nothing in steady state, with the default config (the room
 /// asked for is more than `retained_buffer`, so the buffer is kept even
