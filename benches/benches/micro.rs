@@ -471,9 +471,11 @@ fn receive_peers(
         }
     }));
     if expect_bytes.is_some_and(|n| n >= MIB) {
-        // The peers keep their buffers between messages; wstate frees a
-        // buffer larger than `retained_buffer` once drained (512 bytes by
-        // default). Here with buffers kept, as the peers do.
+        // The peers keep their buffers between messages. wstate keeps a
+        // buffer grown past `retained_buffer` (512 bytes by default) while
+        // large messages keep coming, so the default config above does
+        // too; this one keeps everything up to 4 MiB whatever comes (as
+        // the default config did not, before session 8).
         let data = input.clone();
         let config = Config::default().retained_buffer(4 * MIB);
         let mut conn = Connection::new_open(Role::Server, config);
