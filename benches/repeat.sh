@@ -29,7 +29,7 @@ if [[ ${#bins[@]} -eq 0 ]]; then
     cd "$(dirname "$0")"
     args=(bench --bench micro --no-run --message-format=json)
     [[ -n $features ]] && args+=(--features "$features")
-    bin=$(cargo "${args[@]}" 2>/dev/null |
+    bin=$(cargo "${args[@]}" 2>/dev/null | grep '"name":"micro"' |
         sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
     [[ -x $bin ]] || { echo "error: could not build the micro benchmark" >&2; exit 1; }
     bins=("$bin")
