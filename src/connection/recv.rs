@@ -119,9 +119,9 @@ pub(super) struct Receiver {
     /// Parts mode: bytes of the message so far (inflated, if compressed),
     /// for the message limit.
     pub(super) inflated: usize,
-    /// Since the read buffer last drained, a read or a message needed more
-    /// than `retained_buffer`: buffers grown for it are kept, as the next
-    /// ones will likely need them too.
+    /// Since the last drain between messages, a read or a message needed
+    /// more than `retained_buffer`: buffers grown for it are kept, as the
+    /// next ones will likely need them too.
     needed_large: bool,
     /// permessage-deflate was negotiated: the peer's compressed messages
     /// are inflated here (boxed: only negotiated connections pay for it).
@@ -512,10 +512,11 @@ impl Receiver {
     }
 
     /// Uncompressed text arriving over several reads, taken straight from
-    /// the caller's bytes when nothing is buffered before them: unmasked in
-    /// blocks on the stack (a server's; a client's needs no unmasking),
-    /// checked and moved into `text`, so the payload
-    /// is read once and never copied into `buf` (the same steps as
+    /// the caller's bytes when nothing is buffered before them: a server's
+    /// unmasked a block at a time (on the stack, or in a block at the front
+    /// of `buf` for larger reads; a client's needs no unmasking), checked
+    /// and moved into `text`, so the payload is read once and never
+    /// buffered in `buf` (the same steps as
     /// [`read_frames`](Self::read_frames) takes for such text, one memory
     /// pass fewer). Returns the bytes not taken: what follows the frame,
     /// or, from a block with bad UTF-8 on, the rest of it, left for
@@ -698,7 +699,8 @@ impl Receiver {
 }
 
 /// Bytes of text unmasked and checked at a time by
-/// [`take_text`](Receiver::take_text): small enough to stay in the L1 cache.
+/// [`take_text`](Receiver::take_text) in a block on the stack, for reads
+/// that bring no more than this: small enough to stay in the L1 cache.
 const TEXT_BLOCK: usize = 4096;
 /// Text of a server's larger reads is unmasked in blocks of this size, in
 /// the read buffer (measured: 8 KiB beat 4 KiB, and 16 KiB or more lose to
