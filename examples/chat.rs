@@ -341,15 +341,15 @@ async fn chat(
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let config = Config::default()
-        .max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_MESSAGE)
-        .max_pending_output(Some(MAX_PENDING))
+        .with_max_message_size(MAX_MESSAGE)
+        .with_max_frame_size(MAX_MESSAGE)
+        .with_max_pending_output(Some(MAX_PENDING))
         // A Ping after 15 s of silence; no answer within 10 s: 1011.
-        .keepalive(Some(Keepalive::new(
+        .with_keepalive(Some(Keepalive::new(
             Duration::from_secs(15),
             Duration::from_secs(10),
         )))
-        .close_timeout(Some(CLOSE_TIMEOUT));
+        .with_close_timeout(Some(CLOSE_TIMEOUT));
     let mut conn = Connection::server(config);
     let mut client = Client {
         id: room.id(),

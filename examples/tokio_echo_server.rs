@@ -200,10 +200,10 @@ async fn serve(
     stop: &mut watch::Receiver<bool>,
 ) -> io::Result<String> {
     stream.set_nodelay(true)?;
-    let config = Config::default().retained_buffer(RETAINED);
+    let config = Config::default().with_retained_buffer(RETAINED);
     // permessage-deflate when built with `--features deflate`.
     #[cfg(feature = "deflate")]
-    let config = config.deflate(wstate::handshake::extensions::DeflateConfig::enabled());
+    let config = config.with_deflate(Some(wstate::DeflateConfig::default()));
     let mut conn = Connection::server(config);
     let mut out = Vec::new();
     let mut echoed = 0u64;

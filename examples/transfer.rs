@@ -74,7 +74,7 @@ fn send(url: &str, size: u64) -> Result<(), Box<dyn std::error::Error>> {
     let url = WsUrl::parse(url)?;
     let mut sock = TcpStream::connect((url.host(), url.port()))?;
     let mut out = Vec::new();
-    let config = Config::default().max_pending_output(Some(4 * PART));
+    let config = Config::default().with_max_pending_output(Some(4 * PART));
     let mut conn = Connection::client(&url.request(), common::os_entropy, config, &mut out)?;
     sock.write_all(&out)?;
     out.clear();
@@ -136,9 +136,9 @@ fn send(url: &str, size: u64) -> Result<(), Box<dyn std::error::Error>> {
 /// message's length.
 fn receive(mut sock: TcpStream) -> std::io::Result<u64> {
     let config = Config::default()
-        .receive_parts(Some(PART))
-        .max_frame_size(usize::MAX)
-        .max_message_size(usize::MAX);
+        .with_receive_parts(Some(PART))
+        .with_max_frame_size(usize::MAX)
+        .with_max_message_size(usize::MAX);
     let mut conn = Connection::server(config);
     let mut out = Vec::new();
     let mut got: u64 = 0;

@@ -192,6 +192,8 @@ mod event;
 pub mod handshake;
 pub mod wire;
 
+#[cfg(feature = "deflate")]
+pub use config::DeflateConfig;
 pub use config::{Config, Keepalive};
 pub use connection::{Connection, ConnectionState, Entropy, Polled, Role, Sender};
 pub use error::{Error, HandshakeError, ProtocolError, SendError};

@@ -17,15 +17,15 @@ fn is_client_tells_the_roles_apart() {
 #[test]
 fn config_is_the_one_given() {
     let config = Config::default()
-        .max_frame_size(1234)
-        .max_message_size(5678)
-        .retained_buffer(99);
+        .with_max_frame_size(1234)
+        .with_max_message_size(5678)
+        .with_retained_buffer(99);
     let conn = Connection::new_open(Role::Server, config.clone());
-    assert_eq!(conn.config().max_frame_size, 1234);
-    assert_eq!(conn.config().max_message_size, 5678);
-    assert_eq!(conn.config().retained_buffer, 99);
+    assert_eq!(conn.config().max_frame_size(), 1234);
+    assert_eq!(conn.config().max_message_size(), 5678);
+    assert_eq!(conn.config().retained_buffer(), 99);
     let conn = server_with(config);
-    assert_eq!(conn.config().max_frame_size, 1234);
+    assert_eq!(conn.config().max_frame_size(), 1234);
 }
 
 /// 64 bytes from the OS: all zero (or all one value) once in 2^504 tries.
@@ -47,11 +47,12 @@ fn os_entropy_fills_the_buffer() {
 #[cfg(feature = "deflate")]
 #[test]
 fn new_open_with_deflate_takes_its_own_side() {
+    use wstate::DeflateConfig;
     use wstate::Message;
-    use wstate::handshake::extensions::{DeflateConfig, negotiate};
-    let config = Config::default().deflate(DeflateConfig::enabled());
+    use wstate::handshake::extensions::negotiate;
+    let config = Config::default().with_deflate(Some(DeflateConfig::default()));
     let offer = b"permessage-deflate; server_no_context_takeover";
-    let params = negotiate([&offer[..]], &config.deflate).expect("accepted");
+    let params = negotiate([&offer[..]], config.deflate().unwrap()).expect("accepted");
     assert!(params.server_no_context_takeover && !params.client_no_context_takeover);
     let text = "the same words, again and again and again";
     let frames = |role: Role| {
@@ -75,9 +76,9 @@ fn an_empty_read_is_not_activity() {
     use core::time::Duration;
     use wstate::Keepalive;
     let ms = Duration::from_millis;
-    let keepalive = Keepalive::new(ms(100), ms(50)).any_data(true);
+    let keepalive = Keepalive::new(ms(100), ms(50)).with_any_data(true);
     let run = |read: &[u8]| {
-        let config = Config::default().keepalive(Some(keepalive.clone()));
+        let config = Config::default().with_keepalive(Some(keepalive.clone()));
         let mut conn = Connection::new_open(Role::Server, config);
         let mut out = vec![];
         conn.handle_timeout(ms(0), &mut out);

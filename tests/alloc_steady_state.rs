@@ -181,7 +181,7 @@ fn server_reads_within_retained_buffer() {
 fn server_large_reads_with_larger_retained_buffer() {
     // A server expecting big reads keeps a buffer to match; then batches of
     // small messages and large messages allocate nothing either.
-    let config = Config::default().retained_buffer(128 << 10);
+    let config = Config::default().with_retained_buffer(128 << 10);
     let batch = c2s(0x82, &[7; 16]).repeat(64);
     assert_steady(
         Connection::new_open(Role::Server, config.clone()),
@@ -274,7 +274,7 @@ fn reads_that_cut_every_frame() {
             let mut out_of_step: Vec<&[u8]> = vec![&stream[..1]];
             out_of_step.extend(stream[1..].chunks(frame.len()));
             for reads in [cut, out_of_step] {
-                let config = Config::default().receive_parts(parts);
+                let config = Config::default().with_receive_parts(parts);
                 let mut conn = Connection::new_open(Role::Server, config);
                 let mut out = Vec::new();
                 let mut drain = |conn: &mut Connection, read: &[u8]| {
@@ -343,7 +343,7 @@ fn large_messages_in_pieces_with_buffers_kept() {
         .concat(),
     ] {
         for retained in [512, 512 << 10] {
-            let config = Config::default().retained_buffer(retained);
+            let config = Config::default().with_retained_buffer(retained);
             let conn = Connection::new_open(Role::Server, config);
             let what = format!("{:x}, retained_buffer({retained})", frames[0]);
             assert_steady_in_reads(conn, &frames, 16 << 10, &what);
@@ -370,8 +370,8 @@ fn done_holds_no_memory() {
     ] {
         let keepalive = Keepalive::new(ms(100), ms(50));
         let config = Config::default()
-            .keepalive(Some(keepalive))
-            .retained_buffer(0);
+            .with_keepalive(Some(keepalive))
+            .with_retained_buffer(0);
         let mut conn = Connection::new_open(Role::Server, config);
         let mut out = Vec::new();
         conn.handle_timeout(ms(0), &mut out);
@@ -448,7 +448,7 @@ fn text_in_small_reads_grows_in_few_steps() {
 #[test]
 fn text_buffer_of_exactly_the_retained_size_is_kept() {
     let message = [c2s(0x01, &[b'x'; 100]), c2s(0x80, b"")].concat();
-    let config = Config::default().retained_buffer(100);
+    let config = Config::default().with_retained_buffer(100);
     let conn = Connection::new_open(Role::Server, config);
     assert_steady_in_reads(conn, &message, 8, "100-byte text, retained_buffer(100)");
 }
@@ -487,7 +487,7 @@ fn fragmented_message_growth_is_exact() {
                     c2s(b0, &vec![b'z'; n])
                 })
                 .collect();
-            let config = Config::default().max_message_size(limit);
+            let config = Config::default().with_max_message_size(limit);
             let mut conn = Connection::new_open(Role::Server, config);
             let mut out = Vec::new();
             let info = allocation_counter::measure(|| {
@@ -577,7 +577,10 @@ fn where_a_read_of_text_is_unmasked() {
 fn reads_into_the_connection_allocate_nothing() {
     let one = c2s(0x82, b"0123456789abcdef");
     for read in [one.repeat(100), one] {
-        for config in [Config::default(), Config::default().retained_buffer(4096)] {
+        for config in [
+            Config::default(),
+            Config::default().with_retained_buffer(4096),
+        ] {
             reads_into_the_connection(config, &read);
         }
     }
@@ -620,7 +623,7 @@ fn reads_into_the_connection(config: Config, read: &[u8]) {
 fn read_buffer_growth_for_a_large_frame_is_exact() {
     for (size, read, allocations) in [(1 << 20, 64 << 10, 3), (200_000, 1 << 10, 2)] {
         let frame = c2s(0x82, &vec![7; size]);
-        let config = Config::default().retained_buffer(4 << 20);
+        let config = Config::default().with_retained_buffer(4 << 20);
         let mut conn = Connection::new_open(Role::Server, config);
         let mut out = Vec::new();
         let mut got = None;
@@ -673,10 +676,11 @@ fn a_read_that_fills_the_text_exactly_allocates_nothing() {
 #[cfg(feature = "deflate")]
 #[test]
 fn compressed_sending_keeps_a_small_buffer_and_frees_a_large_one() {
-    use wstate::handshake::extensions::{DeflateConfig, negotiate};
+    use wstate::DeflateConfig;
+    use wstate::handshake::extensions::negotiate;
     let server = || {
-        let config = Config::default().deflate(DeflateConfig::enabled());
-        let params = negotiate([&b"permessage-deflate"[..]], &config.deflate);
+        let config = Config::default().with_deflate(Some(DeflateConfig::default()));
+        let params = negotiate([&b"permessage-deflate"[..]], config.deflate().unwrap());
         assert!(params.is_some());
         Connection::new_open_with_deflate(Role::Server, config, params)
     };
@@ -717,7 +721,7 @@ fn compressed_sending_keeps_a_small_buffer_and_frees_a_large_one() {
 fn binary_message_buffer_is_kept_up_to_the_retained_size() {
     let message = [c2s(0x02, &[7; 50]), c2s(0x00, &[8; 50]), c2s(0x80, b"")].concat();
     for retained in [100, 4096] {
-        let config = Config::default().retained_buffer(retained);
+        let config = Config::default().with_retained_buffer(retained);
         let conn = Connection::new_open(Role::Server, config);
         let what = format!("100-byte binary, retained_buffer({retained})");
         assert_steady_in_reads(conn, &message, 8, &what);
@@ -756,7 +760,7 @@ fn feed(conn: &mut Connection, bytes: &[u8], read: usize, out: &mut Vec<u8>) -> 
 /// whole frame in the read buffer).
 #[test]
 fn large_buffers_are_kept_until_something_small_comes() {
-    let config = Config::default().retained_buffer(4096);
+    let config = Config::default().with_retained_buffer(4096);
     let mut out = Vec::with_capacity(128 << 10);
     // Messages: the first, in one read, grows the read buffer and the
     // reassembly buffer to 64 KiB. The next come a frame (1008 bytes) per

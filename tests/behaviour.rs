@@ -61,7 +61,7 @@ fn empty_messages() {
 #[test]
 fn auto_pong_can_be_switched_off() {
     let t = invariant(
-        || server_with(Config::default().auto_pong(false)),
+        || server_with(Config::default().with_auto_pong(false)),
         &c2s(0x89, b"hi"),
         false,
     );

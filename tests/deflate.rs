@@ -5,8 +5,8 @@
 
 mod common;
 use common::*;
+use wstate::DeflateConfig;
 use wstate::handshake::accept_key;
-use wstate::handshake::extensions::DeflateConfig;
 use wstate::{
     Accept, ClientRequest, CloseCode, Config, Connection, Error, Event, HandshakeError, Message,
     Polled, ProtocolError,
@@ -34,7 +34,7 @@ fn server_accepting(config: Config, offer: &str) -> (Connection, String) {
 }
 
 fn enabled() -> Config {
-    Config::default().deflate(DeflateConfig::enabled())
+    Config::default().with_deflate(Some(DeflateConfig::default()))
 }
 
 fn deflate_server() -> Connection {
@@ -100,7 +100,7 @@ fn rfc_7692_hello_sent_with_context_takeover() {
     // literal run is not needed; a length-5 distance-5 match is coded).
     assert_eq!(out, [0xc1, 0x04, 0x02, 0x13, 0x00, 0x00]);
     // At level 6, exactly §7.2.3.2's bytes.
-    let config = Config::default().deflate(DeflateConfig::enabled().with_level(6));
+    let config = Config::default().with_deflate(Some(DeflateConfig::default().with_level(6)));
     let mut s6 = server_accepting(config, "permessage-deflate").0;
     let mut out6 = vec![];
     s6.send(Message::Text("Hello"), &mut out6).unwrap();
@@ -108,7 +108,7 @@ fn rfc_7692_hello_sent_with_context_takeover() {
     s6.send(Message::Text("Hello"), &mut out6).unwrap();
     assert_eq!(out6, [0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
     // Ours decodes to "Hello" after the first (context takeover).
-    let (mut c, _) = pair(DeflateConfig::enabled(), DeflateConfig::enabled());
+    let (mut c, _) = pair(DeflateConfig::default(), DeflateConfig::default());
     c.receive(&[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
     c.receive(&[0xc1, 0x04, 0x02, 0x13, 0x00, 0x00]);
     let hello = Some(Owned::Text("Hello".into()));
@@ -228,7 +228,7 @@ fn compressed(message: &[u8]) -> Vec<u8> {
 fn the_limit_applies_to_the_inflated_size() {
     let limit = 100_000;
     let make = || {
-        let config = enabled().max_message_size(limit);
+        let config = enabled().with_max_message_size(limit);
         server_accepting(config, "permessage-deflate").0
     };
     // Exactly the limit: accepted.
@@ -331,11 +331,11 @@ fn pair(client: DeflateConfig, server: DeflateConfig) -> (Connection, Connection
     let mut c = Connection::client(
         &ClientRequest::new("h", "/"),
         fill_key,
-        Config::default().deflate(client),
+        Config::default().with_deflate(Some(client)),
         &mut to_server,
     )
     .unwrap();
-    let mut s = Connection::server(Config::default().deflate(server));
+    let mut s = Connection::server(Config::default().with_deflate(Some(server)));
     s.receive(&to_server);
     let mut to_client = vec![];
     match s.poll_event(&mut to_client) {
@@ -385,34 +385,34 @@ fn client_and_server_in_every_mode() {
     let modes = [
         (
             "defaults",
-            DeflateConfig::enabled(),
-            DeflateConfig::enabled(),
+            DeflateConfig::default(),
+            DeflateConfig::default(),
         ),
         (
             "no context takeover both ways",
-            DeflateConfig::enabled()
+            DeflateConfig::default()
                 .with_client_no_context_takeover(true)
                 .with_server_no_context_takeover(true),
-            DeflateConfig::enabled(),
+            DeflateConfig::default(),
         ),
         (
             "window bits 9",
-            DeflateConfig::enabled()
+            DeflateConfig::default()
                 .with_client_max_window_bits(9)
                 .with_server_max_window_bits(9),
-            DeflateConfig::enabled(),
+            DeflateConfig::default(),
         ),
         (
             "server answers plainly",
-            DeflateConfig::enabled(),
-            DeflateConfig::enabled().with_compress_outgoing(false),
+            DeflateConfig::default(),
+            DeflateConfig::default().with_compress_outgoing(false),
         ),
         (
             "level 9, small messages plain",
-            DeflateConfig::enabled()
+            DeflateConfig::default()
                 .with_level(9)
                 .with_min_compress_size(100),
-            DeflateConfig::enabled()
+            DeflateConfig::default()
                 .with_level(9)
                 .with_min_compress_size(100),
         ),
@@ -448,7 +448,7 @@ fn client_and_server_in_every_mode() {
 
 #[test]
 fn compression_shrinks_repetitive_messages() {
-    let (mut c, mut s) = pair(DeflateConfig::enabled(), DeflateConfig::enabled());
+    let (mut c, mut s) = pair(DeflateConfig::default(), DeflateConfig::default());
     let json = br#"{"type":"update","value":12345,"tags":["a","b","c"]}"#.repeat(50);
     let mut wire = vec![];
     c.send(
@@ -475,20 +475,20 @@ fn a_client_fails_on_an_answer_it_did_not_allow() {
     let accept = |key: &str| String::from_utf8(accept_key(key.as_bytes()).to_vec()).unwrap();
     for (config, answer) in [
         // We offered nothing.
-        (DeflateConfig::default(), "permessage-deflate"),
+        (None, "permessage-deflate"),
         // A parameter we did not offer.
         (
-            DeflateConfig::enabled(),
+            Some(DeflateConfig::default()),
             "permessage-deflate; client_max_window_bits",
         ),
-        (DeflateConfig::enabled(), "permessage-deflate; foo"),
+        (Some(DeflateConfig::default()), "permessage-deflate; foo"),
         (
-            DeflateConfig::enabled(),
+            Some(DeflateConfig::default()),
             "permessage-deflate, permessage-deflate",
         ),
-        (DeflateConfig::enabled(), "x-other"),
+        (Some(DeflateConfig::default()), "x-other"),
         (
-            DeflateConfig::enabled().with_server_max_window_bits(10),
+            Some(DeflateConfig::default().with_server_max_window_bits(10)),
             "permessage-deflate; server_max_window_bits=11",
         ),
     ] {
@@ -496,7 +496,7 @@ fn a_client_fails_on_an_answer_it_did_not_allow() {
         let mut c = Connection::client(
             &ClientRequest::new("h", "/"),
             fill_key,
-            Config::default().deflate(config),
+            Config::default().with_deflate(config),
             &mut request,
         )
         .unwrap();
@@ -556,7 +556,7 @@ fn fragments_are_compressed_with_rsv1_on_the_first() {
         }
         (wire, heads)
     };
-    let (mut c, mut s) = pair(DeflateConfig::enabled(), DeflateConfig::enabled());
+    let (mut c, mut s) = pair(DeflateConfig::default(), DeflateConfig::default());
     let (wire, heads) = send(&mut c);
     assert_eq!(heads, [0x41, 0x00, 0x00, 0x80]);
     assert!(
@@ -572,8 +572,8 @@ fn fragments_are_compressed_with_rsv1_on_the_first() {
     );
     // Not compressing: plain fragments, every payload byte on the wire.
     let (mut c, _) = pair(
-        DeflateConfig::enabled().with_compress_outgoing(false),
-        DeflateConfig::enabled(),
+        DeflateConfig::default().with_compress_outgoing(false),
+        DeflateConfig::default(),
     );
     let (wire, heads) = send(&mut c);
     assert_eq!(heads, [0x01, 0x00, 0x00, 0x80]);

@@ -72,7 +72,9 @@ const UNANSWERED: &[u8] = include_bytes!(concat!(
 #[test]
 fn early_data_bound_does_not_depend_on_the_split() {
     let data = &UNANSWERED[5..];
-    let config = Config::default().max_handshake_size(144).max_headers(16);
+    let config = Config::default()
+        .with_max_handshake_size(144)
+        .with_max_headers(16);
     let head_len = 140;
     let run = |pieces: &[&[u8]]| {
         let mut conn = Connection::server(config.clone());
@@ -126,12 +128,12 @@ const EXACT_CHUNK: &[u8] = include_bytes!(concat!(
 #[cfg(feature = "deflate")]
 #[test]
 fn compressed_fragment_inflating_to_an_exact_chunk() {
-    use wstate::handshake::extensions::DeflateConfig;
+    use wstate::DeflateConfig;
     use wstate::{Accept, Event};
     let request = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
-    let mut s = Connection::server(Config::default().deflate(DeflateConfig::enabled()));
+    let mut s = Connection::server(Config::default().with_deflate(Some(DeflateConfig::default())));
     let mut out = Vec::new();
     s.receive(request);
     match s.poll_event(&mut out) {
@@ -183,13 +185,14 @@ fn utf8_then_corrupt_through_the_fuzz_property() {
 #[cfg(feature = "deflate")]
 #[test]
 fn utf8_then_corrupt_same_error_whole_and_byte_by_byte() {
-    use wstate::handshake::extensions::DeflateConfig;
+    use wstate::DeflateConfig;
     use wstate::{Accept, Event};
     let request = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
     let run = |pieces: &[&[u8]]| {
-        let mut s = Connection::server(Config::default().deflate(DeflateConfig::enabled()));
+        let mut s =
+            Connection::server(Config::default().with_deflate(Some(DeflateConfig::default())));
         let mut out = Vec::new();
         s.receive(request);
         match s.poll_event(&mut out) {

@@ -106,8 +106,8 @@ fn messages_both_ways_then_close() {
 #[cfg(feature = "deflate")]
 #[test]
 fn messages_compressed_both_ways() {
-    use wstate::handshake::extensions::DeflateConfig;
-    let config = Config::default().deflate(DeflateConfig::enabled());
+    use wstate::DeflateConfig;
+    let config = Config::default().with_deflate(Some(DeflateConfig::default()));
     let (server, client) = exchange(&config);
     assert!(server.deflate().is_some());
     assert_eq!(server.deflate(), client.deflate());
@@ -116,9 +116,10 @@ fn messages_compressed_both_ways() {
 #[cfg(feature = "deflate")]
 #[test]
 fn new_open_with_deflate_compresses() {
-    use wstate::handshake::extensions::{DeflateConfig, negotiate};
-    let config = Config::default().deflate(DeflateConfig::enabled());
-    let params = negotiate([&b"permessage-deflate"[..]], &config.deflate);
+    use wstate::DeflateConfig;
+    use wstate::handshake::extensions::negotiate;
+    let config = Config::default().with_deflate(Some(DeflateConfig::default()));
+    let params = negotiate([&b"permessage-deflate"[..]], config.deflate().unwrap());
     let mut server = Connection::new_open_with_deflate(Role::Server, config.clone(), params);
     let mut out = Vec::new();
     let text = "a".repeat(1000);

@@ -546,7 +546,7 @@ fn client_rejection_body_by_content_length_at_every_split() {
     // A body longer than the handshake limit is cut at the limit.
     let limit = 124;
     let make = || {
-        let config = Config::default().max_handshake_size(limit);
+        let config = Config::default().with_max_handshake_size(limit);
         Connection::client(&ClientRequest::new("h", "/"), fill_key, config, &mut vec![]).unwrap()
     };
     let body = "x".repeat(500);

@@ -123,7 +123,7 @@ fn request_content_is_refused() {
 #[test]
 fn early_data_over_the_bound_and_eof_while_pending() {
     // 16 bytes of frames may wait after the head; 17 may not.
-    let make = || Connection::server(Config::default().max_handshake_size(200));
+    let make = || Connection::server(Config::default().with_max_handshake_size(200));
     let mut input = get(&[]);
     input.extend(c2s(0x82, &[0; 10])); // 16 bytes
     let t = invariant(make, &input, false);
@@ -366,7 +366,7 @@ fn interim_responses_are_skipped() {
     // The head limit bounds the interim responses too.
     let make = || {
         let r = ClientRequest::new("h", "/");
-        let config = Config::default().max_handshake_size(100);
+        let config = Config::default().with_max_handshake_size(100);
         Connection::client(&r, fill_key, config, &mut vec![]).unwrap()
     };
     let input = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(5);
@@ -703,7 +703,7 @@ fn bare_lf_past_the_limit_is_431_at_every_split() {
     input.resize(100, b'a');
     input.extend_from_slice(b"\n\r\n");
     let t = invariant(
-        || Connection::server(Config::default().max_handshake_size(64)),
+        || Connection::server(Config::default().with_max_handshake_size(64)),
         &input,
         false,
     );
@@ -714,7 +714,7 @@ fn bare_lf_past_the_limit_is_431_at_every_split() {
     assert!(t.out.starts_with(b"HTTP/1.1 431 "));
     // Before the limit, a bare LF is refused at once with 400.
     let t = invariant(
-        || Connection::server(Config::default().max_handshake_size(64)),
+        || Connection::server(Config::default().with_max_handshake_size(64)),
         b"GET / HTTP/1.1\nHost: h\r\n\r\n",
         false,
     );
@@ -729,7 +729,7 @@ fn a_request_line_ending_at_the_limit_is_431() {
     let line = format!("GET /{} HTTP/1.1", "a".repeat(85)); // 99 bytes
     assert_eq!(line.len(), 99);
     let input = format!("{line}\r\nHost: h\r\n\r\n");
-    let make = || Connection::server(Config::default().max_handshake_size(100));
+    let make = || Connection::server(Config::default().with_max_handshake_size(100));
     let t = invariant(make, input.as_bytes(), false);
     assert_eq!(
         t.events,

@@ -274,13 +274,13 @@ fn limits_fail_with_1009_before_buffering() {
     let small = || {
         server_with(
             Config::default()
-                .max_frame_size(100)
-                .max_message_size(150)
-                .max_fragments(3),
+                .with_max_frame_size(125)
+                .with_max_message_size(175)
+                .with_max_fragments(3),
         )
     };
     // Frame over the frame limit: refused from its header alone.
-    let header_only = &c2s(0x82, &[0; 101])[..8];
+    let header_only = &c2s(0x82, &[0; 126])[..8];
     let t = invariant(small, header_only, false);
     assert_eq!(
         t.events,
@@ -298,7 +298,7 @@ fn limits_fail_with_1009_before_buffering() {
     );
 
     // Message over the message limit, found at the second fragment's header.
-    let input = cat(&[c2s(0x02, &[1; 100]), c2s(0x80, &[2; 51])[..8].to_vec()]);
+    let input = cat(&[c2s(0x02, &[1; 125]), c2s(0x80, &[2; 51])[..8].to_vec()]);
     let t = invariant(small, &input, false);
     assert_eq!(
         t.events,
@@ -325,9 +325,9 @@ fn limits_fail_with_1009_before_buffering() {
     assert_eq!(t.out, s2c(0x88, &close_payload(1009, "too many fragments")));
 
     // Exactly at the limits is fine.
-    let input = cat(&[c2s(0x02, &[1; 100]), c2s(0x00, &[2; 50]), c2s(0x80, b"")]);
+    let input = cat(&[c2s(0x02, &[1; 125]), c2s(0x00, &[2; 50]), c2s(0x80, b"")]);
     let t = invariant(small, &input, false);
-    let mut expected = vec![1; 100];
+    let mut expected = vec![1; 125];
     expected.extend([2; 50]);
     assert_eq!(t.events, vec![Owned::Binary(expected)]);
     assert!(t.out.is_empty());
@@ -385,7 +385,8 @@ fn text_limit_counts_a_cut_character() {
         c2s(0x01, &[b'a', b'b', b'c', e[0]]),
         c2s(0x80, &[e[1], b'x']),
     ]);
-    let limited = |limit: usize| move || server_with(Config::default().max_message_size(limit));
+    let limited =
+        |limit: usize| move || server_with(Config::default().with_max_message_size(limit));
     let t = invariant(limited(6), &input, false);
     assert_eq!(t.events, vec![Owned::Text("abcéx".into())]);
     assert_eq!(t.out, b"");

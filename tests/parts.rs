@@ -18,7 +18,7 @@ enum Got {
 }
 
 fn parts_server(max_part: usize) -> Connection {
-    let config = Config::default().receive_parts(Some(max_part));
+    let config = Config::default().with_receive_parts(Some(max_part));
     Connection::new_open(Role::Server, config)
 }
 
@@ -239,8 +239,8 @@ fn message_limit_at_n_and_n_plus_one() {
             Connection::new_open(
                 Role::Server,
                 Config::default()
-                    .receive_parts(Some(10))
-                    .max_message_size(limit),
+                    .with_receive_parts(Some(10))
+                    .with_max_message_size(limit),
             )
         }
     };
@@ -283,9 +283,9 @@ fn memory_is_bounded_by_the_read_and_the_part() {
     // 16 KiB: the connection holds about a read, not the frame.
     let len = 64 << 20;
     let config = Config::default()
-        .receive_parts(Some(16 << 10))
-        .max_frame_size(usize::MAX)
-        .max_message_size(usize::MAX);
+        .with_receive_parts(Some(16 << 10))
+        .with_max_frame_size(usize::MAX)
+        .with_max_message_size(usize::MAX);
     let mut conn = Connection::new_open(Role::Server, config);
     let mut head = vec![0x82, 0xff];
     head.extend((len as u64).to_be_bytes());
@@ -328,14 +328,14 @@ fn memory_is_bounded_by_the_read_and_the_part() {
 #[cfg(feature = "deflate")]
 mod deflate {
     use super::*;
-    use wstate::handshake::extensions::DeflateConfig;
+    use wstate::DeflateConfig;
     use wstate::{Accept, Message};
 
     fn server(max_part: usize, limit: usize) -> Connection {
         let config = Config::default()
-            .receive_parts(Some(max_part))
-            .max_message_size(limit)
-            .deflate(DeflateConfig::enabled());
+            .with_receive_parts(Some(max_part))
+            .with_max_message_size(limit)
+            .with_deflate(Some(DeflateConfig::default()));
         let mut s = Connection::server(config);
         s.receive(
             b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\

@@ -117,7 +117,7 @@ fn bad_utf8_fails_before_the_rest_of_the_frame() {
 /// bytes in a head well under `max_handshake_size` is refused; 8192 is not.
 #[test]
 fn header_line_over_8_kib_gets_431() {
-    let config = Config::default().max_handshake_size(64 << 10);
+    let config = Config::default().with_max_handshake_size(64 << 10);
     let line = |len: usize| format!("X-Long: {}", "a".repeat(len - "X-Long: ".len()));
     let ok = request_with(&[line(8192)]);
     let value = accepted_header(config.clone(), &ok, "x-long");
@@ -223,8 +223,8 @@ fn announced_length_is_not_memory() {
     input.extend(KEY);
     input.extend([0x55; 100]);
     for parts in [None, Some(4096)] {
-        let config = Config::default().receive_parts(parts);
-        assert_eq!(config.max_frame_size, announced);
+        let config = Config::default().with_receive_parts(parts);
+        assert_eq!(config.max_frame_size(), announced);
         for split in 0..=input.len() {
             let (a, b) = input.split_at(split);
             let mut conn = server_with(config.clone());
@@ -262,9 +262,9 @@ fn announced_length_is_not_memory() {
 fn single_frame_over_max_message_size() {
     for parts in [None, Some(4)] {
         let config = Config::default()
-            .max_frame_size(1000)
-            .max_message_size(100)
-            .receive_parts(parts);
+            .with_max_frame_size(1000)
+            .with_max_message_size(100)
+            .with_receive_parts(parts);
         let make = || server_with(config.clone());
         for (b0, len) in [(0x82, 101), (0x81, 101), (0x82, 126), (0x82, 1000)] {
             let t = invariant(make, &c2s(b0, &vec![b'x'; len]), false);
@@ -279,7 +279,9 @@ fn single_frame_over_max_message_size() {
         }
     }
     // At the limit: delivered.
-    let config = Config::default().max_frame_size(1000).max_message_size(100);
+    let config = Config::default()
+        .with_max_frame_size(1000)
+        .with_max_message_size(100);
     let t = invariant(|| server_with(config.clone()), &c2s(0x82, &[7; 100]), false);
     assert!(t.out.is_empty());
     assert_eq!(t.events, [Owned::Binary(vec![7; 100])]);
@@ -294,9 +296,13 @@ fn single_frame_over_max_message_size() {
 fn head_of_exactly_the_limit_is_accepted() {
     let request = request_with(&["X-Pad: abc".into()]);
     let n = request.len();
-    accepted_header(Config::default().max_handshake_size(n), &request, "x-pad");
+    accepted_header(
+        Config::default().with_max_handshake_size(n),
+        &request,
+        "x-pad",
+    );
     refused(
-        Config::default().max_handshake_size(n - 1),
+        Config::default().with_max_handshake_size(n - 1),
         &request,
         HandshakeError::HeadTooLarge,
         &error_response(
@@ -322,7 +328,7 @@ Sec-WebSocket-Accept: {}\r\n\r\n",
     );
     let r = response.len();
     for (max, ok) in [(r, true), (r - 1, false)] {
-        let config = Config::default().max_handshake_size(max);
+        let config = Config::default().with_max_handshake_size(max);
         let make = || {
             Connection::client(&req, fill_key, config.clone(), &mut Vec::new()).expect("request")
         };
@@ -394,7 +400,7 @@ Sec-WebSocket-Version:\t13\t\r\nX-Tabs:\t\ta b\t\t\r\n\r\n";
 fn max_headers_at_n_and_n_plus_one() {
     for n in [REQUIRED_FIELDS, 8, 64] {
         let pad = |k: usize| -> Vec<String> { (0..k).map(|i| format!("X-{i}: {i}")).collect() };
-        let config = Config::default().max_headers(n);
+        let config = Config::default().with_max_headers(n);
         let at = request_with(&pad(n - REQUIRED_FIELDS));
         accepted_header(config.clone(), &at, "host");
         let over = request_with(&pad(n + 1 - REQUIRED_FIELDS));

@@ -116,7 +116,7 @@ fn backpressure_refuses_data_past_the_bound() {
     let bounded = |max| {
         Connection::new_open(
             Role::Server,
-            Config::default().max_pending_output(Some(max)),
+            Config::default().with_max_pending_output(Some(max)),
         )
     };
     let mut s = bounded(10);
@@ -171,7 +171,7 @@ fn backpressure_refuses_data_past_the_bound() {
     // A client's frame counts its mask key too.
     let mut c = Connection::new_open(
         Role::client(fill_key),
-        Config::default().max_pending_output(Some(10)),
+        Config::default().with_max_pending_output(Some(10)),
     );
     let mut out = vec![0; 3];
     c.send(Message::Binary(&[3; 1]), &mut out).unwrap();
@@ -237,7 +237,7 @@ fn receive_with_reads_into_the_connection() {
 fn receive_with_keeps_the_bound_before_accept() {
     let request = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-    let mut s = Connection::server(Config::default().max_handshake_size(200));
+    let mut s = Connection::server(Config::default().with_max_handshake_size(200));
     s.receive(request);
     assert!(matches!(
         poll(&mut s, &mut vec![]),
@@ -249,7 +249,7 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
         Ok::<_, ()>(200)
     })
     .unwrap();
-    let mut s2 = Connection::server(Config::default().max_handshake_size(200));
+    let mut s2 = Connection::server(Config::default().with_max_handshake_size(200));
     s2.receive(request);
     let _ = poll(&mut s2, &mut vec![]);
     s2.receive_with(201, |room| {
@@ -270,7 +270,7 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
 /// received.
 #[test]
 fn receive_with_reuses_its_room_without_clearing() {
-    let mut s = Connection::new_open(Role::Server, Config::default().retained_buffer(1024));
+    let mut s = Connection::new_open(Role::Server, Config::default().with_retained_buffer(1024));
     let ping = c2s(0x89, b"abc");
     let mut t = Transcript::default();
     let n = s
@@ -339,7 +339,7 @@ fn bytes_after_the_head_in_the_same_read_are_bounded_the_same() {
     let request = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     for (after, accepted) in [(200, true), (201, false)] {
-        let mut s = Connection::server(Config::default().max_handshake_size(200));
+        let mut s = Connection::server(Config::default().with_max_handshake_size(200));
         let mut input = request.to_vec();
         input.resize(request.len() + after, 0);
         s.receive(&input);

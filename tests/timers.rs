@@ -53,25 +53,25 @@ fn ms(n: u64) -> Duration {
 fn keepalive(fixed_interval: bool, any_data: bool) -> Option<Keepalive> {
     Some(
         Keepalive::new(ms(INTERVAL), ms(TIMEOUT))
-            .fixed_interval(fixed_interval)
-            .any_data(any_data),
+            .with_fixed_interval(fixed_interval)
+            .with_any_data(any_data),
     )
 }
 
 /// All timers on, distinct durations; keepalive with neither option.
 fn config() -> Config {
     Config::default()
-        .handshake_timeout(Some(ms(HS)))
-        .keepalive(keepalive(false, false))
-        .close_timeout(Some(ms(CLOSE)))
+        .with_handshake_timeout(Some(ms(HS)))
+        .with_keepalive(keepalive(false, false))
+        .with_close_timeout(Some(ms(CLOSE)))
 }
 
 /// Everything off.
 fn no_timers() -> Config {
     Config::default()
-        .handshake_timeout(None)
-        .keepalive(None)
-        .close_timeout(None)
+        .with_handshake_timeout(None)
+        .with_keepalive(None)
+        .with_close_timeout(None)
 }
 
 /// The payload of keepalive Ping number `seq`.
@@ -606,7 +606,7 @@ fn handshake_client_completed_in_time_switches_to_keepalive() {
 
 #[test]
 fn handshake_timeout_disabled_never_fires() {
-    let cfg = || config().handshake_timeout(None);
+    let cfg = || config().with_handshake_timeout(None);
     check(
         "server, no handshake timeout",
         &|| Connection::server(cfg()),
@@ -746,7 +746,7 @@ fn keepalive_users_pong_is_not_an_answer_unless_any_data() {
             ],
         );
         // With any_data: any bytes answer, so the same Pong does.
-        let cfg = config().keepalive(keepalive(false, true));
+        let cfg = config().with_keepalive(keepalive(false, true));
         check(
             &format!("{end:?} user's pong, any_data on"),
             &|| end.open(cfg.clone()),
@@ -812,7 +812,7 @@ fn keepalive_any_data_on_and_off() {
                 ),
             ],
         );
-        let cfg = config().keepalive(keepalive(false, true));
+        let cfg = config().with_keepalive(keepalive(false, true));
         check(
             &format!("{end:?} data, any_data on"),
             &|| end.open(cfg.clone()),
@@ -836,7 +836,7 @@ fn keepalive_any_data_on_and_off() {
         );
         // Before any Ping, data postpones it either way (not fixed).
         for any in [false, true] {
-            let cfg = config().keepalive(keepalive(false, any));
+            let cfg = config().with_keepalive(keepalive(false, any));
             check(
                 &format!("{end:?} busy, any_data {any}"),
                 &|| end.open(cfg.clone()),
@@ -866,7 +866,7 @@ fn keepalive_any_data_on_and_off() {
 fn keepalive_fixed_interval_on_and_off() {
     for end in BOTH {
         let text = end.peer(0x81, b"busy");
-        let cfg = config().keepalive(keepalive(true, false));
+        let cfg = config().with_keepalive(keepalive(true, false));
         // Fixed: data does not postpone the Ping; a Pong answers it, and the
         // next Ping comes INTERVAL after the previous one.
         check(
@@ -928,7 +928,7 @@ fn keepalive_fixed_interval_on_and_off() {
         );
         // Fixed with any_data: data while the Ping is pending answers it;
         // the next Ping is still INTERVAL after the previous one.
-        let cfg = config().keepalive(keepalive(true, true));
+        let cfg = config().with_keepalive(keepalive(true, true));
         check(
             &format!("{end:?} fixed interval, any_data"),
             &|| end.open(cfg.clone()),
@@ -963,7 +963,7 @@ fn keepalive_fixed_interval_on_and_off() {
 #[test]
 fn keepalive_disabled_never_pings() {
     for end in BOTH {
-        let cfg = config().keepalive(None);
+        let cfg = config().with_keepalive(None);
         check(
             &format!("{end:?} no keepalive"),
             &|| end.open(cfg.clone()),
@@ -1206,7 +1206,7 @@ fn client_waits_for_the_servers_tcp_close_at_most_close_timeout() {
 #[test]
 fn close_timeout_disabled_never_fires() {
     for end in BOTH {
-        let cfg = config().close_timeout(None);
+        let cfg = config().with_close_timeout(None);
         check(
             &format!("{end:?} closing, no close timeout"),
             &|| end.open(cfg.clone()),
@@ -1222,7 +1222,7 @@ fn close_timeout_disabled_never_fires() {
             ],
         );
     }
-    let cfg = || config().close_timeout(None);
+    let cfg = || config().with_close_timeout(None);
     check(
         "client awaiting FIN, no close timeout",
         &|| CLIENT.open(cfg()),
@@ -1512,10 +1512,10 @@ fn bug_408_has_no_reason_phrase() {
 #[test]
 fn bug_poll_timeout_after_receive_is_too_late_with_fixed_interval_and_any_data() {
     // interval 2000, timeout 3000 (longer than the interval).
-    let cfg = config().keepalive(Some(
+    let cfg = config().with_keepalive(Some(
         Keepalive::new(ms(2000), ms(3000))
-            .fixed_interval(true)
-            .any_data(true),
+            .with_fixed_interval(true)
+            .with_any_data(true),
     ));
     let mut conn = SERVER.open(cfg);
     let mut out = vec![];

@@ -477,7 +477,7 @@ fn receive_peers(
         // too; this one keeps everything up to 4 MiB whatever comes (as
         // the default config did not, before session 8).
         let data = input.clone();
-        let config = Config::default().retained_buffer(4 * MIB);
+        let config = Config::default().with_retained_buffer(4 * MIB);
         let mut conn = Connection::new_open(Role::Server, config);
         let mut out = Vec::new();
         w.push(workload(

@@ -99,7 +99,7 @@ pub(crate) fn on_ctrl_c(then: impl FnOnce() + Send + 'static) -> io::Result<()> 
 pub(crate) fn config() -> wstate::Config {
     let config = wstate::Config::default();
     #[cfg(feature = "deflate")]
-    let config = config.deflate(wstate::handshake::extensions::DeflateConfig::enabled());
+    let config = config.with_deflate(Some(wstate::DeflateConfig::default()));
     config
 }
 

@@ -239,10 +239,11 @@ impl Connection {
     /// `min_compress_size` and `compress_outgoing`.
     ///
     /// ```
-    /// use wstate::handshake::extensions::{DeflateConfig, negotiate};
-    /// use wstate::{Config, Connection, Role};
-    /// let config = Config::default().deflate(DeflateConfig::enabled());
-    /// let params = negotiate([&b"permessage-deflate"[..]], &config.deflate);
+    /// use wstate::handshake::extensions::negotiate;
+    /// use wstate::{Config, Connection, DeflateConfig, Role};
+    /// let deflate = DeflateConfig::default();
+    /// let params = negotiate([&b"permessage-deflate"[..]], &deflate);
+    /// let config = Config::default().with_deflate(Some(deflate));
     /// let server = Connection::new_open_with_deflate(Role::Server, config, params);
     /// assert_eq!(server.deflate(), params.as_ref());
     /// ```
@@ -290,7 +291,7 @@ impl Connection {
         entropy.fill(&mut nonce);
         let key = handshake::key_for_nonce(&nonce);
         #[cfg(feature = "deflate")]
-        let extensions = config.deflate.offer();
+        let extensions = config.deflate().map(handshake::extensions::offer);
         #[cfg(not(feature = "deflate"))]
         let extensions: Option<String> = None;
         let offered = handshake::write_request(request, &key, extensions.as_deref(), out)?;
@@ -492,7 +493,7 @@ impl Connection {
     /// ```
     /// use core::time::Duration;
     /// use wstate::{Config, Connection, Keepalive, Role};
-    /// let config = Config::default().keepalive(Some(Keepalive::new(Duration::from_secs(20), Duration::from_secs(5))));
+    /// let config = Config::default().with_keepalive(Some(Keepalive::new(Duration::from_secs(20), Duration::from_secs(5))));
     /// let mut server = Connection::new_open(Role::Server, config);
     /// let mut out = Vec::new();
     /// server.handle_timeout(Duration::ZERO, &mut out);

@@ -199,9 +199,11 @@ pub(crate) fn validate_response<'a>(
     // present in the client's handshake ..., the client MUST _Fail the
     // WebSocket Connection_" (§4.1).
     #[cfg(feature = "deflate")]
-    let deflate =
-        super::extensions::validate_response(h.get_all("sec-websocket-extensions"), deflate)
-            .map_err(|_| HandshakeError::UnexpectedExtension)?;
+    let deflate = super::extensions::validate_response(
+        h.get_all("sec-websocket-extensions"),
+        deflate.enabled.then_some(deflate),
+    )
+    .map_err(|_| HandshakeError::UnexpectedExtension)?;
     #[cfg(not(feature = "deflate"))]
     if h.list("sec-websocket-extensions").next().is_some() {
         return Err(HandshakeError::UnexpectedExtension);

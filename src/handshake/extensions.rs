@@ -1,10 +1,12 @@
 //! `Sec-WebSocket-Extensions` (RFC 6455 §9.1) parsing and the
 //! permessage-deflate negotiation (RFC 7692 §7), as pure functions over the
-//! header values: [`negotiate`] for a server, [`DeflateConfig::offer`] and
+//! header values: [`negotiate`] for a server, [`offer`] and
 //! [`validate_response`] for a client. Nothing here compresses anything.
 
 use alloc::string::{String, ToString};
 use core::fmt;
+
+pub(crate) use crate::config::DeflateConfig;
 
 /// The extension name (RFC 7692 §6).
 pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
@@ -248,151 +250,37 @@ impl<'a> Iterator for Extensions<'a> {
 
 // ------------------------------------------------------------ negotiation
 
-/// What we allow and ask for in a permessage-deflate negotiation. Off by
-/// default: compression costs memory on every connection (zlib-rs holds
-/// about 380 KB to compress with a 15-bit window and 47 KB to decompress,
-/// for the connection's life with context takeover) and CPU; node ws's
-/// server and uWebSockets also leave it off.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DeflateConfig {
-    /// Negotiate permessage-deflate at all. Default `false`.
-    pub enabled: bool,
-    /// zlib level, 0-9. Default 1: with zlib-rs it compresses about ten
-    /// times faster than 6 (about 400 against 30 MB/s) for about 70-80 % of
-    /// its ratio on text, and 0.5 µs against 7-10 µs for a small message
-    /// with context takeover.
-    pub level: u8,
-    /// The largest window the server compresses with, 8-15. Default 15 (the
-    /// RFC's default; 12 would bring a compressor from 380 to 165 KB). As a
-    /// server, we answer at most this; as a client, below 15 we ask for it.
-    pub server_max_window_bits: u8,
-    /// The largest window the client compresses with, 8-15. Default 15. As a
-    /// server, we ask for it only when the client's offer allows (RFC 7692
-    /// §7.1.2.2); as a client, we offer it as our limit.
-    pub client_max_window_bits: u8,
-    /// Have the server compress each message from an empty window (less
-    /// memory, worse ratio). Default `false`. A server always honours the
-    /// client's request for it.
-    pub server_no_context_takeover: bool,
-    /// Have the client compress each message from an empty window. Default
-    /// `false`. A server always echoes a client's offer of it.
-    pub client_no_context_takeover: bool,
-    /// Messages shorter than this are sent uncompressed. Default 0: with
-    /// context takeover even 100-byte messages shrink (about 2.9× on small
-    /// JSON). Without it on our side, small messages often grow: 1024 (node
-    /// ws's threshold) is then a good value.
-    pub min_compress_size: usize,
-    /// Compress the messages we send. Default `true`. With `false` we still
-    /// accept compressed messages and send ours plainly (RSV1 clear), which
-    /// RFC 7692 allows: only the messages with RSV1 set are compressed.
-    pub compress_outgoing: bool,
-}
-
-impl Default for DeflateConfig {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            level: 1,
-            server_max_window_bits: 15,
-            client_max_window_bits: 15,
-            server_no_context_takeover: false,
-            client_no_context_takeover: false,
-            min_compress_size: 0,
-            compress_outgoing: true,
-        }
+/// A client's `Sec-WebSocket-Extensions` value for `config`. The offer
+/// browsers, node ws and websockets send is `permessage-deflate;
+/// client_max_window_bits` (the defaults): it lets the server limit our
+/// window.
+///
+/// ```
+/// use wstate::DeflateConfig;
+/// use wstate::handshake::extensions::offer;
+/// assert_eq!(offer(&DeflateConfig::default()), "permessage-deflate; client_max_window_bits");
+/// let small = DeflateConfig::default().with_server_max_window_bits(10);
+/// assert_eq!(offer(&small), "permessage-deflate; server_max_window_bits=10; client_max_window_bits");
+/// ```
+pub fn offer(config: &DeflateConfig) -> String {
+    let (server_bits, client_bits) = (config.server_max_window_bits, config.client_max_window_bits);
+    let mut s = String::from(PERMESSAGE_DEFLATE);
+    if config.server_no_context_takeover {
+        s.push_str("; server_no_context_takeover");
     }
-}
-
-impl DeflateConfig {
-    /// The defaults with compression enabled.
-    pub fn enabled() -> Self {
-        Self {
-            enabled: true,
-            ..Self::default()
-        }
+    if config.client_no_context_takeover {
+        s.push_str("; client_no_context_takeover");
     }
-
-    /// Sets [`enabled`](Self::enabled).
-    pub fn with_enabled(mut self, on: bool) -> Self {
-        self.enabled = on;
-        self
+    if server_bits < 15 {
+        s.push_str("; server_max_window_bits=");
+        s.push_str(&server_bits.to_string());
     }
-
-    /// Sets [`level`](Self::level) (clamped to 9).
-    pub fn with_level(mut self, level: u8) -> Self {
-        self.level = level.min(9);
-        self
+    s.push_str("; client_max_window_bits");
+    if client_bits < 15 {
+        s.push('=');
+        s.push_str(&client_bits.to_string());
     }
-
-    /// Sets [`server_max_window_bits`](Self::server_max_window_bits)
-    /// (clamped to 8-15).
-    pub fn with_server_max_window_bits(mut self, bits: u8) -> Self {
-        self.server_max_window_bits = bits.clamp(8, 15);
-        self
-    }
-
-    /// Sets [`client_max_window_bits`](Self::client_max_window_bits)
-    /// (clamped to 8-15).
-    pub fn with_client_max_window_bits(mut self, bits: u8) -> Self {
-        self.client_max_window_bits = bits.clamp(8, 15);
-        self
-    }
-
-    /// Sets [`server_no_context_takeover`](Self::server_no_context_takeover).
-    pub fn with_server_no_context_takeover(mut self, on: bool) -> Self {
-        self.server_no_context_takeover = on;
-        self
-    }
-
-    /// Sets [`client_no_context_takeover`](Self::client_no_context_takeover).
-    pub fn with_client_no_context_takeover(mut self, on: bool) -> Self {
-        self.client_no_context_takeover = on;
-        self
-    }
-
-    /// Sets [`min_compress_size`](Self::min_compress_size).
-    pub fn with_min_compress_size(mut self, bytes: usize) -> Self {
-        self.min_compress_size = bytes;
-        self
-    }
-
-    /// Sets [`compress_outgoing`](Self::compress_outgoing).
-    pub fn with_compress_outgoing(mut self, on: bool) -> Self {
-        self.compress_outgoing = on;
-        self
-    }
-
-    /// A client's `Sec-WebSocket-Extensions` value, or `None` when disabled.
-    /// By default `permessage-deflate; client_max_window_bits`, the offer of
-    /// browsers, node ws and websockets: it lets the server limit our window.
-    pub fn offer(&self) -> Option<String> {
-        if !self.enabled {
-            return None;
-        }
-        // The fields are public: clamp what a caller may have set directly.
-        let (server_bits, client_bits) = (
-            self.server_max_window_bits.clamp(8, 15),
-            self.client_max_window_bits.clamp(8, 15),
-        );
-        let mut s = String::from(PERMESSAGE_DEFLATE);
-        if self.server_no_context_takeover {
-            s.push_str("; server_no_context_takeover");
-        }
-        if self.client_no_context_takeover {
-            s.push_str("; client_no_context_takeover");
-        }
-        if server_bits < 15 {
-            s.push_str("; server_max_window_bits=");
-            s.push_str(&server_bits.to_string());
-        }
-        s.push_str("; client_max_window_bits");
-        if client_bits < 15 {
-            s.push('=');
-            s.push_str(&client_bits.to_string());
-        }
-        Some(s)
-    }
+    s
 }
 
 /// A negotiated permessage-deflate configuration, as it appears in the
@@ -595,11 +483,12 @@ fn accept(offer: &Extension<'_>, config: &DeflateConfig) -> Option<DeflateParams
 }
 
 /// The client's side: checks the server's `Sec-WebSocket-Extensions`
-/// lines against the offer made from `config`. `Ok(None)`: no extension in
-/// use. Any error fails the connection.
+/// lines against the offer made from `offered` (`None`: the client offered
+/// no extension, so any is refused). `Ok(None)`: no extension in use. Any
+/// error fails the connection.
 pub fn validate_response<'a>(
     values: impl IntoIterator<Item = &'a [u8]>,
-    config: &DeflateConfig,
+    offered: Option<&DeflateConfig>,
 ) -> Result<Option<DeflateParams>, ExtensionError> {
     let mut accepted = None;
     for ext in values.into_iter().flat_map(parse) {
@@ -608,9 +497,9 @@ pub fn validate_response<'a>(
         // that was not present in the client's handshake (the server has
         // indicated an extension not requested by the client), the client
         // MUST _Fail the WebSocket Connection_."
-        if !config.enabled || ext.name() != PERMESSAGE_DEFLATE {
+        let Some(config) = offered.filter(|_| ext.name() == PERMESSAGE_DEFLATE) else {
             return Err(ExtensionError::NotOffered);
-        }
+        };
         // RFC 7692 §5: a client that received a response accepting a PMCE
         // "together with such an extension" (one conflicting on RSV1) "MUST
         // _Fail the WebSocket Connection_": a second permessage-deflate does.

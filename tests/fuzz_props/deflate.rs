@@ -9,11 +9,11 @@ use super::{
     ANNOUNCED_ALLOWANCE, Ev, Setup, Transcript, check_counter, check_receive_transcript, drain,
     entropy, ours, summary,
 };
-use wstate::handshake::extensions::{
-    self, DeflateConfig, DeflateParams, PERMESSAGE_DEFLATE, validate_response,
-};
+use wstate::handshake::extensions::{self, DeflateParams, PERMESSAGE_DEFLATE, validate_response};
 use wstate::wire::frame::FrameHeader;
-use wstate::{Accept, ClientRequest, Config, Connection, Error, Event, Message, Polled};
+use wstate::{
+    Accept, ClientRequest, Config, Connection, DeflateConfig, Error, Event, Message, Polled,
+};
 
 // ---------------------------------------------------------------------------
 // extensions: the model
@@ -161,18 +161,18 @@ fn clamp(bits: u8) -> u8 {
     bits.clamp(8, 15)
 }
 
-/// A `DeflateConfig` from 3 input bytes: flags (`0x01` disabled, `0x02`
+/// A `DeflateConfig` from 3 input bytes, built through its public
+/// builder: flags (`0x01` none: permessage-deflate off, `0x02`
 /// server_no_context_takeover, `0x04` client_no_context_takeover), then
 /// server and client max window bits, each % 20 (so also below 8 and above
-/// 15, which the crate clamps: the fields are public).
-fn deflate_config(b: [u8; 3]) -> DeflateConfig {
-    let mut c = DeflateConfig::enabled();
-    c.enabled = b[0] & 0x01 == 0;
-    c.server_no_context_takeover = b[0] & 0x02 != 0;
-    c.client_no_context_takeover = b[0] & 0x04 != 0;
-    c.server_max_window_bits = b[1] % 20;
-    c.client_max_window_bits = b[2] % 20;
-    c
+/// 15, which the builder clamps).
+fn deflate_config(b: [u8; 3]) -> Option<DeflateConfig> {
+    let c = DeflateConfig::default()
+        .with_server_no_context_takeover(b[0] & 0x02 != 0)
+        .with_client_no_context_takeover(b[0] & 0x04 != 0)
+        .with_server_max_window_bits(b[1] % 20)
+        .with_client_max_window_bits(b[2] % 20);
+    (b[0] & 0x01 == 0).then_some(c)
 }
 
 /// Pieces for the structured mode of `extensions`, one per input byte % 32.
@@ -250,35 +250,34 @@ pub(crate) fn extensions(data: &[u8]) {
         rest.to_vec()
     };
     let lines: Vec<&[u8]> = value.split(|&c| c == b'\n').collect();
-    check_negotiate(&lines, &server);
-    check_validate(&lines, &client);
+    check_negotiate(&lines, server.as_ref());
+    check_validate(&lines, client.as_ref());
 
     // Our client's offer.
-    let offer = client.offer();
-    assert_eq!(offer.is_some(), client.enabled);
-    if let Some(offer) = offer {
+    if let Some(client) = &client {
+        let offer = extensions::offer(client);
         let exts = model_parse(&[offer.as_bytes()]).expect("our offer parses");
         assert_eq!(exts.len(), 1, "{offer}");
         assert_eq!(exts[0].name, PERMESSAGE_DEFLATE);
         let p = m_params(&exts[0].params, false).expect("our offer is usable");
         let (s, c) = (
-            clamp(client.server_max_window_bits),
-            clamp(client.client_max_window_bits),
+            clamp(client.server_max_window_bits()),
+            clamp(client.client_max_window_bits()),
         );
         let want = MParams {
-            snct: client.server_no_context_takeover,
-            cnct: client.client_no_context_takeover,
+            snct: client.server_no_context_takeover(),
+            cnct: client.client_no_context_takeover(),
             smwb: (s < 15).then_some(s),
             // Always offered: it lets the server limit our window.
             cmwb: Some((c < 15).then_some(c)),
         };
         assert_eq!(p, want, "{offer}");
-        let answer = check_negotiate(&[offer.as_bytes()], &server);
-        assert_eq!(answer.is_some(), server.enabled, "{offer}");
+        let answer = check_negotiate(&[offer.as_bytes()], server.as_ref());
+        assert_eq!(answer.is_some(), server.is_some(), "{offer}");
         if let Some(answer) = answer {
             let s = answer.to_string();
             assert_eq!(
-                validate_response([s.as_bytes()], &client),
+                validate_response([s.as_bytes()], Some(client)),
                 Ok(Some(answer)),
                 "{offer} -> {s}"
             );
@@ -287,12 +286,12 @@ pub(crate) fn extensions(data: &[u8]) {
 }
 
 /// `negotiate(lines, server)` against the model; returns its answer.
-fn check_negotiate(lines: &[&[u8]], server: &DeflateConfig) -> Option<DeflateParams> {
-    let got = extensions::negotiate(lines.iter().copied(), server);
+fn check_negotiate(lines: &[&[u8]], server: Option<&DeflateConfig>) -> Option<DeflateParams> {
+    let got = server.and_then(|server| extensions::negotiate(lines.iter().copied(), server));
     // §5: a server accepts "one" offer; this one takes the first usable.
     // A header that breaks the grammar is declined whole.
     let offer = model_parse(lines)
-        .filter(|_| server.enabled)
+        .filter(|_| server.is_some())
         .and_then(|exts| {
             exts.iter()
                 .filter(|e| e.name == PERMESSAGE_DEFLATE)
@@ -304,7 +303,7 @@ fn check_negotiate(lines: &[&[u8]], server: &DeflateConfig) -> Option<DeflatePar
         "negotiate({lines:?}) = {got:?}, model offer {offer:?}"
     );
     let (p, offer) = (got?, offer?);
-    check_answer(&p, &offer, server);
+    check_answer(&p, &offer, server?);
     check_round_trip(&p, &offer);
     Some(p)
 }
@@ -314,19 +313,19 @@ fn check_negotiate(lines: &[&[u8]], server: &DeflateConfig) -> Option<DeflatePar
 fn check_answer(p: &DeflateParams, offer: &MParams, server: &DeflateConfig) {
     let ctx = format!("answer {p:?} to {offer:?} with {server:?}");
     let (s_limit, c_limit) = (
-        clamp(server.server_max_window_bits),
-        clamp(server.client_max_window_bits),
+        clamp(server.server_max_window_bits()),
+        clamp(server.client_max_window_bits()),
     );
     // §7.1.1.1: "A server accepts an extension negotiation offer that
     // includes the "server_no_context_takeover" extension parameter by
     // including [it] in the corresponding extension negotiation response".
     // And a server configured for it uses it (a server may always add it).
-    if offer.snct || server.server_no_context_takeover {
+    if offer.snct || server.server_no_context_takeover() {
         assert!(p.server_no_context_takeover, "{ctx}");
     }
     // §7.1.1.2: the server may include "client_no_context_takeover" in any
     // answer; configured, it does.
-    if server.client_no_context_takeover {
+    if server.client_no_context_takeover() {
         assert!(p.client_no_context_takeover, "{ctx}");
     }
     // §7.1.2.1: an offer with "server_max_window_bits" is accepted "by
@@ -395,20 +394,20 @@ fn check_round_trip(p: &DeflateParams, offer: &MParams) {
     // Our client always offers client_max_window_bits; other offers are
     // not ones it makes.
     let Some(cmwb) = offer.cmwb else { return };
-    let mut client = DeflateConfig::enabled();
-    client.server_no_context_takeover = offer.snct;
-    client.client_no_context_takeover = offer.cnct;
-    client.server_max_window_bits = offer.smwb.unwrap_or(15);
-    client.client_max_window_bits = cmwb.unwrap_or(15);
+    let client = DeflateConfig::default()
+        .with_server_no_context_takeover(offer.snct)
+        .with_client_no_context_takeover(offer.cnct)
+        .with_server_max_window_bits(offer.smwb.unwrap_or(15))
+        .with_client_max_window_bits(cmwb.unwrap_or(15));
     assert_eq!(
-        validate_response([s.as_bytes()], &client),
+        validate_response([s.as_bytes()], Some(&client)),
         Ok(Some(*p)),
         "{s} for {client:?}"
     );
 }
 
 /// `validate_response(lines, client)` against the model.
-fn check_validate(lines: &[&[u8]], client: &DeflateConfig) {
+fn check_validate(lines: &[&[u8]], client: Option<&DeflateConfig>) {
     let got = validate_response(lines.iter().copied(), client);
     let model = (|| {
         let exts = model_parse(lines).ok_or("syntax")?;
@@ -416,17 +415,17 @@ fn check_validate(lines: &[&[u8]], client: &DeflateConfig) {
         for e in exts {
             // RFC 6455 §4.1: an extension "not present in the client's
             // handshake" fails the connection; so does a second answer.
-            if !client.enabled || e.name != PERMESSAGE_DEFLATE {
+            let Some(client) = client.filter(|_| e.name == PERMESSAGE_DEFLATE) else {
                 return Err("not offered");
-            }
+            };
             if accepted.is_some() {
                 return Err("repeated");
             }
             let p = m_params(&e.params, true).ok_or("invalid parameter")?;
             // §7.1.2: window bits at most what we offered (15 unsaid).
             if p.smwb
-                .is_some_and(|n| n > clamp(client.server_max_window_bits))
-                || p.cmwb.flatten().unwrap_or(8) > clamp(client.client_max_window_bits)
+                .is_some_and(|n| n > clamp(client.server_max_window_bits()))
+                || p.cmwb.flatten().unwrap_or(8) > clamp(client.client_max_window_bits())
             {
                 return Err("more than offered");
             }
@@ -438,19 +437,20 @@ fn check_validate(lines: &[&[u8]], client: &DeflateConfig) {
     match (&got, model) {
         (Ok(None), Ok(None)) | (Err(_), Err(_)) => {}
         (Ok(Some(p)), Ok(Some(m))) => {
+            let client = client.expect("accepted only when offered");
             assert_eq!(p.server_max_window_bits, m.smwb, "{ctx}");
             assert_eq!(p.client_max_window_bits, m.cmwb.flatten(), "{ctx}");
             assert_eq!(p.server_no_context_takeover, m.snct, "{ctx}");
             // Offered, it is our promise: kept whatever the answer says.
             assert_eq!(
                 p.client_no_context_takeover,
-                m.cnct || client.client_no_context_takeover,
+                m.cnct || client.client_no_context_takeover(),
                 "{ctx}"
             );
             // What we will do respects our configuration.
             assert!(
                 p.client_max_window_bits
-                    .is_none_or(|n| n <= clamp(client.client_max_window_bits)),
+                    .is_none_or(|n| n <= clamp(client.client_max_window_bits())),
                 "{ctx}"
             );
         }
@@ -505,17 +505,17 @@ impl DSetup {
     fn limits(&self) -> Config {
         if self.tiny {
             Config::default()
-                .max_message_size(1000)
-                .max_frame_size(2000)
+                .with_max_message_size(1000)
+                .with_max_frame_size(2000)
         } else {
             Config::default()
-                .max_message_size(64 << 10)
-                .max_frame_size(80 << 10)
+                .with_max_message_size(64 << 10)
+                .with_max_frame_size(80 << 10)
         }
     }
 
     fn offer(&self) -> DeflateConfig {
-        let c = DeflateConfig::enabled();
+        let c = DeflateConfig::default();
         match self.offer {
             1 => c
                 .with_client_no_context_takeover(true)
@@ -548,10 +548,12 @@ impl DSetup {
                 c
             }
         };
-        let client_config = self.limits().deflate(peer_min(self.offer(), !self.client));
+        let client_config = self
+            .limits()
+            .with_deflate(Some(peer_min(self.offer(), !self.client)));
         let server_config = self
             .limits()
-            .deflate(peer_min(DeflateConfig::enabled(), self.client));
+            .with_deflate(Some(peer_min(DeflateConfig::default(), self.client)));
         let mut request = Vec::new();
         let mut c = Connection::client(
             &ClientRequest::new("h", "/"),
@@ -722,10 +724,10 @@ fn peer_messages(s: &DSetup, body: &[u8]) -> (Vec<u8>, Expected) {
                 .expect("the peer writes valid frames")
                 .expect("whole frames");
             let payload = usize::try_from(header.payload_len).unwrap();
-            frame_too_big |= payload > config.max_frame_size;
+            frame_too_big |= payload > config.max_frame_size();
             at = &at[n + payload..];
         }
-        if len > config.max_message_size || frame_too_big {
+        if len > config.max_message_size() || frame_too_big {
             expected.too_big = true;
             break;
         }
@@ -907,8 +909,8 @@ fn check_memory(config: &Config, stream: &[u8], t: &Transcript, peak: Option<usi
     // input: the limit itself bounds it (plus the byte that shows it is
     // over).
     let bound = 2 * stream.len()
-        + 2 * (config.max_message_size + 1)
-        + config.max_frame_size.min(ANNOUNCED_ALLOWANCE)
+        + 2 * (config.max_message_size() + 1)
+        + config.max_frame_size().min(ANNOUNCED_ALLOWANCE)
         + ours(t)
         + ZLIB_STATE
         + 4096;

@@ -187,7 +187,7 @@ pub(crate) fn entropy(seed: u32) -> impl FnMut(&mut [u8]) + Send + 'static {
 ///   `0x10` we start the closing handshake (Close 1000, then a Ping) before
 ///   the stream arrives, `0x20` the same stream is also received in parts
 ///   (`Config::receive_parts`) and compared with whole messages
-///   ([`check_parts_against_whole`]), parts of at most 4, 7, 16 or 1024
+///   ([`check_parts_against_whole`]), parts of at most 4 (asked as 1), 7, 16 or 1024
 ///   bytes by bits `0xC0`.
 /// * byte 1: max frame size / 4; byte 2: max message size / 8; byte 3: max
 ///   fragments (only with `0x08`).
@@ -208,28 +208,39 @@ pub(crate) struct Setup {
     pub(crate) parts: Option<usize>,
 }
 
-/// The part bounds of flag `0x20`, by bits `0xC0`.
-pub(crate) const PART_BOUNDS: [usize; 4] = [4, 7, 16, 1024];
+/// The part bounds of flag `0x20`, by bits `0xC0`, as asked of the
+/// builder (which takes 1 as 4, the smallest part).
+pub(crate) const PART_BOUNDS: [usize; 4] = [1, 7, 16, 1024];
 
 pub(crate) const SETUP_LEN: usize = 5;
 
 pub(crate) fn setup(data: &[u8]) -> (Setup, &[u8]) {
     let byte = |i: usize| data.get(i).copied().unwrap_or(0);
     let flags = byte(0);
-    let mut config = Config::default().auto_pong(flags & 0x02 == 0);
+    let mut config = Config::default().with_auto_pong(flags & 0x02 == 0);
     if flags & 0x08 != 0 {
         config = config
-            .max_frame_size(usize::from(byte(1)) * 4)
-            .max_message_size(usize::from(byte(2)) * 8)
-            .max_fragments(usize::from(byte(3)));
+            .with_max_frame_size(usize::from(byte(1)) * 4)
+            .with_max_message_size(usize::from(byte(2)) * 8)
+            .with_max_fragments(usize::from(byte(3)));
     }
+    // The part bound in effect, as the builder set it.
+    let parts = (flags & 0x20 != 0)
+        .then(|| {
+            let asked = PART_BOUNDS[usize::from(flags >> 6)];
+            config
+                .clone()
+                .with_receive_parts(Some(asked))
+                .receive_parts()
+        })
+        .flatten();
     let setup = Setup {
         client: flags & 0x01 != 0,
         eof: flags & 0x04 != 0,
         we_closed: flags & 0x10 != 0,
         config,
         extra: byte(4),
-        parts: (flags & 0x20 != 0).then(|| PART_BOUNDS[usize::from(flags >> 6)]),
+        parts,
     };
     (setup, data.get(SETUP_LEN..).unwrap_or(&[]))
 }
@@ -477,14 +488,14 @@ pub(crate) fn receive(data: &[u8]) {
         // copies come on top; anything else must be a small constant.
         let c = &setup.config;
         let bound = 2 * stream.len()
-            + 2 * c.max_message_size.min(stream.len())
-            + c.max_frame_size.min(ANNOUNCED_ALLOWANCE)
+            + 2 * c.max_message_size().min(stream.len())
+            + c.max_frame_size().min(ANNOUNCED_ALLOWANCE)
             + ours(&t)
             + 4096;
         assert!(peak <= bound, "allocated {peak} bytes, bound {bound}");
     }
     if let Some(max_part) = setup.parts {
-        let parts = run(&setup.config.clone().receive_parts(Some(max_part)));
+        let parts = run(&setup.config.clone().with_receive_parts(Some(max_part)));
         check_parts_against_whole(&setup, stream, max_part, (&t, &end), (&parts.0, &parts.1));
         if let Some(peak) = parts.2 {
             check_counter(peak, &parts.0);
@@ -590,7 +601,7 @@ pub(crate) fn reference_full(setup: &Setup, mut s: &[u8]) -> (Vec<Ev>, Ending, I
         }
         match (opcode, &message) {
             (1 | 2, Some(_)) | (0, None) => broken.push(1002), // §5.4
-            (0, Some((_, _, frames))) if frames + 1 > c.max_fragments => broken.push(1009),
+            (0, Some((_, _, frames))) if frames + 1 > c.max_fragments() => broken.push(1009),
             _ => {}
         }
         let ext = match len7 {
@@ -608,10 +619,10 @@ pub(crate) fn reference_full(setup: &Setup, mut s: &[u8]) -> (Vec<Ev>, Ending, I
             if (len7 == 126 && len < 126) || (len7 == 127 && (len <= 0xFFFF || len >> 63 != 0)) {
                 broken.push(1002); // not minimal, or the top bit set (§5.2)
             }
-            if len > c.max_frame_size as u64 {
+            if len > c.max_frame_size() as u64 {
                 broken.push(1009);
             }
-            let too_big = |n: u64| n > c.max_message_size as u64;
+            let too_big = |n: u64| n > c.max_message_size() as u64;
             match (opcode, &message) {
                 (1 | 2, None) if too_big(len) => broken.push(1009),
                 (0, Some((_, data, _))) if too_big((data.len() as u64).saturating_add(len)) => {
@@ -876,20 +887,20 @@ pub(crate) fn check_receive_transcript(setup: &Setup, end: &Summary, t: &Transcr
     for (i, event) in t.events.iter().enumerate() {
         assert!(!ended, "event after the end: {:?}", &t.events[i..]);
         match event {
-            Ev::Text(s) => assert!(s.len() <= c.max_message_size, "text over the limit"),
-            Ev::Binary(b) => assert!(b.len() <= c.max_message_size, "binary over the limit"),
+            Ev::Text(s) => assert!(s.len() <= c.max_message_size(), "text over the limit"),
+            Ev::Binary(b) => assert!(b.len() <= c.max_message_size(), "binary over the limit"),
             Ev::Ping(p) => {
-                assert!(p.len() <= 125 && p.len() <= c.max_frame_size);
+                assert!(p.len() <= 125 && p.len() <= c.max_frame_size());
                 // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST
                 // send a Pong frame in response, unless it already received
                 // a Close frame": having sent our own Close does not stop
                 // the Pong. (A Ping after the peer's Close is never
                 // delivered: the Close ends the events.)
-                if c.auto_pong {
+                if c.auto_pong() {
                     expected.push((OpCode::Pong, p.clone()));
                 }
             }
-            Ev::Pong(p) => assert!(p.len() <= 125 && p.len() <= c.max_frame_size),
+            Ev::Pong(p) => assert!(p.len() <= 125 && p.len() <= c.max_frame_size()),
             Ev::Close((code, reason)) => {
                 ended = true;
                 // §5.5.1: "If an endpoint receives a Close frame and did not
@@ -1011,7 +1022,7 @@ pub(crate) fn chunking(data: &[u8]) {
     let slack = usize::from(setup.extra % 7);
     let run_with = |pieces: &[&[u8]], poll_each: bool, parts: Option<usize>, direct: bool| {
         let (mut conn, mut t) = Setup {
-            config: setup.config.clone().receive_parts(parts),
+            config: setup.config.clone().with_receive_parts(parts),
             ..setup.clone()
         }
         .start();
@@ -1252,9 +1263,9 @@ impl Model {
             (true, _) | (false, None) => (len, 1),
             (false, Some((total, frames))) => (total + len, frames + 1),
         };
-        let too_big = len > c.max_frame_size
-            || total > c.max_message_size
-            || (!first && frames > c.max_fragments);
+        let too_big = len > c.max_frame_size()
+            || total > c.max_message_size()
+            || (!first && frames > c.max_fragments());
         if too_big {
             self.fail_rx();
             return false;
@@ -1268,7 +1279,7 @@ impl Model {
         if !self.rx_open {
             return false;
         }
-        if len > self.limits.max_frame_size {
+        if len > self.limits.max_frame_size() {
             self.fail_rx();
             return false;
         }
@@ -1360,9 +1371,9 @@ pub(crate) fn roundtrip(data: &[u8]) {
     };
     let limits = match &conv.limits {
         Some(l) => Config::default()
-            .max_frame_size(usize::from(l.frame))
-            .max_message_size(usize::from(l.message))
-            .max_fragments(usize::from(l.fragments)),
+            .with_max_frame_size(usize::from(l.frame))
+            .with_max_message_size(usize::from(l.message))
+            .with_max_fragments(usize::from(l.fragments)),
         None => Config::default(),
     };
     let client = || Role::client(entropy(conv.seed));
@@ -1652,8 +1663,8 @@ pub(crate) fn hs_setup(data: &[u8]) -> (HsSetup, &[u8]) {
     let mut config = Config::default();
     if flags & 0x08 != 0 {
         config = config
-            .max_handshake_size(usize::from(byte(1)) * 8)
-            .max_headers(usize::from(byte(2)));
+            .with_max_handshake_size(usize::from(byte(1)) * 8)
+            .with_max_headers(usize::from(byte(2)));
     }
     let setup = HsSetup {
         flags,
@@ -1958,7 +1969,7 @@ const MAX_LINE: usize = 8 << 10;
 /// allows (400 / 405 / 414 / 426 / 431 / 505).
 fn check_server_against_model(setup: &HsSetup, stream: &[u8], t: &Transcript) {
     let c = &setup.config;
-    let verdict = rfc_request_verdict(stream, c.max_handshake_size, c.max_headers, setup.eof);
+    let verdict = rfc_request_verdict(stream, c.max_handshake_size(), c.max_headers(), setup.eof);
     let got = match t.events.first() {
         None => Verdict::Wait,
         Some(Ev::Request(_)) => Verdict::Accept,
@@ -2270,7 +2281,7 @@ fn server_answers(
     a: &mut ServerAnswer,
     early: usize,
 ) {
-    if early > setup.config.max_handshake_size {
+    if early > setup.config.max_handshake_size() {
         // More than the bound already follows the head: too late to
         // answer; the next poll refuses the request (checked later).
         let start = out.len();
@@ -2350,7 +2361,7 @@ fn check_server_handshake(
             "end of stream during the handshake must be reported"
         );
         assert!(
-            stream.len() <= setup.config.max_handshake_size,
+            stream.len() <= setup.config.max_handshake_size(),
             "head over the limit buffered"
         );
         assert!(head_end.is_none(), "a whole head was not answered");
@@ -2377,7 +2388,7 @@ fn check_server_handshake(
         Ev::Request(request) => {
             assert!(!request.path.is_empty());
             let head_len = head_end.expect("a Request without a whole head");
-            assert!(head_len <= setup.config.max_handshake_size);
+            assert!(head_len <= setup.config.max_handshake_size());
             let start = stream.len() - stream.trim_ascii_start().len();
             check_request_head(&stream[start..head_len]);
             let (result, start) = a.result.expect("the request was answered");
@@ -2432,7 +2443,7 @@ fn check_server_handshake(
 /// a 1006 Close and nothing is sent.
 fn check_unanswered(setup: &HsSetup, early: usize, t: &Transcript, answer: &[u8], end: &Summary) {
     let rest = &t.events[1..];
-    if early > setup.config.max_handshake_size {
+    if early > setup.config.max_handshake_size() {
         match rest {
             [Ev::Error(Error::Handshake(e))] => {
                 assert_eq!(*e, HandshakeError::EarlyDataTooLarge);
@@ -2728,13 +2739,13 @@ pub(crate) fn handshake_client(data: &[u8]) {
             );
             match head_end {
                 None => assert!(
-                    stream.len() <= setup.config.max_handshake_size,
+                    stream.len() <= setup.config.max_handshake_size(),
                     "head over the limit buffered"
                 ),
                 // Only a refusal waits after its head, for its body.
                 Some(head_len) => {
                     let head = &stream[head_start..head_len];
-                    let body = refusal_body(head, setup.config.max_handshake_size);
+                    let body = refusal_body(head, setup.config.max_handshake_size());
                     let want = body.expect("a whole head was not answered");
                     let have = stream.len() - head_len;
                     assert!(
@@ -2742,7 +2753,7 @@ pub(crate) fn handshake_client(data: &[u8]) {
                         "a whole refusal was not reported"
                     );
                     assert!(
-                        have < setup.config.max_handshake_size,
+                        have < setup.config.max_handshake_size(),
                         "a refusal's body over the limit buffered"
                     );
                 }
@@ -2754,7 +2765,7 @@ pub(crate) fn handshake_client(data: &[u8]) {
             if let HandshakeError::Rejected(response) = e {
                 // The refusal carries its body, as far as the limit allows.
                 let head_len = head_end.expect("a refusal without a whole head");
-                let max = setup.config.max_handshake_size;
+                let max = setup.config.max_handshake_size();
                 let want = refusal_body(&stream[head_start..head_len], max)
                     .expect("a refusal with a status other than 101");
                 let after = &stream[head_len..];
@@ -2777,7 +2788,7 @@ pub(crate) fn handshake_client(data: &[u8]) {
         }
         Some(Ev::Accepted(chosen, _)) => {
             let head_len = head_end.expect("Accepted without a whole head");
-            assert!(head_len <= setup.config.max_handshake_size);
+            assert!(head_len <= setup.config.max_handshake_size());
             check_101(&stream[head_start..head_len], offered, chosen.as_deref());
             let frames = after_handshake(&t, 1, request_len);
             let rx = Setup {
@@ -2975,8 +2986,8 @@ pub(crate) fn client_request(data: &[u8]) {
     // The server allows as many fields as the caller may add (the default
     // 64 would answer 431 to a long list the client may well send).
     let config = Config::default()
-        .max_handshake_size(usize::MAX)
-        .max_headers(r.headers.len() + 8);
+        .with_max_handshake_size(usize::MAX)
+        .with_max_headers(r.headers.len() + 8);
     let mut server = Connection::server(config);
     let mut server_out = Vec::new();
     server.receive(&out);
@@ -3084,13 +3095,13 @@ pub(crate) fn timer_setup(data: &[u8]) -> (TimerSetup, Vec<TimerStep>) {
     let at_least_1ms = |b: u8| Duration::from_millis((10 * u64::from(b)).max(1));
     let keepalive = (flags & 0x20 == 0).then(|| {
         wstate::Keepalive::new(at_least_1ms(byte(2)), at_least_1ms(byte(3)))
-            .any_data(flags & 0x08 != 0)
-            .fixed_interval(flags & 0x10 != 0)
+            .with_any_data(flags & 0x08 != 0)
+            .with_fixed_interval(flags & 0x10 != 0)
     });
     let config = Config::default()
-        .handshake_timeout(tens(byte(1)))
-        .keepalive(keepalive)
-        .close_timeout(tens(byte(4)));
+        .with_handshake_timeout(tens(byte(1)))
+        .with_keepalive(keepalive)
+        .with_close_timeout(tens(byte(4)));
     let setup = TimerSetup {
         client: flags & 0x01 != 0,
         handshake: flags & 0x02 != 0,
@@ -3360,7 +3371,7 @@ fn timers_run(setup: &TimerSetup, steps: &[TimerStep], feed: TimerFeed) -> Vec<T
     }
     // Far in the future with every timer on, every connection has ended.
     let c = &setup.config;
-    if c.handshake_timeout.is_some() && c.keepalive.is_some() && c.close_timeout.is_some() {
+    if c.handshake_timeout().is_some() && c.keepalive().is_some() && c.close_timeout().is_some() {
         assert!(
             t.done,
             "not Done long after every deadline: {:?}",

@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Opens N connections with a `wstate` client [`Connection`] offering
-//! permessage-deflate (`DeflateConfig::enabled()`: level 1, the usual offer
+//! permessage-deflate (`DeflateConfig::default()`: level 1, the usual offer
 //! `permessage-deflate; client_max_window_bits`), fails unless the server
 //! accepts it, then keeps P text messages in flight on each for D seconds
 //! (at most 60). The messages are a realistic JSON stream, generated from a
@@ -38,7 +38,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
-use wstate::handshake::extensions::{DeflateConfig, DeflateParams};
+use wstate::DeflateConfig;
+use wstate::handshake::extensions::DeflateParams;
 use wstate::{ClientRequest, Config, Connection, Event, Message, Polled};
 
 /// Which messages a run sends.
@@ -644,9 +645,9 @@ async fn upgrade(
     seed: u64,
 ) -> Result<(TcpStream, Connection, DeflateParams), String> {
     let config = Config::default()
-        .deflate(DeflateConfig::enabled())
+        .with_deflate(Some(DeflateConfig::default()))
         // Nothing times out inside a bounded run; no Pings from us.
-        .keepalive(None);
+        .with_keepalive(None);
     let mut rng = Rng(seed);
     let entropy = move |buf: &mut [u8]| {
         for chunk in buf.chunks_mut(8) {

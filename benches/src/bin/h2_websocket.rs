@@ -24,7 +24,7 @@ use bytes::Bytes;
 use h2::{RecvStream, SendStream};
 use http::{Method, Request, Response, StatusCode};
 use tokio::net::{TcpListener, TcpStream};
-use wstate::handshake::extensions::DeflateConfig;
+use wstate::DeflateConfig;
 use wstate::handshake::h2::{self as ws_h2, Scheme};
 use wstate::{Accept, ClientRequest, CloseCode, Config, Connection, Event, Message, Polled, Role};
 
@@ -63,7 +63,7 @@ async fn main() -> ExitCode {
 }
 
 fn config(deflate: bool) -> Config {
-    Config::default().deflate(DeflateConfig::default().with_enabled(deflate))
+    Config::default().with_deflate(deflate.then(DeflateConfig::default))
 }
 
 /// One server and one client, on a fresh port.
@@ -257,7 +257,7 @@ async fn client(tcp: TcpStream, port: u16, config: Config) -> Result<(usize, Clo
         )
         .into());
     }
-    if accepted.deflate().is_some() != config.deflate.enabled {
+    if accepted.deflate().is_some() != config.deflate().is_some() {
         return Err("permessage-deflate not negotiated as configured".into());
     }
     let role = Role::client(wstate::os_entropy);

@@ -6,7 +6,7 @@
 //! ```
 //!
 //! (default 127.0.0.1:9001, level 1, window bits 15, context takeover: the
-//! example's `DeflateConfig::enabled()`.) `--window-bits` limits both
+//! example's `DeflateConfig::default()`.) `--window-bits` limits both
 //! directions (`server_max_window_bits` and `client_max_window_bits` in
 //! the answer); `--no-context-takeover` asks it of both sides. The same
 //! loop as the example (read, feed, drain every event answering each in
@@ -17,12 +17,12 @@ use std::io;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use wstate::handshake::extensions::DeflateConfig;
+use wstate::DeflateConfig;
 use wstate::{Accept, Config, Connection, Event, Message, Polled};
 
 fn main() {
     let mut addr = "127.0.0.1:9001".to_string();
-    let mut deflate = DeflateConfig::enabled();
+    let mut deflate = DeflateConfig::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> u8 {
@@ -55,7 +55,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let config = Config::default().deflate(deflate);
+    let config = Config::default().with_deflate(Some(deflate));
     if let Err(e) = runtime.block_on(run(&addr, config)) {
         fail(&e.to_string());
     }

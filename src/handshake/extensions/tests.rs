@@ -112,8 +112,8 @@ fn parser_never_panics() {
                 let _ = p.value.map(|v| v.bytes().count());
             });
         }
-        let _ = negotiate([&input[..]], &DeflateConfig::enabled());
-        let _ = validate_response([&input[..]], &DeflateConfig::enabled());
+        let _ = negotiate([&input[..]], &DeflateConfig::default());
+        let _ = validate_response([&input[..]], Some(&DeflateConfig::default()));
     }
 }
 
@@ -123,7 +123,7 @@ fn answer(offer: &str, config: &DeflateConfig) -> Option<String> {
 
 #[test]
 fn server_answers() {
-    let on = DeflateConfig::enabled();
+    let on = DeflateConfig::default();
     let cases: &[(&str, Option<&str>)] = &[
         // Chromium, node ws, python websockets.
         (
@@ -195,16 +195,16 @@ fn server_answers() {
     for (offer, want) in cases {
         assert_eq!(answer(offer, &on).as_deref(), *want, "{offer:?}");
     }
-    assert_eq!(
-        answer("permessage-deflate", &DeflateConfig::default()),
-        None,
-        "disabled"
-    );
+    let off = DeflateConfig {
+        enabled: false,
+        ..DeflateConfig::default()
+    };
+    assert_eq!(answer("permessage-deflate", &off), None, "disabled");
 }
 
 #[test]
 fn server_declines_bad_offers() {
-    let on = DeflateConfig::enabled();
+    let on = DeflateConfig::default();
     for params in [
         "server_max_window_bits=08",
         "server_max_window_bits=16",
@@ -231,7 +231,7 @@ fn server_declines_bad_offers() {
 
 #[test]
 fn server_applies_its_config() {
-    let cfg = DeflateConfig::enabled()
+    let cfg = DeflateConfig::default()
         .with_server_max_window_bits(12)
         .with_client_max_window_bits(10)
         .with_server_no_context_takeover(true)
@@ -259,7 +259,7 @@ fn server_applies_its_config() {
     }
     // Several header lines.
     let lines: [&[u8]; 2] = [b"x-foo", b"permessage-deflate; server_max_window_bits=9"];
-    let p = negotiate(lines, &DeflateConfig::enabled()).unwrap();
+    let p = negotiate(lines, &DeflateConfig::default()).unwrap();
     assert_eq!(p.server_max_window_bits, Some(9));
 }
 
@@ -270,7 +270,7 @@ fn codec_per_role() {
             &b"permessage-deflate; server_max_window_bits=8; client_no_context_takeover; \
             client_max_window_bits=11"[..],
         ],
-        &DeflateConfig::enabled(),
+        &DeflateConfig::default(),
     )
     .unwrap();
     let server = Codec {
@@ -291,32 +291,29 @@ fn codec_per_role() {
 
 #[test]
 fn client_offers() {
-    assert_eq!(DeflateConfig::default().offer(), None);
     assert_eq!(
-        DeflateConfig::enabled().offer().as_deref(),
-        Some("permessage-deflate; client_max_window_bits")
+        offer(&DeflateConfig::default()),
+        "permessage-deflate; client_max_window_bits"
     );
-    let cfg = DeflateConfig::enabled()
+    let cfg = DeflateConfig::default()
         .with_server_max_window_bits(10)
         .with_client_max_window_bits(12)
         .with_server_no_context_takeover(true)
         .with_client_no_context_takeover(true);
     assert_eq!(
-        cfg.offer().as_deref(),
-        Some(
-            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
-             server_max_window_bits=10; client_max_window_bits=12"
-        )
+        offer(&cfg),
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+         server_max_window_bits=10; client_max_window_bits=12"
     );
 }
 
 fn check(response: &str, config: &DeflateConfig) -> Result<Option<DeflateParams>, ExtensionError> {
-    validate_response([response.as_bytes()], config)
+    validate_response([response.as_bytes()], Some(config))
 }
 
 #[test]
 fn client_validates_responses() {
-    let on = DeflateConfig::enabled();
+    let on = DeflateConfig::default();
     let none = DeflateParams {
         server_max_window_bits: None,
         client_max_window_bits: None,
@@ -367,12 +364,12 @@ fn client_validates_responses() {
     }
     // Nothing offered, nothing may be answered.
     assert_eq!(
-        check("permessage-deflate", &DeflateConfig::default()),
+        validate_response([&b"permessage-deflate"[..]], None),
         Err(ExtensionError::NotOffered)
     );
-    assert_eq!(check("", &DeflateConfig::default()), Ok(None));
+    assert_eq!(validate_response([&b""[..]], None), Ok(None));
     // Window bits above what we asked for.
-    let small = DeflateConfig::enabled()
+    let small = DeflateConfig::default()
         .with_server_max_window_bits(10)
         .with_client_max_window_bits(10);
     assert_eq!(
@@ -391,7 +388,7 @@ fn client_validates_responses() {
         .is_ok()
     );
     // Our own client_no_context_takeover offer binds us even if not echoed.
-    let nct = DeflateConfig::enabled().with_client_no_context_takeover(true);
+    let nct = DeflateConfig::default().with_client_no_context_takeover(true);
     let p = check("permessage-deflate", &nct).unwrap().unwrap();
     assert!(p.client_no_context_takeover && p.codec(false).compress_no_context_takeover);
 }
@@ -399,21 +396,21 @@ fn client_validates_responses() {
 #[test]
 fn offer_answer_round_trip() {
     let configs = [
-        DeflateConfig::enabled(),
-        DeflateConfig::enabled().with_server_max_window_bits(9),
-        DeflateConfig::enabled()
+        DeflateConfig::default(),
+        DeflateConfig::default().with_server_max_window_bits(9),
+        DeflateConfig::default()
             .with_client_max_window_bits(8)
             .with_server_no_context_takeover(true),
-        DeflateConfig::enabled()
+        DeflateConfig::default()
             .with_client_no_context_takeover(true)
             .with_server_max_window_bits(8),
     ];
     for client in &configs {
         for server in &configs {
-            let offer = client.offer().unwrap();
+            let offer = offer(client);
             let params = negotiate([offer.as_bytes()], server).expect("accepted");
             let answer = params.to_string();
-            let seen = validate_response([answer.as_bytes()], client).expect("valid answer");
+            let seen = validate_response([answer.as_bytes()], Some(client)).expect("valid answer");
             let seen = seen.expect("in use");
             assert_eq!(
                 params.codec(true).compress_window_bits,
@@ -471,7 +468,6 @@ fn param_value_is_compares_the_unescaped_value() {
 #[test]
 fn builders_set_their_field_and_keep_the_others() {
     let built = DeflateConfig::default()
-        .with_enabled(true)
         .with_level(12)
         .with_server_max_window_bits(3)
         .with_client_max_window_bits(11)
@@ -491,7 +487,7 @@ fn builders_set_their_field_and_keep_the_others() {
     };
     assert_eq!(built, expected);
     assert_eq!(
-        DeflateConfig::enabled().with_level(4).with_enabled(false),
+        DeflateConfig::default().with_level(4),
         DeflateConfig {
             level: 4,
             ..DeflateConfig::default()

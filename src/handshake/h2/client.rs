@@ -73,7 +73,7 @@ pub fn connect(
         headers.push(field("sec-websocket-protocol", &protocols.join(", ")));
     }
     #[cfg(feature = "deflate")]
-    if let Some(offer) = config.deflate.offer() {
+    if let Some(offer) = config.deflate().map(extensions::offer) {
         headers.push(field("sec-websocket-extensions", &offer));
     }
     #[cfg(not(feature = "deflate"))]
@@ -157,8 +157,9 @@ impl Connect {
         // MUST _Fail the WebSocket Connection_" (RFC 6455 §4.1).
         let answered = values(fields, "sec-websocket-extensions");
         #[cfg(feature = "deflate")]
-        let deflate = extensions::validate_response(answered, &self.deflate)
-            .map_err(|_| H2Error::UnexpectedExtension)?;
+        let deflate =
+            extensions::validate_response(answered, self.deflate.enabled.then_some(&self.deflate))
+                .map_err(|_| H2Error::UnexpectedExtension)?;
         #[cfg(not(feature = "deflate"))]
         if answered.flat_map(split_list).next().is_some() {
             return Err(H2Error::UnexpectedExtension);

@@ -466,7 +466,7 @@ fn responses() {
 #[test]
 fn responses_negotiate_deflate() {
     use crate::handshake::extensions::DeflateConfig;
-    let on = Config::default().deflate(DeflateConfig::enabled());
+    let on = Config::default().with_deflate(Some(DeflateConfig::default()));
     // Declined when off, as the HTTP/1.1 server does.
     let fields = base();
     let response = validate_request(&fields)
@@ -746,7 +746,7 @@ fn client_validates_responses() {
 #[test]
 fn client_negotiates_deflate() {
     use crate::handshake::extensions::DeflateConfig;
-    let config = Config::default().deflate(DeflateConfig::enabled());
+    let config = Config::default().with_deflate(Some(DeflateConfig::default()));
     let connect = connect(&ClientRequest::new("h", "/"), Scheme::Https, &config).unwrap();
     assert_eq!(
         connect.headers().collect::<Vec<_>>(),
