@@ -449,12 +449,13 @@ fn handshake_server_begun_request_gets_408() {
 
 #[test]
 fn handshake_server_time_starts_at_the_first_handle_timeout() {
-    // Bytes before any time: no deadline yet; the origin is the caller's.
+    // Bytes before any time: the deadline is due at once (tell the time);
+    // the origin is the caller's.
     check(
         "server, origin 5000",
         &server_hs,
         &[
-            quiet(Bytes(REQUEST[..5].to_vec()), None),
+            quiet(Bytes(REQUEST[..5].to_vec()), Some(0)),
             quiet(Time(5000), Some(5000 + HS)),
             quiet(Time(5000 + HS - 1), Some(5000 + HS)),
             row(
@@ -1078,7 +1079,7 @@ fn close_timeout_stamped_at_the_first_handle_timeout_if_none_yet() {
                     Close,
                     end.ours(0x88, &close_payload(1000, "")),
                     vec![],
-                    None,
+                    Some(0),
                 ),
                 quiet(Time(7000), Some(7000 + CLOSE)),
                 row(
@@ -1267,13 +1268,23 @@ fn all_timers_off_no_deadline_in_any_state() {
 // ---------------------------------------------------------------------------
 
 #[test]
-fn no_deadline_before_the_first_handle_timeout() {
+fn deadlines_due_at_once_before_the_first_handle_timeout() {
+    // A loop that waits for bytes no longer than `poll_timeout` says is
+    // told to tell the time at once, which starts the clock.
     for end in BOTH {
         let conn = end.open(config());
-        assert_eq!(conn.poll_timeout(), None);
+        assert_eq!(conn.poll_timeout(), Some(Duration::ZERO));
+        assert_eq!(end.open(no_timers()).poll_timeout(), None);
     }
-    assert_eq!(Connection::server(config()).poll_timeout(), None);
-    assert_eq!(fresh_client(config()).poll_timeout(), None);
+    assert_eq!(
+        Connection::server(config()).poll_timeout(),
+        Some(Duration::ZERO)
+    );
+    assert_eq!(fresh_client(config()).poll_timeout(), Some(Duration::ZERO));
+    assert_eq!(Connection::server(no_timers()).poll_timeout(), None);
+    let mut server = Connection::server(config());
+    server.handle_timeout(ms(5000), &mut vec![]);
+    assert_eq!(server.poll_timeout(), Some(ms(5000 + HS)));
 }
 
 #[test]

@@ -557,8 +557,10 @@ impl Connection {
 
     /// The next time [`handle_timeout`](Self::handle_timeout) has something
     /// to do, on the caller's time scale; `None` while no deadline is armed.
-    /// Deadlines move only with calls on the connection: ask again after
-    /// each.
+    /// Before the first `handle_timeout`, a connection with a deadline to
+    /// keep says `Some(Duration::ZERO)`: tell it the time now, which starts
+    /// its clock. Deadlines move only with calls on the connection: ask
+    /// again after each.
     pub fn poll_timeout(&self) -> Option<Duration> {
         self.core
             .timers

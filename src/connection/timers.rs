@@ -138,7 +138,17 @@ impl Timers {
 
     /// The next deadline in `phase`, if any is armed and stamped.
     pub(super) fn deadline(&self, phase: Phase, config: &Config) -> Option<Duration> {
-        let after = |start: Option<Duration>, wait: Option<Duration>| start?.checked_add(wait?);
+        // A deadline armed before the caller ever told the time is due at
+        // once: the loop's first wait then ends at once, and its
+        // `handle_timeout` starts the clock (a loop that reads first would
+        // otherwise wait for a silent peer forever).
+        let after = |start: Option<Duration>, wait: Option<Duration>| {
+            let wait = wait?;
+            match start {
+                Some(start) => start.checked_add(wait),
+                None => Some(Duration::ZERO),
+            }
+        };
         match phase {
             Phase::Handshake => after(self.phase_start, config.handshake_timeout),
             Phase::Open => {

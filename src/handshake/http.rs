@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-pub use super::fields::Fields;
+pub(crate) use super::fields::Fields;
 use super::fields::{Lines, is_tchar};
 use crate::error::HandshakeError;
 
