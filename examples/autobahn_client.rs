@@ -64,8 +64,9 @@ fn connect(url: &str) -> Result<(TcpStream, Connection, Vec<u8>), Box<dyn std::e
         } else {
             conn.receive(&buf[..n]);
         }
-        match conn.poll_event(&mut out)? {
+        match conn.poll_event(&mut out) {
             Polled::Event(Event::Accepted(_), _) => return Ok((stream, conn, out)),
+            Polled::Failed(e) => return Err(e.into()),
             Polled::Event(..) | Polled::NeedMore => {}
             Polled::Done => return Err("connection closed during the handshake".into()),
         }
@@ -79,9 +80,10 @@ fn case_count(url: &str) -> Result<u32, Box<dyn std::error::Error>> {
     loop {
         let mut done = false;
         loop {
-            match conn.poll_event(&mut out)? {
+            match conn.poll_event(&mut out) {
                 Polled::Event(Event::Text(t), _) => count = Some(t.trim().parse()?),
-                Polled::Event(..) => {}
+                // Its Close is in `out`: written below, then Done.
+                Polled::Event(..) | Polled::Failed(_) => {}
                 Polled::NeedMore => break,
                 Polled::Done => {
                     done = true;

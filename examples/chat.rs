@@ -424,7 +424,7 @@ async fn chat(
         if let Some(mut next) = wake.message {
             loop {
                 match next {
-                    Ok(json) => match conn.send(Message::Text(&json), &mut out) {
+                    Ok(json) => match conn.sender().send(Message::Text(&json), &mut out) {
                         Ok(()) => {}
                         // The socket has not taken MAX_PENDING bytes.
                         Err(SendError::Backpressure) => client.kick(&mut conn, &mut out),
@@ -446,7 +446,10 @@ async fn chat(
         // Ctrl-C: going away.
         if wake.stop {
             client.shutting_down = true;
-            match conn.close(CloseCode::GOING_AWAY, "server shutting down", &mut out) {
+            match conn
+                .sender()
+                .close(CloseCode::GOING_AWAY, "server shutting down", &mut out)
+            {
                 Ok(()) => client.leave(CloseCode::GOING_AWAY, "server shutting down"),
                 // Still in the opening handshake: just hang up.
                 Err(SendError::NotOpen) => return Ok(()),
@@ -519,7 +522,7 @@ fn gone(e: &io::Error) -> bool {
 fn drain(conn: &mut Connection, client: &mut Client, out: &mut Vec<u8>) -> bool {
     loop {
         match conn.poll_event(out) {
-            Ok(Polled::Event(Event::Request(request), tx)) => {
+            Polled::Event(Event::Request(request), tx) => {
                 // Browsers always send Origin: take only our own page's
                 // (against cross-site WebSocket hijacking).
                 let own = |origin: &str| {
@@ -543,7 +546,7 @@ fn drain(conn: &mut Connection, client: &mut Client, out: &mut Vec<u8>) -> bool 
                 // Fails only if the client already left; Done follows.
                 let _ = answer;
             }
-            Ok(Polled::Event(Event::Text(text), tx)) => match &client.name {
+            Polled::Event(Event::Text(text), tx) => match &client.name {
                 Some(name) => {
                     let mut json = String::from(r#"{"type":"msg","name":"#);
                     push_json(&mut json, name);
@@ -564,19 +567,19 @@ fn drain(conn: &mut Connection, client: &mut Client, out: &mut Vec<u8>) -> bool 
                     client.join(name);
                 }
             },
-            Ok(Polled::Event(Event::Binary(_), tx)) => {
+            Polled::Event(Event::Binary(_), tx) => {
                 let _ = tx.close(CloseCode::UNSUPPORTED_DATA, "text only", out);
                 client.leave(CloseCode::UNSUPPORTED_DATA, "text only");
             }
             // The client's Close (our reply is queued), or 1006.
-            Ok(Polled::Event(Event::Close(frame), _)) => client.leave(frame.code, frame.reason()),
+            Polled::Event(Event::Close(frame), _) => client.leave(frame.code, frame.reason()),
             // Ping (Pong queued) and Pong.
-            Ok(Polled::Event(..)) => {}
-            Ok(Polled::NeedMore) => return false,
-            Ok(Polled::Done) => return true,
+            Polled::Event(..) => {}
+            Polled::NeedMore => return false,
+            Polled::Done => return true,
             // The client broke the protocol or stopped answering Pings: the
             // Close (or HTTP error) is queued; the next poll says Done.
-            Err(e) => {
+            Polled::Failed(e) => {
                 if let Some(code) = e.close_code() {
                     client.leave(code, &e.to_string());
                 }
@@ -624,7 +627,11 @@ impl Client {
     /// after what is queued (control frames are never refused).
     fn kick(&mut self, conn: &mut Connection, out: &mut Vec<u8>) {
         const WHY: &str = "too slow: messages were piling up";
-        if conn.close(CloseCode::POLICY_VIOLATION, WHY, out).is_ok() {
+        if conn
+            .sender()
+            .close(CloseCode::POLICY_VIOLATION, WHY, out)
+            .is_ok()
+        {
             self.leave(CloseCode::POLICY_VIOLATION, WHY);
         }
         self.inbox = None;

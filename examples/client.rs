@@ -154,7 +154,7 @@ fn run(url: &WsUrl) -> Result<bool, Box<dyn std::error::Error>> {
         let mut done = false;
         loop {
             match conn.poll_event(&mut out) {
-                Ok(Polled::Event(Event::Accepted(accepted), _)) => {
+                Polled::Event(Event::Accepted(accepted), _) => {
                     match accepted.subprotocol() {
                         Some(p) => writeln!(stdout, "connected subprotocol={p}")?,
                         None => writeln!(stdout, "connected")?,
@@ -173,31 +173,31 @@ fn run(url: &WsUrl) -> Result<bool, Box<dyn std::error::Error>> {
                         });
                     }
                 }
-                Ok(Polled::Event(Event::Text(t), _)) => {
+                Polled::Event(Event::Text(t), _) => {
                     replies += 1;
                     writeln!(stdout, "text {} {t}", t.len())?
                 }
-                Ok(Polled::Event(Event::Binary(b), _)) => {
+                Polled::Event(Event::Binary(b), _) => {
                     replies += 1;
                     writeln!(stdout, "binary {} {:08x}", b.len(), fnv1a32(b))?
                 }
-                Ok(Polled::Event(Event::Ping(p), _)) => writeln!(stdout, "ping {}", p.len())?,
-                Ok(Polled::Event(Event::Pong(p), _)) => {
+                Polled::Event(Event::Ping(p), _) => writeln!(stdout, "ping {}", p.len())?,
+                Polled::Event(Event::Pong(p), _) => {
                     replies += 1;
                     writeln!(stdout, "pong {} {}", p.len(), String::from_utf8_lossy(p))?
                 }
-                Ok(Polled::Event(Event::Close(frame), _)) => {
+                Polled::Event(Event::Close(frame), _) => {
                     writeln!(stdout, "closed {} {}", frame.code.0, frame.reason())?;
                     closed_clean = frame.code != CloseCode::ABNORMAL;
                 }
-                Ok(Polled::Event(..)) => {}
-                Ok(Polled::NeedMore) => break,
-                Ok(Polled::Done) => {
+                Polled::Event(..) => {}
+                Polled::NeedMore => break,
+                Polled::Done => {
                     done = true;
                     break;
                 }
                 // The next poll says Done.
-                Err(e) => writeln!(stdout, "error {e}")?,
+                Polled::Failed(e) => writeln!(stdout, "error {e}")?,
             }
         }
         // Stdin ended: close once every reply came, or the server has been
@@ -207,7 +207,7 @@ fn run(url: &WsUrl) -> Result<bool, Box<dyn std::error::Error>> {
         {
             closing_after = None;
             // Already closing or closed: nothing to do.
-            let _ = conn.close(CloseCode::NORMAL, "", &mut out);
+            let _ = conn.sender().close(CloseCode::NORMAL, "", &mut out);
         }
         stdout.flush()?;
         if !out.is_empty() {
@@ -229,17 +229,17 @@ fn send_line(conn: &mut Connection, line: &str, out: &mut Vec<u8>) -> bool {
     let result = if let Some(n) = line.strip_prefix(":bin ") {
         let n: usize = n.trim().parse().unwrap_or(0);
         let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
-        conn.send(Message::Binary(&data), out)
+        conn.sender().send(Message::Binary(&data), out)
     } else if let Some(text) = line.strip_prefix(":ping ") {
-        conn.send(Message::Ping(text.as_bytes()), out)
+        conn.sender().send(Message::Ping(text.as_bytes()), out)
     } else if let Some(rest) = line.strip_prefix(":close") {
         let rest = rest.trim_start();
         let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
         let code = code.parse().map(CloseCode).unwrap_or(CloseCode::NORMAL);
         reply_due = false;
-        conn.close(code, reason, out)
+        conn.sender().close(code, reason, out)
     } else {
-        conn.send(Message::Text(line), out)
+        conn.sender().send(Message::Text(line), out)
     };
     match result {
         Ok(()) => reply_due,

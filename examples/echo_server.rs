@@ -103,21 +103,21 @@ fn serve(mut stream: TcpStream) -> std::io::Result<String> {
         }
         common::read_timed(&mut stream, &mut conn, start, &mut buf, &mut out)?;
         match conn.poll_event(&mut out) {
-            Ok(Polled::Event(Event::Request(request), tx)) => {
+            Polled::Event(Event::Request(request), tx) => {
                 path = request.path().to_string();
                 tx.accept(&Accept::new(), &mut out)
                     .expect("a request is pending");
                 break;
             }
-            Ok(Polled::Done) => {
+            Polled::Done => {
                 stream.write_all(&out)?;
                 return Ok(format!("{peer} left during the handshake"));
             }
-            Ok(_) => {}
-            Err(wstate::Error::Handshake(wstate::HandshakeError::UnexpectedEof)) => {
+            Polled::Event(..) | Polled::NeedMore => {}
+            Polled::Failed(wstate::Error::Handshake(wstate::HandshakeError::UnexpectedEof)) => {
                 return Ok(format!("{peer} left during the handshake"));
             }
-            Err(e) => {
+            Polled::Failed(e) => {
                 stream.write_all(&out)?;
                 return Ok(format!("{peer} handshake refused: {e}"));
             }

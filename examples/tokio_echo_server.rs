@@ -241,6 +241,7 @@ async fn serve(
             // Fails if a Close was sent already, or before the handshake:
             // then the connection ends anyway (see below).
             if conn
+                .sender()
                 .close(CloseCode::GOING_AWAY, "server shutting down", &mut out)
                 .is_err()
                 && conn.sent_close().is_none()
@@ -335,7 +336,7 @@ async fn drain(
     let vectored = true;
     loop {
         match conn.poll_event(out) {
-            Ok(Polled::Event(Event::Request(request), tx)) => {
+            Polled::Event(Event::Request(request), tx) => {
                 // A real server would check the path, the origin and the
                 // subprotocols here, and maybe `tx.reject(..)`.
                 *path = Some(request.path().to_string());
@@ -343,31 +344,31 @@ async fn drain(
                     .expect("a request is pending");
             }
             // Fails only once we are closing; then the echo is moot.
-            Ok(Polled::Event(Event::Text(text), tx)) if vectored && text.len() >= LARGE => {
+            Polled::Event(Event::Text(text), tx) if vectored && text.len() >= LARGE => {
                 if tx.send_header(Message::Text(text), out).is_ok() {
                     write_large(stream, out, text.as_bytes()).await?;
                     *echoed += 1;
                 }
             }
-            Ok(Polled::Event(Event::Binary(bytes), tx)) if vectored && bytes.len() >= LARGE => {
+            Polled::Event(Event::Binary(bytes), tx) if vectored && bytes.len() >= LARGE => {
                 if tx.send_header(Message::Binary(bytes), out).is_ok() {
                     write_large(stream, out, bytes).await?;
                     *echoed += 1;
                 }
             }
-            Ok(Polled::Event(Event::Text(text), tx)) => {
+            Polled::Event(Event::Text(text), tx) => {
                 *echoed += u64::from(tx.send(Message::Text(text), out).is_ok());
             }
-            Ok(Polled::Event(Event::Binary(bytes), tx)) => {
+            Polled::Event(Event::Binary(bytes), tx) => {
                 *echoed += u64::from(tx.send(Message::Binary(bytes), out).is_ok());
             }
             // Pongs and Close replies are already queued in `out`.
-            Ok(Polled::Event(..)) => {}
-            Ok(Polled::NeedMore) => return Ok(false),
-            Ok(Polled::Done) => return Ok(true),
+            Polled::Event(..) => {}
+            Polled::NeedMore => return Ok(false),
+            Polled::Done => return Ok(true),
             // A protocol error: the Close with its code is in `out`; the
             // next poll says Done.
-            Err(_) => {}
+            Polled::Failed(_) => {}
         }
     }
 }

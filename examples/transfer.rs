@@ -86,8 +86,10 @@ fn send(url: &str, size: u64) -> Result<(), Box<dyn std::error::Error>> {
             return Err("closed during the handshake".into());
         }
         conn.receive(&buf[..n]);
-        if let Polled::Event(Event::Accepted(_), _) = conn.poll_event(&mut out)? {
-            break;
+        match conn.poll_event(&mut out) {
+            Polled::Event(Event::Accepted(_), _) => break,
+            Polled::Failed(e) => return Err(e.into()),
+            _ => {}
         }
     }
     // The message, part by part: out never holds more than the bound.
@@ -113,7 +115,7 @@ fn send(url: &str, size: u64) -> Result<(), Box<dyn std::error::Error>> {
         sock.write_all(&out)?;
         out.clear();
     }
-    conn.close(CloseCode::NORMAL, "done", &mut out)?;
+    conn.sender().close(CloseCode::NORMAL, "done", &mut out)?;
     sock.write_all(&out)?;
     out.clear();
     // Wait for the server's Close and its end of the TCP connection.
@@ -124,7 +126,8 @@ fn send(url: &str, size: u64) -> Result<(), Box<dyn std::error::Error>> {
         } else {
             conn.receive(&buf[..n]);
         }
-        match conn.poll_event(&mut out)? {
+        match conn.poll_event(&mut out) {
+            Polled::Failed(e) => return Err(e.into()),
             Polled::Done => return Ok(()),
             _ if n == 0 => return Ok(()),
             _ => {}
@@ -148,21 +151,21 @@ fn receive(mut sock: TcpStream) -> std::io::Result<u64> {
         let n = conn.receive_with(PART, |room| sock.read(room))?;
         loop {
             match conn.poll_event(&mut out) {
-                Ok(Polled::Event(Event::Request(_), tx)) => {
+                Polled::Event(Event::Request(_), tx) => {
                     tx.accept(&Accept::new(), &mut out).expect("a request");
                 }
-                Ok(Polled::Event(Event::BinaryPart(bytes, _fin), _)) => {
+                Polled::Event(Event::BinaryPart { part: bytes, .. }, _) => {
                     let expected = pattern(&table, got, bytes.len());
                     assert!(bytes == expected, "a part at {got} differs");
                     got += bytes.len() as u64;
                 }
-                Ok(Polled::Event(..)) => {}
-                Ok(Polled::NeedMore) => break,
-                Ok(Polled::Done) => {
+                Polled::Event(..) => {}
+                Polled::NeedMore => break,
+                Polled::Done => {
                     sock.write_all(&out)?;
                     return Ok(got);
                 }
-                Err(e) => return Err(std::io::Error::other(e.to_string())),
+                Polled::Failed(e) => return Err(std::io::Error::other(e.to_string())),
             }
         }
         sock.write_all(&out)?;

@@ -23,13 +23,23 @@ pub enum Event<'a> {
     /// A whole binary message.
     Binary(&'a [u8]),
     /// With [`Config::receive_parts`](crate::Config::receive_parts): the
-    /// next part of a text message, and whether it is the last. Parts are
-    /// cut from what has arrived, never inside a code point; the
-    /// concatenation of a message's parts is the message (checked UTF-8).
-    TextPart(&'a str, bool),
+    /// next part of a text message. Parts are cut from what has arrived,
+    /// never inside a code point; the concatenation of a message's parts is
+    /// the message (checked UTF-8).
+    TextPart {
+        /// The part's text.
+        part: &'a str,
+        /// It is the message's last part.
+        last: bool,
+    },
     /// With [`Config::receive_parts`](crate::Config::receive_parts): the
-    /// next part of a binary message, and whether it is the last.
-    BinaryPart(&'a [u8], bool),
+    /// next part of a binary message.
+    BinaryPart {
+        /// The part's bytes.
+        part: &'a [u8],
+        /// It is the message's last part.
+        last: bool,
+    },
     /// A Ping. Its Pong is already queued unless
     /// [`Config::auto_pong`](crate::Config::auto_pong) is off or we are closing.
     Ping(&'a [u8]),
@@ -43,16 +53,26 @@ pub enum Event<'a> {
     Close(CloseFrame),
 }
 
-/// A message to send with [`Connection::send`](crate::Connection::send).
+/// A message to send with [`Sender::send`](crate::Sender::send).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Message<'a> {
-    /// A text message (or, with `send_fragment`, one piece of it).
+    /// A text message (or, with [`Sender::send_part`](crate::Sender::send_part), one part of it).
     Text(&'a str),
-    /// A binary message (or one piece of it).
+    /// A binary message (or one part of it).
     Binary(&'a [u8]),
     /// A Ping with at most 125 bytes of payload.
     Ping(&'a [u8]),
     /// A Pong with at most 125 bytes of payload (unsolicited or a manual answer).
     Pong(&'a [u8]),
+}
+
+/// Whether a data message is Text or Binary, where the payload is not a
+/// [`Message`] (see [`Sender::send_in_place`](crate::Sender::send_in_place)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A Text message: its payload must be UTF-8.
+    Text,
+    /// A Binary message.
+    Binary,
 }

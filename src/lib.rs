@@ -30,21 +30,22 @@
 //! ## Driving it
 //!
 //! One loop does everything: read, feed, poll until `NeedMore`, write.
-//! [`Connection::poll_event`] answers with one of three things:
+//! [`Connection::poll_event`] answers with one of four things:
 //!
 //! * [`Polled::Event`]: something happened. The event borrows only the
 //!   connection's receive buffers; the [`Sender`] beside it answers (echo,
 //!   accept with a subprotocol from the request, reply by hand) while the
 //!   event is held, without copying the payload.
+//! * [`Polled::Failed`]: the peer broke the protocol, a deadline passed, or
+//!   the handshake was refused. The bytes that answer it (a Close with the
+//!   right code, or an HTTP error) are already in `out`; poll on (the next
+//!   answer is `Done`). It is a variant, not an `Err`, so that no `?`
+//!   carries the failure away before `out` is written.
 //! * [`Polled::NeedMore`]: read more bytes from the transport.
 //! * [`Polled::Done`]: the connection is finished (closing handshake done,
 //!   failed, or transport ended). Write out what is queued, close the
 //!   transport, drop the connection. A loop cannot miss it: it is not
 //!   `NeedMore`.
-//!
-//! Errors are the peer's fault (or a timeout); the bytes that answer them (a
-//! Close with the right code, or an HTTP error) are already in `out`, and
-//! the next poll says `Done`.
 //!
 //! Time comes from the caller too: [`Connection::handle_timeout`] takes the
 //! time since an origin of your choosing (once at the start, and after every
@@ -86,7 +87,7 @@
 //!         // 3. Poll until NeedMore or Done, answering while holding events.
 //!         loop {
 //!             match conn.poll_event(&mut out) {
-//!                 Ok(Polled::Event(Event::Request(req), tx)) => {
+//!                 Polled::Event(Event::Request(req), tx) => {
 //!                     // Inspect req.path(), req.origin(), req.subprotocols() ...
 //!                     let accept = match req.subprotocols().find(|p| *p == "chat") {
 //!                         Some(chat) => Accept::new().subprotocol(chat),
@@ -95,16 +96,16 @@
 //!                     tx.accept(&accept, &mut out).unwrap();
 //!                 }
 //!                 // Echo without copying the message.
-//!                 Ok(Polled::Event(Event::Text(text), tx)) => {
+//!                 Polled::Event(Event::Text(text), tx) => {
 //!                     let _ = tx.send(Message::Text(text), &mut out);
 //!                 }
-//!                 Ok(Polled::Event(_, _)) => {} // Binary, Ping (Pong queued), Pong, Close
-//!                 Ok(Polled::NeedMore) => break,
-//!                 Ok(Polled::Done) => {
+//!                 Polled::Event(_, _) => {} // Binary, Ping (Pong queued), Pong, Close
+//!                 Polled::NeedMore => break,
+//!                 Polled::Done => {
 //!                     sock.write_all(&out)?; // the last bytes: Close reply, error
 //!                     return Ok(());          // then drop the socket
 //!                 }
-//!                 Err(_) => {} // peer error or timeout: answer queued; next: Done
+//!                 Polled::Failed(_) => {} // peer error or timeout: answer queued; next: Done
 //!             }
 //!         }
 //!         // 4. Write everything produced.
@@ -130,9 +131,9 @@
 //! # let key = wstate::handshake::accept_key(b"BwcHBwcHBwcHBwcHBwcHBw==");
 //! # client.receive(&key);
 //! # client.receive(b"\r\n\r\n");
-//! # assert!(matches!(client.poll_event(&mut ignored), Ok(Polled::Event(Event::Accepted(_), _))));
-//! client.send(Message::Text("hi"), &mut wire).unwrap();
-//! client.close(CloseCode::NORMAL, "", &mut wire).unwrap();
+//! # assert!(matches!(client.poll_event(&mut ignored), Polled::Event(Event::Accepted(_), _)));
+//! client.sender().send(Message::Text("hi"), &mut wire).unwrap();
+//! client.sender().close(CloseCode::NORMAL, "", &mut wire).unwrap();
 //! let mut sock = TcpStream::connect(addr).unwrap();
 //! sock.write_all(&wire).unwrap();
 //! let mut response = Vec::new();
@@ -151,8 +152,8 @@
 //! open (with feature `deflate`, `Connection::new_open_with_deflate` takes
 //! the parameters negotiated there). Over HTTP/2 (RFC 8441),
 //! [`handshake::h2`] checks the extended CONNECT and builds the fields of
-//! both sides for the caller's HTTP/2 stack. To send when no event is held, use [`Connection::send`] and
-//! friends, or [`Connection::sender`].
+//! both sides for the caller's HTTP/2 stack. To send when no event is held,
+//! use the connection's own [`Sender`], from [`Connection::sender`].
 //!
 //! ## Layers
 //!
@@ -197,7 +198,7 @@ pub use config::DeflateConfig;
 pub use config::{Config, Keepalive};
 pub use connection::{Connection, ConnectionState, Entropy, Polled, Role, Sender};
 pub use error::{Error, HandshakeError, ProtocolError, SendError};
-pub use event::{Event, Message};
+pub use event::{Event, Message, MessageKind};
 pub use handshake::{Accept, Accepted, ClientRequest, Request, UrlError, WsUrl};
 
 /// Fills `dest` from the operating system's CSPRNG (feature `getrandom`):

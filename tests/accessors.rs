@@ -58,8 +58,10 @@ fn new_open_with_deflate_takes_its_own_side() {
     let frames = |role: Role| {
         let mut conn = Connection::new_open_with_deflate(role, config.clone(), Some(params));
         let (mut first, mut second) = (vec![], vec![]);
-        conn.send(Message::Text(text), &mut first).unwrap();
-        conn.send(Message::Text(text), &mut second).unwrap();
+        conn.sender().send(Message::Text(text), &mut first).unwrap();
+        conn.sender()
+            .send(Message::Text(text), &mut second)
+            .unwrap();
         (first, second)
     };
     let (first, second) = frames(Role::Server);

@@ -64,13 +64,14 @@ fn echo_read(conn: &mut Connection, read: &[u8], out: &mut Vec<u8>) -> usize {
 fn echo_events(conn: &mut Connection, out: &mut Vec<u8>) -> usize {
     let mut messages = 0;
     loop {
-        let (message, tx) = match conn.poll_event(out).expect("valid input") {
+        let (message, tx) = match conn.poll_event(out) {
             Polled::Event(Event::Text(t), tx) => (Message::Text(t), tx),
             Polled::Event(Event::Binary(b), tx) => (Message::Binary(b), tx),
             Polled::Event(Event::Ping(_) | Event::Pong(_), _) => continue,
             Polled::Event(other, _) => panic!("unexpected {other:?}"),
             Polled::NeedMore => break,
             Polled::Done => panic!("unexpected Done"),
+            Polled::Failed(e) => panic!("valid input failed: {e}"),
         };
         tx.send(message, out).unwrap();
         messages += 1;
@@ -239,17 +240,19 @@ fn send_only_reuses_the_output_buffer() {
         let mut out = Vec::new();
         let payloads: Vec<Vec<u8>> = [16, 4096, 1 << 20].map(|n| vec![3; n]).into();
         for p in &payloads {
-            conn.send(Message::Binary(p), &mut out).unwrap();
+            conn.sender().send(Message::Binary(p), &mut out).unwrap();
             out.clear();
         }
         let allocated = allocations_in(|| {
             for _ in 0..100 {
                 for p in &payloads {
-                    conn.send(Message::Binary(p), &mut out).unwrap();
+                    conn.sender().send(Message::Binary(p), &mut out).unwrap();
                     out.clear();
                 }
-                conn.send(Message::Text("hello"), &mut out).unwrap();
-                conn.send(Message::Ping(b"p"), &mut out).unwrap();
+                conn.sender()
+                    .send(Message::Text("hello"), &mut out)
+                    .unwrap();
+                conn.sender().send(Message::Ping(b"p"), &mut out).unwrap();
                 out.clear();
             }
         });
@@ -280,13 +283,19 @@ fn reads_that_cut_every_frame() {
                 let mut drain = |conn: &mut Connection, read: &[u8]| {
                     conn.receive(read);
                     let mut n = 0;
-                    while let Polled::Event(event, _) = conn.poll_event(&mut out).unwrap() {
+                    while let Polled::Event(event, _) = conn.poll_event(&mut out) {
                         n += matches!(
                             event,
                             Event::Text(_)
                                 | Event::Binary(_)
-                                | Event::TextPart(_, true)
-                                | Event::BinaryPart(_, true)
+                                | Event::TextPart {
+                                    part: _,
+                                    last: true
+                                }
+                                | Event::BinaryPart {
+                                    part: _,
+                                    last: true
+                                }
                         ) as usize;
                     }
                     n
@@ -315,11 +324,11 @@ fn an_ended_connection_buffers_nothing() {
         let mut conn = server();
         let mut out = Vec::new();
         conn.receive(ending);
-        while !matches!(conn.poll_event(&mut out), Ok(Polled::Done) | Err(_)) {}
-        assert!(matches!(conn.poll_event(&mut out), Ok(Polled::Done)));
+        while !matches!(conn.poll_event(&mut out), Polled::Done | Polled::Failed(_)) {}
+        assert!(matches!(conn.poll_event(&mut out), Polled::Done));
         let late = c2s(0x82, &[7; 65536]);
         assert_eq!(allocations_in(|| conn.receive(&late)), 0);
-        assert!(matches!(conn.poll_event(&mut out), Ok(Polled::Done)));
+        assert!(matches!(conn.poll_event(&mut out), Polled::Done));
     }
 }
 
@@ -377,22 +386,21 @@ fn done_holds_no_memory() {
         conn.handle_timeout(ms(0), &mut out);
         conn.receive(&read);
         assert!(
-            matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)),
+            matches!(conn.poll_event(&mut out), Polled::NeedMore),
             "{what}"
         );
         // A Ping, no Pong: the connection fails (1011).
         for t in (10..=400).step_by(10) {
             conn.handle_timeout(ms(t), &mut out);
         }
-        assert_eq!(
-            conn.poll_event(&mut out).err(),
-            Some(wstate::Error::KeepaliveTimeout),
-            "{what}"
-        );
         assert!(
-            matches!(conn.poll_event(&mut out), Ok(Polled::Done)),
+            matches!(
+                conn.poll_event(&mut out),
+                Polled::Failed(wstate::Error::KeepaliveTimeout)
+            ),
             "{what}"
         );
+        assert!(matches!(conn.poll_event(&mut out), Polled::Done), "{what}");
         // Only the boxed Close frame we sent (1011) is left to free.
         let freed = allocation_counter::measure(|| drop(conn));
         assert_eq!(freed.count_current, -1, "{what}: {freed:?}");
@@ -415,7 +423,7 @@ fn text_room_is_bounded_by_what_came() {
             conn.receive(&header);
             for _ in 0..reads {
                 conn.receive(&vec![b'a'; read]);
-                assert!(matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)));
+                assert!(matches!(conn.poll_event(&mut out), Polled::NeedMore));
             }
         });
         assert!(peak.bytes_max <= bound, "{read} x {reads}: {peak:?}");
@@ -493,10 +501,10 @@ fn fragmented_message_growth_is_exact() {
             let info = allocation_counter::measure(|| {
                 conn.receive(&input);
                 match conn.poll_event(&mut out) {
-                    Ok(Polled::Event(Event::Text(t), _)) if text => {
+                    Polled::Event(Event::Text(t), _) if text => {
                         assert_eq!(t.len(), sizes.iter().sum::<usize>())
                     }
-                    Ok(Polled::Event(Event::Binary(b), _)) if !text => {
+                    Polled::Event(Event::Binary(b), _) if !text => {
                         assert_eq!(b.len(), sizes.iter().sum::<usize>())
                     }
                     other => panic!("{other:?}"),
@@ -554,16 +562,16 @@ fn where_a_read_of_text_is_unmasked() {
         let mut conn = server();
         let mut out = Vec::new();
         conn.receive(header);
-        assert!(matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)));
+        assert!(matches!(conn.poll_event(&mut out), Polled::NeedMore));
         let info = allocation_counter::measure(|| {
             conn.receive(&payload[..read]);
-            assert!(matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)));
+            assert!(matches!(conn.poll_event(&mut out), Polled::NeedMore));
         });
         assert_eq!((info.count_total, info.bytes_total), expected, "{read}");
         conn.receive(&payload[read..]);
         assert!(matches!(
             conn.poll_event(&mut out),
-            Ok(Polled::Event(Event::Text(t), _)) if t.len() == 20_000 && t.bytes().all(|b| b == b'a')
+            Polled::Event(Event::Text(t), _) if t.len() == 20_000 && t.bytes().all(|b| b == b'a')
         ));
     }
 }
@@ -630,7 +638,7 @@ fn read_buffer_growth_for_a_large_frame_is_exact() {
         let info = allocation_counter::measure(|| {
             for read in frame.chunks(read) {
                 conn.receive(read);
-                while let Polled::Event(event, _) = conn.poll_event(&mut out).unwrap() {
+                while let Polled::Event(event, _) = conn.poll_event(&mut out) {
                     if let Event::Binary(b) = event {
                         got = Some(b.len());
                     }
@@ -654,14 +662,14 @@ fn a_read_that_fills_the_text_exactly_allocates_nothing() {
     let mut conn = server();
     let mut out = Vec::new();
     conn.receive(header);
-    assert!(matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)));
+    assert!(matches!(conn.poll_event(&mut out), Polled::NeedMore));
     let reads: Vec<u64> = payload
         .chunks(32 << 10)
         .take(9)
         .map(|read| {
             allocations_in(|| {
                 conn.receive(read);
-                assert!(matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)));
+                assert!(matches!(conn.poll_event(&mut out), Polled::NeedMore));
             })
         })
         .collect();
@@ -690,12 +698,16 @@ fn compressed_sending_keeps_a_small_buffer_and_frees_a_large_one() {
         let message = text(size);
         let mut out = Vec::with_capacity(64 << 10);
         for _ in 0..3 {
-            conn.send(Message::Binary(&message), &mut out).unwrap();
+            conn.sender()
+                .send(Message::Binary(&message), &mut out)
+                .unwrap();
             out.clear();
         }
         let allocated = allocations_in(|| {
             for _ in 0..100 {
-                conn.send(Message::Binary(&message), &mut out).unwrap();
+                conn.sender()
+                    .send(Message::Binary(&message), &mut out)
+                    .unwrap();
                 out.clear();
             }
         });
@@ -703,11 +715,14 @@ fn compressed_sending_keeps_a_small_buffer_and_frees_a_large_one() {
     }
     let mut conn = server();
     let mut out = Vec::with_capacity(4 << 20);
-    conn.send(Message::Binary(&text(1 << 20)), &mut out)
+    conn.sender()
+        .send(Message::Binary(&text(1 << 20)), &mut out)
         .unwrap();
     out.clear();
     let info = allocation_counter::measure(|| {
-        conn.send(Message::Binary(b"small"), &mut out).unwrap();
+        conn.sender()
+            .send(Message::Binary(b"small"), &mut out)
+            .unwrap();
     });
     assert!(info.bytes_current < -(60 << 10), "{info:?}");
 }
@@ -875,7 +890,7 @@ fn a_read_that_starts_a_text_frame() {
         let info = allocation_counter::measure(|| {
             for read in [&frame[..first], &frame[first..]] {
                 conn.receive(read);
-                while let Polled::Event(event, _) = conn.poll_event(&mut out).unwrap() {
+                while let Polled::Event(event, _) = conn.poll_event(&mut out) {
                     match event {
                         Event::Text(t) => got = Some(t.len()),
                         other => panic!("{other:?}"),

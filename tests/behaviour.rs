@@ -127,22 +127,28 @@ fn close_inside_fragmented_message_is_a_normal_close() {
 fn we_close_first() {
     let mut conn = server();
     let mut out = vec![];
-    conn.close(CloseCode::NORMAL, "bye", &mut out).unwrap();
+    conn.sender()
+        .close(CloseCode::NORMAL, "bye", &mut out)
+        .unwrap();
     assert_eq!(out, server_close(1000, "bye"));
     assert_eq!(conn.state(), ConnectionState::Closing);
     assert!(!conn.should_close_transport());
     // No more data may be sent (§5.5.1); control frames may.
     assert_eq!(
-        conn.send(Message::Text("x"), &mut out),
+        conn.sender().send(Message::Text("x"), &mut out),
         Err(SendError::Closed)
     );
     assert_eq!(
-        conn.send_fragment(Message::Binary(b"x"), true, &mut out),
+        conn.sender().finish(Message::Binary(b"x"), &mut out),
         Err(SendError::Closed)
     );
     out.clear();
-    conn.send(Message::Ping(b"still there?"), &mut out).unwrap();
-    conn.send(Message::Pong(b"manual"), &mut out).unwrap();
+    conn.sender()
+        .send(Message::Ping(b"still there?"), &mut out)
+        .unwrap();
+    conn.sender()
+        .send(Message::Pong(b"manual"), &mut out)
+        .unwrap();
     assert_eq!(
         out,
         cat(&[s2c(0x89, b"still there?"), s2c(0x8A, b"manual")])
@@ -169,7 +175,7 @@ fn we_close_first() {
     assert!(conn.should_close_transport());
     // Once the peer's Close arrived, nothing at all may be sent.
     assert_eq!(
-        conn.send(Message::Pong(b"late"), &mut out),
+        conn.sender().send(Message::Pong(b"late"), &mut out),
         Err(SendError::Closed)
     );
 }
@@ -178,7 +184,9 @@ fn we_close_first() {
 fn ping_after_our_close_is_answered_at_every_split() {
     let mk = || {
         let mut conn = server();
-        conn.close(CloseCode::NORMAL, "", &mut vec![]).unwrap();
+        conn.sender()
+            .close(CloseCode::NORMAL, "", &mut vec![])
+            .unwrap();
         conn
     };
     let input = cat(&[c2s(0x89, b"p1"), c2s(0x81, b"x"), c2s(0x89, b"")]);
@@ -194,7 +202,10 @@ fn ping_after_our_close_is_answered_at_every_split() {
     assert_eq!(t.out, cat(&[s2c(0x8A, b"p1"), s2c(0x8A, b"")]));
     // The client role masks its Pong.
     let mut client = client();
-    client.close(CloseCode::NORMAL, "", &mut vec![]).unwrap();
+    client
+        .sender()
+        .close(CloseCode::NORMAL, "", &mut vec![])
+        .unwrap();
     let (_, t) = feed_chunks(client, &[&s2c(0x89, b"p")], false);
     assert_eq!(t.out, c2s(0x8A, b"p"));
 }
@@ -204,8 +215,10 @@ fn simultaneous_close() {
     let mut a = client();
     let mut b = server();
     let (mut to_b, mut to_a) = (vec![], vec![]);
-    a.close(CloseCode::GOING_AWAY, "a", &mut to_b).unwrap();
-    b.close(CloseCode::NORMAL, "b", &mut to_a).unwrap();
+    a.sender()
+        .close(CloseCode::GOING_AWAY, "a", &mut to_b)
+        .unwrap();
+    b.sender().close(CloseCode::NORMAL, "b", &mut to_a).unwrap();
     let (mut ta, mut tb) = (Transcript::default(), Transcript::default());
     a.receive(&to_a);
     b.receive(&to_b);
@@ -251,21 +264,23 @@ fn close_misuse_is_a_typed_error() {
     let mut out = vec![];
     for code in [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
         assert_eq!(
-            conn.close(CloseCode(code), "", &mut out),
+            conn.sender().close(CloseCode(code), "", &mut out),
             Err(SendError::InvalidCloseCode(CloseCode(code)))
         );
     }
     assert_eq!(
-        conn.close(CloseCode::NORMAL, &"x".repeat(124), &mut out),
+        conn.sender()
+            .close(CloseCode::NORMAL, &"x".repeat(124), &mut out),
         Err(SendError::ReasonTooLong)
     );
     assert_eq!(
-        conn.send(Message::Ping(&[0; 126]), &mut out),
+        conn.sender().send(Message::Ping(&[0; 126]), &mut out),
         Err(SendError::ControlPayloadTooLong)
     );
     assert!(out.is_empty());
     assert_eq!(conn.state(), ConnectionState::Open);
-    conn.close(CloseCode::NORMAL, &"x".repeat(123), &mut out)
+    conn.sender()
+        .close(CloseCode::NORMAL, &"x".repeat(123), &mut out)
         .unwrap();
     assert_eq!(out.len(), 2 + 125);
 }
@@ -274,22 +289,24 @@ fn close_misuse_is_a_typed_error() {
 fn fragment_send_misuse() {
     let mut conn = server();
     let mut out = vec![];
-    conn.send_fragment(Message::Binary(b"a"), false, &mut out)
+    conn.sender()
+        .send_part(Message::Binary(b"a"), &mut out)
         .unwrap();
     assert_eq!(
-        conn.send(Message::Text("x"), &mut out),
+        conn.sender().send(Message::Text("x"), &mut out),
         Err(SendError::FragmentInProgress)
     );
     assert_eq!(
-        conn.send_fragment(Message::Text("x"), true, &mut out),
+        conn.sender().finish(Message::Text("x"), &mut out),
         Err(SendError::FragmentTypeMismatch)
     );
     assert_eq!(
-        conn.send_fragment(Message::Ping(b""), true, &mut out),
+        conn.sender().finish(Message::Ping(b""), &mut out),
         Err(SendError::ControlFragment)
     );
-    conn.send(Message::Ping(b"p"), &mut out).unwrap(); // controls may interleave
-    conn.send_fragment(Message::Binary(b"b"), true, &mut out)
+    conn.sender().send(Message::Ping(b"p"), &mut out).unwrap(); // controls may interleave
+    conn.sender()
+        .finish(Message::Binary(b"b"), &mut out)
         .unwrap();
     assert_eq!(
         out,

@@ -40,8 +40,10 @@ fn parts_of_split_code_point(config: Config) -> Vec<String> {
     let mut parts = vec![];
     loop {
         match conn.poll_event(&mut out) {
-            Ok(Polled::Event(Event::TextPart(part, fin), _)) => parts.push(format!("{part}:{fin}")),
-            Ok(Polled::NeedMore) => break,
+            Polled::Event(Event::TextPart { part, last: fin }, _) => {
+                parts.push(format!("{part}:{fin}"))
+            }
+            Polled::NeedMore => break,
             other => panic!("{other:?}"),
         }
     }
@@ -143,7 +145,9 @@ fn max_message_size_from_zero_to_unbounded() {
     let (_, t) = feed_chunks(server_with(parts), &[&c2s(0x82, &[9; 3])], false);
     assert_eq!(
         t.events,
-        vec![Owned::Other("BinaryPart([9, 9, 9], true)".into())]
+        vec![Owned::Other(
+            "BinaryPart { part: [9, 9, 9], last: true }".into()
+        )]
     );
 }
 
@@ -187,11 +191,11 @@ fn request_answer(config: Config) -> Result<String, HandshakeError> {
     conn.receive(REQUEST);
     let mut out = vec![];
     match conn.poll_event(&mut out) {
-        Ok(Polled::Event(Event::Request(req), _)) => {
+        Polled::Event(Event::Request(req), _) => {
             assert!(out.is_empty());
             Ok(req.path().to_string())
         }
-        Err(Error::Handshake(e)) => {
+        Polled::Failed(Error::Handshake(e)) => {
             assert!(out.starts_with(b"HTTP/1.1 431 "), "{e:?}");
             Err(e)
         }
@@ -264,10 +268,10 @@ fn max_pending_output_zero_lets_one_message_out() {
     assert_eq!(config.max_pending_output(), Some(0));
     let mut conn = Connection::new_open(wstate::Role::Server, config);
     let mut out = vec![];
-    conn.send(Message::Binary(b"a"), &mut out).unwrap();
+    conn.sender().send(Message::Binary(b"a"), &mut out).unwrap();
     assert_eq!(out, [0x82, 0x01, b'a']);
     assert_eq!(
-        conn.send(Message::Binary(b"b"), &mut out),
+        conn.sender().send(Message::Binary(b"b"), &mut out),
         Err(SendError::Backpressure)
     );
     assert_eq!(out, [0x82, 0x01, b'a']);
@@ -285,7 +289,7 @@ fn zero_durations_end_at_once_without_stalling() {
     conn.handle_timeout(Duration::ZERO, &mut out);
     assert!(out.starts_with(b"HTTP/1.1 408 "), "{out:?}");
     assert_eq!(
-        conn.poll_event(&mut vec![]).map(|_| ()),
+        poll(&mut conn, &mut vec![]),
         Err(Error::Handshake(HandshakeError::Timeout))
     );
     assert!(is_done(&mut conn));
@@ -306,10 +310,7 @@ fn zero_durations_end_at_once_without_stalling() {
     out.clear();
     conn.handle_timeout(Duration::ZERO, &mut out);
     assert_eq!(out, server_close(1011, "keepalive timeout"));
-    assert_eq!(
-        conn.poll_event(&mut vec![]).map(|_| ()),
-        Err(Error::KeepaliveTimeout)
-    );
+    assert_eq!(poll(&mut conn, &mut vec![]), Err(Error::KeepaliveTimeout));
     assert!(is_done(&mut conn));
     assert_eq!(conn.poll_timeout(), None);
 
@@ -319,7 +320,9 @@ fn zero_durations_end_at_once_without_stalling() {
     let mut conn = Connection::new_open(wstate::Role::Server, config);
     let mut out = vec![];
     conn.handle_timeout(Duration::ZERO, &mut out);
-    conn.close(wstate::CloseCode::NORMAL, "", &mut out).unwrap();
+    conn.sender()
+        .close(wstate::CloseCode::NORMAL, "", &mut out)
+        .unwrap();
     conn.handle_timeout(Duration::ZERO, &mut out);
     assert_eq!(
         poll(&mut conn, &mut out),

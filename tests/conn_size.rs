@@ -43,11 +43,12 @@ Sec-WebSocket-Version: 13\r\n\r\n";
 fn drive(conn: &mut Connection, read: &[u8], out: &mut Vec<u8>) {
     conn.receive(read);
     loop {
-        match conn.poll_event(out).expect("valid input") {
+        match conn.poll_event(out) {
             Polled::Event(Event::Request(_), tx) => tx.accept(&Accept::new(), out).unwrap(),
             Polled::Event(Event::Binary(b), tx) => tx.send(Message::Binary(b), out).unwrap(),
             Polled::Event(..) => {}
             Polled::NeedMore | Polled::Done => break,
+            Polled::Failed(e) => panic!("valid input failed: {e}"),
         }
     }
     out.clear();
@@ -148,10 +149,12 @@ fn idle_connections_fit_in_one_kib() {
                 conn.receive(response.as_bytes());
                 assert!(matches!(
                     conn.poll_event(&mut out),
-                    Ok(Polled::Event(Event::Accepted(_), _))
+                    Polled::Event(Event::Accepted(_), _)
                 ));
-                assert!(matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)));
-                conn.send(Message::Binary(&[1; 16]), &mut out).unwrap();
+                assert!(matches!(conn.poll_event(&mut out), Polled::NeedMore));
+                conn.sender()
+                    .send(Message::Binary(&[1; 16]), &mut out)
+                    .unwrap();
                 conn
             }),
         ),

@@ -27,7 +27,7 @@ fn server_accepting(config: Config, offer: &str) -> (Connection, String) {
     let mut out = vec![];
     s.receive(&request(offer));
     match s.poll_event(&mut out) {
-        Ok(Polled::Event(Event::Request(_), tx)) => tx.accept(&Accept::new(), &mut out).unwrap(),
+        Polled::Event(Event::Request(_), tx) => tx.accept(&Accept::new(), &mut out).unwrap(),
         other => panic!("{other:?}"),
     }
     (s, String::from_utf8(out).unwrap())
@@ -91,11 +91,11 @@ fn the_101_says_exactly_what_the_server_will_do() {
 fn rfc_7692_hello_sent_with_context_takeover() {
     let mut s = deflate_server();
     let mut out = vec![];
-    s.send(Message::Text("Hello"), &mut out).unwrap();
+    s.sender().send(Message::Text("Hello"), &mut out).unwrap();
     // §7.2.3.1: "Hello" compressed, RSV1 set.
     assert_eq!(out, [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
     out.clear();
-    s.send(Message::Text("Hello"), &mut out).unwrap();
+    s.sender().send(Message::Text("Hello"), &mut out).unwrap();
     // The second refers back to the first (level 1, the default: a stored
     // literal run is not needed; a length-5 distance-5 match is coded).
     assert_eq!(out, [0xc1, 0x04, 0x02, 0x13, 0x00, 0x00]);
@@ -103,9 +103,9 @@ fn rfc_7692_hello_sent_with_context_takeover() {
     let config = Config::default().with_deflate(Some(DeflateConfig::default().with_level(6)));
     let mut s6 = server_accepting(config, "permessage-deflate").0;
     let mut out6 = vec![];
-    s6.send(Message::Text("Hello"), &mut out6).unwrap();
+    s6.sender().send(Message::Text("Hello"), &mut out6).unwrap();
     out6.clear();
-    s6.send(Message::Text("Hello"), &mut out6).unwrap();
+    s6.sender().send(Message::Text("Hello"), &mut out6).unwrap();
     assert_eq!(out6, [0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
     // Ours decodes to "Hello" after the first (context takeover).
     let (mut c, _) = pair(DeflateConfig::default(), DeflateConfig::default());
@@ -116,11 +116,11 @@ fn rfc_7692_hello_sent_with_context_takeover() {
     assert_eq!(poll(&mut c, &mut vec![]), Ok(hello));
     out.clear();
     // §7.2.3.6: an empty message is the single byte 0x00.
-    s.send(Message::Binary(b""), &mut out).unwrap();
+    s.sender().send(Message::Binary(b""), &mut out).unwrap();
     assert_eq!(out, [0xc2, 0x01, 0x00]);
     // Control frames are never compressed.
     out.clear();
-    s.send(Message::Ping(b"Hello"), &mut out).unwrap();
+    s.sender().send(Message::Ping(b"Hello"), &mut out).unwrap();
     assert_eq!(out, s2c(0x89, b"Hello"));
 }
 
@@ -211,7 +211,7 @@ fn zeros_compressed(n: usize) -> Vec<u8> {
 fn compressed(message: &[u8]) -> Vec<u8> {
     let mut s = deflate_server();
     let mut out = vec![];
-    s.send(Message::Binary(message), &mut out).unwrap();
+    s.sender().send(Message::Binary(message), &mut out).unwrap();
     // Strip the server's frame header to get the payload.
     let len = out.len();
     let header = if len - 2 < 126 {
@@ -279,7 +279,8 @@ fn corrupt_data_is_1007() {
     // Compressed bytes that inflate to bad UTF-8 in a text message: 1007.
     let mut s = deflate_server();
     let mut out = vec![];
-    s.send(Message::Binary(&[b'a', 0xff, b'b']), &mut out)
+    s.sender()
+        .send(Message::Binary(&[b'a', 0xff, b'b']), &mut out)
         .unwrap();
     let payload = out[2..].to_vec();
     let t = invariant(deflate_server, &c2s(0xc1, &payload), false);
@@ -339,14 +340,12 @@ fn pair(client: DeflateConfig, server: DeflateConfig) -> (Connection, Connection
     s.receive(&to_server);
     let mut to_client = vec![];
     match s.poll_event(&mut to_client) {
-        Ok(Polled::Event(Event::Request(_), tx)) => {
-            tx.accept(&Accept::new(), &mut to_client).unwrap()
-        }
+        Polled::Event(Event::Request(_), tx) => tx.accept(&Accept::new(), &mut to_client).unwrap(),
         other => panic!("{other:?}"),
     }
     c.receive(&to_client);
     match c.poll_event(&mut vec![]) {
-        Ok(Polled::Event(Event::Accepted(a), _)) => {
+        Polled::Event(Event::Accepted(a), _) => {
             assert_eq!(a.deflate().copied(), s.deflate().copied());
         }
         other => panic!("{other:?}"),
@@ -360,16 +359,23 @@ fn pair(client: DeflateConfig, server: DeflateConfig) -> (Connection, Connection
 fn carry(a: &mut Connection, b: &mut Connection, message: &[u8], parts: usize) -> Owned {
     let mut wire = vec![];
     if parts <= 1 {
-        a.send(Message::Binary(message), &mut wire).unwrap();
+        a.sender()
+            .send(Message::Binary(message), &mut wire)
+            .unwrap();
     } else {
         let size = message.len().div_ceil(parts).max(1);
         let mut chunks: Vec<&[u8]> = message.chunks(size).collect();
-        if chunks.is_empty() {
+        // At least a part and the one that finishes the message.
+        while chunks.len() < 2 {
             chunks.push(b"");
         }
         for (i, chunk) in chunks.iter().enumerate() {
-            a.send_fragment(Message::Binary(chunk), i + 1 == chunks.len(), &mut wire)
-                .unwrap();
+            let tx = a.sender();
+            if i + 1 == chunks.len() {
+                tx.finish(Message::Binary(chunk), &mut wire).unwrap();
+            } else {
+                tx.send_part(Message::Binary(chunk), &mut wire).unwrap();
+            }
         }
     }
     b.receive(&wire);
@@ -437,7 +443,7 @@ fn client_and_server_in_every_mode() {
         }
         // And the closing handshake still works.
         let mut wire = vec![];
-        c.close(CloseCode::NORMAL, "", &mut wire).unwrap();
+        c.sender().close(CloseCode::NORMAL, "", &mut wire).unwrap();
         s.receive(&wire);
         assert_eq!(
             poll(&mut s, &mut vec![]),
@@ -451,11 +457,12 @@ fn compression_shrinks_repetitive_messages() {
     let (mut c, mut s) = pair(DeflateConfig::default(), DeflateConfig::default());
     let json = br#"{"type":"update","value":12345,"tags":["a","b","c"]}"#.repeat(50);
     let mut wire = vec![];
-    c.send(
-        Message::Text(std::str::from_utf8(&json).unwrap()),
-        &mut wire,
-    )
-    .unwrap();
+    c.sender()
+        .send(
+            Message::Text(std::str::from_utf8(&json).unwrap()),
+            &mut wire,
+        )
+        .unwrap();
     assert!(
         wire.len() < json.len() / 10,
         "{} of {}",
@@ -550,8 +557,12 @@ fn fragments_are_compressed_with_rsv1_on_the_first() {
         for (i, part) in parts.iter().enumerate() {
             let at = wire.len();
             let text = std::str::from_utf8(part).unwrap();
-            c.send_fragment(Message::Text(text), i + 1 == parts.len(), &mut wire)
-                .unwrap();
+            let tx = c.sender();
+            if i + 1 == parts.len() {
+                tx.finish(Message::Text(text), &mut wire).unwrap();
+            } else {
+                tx.send_part(Message::Text(text), &mut wire).unwrap();
+            }
             heads.push(wire[at]);
         }
         (wire, heads)

@@ -37,7 +37,7 @@ fn server_refuses_two_host_lines() {
     let mut out = Vec::new();
     conn.receive(TWO_HOSTS);
     match conn.poll_event(&mut out) {
-        Err(Error::Handshake(e)) => assert_eq!(e.status(), Some(400), "{e:?}"),
+        Polled::Failed(Error::Handshake(e)) => assert_eq!(e.status(), Some(400), "{e:?}"),
         other => panic!("accepted a request with two Host lines: {other:?}"),
     }
     assert!(out.starts_with(b"HTTP/1.1 400 "));
@@ -84,10 +84,10 @@ fn early_data_bound_does_not_depend_on_the_split() {
             conn.receive(piece);
             loop {
                 match conn.poll_event(&mut out) {
-                    Ok(Polled::Event(event, _)) => results.push(format!("{event:?}")),
-                    Ok(Polled::NeedMore) => break,
-                    Ok(Polled::Done) => break,
-                    Err(e) => results.push(format!("{e:?}")),
+                    Polled::Event(event, _) => results.push(format!("{event:?}")),
+                    Polled::NeedMore => break,
+                    Polled::Done => break,
+                    Polled::Failed(e) => results.push(format!("{e:?}")),
                 }
             }
         }
@@ -137,7 +137,7 @@ fn compressed_fragment_inflating_to_an_exact_chunk() {
     let mut out = Vec::new();
     s.receive(request);
     match s.poll_event(&mut out) {
-        Ok(Polled::Event(Event::Request(_), tx)) => tx.accept(&Accept::new(), &mut out).unwrap(),
+        Polled::Event(Event::Request(_), tx) => tx.accept(&Accept::new(), &mut out).unwrap(),
         other => panic!("{other:?}"),
     }
     assert!(s.deflate().is_some());
@@ -145,7 +145,7 @@ fn compressed_fragment_inflating_to_an_exact_chunk() {
     let mut want = vec![0; 1024];
     want.push(b'!');
     match s.poll_event(&mut out) {
-        Ok(Polled::Event(Event::Binary(b), _)) => assert_eq!(b, &want[..]),
+        Polled::Event(Event::Binary(b), _) => assert_eq!(b, &want[..]),
         other => panic!("{other:?}"),
     }
 }
@@ -196,9 +196,7 @@ fn utf8_then_corrupt_same_error_whole_and_byte_by_byte() {
         let mut out = Vec::new();
         s.receive(request);
         match s.poll_event(&mut out) {
-            Ok(Polled::Event(Event::Request(_), tx)) => {
-                tx.accept(&Accept::new(), &mut out).unwrap()
-            }
+            Polled::Event(Event::Request(_), tx) => tx.accept(&Accept::new(), &mut out).unwrap(),
             other => panic!("{other:?}"),
         }
         out.clear();
@@ -206,8 +204,8 @@ fn utf8_then_corrupt_same_error_whole_and_byte_by_byte() {
             s.receive(piece);
             // Only NeedMore or the error can come: no message is whole.
             match s.poll_event(&mut out) {
-                Ok(Polled::NeedMore) => {}
-                Err(e) => return (Some(e), out),
+                Polled::NeedMore => {}
+                Polled::Failed(e) => return (Some(e), out),
                 other => panic!("{other:?}"),
             }
         }

@@ -11,7 +11,8 @@ use wstate::{Accept, ClientRequest, CloseCode, Config, Connection, Event, Messag
 fn drain(conn: &mut Connection, out: &mut Vec<u8>) -> Vec<String> {
     let mut got = Vec::new();
     loop {
-        match conn.poll_event(out).unwrap() {
+        match conn.poll_event(out) {
+            Polled::Failed(e) => panic!("{e}"),
             Polled::Event(Event::Text(t), _) => got.push(t.to_string()),
             Polled::Event(Event::Binary(b), _) => got.push(format!("{b:?}")),
             Polled::Event(_, _) => {}
@@ -59,8 +60,12 @@ fn exchange(config: &Config) -> (Connection, Connection) {
     let (mut server, mut client) = open(config);
     let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
     let text = "hello over HTTP/2 ".repeat(20);
-    client.send(Message::Text(&text), &mut to_server).unwrap();
     client
+        .sender()
+        .send(Message::Text(&text), &mut to_server)
+        .unwrap();
+    client
+        .sender()
         .send(Message::Binary(&[1, 2, 3]), &mut to_server)
         .unwrap();
     server.receive(&to_server);
@@ -69,7 +74,10 @@ fn exchange(config: &Config) -> (Connection, Connection) {
         drain(&mut server, &mut to_client),
         [text.clone(), "[1, 2, 3]".to_string()]
     );
-    server.send(Message::Text(&text), &mut to_client).unwrap();
+    server
+        .sender()
+        .send(Message::Text(&text), &mut to_client)
+        .unwrap();
     client.receive(&to_client);
     to_client.clear();
     assert_eq!(drain(&mut client, &mut to_server), [text]);
@@ -77,6 +85,7 @@ fn exchange(config: &Config) -> (Connection, Connection) {
     // The closing handshake: the client closes, the server answers and is
     // done; its END_STREAM is the client's end of transport.
     client
+        .sender()
         .close(CloseCode::NORMAL, "bye", &mut to_server)
         .unwrap();
     server.receive(&to_server);
@@ -123,13 +132,16 @@ fn new_open_with_deflate_compresses() {
     let mut server = Connection::new_open_with_deflate(Role::Server, config.clone(), params);
     let mut out = Vec::new();
     let text = "a".repeat(1000);
-    server.send(Message::Text(&text), &mut out).unwrap();
+    server
+        .sender()
+        .send(Message::Text(&text), &mut out)
+        .unwrap();
     // RSV1 set, and far shorter than the text.
     assert_eq!(out[0], 0xC1);
     assert!(out.len() < 100, "{}", out.len());
     let mut plain = Connection::new_open_with_deflate(Role::Server, config, None);
     out.clear();
-    plain.send(Message::Text(&text), &mut out).unwrap();
+    plain.sender().send(Message::Text(&text), &mut out).unwrap();
     assert_eq!(out[0], 0x81);
     assert!(plain.deflate().is_none());
 }

@@ -53,7 +53,7 @@ fn server_accepts_with_subprotocol() {
     let mut out = vec![];
     conn.receive(&good_request());
     match conn.poll_event(&mut out) {
-        Ok(Polled::Event(Event::Request(req), _)) => {
+        Polled::Event(Event::Request(req), _) => {
             assert_eq!(req.method(), "GET");
             assert_eq!(req.path(), "/chat?room=1");
             assert_eq!(req.host(), Some("server.example.com"));
@@ -74,25 +74,28 @@ fn server_accepts_with_subprotocol() {
     // Waiting for the answer: nothing else happens, nothing can be sent.
     assert_eq!(poll(&mut conn, &mut out), Ok(None));
     assert_eq!(
-        conn.send(Message::Text("x"), &mut out),
+        conn.sender().send(Message::Text("x"), &mut out),
         Err(SendError::NotOpen)
     );
     assert_eq!(
-        conn.accept(&Accept::new().subprotocol("other"), &mut out),
+        conn.sender()
+            .accept(&Accept::new().subprotocol("other"), &mut out),
         Err(SendError::SubprotocolNotOffered)
     );
     assert_eq!(
-        conn.accept(&Accept::new().headers(&[("Bad Name", "x")]), &mut out),
+        conn.sender()
+            .accept(&Accept::new().headers(&[("Bad Name", "x")]), &mut out),
         Err(SendError::InvalidHeader)
     );
     assert!(out.is_empty());
-    conn.accept(
-        &Accept::new()
-            .subprotocol("superchat")
-            .headers(&[("X-Server", "wstate")]),
-        &mut out,
-    )
-    .unwrap();
+    conn.sender()
+        .accept(
+            &Accept::new()
+                .subprotocol("superchat")
+                .headers(&[("X-Server", "wstate")]),
+            &mut out,
+        )
+        .unwrap();
     let expected = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Accept: {ACCEPT_HDR}\r\nSec-WebSocket-Protocol: superchat\r\nX-Server: wstate\r\n\r\n"
@@ -100,7 +103,7 @@ fn server_accepts_with_subprotocol() {
     assert_eq!(String::from_utf8(out.clone()).unwrap(), expected);
     assert_eq!(conn.state(), ConnectionState::Open);
     assert_eq!(
-        conn.accept(&Accept::new(), &mut out),
+        conn.sender().accept(&Accept::new(), &mut out),
         Err(SendError::NoPendingRequest)
     );
 }
@@ -129,9 +132,9 @@ fn pipelined_frame_after_request_is_processed_after_accept() {
     conn.receive(&input);
     assert!(matches!(
         conn.poll_event(&mut out),
-        Ok(Polled::Event(Event::Request(_), _))
+        Polled::Event(Event::Request(_), _)
     ));
-    conn.accept(&Accept::new(), &mut out).unwrap();
+    conn.sender().accept(&Accept::new(), &mut out).unwrap();
     out.clear();
     assert_eq!(
         poll(&mut conn, &mut out),
@@ -309,19 +312,20 @@ fn server_rejects_with_status_headers_and_body() {
     let mut conn = Connection::server(Config::default());
     let mut out = vec![];
     assert_eq!(
-        conn.reject(403, &[], b"", &mut out),
+        conn.sender().reject(403, &[], b"", &mut out),
         Err(SendError::NoPendingRequest)
     );
     conn.receive(&good_request());
     assert!(matches!(
         conn.poll_event(&mut out),
-        Ok(Polled::Event(Event::Request(_), _))
+        Polled::Event(Event::Request(_), _)
     ));
     assert_eq!(
-        conn.reject(101, &[], b"", &mut out),
+        conn.sender().reject(101, &[], b"", &mut out),
         Err(SendError::InvalidStatus)
     );
-    conn.reject(403, &[("X-Why", "origin")], b"go away", &mut out)
+    conn.sender()
+        .reject(403, &[("X-Why", "origin")], b"go away", &mut out)
         .unwrap();
     assert_eq!(
         String::from_utf8(out).unwrap(),
@@ -420,7 +424,7 @@ fn client_accepts_101_split_at_every_byte_with_pipelined_frame() {
     let mut out = vec![];
     conn.receive(&input);
     match conn.poll_event(&mut out) {
-        Ok(Polled::Event(Event::Accepted(a), _)) => {
+        Polled::Event(Event::Accepted(a), _) => {
             assert_eq!(a.subprotocol(), Some("superchat"));
             assert_eq!(a.header("upgrade"), Some(&b"websocket"[..]));
         }
@@ -497,10 +501,10 @@ fn client_gets_status_headers_and_body_of_non_101() {
     let (mut conn, _) = new_client(&[]);
     let mut out = vec![];
     conn.receive(input);
-    assert!(matches!(conn.poll_event(&mut out), Ok(Polled::NeedMore)));
+    assert!(matches!(conn.poll_event(&mut out), Polled::NeedMore));
     conn.receive_eof();
     match conn.poll_event(&mut out) {
-        Err(Error::Handshake(HandshakeError::Rejected(r))) => {
+        Polled::Failed(Error::Handshake(HandshakeError::Rejected(r))) => {
             assert_eq!(r.status, 302);
             assert_eq!(r.reason, "Found");
             assert_eq!(r.header("location"), Some("ws://elsewhere/"));
@@ -575,20 +579,21 @@ fn client_and_server_handshake_back_to_back() {
     let mut out = vec![];
     s.receive(&request);
     let chosen = match s.poll_event(&mut out) {
-        Ok(Polled::Event(Event::Request(req), _)) => req.subprotocols().last().unwrap().to_string(),
+        Polled::Event(Event::Request(req), _) => req.subprotocols().last().unwrap().to_string(),
         other => panic!("{other:?}"),
     };
-    s.accept(&Accept::new().subprotocol(&chosen), &mut out)
+    s.sender()
+        .accept(&Accept::new().subprotocol(&chosen), &mut out)
         .unwrap();
-    s.send(Message::Text("hi"), &mut out).unwrap();
+    s.sender().send(Message::Text("hi"), &mut out).unwrap();
     c.receive(&out);
     let mut out = vec![];
     match c.poll_event(&mut out) {
-        Ok(Polled::Event(Event::Accepted(a), _)) => assert_eq!(a.subprotocol(), Some("v1")),
+        Polled::Event(Event::Accepted(a), _) => assert_eq!(a.subprotocol(), Some("v1")),
         other => panic!("{other:?}"),
     }
     assert_eq!(poll(&mut c, &mut out), Ok(Some(Owned::Text("hi".into()))));
-    c.send(Message::Binary(b"yo"), &mut out).unwrap();
+    c.sender().send(Message::Binary(b"yo"), &mut out).unwrap();
     s.receive(&out);
     assert_eq!(
         poll(&mut s, &mut vec![]),

@@ -92,7 +92,7 @@ fn answer(
     let mut out = vec![];
     conn.receive(input);
     match conn.poll_event(&mut out) {
-        Ok(Polled::Event(Event::Request(r), tx)) => f(r, tx, &mut out),
+        Polled::Event(Event::Request(r), tx) => f(r, tx, &mut out),
         other => panic!("{other:?}"),
     }
     out
@@ -149,7 +149,7 @@ fn early_data_over_the_bound_and_eof_while_pending() {
     assert_eq!(t.events[1], Owned::Close(1006, String::new()));
     assert!(t.out.is_empty());
     assert_eq!(
-        conn.accept(&Accept::new(), &mut vec![]),
+        conn.sender().accept(&Accept::new(), &mut vec![]),
         Err(SendError::Closed)
     );
     assert!(is_done(&mut conn));
@@ -159,7 +159,9 @@ fn early_data_over_the_bound_and_eof_while_pending() {
 fn pong_for_a_ping_after_our_close() {
     let make = || {
         let mut s = wstate::Connection::new_open(wstate::Role::Server, Config::default());
-        s.close(CloseCode::NORMAL, "", &mut vec![]).unwrap();
+        s.sender()
+            .close(CloseCode::NORMAL, "", &mut vec![])
+            .unwrap();
         s
     };
     let mut input = c2s(0x89, b"are you there");
@@ -389,7 +391,7 @@ fn obs_fold_in_a_response_is_unfolded() {
     assert_eq!(t.events[1..], [Owned::Text("ok".into())]);
     let mut conn = client();
     conn.receive(&input);
-    let Ok(Polled::Event(Event::Accepted(a), _)) = conn.poll_event(&mut vec![]) else {
+    let Polled::Event(Event::Accepted(a), _) = conn.poll_event(&mut vec![]) else {
         panic!()
     };
     assert_eq!(a.header("x-long"), Some(&b"a  \tb"[..]));
@@ -485,11 +487,14 @@ fn reject_rules() {
         let mut conn = server();
         let mut out = vec![];
         conn.receive(&input);
-        assert!(matches!(conn.poll_event(&mut out), Ok(Polled::Event(..))));
-        assert_eq!(conn.reject(*status, headers, body, &mut out), Err(*error));
+        assert!(matches!(conn.poll_event(&mut out), Polled::Event(..)));
+        assert_eq!(
+            conn.sender().reject(*status, headers, body, &mut out),
+            Err(*error)
+        );
         assert!(out.is_empty());
         // Still pending: a valid answer works.
-        conn.reject(403, &[], b"", &mut out).unwrap();
+        conn.sender().reject(403, &[], b"", &mut out).unwrap();
     }
     for name in [
         "Content-Length",
@@ -500,11 +505,11 @@ fn reject_rules() {
         let mut conn = server();
         let mut out = vec![];
         conn.receive(&input);
-        assert!(matches!(conn.poll_event(&mut out), Ok(Polled::Event(..))));
+        assert!(matches!(conn.poll_event(&mut out), Polled::Event(..)));
         let headers = [(name, "1")];
         let accept = Accept::new().headers(&headers);
         assert_eq!(
-            conn.accept(&accept, &mut out),
+            conn.sender().accept(&accept, &mut out),
             Err(SendError::ReservedHeader)
         );
         assert!(out.is_empty());
@@ -660,12 +665,14 @@ fn close_1010_is_for_clients() {
     assert_eq!(t.out, server_close(1000, ""));
     let mut s = make();
     assert_eq!(
-        s.close(CloseCode::MANDATORY_EXTENSION, "", &mut vec![]),
+        s.sender()
+            .close(CloseCode::MANDATORY_EXTENSION, "", &mut vec![]),
         Err(SendError::InvalidCloseCode(CloseCode::MANDATORY_EXTENSION))
     );
     let mut c = common::client();
     let mut out = vec![];
-    c.close(CloseCode::MANDATORY_EXTENSION, "", &mut out)
+    c.sender()
+        .close(CloseCode::MANDATORY_EXTENSION, "", &mut out)
         .unwrap();
     assert_eq!(out, c2s(0x88, &close_payload(1010, "")));
     // A client echoes what a server should not send.
@@ -678,7 +685,9 @@ fn close_1010_is_for_clients() {
 fn an_error_after_our_close_sends_nothing() {
     let make = || {
         let mut s = wstate::Connection::new_open(wstate::Role::Server, Config::default());
-        s.close(CloseCode::NORMAL, "bye", &mut vec![]).unwrap();
+        s.sender()
+            .close(CloseCode::NORMAL, "bye", &mut vec![])
+            .unwrap();
         s
     };
     let input = c2s(0x83, b"x"); // reserved opcode

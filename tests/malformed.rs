@@ -338,17 +338,20 @@ fn after_failure_nothing_in_nothing_out() {
     let mut conn = server();
     let mut out = vec![];
     conn.receive(&c2s(0xC1, b"x"));
-    assert!(conn.poll_event(&mut out).is_err());
+    assert!(matches!(
+        conn.poll_event(&mut out),
+        wstate::Polled::Failed(_)
+    ));
     let queued = out.clone();
     conn.receive(&c2s(0x81, b"more"));
     conn.receive(&c2s(0x89, b"ping"));
     assert!(is_done(&mut conn));
     assert_eq!(
-        conn.send(wstate::Message::Text("x"), &mut out),
+        conn.sender().send(wstate::Message::Text("x"), &mut out),
         Err(wstate::SendError::Closed)
     );
     assert_eq!(
-        conn.close(CloseCode::NORMAL, "", &mut out),
+        conn.sender().close(CloseCode::NORMAL, "", &mut out),
         Err(wstate::SendError::Closed)
     );
     assert_eq!(out, queued);
@@ -364,7 +367,9 @@ fn after_failure_nothing_in_nothing_out() {
 fn failure_while_closing_sends_no_second_close() {
     let mut conn = server();
     let mut out = vec![];
-    conn.close(CloseCode::GOING_AWAY, "", &mut out).unwrap();
+    conn.sender()
+        .close(CloseCode::GOING_AWAY, "", &mut out)
+        .unwrap();
     assert_eq!(out, s2c(0x88, &close_payload(1001, "")));
     conn.receive(&c2s(0x81, &[0xFF]));
     assert_eq!(

@@ -39,12 +39,12 @@ fn messages_both_ways() {
     for (message, expected) in &messages {
         // Client to server.
         let mut wire = vec![];
-        c.send(*message, &mut wire).unwrap();
+        c.sender().send(*message, &mut wire).unwrap();
         let t = deliver(&mut s, &wire);
         assert_eq!(t.events, vec![expected.clone()]);
         // Server to client, and any automatic reply back.
         let mut wire = vec![];
-        s.send(*message, &mut wire).unwrap();
+        s.sender().send(*message, &mut wire).unwrap();
         let mut all = t.out.clone();
         all.extend(&wire);
         let t2 = deliver(&mut c, &all);
@@ -69,16 +69,19 @@ fn fragmented_with_controls_between() {
     let mut c = client();
     let mut s = server();
     let mut wire = vec![];
-    c.send_fragment(Message::Text("one "), false, &mut wire)
+    c.sender()
+        .send_part(Message::Text("one "), &mut wire)
         .unwrap();
-    c.send(Message::Ping(b"mid"), &mut wire).unwrap();
-    c.send_fragment(Message::Text(""), false, &mut wire)
+    c.sender().send(Message::Ping(b"mid"), &mut wire).unwrap();
+    c.sender().send_part(Message::Text(""), &mut wire).unwrap();
+    c.sender()
+        .finish(Message::Text("two 😀"), &mut wire)
         .unwrap();
-    c.send_fragment(Message::Text("two 😀"), true, &mut wire)
+    c.sender()
+        .send_part(Message::Binary(&[1; 300]), &mut wire)
         .unwrap();
-    c.send_fragment(Message::Binary(&[1; 300]), false, &mut wire)
-        .unwrap();
-    c.send_fragment(Message::Binary(&[2; 70_000]), true, &mut wire)
+    c.sender()
+        .finish(Message::Binary(&[2; 70_000]), &mut wire)
         .unwrap();
     let t = deliver(&mut s, &wire);
     let mut bin = vec![1; 300];
@@ -99,7 +102,9 @@ fn close_handshake_client_first() {
     let mut c = client();
     let mut s = server();
     let mut wire = vec![];
-    c.close(CloseCode::NORMAL, "done", &mut wire).unwrap();
+    c.sender()
+        .close(CloseCode::NORMAL, "done", &mut wire)
+        .unwrap();
     let t = deliver(&mut s, &wire);
     assert_eq!(t.events, vec![Owned::Close(1000, "done".into())]);
     assert!(s.should_close_transport());
@@ -116,7 +121,7 @@ fn close_handshake_server_first() {
     let mut c = client();
     let mut s = server();
     let mut wire = vec![];
-    s.close(CloseCode(4000), "app", &mut wire).unwrap();
+    s.sender().close(CloseCode(4000), "app", &mut wire).unwrap();
     let t = deliver(&mut c, &wire);
     assert_eq!(t.events, vec![Owned::Close(4000, "app".into())]);
     assert_eq!(t.out, c2s(0x88, &close_payload(4000, "")));
@@ -150,7 +155,7 @@ fn memory_stays_bounded_under_tiny_fragment_flood() {
     assert!(debug.contains("buffered: 0"), "{debug}");
     s.receive(&c2s(0x80, b"c"));
     match s.poll_event(&mut out) {
-        Ok(wstate::Polled::Event(wstate::Event::Binary(b), _)) => {
+        wstate::Polled::Event(wstate::Event::Binary(b), _) => {
             assert_eq!(b.len(), 1 + 60_000 + 1)
         }
         other => panic!("{other:?}"),

@@ -30,13 +30,15 @@ fn run(mut conn: Connection, chunks: &[&[u8]]) -> (Vec<Got>, Vec<u8>) {
         conn.receive(chunk);
         loop {
             match conn.poll_event(&mut out) {
-                Ok(Polled::Event(Event::TextPart(t, fin), _)) => got.push(Got::Text(t.into(), fin)),
-                Ok(Polled::Event(Event::BinaryPart(b, fin), _)) => {
+                Polled::Event(Event::TextPart { part: t, last: fin }, _) => {
+                    got.push(Got::Text(t.into(), fin))
+                }
+                Polled::Event(Event::BinaryPart { part: b, last: fin }, _) => {
                     got.push(Got::Binary(b.into(), fin))
                 }
-                Ok(Polled::Event(e, _)) => got.push(Got::Other(own(e))),
-                Ok(Polled::NeedMore | Polled::Done) => break,
-                Err(e) => got.push(Got::Error(e)),
+                Polled::Event(e, _) => got.push(Got::Other(own(e))),
+                Polled::NeedMore | Polled::Done => break,
+                Polled::Failed(e) => got.push(Got::Error(e)),
             }
         }
     }
@@ -305,12 +307,12 @@ fn memory_is_bounded_by_the_read_and_the_part() {
             sent += read.len();
             loop {
                 match conn.poll_event(&mut out) {
-                    Ok(Polled::Event(Event::BinaryPart(b, fin), _)) => {
+                    Polled::Event(Event::BinaryPart { part: b, last: fin }, _) => {
                         assert!(b.iter().all(|&x| x == 0));
                         total += b.len();
                         last_fin = fin;
                     }
-                    Ok(Polled::NeedMore) => break,
+                    Polled::NeedMore => break,
                     other => panic!("{other:?}"),
                 }
             }
@@ -343,9 +345,7 @@ mod deflate {
               Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
         );
         match s.poll_event(&mut vec![]) {
-            Ok(Polled::Event(Event::Request(_), tx)) => {
-                tx.accept(&Accept::new(), &mut vec![]).unwrap()
-            }
+            Polled::Event(Event::Request(_), tx) => tx.accept(&Accept::new(), &mut vec![]).unwrap(),
             other => panic!("{other:?}"),
         }
         s
@@ -355,7 +355,7 @@ mod deflate {
     fn compressed(message: &str) -> Vec<u8> {
         let mut s = server(64, usize::MAX);
         let mut wire = vec![];
-        s.send(Message::Text(message), &mut wire).unwrap();
+        s.sender().send(Message::Text(message), &mut wire).unwrap();
         // Re-frame as a masked client frame with RSV1.
         let payload = &wire[header_len(&wire)..];
         c2s(0xc1, payload)
@@ -391,9 +391,12 @@ mod deflate {
         let mut wire = vec![];
         let pieces: Vec<&str> = vec![&text[..703], &text[703..1501], &text[1501..]];
         for (i, piece) in pieces.iter().enumerate() {
-            sender
-                .send_fragment(Message::Text(piece), i + 1 == pieces.len(), &mut wire)
-                .unwrap();
+            let tx = sender.sender();
+            if i + 1 == pieces.len() {
+                tx.finish(Message::Text(piece), &mut wire).unwrap();
+            } else {
+                tx.send_part(Message::Text(piece), &mut wire).unwrap();
+            }
         }
         let mut input = vec![];
         let mut rest = &wire[..];

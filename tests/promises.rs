@@ -62,7 +62,7 @@ fn accepted_header(config: Config, request: &[u8], name: &str) -> Vec<u8> {
     let mut conn = Connection::server(config);
     conn.receive(request);
     match conn.poll_event(&mut Vec::new()) {
-        Ok(Polled::Event(Event::Request(r), _)) => {
+        Polled::Event(Event::Request(r), _) => {
             assert_eq!(r.path(), "/chat");
             r.header(name).expect("the header").to_vec()
         }
@@ -234,10 +234,16 @@ fn announced_length_is_not_memory() {
                     conn.receive(piece);
                     loop {
                         match conn.poll_event(&mut out) {
-                            Ok(Polled::Event(Event::BinaryPart(p, false), _)) => {
+                            Polled::Event(
+                                Event::BinaryPart {
+                                    part: p,
+                                    last: false,
+                                },
+                                _,
+                            ) => {
                                 assert!(!p.is_empty())
                             }
-                            Ok(Polled::NeedMore) => break,
+                            Polled::NeedMore => break,
                             other => panic!("{other:?}"),
                         }
                     }
@@ -354,17 +360,23 @@ Sec-WebSocket-Accept: {}\r\n\r\n",
 fn close_codes_of_every_sendable_range() {
     for code in [3000u16, 3999, 4000, 4999, 1012, 1013, 1014, 1000, 1011] {
         let mut out = Vec::new();
-        server().close(CloseCode(code), "bye", &mut out).unwrap();
+        server()
+            .sender()
+            .close(CloseCode(code), "bye", &mut out)
+            .unwrap();
         assert_eq!(out, server_close(code, "bye"), "{code}");
         let mut out = Vec::new();
-        client().close(CloseCode(code), "", &mut out).unwrap();
+        client()
+            .sender()
+            .close(CloseCode(code), "", &mut out)
+            .unwrap();
         assert_eq!(out, c2s(0x88, &code.to_be_bytes()), "{code}");
     }
     for code in [2999u16, 5000, 999, 1004, 1005, 1006, 1015, 1016, 2000] {
         for mut conn in [server(), client()] {
             let mut out = Vec::new();
             assert_eq!(
-                conn.close(CloseCode(code), "", &mut out),
+                conn.sender().close(CloseCode(code), "", &mut out),
                 Err(SendError::InvalidCloseCode(CloseCode(code)))
             );
             assert!(out.is_empty());

@@ -47,18 +47,26 @@ fn unmasked_ping_gets_masked_pong_from_client() {
 fn server_sends_the_examples() {
     let mut server = server();
     let mut out = vec![];
-    server.send(Message::Text("Hello"), &mut out).unwrap();
+    server
+        .sender()
+        .send(Message::Text("Hello"), &mut out)
+        .unwrap();
     assert_eq!(out, HELLO_UNMASKED);
     out.clear();
     server
-        .send_fragment(Message::Text("Hel"), false, &mut out)
+        .sender()
+        .send_part(Message::Text("Hel"), &mut out)
         .unwrap();
     server
-        .send_fragment(Message::Text("lo"), true, &mut out)
+        .sender()
+        .finish(Message::Text("lo"), &mut out)
         .unwrap();
     assert_eq!(out, HEL_LO_FRAGMENTED);
     out.clear();
-    server.send(Message::Ping(b"Hello"), &mut out).unwrap();
+    server
+        .sender()
+        .send(Message::Ping(b"Hello"), &mut out)
+        .unwrap();
     assert_eq!(out, PING_HELLO_UNMASKED);
 }
 
@@ -66,10 +74,16 @@ fn server_sends_the_examples() {
 fn client_sends_the_examples() {
     let mut client = client();
     let mut out = vec![];
-    client.send(Message::Text("Hello"), &mut out).unwrap();
+    client
+        .sender()
+        .send(Message::Text("Hello"), &mut out)
+        .unwrap();
     assert_eq!(out, HELLO_MASKED);
     out.clear();
-    client.send(Message::Pong(b"Hello"), &mut out).unwrap();
+    client
+        .sender()
+        .send(Message::Pong(b"Hello"), &mut out)
+        .unwrap();
     assert_eq!(out, PONG_HELLO_MASKED);
 }
 
@@ -78,12 +92,14 @@ fn binary_256_and_64k_headers() {
     let mut server = Connection::new_open(Role::Server, Config::default());
     let mut out = vec![];
     server
+        .sender()
         .send(Message::Binary(&[0xAB; 256]), &mut out)
         .unwrap();
     assert_eq!(out[..4], [0x82, 0x7E, 0x01, 0x00]);
     assert_eq!(out.len(), 4 + 256);
     out.clear();
     server
+        .sender()
         .send(Message::Binary(&vec![0xCD; 65536]), &mut out)
         .unwrap();
     assert_eq!(out[..10], [0x82, 0x7F, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00]);

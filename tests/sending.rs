@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use wstate::{Accept, CloseCode, Config, Connection, Message, Role, SendError};
+use wstate::{Accept, CloseCode, Config, Connection, Message, MessageKind, Role, SendError};
 
 #[test]
 fn parts_begin_continue_and_finish() {
@@ -24,7 +24,7 @@ fn parts_begin_continue_and_finish() {
         Err(SendError::FragmentTypeMismatch)
     );
     assert_eq!(
-        s.send(Message::Binary(b"whole"), &mut out),
+        s.sender().send(Message::Binary(b"whole"), &mut out),
         Err(SendError::FragmentInProgress)
     );
     assert_eq!(
@@ -56,7 +56,9 @@ fn parts_begin_continue_and_finish() {
     assert_eq!(t.events, [Owned::Text("é😀".into())]);
     // After our Close, no part may go.
     let mut s = server();
-    s.close(CloseCode::NORMAL, "", &mut vec![]).unwrap();
+    s.sender()
+        .close(CloseCode::NORMAL, "", &mut vec![])
+        .unwrap();
     assert_eq!(
         s.sender().send_part(Message::Text("x"), &mut vec![]),
         Err(SendError::Closed)
@@ -78,7 +80,9 @@ fn header_only_and_in_place() {
         let mut s = server();
         let mut out = vec![];
         let mut buf = payload.clone();
-        s.sender().send_in_place(false, &mut buf, &mut out).unwrap();
+        s.sender()
+            .send_in_place(MessageKind::Binary, &mut buf, &mut out)
+            .unwrap();
         assert_eq!(buf, payload, "a server does not mask");
         out.extend_from_slice(&buf);
         assert_eq!(out, s2c(0x82, &payload), "{len}");
@@ -86,7 +90,9 @@ fn header_only_and_in_place() {
         let mut c = client();
         let mut out = vec![];
         let mut buf = payload.clone();
-        c.sender().send_in_place(false, &mut buf, &mut out).unwrap();
+        c.sender()
+            .send_in_place(MessageKind::Binary, &mut buf, &mut out)
+            .unwrap();
         out.extend_from_slice(&buf);
         assert_eq!(out, c2s(0x82, &payload), "{len}");
         assert_eq!(
@@ -97,12 +103,15 @@ fn header_only_and_in_place() {
     }
     let mut s = server();
     assert_eq!(
-        s.sender().send_in_place(true, &mut [0xff], &mut vec![]),
+        s.sender()
+            .send_in_place(MessageKind::Text, &mut [0xff], &mut vec![]),
         Err(SendError::InvalidUtf8)
     );
     let mut text = *b"caf\xc3\xa9";
     let mut out = vec![];
-    s.sender().send_in_place(true, &mut text, &mut out).unwrap();
+    s.sender()
+        .send_in_place(MessageKind::Text, &mut text, &mut out)
+        .unwrap();
     out.extend_from_slice(&text);
     assert_eq!(out, s2c(0x81, "café".as_bytes()));
     assert_eq!(
@@ -122,11 +131,13 @@ fn backpressure_refuses_data_past_the_bound() {
     let mut s = bounded(10);
     let mut out = vec![];
     // Alone, even a message larger than the bound goes.
-    s.send(Message::Binary(&[1; 20]), &mut out).unwrap();
+    s.sender()
+        .send(Message::Binary(&[1; 20]), &mut out)
+        .unwrap();
     assert_eq!(out.len(), 22);
     // Something queued: 22 + 0 > 10: refused, nothing written.
     assert_eq!(
-        s.send(Message::Binary(b""), &mut out),
+        s.sender().send(Message::Binary(b""), &mut out),
         Err(SendError::Backpressure)
     );
     assert_eq!(
@@ -135,21 +146,21 @@ fn backpressure_refuses_data_past_the_bound() {
     );
     assert_eq!(out.len(), 22);
     // Control frames always go.
-    s.send(Message::Ping(b"ping"), &mut out).unwrap();
-    s.send(Message::Pong(b""), &mut out).unwrap();
+    s.sender().send(Message::Ping(b"ping"), &mut out).unwrap();
+    s.sender().send(Message::Pong(b""), &mut out).unwrap();
     assert_eq!(out.len(), 22 + 6 + 2);
     // The caller wrote `out`: room again.
     out.clear();
-    s.send(Message::Binary(&[2; 5]), &mut out).unwrap();
+    s.sender().send(Message::Binary(&[2; 5]), &mut out).unwrap();
     // At the bound exactly (7 queued + a 3-byte frame = 10): accepted; one
     // byte more: refused.
     let mut s = bounded(10);
     let mut out = vec![0; 7];
-    s.send(Message::Binary(&[3; 1]), &mut out).unwrap();
+    s.sender().send(Message::Binary(&[3; 1]), &mut out).unwrap();
     assert_eq!(out.len(), 10);
     let mut out = vec![0; 7];
     assert_eq!(
-        s.send(Message::Binary(&[3; 2]), &mut out),
+        s.sender().send(Message::Binary(&[3; 2]), &mut out),
         Err(SendError::Backpressure)
     );
     // The header counted is the frame's own: 2, 4 or 10 bytes by length.
@@ -158,12 +169,15 @@ fn backpressure_refuses_data_past_the_bound() {
         let frame = header + len;
         let mut out = vec![0; 1];
         bounded(1 + frame)
+            .sender()
             .send(Message::Binary(&payload), &mut out)
             .unwrap();
         assert_eq!(out.len(), 1 + frame);
         let mut out = vec![0; 1];
         assert_eq!(
-            bounded(frame).send(Message::Binary(&payload), &mut out),
+            bounded(frame)
+                .sender()
+                .send(Message::Binary(&payload), &mut out),
             Err(SendError::Backpressure),
             "{len}"
         );
@@ -174,11 +188,11 @@ fn backpressure_refuses_data_past_the_bound() {
         Config::default().with_max_pending_output(Some(10)),
     );
     let mut out = vec![0; 3];
-    c.send(Message::Binary(&[3; 1]), &mut out).unwrap();
+    c.sender().send(Message::Binary(&[3; 1]), &mut out).unwrap();
     assert_eq!(out.len(), 10);
     let mut out = vec![0; 4];
     assert_eq!(
-        c.send(Message::Binary(&[3; 1]), &mut out),
+        c.sender().send(Message::Binary(&[3; 1]), &mut out),
         Err(SendError::Backpressure)
     );
     // Replies the protocol owes are queued however full `out` is.
@@ -258,10 +272,10 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
     })
     .unwrap();
     assert_eq!(
-        s2.accept(&Accept::new(), &mut vec![]),
+        s2.sender().accept(&Accept::new(), &mut vec![]),
         Err(SendError::Closed)
     );
-    assert!(s.accept(&Accept::new(), &mut vec![]).is_ok());
+    assert!(s.sender().accept(&Accept::new(), &mut vec![]).is_ok());
 }
 
 /// The room `receive_with` hands out is cleared only when it is new: a
@@ -347,7 +361,7 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
             poll(&mut s, &mut vec![]),
             Ok(Some(Owned::Other(_)))
         ));
-        let answer = s.accept(&Accept::new(), &mut vec![]);
+        let answer = s.sender().accept(&Accept::new(), &mut vec![]);
         assert_eq!(answer.is_ok(), accepted, "{after} bytes after: {answer:?}");
         if !accepted {
             assert_eq!(answer, Err(SendError::Closed));
@@ -361,7 +375,9 @@ fn a_frame_into_an_empty_buffer_reserves_about_its_size() {
     // of it: a 10,000-byte message must not leave 140 KB reserved.
     for (mut conn, header) in [(server(), 4), (client(), 8)] {
         let mut out = Vec::new();
-        conn.send(Message::Binary(&[7; 10_000]), &mut out).unwrap();
+        conn.sender()
+            .send(Message::Binary(&[7; 10_000]), &mut out)
+            .unwrap();
         assert_eq!(out.len(), header + 10_000);
         assert!(out.capacity() < 2 * out.len(), "{}", out.capacity());
     }

@@ -43,7 +43,7 @@ fn open_client() -> Connection {
     c.receive(&response);
     assert!(matches!(
         c.poll_event(&mut vec![]),
-        Ok(Polled::Event(Event::Accepted(_), _))
+        Polled::Event(Event::Accepted(_), _)
     ));
     c
 }
@@ -53,13 +53,15 @@ fn pending_server() -> Connection {
     s.receive(REQUEST);
     assert!(matches!(
         s.poll_event(&mut vec![]),
-        Ok(Polled::Event(Event::Request(_), _))
+        Polled::Event(Event::Request(_), _)
     ));
     s
 }
 
 fn closing(mut conn: Connection) -> Connection {
-    conn.close(CloseCode::NORMAL, "", &mut vec![]).unwrap();
+    conn.sender()
+        .close(CloseCode::NORMAL, "", &mut vec![])
+        .unwrap();
     conn
 }
 
@@ -75,28 +77,32 @@ fn run_to_end(mut conn: Connection, input: &[u8], eof: bool) -> (Vec<String>, Ve
     }
     for _ in 0..100 {
         match conn.poll_event(&mut out) {
-            Ok(Polled::Event(Event::Close(f), _)) => log.push(format!("Close({})", f.code.0)),
-            Ok(Polled::Event(e, _)) => log.push(format!("{e:?}")),
-            Ok(Polled::NeedMore) => panic!("NeedMore after {log:?}: the end never came"),
-            Ok(Polled::Done) => {
+            Polled::Event(Event::Close(f), _) => log.push(format!("Close({})", f.code.0)),
+            Polled::Event(e, _) => log.push(format!("{e:?}")),
+            Polled::NeedMore => panic!("NeedMore after {log:?}: the end never came"),
+            Polled::Done => {
                 log.push("Done".into());
                 let written = out.len();
                 for _ in 0..3 {
-                    assert!(matches!(conn.poll_event(&mut out), Ok(Polled::Done)));
+                    assert!(matches!(conn.poll_event(&mut out), Polled::Done));
                 }
                 conn.receive(&c2s(0x81, b"late"));
-                assert!(matches!(conn.poll_event(&mut out), Ok(Polled::Done)));
+                assert!(matches!(conn.poll_event(&mut out), Polled::Done));
                 assert_eq!(out.len(), written, "Done wrote bytes");
                 assert!(conn.should_close_transport());
-                assert!(conn.send(Message::Text("x"), &mut out).is_err());
-                assert!(conn.close(CloseCode::NORMAL, "", &mut out).is_err());
-                assert!(conn.accept(&Accept::new(), &mut out).is_err());
+                assert!(conn.sender().send(Message::Text("x"), &mut out).is_err());
+                assert!(
+                    conn.sender()
+                        .close(CloseCode::NORMAL, "", &mut out)
+                        .is_err()
+                );
+                assert!(conn.sender().accept(&Accept::new(), &mut out).is_err());
                 assert_eq!(out.len(), written);
                 return (log, out);
             }
-            Err(Error::Protocol(e)) => log.push(format!("Err({})", e.close_code().0)),
-            Err(Error::Handshake(e)) => log.push(format!("Err({e:?})")),
-            Err(e) => log.push(format!("Err({e:?})")),
+            Polled::Failed(Error::Protocol(e)) => log.push(format!("Err({})", e.close_code().0)),
+            Polled::Failed(Error::Handshake(e)) => log.push(format!("Err({e:?})")),
+            Polled::Failed(e) => log.push(format!("Err({e:?})")),
         }
     }
     panic!("no Done after {log:?}");
@@ -267,21 +273,21 @@ fn server_refusals_end_in_done() {
     // The caller rejects.
     let mut s = pending_server();
     let mut out = vec![];
-    s.reject(403, &[], b"", &mut out).unwrap();
+    s.sender().reject(403, &[], b"", &mut out).unwrap();
     assert!(out.starts_with(b"HTTP/1.1 403 Forbidden\r\n"));
-    assert!(matches!(s.poll_event(&mut out), Ok(Polled::Done)));
+    assert!(matches!(s.poll_event(&mut out), Polled::Done));
     // The client ran ahead of the answer by more than the bound.
     let mut s = pending_server();
     let mut out = vec![];
     s.receive(&vec![0; 16 << 10]);
     s.receive(&[0]);
     assert_eq!(
-        s.accept(&Accept::new(), &mut out),
+        s.sender().accept(&Accept::new(), &mut out),
         Err(wstate::SendError::Closed)
     );
     assert!(matches!(
         s.poll_event(&mut out),
-        Err(Error::Handshake(HandshakeError::EarlyDataTooLarge))
+        Polled::Failed(Error::Handshake(HandshakeError::EarlyDataTooLarge))
     ));
     assert!(out.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
     assert!(is_done(&mut s));
@@ -290,7 +296,7 @@ fn server_refusals_end_in_done() {
     let frame = c2s(0x82, &vec![7; (16 << 10) - 8]);
     assert_eq!(frame.len(), 16 << 10);
     s.receive(&frame);
-    s.accept(&Accept::new(), &mut vec![]).unwrap();
+    s.sender().accept(&Accept::new(), &mut vec![]).unwrap();
     assert_eq!(
         poll(&mut s, &mut vec![]),
         Ok(Some(Owned::Binary(vec![7; (16 << 10) - 8])))
@@ -307,7 +313,7 @@ fn a_client_waits_for_the_server_to_close_tcp() {
         Ok(Some(Owned::Close(1000, String::new())))
     );
     // RFC 6455 §7.1.1: the server closes the TCP connection first.
-    assert!(matches!(c.poll_event(&mut out), Ok(Polled::NeedMore)));
+    assert!(matches!(c.poll_event(&mut out), Polled::NeedMore));
     assert!(!c.should_close_transport());
     c.receive_eof();
     assert!(is_done(&mut c));
@@ -319,7 +325,7 @@ fn accept_after_the_client_left_is_refused() {
     s.receive_eof();
     let mut out = vec![];
     assert_eq!(
-        s.accept(&Accept::new(), &mut out),
+        s.sender().accept(&Accept::new(), &mut out),
         Err(wstate::SendError::Closed)
     );
     assert!(out.is_empty());
@@ -355,19 +361,19 @@ fn a_naive_loop_ends() {
         server.receive(&std::mem::take(&mut to_server));
         loop {
             match server.poll_event(&mut to_client) {
-                Ok(Polled::Event(Event::Request(_), tx)) => {
+                Polled::Event(Event::Request(_), tx) => {
                     tx.accept(&Accept::new(), &mut to_client).unwrap()
                 }
-                Ok(Polled::Event(Event::Text(t), tx)) => {
+                Polled::Event(Event::Text(t), tx) => {
                     tx.send(Message::Text(t), &mut to_client).unwrap()
                 }
-                Ok(Polled::Event(..)) => {}
-                Ok(Polled::NeedMore) => break,
-                Ok(Polled::Done) => {
+                Polled::Event(..) => {}
+                Polled::NeedMore => break,
+                Polled::Done => {
                     server_done = true;
                     break;
                 }
-                Err(e) => panic!("{e}"),
+                Polled::Failed(e) => panic!("{e}"),
             }
         }
         // The server closed TCP: the client sees EOF once it read the rest.
@@ -378,20 +384,20 @@ fn a_naive_loop_ends() {
         }
         loop {
             match client.poll_event(&mut to_server) {
-                Ok(Polled::Event(Event::Accepted(_), tx)) => {
+                Polled::Event(Event::Accepted(_), tx) => {
                     tx.send(Message::Text("one"), &mut to_server).unwrap()
                 }
-                Ok(Polled::Event(Event::Text(t), tx)) => {
+                Polled::Event(Event::Text(t), tx) => {
                     echoed.push(t.to_string());
                     tx.close(CloseCode::NORMAL, "bye", &mut to_server).unwrap();
                 }
-                Ok(Polled::Event(..)) => {}
-                Ok(Polled::NeedMore) => break,
-                Ok(Polled::Done) => {
+                Polled::Event(..) => {}
+                Polled::NeedMore => break,
+                Polled::Done => {
                     client_done = true;
                     break;
                 }
-                Err(e) => panic!("{e}"),
+                Polled::Failed(e) => panic!("{e}"),
             }
         }
     }

@@ -217,7 +217,7 @@ fn wstate_receive(conn: &mut Connection, data: &[u8], out: &mut Vec<u8>) -> (usi
     let (mut messages, mut bytes) = (0, 0);
     for chunk in data.chunks(READ_CHUNK) {
         conn.receive(chunk);
-        while let wstate::Polled::Event(event, _) = conn.poll_event(out).expect("valid input") {
+        while let wstate::Polled::Event(event, _) = conn.poll_event(out) {
             match event {
                 Event::Binary(b) => bytes += black_box(b).len(),
                 Event::Text(t) => bytes += black_box(t).len(),
@@ -614,7 +614,8 @@ fn send(w: &mut Vec<Workload>) {
         let mut socket = Endless::new(Vec::new());
         w.push(workload(g, "wstate_server", t.clone(), move || {
             for _ in 0..count {
-                conn.send(Message::Binary(black_box(&data)), &mut out)
+                conn.sender()
+                    .send(Message::Binary(black_box(&data)), &mut out)
                     .unwrap();
             }
             socket.write_all(&out).unwrap();
@@ -627,7 +628,8 @@ fn send(w: &mut Vec<Workload>) {
         let mut socket = Endless::new(Vec::new());
         w.push(workload(g, "wstate_client", t.clone(), move || {
             for _ in 0..count {
-                conn.send(Message::Binary(black_box(&data)), &mut out)
+                conn.sender()
+                    .send(Message::Binary(black_box(&data)), &mut out)
                     .unwrap();
             }
             socket.write_all(&out).unwrap();
@@ -662,7 +664,7 @@ fn send(w: &mut Vec<Workload>) {
                 t.clone(),
                 move || {
                     conn.sender()
-                        .send_in_place(false, black_box(&mut data), &mut out)
+                        .send_in_place(wstate::MessageKind::Binary, black_box(&mut data), &mut out)
                         .unwrap();
                     let slices = [io::IoSlice::new(&out), io::IoSlice::new(&data)];
                     assert_eq!(
@@ -741,7 +743,7 @@ fn handshake(w: &mut Vec<Workload>) {
         let mut conn = Connection::server(Config::default());
         conn.receive(black_box(REQUEST));
         match conn.poll_event(&mut out) {
-            Ok(wstate::Polled::Event(Event::Request(request), tx)) => {
+            wstate::Polled::Event(Event::Request(request), tx) => {
                 black_box(request.path());
                 tx.accept(&wstate::Accept::new(), &mut out).unwrap();
             }

@@ -218,18 +218,18 @@ pub(crate) fn echo(
     while !done {
         loop {
             let (message, tx) = match conn.poll_event(&mut out) {
-                Ok(Polled::Event(Event::Text(t), tx)) => (Message::Text(t), tx),
-                Ok(Polled::Event(Event::Binary(b), tx)) => (Message::Binary(b), tx),
+                Polled::Event(Event::Text(t), tx) => (Message::Text(t), tx),
+                Polled::Event(Event::Binary(b), tx) => (Message::Binary(b), tx),
                 // Pongs and Close replies are already queued in `out`.
-                Ok(Polled::Event(..)) => continue,
-                Ok(Polled::NeedMore) => break,
-                Ok(Polled::Done) => {
+                Polled::Event(..) => continue,
+                Polled::NeedMore => break,
+                Polled::Done => {
                     done = true;
                     break;
                 }
                 // Our Close with the error's code is in `out`; the next
                 // poll says Done.
-                Err(e) => {
+                Polled::Failed(e) => {
                     error = Some(e);
                     continue;
                 }
@@ -252,6 +252,7 @@ pub(crate) fn echo(
             // Fails if a Close was already sent: then the connection is
             // ending anyway.
             going_away = conn
+                .sender()
                 .close(CloseCode::GOING_AWAY, "server shutting down", &mut out)
                 .is_ok();
         }

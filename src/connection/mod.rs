@@ -19,10 +19,10 @@ use core::time::Duration;
 
 use crate::config::Config;
 use crate::error::{Error, HandshakeError, ProtocolError, SendError};
-use crate::event::{Event, Message};
+use crate::event::Event;
 #[cfg(feature = "deflate")]
 use crate::handshake::extensions::DeflateParams;
-use crate::handshake::{self, Accept, ClientRequest};
+use crate::handshake::{self, ClientRequest};
 use crate::wire::close::{CloseCode, CloseFrame};
 use crate::wire::frame::OpCode;
 use crate::wire::utf8::validate;
@@ -115,8 +115,10 @@ enum Expiry {
 
 /// What [`Connection::poll_event`] found.
 ///
-/// Match all three: `NeedMore` and `Done` are different answers, so a loop
-/// cannot mistake the end of the connection for a pause.
+/// Match all four: `NeedMore` and `Done` are different answers, so a loop
+/// cannot mistake the end of the connection for a pause; and a failure is
+/// an answer like the others, not an `Err` that a `?` would carry away
+/// before the bytes that answer it were written.
 #[must_use]
 #[derive(Debug)]
 pub enum Polled<'a> {
@@ -124,6 +126,12 @@ pub enum Polled<'a> {
     /// buffers; the [`Sender`] beside it sends, closes, accepts or rejects
     /// while the event is still held (echo without copying).
     Event(Event<'a>, Sender<'a>),
+    /// The connection failed: the peer broke the protocol, a deadline
+    /// passed, or the opening handshake was refused. What answers it (a
+    /// Close with the error's code, or during the handshake an HTTP error
+    /// response) is already in `out`: keep polling, which says `Done`, and
+    /// write `out` out before closing the transport.
+    Failed(Error),
     /// Nothing more can happen until more bytes arrive (or, for a pending
     /// [`Event::Request`], until it is accepted or rejected): read from the
     /// transport, then poll again.
@@ -162,17 +170,26 @@ struct Core {
 
 /// A WebSocket connection as a sans-IO state machine.
 ///
-/// Feed it received bytes with [`receive`](Self::receive) (and
-/// [`receive_eof`](Self::receive_eof) when the transport ends), then call
-/// [`poll_event`](Self::poll_event) until it says
-/// [`NeedMore`](Polled::NeedMore) or [`Done`](Polled::Done). Send with the
-/// [`Sender`] handed out beside each event, or with [`send`](Self::send)
-/// and [`close`](Self::close). Every method that can produce bytes appends
-/// them to the caller's `out`; write `out` to the transport in order.
+/// Its methods come in three classes:
 ///
-/// It is safe to drop a connection once `poll_event` returned `Done` and
-/// `out` was written: the closing handshake is complete (or failed, or the
-/// transport ended) and nothing more is owed to the peer.
+/// * **Feed it** what happened outside: [`receive`](Self::receive) or
+///   [`receive_with`](Self::receive_with) for bytes from the transport,
+///   [`receive_eof`](Self::receive_eof) when the transport ends, and
+///   [`handle_timeout`](Self::handle_timeout) for the time.
+/// * **Ask it** what follows: [`poll_event`](Self::poll_event), until it
+///   says [`NeedMore`](Polled::NeedMore) or [`Done`](Polled::Done);
+///   [`poll_timeout`](Self::poll_timeout) for the next deadline; and the
+///   getters ([`state`](Self::state), [`config`](Self::config),
+///   [`sent_close`](Self::sent_close), ...), which change nothing.
+/// * **Command it** through a [`Sender`]: the one handed out beside each
+///   event (to answer while holding it, without copying), or the
+///   connection's own from [`sender`](Self::sender) when no event is held.
+///
+/// Every call that can produce bytes appends them to the caller's `out`;
+/// write `out` to the transport in order. It is safe to drop a connection
+/// once `poll_event` returned `Done` and `out` was written: the closing
+/// handshake is complete (or failed, or the transport ended) and nothing
+/// more is owed to the peer.
 pub struct Connection {
     rx: Receiver,
     core: Core,
@@ -200,8 +217,8 @@ impl Connection {
     /// let mut out = Vec::new();
     /// // RFC 6455 §5.7: a masked text frame "Hello".
     /// server.receive(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
-    /// assert!(matches!(server.poll_event(&mut out), Ok(Polled::Event(Event::Text("Hello"), _))));
-    /// assert!(matches!(server.poll_event(&mut out), Ok(Polled::NeedMore)));
+    /// assert!(matches!(server.poll_event(&mut out), Polled::Event(Event::Text("Hello"), _)));
+    /// assert!(matches!(server.poll_event(&mut out), Polled::NeedMore));
     /// ```
     pub fn new_open(role: Role, config: Config) -> Self {
         Self {
@@ -329,7 +346,7 @@ impl Connection {
         }
     }
 
-    /// The Close we sent (by [`close`](Self::close), as the reply to the
+    /// The Close we sent (by [`Sender::close`], as the reply to the
     /// peer's Close, or when failing the connection), if any.
     pub fn sent_close(&self) -> Option<&CloseFrame> {
         self.core.sent_close.as_deref()
@@ -359,7 +376,9 @@ impl Connection {
         self.core.compression.as_ref().map(|c| &c.params)
     }
 
-    /// The sending half, for sending when no event is held.
+    /// The connection's [`Sender`], to command it when no event is held:
+    /// send, close, accept or reject (beside an event, use the one
+    /// [`poll_event`](Self::poll_event) hands out).
     pub fn sender(&mut self) -> Sender<'_> {
         Sender::new(&mut self.core, &self.rx.buf)
     }
@@ -403,7 +422,7 @@ impl Connection {
     /// let mut sock: &[u8] = &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
     /// let n = server.receive_with(4096, |room| sock.read(room)).unwrap();
     /// assert_eq!(n, 11);
-    /// assert!(matches!(server.poll_event(&mut Vec::new()), Ok(Polled::Event(Event::Text("Hello"), _))));
+    /// assert!(matches!(server.poll_event(&mut Vec::new()), Polled::Event(Event::Text("Hello"), _)));
     /// ```
     pub fn receive_with<E>(
         &mut self,
@@ -568,15 +587,24 @@ impl Connection {
     }
 
     /// Returns the next thing that happened: an event with the [`Sender`]
-    /// to answer it, [`Polled::NeedMore`], or [`Polled::Done`].
+    /// to answer it, [`Polled::Failed`], [`Polled::NeedMore`], or
+    /// [`Polled::Done`].
     ///
     /// Bytes the protocol requires in response (a Pong, the reply to a Close,
     /// the Close that fails the connection) are appended to `out`. On a
     /// protocol error the connection has failed: the Close frame with the
     /// error's code (or, during the handshake, the HTTP error response) is in
-    /// `out`, and every later call returns `Done`.
+    /// `out`, the answer is `Failed`, and every later call returns `Done`.
     #[inline]
-    pub fn poll_event(&mut self, out: &mut Vec<u8>) -> Result<Polled<'_>, Error> {
+    pub fn poll_event(&mut self, out: &mut Vec<u8>) -> Polled<'_> {
+        match self.poll(out) {
+            Ok(polled) => polled,
+            Err(error) => Polled::Failed(error),
+        }
+    }
+
+    #[inline]
+    fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled<'_>, Error> {
         // The common case first, in a few instructions: a small whole data
         // message. Everything else takes the general path, out of line.
         if !matches!(self.core.state, State::Open | State::CloseSent) {
@@ -678,11 +706,14 @@ impl Connection {
             Ready::TextPart(at, fin) => {
                 let bytes = part_bytes(rx, at);
                 match validate(bytes) {
-                    Ok(text) => Event::TextPart(text, fin),
+                    Ok(part) => Event::TextPart { part, last: fin },
                     Err(_) => return Err(core.fail(ProtocolError::InvalidUtf8, out).into()),
                 }
             }
-            Ready::BinaryPart(at, fin) => Event::BinaryPart(part_bytes(rx, at), fin),
+            Ready::BinaryPart(at, fin) => Event::BinaryPart {
+                part: part_bytes(rx, at),
+                last: fin,
+            },
         };
         Ok(Polled::Event(event, Sender::new(core, &rx.buf)))
     }
@@ -718,56 +749,6 @@ impl Connection {
         self.rx.release();
         let event = Event::Close(self.core.on_transport_end());
         Polled::Event(event, Sender::new(&mut self.core, &[]))
-    }
-
-    /// Sends a whole message: see [`Sender::send`].
-    ///
-    /// ```
-    /// use wstate::{Config, Connection, Message, Role};
-    /// let mut client = Connection::new_open(Role::client(|b| b.copy_from_slice(&[0x37, 0xfa, 0x21, 0x3d])), Config::default());
-    /// let mut out = Vec::new();
-    /// client.send(Message::Text("Hello"), &mut out).unwrap();
-    /// // RFC 6455 §5.7: a masked text frame "Hello".
-    /// assert_eq!(out, [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
-    /// ```
-    pub fn send(&mut self, message: Message<'_>, out: &mut Vec<u8>) -> Result<(), SendError> {
-        self.sender().send(message, out)
-    }
-
-    /// Sends one piece of a fragmented message: see [`Sender::send_fragment`].
-    pub fn send_fragment(
-        &mut self,
-        message: Message<'_>,
-        fin: bool,
-        out: &mut Vec<u8>,
-    ) -> Result<(), SendError> {
-        self.sender().send_fragment(message, fin, out)
-    }
-
-    /// Starts the closing handshake: see [`Sender::close`].
-    pub fn close(
-        &mut self,
-        code: CloseCode,
-        reason: &str,
-        out: &mut Vec<u8>,
-    ) -> Result<(), SendError> {
-        self.sender().close(code, reason, out)
-    }
-
-    /// Server: accepts the pending request: see [`Sender::accept`].
-    pub fn accept(&mut self, accept: &Accept<'_>, out: &mut Vec<u8>) -> Result<(), SendError> {
-        self.sender().accept(accept, out)
-    }
-
-    /// Server: refuses the pending request: see [`Sender::reject`].
-    pub fn reject(
-        &mut self,
-        status: u16,
-        headers: &[(&str, &str)],
-        body: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(), SendError> {
-        self.sender().reject(status, headers, body, out)
     }
 }
 

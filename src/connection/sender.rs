@@ -15,7 +15,7 @@ use super::send::write_frame_rsv;
 use super::send::{self, write_frame};
 use super::{Core, State};
 use crate::error::SendError;
-use crate::event::Message;
+use crate::event::{Message, MessageKind};
 use crate::handshake::{self, Accept, http};
 use crate::wire::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::wire::frame::{MAX_CONTROL_PAYLOAD, OpCode};
@@ -55,7 +55,7 @@ impl<'a> Sender<'a> {
     /// let mut server = Connection::new_open(Role::Server, Config::default());
     /// let mut out = Vec::new();
     /// server.receive(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
-    /// if let Ok(Polled::Event(Event::Text(text), tx)) = server.poll_event(&mut out) {
+    /// if let Polled::Event(Event::Text(text), tx) = server.poll_event(&mut out) {
     ///     tx.send(Message::Text(text), &mut out).unwrap();
     /// }
     /// assert_eq!(out, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
@@ -90,21 +90,9 @@ impl<'a> Sender<'a> {
         Ok(())
     }
 
-    /// Sends one piece of a fragmented message: the first call picks the
-    /// message type from `message` (Text or Binary), later calls must use the
-    /// same type, and the call with `fin = true` ends the message. Control
-    /// messages may be sent with [`send`](Self::send) between the pieces.
-    ///
-    /// ```
-    /// use wstate::{Config, Connection, Message, Role};
-    /// let mut server = Connection::new_open(Role::Server, Config::default());
-    /// let mut out = Vec::new();
-    /// server.send_fragment(Message::Text("Hel"), false, &mut out).unwrap();
-    /// server.send_fragment(Message::Text("lo"), true, &mut out).unwrap();
-    /// // RFC 6455 §5.7: a fragmented unmasked text message.
-    /// assert_eq!(out, [0x01, 0x03, b'H', b'e', b'l', 0x80, 0x02, b'l', b'o']);
-    /// ```
-    pub fn send_fragment(
+    /// One frame of a message sent in parts: the first picks the type
+    /// (Text or Binary), later ones must keep it, and `fin` ends it.
+    fn send_fragment(
         self,
         message: Message<'_>,
         fin: bool,
@@ -223,27 +211,28 @@ impl<'a> Sender<'a> {
     /// Queues the frame header of a whole message whose payload stays in
     /// the caller's buffer, masking it there first for a client (a server
     /// leaves it as it is); the caller then writes `out` and `payload`, in
-    /// that order, before anything queued later. `text` marks a Text
-    /// message, whose payload must be UTF-8 ([`SendError::InvalidUtf8`]).
+    /// that order, before anything queued later. A Text message's payload
+    /// must be UTF-8 ([`SendError::InvalidUtf8`]).
     /// Never compressed.
     ///
     /// ```
-    /// use wstate::{Config, Connection, Role};
+    /// use wstate::{Config, Connection, MessageKind, Role};
     /// let key = [0x37, 0xfa, 0x21, 0x3d];
     /// let mut client = Connection::new_open(Role::client(move |b| b.copy_from_slice(&key)), Config::default());
     /// let mut payload = *b"Hello";
     /// let mut out = Vec::new();
-    /// client.sender().send_in_place(true, &mut payload, &mut out).unwrap();
+    /// client.sender().send_in_place(MessageKind::Text, &mut payload, &mut out).unwrap();
     /// // RFC 6455 §5.7, header and masked payload apart.
     /// assert_eq!(out, [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d]);
     /// assert_eq!(payload, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
     /// ```
     pub fn send_in_place(
         self,
-        text: bool,
+        kind: MessageKind,
         payload: &mut [u8],
         out: &mut Vec<u8>,
     ) -> Result<(), SendError> {
+        let text = kind == MessageKind::Text;
         self.check_can_send_whole()?;
         if text && validate(payload).is_err() {
             return Err(SendError::InvalidUtf8);
@@ -276,10 +265,10 @@ impl<'a> Sender<'a> {
     /// use wstate::{CloseCode, Config, Connection, Role, SendError};
     /// let mut server = Connection::new_open(Role::Server, Config::default());
     /// let mut out = Vec::new();
-    /// assert_eq!(server.close(CloseCode::ABNORMAL, "", &mut out), Err(SendError::InvalidCloseCode(CloseCode::ABNORMAL)));
-    /// server.close(CloseCode::NORMAL, "bye", &mut out).unwrap();
+    /// assert_eq!(server.sender().close(CloseCode::ABNORMAL, "", &mut out), Err(SendError::InvalidCloseCode(CloseCode::ABNORMAL)));
+    /// server.sender().close(CloseCode::NORMAL, "bye", &mut out).unwrap();
     /// assert_eq!(out, [0x88, 0x05, 0x03, 0xe8, b'b', b'y', b'e']);
-    /// assert_eq!(server.close(CloseCode::NORMAL, "", &mut out), Err(SendError::Closed));
+    /// assert_eq!(server.sender().close(CloseCode::NORMAL, "", &mut out), Err(SendError::Closed));
     /// ```
     pub fn close(self, code: CloseCode, reason: &str, out: &mut Vec<u8>) -> Result<(), SendError> {
         self.check_can_send()?;
@@ -321,7 +310,7 @@ impl<'a> Sender<'a> {
     /// server.receive(b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
     ///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
     ///     Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: v2.chat, v1.chat\r\n\r\n");
-    /// let Ok(Polled::Event(Event::Request(request), tx)) = server.poll_event(&mut out) else { panic!() };
+    /// let Polled::Event(Event::Request(request), tx) = server.poll_event(&mut out) else { panic!() };
     /// // Choose from the request while it is still borrowed.
     /// let chosen = request.subprotocols().find(|p| p.starts_with("v1")).unwrap();
     /// tx.accept(&Accept::new().subprotocol(chosen), &mut out).unwrap();

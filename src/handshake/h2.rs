@@ -73,7 +73,7 @@
 //!
 //! // Frames as usual, carried in DATA frames.
 //! let mut data = Vec::new();
-//! client.send(Message::Text("hi"), &mut data).unwrap();
+//! client.sender().send(Message::Text("hi"), &mut data).unwrap();
 //! server.receive(&data);
 //! ```
 

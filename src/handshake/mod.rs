@@ -16,8 +16,8 @@ mod uri;
 mod url;
 
 pub use client::{Accepted, ClientRequest};
-pub use fields::Fields;
 pub(crate) use client::{validate_response, write_request};
+pub use fields::Fields;
 pub use server::{Accept, Request};
 pub(crate) use server::{
     RESPONSE_RESERVED, check_accept, check_headers, check_reject, validate_request, write_accept,

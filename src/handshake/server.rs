@@ -200,7 +200,7 @@ fn is_valid_key(key: &[u8]) -> bool {
     key.len() == 24 && matches!(BASE64.decode_slice(key, &mut decoded), Ok(16))
 }
 
-/// How a server accepts a request, for [`Connection::accept`](crate::Connection::accept).
+/// How a server accepts a request, for [`Sender::accept`](crate::Sender::accept).
 ///
 /// ```
 /// use wstate::Accept;

@@ -61,7 +61,7 @@ impl CloseCode {
     }
 
     /// Whether an application may send this code with
-    /// [`Connection::close`](crate::Connection::close): the same set as
+    /// [`Sender::close`](crate::Sender::close): the same set as
     /// [`is_valid_on_wire`](Self::is_valid_on_wire).
     pub const fn is_sendable(self) -> bool {
         self.is_valid_on_wire()

@@ -79,7 +79,7 @@ pub(crate) enum Owned {
     Pong(Vec<u8>),
     /// Close event: code (1005 when the peer sent none) and reason.
     Close(u16, String),
-    /// `poll_event` returned this error.
+    /// `poll_event` answered `Failed` with this error.
     Error(Error),
     Other(String),
 }
@@ -105,8 +105,9 @@ pub(crate) struct Transcript {
 /// What one poll gave, owned: `Some(event)`, `None` for `NeedMore`, or the
 /// error. Panics on `Done` (use [`is_done`] where the end is expected).
 pub(crate) fn poll(conn: &mut Connection, out: &mut Vec<u8>) -> Result<Option<Owned>, Error> {
-    match conn.poll_event(out)? {
+    match conn.poll_event(out) {
         Polled::Event(event, _) => Ok(Some(own(event))),
+        Polled::Failed(e) => Err(e),
         Polled::NeedMore => Ok(None),
         Polled::Done => panic!("unexpected Done"),
     }
@@ -115,7 +116,7 @@ pub(crate) fn poll(conn: &mut Connection, out: &mut Vec<u8>) -> Result<Option<Ow
 /// Whether the next poll says `Done` (and writes nothing).
 pub(crate) fn is_done(conn: &mut Connection) -> bool {
     let mut out = Vec::new();
-    let done = matches!(conn.poll_event(&mut out), Ok(Polled::Done));
+    let done = matches!(conn.poll_event(&mut out), Polled::Done);
     assert!(out.is_empty(), "a finished connection wrote {out:?}");
     done
 }
@@ -125,14 +126,14 @@ pub(crate) fn is_done(conn: &mut Connection) -> bool {
 pub(crate) fn drain(conn: &mut Connection, t: &mut Transcript) {
     for _ in 0..1_000_000 {
         match conn.poll_event(&mut t.out) {
-            Ok(Polled::Event(event, _)) => t.events.push(own(event)),
-            Ok(Polled::NeedMore) => return,
-            Ok(Polled::Done) => {
+            Polled::Event(event, _) => t.events.push(own(event)),
+            Polled::NeedMore => return,
+            Polled::Done => {
                 // Done is final: it stays Done and writes nothing.
                 assert!(is_done(conn));
                 return;
             }
-            Err(e) => {
+            Polled::Failed(e) => {
                 t.events.push(Owned::Error(e));
                 // After a failure every call says Done and sends nothing.
                 assert!(is_done(conn));

@@ -566,14 +566,14 @@ impl DSetup {
         s.receive(&request);
         let mut response = Vec::new();
         match s.poll_event(&mut response) {
-            Ok(Polled::Event(Event::Request(_), tx)) => tx
+            Polled::Event(Event::Request(_), tx) => tx
                 .accept(&Accept::new(), &mut response)
                 .expect("accept the request"),
             other => panic!("{other:?}"),
         }
         c.receive(&response);
         match c.poll_event(&mut Vec::new()) {
-            Ok(Polled::Event(Event::Accepted(a), _)) => {
+            Polled::Event(Event::Accepted(a), _) => {
                 assert_eq!(a.deflate().copied(), s.deflate().copied());
             }
             other => panic!("{other:?}"),
@@ -678,7 +678,7 @@ fn peer_messages(s: &DSetup, body: &[u8]) -> (Vec<u8>, Expected) {
                         Ev::Text(t) => Message::Text(t),
                         _ => Message::Binary(bytes),
                     };
-                    peer.send(message, &mut wire).expect("send");
+                    peer.sender().send(message, &mut wire).expect("send");
                 } else {
                     let mut cut = vec![0];
                     for i in 1..parts {
@@ -697,9 +697,13 @@ fn peer_messages(s: &DSetup, body: &[u8]) -> (Vec<u8>, Expected) {
                             Ev::Text(_) => Message::Text(std::str::from_utf8(piece).unwrap()),
                             _ => Message::Binary(piece),
                         };
-                        let fin = i + 2 == cut.len();
-                        peer.send_fragment(message, fin, &mut wire)
-                            .expect("send a fragment");
+                        let tx = peer.sender();
+                        let sent = if i + 2 == cut.len() {
+                            tx.finish(message, &mut wire)
+                        } else {
+                            tx.send_part(message, &mut wire)
+                        };
+                        sent.expect("send a part");
                     }
                 }
                 (event, bytes.len())
@@ -711,7 +715,9 @@ fn peer_messages(s: &DSetup, body: &[u8]) -> (Vec<u8>, Expected) {
                 } else {
                     (Message::Pong(payload), Ev::Pong(payload.to_vec()))
                 };
-                peer.send(message, &mut wire).expect("send a control frame");
+                peer.sender()
+                    .send(message, &mut wire)
+                    .expect("send a control frame");
                 (event, 0)
             }
         };

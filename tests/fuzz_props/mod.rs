@@ -93,8 +93,8 @@ pub(crate) fn own(event: Event<'_>) -> Ev {
         Event::Binary(b) => Ev::Binary(b.to_vec()),
         Event::Ping(b) => Ev::Ping(b.to_vec()),
         Event::Pong(b) => Ev::Pong(b.to_vec()),
-        Event::TextPart(t, fin) => Ev::TextPart(t.into(), fin),
-        Event::BinaryPart(b, fin) => Ev::BinaryPart(b.to_vec(), fin),
+        Event::TextPart { part, last } => Ev::TextPart(part.into(), last),
+        Event::BinaryPart { part, last } => Ev::BinaryPart(part.to_vec(), last),
         Event::Close(f) => Ev::Close((f.code.0, f.reason().into())),
         Event::Request(req) => Ev::Request(RequestCopy {
             path: req.path().into(),
@@ -261,20 +261,24 @@ impl Setup {
         let mut t = Transcript::default();
         if self.we_closed {
             let out = &mut t.out;
-            conn.close(CloseCode::NORMAL, "", out)
+            conn.sender()
+                .close(CloseCode::NORMAL, "", out)
                 .expect("close an open connection");
             assert_eq!(conn.state(), ConnectionState::Closing);
             // §5.5.1: "The application MUST NOT send any more data frames
             // after sending a Close frame", and a second Close is no more
             // allowed: refused, nothing written.
             let before = out.len();
-            assert_eq!(conn.send(Message::Text("x"), out), Err(SendError::Closed));
             assert_eq!(
-                conn.send_fragment(Message::Binary(b"x"), false, out),
+                conn.sender().send(Message::Text("x"), out),
                 Err(SendError::Closed)
             );
             assert_eq!(
-                conn.close(CloseCode::NORMAL, "", out),
+                conn.sender().send_part(Message::Binary(b"x"), out),
+                Err(SendError::Closed)
+            );
+            assert_eq!(
+                conn.sender().close(CloseCode::NORMAL, "", out),
                 Err(SendError::Closed)
             );
             assert_eq!(out.len(), before, "bytes written by a refused send");
@@ -317,25 +321,25 @@ pub(crate) fn step(conn: &mut Connection, t: &mut Transcript) -> Step {
     let before = t.out.len();
     let failed = matches!(t.events.last(), Some(Ev::Error(_)));
     let step = match conn.poll_event(&mut t.out) {
-        Ok(Polled::Event(event, _)) => {
+        Polled::Event(event, _) => {
             let event = own(event);
             assert!(!t.done, "event after Done: {event:?}");
             assert!(!failed, "event after a failure: {event:?}");
             t.events.push(event);
             Step::Event
         }
-        Err(e) => {
+        Polled::Failed(e) => {
             assert!(!t.done, "error after Done: {e:?}");
             assert!(!failed, "error after a failure: {e:?}");
             t.events.push(Ev::Error(e));
             Step::Event
         }
-        Ok(Polled::NeedMore) => {
+        Polled::NeedMore => {
             assert!(!t.done, "NeedMore after Done");
             assert!(!failed, "NeedMore after a failure");
             Step::NeedMore
         }
-        Ok(Polled::Done) => {
+        Polled::Done => {
             t.done = true;
             Step::Done
         }
@@ -1404,13 +1408,13 @@ pub(crate) fn roundtrip(data: &[u8]) {
     for op in &conv.ops {
         match op {
             Op::Text(s) => {
-                let r = pair.call(|c, out| c.send(Message::Text(s), out));
+                let r = pair.call(|c, out| c.sender().send(Message::Text(s), out));
                 if expect_sent(&m, r) && m.data_frame(true, true, s.len()) {
                     m.rx_events.push(Ev::Text(s.clone()));
                 }
             }
             Op::Binary(b) => {
-                let r = pair.call(|c, out| c.send(Message::Binary(b), out));
+                let r = pair.call(|c, out| c.sender().send(Message::Binary(b), out));
                 if expect_sent(&m, r) && m.data_frame(true, true, b.len()) {
                     m.rx_events.push(Ev::Binary(b.clone()));
                 }
@@ -1420,7 +1424,7 @@ pub(crate) fn roundtrip(data: &[u8]) {
                 send_fragmented(&mut pair, &mut m, *text, pieces, last)
             }
             Op::Close { code, reason } => {
-                let r = pair.call(|c, out| c.close(CloseCode(*code), reason, out));
+                let r = pair.call(|c, out| c.sender().close(CloseCode(*code), reason, out));
                 if !m.tx_open {
                     assert_eq!(r, Err(SendError::Closed));
                 } else if !rfc_sendable(*code, conv.client_sends) {
@@ -1434,11 +1438,12 @@ pub(crate) fn roundtrip(data: &[u8]) {
                     // but a Ping is allowed. The peer receives it after our
                     // Close, so it neither delivers nor answers it (§5.5.2:
                     // no Pong once a Close was received).
-                    let data = pair.call(|c, out| c.send(Message::Binary(b"late"), out));
+                    let data = pair.call(|c, out| c.sender().send(Message::Binary(b"late"), out));
                     assert_eq!(data, Err(SendError::Closed));
-                    let again = pair.call(|c, out| c.close(CloseCode::NORMAL, "", out));
+                    let again = pair.call(|c, out| c.sender().close(CloseCode::NORMAL, "", out));
                     assert_eq!(again, Err(SendError::Closed));
-                    let ping = pair.call(|c, out| c.send(Message::Ping(b"after close"), out));
+                    let ping =
+                        pair.call(|c, out| c.sender().send(Message::Ping(b"after close"), out));
                     assert_eq!(ping, Ok(()));
                     if m.control_frame(2 + reason.len()) {
                         m.rx_open = false;
@@ -1534,7 +1539,7 @@ fn send_control(pair: &mut Pair, m: &mut Model, op: &Op, payload: &[u8]) {
     } else {
         Message::Pong(payload)
     };
-    let r = pair.call(|c, out| c.send(message, out));
+    let r = pair.call(|c, out| c.sender().send(message, out));
     if m.tx_closed {
         assert_eq!(r, Err(SendError::Closed));
         return;
@@ -1567,7 +1572,14 @@ fn send_fragmented(pair: &mut Pair, m: &mut Model, text: bool, pieces: &[Piece],
         } else {
             Message::Binary(bytes)
         };
-        let r = pair.call(|c, out| c.send_fragment(message, fin, out));
+        // The first frame of a message that is also its last is a whole
+        // message; otherwise a part, or the part that finishes it.
+        let whole = fin && m.sending.is_none();
+        let r = pair.call(|c, out| match (whole, fin) {
+            (true, _) => c.sender().send(message, out),
+            (false, true) => c.sender().finish(message, out),
+            (false, false) => c.sender().send_part(message, out),
+        });
         if !expect_sent(m, r) {
             return;
         }
@@ -1606,19 +1618,21 @@ fn send_fragmented(pair: &mut Pair, m: &mut Model, text: bool, pieces: &[Piece],
                     Message::Text("x")
                 };
                 let r = match misuse {
-                    Misuse::WholeMessage => pair.call(|c, out| c.send(other, out)),
-                    Misuse::OtherType => pair.call(|c, out| c.send_fragment(other, true, out)),
+                    Misuse::WholeMessage => pair.call(|c, out| c.sender().send(other, out)),
+                    Misuse::OtherType => pair.call(|c, out| c.sender().finish(other, out)),
                     Misuse::ControlFragment => {
-                        pair.call(|c, out| c.send_fragment(Message::Ping(b""), true, out))
+                        pair.call(|c, out| c.sender().finish(Message::Ping(b""), out))
                     }
                 };
                 let expected = match (m.tx_open, misuse, &m.sending) {
                     (false, _, _) => Err(SendError::Closed),
-                    (true, Misuse::ControlFragment, _) => Err(SendError::ControlFragment),
                     (true, Misuse::WholeMessage, Some(_)) => Err(SendError::FragmentInProgress),
+                    // Nothing in progress yet: a whole message is fine...
+                    (true, Misuse::WholeMessage, None) => Ok(()),
+                    // ... but there is nothing to finish.
+                    (true, _, None) => Err(SendError::NoMessageInProgress),
+                    (true, Misuse::ControlFragment, Some(_)) => Err(SendError::ControlFragment),
                     (true, Misuse::OtherType, Some(_)) => Err(SendError::FragmentTypeMismatch),
-                    // Nothing in progress yet: a whole message is fine.
-                    (true, _, None) => Ok(()),
                 };
                 assert_eq!(r, expected, "{misuse:?}");
                 if r.is_ok() {
@@ -1877,9 +1891,9 @@ pub(crate) fn handshake_server(data: &[u8]) {
         let mut answer = ServerAnswer::default();
         if setup.flags & 0x20 != 0 {
             // Misuse: nothing to answer yet.
-            let r = conn.accept(&Accept::new(), &mut t.out);
+            let r = conn.sender().accept(&Accept::new(), &mut t.out);
             assert_eq!(r, Err(SendError::NoPendingRequest));
-            let r = conn.reject(403, &[], b"", &mut t.out);
+            let r = conn.sender().reject(403, &[], b"", &mut t.out);
             assert_eq!(r, Err(SendError::NoPendingRequest));
             assert!(t.out.is_empty());
         }
@@ -1894,8 +1908,14 @@ pub(crate) fn handshake_server(data: &[u8]) {
                     // awaited an answer, or closed after the upgrade): too late
                     // to answer, refused without writing anything.
                     let before = out.len();
-                    assert_eq!(conn.accept(&Accept::new(), out), Err(SendError::Closed));
-                    assert_eq!(conn.reject(403, &[], b"", out), Err(SendError::Closed));
+                    assert_eq!(
+                        conn.sender().accept(&Accept::new(), out),
+                        Err(SendError::Closed)
+                    );
+                    assert_eq!(
+                        conn.sender().reject(403, &[], b"", out),
+                        Err(SendError::Closed)
+                    );
                     assert_eq!(out.len(), before);
                 }
                 let Ev::Request(request) = event else { return };
@@ -2285,8 +2305,14 @@ fn server_answers(
         // More than the bound already follows the head: too late to
         // answer; the next poll refuses the request (checked later).
         let start = out.len();
-        assert_eq!(conn.accept(&Accept::new(), out), Err(SendError::Closed));
-        assert_eq!(conn.reject(403, &[], b"", out), Err(SendError::Closed));
+        assert_eq!(
+            conn.sender().accept(&Accept::new(), out),
+            Err(SendError::Closed)
+        );
+        assert_eq!(
+            conn.sender().reject(403, &[], b"", out),
+            Err(SendError::Closed)
+        );
         assert_eq!(out.len(), start);
         a.result = Some((Err(SendError::Closed), start));
         return;
@@ -2295,19 +2321,24 @@ fn server_answers(
     // a fresh look: poll_event says NeedMore while it awaits an answer.
     let polled = conn.poll_event(out);
     assert!(
-        matches!(polled, Ok(Polled::NeedMore)),
+        matches!(polled, Polled::NeedMore),
         "a second event before answering: {polled:?}"
     );
     assert_eq!(conn.state(), ConnectionState::Connecting);
     // Sending before the handshake completed is refused.
     let before = out.len();
-    assert_eq!(conn.send(Message::Text("x"), out), Err(SendError::NotOpen));
+    assert_eq!(
+        conn.sender().send(Message::Text("x"), out),
+        Err(SendError::NotOpen)
+    );
     assert_eq!(out.len(), before);
     let start = out.len();
     let result = if setup.flags & 0x02 != 0 {
         let status = 150 + 2 * u16::from(setup.extra);
         let body = b"no thanks";
-        let r = conn.reject(status, &[("X-Reason", "fuzz")], body, out);
+        let r = conn
+            .sender()
+            .reject(status, &[("X-Reason", "fuzz")], body, out);
         let expected = match status {
             _ if !(200..=599).contains(&status) => Err(SendError::InvalidStatus),
             // RFC 9110 §15.3.5, §15.4.5: no content.
@@ -2330,11 +2361,14 @@ fn server_answers(
         if let Some(p) = &chosen {
             accept = accept.subprotocol(p);
         }
-        let r = conn.accept(&accept, out);
+        let r = conn.sender().accept(&accept, out);
         assert_eq!(r, Ok(()));
         // Answering twice is refused.
         let before = out.len();
-        assert_eq!(conn.accept(&accept, out), Err(SendError::NoPendingRequest));
+        assert_eq!(
+            conn.sender().accept(&accept, out),
+            Err(SendError::NoPendingRequest)
+        );
         assert_eq!(out.len(), before);
         r
     };
@@ -2621,7 +2655,7 @@ fn client_accepts(
         .expect("a valid client request");
     client.receive(answer);
     match client.poll_event(&mut out) {
-        Ok(Polled::Event(Event::Accepted(accepted), _)) => {
+        Polled::Event(Event::Accepted(accepted), _) => {
             assert_eq!(accepted.subprotocol(), chosen);
         }
         other => panic!("our client refuses our 101: {other:?}"),
@@ -2684,7 +2718,7 @@ pub(crate) fn handshake_client(data: &[u8]) {
         assert_eq!(conn.state(), ConnectionState::Connecting);
         let before = t.out.len();
         assert_eq!(
-            conn.send(Message::Text("x"), &mut t.out),
+            conn.sender().send(Message::Text("x"), &mut t.out),
             Err(SendError::NotOpen)
         );
         assert_eq!(t.out.len(), before);
@@ -2714,7 +2748,7 @@ pub(crate) fn handshake_client(data: &[u8]) {
     let mut server_out = Vec::new();
     server.receive(&t.out[..request_len]);
     match server.poll_event(&mut server_out) {
-        Ok(Polled::Event(event, _)) => match own(event) {
+        Polled::Event(event, _) => match own(event) {
             Ev::Request(r) => {
                 assert_eq!(r.path, "/chat?room=1");
                 assert_eq!(r.subprotocols, offered);
@@ -2992,8 +3026,8 @@ pub(crate) fn client_request(data: &[u8]) {
     let mut server_out = Vec::new();
     server.receive(&out);
     let request = match server.poll_event(&mut server_out) {
-        Ok(Polled::Event(event, _)) => own(event),
-        Err(e)
+        Polled::Event(event, _) => own(event),
+        Polled::Failed(e)
             if r.headers
                 .iter()
                 .any(|(n, _)| HANDSHAKE_HEADERS.contains(&n.to_ascii_lowercase().as_str())) =>
@@ -3235,7 +3269,7 @@ fn timers_run(setup: &TimerSetup, steps: &[TimerStep], feed: TimerFeed) -> Vec<T
             // Refused (nothing written) if the client already left or ran
             // ahead; the next poll reports it.
             let before = t.out.len();
-            if conn.accept(&Accept::new(), &mut t.out).is_err() {
+            if conn.sender().accept(&Accept::new(), &mut t.out).is_err() {
                 assert_eq!(t.out.len(), before, "a refused accept wrote");
             }
             drain(conn, t);
@@ -3281,7 +3315,11 @@ fn timers_run(setup: &TimerSetup, steps: &[TimerStep], feed: TimerFeed) -> Vec<T
             }
             TimerStep::Close => {
                 let before = t.out.len();
-                if conn.close(CloseCode::NORMAL, "", &mut t.out).is_ok() {
+                if conn
+                    .sender()
+                    .close(CloseCode::NORMAL, "", &mut t.out)
+                    .is_ok()
+                {
                     assert_eq!(t.out[before..], setup.ours(0x88, &[0x03, 0xe8]));
                 } else {
                     assert_eq!(t.out.len(), before, "a refused close wrote");

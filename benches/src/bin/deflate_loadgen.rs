@@ -667,11 +667,11 @@ async fn upgrade(
         }
         conn.receive(&buf[..n]);
         let accepted = match conn.poll_event(&mut out) {
-            Ok(Polled::Event(Event::Accepted(_), _)) => true,
-            Ok(Polled::NeedMore) => false,
-            Ok(Polled::Event(e, _)) => return Err(format!("unexpected {e:?}")),
-            Ok(Polled::Done) => return Err("rejected".into()),
-            Err(e) => return Err(format!("{e:?}")),
+            Polled::Event(Event::Accepted(_), _) => true,
+            Polled::NeedMore => false,
+            Polled::Event(e, _) => return Err(format!("unexpected {e:?}")),
+            Polled::Done => return Err("rejected".into()),
+            Polled::Failed(e) => return Err(format!("{e:?}")),
         };
         if accepted {
             let params = *conn
@@ -709,17 +709,17 @@ async fn warm_up(
         conn.receive(&buf[..n]);
         loop {
             match conn.poll_event(&mut out) {
-                Ok(Polled::Event(Event::Text(text), _)) => {
+                Polled::Event(Event::Text(text), _) => {
                     if text != corpus[(first + echoed) % corpus.len()] {
                         return Err(format!("echo {echoed} differs from what was sent"));
                     }
                     echoed += 1;
                 }
-                Ok(Polled::Event(Event::Ping(_) | Event::Pong(_), _)) => {}
-                Ok(Polled::Event(e, _)) => return Err(format!("unexpected {e:?}")),
-                Ok(Polled::NeedMore) => break,
-                Ok(Polled::Done) => return Err("the connection ended".into()),
-                Err(e) => return Err(format!("protocol error: {e:?}")),
+                Polled::Event(Event::Ping(_) | Event::Pong(_), _) => {}
+                Polled::Event(e, _) => return Err(format!("unexpected {e:?}")),
+                Polled::NeedMore => break,
+                Polled::Done => return Err("the connection ended".into()),
+                Polled::Failed(e) => return Err(format!("protocol error: {e:?}")),
             }
         }
         // Pongs, if the server pinged.
@@ -814,7 +814,7 @@ async fn drive(
                 conn.receive(&buf[..n]);
                 loop {
                     match conn.poll_event(&mut queued) {
-                        Ok(Polled::Event(Event::Text(text), _)) => {
+                        Polled::Event(Event::Text(text), _) => {
                             let (i, t0) = sent.borrow_mut().pop_front().ok_or("unasked echo")?;
                             if text != corpus[i] {
                                 return Err(format!("echo {i} differs from what was sent"));
@@ -826,17 +826,17 @@ async fn drive(
                                 r.latency.push((now - t0).as_nanos() as u64);
                             }
                         }
-                        Ok(Polled::Event(Event::Close(frame), _)) => {
+                        Polled::Event(Event::Close(frame), _) => {
                             return Err(format!("the server closed with {}", frame.code.0));
                         }
-                        Ok(Polled::Event(Event::Binary(_), _)) => {
+                        Polled::Event(Event::Binary(_), _) => {
                             return Err("a binary echo of a text message".into());
                         }
                         // Pings (their Pongs are queued), Pongs.
-                        Ok(Polled::Event(..)) => {}
-                        Ok(Polled::NeedMore) => break,
-                        Ok(Polled::Done) => return Err("the connection ended".into()),
-                        Err(e) => return Err(format!("protocol error: {e:?}")),
+                        Polled::Event(..) => {}
+                        Polled::NeedMore => break,
+                        Polled::Done => return Err("the connection ended".into()),
+                        Polled::Failed(e) => return Err(format!("protocol error: {e:?}")),
                     }
                 }
                 if in_window {

@@ -178,15 +178,12 @@ async fn serve(tcp: TcpStream, config: Config) -> Result<(), Error> {
     let mut out = Vec::new();
     loop {
         loop {
-            let polled = match conn.poll_event(&mut out) {
-                Ok(polled) => polled,
-                Err(e) => {
+            match conn.poll_event(&mut out) {
+                Polled::Failed(e) => {
                     // The Close that fails the connection is in `out`.
                     flush(&mut out, &mut send, true)?;
                     return Err(format!("server: {e}").into());
                 }
-            };
-            match polled {
                 Polled::Event(Event::Text(t), tx) => tx.send(Message::Text(t), &mut out)?,
                 Polled::Event(Event::Binary(b), tx) => tx.send(Message::Binary(b), &mut out)?,
                 Polled::Event(_, _) => {}
@@ -270,7 +267,7 @@ async fn client(tcp: TcpStream, port: u16, config: Config) -> Result<(usize, Clo
             true => Message::Text(std::str::from_utf8(payload)?),
             false => Message::Binary(payload),
         };
-        conn.send(message, &mut out)?;
+        conn.sender().send(message, &mut out)?;
     }
     flush(&mut out, &mut send, false)?;
 
@@ -278,7 +275,8 @@ async fn client(tcp: TcpStream, port: u16, config: Config) -> Result<(usize, Clo
     let mut closing = false;
     loop {
         loop {
-            match conn.poll_event(&mut out)? {
+            match conn.poll_event(&mut out) {
+                Polled::Failed(e) => return Err(format!("client: {e}").into()),
                 Polled::Event(event, _) => {
                     let got = match event {
                         Event::Text(t) => (true, t.as_bytes()),
@@ -305,7 +303,7 @@ async fn client(tcp: TcpStream, port: u16, config: Config) -> Result<(usize, Clo
             }
         }
         if echoed == sent.len() && !closing {
-            conn.close(CloseCode::NORMAL, "done", &mut out)?;
+            conn.sender().close(CloseCode::NORMAL, "done", &mut out)?;
             closing = true;
         }
         flush(&mut out, &mut send, false)?;

@@ -95,19 +95,19 @@ async fn serve(mut stream: TcpStream, config: Config) -> io::Result<()> {
         }
         let done = loop {
             match conn.poll_event(&mut out) {
-                Ok(Polled::Event(Event::Request(_), tx)) => {
+                Polled::Event(Event::Request(_), tx) => {
                     tx.accept(&Accept::new(), &mut out)
                         .expect("a request is pending");
                 }
-                Ok(Polled::Event(Event::Text(text), tx)) => {
+                Polled::Event(Event::Text(text), tx) => {
                     let _ = tx.send(Message::Text(text), &mut out);
                 }
-                Ok(Polled::Event(Event::Binary(bytes), tx)) => {
+                Polled::Event(Event::Binary(bytes), tx) => {
                     let _ = tx.send(Message::Binary(bytes), &mut out);
                 }
-                Ok(Polled::Event(..)) | Err(_) => {}
-                Ok(Polled::NeedMore) => break false,
-                Ok(Polled::Done) => break true,
+                Polled::Event(..) | Polled::Failed(_) => {}
+                Polled::NeedMore => break false,
+                Polled::Done => break true,
             }
         };
         if !out.is_empty() {
