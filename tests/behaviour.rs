@@ -88,7 +88,7 @@ fn peer_closes_first_reply_echoes_code() {
         c2s(0x88, &close_payload(4001, "done")),
         c2s(0x81, b"ignored"),
     ]);
-    let (conn, t) = feed_chunks(server(), &[&input], false);
+    let (mut conn, t) = feed_chunks(server(), &[&input], false);
     assert_eq!(
         t.events,
         vec![
@@ -103,7 +103,7 @@ fn peer_closes_first_reply_echoes_code() {
         Some((CloseCode(4001), "done"))
     );
     assert_eq!(conn.sent_close().map(|f| f.code), Some(CloseCode(4001)));
-    assert!(conn.should_close_transport(), "server closes TCP first");
+    assert!(is_done(&mut conn), "server closes TCP first");
     invariant(server, &input, false);
 }
 
@@ -132,7 +132,7 @@ fn we_close_first() {
         .unwrap();
     assert_eq!(out, server_close(1000, "bye"));
     assert_eq!(conn.state(), ConnectionState::Closing);
-    assert!(!conn.should_close_transport());
+    assert!(!is_done(&mut conn));
     // No more data may be sent (§5.5.1); control frames may.
     assert_eq!(
         conn.sender().send(Message::Text("x"), &mut out),
@@ -172,7 +172,7 @@ fn we_close_first() {
     // Close frame" (§5.5.2): the Ping is answered; no second Close.
     assert_eq!(t.out, s2c(0x8A, b"p"));
     assert_eq!(conn.state(), ConnectionState::Closed);
-    assert!(conn.should_close_transport());
+    assert!(is_done(&mut conn));
     // Once the peer's Close arrived, nothing at all may be sent.
     assert_eq!(
         conn.sender().send(Message::Pong(b"late"), &mut out),
@@ -227,9 +227,9 @@ fn simultaneous_close() {
     assert_eq!(ta.events, vec![Owned::Close(1000, "b".into())]);
     assert_eq!(tb.events, vec![Owned::Close(1001, "a".into())]);
     assert!(ta.out.is_empty() && tb.out.is_empty());
-    assert!(b.should_close_transport());
+    assert!(is_done(&mut b));
     // The client waits for the server to end TCP.
-    assert!(!a.should_close_transport());
+    assert!(!is_done(&mut a));
     a.receive_eof();
     drain(&mut a, &mut ta);
     assert_eq!(
@@ -237,7 +237,7 @@ fn simultaneous_close() {
         1,
         "EOF after a clean close is not an abnormal close"
     );
-    assert!(a.should_close_transport());
+    assert!(is_done(&mut a));
 }
 
 #[test]
@@ -249,13 +249,13 @@ fn eof_without_close_is_1006_and_never_sent() {
         vec![Owned::Text("hi".into()), Owned::Close(1006, String::new())]
     );
     assert!(t.out.is_empty());
-    let (conn, _) = feed_chunks(server(), &[&input], true);
+    let (mut conn, _) = feed_chunks(server(), &[&input], true);
     assert_eq!(
         conn.received_close().map(|f| f.code),
         Some(CloseCode::ABNORMAL)
     );
     assert_eq!(conn.sent_close(), None);
-    assert!(conn.should_close_transport());
+    assert!(is_done(&mut conn));
 }
 
 #[test]

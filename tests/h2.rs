@@ -91,12 +91,12 @@ fn exchange(config: &Config) -> (Connection, Connection) {
     server.receive(&to_server);
     to_server.clear();
     drain(&mut server, &mut to_client);
-    assert!(server.should_close_transport());
+    assert!(matches!(server.poll_event(&mut vec![]), Polled::Done));
     client.receive(&to_client);
     drain(&mut client, &mut to_server);
     client.receive_eof();
     drain(&mut client, &mut to_server);
-    assert!(client.should_close_transport());
+    assert!(matches!(client.poll_event(&mut vec![]), Polled::Done));
     assert_eq!(
         client.received_close().map(|c| c.code),
         Some(CloseCode::NORMAL)

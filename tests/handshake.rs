@@ -167,8 +167,8 @@ fn expect_refused(input: &[u8], error: HandshakeError, status_line: &str) {
     let (_, body) = response.split_once("\r\n\r\n").unwrap();
     assert!(response.contains(&format!("Content-Length: {}\r\n", body.len())));
     assert_eq!(body, format!("{error}\n"));
-    let (conn, _) = feed_chunks(Connection::server(Config::default()), &[input], false);
-    assert!(conn.should_close_transport());
+    let (mut conn, _) = feed_chunks(Connection::server(Config::default()), &[input], false);
+    assert!(is_done(&mut conn));
     assert_eq!(conn.state(), ConnectionState::Closed);
 }
 
@@ -296,7 +296,7 @@ fn oversized_heads_get_431() {
 
 #[test]
 fn eof_during_handshake() {
-    let (conn, t) = feed_chunks(Connection::server(Config::default()), &[b"GET / HT"], true);
+    let (mut conn, t) = feed_chunks(Connection::server(Config::default()), &[b"GET / HT"], true);
     assert_eq!(
         t.events,
         vec![Owned::Error(Error::Handshake(
@@ -304,7 +304,7 @@ fn eof_during_handshake() {
         ))]
     );
     assert!(t.out.is_empty());
-    assert!(conn.should_close_transport());
+    assert!(is_done(&mut conn));
 }
 
 #[test]
@@ -331,7 +331,7 @@ fn server_rejects_with_status_headers_and_body() {
         String::from_utf8(out).unwrap(),
         "HTTP/1.1 403 Forbidden\r\nX-Why: origin\r\nConnection: close\r\nContent-Length: 7\r\n\r\ngo away"
     );
-    assert!(conn.should_close_transport());
+    assert!(is_done(&mut conn));
 }
 
 // ---- client ----
@@ -441,8 +441,8 @@ fn expect_client_error(protocols: &'static [&'static str], input: &[u8], error: 
         t.out.is_empty(),
         "a client sends nothing on a failed handshake"
     );
-    let (conn, _) = feed_chunks(make(), &[input], false);
-    assert!(conn.should_close_transport());
+    let (mut conn, _) = feed_chunks(make(), &[input], false);
+    assert!(is_done(&mut conn));
 }
 
 #[test]

@@ -355,7 +355,7 @@ fn after_failure_nothing_in_nothing_out() {
         Err(wstate::SendError::Closed)
     );
     assert_eq!(out, queued);
-    assert!(conn.should_close_transport());
+    assert!(is_done(&mut conn));
     assert_eq!(
         conn.sent_close().map(|f| f.code),
         Some(CloseCode::PROTOCOL_ERROR)

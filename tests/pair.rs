@@ -107,13 +107,13 @@ fn close_handshake_client_first() {
         .unwrap();
     let t = deliver(&mut s, &wire);
     assert_eq!(t.events, vec![Owned::Close(1000, "done".into())]);
-    assert!(s.should_close_transport());
+    assert!(is_done(&mut s));
     let t = deliver(&mut c, &t.out);
     assert_eq!(t.events, vec![Owned::Close(1000, String::new())]);
     assert_eq!(c.state(), ConnectionState::Closed);
-    assert!(!c.should_close_transport());
+    assert!(!is_done(&mut c));
     c.receive_eof();
-    assert!(c.should_close_transport());
+    assert!(is_done(&mut c));
 }
 
 #[test]
@@ -127,7 +127,7 @@ fn close_handshake_server_first() {
     assert_eq!(t.out, c2s(0x88, &close_payload(4000, "")));
     let t = deliver(&mut s, &t.out);
     assert_eq!(t.events, vec![Owned::Close(4000, String::new())]);
-    assert!(s.should_close_transport());
+    assert!(is_done(&mut s));
     assert_eq!(s.sent_close().map(|f| f.reason()), Some("app"));
 }
 

@@ -89,7 +89,7 @@ fn run_to_end(mut conn: Connection, input: &[u8], eof: bool) -> (Vec<String>, Ve
                 conn.receive(&c2s(0x81, b"late"));
                 assert!(matches!(conn.poll_event(&mut out), Polled::Done));
                 assert_eq!(out.len(), written, "Done wrote bytes");
-                assert!(conn.should_close_transport());
+                assert!(is_done(&mut conn));
                 assert!(conn.sender().send(Message::Text("x"), &mut out).is_err());
                 assert!(
                     conn.sender()
@@ -314,7 +314,7 @@ fn a_client_waits_for_the_server_to_close_tcp() {
     );
     // RFC 6455 §7.1.1: the server closes the TCP connection first.
     assert!(matches!(c.poll_event(&mut out), Polled::NeedMore));
-    assert!(!c.should_close_transport());
+    assert!(!is_done(&mut c));
     c.receive_eof();
     assert!(is_done(&mut c));
 }

@@ -239,7 +239,7 @@ fn drain(conn: &mut Connection, out: &mut Vec<u8>, answers: &mut Vec<Owned>) {
             }
             Polled::Done => {
                 answers.push(done());
-                assert!(conn.should_close_transport());
+                assert!(is_done(conn));
                 return;
             }
             Polled::Failed(e) => answers.push(err(e)),

@@ -358,17 +358,6 @@ impl Connection {
         self.core.received_close.as_deref()
     }
 
-    /// Whether the caller should now close the transport, after writing out
-    /// everything queued: the same moment [`poll_event`](Self::poll_event)
-    /// starts answering [`Polled::Done`]. A server closes first once the
-    /// closing handshake is done (RFC 6455 §7.1.1); a client waits for the
-    /// server to close the TCP connection (reported with
-    /// [`receive_eof`](Self::receive_eof)), so a client caller should also
-    /// apply a timeout of its own.
-    pub fn should_close_transport(&self) -> bool {
-        self.core.is_done()
-    }
-
     /// The permessage-deflate parameters in use (feature `deflate`), once
     /// the handshake negotiated them.
     #[cfg(feature = "deflate")]

@@ -825,10 +825,10 @@ pub(crate) fn deflate_receive(data: &[u8]) {
             }
             end = Some(conn);
         });
-        let conn = end.expect("the run finished");
+        let mut conn = end.expect("the run finished");
         assert!(conn.deflate().is_some());
         check_memory(&config, stream, &t, peak);
-        (t, summary(&conn))
+        (t, summary(&mut conn))
     };
     let whole = run(&[stream], true);
     let (t, end) = &whole;
