@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-pub use crate::wire::ProtocolError;
+use crate::wire::ProtocolError;
 use crate::wire::close::CloseCode;
 
 /// An HTTP response that was not `101 Switching Protocols`, as seen by a

@@ -197,9 +197,10 @@ pub mod wire;
 pub use config::DeflateConfig;
 pub use config::{Config, Keepalive};
 pub use connection::{Connection, ConnectionState, Entropy, Polled, Role, Sender};
-pub use error::{Error, HandshakeError, ProtocolError, SendError};
+pub use error::{Error, HandshakeError, SendError};
 pub use event::{Event, Message, MessageKind};
 pub use handshake::{Accept, Accepted, ClientRequest, Request, UrlError, WsUrl};
+pub use wire::ProtocolError;
 
 /// Fills `dest` from the operating system's CSPRNG (feature `getrandom`):
 /// an entropy source for [`Connection::client`] and [`Role::client`].

@@ -18,11 +18,12 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::config::Config;
-use crate::error::{Error, HandshakeError, ProtocolError, SendError};
+use crate::error::{Error, HandshakeError, SendError};
 use crate::event::Event;
 #[cfg(feature = "deflate")]
 use crate::handshake::extensions::DeflateParams;
 use crate::handshake::{self, ClientRequest};
+use crate::wire::ProtocolError;
 use crate::wire::close::{CloseCode, CloseFrame};
 use crate::wire::frame::OpCode;
 use crate::wire::utf8::validate;
