@@ -122,14 +122,15 @@
 //! let mut wire = Vec::new();
 //! let mut client = Connection::client(
 //!     &ClientRequest::new("example.com", "/chat"),
-//!     |b| b.fill(7), // use a real CSPRNG in production
+//!     |b| getrandom::fill(b).expect("OS entropy"), // or wstate::os_entropy
 //!     Config::default(),
 //!     &mut wire,
 //! ).unwrap();
 //! # let mut ignored = Vec::new();
 //! # client.receive(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
-//! # let key = wstate::handshake::accept_key(b"BwcHBwcHBwcHBwcHBwcHBw==");
-//! # client.receive(&key);
+//! # let request = String::from_utf8(wire.clone()).unwrap();
+//! # let nonce = request.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap();
+//! # client.receive(&wstate::handshake::accept_key(nonce.as_bytes()));
 //! # client.receive(b"\r\n\r\n");
 //! # assert!(matches!(client.poll_event(&mut ignored), Polled::Event(Event::Accepted(_), _)));
 //! client.sender().send(Message::Text("hi"), &mut wire).unwrap();

@@ -50,7 +50,8 @@ impl Role {
     /// `FnMut(&mut [u8])` that fills its argument with random bytes.
     ///
     /// ```
-    /// let _ = wstate::Role::client(|b| b.fill(7)); // use a CSPRNG in production
+    /// // The operating system's CSPRNG (also `wstate::os_entropy`, feature `getrandom`).
+    /// let _ = wstate::Role::client(|b| getrandom::fill(b).expect("OS entropy"));
     /// ```
     pub fn client(entropy: impl FnMut(&mut [u8]) + Send + 'static) -> Self {
         Self::Client(Entropy::new(entropy))

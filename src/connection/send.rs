@@ -24,9 +24,9 @@ impl Entropy {
     ///
     /// ```
     /// use wstate::Entropy;
-    /// fn fixed(b: &mut [u8]) { b.fill(7) }
-    /// let _ = Entropy::new(fixed);
-    /// let _ = Entropy::new(|b| b.fill(7));
+    /// fn os(b: &mut [u8]) { getrandom::fill(b).expect("OS entropy") }
+    /// let _ = Entropy::new(os);
+    /// let _ = Entropy::new(|b| getrandom::fill(b).expect("OS entropy"));
     /// ```
     pub fn new(fill: impl FnMut(&mut [u8]) + Send + 'static) -> Self {
         Self(Box::new(fill))

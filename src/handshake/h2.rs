@@ -69,7 +69,8 @@
 //! // Client: the response.
 //! let accepted = connect.validate_response(&answered).unwrap();
 //! assert_eq!(accepted.subprotocol(), Some("chat"));
-//! let mut client = Connection::new_open(Role::client(|b| b.fill(7)), config);
+//! // Mask keys from the operating system's CSPRNG.
+//! let mut client = Connection::new_open(Role::client(|b| getrandom::fill(b).unwrap()), config);
 //!
 //! // Frames as usual, carried in DATA frames.
 //! let mut data = Vec::new();
