@@ -18,7 +18,8 @@ use crate::wire::utf8::{is_boundary, sequence_len};
 pub(super) enum Step {
     /// A part to hand out.
     Ready(Ready),
-    /// The frame is used up without a part: parse the next one.
+    /// No part yet, nothing to wait for: go on (with the current frame if
+    /// it is kept, else the next one).
     NextFrame,
     /// Wait for more bytes.
     NeedMore,
@@ -208,13 +209,18 @@ impl Receiver {
         }
         let tail = if text { self.utf8.incomplete_len() } else { 0 };
         let ready = self.message.len().saturating_sub(tail);
-        let used_up = frame.len == 0;
+        // A full room: the inflater may hold more output of the bytes it
+        // took, or corrupt data in them. The frame stays current until it
+        // has given everything, so that all of it comes before anything of
+        // the next frame (its header, a control frame), however cut.
+        let held = progress.produced == room;
+        let used_up = frame.len == 0 && !held;
         self.frame = (!used_up || fin).then_some(frame);
         if ready > 0 {
             self.part_delivered = ready;
             return Ok(Step::Ready(part(text, PartAt::Message(0..ready), false)));
         }
-        if used_up && !frame.fin {
+        if held || used_up && !frame.fin {
             return Ok(Step::NextFrame);
         }
         Ok(Step::NeedMore)
