@@ -7,23 +7,12 @@
 
 use core::ops::Range;
 
-use super::recv::{InFrame, PartAt, Ready, Receiver};
+use super::incoming::{InFrame, PartAt, Ready, Step};
+use super::recv::Receiver;
 use crate::config::Config;
 use crate::wire::ProtocolError;
-use crate::wire::frame::OpCode;
 use crate::wire::mask::apply_mask;
 use crate::wire::utf8::{is_boundary, sequence_len};
-
-/// What one step of the parts reader found.
-pub(super) enum Step {
-    /// A part to hand out.
-    Ready(Ready),
-    /// No part yet, nothing to wait for: go on (with the current frame if
-    /// it is kept, else the next one).
-    NextFrame,
-    /// Wait for more bytes.
-    NeedMore,
-}
 
 impl Receiver {
     /// The next part of the data frame `frame`, whose header is consumed:
@@ -245,9 +234,4 @@ fn part(text: bool, at: PartAt, fin: bool) -> Ready {
     } else {
         Ready::BinaryPart(at, fin)
     }
-}
-
-/// Frames whose payload the parts reader hands out.
-pub(super) fn is_data(opcode: OpCode) -> bool {
-    matches!(opcode, OpCode::Text | OpCode::Binary | OpCode::Continuation)
 }
