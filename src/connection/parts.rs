@@ -24,6 +24,11 @@ impl Receiver {
         config: &Config,
         max_part: usize,
     ) -> Result<Step, ProtocolError> {
+        // A part holds at least one code point: a bound under 4 bytes (the
+        // field may be set without the builder, which raises it) is taken
+        // as 4. Then a part is never empty while a whole code point is
+        // here, which the carry below relies on.
+        let max_part = max_part.max(4);
         let text = self.is_text(&frame);
         let available = self.unread().min(frame.len);
         if available > frame.done {
@@ -69,7 +74,10 @@ impl Receiver {
             }
             if frame.len > 0 && frame.done == frame.len && !frame.fin {
                 // The frame's last bytes start a code point that the next
-                // frame finishes: keep them aside.
+                // frame finishes: keep them aside. They are all of `done`
+                // (`n` is 0, and with a bound of at least 4 it is 0 only
+                // when no whole code point is here: `done == tail`), so at
+                // most 3 bytes, fewer than their lead byte announces.
                 let (pos, len) = (self.pos, frame.len);
                 self.carry[..len].copy_from_slice(&self.buf[pos..pos + len]);
                 self.carry_len = len as u8; // at most 3
@@ -117,7 +125,9 @@ impl Receiver {
     }
 
     /// A code point began in an earlier frame: finish it from this one and
-    /// hand it out on its own (a part of 2 to 4 bytes).
+    /// hand it out on its own (a part of 2 to 4 bytes). The carry holds
+    /// 1 to 3 bytes, fewer than its lead byte announces (see `read_part`),
+    /// so `need` is 1 to 3 and the carry never grows past 4 bytes.
     fn complete_carry(&mut self, mut frame: InFrame) -> Result<Step, ProtocolError> {
         let need = sequence_len(self.carry[0]) - usize::from(self.carry_len);
         let take = need.min(frame.done);
