@@ -183,85 +183,28 @@ fn every_character_length_carried_after_its_first_byte() {
     );
 }
 
-/// A server receiving in parts with `max_part` set on the field itself,
-/// which the builder would have raised to 4.
-fn parts_server_unclamped(max_part: usize) -> Connection {
-    let mut config = Config::default();
-    config.receive_parts = Some(max_part);
-    Connection::new_open(Role::Server, config)
-}
-
-/// Feeds `input` whole, byte by byte and split in two at every point, and
-/// returns the parts and events of each way.
-fn every_feed(make: impl Fn() -> Connection, input: &[u8]) -> Vec<(Vec<Got>, Vec<u8>)> {
-    let mut all = vec![run(make(), &[input])];
-    let bytes: Vec<&[u8]> = input.chunks(1).collect();
-    all.push(run(make(), &bytes));
-    for split in 0..=input.len() {
-        let (a, b) = input.split_at(split);
-        all.push(run(make(), &[a, b]));
-    }
-    all
-}
-
 /// "é😀" with the frame boundary after byte 4, inside the 😀: "é" is
 /// handed out, the 😀's first two bytes are carried, and the next frame
-/// finishes it. Exactly these parts, however the bytes arrive, with a part
-/// bound of 4 and with bounds below 4 set on the field (taken as 4: a part
-/// holds at least one code point). A bound of 1 subtracted the carried
-/// length from a one-byte sequence length and panicked.
+/// finishes it. Exactly these parts, fed whole, byte by byte and split in
+/// two anywhere. (Bounds under 4, which the builder raises, are tested in
+/// `src/connection/parts.rs`.)
 #[test]
 fn a_code_point_across_fragments_with_the_smallest_part_bound() {
     let text = "é😀".as_bytes();
     let input = [c2s(0x01, &text[..4]), c2s(0x80, &text[4..])].concat();
     let want = vec![Got::Text("é".into(), false), Got::Text("😀".into(), true)];
-    for got in every_feed(|| parts_server(4), &input) {
-        assert_eq!(got, (want.clone(), vec![]), "bound 4");
+    let mut feeds = vec![vec![&input[..]], input.chunks(1).collect()];
+    for split in 0..=input.len() {
+        let (a, b) = input.split_at(split);
+        feeds.push(vec![a, b]);
     }
-    for max_part in [0, 1, 2, 3, 4] {
-        for got in every_feed(|| parts_server_unclamped(max_part), &input) {
-            assert_eq!(got, (want.clone(), vec![]), "bound {max_part} on the field");
-        }
-    }
-}
-
-/// Bounds below 4 set on the field, every character length, in one frame
-/// and across frames, text and binary: parts of at most 4 bytes (one code
-/// point), never a panic, and the same messages however split.
-#[test]
-fn part_bounds_below_4_are_taken_as_4() {
-    let text = "a😀😀é€b".as_bytes();
-    let inputs = [
-        c2s(0x81, text),
-        [c2s(0x01, &text[..6]), c2s(0x80, &text[6..])].concat(),
-        [
-            c2s(0x01, &text[..9]),
-            c2s(0x00, &text[9..10]),
-            c2s(0x80, &text[10..]),
-        ]
-        .concat(),
-        [c2s(0x02, &text[..5]), c2s(0x80, &text[5..])].concat(),
-    ];
-    for (i, input) in inputs.iter().enumerate() {
-        let want = if i == 3 {
-            Got::Binary(text.to_vec(), true)
-        } else {
-            Got::Text("a😀😀é€b".into(), true)
-        };
-        for max_part in [0, 1, 2, 3] {
-            let make = || parts_server_unclamped(max_part);
-            let (msgs, out) = invariant_parts(make, input, 4);
-            assert_eq!(
-                msgs,
-                std::slice::from_ref(&want),
-                "input {i}, bound {max_part}"
-            );
-            assert!(out.is_empty());
-            // Byte by byte, binary comes in parts of one byte.
-            let bytes: Vec<&[u8]> = input.chunks(1).collect();
-            let (got, _) = run(make(), &bytes);
-            assert!(got.len() > 1);
-        }
+    for feed in feeds {
+        let lens: Vec<usize> = feed.iter().map(|p| p.len()).collect();
+        assert_eq!(
+            run(parts_server(4), &feed),
+            (want.clone(), vec![]),
+            "{lens:?}"
+        );
     }
 }
 

@@ -4,6 +4,17 @@
 //! unmasked in place, so that a connection holds no more than one read and
 //! one part whatever the size of the message. Returns values; never changes
 //! the connection's state.
+//!
+//! What does not depend on how the bytes were split into reads: join each
+//! message's parts, in order, into one message where its last part (`fin`)
+//! comes, and the events are exactly those of whole-message mode for the
+//! same bytes (the same messages, control frames and Close, in the same
+//! order, and the same error with the same close code); the bytes queued
+//! in `out` and the connection's state are the same too. What does depend
+//! on the reads: how many parts a message comes in and where they are cut
+//! (a part holds what had arrived of its frame, or what the inflater gave
+//! of it, up to the bound), and how much of a message that a failure
+//! interrupts was handed out before it (always a prefix of its bytes).
 
 use core::ops::Range;
 
@@ -243,5 +254,134 @@ fn part(text: bool, at: PartAt, fin: bool) -> Ready {
         Ready::TextPart(at, fin)
     } else {
         Ready::BinaryPart(at, fin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::format;
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    use crate::{Config, Connection, Polled, Role};
+
+    /// A client's frame (masked, with a key of zeros) of under 126 bytes.
+    fn frame(b0: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = Vec::from([b0, 0x80 | payload.len() as u8, 0, 0, 0, 0]);
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// The events of a server receiving in parts of `max_part` bytes, set
+    /// on the field (the builder would raise a bound under 4), fed
+    /// `pieces`.
+    fn events(max_part: usize, pieces: &[&[u8]]) -> Vec<String> {
+        let config = Config {
+            receive_parts: Some(max_part),
+            ..Config::default()
+        };
+        let mut conn = Connection::new_open(Role::Server, config);
+        let (mut got, mut out) = (Vec::new(), Vec::new());
+        for piece in pieces {
+            conn.receive(piece);
+            loop {
+                match conn.poll_event(&mut out) {
+                    Ok(Polled::Event(event, _)) => got.push(format!("{event:?}")),
+                    Ok(_) => break,
+                    Err(e) => got.push(format!("{e:?}")),
+                }
+            }
+        }
+        assert!(out.is_empty());
+        got
+    }
+
+    /// Whole, byte by byte and split in two at every point.
+    fn feeds(input: &[u8]) -> Vec<Vec<&[u8]>> {
+        let mut all = Vec::from([Vec::from([input]), input.chunks(1).collect()]);
+        for split in 0..=input.len() {
+            let (a, b) = input.split_at(split);
+            all.push(Vec::from([a, b]));
+        }
+        all
+    }
+
+    /// "é😀" with the frame boundary after byte 4, inside the 😀, with part
+    /// bounds of 0 to 4: the same two parts each way. With a bound of 1
+    /// the carry took all 4 bytes of the first frame and finishing it
+    /// subtracted 4 from the sequence length of "é" (2): a panic.
+    #[test]
+    fn a_bound_under_4_is_taken_as_4() {
+        let text = "é😀".as_bytes();
+        let input = [frame(0x01, &text[..4]), frame(0x80, &text[4..])].concat();
+        let want = ["TextPart(\"é\", false)", "TextPart(\"😀\", true)"];
+        for max_part in 0..=4 {
+            for feed in feeds(&input) {
+                assert_eq!(events(max_part, &feed), want, "bound {max_part}");
+            }
+        }
+    }
+
+    /// Bounds under 4, every character length, in one frame and across
+    /// frames, text and binary: parts of at most 4 bytes, never empty
+    /// unless the last, and the message whatever the split.
+    #[test]
+    fn parts_under_a_bound_under_4() {
+        let text = "a😀😀é€b".as_bytes();
+        let inputs = [
+            (true, frame(0x81, text)),
+            (
+                true,
+                [frame(0x01, &text[..6]), frame(0x80, &text[6..])].concat(),
+            ),
+            (
+                true,
+                [
+                    frame(0x01, &text[..9]),
+                    frame(0x00, &text[9..10]),
+                    frame(0x80, &text[10..]),
+                ]
+                .concat(),
+            ),
+            (
+                false,
+                [frame(0x02, &text[..5]), frame(0x80, &text[5..])].concat(),
+            ),
+        ];
+        for (is_text, input) in &inputs {
+            for max_part in 0..4 {
+                for feed in feeds(input) {
+                    let config = Config {
+                        receive_parts: Some(max_part),
+                        ..Config::default()
+                    };
+                    let mut conn = Connection::new_open(Role::Server, config);
+                    let mut joined = Vec::new();
+                    let mut ended = false;
+                    for piece in &feed {
+                        conn.receive(piece);
+                        loop {
+                            let (part, fin) = match conn.poll_event(&mut Vec::new()) {
+                                Ok(Polled::Event(crate::Event::TextPart(t, fin), _)) => {
+                                    assert!(*is_text);
+                                    (t.as_bytes(), fin)
+                                }
+                                Ok(Polled::Event(crate::Event::BinaryPart(b, fin), _)) => {
+                                    assert!(!*is_text);
+                                    (b, fin)
+                                }
+                                Ok(Polled::NeedMore) => break,
+                                other => panic!("{other:?}"),
+                            };
+                            assert!(part.len() <= 4, "bound {max_part}: {part:?}");
+                            assert!(fin || !part.is_empty());
+                            joined.extend_from_slice(part);
+                            ended |= fin;
+                        }
+                    }
+                    assert!(ended && joined == text, "bound {max_part}");
+                }
+            }
+        }
     }
 }
