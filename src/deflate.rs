@@ -227,6 +227,9 @@ pub(crate) struct Inflater {
     fed_any: bool,
     /// Bytes produced so far for the current message.
     produced: usize,
+    /// zlib found corrupt data right after output that filled the room:
+    /// the next call reports it.
+    corrupt: bool,
 }
 
 impl Inflater {
@@ -241,6 +244,7 @@ impl Inflater {
             pending: false,
             fed_any: false,
             produced: 0,
+            corrupt: false,
         }
     }
 
@@ -282,6 +286,11 @@ impl Inflater {
     /// `input[consumed..]`, possibly empty, to get the rest) or when all of
     /// `input` (and with `fin`, the tail) is used and nothing is pending.
     /// Size limits are the caller's in this mode (count `produced`).
+    ///
+    /// The answer depends on the output in order, never on how the input
+    /// was cut: corrupt data fails the call that reaches it with room left,
+    /// so a call whose room the output before it fills returns that output
+    /// (as a split input would) and the next call fails.
     pub(crate) fn inflate_part(
         &mut self,
         input: &[u8],
@@ -289,6 +298,10 @@ impl Inflater {
         out: &mut Vec<u8>,
         room: usize,
     ) -> Result<Progress, InflateError> {
+        if self.corrupt {
+            self.abort();
+            return Err(InflateError::Corrupt);
+        }
         let mut consumed = 0;
         let mut produced = 0;
         while !self.ended {
@@ -350,6 +363,15 @@ impl Inflater {
                     return Err(InflateError::Corrupt);
                 }
                 Ok(_) => {}
+                // zlib goes on decoding symbols that need no room once the
+                // output is full (a length and distance, a block header),
+                // and may find corrupt data there: everything before it is
+                // in `out`. Had the input stopped short of the bad symbol,
+                // this call would have returned the full room: so does it.
+                Err(_) if produced == room => {
+                    self.corrupt = true;
+                    break;
+                }
                 Err(_) => {
                     self.abort();
                     return Err(InflateError::Corrupt);
@@ -386,6 +408,7 @@ impl Inflater {
         self.pending = false;
         self.fed_any = false;
         self.produced = 0;
+        self.corrupt = false;
     }
 
     /// After an error: forget the message and the state.

@@ -325,18 +325,73 @@ fn a_compressed_frame_fails_before_it_ends() {
     assert_eq!(t.out, server_close(1007, "invalid UTF-8"));
 }
 
+/// A fixed-Huffman block that inflates to 1,001 zeros, then a symbol with
+/// an invalid distance code in the payload's last byte.
+const ZEROS_THEN_BAD_DISTANCE: [u8; 11] = [
+    0x62, 0x60, 0x18, 0x05, 0xa3, 0x60, 0x14, 0x0c, 0x7b, 0x00, 0xfa,
+];
+
+/// Errors come in the order of the inflated bytes, whatever the split: a
+/// message whose first `limit + 1` bytes inflate before its corrupt data
+/// is over the limit (1009), one that fits is corrupt (1007). Whole, zlib
+/// went on past its full output and found the bad symbol in the same call
+/// (1007), while split before that byte the output reached the limit first
+/// (1009). Both roles, text and binary.
+#[test]
+fn corrupt_data_past_the_limit_is_1009_however_split() {
+    for (limit, error, close) in [
+        (
+            1000,
+            ProtocolError::MessageTooLarge,
+            (1009, "message too large"),
+        ),
+        (
+            1001,
+            ProtocolError::InvalidCompressedData,
+            (1007, "invalid compressed data"),
+        ),
+    ] {
+        let config = enabled().with_max_message_size(limit);
+        for b0 in [0xc1, 0xc2] {
+            let want = [Owned::Error(Error::Protocol(error))];
+            let server = || server_accepting(config.clone(), "permessage-deflate").0;
+            let t = invariant(server, &c2s(b0, &ZEROS_THEN_BAD_DISTANCE), false);
+            assert_eq!(t.events, want, "server, limit {limit}, {b0:#x}");
+            assert_eq!(t.out, server_close(close.0, close.1));
+            let client = || connected(config.clone(), enabled()).0;
+            let t = invariant(client, &s2c(b0, &ZEROS_THEN_BAD_DISTANCE), false);
+            assert_eq!(t.events, want, "client, limit {limit}, {b0:#x}");
+            // The same Close, masked with the key a client makes next.
+            let mut close_frame = vec![];
+            client()
+                .sender()
+                .close(CloseCode(close.0), close.1, &mut close_frame)
+                .unwrap();
+            assert_eq!(t.out, close_frame, "client, limit {limit}");
+        }
+    }
+}
+
 /// A client and a server with `client` / `server` deflate configurations,
 /// connected: the handshake done, both open.
 fn pair(client: DeflateConfig, server: DeflateConfig) -> (Connection, Connection) {
+    connected(
+        Config::default().with_deflate(Some(client)),
+        Config::default().with_deflate(Some(server)),
+    )
+}
+
+/// [`pair`] with whole configurations.
+fn connected(client: Config, server: Config) -> (Connection, Connection) {
     let mut to_server = vec![];
     let mut c = Connection::client(
         &ClientRequest::new("h", "/"),
         fill_key,
-        Config::default().with_deflate(Some(client)),
+        client,
         &mut to_server,
     )
     .unwrap();
-    let mut s = Connection::server(Config::default().with_deflate(Some(server)));
+    let mut s = Connection::server(server);
     s.receive(&to_server);
     let mut to_client = vec![];
     match s.poll_event(&mut to_client) {

@@ -216,3 +216,123 @@ fn utf8_then_corrupt_same_error_whole_and_byte_by_byte() {
     let bytes: Vec<&[u8]> = frame.chunks(1).collect();
     assert_eq!(run(&bytes), whole);
 }
+
+/// A client with permessage-deflate and max_message_size 1000, then the
+/// server's frame `c2 0b` (FIN, RSV1, Binary, 11 bytes): a fixed-Huffman
+/// block of 1,001 zeros whose last byte starts a symbol with an invalid
+/// distance code; then bytes that are never read. Found by
+/// `deflate_receive`: 1007 fed whole, 1009 split into 1, 5, 6 and 55 bytes.
+#[cfg(feature = "deflate")]
+const ZEROS_THEN_BAD_DISTANCE: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fuzz/regressions/deflate_receive/client-1001-zeros-then-bad-distance"
+));
+
+/// Split invariance again, 1009 against 1007. zlib, its output full,
+/// decodes on the symbols that need no room (a length and a distance) and
+/// finds the bad distance in the same call: fed whole, the 1,001st zero
+/// and the corrupt data came in one call and the inflater reported the
+/// corruption (`InvalidCompressedData`); split before the last byte, the
+/// output reached the limit + 1 before the bad byte arrived
+/// (`MessageTooLarge`). Now an error found after the output filled the
+/// room is reported by the next call, so the limit is checked first,
+/// whatever the split, in whole messages and in parts: 1009.
+#[cfg(feature = "deflate")]
+#[test]
+fn corrupt_data_past_the_limit_through_the_fuzz_property() {
+    props::deflate::deflate_receive(ZEROS_THEN_BAD_DISTANCE);
+}
+
+/// The same on a connection, at the split the fuzzer found and byte by
+/// byte: the exact error and Close.
+#[cfg(feature = "deflate")]
+#[test]
+fn corrupt_data_past_the_limit_same_error_however_split() {
+    use wstate::DeflateConfig;
+    use wstate::{Accept, ClientRequest, CloseCode, Event, ProtocolError};
+    let fill = |b: &mut [u8]| b.fill(7);
+    let connect = |config: Config| {
+        let mut request = Vec::new();
+        let mut c =
+            Connection::client(&ClientRequest::new("h", "/"), fill, config, &mut request).unwrap();
+        let mut s =
+            Connection::server(Config::default().with_deflate(Some(DeflateConfig::default())));
+        s.receive(&request);
+        let mut response = Vec::new();
+        match s.poll_event(&mut response) {
+            Polled::Event(Event::Request(_), tx) => {
+                tx.accept(&Accept::new(), &mut response).unwrap()
+            }
+            other => panic!("{other:?}"),
+        }
+        c.receive(&response);
+        match c.poll_event(&mut Vec::new()) {
+            Polled::Event(Event::Accepted(_), _) => {}
+            other => panic!("{other:?}"),
+        }
+        c
+    };
+    let config = Config::default()
+        .with_max_message_size(1000)
+        .with_max_frame_size(2000)
+        .with_deflate(Some(DeflateConfig::default()));
+    // The stream after the input's split points; its first frame decides.
+    let stream = &ZEROS_THEN_BAD_DISTANCE[8..];
+    let run = |pieces: &[&[u8]]| {
+        let mut c = connect(config.clone());
+        let mut out = Vec::new();
+        for piece in pieces {
+            c.receive(piece);
+            match c.poll_event(&mut out) {
+                Polled::NeedMore => {}
+                Polled::Failed(e) => return (e, out),
+                other => panic!("{other:?}"),
+            }
+        }
+        panic!("no error");
+    };
+    let (e, out) = run(&[stream]);
+    assert_eq!(e, Error::Protocol(ProtocolError::MessageTooLarge));
+    let mut close = Vec::new();
+    connect(config.clone())
+        .sender()
+        .close(CloseCode(1009), "message too large", &mut close)
+        .unwrap();
+    assert_eq!(out, close);
+    let (a, rest) = stream.split_at(1);
+    let (b, rest) = rest.split_at(5);
+    let (c, d) = rest.split_at(6);
+    assert_eq!(run(&[a, b, c, d]), (e.clone(), close.clone()));
+    let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+    assert_eq!(run(&bytes), (e, close));
+}
+
+/// Every input under `fuzz/regressions/<target>/` passes its target's
+/// property check.
+#[test]
+fn every_regression_input_passes_its_property() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(&root).unwrap() {
+        let dir = dir.unwrap().path();
+        let name = dir.file_name().unwrap().to_str().unwrap().to_owned();
+        let Some(&(_, check)) = props::TARGETS.iter().find(|(t, _)| *t == name) else {
+            // Built without `deflate`, its targets are left out.
+            assert!(
+                props::DEFLATE_TARGETS.contains(&&*name) && !cfg!(feature = "deflate"),
+                "fuzz/regressions/{name}: no such target"
+            );
+            continue;
+        };
+        for file in std::fs::read_dir(&dir).unwrap() {
+            files.push((file.unwrap().path(), check));
+        }
+    }
+    files.sort();
+    assert!(!files.is_empty());
+    for (file, check) in files {
+        let data = std::fs::read(&file).unwrap();
+        let result = std::panic::catch_unwind(|| check(&data));
+        assert!(result.is_ok(), "property failed on {}", file.display());
+    }
+}

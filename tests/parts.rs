@@ -185,6 +185,31 @@ fn every_character_length_carried_after_its_first_byte() {
     );
 }
 
+/// "é😀" with the frame boundary after byte 4, inside the 😀: "é" is
+/// handed out, the 😀's first two bytes are carried, and the next frame
+/// finishes it. Exactly these parts, fed whole, byte by byte and split in
+/// two anywhere. (Bounds under 4, which the builder raises, are tested in
+/// `src/connection/parts.rs`.)
+#[test]
+fn a_code_point_across_fragments_with_the_smallest_part_bound() {
+    let text = "é😀".as_bytes();
+    let input = [c2s(0x01, &text[..4]), c2s(0x80, &text[4..])].concat();
+    let want = vec![Got::Text("é".into(), false), Got::Text("😀".into(), true)];
+    let mut feeds = vec![vec![&input[..]], input.chunks(1).collect()];
+    for split in 0..=input.len() {
+        let (a, b) = input.split_at(split);
+        feeds.push(vec![a, b]);
+    }
+    for feed in feeds {
+        let lens: Vec<usize> = feed.iter().map(|p| p.len()).collect();
+        assert_eq!(
+            run(parts_server(4), &feed),
+            (want.clone(), vec![]),
+            "{lens:?}"
+        );
+    }
+}
+
 #[test]
 fn invalid_utf8_fails_at_once() {
     // The frame announces 1000 bytes; the bad byte is the 3rd.
@@ -413,6 +438,68 @@ mod deflate {
         let (msgs, out) = invariant_parts(|| server(100, usize::MAX), &input, 100);
         assert_eq!(msgs, [Got::Text(text, true)]);
         assert!(out.is_empty());
+    }
+
+    /// A fixed-Huffman block that inflates to 1,001 zeros, then a symbol
+    /// with an invalid distance code in the payload's last byte.
+    const ZEROS_THEN_BAD_DISTANCE: [u8; 11] = [
+        0x62, 0x60, 0x18, 0x05, 0xa3, 0x60, 0x14, 0x0c, 0x7b, 0x00, 0xfa,
+    ];
+
+    /// As whole messages: 1009 once `limit + 1` bytes inflate before the
+    /// corrupt data, else 1007, whatever the split and the part bound
+    /// (bounds below, at and above the 1,001 bytes).
+    #[test]
+    fn corrupt_data_past_the_limit_in_parts() {
+        let input = c2s(0xc2, &ZEROS_THEN_BAD_DISTANCE);
+        for max_part in [4, 100, 1000, 1001, 1002, 4096] {
+            for (limit, error, close) in [
+                (
+                    1000,
+                    ProtocolError::MessageTooLarge,
+                    (1009, "message too large"),
+                ),
+                (
+                    1001,
+                    ProtocolError::InvalidCompressedData,
+                    (1007, "invalid compressed data"),
+                ),
+            ] {
+                let (msgs, out) = invariant_parts(|| server(max_part, limit), &input, max_part);
+                assert_eq!(
+                    msgs,
+                    [Got::Error(Error::Protocol(error))],
+                    "{max_part} {limit}"
+                );
+                assert_eq!(out, server_close(close.0, close.1));
+            }
+        }
+    }
+
+    /// A frame's inflated bytes, and any corrupt data in them, come before
+    /// anything of the next frame, whatever the split: here the output
+    /// fills a part exactly, then corrupt data; a frame with RSV2 (1002)
+    /// follows. Whole, the part was handed out, the frame dropped as used
+    /// up, and the next header failed the connection with 1002; split,
+    /// 1007.
+    #[test]
+    fn a_frame_is_inflated_to_its_end_before_the_next_header() {
+        let bad_next = c2s(0xa0, b"");
+        let input = [c2s(0x42, &ZEROS_THEN_BAD_DISTANCE), bad_next].concat();
+        for max_part in [1001, 1002] {
+            let (msgs, out) = invariant_parts(|| server(max_part, 1 << 20), &input, max_part);
+            let corrupt = ProtocolError::InvalidCompressedData;
+            assert_eq!(msgs, [Got::Error(Error::Protocol(corrupt))], "{max_part}");
+            assert_eq!(out, server_close(1007, "invalid compressed data"));
+            // Fed whole: the zeros in one part if they fill it, then the
+            // error; with room left, the error at once.
+            let (got, _) = run(server(max_part, 1 << 20), &[&input]);
+            let mut want = vec![Got::Error(Error::Protocol(corrupt))];
+            if max_part == 1001 {
+                want.insert(0, Got::Binary(vec![0; 1001], false));
+            }
+            assert!(got == want, "{max_part}: {}", brief(&got));
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "deflate")]
 mod compress;
+mod incoming;
 mod opening;
 mod parts;
 mod recv;
@@ -29,8 +30,9 @@ use crate::wire::frame::OpCode;
 use crate::wire::utf8::validate;
 #[cfg(feature = "deflate")]
 use compress::Compression;
+use incoming::{PartAt, Payload, Ready};
 use opening::{ClientHandshake, Rejection};
-use recv::{Kind, PartAt, Payload, Ready, Receiver};
+use recv::{Kind, Receiver};
 pub use send::Entropy;
 use send::write_frame;
 pub use sender::Sender;

@@ -4,25 +4,26 @@
 //! unmasked in place, so that a connection holds no more than one read and
 //! one part whatever the size of the message. Returns values; never changes
 //! the connection's state.
+//!
+//! What does not depend on how the bytes were split into reads: join each
+//! message's parts, in order, into one message where its last part (`fin`)
+//! comes, and the events are exactly those of whole-message mode for the
+//! same bytes (the same messages, control frames and Close, in the same
+//! order, and the same error with the same close code); the bytes queued
+//! in `out` and the connection's state are the same too. What does depend
+//! on the reads: how many parts a message comes in and where they are cut
+//! (a part holds what had arrived of its frame, or what the inflater gave
+//! of it, up to the bound), and how much of a message that a failure
+//! interrupts was handed out before it (always a prefix of its bytes).
 
 use core::ops::Range;
 
-use super::recv::{InFrame, PartAt, Ready, Receiver};
+use super::incoming::{InFrame, PartAt, Ready, Step};
+use super::recv::Receiver;
 use crate::config::Config;
 use crate::wire::ProtocolError;
-use crate::wire::frame::OpCode;
 use crate::wire::mask::apply_mask;
 use crate::wire::utf8::{is_boundary, sequence_len};
-
-/// What one step of the parts reader found.
-pub(super) enum Step {
-    /// A part to hand out.
-    Ready(Ready),
-    /// The frame is used up without a part: parse the next one.
-    NextFrame,
-    /// Wait for more bytes.
-    NeedMore,
-}
 
 impl Receiver {
     /// The next part of the data frame `frame`, whose header is consumed:
@@ -34,6 +35,11 @@ impl Receiver {
         config: &Config,
         max_part: usize,
     ) -> Result<Step, ProtocolError> {
+        // A part holds at least one code point: a bound under 4 bytes (the
+        // field may be set without the builder, which raises it) is taken
+        // as 4. Then a part is never empty while a whole code point is
+        // here, which the carry below relies on.
+        let max_part = max_part.max(4);
         let text = self.is_text(&frame);
         let available = self.unread().min(frame.len);
         if available > frame.done {
@@ -79,7 +85,10 @@ impl Receiver {
             }
             if frame.len > 0 && frame.done == frame.len && !frame.fin {
                 // The frame's last bytes start a code point that the next
-                // frame finishes: keep them aside.
+                // frame finishes: keep them aside. They are all of `done`
+                // (`n` is 0, and with a bound of at least 4 it is 0 only
+                // when no whole code point is here: `done == tail`), so at
+                // most 3 bytes, fewer than their lead byte announces.
                 let (pos, len) = (self.pos, frame.len);
                 self.carry[..len].copy_from_slice(&self.buf[pos..pos + len]);
                 self.carry_len = len as u8; // at most 3
@@ -127,7 +136,9 @@ impl Receiver {
     }
 
     /// A code point began in an earlier frame: finish it from this one and
-    /// hand it out on its own (a part of 2 to 4 bytes).
+    /// hand it out on its own (a part of 2 to 4 bytes). The carry holds
+    /// 1 to 3 bytes, fewer than its lead byte announces (see `read_part`),
+    /// so `need` is 1 to 3 and the carry never grows past 4 bytes.
     fn complete_carry(&mut self, mut frame: InFrame) -> Result<Step, ProtocolError> {
         let need = sequence_len(self.carry[0]) - usize::from(self.carry_len);
         let take = need.min(frame.done);
@@ -208,13 +219,18 @@ impl Receiver {
         }
         let tail = if text { self.utf8.incomplete_len() } else { 0 };
         let ready = self.message.len().saturating_sub(tail);
-        let used_up = frame.len == 0;
+        // A full room: the inflater may hold more output of the bytes it
+        // took, or corrupt data in them. The frame stays current until it
+        // has given everything, so that all of it comes before anything of
+        // the next frame (its header, a control frame), however cut.
+        let held = progress.produced == room;
+        let used_up = frame.len == 0 && !held;
         self.frame = (!used_up || fin).then_some(frame);
         if ready > 0 {
             self.part_delivered = ready;
             return Ok(Step::Ready(part(text, PartAt::Message(0..ready), false)));
         }
-        if used_up && !frame.fin {
+        if held || used_up && !frame.fin {
             return Ok(Step::NextFrame);
         }
         Ok(Step::NeedMore)
@@ -241,7 +257,137 @@ fn part(text: bool, at: PartAt, fin: bool) -> Ready {
     }
 }
 
-/// Frames whose payload the parts reader hands out.
-pub(super) fn is_data(opcode: OpCode) -> bool {
-    matches!(opcode, OpCode::Text | OpCode::Binary | OpCode::Continuation)
+#[cfg(test)]
+mod tests {
+    use alloc::format;
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    use crate::{Config, Connection, Polled, Role};
+
+    /// A client's frame (masked, with a key of zeros) of under 126 bytes.
+    fn frame(b0: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = Vec::from([b0, 0x80 | payload.len() as u8, 0, 0, 0, 0]);
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// The events of a server receiving in parts of `max_part` bytes, set
+    /// on the field (the builder would raise a bound under 4), fed
+    /// `pieces`.
+    fn events(max_part: usize, pieces: &[&[u8]]) -> Vec<String> {
+        let config = Config {
+            receive_parts: Some(max_part),
+            ..Config::default()
+        };
+        let mut conn = Connection::new_open(Role::Server, config);
+        let (mut got, mut out) = (Vec::new(), Vec::new());
+        for piece in pieces {
+            conn.receive(piece);
+            loop {
+                match conn.poll_event(&mut out) {
+                    Polled::Event(event, _) => got.push(format!("{event:?}")),
+                    Polled::Failed(e) => got.push(format!("{e:?}")),
+                    _ => break,
+                }
+            }
+        }
+        assert!(out.is_empty());
+        got
+    }
+
+    /// Whole, byte by byte and split in two at every point.
+    fn feeds(input: &[u8]) -> Vec<Vec<&[u8]>> {
+        let mut all = Vec::from([Vec::from([input]), input.chunks(1).collect()]);
+        for split in 0..=input.len() {
+            let (a, b) = input.split_at(split);
+            all.push(Vec::from([a, b]));
+        }
+        all
+    }
+
+    /// "é😀" with the frame boundary after byte 4, inside the 😀, with part
+    /// bounds of 0 to 4: the same two parts each way. With a bound of 1
+    /// the carry took all 4 bytes of the first frame and finishing it
+    /// subtracted 4 from the sequence length of "é" (2): a panic.
+    #[test]
+    fn a_bound_under_4_is_taken_as_4() {
+        let text = "é😀".as_bytes();
+        let input = [frame(0x01, &text[..4]), frame(0x80, &text[4..])].concat();
+        let want = [
+            "TextPart { part: \"é\", last: false }",
+            "TextPart { part: \"😀\", last: true }",
+        ];
+        for max_part in 0..=4 {
+            for feed in feeds(&input) {
+                assert_eq!(events(max_part, &feed), want, "bound {max_part}");
+            }
+        }
+    }
+
+    /// Bounds under 4, every character length, in one frame and across
+    /// frames, text and binary: parts of at most 4 bytes, never empty
+    /// unless the last, and the message whatever the split.
+    #[test]
+    fn parts_under_a_bound_under_4() {
+        let text = "a😀😀é€b".as_bytes();
+        let inputs = [
+            (true, frame(0x81, text)),
+            (
+                true,
+                [frame(0x01, &text[..6]), frame(0x80, &text[6..])].concat(),
+            ),
+            (
+                true,
+                [
+                    frame(0x01, &text[..9]),
+                    frame(0x00, &text[9..10]),
+                    frame(0x80, &text[10..]),
+                ]
+                .concat(),
+            ),
+            (
+                false,
+                [frame(0x02, &text[..5]), frame(0x80, &text[5..])].concat(),
+            ),
+        ];
+        for (is_text, input) in &inputs {
+            for max_part in 0..4 {
+                for feed in feeds(input) {
+                    let config = Config {
+                        receive_parts: Some(max_part),
+                        ..Config::default()
+                    };
+                    let mut conn = Connection::new_open(Role::Server, config);
+                    let mut joined = Vec::new();
+                    let mut ended = false;
+                    for piece in &feed {
+                        conn.receive(piece);
+                        loop {
+                            let (part, fin) = match conn.poll_event(&mut Vec::new()) {
+                                Polled::Event(crate::Event::TextPart { part: t, last: fin }, _) => {
+                                    assert!(*is_text);
+                                    (t.as_bytes(), fin)
+                                }
+                                Polled::Event(
+                                    crate::Event::BinaryPart { part: b, last: fin },
+                                    _,
+                                ) => {
+                                    assert!(!*is_text);
+                                    (b, fin)
+                                }
+                                Polled::NeedMore => break,
+                                other => panic!("{other:?}"),
+                            };
+                            assert!(part.len() <= 4, "bound {max_part}: {part:?}");
+                            assert!(fin || !part.is_empty());
+                            joined.extend_from_slice(part);
+                            ended |= fin;
+                        }
+                    }
+                    assert!(ended && joined == text, "bound {max_part}");
+                }
+            }
+        }
+    }
 }

@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use super::parts::{self, Step};
+use super::incoming::{self, InFrame, Payload, Ready, Step};
 use crate::config::Config;
 #[cfg(feature = "deflate")]
 use crate::deflate::Inflater;
@@ -22,64 +22,6 @@ use crate::wire::utf8::Utf8Validator;
 pub(super) enum Kind {
     Text,
     Binary,
-}
-
-/// The frame whose payload is arriving.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct InFrame {
-    pub(super) opcode: OpCode,
-    pub(super) fin: bool,
-    pub(super) mask: Option<[u8; 4]>,
-    /// Payload bytes not consumed yet (all of them, but in parts mode).
-    pub(super) len: usize,
-    /// Payload bytes already unmasked (and UTF-8 checked, for text).
-    pub(super) done: usize,
-    /// The payload is text whose UTF-8 must be checked as it arrives.
-    text: bool,
-    /// The frame belongs to a compressed message (RFC 7692): its payload
-    /// goes through the inflater.
-    pub(super) compressed: bool,
-    /// Parts mode: payload bytes handed out already (the mask's offset).
-    pub(super) consumed: usize,
-}
-
-/// What the receive path found, as positions rather than borrows so that
-/// the borrow of the buffers is taken once, by the caller.
-#[derive(Debug)]
-pub(super) enum Ready {
-    Text(Payload),
-    Binary(Payload),
-    Ping(Range<usize>),
-    Pong(Range<usize>),
-    Close(CloseFrame),
-    /// Parts mode: a part of a message, and whether it is the last.
-    TextPart(PartAt, bool),
-    BinaryPart(PartAt, bool),
-}
-
-/// Where a part's bytes are.
-#[derive(Debug)]
-pub(super) enum PartAt {
-    /// In place in `buf[range]`.
-    Buf(Range<usize>),
-    /// In `carry`: a code point split across frames.
-    Carry,
-    /// In `message[range]`: inflated.
-    #[cfg_attr(not(feature = "deflate"), allow(dead_code))] // built by the inflating path only
-    Message(Range<usize>),
-}
-
-/// Where a message's bytes are.
-#[derive(Debug)]
-pub(super) enum Payload {
-    /// A single-frame message, in place in `buf[range]`.
-    InPlace(Range<usize>),
-    /// A reassembled message, in `message`.
-    Reassembled,
-    /// A text message that did not arrive in one piece: its characters were
-    /// checked and copied into `text` as they came, so they are checked
-    /// once (a `&str` over the buffer would need a second pass).
-    Text,
 }
 
 /// Received bytes and the state of the frame and message being received.
@@ -350,7 +292,7 @@ impl Receiver {
                 }
             };
             if let Some(max_part) = config.receive_parts
-                && parts::is_data(frame.opcode)
+                && incoming::is_data(frame.opcode)
             {
                 match self.read_part(frame, config, max_part)? {
                     Step::Ready(ready) => return Ok(Some(ready)),

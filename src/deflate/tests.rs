@@ -483,6 +483,127 @@ fn limit_is_exact() {
     );
 }
 
+/// A fixed-Huffman block whose symbols make 1,001 zeros (a literal, then
+/// matches at distance 1), followed by a symbol with an invalid distance
+/// code in its last byte.
+const ZEROS_THEN_BAD_DISTANCE: [u8; 11] = [
+    0x62, 0x60, 0x18, 0x05, 0xa3, 0x60, 0x14, 0x0c, 0x7b, 0x00, 0xfa,
+];
+
+/// The answer depends on the output in order, not on how the input
+/// arrived: over the limit once `limit + 1` bytes came out before the bad
+/// symbol, else corrupt. zlib decodes symbols that need no output room
+/// after filling its output, so with the whole payload in one call it
+/// reported the bad symbol after the 1,001st zero, while in pieces the
+/// output filled before the bad symbol arrived: `Corrupt` whole,
+/// `TooLarge` split, for a limit of 1,000.
+#[test]
+fn corrupt_data_past_the_limit_is_too_large_however_split() {
+    let payload = &ZEROS_THEN_BAD_DISTANCE[..];
+    for limit in 995..=1005 {
+        let want = if limit < 1001 {
+            InflateError::TooLarge
+        } else {
+            InflateError::Corrupt
+        };
+        let mut splits: Vec<Vec<&[u8]>> = vec![payload.chunks(1).collect()];
+        for at in 0..=payload.len() {
+            let (a, b) = payload.split_at(at);
+            splits.push(vec![a, b]);
+        }
+        for pieces in splits {
+            let mut i = Inflater::new(false);
+            let mut out = Vec::new();
+            let mut got = None;
+            for (n, piece) in pieces.iter().enumerate() {
+                let fin = n + 1 == pieces.len();
+                if let Err(e) = i.inflate(piece, fin, &mut out, limit) {
+                    got = Some(e);
+                    break;
+                }
+            }
+            let lens: Vec<usize> = pieces.iter().map(|p| p.len()).collect();
+            assert_eq!(got, Some(want), "limit {limit}, pieces {lens:?}");
+            assert_eq!(out.len(), 1001.min(limit + 1), "limit {limit}");
+            assert!(out.iter().all(|&b| b == 0), "limit {limit}");
+            assert!(!i.holds_state());
+        }
+    }
+}
+
+/// Part by part, a room filled by the output that comes before a bad
+/// symbol is progress, and the next call reports the bad symbol, with the
+/// input whole or in pieces: the bytes and the error are the same, and the
+/// call that fails never filled its room (a caller's limit on the output
+/// is checked first, as it would be had the input stopped there).
+#[test]
+fn corrupt_data_after_a_full_room_is_reported_by_the_next_call() {
+    let payload = &ZEROS_THEN_BAD_DISTANCE[..];
+    for room in [1, 7, 1000, 1001, 1002, 4096] {
+        let run = |pieces: &[&[u8]]| {
+            let mut i = Inflater::new(false);
+            let mut calls = Vec::new();
+            for (n, piece) in pieces.iter().enumerate() {
+                let fin = n + 1 == pieces.len();
+                let mut input = *piece;
+                loop {
+                    let mut out = Vec::new();
+                    match i.inflate_part(input, fin, &mut out, room) {
+                        Ok(p) => {
+                            assert_eq!(p.produced, out.len());
+                            assert!(!p.done);
+                            input = &input[p.consumed..];
+                            if p.produced > 0 {
+                                calls.push(Ok(out));
+                            }
+                            if p.produced < room {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            // Never in a call whose room filled, so that a
+                            // caller's limit comes first however split.
+                            assert!(out.len() < room, "room {room}: {} bytes", out.len());
+                            // What came before the bad data is appended.
+                            if !out.is_empty() {
+                                calls.push(Ok(out));
+                            }
+                            calls.push(Err(e));
+                            return calls;
+                        }
+                    }
+                }
+            }
+            calls
+        };
+        let whole = run(&[payload]);
+        let zeros: Vec<u8> = whole
+            .iter()
+            .flat_map(|c| c.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(zeros.len(), 1001, "room {room}");
+        assert!(zeros.iter().all(|&b| b == 0), "room {room}");
+        assert_eq!(
+            whole.last(),
+            Some(&Err(InflateError::Corrupt)),
+            "room {room}"
+        );
+        let (a, b) = payload.split_at(10);
+        let joined = |calls: Vec<Result<Vec<u8>, InflateError>>| {
+            let err = calls.iter().find_map(|c| c.clone().err());
+            let bytes: Vec<u8> = calls
+                .into_iter()
+                .flat_map(Result::unwrap_or_default)
+                .collect();
+            (bytes, err)
+        };
+        let want = joined(whole);
+        assert!(joined(run(&[a, b])) == want, "room {room}, split at 10");
+        let bytes: Vec<&[u8]> = payload.chunks(1).collect();
+        assert!(joined(run(&bytes)) == want, "room {room}, byte by byte");
+    }
+}
+
 /// A message ending in a final block (BFINAL = 1), as a peer may send.
 fn finished(msg: &[u8]) -> Vec<u8> {
     let mut z = Deflate::new(6, false, 15);

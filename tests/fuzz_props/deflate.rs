@@ -7,7 +7,7 @@
 
 use super::{
     ANNOUNCED_ALLOWANCE, Ev, Setup, Transcript, check_counter, check_receive_transcript, drain,
-    entropy, ours, summary,
+    entropy, join_parts, ours, summary,
 };
 use wstate::handshake::extensions::{self, DeflateParams, PERMESSAGE_DEFLATE, validate_response};
 use wstate::wire::frame::FrameHeader;
@@ -541,6 +541,12 @@ impl DSetup {
     /// the defaults); the peer's messages of at least `peer_min` bytes are
     /// compressed.
     fn connect(&self) -> (Connection, Connection) {
+        self.connect_with(None)
+    }
+
+    /// [`connect`](Self::connect), the connection under test receiving in
+    /// parts of at most `parts` bytes if given.
+    fn connect_with(&self, parts: Option<usize>) -> (Connection, Connection) {
         let peer_min = |c: DeflateConfig, peer: bool| {
             if peer {
                 c.with_min_compress_size(self.peer_min)
@@ -548,12 +554,19 @@ impl DSetup {
                 c
             }
         };
-        let client_config = self
-            .limits()
-            .with_deflate(Some(peer_min(self.offer(), !self.client)));
-        let server_config = self
-            .limits()
-            .with_deflate(Some(peer_min(DeflateConfig::default(), self.client)));
+        let tested = |c: Config, peer: bool| {
+            if peer { c } else { c.with_receive_parts(parts) }
+        };
+        let client_config = tested(
+            self.limits()
+                .with_deflate(Some(peer_min(self.offer(), !self.client))),
+            !self.client,
+        );
+        let server_config = tested(
+            self.limits()
+                .with_deflate(Some(peer_min(DeflateConfig::default(), self.client))),
+            self.client,
+        );
         let mut request = Vec::new();
         let mut c = Connection::client(
             &ClientRequest::new("h", "/"),
@@ -747,9 +760,10 @@ fn peer_messages(s: &DSetup, body: &[u8]) -> (Vec<u8>, Expected) {
 ///
 /// Input: byte 0 is [`DSetup`] (`0x01` client, `0x02` end of stream after
 /// the stream, `0x04` tiny limits, `0x18` the offer, `0x60` the [`Mode`],
-/// `0x80` the peer leaves messages under 16 bytes uncompressed); byte 1 %
-/// 16 the number of split points, each a u16 BE (modulo the stream length
-/// + 1); then the body, read as the mode says.
+/// `0x80` the peer leaves messages under 16 bytes uncompressed); byte 1:
+/// its low 4 bits the number of split points, each a u16 BE (modulo the
+/// stream length + 1), its high 4 bits the part bound of the parts-mode
+/// runs ([`DEFLATE_PART_BOUNDS`]); then the body, read as the mode says.
 ///
 /// * No panic; the `receive` properties on the transcript (output exactly
 ///   what the events call for: a Pong per Ping, the echo of a Close, one
@@ -758,6 +772,10 @@ fn peer_messages(s: &DSetup, body: &[u8]) -> (Vec<u8>, Expected) {
 /// * A failure is one protocol error, with close code 1002, 1007 or 1009.
 /// * Whole, split (polling after each piece or only at the end) and byte by
 ///   byte: identical events, output and state.
+/// * Receiving in parts, fed each of those ways: the parts of each message
+///   joined where its last part came give the events of whole messages,
+///   and the output and state are the same (the parts themselves, and the
+///   parts of a message that never ended, depend on the reads).
 /// * The heap held at once stays within the unread input, a message of
 ///   max_message_size (twice, for Vec growth), the frame being received,
 ///   our output and event copies, and [`ZLIB_STATE`]: a bomb is noticed.
@@ -796,6 +814,7 @@ pub(crate) fn deflate_receive(data: &[u8]) {
     }
 
     let config = s.limits();
+    let max_part = DEFLATE_PART_BOUNDS[usize::from(data.get(1).copied().unwrap_or(0) >> 4)];
     let setup = Setup {
         client: s.client,
         eof: s.eof,
@@ -804,13 +823,13 @@ pub(crate) fn deflate_receive(data: &[u8]) {
         extra: 0,
         parts: None,
     };
-    let run = |pieces: &[&[u8]], poll_each: bool| {
+    let run_with = |pieces: &[&[u8]], poll_each: bool, parts: Option<usize>| {
         // Counted from before the handshake: the connection frees its
         // handshake buffers while receiving.
         let mut t = Transcript::default();
         let mut end = None;
         let peak = crate::memory::peak(|| {
-            let (mut conn, peer) = s.connect();
+            let (mut conn, peer) = s.connect_with(parts);
             drop(peer);
             for piece in pieces {
                 conn.receive(piece);
@@ -830,6 +849,7 @@ pub(crate) fn deflate_receive(data: &[u8]) {
         check_memory(&config, stream, &t, peak);
         (t, summary(&mut conn))
     };
+    let run = |pieces: &[&[u8]], poll_each: bool| run_with(pieces, poll_each, None);
     let whole = run(&[stream], true);
     let (t, end) = &whole;
     check_receive_transcript(&setup, end, t);
@@ -888,7 +908,45 @@ pub(crate) fn deflate_receive(data: &[u8]) {
     same(run(&pieces, false), "split, polled at the end");
     let bytes: Vec<&[u8]> = stream.chunks(1).collect();
     same(run(&bytes, true), "byte by byte");
+    // Parts mode: the parts of each message joined where its last came,
+    // the same events, output and state as whole messages, however split.
+    let feeds: [(&[&[u8]], bool, &str); 4] = [
+        (&[stream], true, "whole"),
+        (&pieces, true, "split"),
+        (&pieces, false, "split, polled at the end"),
+        (&bytes, true, "byte by byte"),
+    ];
+    for (pieces, poll_each, how) in feeds {
+        let (t, end) = run_with(pieces, poll_each, Some(max_part));
+        let (joined, _) = join_parts(&t.events, max_part);
+        let parts = Transcript {
+            events: joined,
+            ..t
+        };
+        same((parts, end), &format!("parts of {max_part}, {how}"));
+    }
 }
+
+/// The part bounds of the parts-mode runs, by the high 4 bits of byte 1:
+/// around the chunk sizes of the inflater and the limits of [`DSetup`].
+const DEFLATE_PART_BOUNDS: [usize; 16] = [
+    4,
+    5,
+    7,
+    16,
+    100,
+    999,
+    1000,
+    1001,
+    1024,
+    1025,
+    4096,
+    65_535,
+    65_536,
+    65_537,
+    1 << 20,
+    usize::MAX,
+];
 
 /// Events for a failure message: long payloads cut short.
 fn brief(events: &[Ev]) -> String {
