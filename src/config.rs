@@ -9,6 +9,9 @@ use core::time::Duration;
 /// as too large.
 const MIN_FRAME_SIZE: usize = 125;
 
+/// Whether this build has the permessage-deflate codec (feature `deflate`).
+const CODEC: bool = cfg!(feature = "deflate");
+
 /// The smallest part `receive_parts` hands out: one UTF-8
 /// code point is up to 4 bytes, and a text part never splits one.
 const MIN_PART_SIZE: usize = 4;
@@ -40,7 +43,6 @@ pub struct Config {
     pub(crate) keepalive: Option<Keepalive>,
     pub(crate) close_timeout: Option<Duration>,
     /// `enabled` is false while permessage-deflate is off.
-    #[cfg(feature = "deflate")]
     pub(crate) deflate: DeflateConfig,
 }
 
@@ -59,7 +61,6 @@ impl Default for Config {
             handshake_timeout: Some(Duration::from_secs(10)),
             keepalive: Some(Keepalive::default()),
             close_timeout: Some(Duration::from_secs(10)),
-            #[cfg(feature = "deflate")]
             deflate: DeflateConfig {
                 enabled: false,
                 ..DeflateConfig::default()
@@ -260,23 +261,26 @@ impl Config {
         self
     }
 
-    /// permessage-deflate (RFC 7692; feature `deflate`): what to offer or
-    /// accept, and how to compress; `None` (the default) when off.
-    #[cfg(feature = "deflate")]
+    /// permessage-deflate (RFC 7692): what to offer or accept, and how to
+    /// compress; `None` (the default) when off, and always in a build
+    /// without feature `deflate`, which has no codec.
     pub fn deflate(&self) -> Option<&DeflateConfig> {
-        self.deflate.enabled.then_some(&self.deflate)
+        (CODEC && self.deflate.enabled).then_some(&self.deflate)
     }
 
     /// Sets [`deflate`](Self::deflate): `Some` offers (client) or accepts
-    /// (server) permessage-deflate with these parameters.
+    /// (server) permessage-deflate with these parameters. Needs feature
+    /// `deflate` (the codec, through zlib-rs): without it the setting is
+    /// kept but [`deflate`](Self::deflate) stays `None`, and nothing is
+    /// offered or accepted.
     ///
     /// ```
     /// use wstate::{Config, DeflateConfig};
     /// let config = Config::default().with_deflate(Some(DeflateConfig::default()));
-    /// assert_eq!(config.deflate(), Some(&DeflateConfig::default()));
+    /// let built_with_codec = cfg!(feature = "deflate");
+    /// assert_eq!(config.deflate().is_some(), built_with_codec);
     /// assert_eq!(Config::default().deflate(), None);
     /// ```
-    #[cfg(feature = "deflate")]
     #[must_use]
     pub fn with_deflate(mut self, deflate: Option<DeflateConfig>) -> Self {
         self.deflate = match deflate {
@@ -375,7 +379,7 @@ impl Keepalive {
     }
 }
 
-/// How permessage-deflate (RFC 7692; feature `deflate`) is offered,
+/// How permessage-deflate (RFC 7692; the codec needs feature `deflate`) is offered,
 /// accepted and used: pass it to
 /// [`Config::with_deflate`](crate::Config::with_deflate).
 ///
@@ -383,7 +387,6 @@ impl Keepalive {
 /// 380 KB to compress with a 15-bit window and 47 KB to decompress, for the
 /// connection's life with context takeover) and CPU; like node ws's server
 /// and uWebSockets, a [`Config`] leaves it off by default.
-#[cfg(feature = "deflate")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeflateConfig {
     /// Off inside a [`Config`] that does not use permessage-deflate.
@@ -397,7 +400,6 @@ pub struct DeflateConfig {
     pub(crate) compress_outgoing: bool,
 }
 
-#[cfg(feature = "deflate")]
 impl Default for DeflateConfig {
     fn default() -> Self {
         Self {
@@ -413,7 +415,6 @@ impl Default for DeflateConfig {
     }
 }
 
-#[cfg(feature = "deflate")]
 impl DeflateConfig {
     /// zlib level, 0-9. Default 1: with zlib-rs it compresses about ten
     /// times faster than 6 (about 400 against 30 MB/s) for about 70-80 % of

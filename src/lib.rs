@@ -187,17 +187,15 @@ extern crate alloc;
 
 mod config;
 mod connection;
-#[cfg(feature = "deflate")]
 mod deflate;
 pub mod error;
 mod event;
 pub mod handshake;
 pub mod wire;
 
-#[cfg(feature = "deflate")]
-pub use config::DeflateConfig;
-pub use config::{Config, Keepalive};
+pub use config::{Config, DeflateConfig, Keepalive};
 pub use connection::{Connection, ConnectionState, Entropy, Polled, Role, Sender};
+pub use deflate::DeflateParams;
 pub use error::{Error, HandshakeError, SendError};
 pub use event::{Event, Message, MessageKind};
 pub use handshake::{Accept, Accepted, ClientRequest, Request, UrlError, WsUrl};

@@ -50,7 +50,6 @@ pub(super) enum PartAt {
     /// In `carry`: a code point split across frames.
     Carry,
     /// In `message[range]`: inflated.
-    #[cfg_attr(not(feature = "deflate"), allow(dead_code))] // built by the inflating path only
     Message(Range<usize>),
 }
 

@@ -2,8 +2,6 @@
 //! private [`State`] happens in this file; `recv.rs` and `send.rs` beside it
 //! turn bytes into values and values into bytes.
 
-#[cfg(feature = "deflate")]
-mod compress;
 mod incoming;
 mod opening;
 mod parts;
@@ -13,23 +11,18 @@ mod sender;
 mod timers;
 
 use alloc::boxed::Box;
-#[cfg(not(feature = "deflate"))]
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::config::Config;
+use crate::deflate::{self, Compression, DeflateParams, Held, Inflater};
 use crate::error::{Error, HandshakeError, SendError};
 use crate::event::Event;
-#[cfg(feature = "deflate")]
-use crate::handshake::extensions::DeflateParams;
 use crate::handshake::{self, ClientRequest};
 use crate::wire::ProtocolError;
 use crate::wire::close::{CloseCode, CloseFrame};
 use crate::wire::frame::OpCode;
 use crate::wire::utf8::validate;
-#[cfg(feature = "deflate")]
-use compress::Compression;
 use incoming::{PartAt, Payload, Ready};
 use opening::{ClientHandshake, Rejection};
 use recv::{Kind, Receiver};
@@ -156,7 +149,6 @@ struct Core {
     /// Kind of the fragmented message being sent, if any.
     sending: Option<Kind>,
     /// That message is compressed.
-    #[cfg(feature = "deflate")]
     sending_compressed: bool,
     /// The transport reported end of stream.
     eof: bool,
@@ -166,10 +158,8 @@ struct Core {
     timers: Timers,
     /// permessage-deflate, once negotiated: the compressor, and the
     /// inflater on its way to the receiver (handed over at the next poll).
-    #[cfg(feature = "deflate")]
-    compression: Option<Box<Compression>>,
-    #[cfg(feature = "deflate")]
-    inflater: Option<Box<crate::deflate::Inflater>>,
+    compression: Option<Held<Compression>>,
+    inflater: Option<Held<Inflater>>,
 }
 
 /// A WebSocket connection as a sans-IO state machine.
@@ -235,15 +225,12 @@ impl Connection {
                     Role::Client(entropy) => Some(entropy),
                 },
                 sending: None,
-                #[cfg(feature = "deflate")]
                 sending_compressed: false,
                 eof: false,
                 sent_close: None,
                 received_close: None,
                 timers: Timers::default(),
-                #[cfg(feature = "deflate")]
                 compression: None,
-                #[cfg(feature = "deflate")]
                 inflater: None,
             },
         }
@@ -262,23 +249,22 @@ impl Connection {
     /// ```
     /// use wstate::handshake::extensions::negotiate;
     /// use wstate::{Config, Connection, DeflateConfig, Role};
-    /// let deflate = DeflateConfig::default();
-    /// let params = negotiate([&b"permessage-deflate"[..]], &deflate);
-    /// let config = Config::default().with_deflate(Some(deflate));
+    /// let config = Config::default().with_deflate(Some(DeflateConfig::default()));
+    /// // `None` without feature `deflate`: nothing to negotiate with.
+    /// let params = config.deflate().and_then(|d| negotiate([&b"permessage-deflate"[..]], d));
     /// let server = Connection::new_open_with_deflate(Role::Server, config, params);
     /// assert_eq!(server.deflate(), params.as_ref());
     /// ```
-    #[cfg(feature = "deflate")]
     pub fn new_open_with_deflate(
         role: Role,
         config: Config,
         deflate: Option<DeflateParams>,
     ) -> Self {
         let mut conn = Self::new_open(role, config);
-        if let Some(params) = deflate {
-            let is_server = !conn.core.is_client();
-            let (compression, inflater) =
-                compress::codec(params, &conn.core.config.deflate, is_server);
+        let is_server = !conn.core.is_client();
+        if let Some((compression, inflater)) =
+            deflate.and_then(|params| deflate::codec(params, &conn.core.config.deflate, is_server))
+        {
             conn.core.compression = Some(compression);
             conn.rx.inflater = Some(inflater);
         }
@@ -311,10 +297,7 @@ impl Connection {
         let mut nonce = [0; 16];
         entropy.fill(&mut nonce);
         let key = handshake::key_for_nonce(&nonce);
-        #[cfg(feature = "deflate")]
         let extensions = config.deflate().map(handshake::extensions::offer);
-        #[cfg(not(feature = "deflate"))]
-        let extensions: Option<String> = None;
         let offered = handshake::write_request(request, &key, extensions.as_deref(), out)?;
         let mut conn = Self::new_open(Role::Client(entropy), config);
         conn.core.state = State::ReadingResponse(Box::new(ClientHandshake {
@@ -364,7 +347,6 @@ impl Connection {
 
     /// The permessage-deflate parameters in use (feature `deflate`), once
     /// the handshake negotiated them.
-    #[cfg(feature = "deflate")]
     pub fn deflate(&self) -> Option<&DeflateParams> {
         self.core.compression.as_ref().map(|c| &c.params)
     }
@@ -623,7 +605,6 @@ impl Connection {
     #[inline(never)]
     fn poll_general(&mut self, out: &mut Vec<u8>) -> Result<Polled<'_>, Error> {
         self.rx.recycle(self.core.config.retained_buffer);
-        #[cfg(feature = "deflate")]
         if let Some(inflater) = self.core.inflater.take() {
             self.rx.inflater = Some(inflater);
         }

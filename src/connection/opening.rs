@@ -7,9 +7,8 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-#[cfg(feature = "deflate")]
-use super::compress;
 use super::{Connection, Polled, Sender, State};
+use crate::deflate;
 use crate::error::{Error, HandshakeError, Response};
 use crate::event::Event;
 use crate::handshake::{self, http};
@@ -169,30 +168,26 @@ impl Connection {
                 }
                 // Bytes after the head are frames (or a refusal's body).
                 self.rx.pos = head_len;
-                #[cfg(feature = "deflate")]
                 let config = &self.core.config;
                 let checked = parsed.and_then(|head| {
                     handshake::validate_response(
                         head,
                         &client.accept,
                         &client.offered,
-                        #[cfg(feature = "deflate")]
-                        &config.deflate,
+                        config.deflate(),
                     )
                 });
-                #[cfg(feature = "deflate")]
                 let checked = checked.map(|accepted| accepted.deflate().copied());
-                #[cfg(not(feature = "deflate"))]
-                let checked = checked.map(|_| ());
                 match checked {
-                    #[cfg(feature = "deflate")]
                     Ok(Some(params)) => {
-                        let (compression, inflater) =
-                            compress::codec(params, &self.core.config.deflate, false);
-                        self.core.compression = Some(compression);
-                        self.rx.inflater = Some(inflater);
+                        if let Some((compression, inflater)) =
+                            deflate::codec(params, &self.core.config.deflate, false)
+                        {
+                            self.core.compression = Some(compression);
+                            self.rx.inflater = Some(inflater);
+                        }
                     }
-                    Ok(_) => {}
+                    Ok(None) => {}
                     Err(HandshakeError::Rejected(response)) => {
                         // Wait for the body, up to the handshake limit.
                         let want = body_length(&response).map(|n| n.min(max));
@@ -217,8 +212,7 @@ impl Connection {
                         head,
                         &client.accept,
                         &client.offered,
-                        #[cfg(feature = "deflate")]
-                        &config.deflate,
+                        config.deflate(),
                     )
                 }) {
                     Ok(accepted) => {

@@ -171,7 +171,6 @@ impl Receiver {
 
     /// Compressed: inflates what is buffered into the part buffer
     /// (`message`), at most `max_part` bytes, and hands out what is complete.
-    #[cfg(feature = "deflate")]
     fn inflate_part(
         &mut self,
         mut frame: InFrame,
@@ -234,17 +233,6 @@ impl Receiver {
             return Ok(Step::NextFrame);
         }
         Ok(Step::NeedMore)
-    }
-
-    #[cfg(not(feature = "deflate"))]
-    fn inflate_part(
-        &mut self,
-        _: InFrame,
-        _: &Config,
-        _: usize,
-        _: bool,
-    ) -> Result<Step, ProtocolError> {
-        Err(ProtocolError::ReservedBits)
     }
 }
 

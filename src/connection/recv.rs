@@ -9,8 +9,7 @@ use core::ops::Range;
 
 use super::incoming::{self, InFrame, Payload, Ready, Step};
 use crate::config::Config;
-#[cfg(feature = "deflate")]
-use crate::deflate::Inflater;
+use crate::deflate::{Held, Inflater};
 use crate::wire::ProtocolError;
 use crate::wire::close::CloseFrame;
 use crate::wire::frame::{FrameHeader, OpCode};
@@ -67,8 +66,7 @@ pub(super) struct Receiver {
     needed_large: bool,
     /// permessage-deflate was negotiated: the peer's compressed messages
     /// are inflated here (boxed: only negotiated connections pay for it).
-    #[cfg(feature = "deflate")]
-    pub(super) inflater: Option<alloc::boxed::Box<Inflater>>,
+    pub(super) inflater: Option<Held<Inflater>>,
 }
 
 impl Receiver {
@@ -185,16 +183,12 @@ impl Receiver {
 
     /// Whether RSV1 may mark a message as compressed.
     fn compression_negotiated(&self) -> bool {
-        #[cfg(feature = "deflate")]
-        return self.inflater.is_some();
-        #[cfg(not(feature = "deflate"))]
-        false
+        self.inflater.is_some()
     }
 
     /// Inflates `buf[range]`, payload bytes of a compressed message, onto
     /// `message`, checking the new text as it comes; `fin`: the message's
     /// last bytes. The message limit applies to the inflated size.
-    #[cfg(feature = "deflate")]
     fn inflate(
         &mut self,
         range: Range<usize>,
@@ -216,17 +210,6 @@ impl Receiver {
                 .map_err(|_| ProtocolError::InvalidUtf8)?;
         }
         Ok(inflated?)
-    }
-
-    #[cfg(not(feature = "deflate"))]
-    fn inflate(
-        &mut self,
-        _: Range<usize>,
-        _: bool,
-        _: bool,
-        _: &Config,
-    ) -> Result<(), ProtocolError> {
-        Err(ProtocolError::ReservedBits)
     }
 
     /// Whether this receiver holds any heap memory.

@@ -63,7 +63,6 @@ pub(super) fn write_frame(
 }
 
 /// RSV1: "Per-Message Compressed" under permessage-deflate (RFC 7692 §6).
-#[cfg(feature = "deflate")]
 pub(super) const RSV1: u8 = 0b100;
 
 /// [`write_frame`] with reserved bits set (RSV1 for a compressed message).

@@ -3,17 +3,14 @@
 //! the opening handshake's answers; the state transitions they cause are
 //! `Core` methods in `mod.rs`.
 
-#[cfg(not(feature = "deflate"))]
-use alloc::string::String;
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
-#[cfg(feature = "deflate")]
-use super::compress;
 use super::recv::Kind;
-#[cfg(feature = "deflate")]
 use super::send::write_frame_rsv;
 use super::send::{self, write_frame};
 use super::{Core, State};
+use crate::deflate;
 use crate::error::SendError;
 use crate::event::{Message, MessageKind};
 use crate::handshake::{self, Accept, http};
@@ -75,7 +72,6 @@ impl<'a> Sender<'a> {
         } else {
             self.check_can_send_whole()?;
             self.check_room(payload.len(), out)?;
-            #[cfg(feature = "deflate")]
             if let Some(compression) = self.core.compression.as_mut()
                 && let Some(compressed) = compression.message(payload)
             {
@@ -111,7 +107,6 @@ impl<'a> Sender<'a> {
             Some(_) => return Err(SendError::FragmentTypeMismatch),
         };
         self.check_room(payload.len(), out)?;
-        #[cfg(feature = "deflate")]
         {
             let first = opcode != OpCode::Continuation;
             if first {
@@ -332,12 +327,8 @@ impl<'a> Sender<'a> {
             .get(..head_len)
             .ok_or(SendError::NoPendingRequest)?;
         let config = &self.core.config;
-        #[cfg(feature = "deflate")]
         let mut deflate = None;
-        #[cfg(feature = "deflate")]
-        let wants_request = accept.subprotocol.is_some() || config.deflate.enabled;
-        #[cfg(not(feature = "deflate"))]
-        let wants_request = accept.subprotocol.is_some();
+        let wants_request = accept.subprotocol.is_some() || config.deflate().is_some();
         if wants_request {
             // Only a chosen subprotocol or an extension needs the request
             // again.
@@ -346,10 +337,9 @@ impl<'a> Sender<'a> {
                 .and_then(handshake::validate_request)
                 .map_err(|_| SendError::NoPendingRequest)?;
             handshake::check_accept(&request, accept)?;
-            #[cfg(feature = "deflate")]
-            {
+            if let Some(ours) = config.deflate() {
                 let offers = request.headers().get_all("sec-websocket-extensions");
-                deflate = handshake::extensions::negotiate(offers, &config.deflate);
+                deflate = handshake::extensions::negotiate(offers, ours);
             }
         } else {
             handshake::check_headers(accept.headers, handshake::RESPONSE_RESERVED)?;
@@ -357,14 +347,11 @@ impl<'a> Sender<'a> {
         let key = head
             .get(key_start..key_start + 24)
             .ok_or(SendError::NoPendingRequest)?;
-        #[cfg(feature = "deflate")]
-        let extensions = deflate.map(|params| alloc::string::ToString::to_string(&params));
-        #[cfg(not(feature = "deflate"))]
-        let extensions: Option<String> = None;
+        let extensions = deflate.map(|params| params.to_string());
         handshake::write_accept(key, accept, extensions.as_deref(), out);
-        #[cfg(feature = "deflate")]
-        if let Some(params) = deflate {
-            let (compression, inflater) = compress::codec(params, &self.core.config.deflate, true);
+        if let Some((compression, inflater)) =
+            deflate.and_then(|params| deflate::codec(params, &self.core.config.deflate, true))
+        {
             self.core.compression = Some(compression);
             self.core.inflater = Some(inflater);
         }

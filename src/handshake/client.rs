@@ -4,7 +4,6 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-#[cfg(feature = "deflate")]
 use super::extensions::{DeflateConfig, DeflateParams};
 use super::fields::is_token;
 use super::http::{self, Fields};
@@ -124,7 +123,6 @@ const REQUEST_RESERVED: &[&str] = &[
 pub struct Accepted<'a> {
     subprotocol: Option<&'a str>,
     headers: Fields<'a>,
-    #[cfg(feature = "deflate")]
     deflate: Option<DeflateParams>,
 }
 
@@ -144,9 +142,8 @@ impl<'a> Accepted<'a> {
         self.headers.get(name)
     }
 
-    /// The permessage-deflate parameters the server accepted (feature
-    /// `deflate`), `None` if it declined.
-    #[cfg(feature = "deflate")]
+    /// The permessage-deflate parameters the server accepted, `None` if it
+    /// declined or none was offered.
     pub fn deflate(&self) -> Option<&DeflateParams> {
         self.deflate.as_ref()
     }
@@ -163,7 +160,7 @@ pub(crate) fn validate_response<'a>(
     head: http::Head<'a>,
     expected_accept: &[u8; 28],
     offered: &str,
-    #[cfg(feature = "deflate")] deflate: &DeflateConfig,
+    deflate: Option<&DeflateConfig>,
 ) -> Result<Accepted<'a>, HandshakeError> {
     let (status, reason) = http::parse_status_line(head.first)?;
     let h = head.fields;
@@ -198,16 +195,9 @@ pub(crate) fn validate_response<'a>(
     // and this header field indicates the use of an extension that was not
     // present in the client's handshake ..., the client MUST _Fail the
     // WebSocket Connection_" (§4.1).
-    #[cfg(feature = "deflate")]
-    let deflate = super::extensions::validate_response(
-        h.get_all("sec-websocket-extensions"),
-        deflate.enabled.then_some(deflate),
-    )
-    .map_err(|_| HandshakeError::UnexpectedExtension)?;
-    #[cfg(not(feature = "deflate"))]
-    if h.list("sec-websocket-extensions").next().is_some() {
-        return Err(HandshakeError::UnexpectedExtension);
-    }
+    let deflate =
+        super::extensions::validate_response(h.get_all("sec-websocket-extensions"), deflate)
+            .map_err(|_| HandshakeError::UnexpectedExtension)?;
     let mut protocols = h.list("sec-websocket-protocol");
     let subprotocol = match (protocols.next(), protocols.next()) {
         (None, _) => None,
@@ -223,7 +213,6 @@ pub(crate) fn validate_response<'a>(
     Ok(Accepted {
         subprotocol,
         headers: h,
-        #[cfg(feature = "deflate")]
         deflate,
     })
 }

@@ -7,9 +7,10 @@ use alloc::string::{String, ToString};
 use core::fmt;
 
 pub(crate) use crate::config::DeflateConfig;
-
-/// The extension name (RFC 7692 §6).
-pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
+#[cfg(test)]
+use crate::deflate::Codec;
+pub(crate) use crate::deflate::DeflateParams;
+pub use crate::deflate::PERMESSAGE_DEFLATE;
 
 const SERVER_NO_CONTEXT_TAKEOVER: &str = "server_no_context_takeover";
 const CLIENT_NO_CONTEXT_TAKEOVER: &str = "client_no_context_takeover";
@@ -281,81 +282,6 @@ pub fn offer(config: &DeflateConfig) -> String {
         s.push_str(&client_bits.to_string());
     }
     s
-}
-
-/// A negotiated permessage-deflate configuration, as it appears in the
-/// server's response. `None` window bits are absent (15).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DeflateParams {
-    /// `server_max_window_bits=N` in the response.
-    pub server_max_window_bits: Option<u8>,
-    /// `client_max_window_bits=N` in the response.
-    pub client_max_window_bits: Option<u8>,
-    /// The server compresses each message from an empty window.
-    pub server_no_context_takeover: bool,
-    /// The client compresses each message from an empty window.
-    pub client_no_context_takeover: bool,
-}
-
-/// How one side compresses and decompresses under [`DeflateParams`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(not(test), allow(dead_code))] // until the connection uses it
-pub(crate) struct Codec {
-    /// Window bits for our compressor (8 means "compress at 9", safe).
-    pub(crate) compress_window_bits: u8,
-    /// Reset our compressor after each message.
-    pub(crate) compress_no_context_takeover: bool,
-    /// Window bits the peer compresses with (our decompressor takes any).
-    pub(crate) decompress_window_bits: u8,
-    /// The peer resets after each message: so may our decompressor.
-    pub(crate) decompress_no_context_takeover: bool,
-}
-
-impl DeflateParams {
-    /// Our side's compressor and decompressor settings.
-    #[cfg_attr(not(test), allow(dead_code))] // until the connection uses it
-    pub(crate) fn codec(&self, is_server: bool) -> Codec {
-        let server = (
-            self.server_max_window_bits.unwrap_or(15),
-            self.server_no_context_takeover,
-        );
-        let client = (
-            self.client_max_window_bits.unwrap_or(15),
-            self.client_no_context_takeover,
-        );
-        let (ours, theirs) = if is_server {
-            (server, client)
-        } else {
-            (client, server)
-        };
-        Codec {
-            compress_window_bits: ours.0,
-            compress_no_context_takeover: ours.1,
-            decompress_window_bits: theirs.0,
-            decompress_no_context_takeover: theirs.1,
-        }
-    }
-}
-
-/// The response's `Sec-WebSocket-Extensions` value.
-impl fmt::Display for DeflateParams {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(PERMESSAGE_DEFLATE)?;
-        if self.server_no_context_takeover {
-            f.write_str("; server_no_context_takeover")?;
-        }
-        if self.client_no_context_takeover {
-            f.write_str("; client_no_context_takeover")?;
-        }
-        if let Some(n) = self.server_max_window_bits {
-            write!(f, "; server_max_window_bits={n}")?;
-        }
-        if let Some(n) = self.client_max_window_bits {
-            write!(f, "; client_max_window_bits={n}")?;
-        }
-        Ok(())
-    }
 }
 
 /// The parameters of one permessage-deflate element, checked.

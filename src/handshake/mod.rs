@@ -6,7 +6,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 mod client;
-#[cfg(feature = "deflate")]
 pub mod extensions;
 mod fields;
 pub mod h2;

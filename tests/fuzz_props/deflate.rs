@@ -9,7 +9,8 @@ use super::{
     ANNOUNCED_ALLOWANCE, Ev, Setup, Transcript, check_counter, check_receive_transcript, drain,
     entropy, join_parts, ours, summary,
 };
-use wstate::handshake::extensions::{self, DeflateParams, PERMESSAGE_DEFLATE, validate_response};
+use wstate::DeflateParams;
+use wstate::handshake::extensions::{self, PERMESSAGE_DEFLATE, validate_response};
 use wstate::wire::frame::FrameHeader;
 use wstate::{
     Accept, ClientRequest, Config, Connection, DeflateConfig, Error, Event, Message, Polled,

@@ -39,7 +39,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
 use wstate::DeflateConfig;
-use wstate::handshake::extensions::DeflateParams;
+use wstate::DeflateParams;
 use wstate::{ClientRequest, Config, Connection, Event, Message, Polled};
 
 /// Which messages a run sends.

@@ -9,7 +9,6 @@ use super::{
 };
 use crate::config::Config;
 use crate::error::SendError;
-#[cfg(feature = "deflate")]
 use crate::handshake::extensions::{self, DeflateConfig, DeflateParams};
 use crate::handshake::fields::{is_token, split_list};
 use crate::handshake::{ClientRequest, uri};
@@ -72,19 +71,15 @@ pub fn connect(
     if !protocols.is_empty() {
         headers.push(field("sec-websocket-protocol", &protocols.join(", ")));
     }
-    #[cfg(feature = "deflate")]
     if let Some(offer) = config.deflate().map(extensions::offer) {
         headers.push(field("sec-websocket-extensions", &offer));
     }
-    #[cfg(not(feature = "deflate"))]
-    let _ = config;
     headers.push(field("sec-websocket-version", "13"));
     push_lowercase(&mut headers, request.headers);
     Ok(Connect {
         headers,
         offered: protocols.join(", "),
-        #[cfg(feature = "deflate")]
-        deflate: config.deflate,
+        deflate: config.deflate().copied(),
     })
 }
 
@@ -95,8 +90,8 @@ pub struct Connect {
     headers: Vec<(String, String)>,
     /// The subprotocols offered, comma-separated.
     offered: String,
-    #[cfg(feature = "deflate")]
-    deflate: DeflateConfig,
+    /// What was offered, if permessage-deflate was.
+    deflate: Option<DeflateConfig>,
 }
 
 impl Connect {
@@ -156,14 +151,8 @@ impl Connect {
         // that was not present in the client's handshake ..., the client
         // MUST _Fail the WebSocket Connection_" (RFC 6455 §4.1).
         let answered = values(fields, "sec-websocket-extensions");
-        #[cfg(feature = "deflate")]
-        let deflate =
-            extensions::validate_response(answered, self.deflate.enabled.then_some(&self.deflate))
-                .map_err(|_| H2Error::UnexpectedExtension)?;
-        #[cfg(not(feature = "deflate"))]
-        if answered.flat_map(split_list).next().is_some() {
-            return Err(H2Error::UnexpectedExtension);
-        }
+        let deflate = extensions::validate_response(answered, self.deflate.as_ref())
+            .map_err(|_| H2Error::UnexpectedExtension)?;
         // "If the response includes a |Sec-WebSocket-Protocol| header field
         // and this header field indicates the use of a subprotocol that was
         // not present in the client's handshake ..., the client MUST _Fail
@@ -183,7 +172,6 @@ impl Connect {
         Ok(Accepted {
             status,
             subprotocol,
-            #[cfg(feature = "deflate")]
             deflate,
         })
     }
@@ -194,7 +182,6 @@ impl Connect {
 pub struct Accepted<'a> {
     status: u16,
     subprotocol: Option<&'a str>,
-    #[cfg(feature = "deflate")]
     deflate: Option<DeflateParams>,
 }
 
@@ -209,10 +196,8 @@ impl<'a> Accepted<'a> {
         self.subprotocol
     }
 
-    /// The permessage-deflate parameters the server accepted (feature
-    /// `deflate`), for
+    /// The permessage-deflate parameters the server accepted, for
     /// [`Connection::new_open_with_deflate`](crate::Connection::new_open_with_deflate).
-    #[cfg(feature = "deflate")]
     pub fn deflate(&self) -> Option<DeflateParams> {
         self.deflate
     }

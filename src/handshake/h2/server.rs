@@ -9,7 +9,6 @@ use super::{
 };
 use crate::config::Config;
 use crate::error::SendError;
-#[cfg(feature = "deflate")]
 use crate::handshake::extensions::{self, DeflateParams};
 use crate::handshake::fields::{is_token, split_list};
 use crate::handshake::{Accept, uri};
@@ -91,25 +90,19 @@ impl<'a> Request<'a> {
             return Err(SendError::SubprotocolNotOffered);
         }
         check_extra_headers(accept.headers, RESPONSE_RESERVED)?;
-        #[cfg(feature = "deflate")]
-        let deflate = extensions::negotiate(self.extensions.iter().copied(), &config.deflate);
-        #[cfg(not(feature = "deflate"))]
-        let _ = config;
+        let deflate = config
+            .deflate()
+            .and_then(|ours| extensions::negotiate(self.extensions.iter().copied(), ours));
         let mut headers = Vec::with_capacity(3 + accept.headers.len());
         headers.push((":status".to_string(), "200".to_string()));
         if let Some(chosen) = accept.subprotocol {
             headers.push(("sec-websocket-protocol".to_string(), chosen.to_string()));
         }
-        #[cfg(feature = "deflate")]
         if let Some(params) = deflate {
             headers.push(("sec-websocket-extensions".to_string(), params.to_string()));
         }
         push_lowercase(&mut headers, accept.headers);
-        Ok(Response {
-            headers,
-            #[cfg(feature = "deflate")]
-            deflate,
-        })
+        Ok(Response { headers, deflate })
     }
 }
 
@@ -262,7 +255,6 @@ const RESPONSE_RESERVED: &[&str] = &[
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
     headers: Vec<(String, String)>,
-    #[cfg(feature = "deflate")]
     deflate: Option<DeflateParams>,
 }
 
@@ -277,9 +269,8 @@ impl Response {
         pairs(&self.headers)
     }
 
-    /// The permessage-deflate parameters accepted (feature `deflate`), for
+    /// The permessage-deflate parameters accepted, for
     /// [`Connection::new_open_with_deflate`](crate::Connection::new_open_with_deflate).
-    #[cfg(feature = "deflate")]
     pub fn deflate(&self) -> Option<DeflateParams> {
         self.deflate
     }

@@ -2,6 +2,7 @@
 //! that checks window bits.
 
 use super::*;
+use crate::wire::ProtocolError;
 use crate::wire::close::CloseCode;
 use alloc::vec;
 

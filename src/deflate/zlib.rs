@@ -1,4 +1,4 @@
-//! The permessage-deflate codec (RFC 7692 §7.2), feature `deflate`: a
+//! The permessage-deflate codec (RFC 7692 §7.2), with feature `deflate`: a
 //! [`Deflater`] for the messages we send and an [`Inflater`] for the ones we
 //! receive, each a thin layer over [zlib-rs](https://crates.io/crates/zlib-rs)
 //! with the RFC's framing rules (sync flush, the `00 00 FF FF` tail, empty
@@ -24,7 +24,7 @@
 use alloc::vec::Vec;
 use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Inflate, InflateFlush, Status, Strategy};
 
-use crate::wire::ProtocolError;
+use super::{CompressError, InflateError, Progress};
 
 /// The empty stored block that ends every sync flush (RFC 7692 §7.2.1).
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -34,38 +34,30 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// slices are sized from the input and capped here.
 const MAX_CHUNK: usize = 64 << 10;
 
-/// zlib could not compress (an internal zlib error; it does not happen with
-/// the parameters this module uses). The connection fails with 1011.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct CompressError;
-
-/// Why a compressed message was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum InflateError {
-    /// Not a valid DEFLATE stream.
-    Corrupt,
-    /// The message inflates to more than the limit.
-    TooLarge,
-}
-
-/// The peer error that fails the connection: a corrupt stream closes with
-/// 1007 (data "not consistent with the type of the message", RFC 6455
-/// §7.4.1; node ws also uses 1007 for inflate errors), a message over the
-/// limit with 1009.
-impl From<InflateError> for ProtocolError {
-    fn from(e: InflateError) -> Self {
-        match e {
-            InflateError::Corrupt => ProtocolError::InvalidCompressedData,
-            InflateError::TooLarge => ProtocolError::MessageTooLarge,
-        }
-    }
-}
-
 /// The zlib memLevel used for a window size: 8 (zlib's default) at 15 bits,
 /// one less per bit below, at least 1; the pairs websockets and uWS use
 /// (12 → 5). In zlib-rs it sizes the pending buffer and the chain table.
 fn mem_level_for(window_bits: u8) -> i32 {
     (i32::from(window_bits) - 7).clamp(1, 8)
+}
+
+/// Where a connection keeps a codec half: on the heap, so that only
+/// connections that negotiated permessage-deflate pay for it.
+pub(crate) type Held<T> = alloc::boxed::Box<T>;
+
+/// `value`, held.
+pub(crate) fn hold<T>(value: T) -> Option<Held<T>> {
+    Some(alloc::boxed::Box::new(value))
+}
+
+/// A compressor, as the seam builds one: see [`Deflater::new`].
+pub(crate) fn deflater(level: u8, window_bits: u8, no_context_takeover: bool) -> Option<Deflater> {
+    Some(Deflater::new(level, window_bits, no_context_takeover))
+}
+
+/// A decompressor, as the seam builds one: see [`Inflater::new`].
+pub(crate) fn inflater(no_context_takeover: bool) -> Option<Inflater> {
+    Some(Inflater::new(no_context_takeover))
 }
 
 /// Compresses the messages we send (RFC 7692 §7.2.1).
@@ -193,18 +185,6 @@ impl Deflater {
             self.stream = None;
         }
     }
-}
-
-/// What one [`Inflater::inflate_part`] call did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Progress {
-    /// Bytes of the input used; the caller passes the rest again.
-    pub(crate) consumed: usize,
-    /// Bytes appended to `out`.
-    pub(crate) produced: usize,
-    /// The message is complete (only with `fin`): all its input was used and
-    /// all its output produced; the next call starts a new message.
-    pub(crate) done: bool,
 }
 
 /// Decompresses the messages we receive (RFC 7692 §7.2.2), incrementally:

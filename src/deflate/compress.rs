@@ -1,13 +1,12 @@
-//! permessage-deflate on a connection (feature `deflate`): what was
-//! negotiated, and the sending half's compressor. The receiving half's
-//! inflater lives in the receiver (`recv.rs`). Returns values; never
-//! changes the connection's state.
+//! permessage-deflate on a connection: what was negotiated, and the
+//! sending half's compressor. The receiving half's inflater lives in the
+//! receiver (`connection/recv.rs`). Returns values; never changes the
+//! connection's state.
 
-use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-use crate::deflate::{Deflater, Inflater};
-use crate::handshake::extensions::{DeflateConfig, DeflateParams};
+use super::{DeflateParams, Deflater, Held, Inflater, deflater, hold, inflater};
+use crate::config::DeflateConfig;
 
 /// Bytes of compressed output kept between messages; a larger buffer,
 /// grown by a large message, is freed after it.
@@ -15,8 +14,8 @@ const KEEP: usize = 4 << 10;
 
 /// The sending side of a negotiated permessage-deflate.
 #[derive(Debug)]
-pub(super) struct Compression {
-    pub(super) params: DeflateParams,
+pub(crate) struct Compression {
+    pub(crate) params: DeflateParams,
     /// `None` when outgoing messages are not compressed.
     deflater: Option<Deflater>,
     /// Messages shorter than this are sent plain.
@@ -25,34 +24,37 @@ pub(super) struct Compression {
     scratch: Vec<u8>,
 }
 
-/// Both halves, built once the handshake settled the parameters.
-pub(super) fn codec(
+/// Both halves, built once the handshake settled the parameters; `None`
+/// in a build without a codec (feature `deflate` off), where nothing is
+/// ever negotiated.
+pub(crate) fn codec(
     params: DeflateParams,
     config: &DeflateConfig,
     is_server: bool,
-) -> (Box<Compression>, Box<Inflater>) {
+) -> Option<(Held<Compression>, Held<Inflater>)> {
     let c = params.codec(is_server);
-    let deflater = config.compress_outgoing.then(|| {
-        Deflater::new(
+    let inflater = inflater(c.decompress_no_context_takeover)?;
+    let deflater = match config.compress_outgoing {
+        true => Some(deflater(
             config.level,
             c.compress_window_bits,
             c.compress_no_context_takeover,
-        )
-    });
+        )?),
+        false => None,
+    };
     let compression = Compression {
         params,
         deflater,
         min_size: config.min_compress_size,
         scratch: Vec::new(),
     };
-    let inflater = Inflater::new(c.decompress_no_context_takeover);
-    (Box::new(compression), Box::new(inflater))
+    Some((hold(compression)?, hold(inflater)?))
 }
 
 impl Compression {
     /// Compresses a whole message of `len` bytes if the configuration says
     /// so; returns the payload to frame with RSV1, or `None`: send it plain.
-    pub(super) fn message(&mut self, payload: &[u8]) -> Option<Result<&[u8], ()>> {
+    pub(crate) fn message(&mut self, payload: &[u8]) -> Option<Result<&[u8], ()>> {
         if payload.len() < self.min_size {
             return None;
         }
@@ -68,12 +70,12 @@ impl Compression {
     }
 
     /// Whether a fragmented message begun now is compressed.
-    pub(super) fn compresses_fragments(&self) -> bool {
+    pub(crate) fn compresses_fragments(&self) -> bool {
         self.deflater.is_some()
     }
 
     /// Compresses one fragment of a compressed message (`fin`: the last).
-    pub(super) fn fragment(&mut self, payload: &[u8], fin: bool) -> Result<&[u8], ()> {
+    pub(crate) fn fragment(&mut self, payload: &[u8], fin: bool) -> Result<&[u8], ()> {
         let Some(deflater) = self.deflater.as_mut() else {
             return Err(());
         };
