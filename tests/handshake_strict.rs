@@ -313,6 +313,11 @@ fn request_targets() {
 
 /// A client offering `chat` whose nonce makes the RFC 6455 §1.3 key.
 fn client() -> Connection {
+    client_offering(&["chat"])
+}
+
+/// A client offering `protocols` whose nonce makes the RFC 6455 §1.3 key.
+fn client_offering(protocols: &'static [&'static str]) -> Connection {
     let nonce = *b"the sample nonce";
     let mut first = true;
     let entropy = move |b: &mut [u8]| {
@@ -323,7 +328,7 @@ fn client() -> Connection {
             fill_key(b);
         }
     };
-    let r = ClientRequest::new("example.com", "/chat").subprotocols(&["chat"]);
+    let r = ClientRequest::new("example.com", "/chat").subprotocols(protocols);
     Connection::client(&r, entropy, Config::default(), &mut vec![]).unwrap()
 }
 
@@ -574,6 +579,59 @@ fn subprotocol_tokens() {
         let ext: Vec<&str> = r.extensions().collect();
         assert_eq!(ext, ["x; p=\"a,b\"", "y; q=\"\\\",\""]);
     });
+}
+
+/// RFC 6455 §4.1: a `Sec-WebSocket-Protocol` in the `101` must name exactly
+/// one subprotocol the client offered ("If the response includes a
+/// |Sec-WebSocket-Protocol| header field and this header field indicates
+/// the use of a subprotocol that was not present in the client's handshake
+/// ..., the client MUST _Fail the WebSocket Connection_"). An empty value
+/// or a bare comma names none: it is no answer, and refused.
+#[test]
+fn the_101_names_exactly_one_offered_subprotocol() {
+    let with = |lines: &[&str]| {
+        let mut fields = String::new();
+        for line in lines {
+            fields.push_str(line);
+            fields.push_str("\r\n");
+        }
+        ACCEPT_101.replace("\r\n\r\n", &format!("\r\n{fields}\r\n"))
+    };
+    let t = client_opens(with(&["Sec-WebSocket-Protocol: chat"]).as_bytes());
+    assert_eq!(t.events.len(), 1);
+    for lines in [
+        &["Sec-WebSocket-Protocol:"][..],
+        &["Sec-WebSocket-Protocol: "],
+        &["Sec-WebSocket-Protocol: ,"],
+        &["Sec-WebSocket-Protocol: chat,"],
+        &["Sec-WebSocket-Protocol: , chat"],
+        &["Sec-WebSocket-Protocol: chat, chat"],
+        &[
+            "Sec-WebSocket-Protocol: chat",
+            "Sec-WebSocket-Protocol: chat",
+        ],
+        &["Sec-WebSocket-Protocol: chat", "Sec-WebSocket-Protocol:"],
+        &["Sec-WebSocket-Protocol: Chat"],
+        &["Sec-WebSocket-Protocol: \"chat\""],
+    ] {
+        client_fails(
+            with(lines).as_bytes(),
+            HandshakeError::UnexpectedSubprotocol,
+        );
+    }
+    // A client that offered none: any such field, even empty, is refused.
+    let bare = || client_offering(&[]);
+    for value in ["", ",", "chat"] {
+        let line = format!("Sec-WebSocket-Protocol: {value}");
+        let t = invariant(bare, with(&[&line]).as_bytes(), false);
+        assert_eq!(
+            t.events,
+            [Owned::Error(Error::Handshake(
+                HandshakeError::UnexpectedSubprotocol
+            ))],
+            "{value:?}"
+        );
+    }
 }
 
 // ---- 12: the smaller ones ----

@@ -9,6 +9,7 @@ use super::extensions::{DeflateConfig, DeflateParams};
 use super::fields::is_token;
 use super::http::{self, Fields};
 use super::server::check_headers;
+use super::subprotocol;
 use super::uri;
 use crate::error::{HandshakeError, Response, SendError};
 
@@ -206,18 +207,9 @@ pub(crate) fn validate_response<'a>(
     if h.list("sec-websocket-extensions").next().is_some() {
         return Err(HandshakeError::UnexpectedExtension);
     }
-    let mut protocols = h.list("sec-websocket-protocol");
-    let subprotocol = match (protocols.next(), protocols.next()) {
-        (None, _) => None,
-        (Some(p), None) => {
-            let p = core::str::from_utf8(p).map_err(|_| HandshakeError::UnexpectedSubprotocol)?;
-            if !offered.split(", ").any(|o| o == p) {
-                return Err(HandshakeError::UnexpectedSubprotocol);
-            }
-            Some(p)
-        }
-        (Some(_), Some(_)) => return Err(HandshakeError::UnexpectedSubprotocol),
-    };
+    // §4.1: one of the offered subprotocols, exactly (see `check_chosen`).
+    let subprotocol = subprotocol::check_chosen(h.get_all("sec-websocket-protocol"), offered)
+        .map_err(|_| HandshakeError::UnexpectedSubprotocol)?;
     Ok(Accepted {
         subprotocol,
         headers: h,

@@ -156,7 +156,8 @@ pub enum H2Error {
     RequestContent,
     /// Client: the server answered this status, not a 2xx.
     Rejected(u16),
-    /// Client: the server chose a subprotocol not offered, or several.
+    /// Client: the server's `sec-websocket-protocol` is not exactly one of
+    /// the subprotocols offered: one not offered, several, or empty.
     UnexpectedSubprotocol,
     /// Client: the server answered an extension not offered, or invalid
     /// permessage-deflate parameters.

@@ -12,6 +12,7 @@ mod fields;
 pub mod h2;
 pub(crate) mod http;
 mod server;
+mod subprotocol;
 mod uri;
 mod url;
 

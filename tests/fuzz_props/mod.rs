@@ -2892,11 +2892,15 @@ fn check_101(head: &[u8], offered: &[&str], chosen: Option<&str>) {
         tokens("sec-websocket-extensions").is_empty(),
         "an extension we did not offer"
     );
-    let protocols = tokens("sec-websocket-protocol");
-    assert!(protocols.len() <= 1, "several subprotocols: {protocols:?}");
-    assert_eq!(protocols.first().map(String::as_str), chosen);
-    if let Some(p) = chosen {
-        assert!(offered.contains(&p), "{p} was not offered");
+    // RFC 6455 §4.1, §4.2.2: no field, or one field holding exactly one of
+    // the offered tokens (not empty, not a list).
+    match all("sec-websocket-protocol")[..] {
+        [] => assert_eq!(chosen, None),
+        [p] => {
+            assert!(offered.contains(&p), "{p:?} was not offered");
+            assert_eq!(chosen, Some(p));
+        }
+        ref several => panic!("several subprotocol fields: {several:?}"),
     }
 }
 

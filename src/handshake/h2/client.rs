@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::error::SendError;
 #[cfg(feature = "deflate")]
 use crate::handshake::extensions::{self, DeflateConfig, DeflateParams};
-use crate::handshake::fields::{is_token, split_list};
-use crate::handshake::{ClientRequest, uri};
+use crate::handshake::fields::is_token;
+use crate::handshake::{ClientRequest, subprotocol, uri};
 
 /// Names a client's caller may not add to the CONNECT: as for a response,
 /// and `host`, which "Clients MUST NOT generate ... that differs from the
@@ -160,25 +160,18 @@ impl Connect {
         let deflate = extensions::validate_response(answered, &self.deflate)
             .map_err(|_| H2Error::UnexpectedExtension)?;
         #[cfg(not(feature = "deflate"))]
-        if answered.flat_map(split_list).next().is_some() {
+        if answered
+            .flat_map(crate::handshake::fields::split_list)
+            .next()
+            .is_some()
+        {
             return Err(H2Error::UnexpectedExtension);
         }
-        // "If the response includes a |Sec-WebSocket-Protocol| header field
-        // and this header field indicates the use of a subprotocol that was
-        // not present in the client's handshake ..., the client MUST _Fail
-        // the WebSocket Connection_" (RFC 6455 §4.1); one value only.
-        let mut chosen = values(fields, "sec-websocket-protocol").flat_map(split_list);
-        let subprotocol = match (chosen.next(), chosen.next()) {
-            (None, _) => None,
-            (Some(p), None) => {
-                let p = core::str::from_utf8(p).map_err(|_| H2Error::UnexpectedSubprotocol)?;
-                if !self.subprotocols().any(|o| o == p) {
-                    return Err(H2Error::UnexpectedSubprotocol);
-                }
-                Some(p)
-            }
-            (Some(_), Some(_)) => return Err(H2Error::UnexpectedSubprotocol),
-        };
+        // RFC 6455 §4.1: exactly one of the offered subprotocols, once, as
+        // over HTTP/1.1 (see `check_chosen`).
+        let subprotocol =
+            subprotocol::check_chosen(values(fields, "sec-websocket-protocol"), &self.offered)
+                .map_err(|_| H2Error::UnexpectedSubprotocol)?;
         Ok(Accepted {
             status,
             subprotocol,

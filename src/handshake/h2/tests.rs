@@ -714,6 +714,20 @@ fn client_validates_responses() {
             ],
             UnexpectedSubprotocol,
         ),
+        // RFC 6455 §4.1: exactly one offered token; an empty value or a
+        // bare comma names none of them.
+        (
+            vec![(":status", "200"), ("sec-websocket-protocol", "")],
+            UnexpectedSubprotocol,
+        ),
+        (
+            vec![(":status", "200"), ("sec-websocket-protocol", ",")],
+            UnexpectedSubprotocol,
+        ),
+        (
+            vec![(":status", "200"), ("sec-websocket-protocol", "chat,")],
+            UnexpectedSubprotocol,
+        ),
         // Not offered (deflate off).
         (
             vec![
@@ -736,10 +750,13 @@ fn client_validates_responses() {
     }
     // No subprotocol offered: none may be chosen.
     let bare = super::connect(&ClientRequest::new("h", "/"), Scheme::Http, &config).unwrap();
-    assert_eq!(
-        bare.validate_response(&[(":status", "200"), ("sec-websocket-protocol", "chat")]),
-        Err(UnexpectedSubprotocol)
-    );
+    for chosen in ["chat", "", ","] {
+        assert_eq!(
+            bare.validate_response(&[(":status", "200"), ("sec-websocket-protocol", chosen)]),
+            Err(UnexpectedSubprotocol),
+            "{chosen:?}"
+        );
+    }
 }
 
 #[cfg(feature = "deflate")]
