@@ -295,6 +295,11 @@ fn request_targets() {
     answer(&input, |r, _, _| {
         assert_eq!((r.path(), r.authority()), ("/", "example.com"));
     });
+    // RFC 6455 §3: "?" only before a non-empty query.
+    let input = request("GET /chat? HTTP/1.1", &[], &[]);
+    answer(&input, |r, _, _| {
+        assert_eq!((r.path(), r.target()), ("/chat", "/chat?"));
+    });
     answer(&get(&[]), |r, _, _| {
         assert_eq!((r.path(), r.authority()), ("/chat", "example.com"));
     });
@@ -305,6 +310,69 @@ fn request_targets() {
             Connection::client(&r, fill_key, Config::default(), &mut vec![]).err(),
             Some(SendError::InvalidHeader),
             "{path:?}"
+        );
+    }
+}
+
+/// "A server MUST accept the absolute-form in requests" (RFC 9112 §3.2.2),
+/// also with an empty path: an http(s) URI with "an empty path component"
+/// is the same as one with "/" (RFC 9110 §4.2.3), and RFC 6455 §3 puts "/"
+/// before the query. "When an origin server receives a request with an
+/// absolute-form of request-target, the origin server MUST ignore the
+/// received Host header field (if any) and instead use the host
+/// information of the request-target": `authority()`. A `ws` or `wss` URI
+/// names the same resource (RFC 6455 §3) and is taken too.
+#[test]
+fn absolute_form_with_a_query_and_no_path() {
+    for scheme in ["http", "https", "ws", "wss", "HTTP"] {
+        let target = format!("{scheme}://example.com:8080?x=1");
+        let input = request(
+            &format!("GET {target} HTTP/1.1"),
+            &["Host: other.example"],
+            &["Sec-WebSocket-Protocol: chat"],
+        );
+        accepted_request(&input);
+        let out = answer(&input, |r, tx, out| {
+            assert_eq!(r.path(), "/?x=1");
+            assert_eq!(r.target(), target);
+            assert_eq!(r.authority(), "example.com:8080");
+            assert_eq!(r.host(), Some("other.example"));
+            tx.accept(&Accept::new().subprotocol("chat"), out).unwrap();
+        });
+        let want = ACCEPT_101.replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: chat\r\n\r\n");
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+        let input = request(&format!("GET {scheme}://example.com? HTTP/1.1"), &[], &[]);
+        answer(&input, |r, _, _| assert_eq!(r.path(), "/"));
+    }
+    // The frames after such a request arrive intact, in the read of the
+    // request or in later ones, whole or cut: the name built for the
+    // request is gone once it is answered.
+    let head = request("GET http://example.com?room=12 HTTP/1.1", &[], &[]);
+    let n = head.len();
+    for (text, split) in [("hi", n + 3), ("hi", n), ("a text of some bytes", n + 8)] {
+        let mut input = head.clone();
+        input.extend(c2s(0x81, text.as_bytes()));
+        input.extend(c2s(0x01, b"x"));
+        input.extend(c2s(0x80, b"y"));
+        let mut conn = server();
+        let mut out = vec![];
+        for piece in [&input[..split], &input[split..]] {
+            conn.receive(piece);
+            loop {
+                match conn.poll_event(&mut out) {
+                    Ok(Polled::Event(Event::Request(r), tx)) => {
+                        assert_eq!(r.path(), "/?room=12");
+                        tx.accept(&Accept::new(), &mut out).unwrap();
+                    }
+                    Ok(Polled::Event(Event::Text(t), _)) => out.extend_from_slice(t.as_bytes()),
+                    Ok(Polled::NeedMore) => break,
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{ACCEPT_101}{text}xy")
         );
     }
 }

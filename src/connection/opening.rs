@@ -72,13 +72,17 @@ impl Connection {
         // in place, borrowed by the request and read again by `accept`.
         self.rx.pos = head_len;
         let Self { rx, core } = self;
-        let buf = rx.received();
+        let buf = &rx.buf[..rx.end];
+        // A resource name that is not a slice of the head is built in
+        // `text`, unused until the connection opens; it is cleared by the
+        // next poll, as a text message handed out from there is.
+        rx.message_delivered = true;
         let parsed = http::parse_head(&buf[start..head_len], core.config.max_headers)
             .map_err(|e| match e {
                 HandshakeError::HeadTooLarge => http::request_too_large(&buf[start..head_len], max),
                 e => e,
             })
-            .and_then(handshake::validate_request);
+            .and_then(|head| handshake::validate_request(head, &mut rx.text));
         match parsed {
             Ok((request, key)) => {
                 // ReadingRequest -> RequestReceived: the caller decides. The

@@ -3,7 +3,6 @@
 //! the opening handshake's answers; the state transitions they cause are
 //! `Core` methods in `mod.rs`.
 
-#[cfg(not(feature = "deflate"))]
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -353,8 +352,9 @@ impl<'a> Sender<'a> {
             // Only a chosen subprotocol or an extension needs the request
             // again.
             let start = http::empty_lines(head);
+            let mut resource = String::new();
             let (request, _) = http::parse_head(&head[start..], config.max_headers)
-                .and_then(handshake::validate_request)
+                .and_then(|head| handshake::validate_request(head, &mut resource))
                 .map_err(|_| SendError::NoPendingRequest)?;
             handshake::check_accept(&request, accept)?;
             #[cfg(feature = "deflate")]

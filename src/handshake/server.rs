@@ -1,6 +1,7 @@
 //! The server's side of the opening handshake: validating the client's
 //! request (RFC 6455 §4.2.1) and writing the `101` or an error response.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -29,13 +30,15 @@ impl<'a> Request<'a> {
 
     /// The resource name (RFC 6455 §3): path and query, e.g.
     /// `/chat?room=1`, also for an absolute-form target
-    /// (`GET ws://example.com/chat?room=1`), and `/` for an empty path.
+    /// (`GET http://example.com/chat?room=1`); `/` for an empty path
+    /// (`GET http://example.com?room=1` names `/?room=1`), and no `?` for
+    /// an empty query (`GET /chat?` names `/chat`).
     pub fn path(&self) -> &'a str {
         self.resource
     }
 
-    /// The request target exactly as sent: the resource name, or an
-    /// absolute URI.
+    /// The request target exactly as sent: origin-form (`/chat?room=1`) or
+    /// absolute-form (`http://example.com/chat?room=1`).
     pub fn target(&self) -> &'a str {
         self.target
     }
@@ -99,9 +102,13 @@ impl<'a> Request<'a> {
 /// components of the handshake, the server MUST stop processing the
 /// client's handshake and return an HTTP response with an appropriate error
 /// code (such as 400 Bad Request)" (§4.2.1).
-pub(crate) fn validate_request(
-    head: http::Head<'_>,
-) -> Result<(Request<'_>, &[u8]), HandshakeError> {
+///
+/// A resource name that is not a slice of the head (an absolute-form
+/// target with a query but no path) is written into `scratch`.
+pub(crate) fn validate_request<'a>(
+    head: http::Head<'a>,
+    scratch: &'a mut String,
+) -> Result<(Request<'a>, &'a [u8]), HandshakeError> {
     let (method, target) = http::parse_request_line(head.first)?;
     let h = head.fields;
     if method != "GET" {
@@ -140,6 +147,12 @@ pub(crate) fn validate_request(
     }
     check_no_content(h)?;
     check_offered_subprotocols(h)?;
+    // RFC 9112 §3.2.2: "When an origin server receives a request with an
+    // absolute-form of request-target, the origin server MUST ignore the
+    // received Host header field (if any) and instead use the host
+    // information of the request-target." The Host field is still checked
+    // above: RFC 9112 §3.2's 400 is for "any HTTP/1.1 request message" that
+    // lacks one or has an invalid one.
     let authority = match parsed.authority {
         Some(authority) => authority,
         // Valid, so ASCII.
@@ -149,7 +162,7 @@ pub(crate) fn validate_request(
         Request {
             method,
             target,
-            resource: parsed.resource,
+            resource: parsed.resource.as_str(scratch),
             authority,
             headers: h,
         },

@@ -2042,8 +2042,8 @@ fn rfc_host(v: &[u8]) -> bool {
 
 /// The request target (RFC 9112 §3.2): origin-form, or absolute-form with
 /// a `ws`, `wss`, `http` or `https` URI (RFC 6455 §3), no userinfo (RFC
-/// 9110 §4.2.4), no fragment; an absolute-form resource starts with `/` or
-/// is empty.
+/// 9110 §4.2.4), no fragment. "A server MUST accept the absolute-form"
+/// (RFC 9112 §3.2.2), with an empty path too (`http://h?q`).
 fn rfc_target(t: &[u8]) -> bool {
     if t.contains(&b'#') {
         return false;
@@ -2064,10 +2064,32 @@ fn rfc_target(t: &[u8]) -> bool {
         .position(|&b| b == b'/' || b == b'?')
         .unwrap_or(rest.len());
     let (authority, resource) = rest.split_at(end);
-    !authority.contains(&b'@')
-        && rfc_host(authority)
-        && rfc_path_and_query(resource)
-        && resource.first().is_none_or(|&b| b == b'/')
+    !authority.contains(&b'@') && rfc_host(authority) && rfc_path_and_query(resource)
+}
+
+/// The resource name of an accepted target (RFC 6455 §3): "/" if the path
+/// component is empty, the path, "?" if the query component is non-empty,
+/// the query.
+fn rfc_resource_name(target: &str) -> String {
+    let lower = target.to_ascii_lowercase();
+    let after_scheme = ["ws://", "wss://", "http://", "https://"]
+        .iter()
+        .find_map(|s| lower.strip_prefix(s))
+        .map(|rest| &target[target.len() - rest.len()..]);
+    let path_and_query = match after_scheme {
+        Some(rest) => &rest[rest.find(['/', '?']).unwrap_or(rest.len())..],
+        None => target,
+    };
+    let (path, query) = match path_and_query.find('?') {
+        Some(i) => (&path_and_query[..i], &path_and_query[i + 1..]),
+        None => (path_and_query, ""),
+    };
+    let mut name = String::from(if path.is_empty() { "/" } else { path });
+    if !query.is_empty() {
+        name.push('?');
+        name.push_str(query);
+    }
+    name
 }
 
 /// The RFC 6455 §4.2.1 acceptance rule, with the RFC 9110/9112 rules the
@@ -2375,11 +2397,13 @@ fn check_server_handshake(
             }
         }
         Ev::Request(request) => {
-            assert!(!request.path.is_empty());
             let head_len = head_end.expect("a Request without a whole head");
             assert!(head_len <= setup.config.max_handshake_size);
             let start = stream.len() - stream.trim_ascii_start().len();
             check_request_head(&stream[start..head_len]);
+            let line = String::from_utf8_lossy(&stream[start..head_len]);
+            let target = line.split(' ').nth(1).expect("a request target");
+            assert_eq!(request.path, rfc_resource_name(target), "{target:?}");
             let (result, start) = a.result.expect("the request was answered");
             assert_eq!(t.out[..start].len(), 0, "output before the answer");
             let answer = &t.out[start..];

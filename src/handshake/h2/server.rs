@@ -9,10 +9,11 @@ use super::{
 };
 use crate::config::Config;
 use crate::error::SendError;
+use crate::handshake::Accept;
 #[cfg(feature = "deflate")]
 use crate::handshake::extensions::{self, DeflateParams};
 use crate::handshake::fields::{is_token, split_list};
-use crate::handshake::{Accept, uri};
+use crate::handshake::uri::{self, ResourceName};
 
 /// A valid extended CONNECT for a WebSocket (RFC 8441 §4, §5), borrowed
 /// from the fields given to [`validate_request`].
@@ -41,7 +42,7 @@ impl<'a> Request<'a> {
     }
 
     /// The resource name (RFC 6455 §3): `:path`, path and query, starting
-    /// with `/`.
+    /// with `/`, without the `?` of an empty query.
     pub fn path(&self) -> &'a str {
         self.path
     }
@@ -162,7 +163,11 @@ where
     } else {
         return Err(H2Error::InvalidScheme);
     };
-    let path = check_path(path)?;
+    // RFC 6455 §3: "?" only before a non-empty query (`/chat?` names
+    // `/chat`); `:path` starts with "/", so the path is never empty.
+    let ResourceName::Sent(path) = uri::resource_name(check_path(path)?) else {
+        return Err(H2Error::InvalidPath("not starting with '/'"));
+    };
     let authority = request_authority(fields, p.authority)?;
     let mut versions = values(fields, "sec-websocket-version");
     if versions.next() != Some(b"13") || versions.next().is_some() {

@@ -92,6 +92,19 @@ fn valid_requests() {
             "/",
             vec!["chat", "superchat"],
         ),
+        // RFC 6455 §3: "?" only before a non-empty query.
+        (
+            set(":path", "/chat?"),
+            "server.example.com",
+            "/chat",
+            vec!["chat", "superchat"],
+        ),
+        (
+            set(":path", "/?"),
+            "server.example.com",
+            "/",
+            vec!["chat", "superchat"],
+        ),
         (
             set(":scheme", "HTTP"),
             "server.example.com",
