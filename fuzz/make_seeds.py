@@ -350,6 +350,8 @@ SERVER_HANDSHAKES = {
     "request-after-empty-lines-accepted": (HS_SUBPROTOCOL, b"\r\n\r\n" + REQ),
     "request-upgrade-list-accepted": (0, head(RFC_REQUEST_LINES, replace={"Upgrade": "Upgrade: h2c, websocket"})),
     "request-expect-100-continue-accepted": (0, head(RFC_REQUEST_LINES, add=["Expect: 100-continue"])),
+    "request-expect-100-continue-rejected-without-100": (HS_REJECT, head(RFC_REQUEST_LINES, add=["Expect: 100-continue"]), 0, 127),
+    "request-expect-100-continue-with-subprotocol": (HS_SUBPROTOCOL, head(RFC_REQUEST_LINES, add=["Expect: 100-Continue"])),
     "request-rejected-426-with-upgrade": (HS_REJECT, REQ, 0, 138),
     "request-rejected-204-with-body-refused": (HS_REJECT, REQ, 0, 27),
     "request-rejected-304-with-body-refused": (HS_REJECT, REQ, 0, 77),

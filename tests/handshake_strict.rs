@@ -704,13 +704,80 @@ fn the_101_names_exactly_one_offered_subprotocol() {
 
 // ---- 12: the smaller ones ----
 
+/// "A server that receives both an Upgrade and an Expect header field with
+/// the "100-continue" expectation (Section 10.1.1) MUST send a 100
+/// (Continue) response before sending a 101 (Switching Protocols)
+/// response" (RFC 9110 §7.8); "The expectation is case-insensitive"
+/// (§10.1.1). A refusal needs no 100: "A server MAY omit sending a 100
+/// (Continue) response if ... the framing indicates that there is no
+/// content" (§10.1.1).
 #[test]
-fn expect_100_continue_gets_the_101_directly() {
-    // RFC 9110 §10.1.1: a 100 may be omitted when there is no content.
-    let out = answer(&get(&["Expect: 100-continue"]), |_, tx, out| {
-        tx.accept(&Accept::new(), out).unwrap()
-    });
-    assert_eq!(String::from_utf8(out).unwrap(), ACCEPT_101);
+fn expect_100_continue_gets_a_100_before_the_101() {
+    const CONTINUE: &str = "HTTP/1.1 100 Continue\r\n\r\n";
+    for expect in [
+        "Expect: 100-continue",
+        "Expect: 100-Continue",
+        "Expect: 100-continue, x-other",
+    ] {
+        let input = get(&[expect, "Sec-WebSocket-Protocol: chat"]);
+        accepted_request(&input);
+        let out = answer(&input, |r, tx, out| {
+            assert!(r.expects_continue());
+            tx.accept(&Accept::new(), out).unwrap();
+        });
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{CONTINUE}{ACCEPT_101}"),
+            "{expect}"
+        );
+        // Also on the path that reads the request again (a subprotocol).
+        let out = answer(&input, |_, tx, out| {
+            tx.accept(&Accept::new().subprotocol("chat"), out).unwrap();
+        });
+        let with_protocol =
+            ACCEPT_101.replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: chat\r\n\r\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{CONTINUE}{with_protocol}")
+        );
+        // A refusal: no 100.
+        let out = answer(&input, |_, tx, out| tx.reject(403, &[], b"", out).unwrap());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        );
+        // An answer that fails writes nothing, the 100 included.
+        let out = answer(&input, |_, tx, out| {
+            let e = tx.accept(&Accept::new().subprotocol("other"), out);
+            assert_eq!(e, Err(SendError::SubprotocolNotOffered));
+        });
+        assert!(out.is_empty());
+    }
+    // Without it, or with another expectation only: the 101 alone.
+    for extra in [&[][..], &["Expect: x-other"], &["X-Expect: 100-continue"]] {
+        let out = answer(&get(extra), |r, tx, out| {
+            assert!(!r.expects_continue());
+            tx.accept(&Accept::new(), out).unwrap();
+        });
+        assert_eq!(String::from_utf8(out).unwrap(), ACCEPT_101, "{extra:?}");
+    }
+    // Our client, asked to send the expectation, skips the 100 and opens.
+    let r = ClientRequest::new("example.com", "/chat").headers(&[("Expect", "100-continue")]);
+    let mut out = vec![];
+    let mut client = Connection::client(&r, fill_key, Config::default(), &mut out).unwrap();
+    let mut server = server();
+    server.receive(&out);
+    let mut answer = vec![];
+    match server.poll_event(&mut answer) {
+        Ok(Polled::Event(Event::Request(_), tx)) => tx.accept(&Accept::new(), &mut answer).unwrap(),
+        other => panic!("{other:?}"),
+    }
+    assert!(answer.starts_with(CONTINUE.as_bytes()));
+    client.receive(&answer);
+    assert!(matches!(
+        client.poll_event(&mut out),
+        Ok(Polled::Event(Event::Accepted(_), _))
+    ));
 }
 
 #[test]

@@ -78,8 +78,13 @@ enum State {
     /// its end already.
     ReadingRequest { scanned: usize },
     /// Server: the request was delivered as an event and awaits `accept` or
-    /// `reject`. Its head stays at the start of the buffer.
-    RequestReceived { head_len: usize, key_start: usize },
+    /// `reject`. Its head stays at the start of the buffer; `expects_continue`:
+    /// it carries `Expect: 100-continue`.
+    RequestReceived {
+        head_len: usize,
+        key_start: usize,
+        expects_continue: bool,
+    },
     /// Server: while the request awaited an answer, the client sent more
     /// than the bound allows; the next poll refuses the request.
     RequestOverrun,
@@ -771,13 +776,20 @@ impl Connection {
 impl Core {
     /// The request is valid (ReadingRequest -> RequestReceived): the caller
     /// decides; or RequestOverrun if more than the bound already follows.
-    fn on_request(&mut self, head_len: usize, key_start: usize, overrun: bool) {
+    fn on_request(
+        &mut self,
+        head_len: usize,
+        key_start: usize,
+        expects_continue: bool,
+        overrun: bool,
+    ) {
         self.state = if overrun {
             State::RequestOverrun
         } else {
             State::RequestReceived {
                 head_len,
                 key_start,
+                expects_continue,
             }
         };
     }

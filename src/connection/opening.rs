@@ -93,7 +93,7 @@ impl Connection {
                 // whatever the chunking. The request is still reported;
                 // answering it fails, the next poll refuses it.
                 let overrun = buf.len() - head_len > core.config.max_handshake_size;
-                core.on_request(head_len, key_start, overrun);
+                core.on_request(head_len, key_start, request.expects_continue(), overrun);
                 Ok(Polled::Event(
                     Event::Request(request),
                     Sender::new(core, buf),

@@ -302,7 +302,9 @@ impl<'a> Sender<'a> {
     }
 
     /// Server: accepts the pending request with a `101` response, selecting
-    /// a subprotocol if asked. Frames that followed the request are
+    /// a subprotocol if asked; a request with `Expect: 100-continue` (see
+    /// [`Request::expects_continue`](crate::Request::expects_continue)) gets
+    /// `HTTP/1.1 100 Continue` first. Frames that followed the request are
     /// processed by the next [`poll_event`](crate::Connection::poll_event).
     ///
     /// Fails with [`SendError::NoPendingRequest`] unless an
@@ -330,6 +332,7 @@ impl<'a> Sender<'a> {
         let State::RequestReceived {
             head_len,
             key_start,
+            expects_continue,
         } = self.core.state
         else {
             return Err(self.no_request());
@@ -372,7 +375,7 @@ impl<'a> Sender<'a> {
         let extensions = deflate.map(|params| alloc::string::ToString::to_string(&params));
         #[cfg(not(feature = "deflate"))]
         let extensions: Option<String> = None;
-        handshake::write_accept(key, accept, extensions.as_deref(), out);
+        handshake::write_accept(key, accept, extensions.as_deref(), expects_continue, out);
         #[cfg(feature = "deflate")]
         if let Some(params) = deflate {
             let (compression, inflater) = compress::codec(params, &self.core.config.deflate, true);

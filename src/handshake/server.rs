@@ -71,6 +71,14 @@ impl<'a> Request<'a> {
             .and_then(|v| core::str::from_utf8(v).ok())
     }
 
+    /// Whether the request carries `Expect: 100-continue` (RFC 9110
+    /// §10.1.1; the expectation is case-insensitive). Accepting it sends a
+    /// `100 (Continue)` before the `101`, as RFC 9110 §7.8 requires; a
+    /// refusal needs none.
+    pub fn expects_continue(&self) -> bool {
+        self.headers.has_token("expect", "100-continue")
+    }
+
     /// The `Origin` header (sent by browsers; check it to stop cross-site use).
     pub fn origin(&self) -> Option<&'a str> {
         self.header("origin")
@@ -254,19 +262,26 @@ impl<'a> Accept<'a> {
 }
 
 /// Writes the `101 Switching Protocols` response. The caller has checked
-/// the subprotocol and headers.
-///
-/// An `Expect: 100-continue` in the request gets no `100 (Continue)`
-/// first: "A server MAY omit sending a 100 (Continue) response if ... the
-/// framing indicates that there is no content" (RFC 9110 §10.1.1), and an
-/// accepted upgrade request has none (see `check_no_content`).
-/// `extensions` is the negotiated `Sec-WebSocket-Extensions` value, if any.
+/// the subprotocol and headers. `extensions` is the negotiated
+/// `Sec-WebSocket-Extensions` value, if any; `expects_continue`: the
+/// request carries `Expect: 100-continue`.
 pub(crate) fn write_accept(
     key: &[u8],
     accept: &Accept<'_>,
     extensions: Option<&str>,
+    expects_continue: bool,
     out: &mut Vec<u8>,
 ) {
+    if expects_continue {
+        // "A server that receives both an Upgrade and an Expect header
+        // field with the "100-continue" expectation (Section 10.1.1) MUST
+        // send a 100 (Continue) response before sending a 101 (Switching
+        // Protocols) response" (RFC 9110 §7.8). A refusal sends none: "A
+        // server MAY omit sending a 100 (Continue) response if ... the
+        // framing indicates that there is no content" (§10.1.1), and an
+        // upgrade request has none (see `check_no_content`).
+        out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+    }
     out.extend_from_slice(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
     );

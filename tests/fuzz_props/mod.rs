@@ -2399,9 +2399,10 @@ fn check_server_handshake(
         Ev::Request(request) => {
             let head_len = head_end.expect("a Request without a whole head");
             assert!(head_len <= setup.config.max_handshake_size);
-            let start = stream.len() - stream.trim_ascii_start().len();
-            check_request_head(&stream[start..head_len]);
-            let line = String::from_utf8_lossy(&stream[start..head_len]);
+            let head_start = stream.len() - stream.trim_ascii_start().len();
+            let head = &stream[head_start..head_len];
+            check_request_head(head);
+            let line = String::from_utf8_lossy(head);
             let target = line.split(' ').nth(1).expect("a request target");
             assert_eq!(request.path, rfc_resource_name(target), "{target:?}");
             let (result, start) = a.result.expect("the request was answered");
@@ -2411,6 +2412,17 @@ fn check_server_handshake(
                 check_unanswered(setup, stream.len() - head_len, t, answer, end);
                 return;
             }
+            // RFC 9110 §7.8: a server that receives both an Upgrade and
+            // "Expect: 100-continue" MUST send a 100 (Continue) before the
+            // 101; a refusal needs none (§10.1.1: no content).
+            let continued = answer.strip_prefix(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]);
+            let accepting = setup.flags & 0x02 == 0;
+            let expects = expects_continue(head);
+            assert_eq!(continued.is_some(), accepting && expects, "100 (Continue)");
+            let (answer, start) = match continued {
+                Some(rest) => (rest, start + (answer.len() - rest.len())),
+                None => (answer, start),
+            };
             if setup.flags & 0x02 != 0 {
                 let response = parse_response(answer);
                 assert_eq!(response.status, 150 + 2 * u16::from(setup.extra));
@@ -2532,6 +2544,19 @@ fn unfolded_fields(text: &str) -> Vec<(String, String)> {
         ));
     }
     fields
+}
+
+/// Whether a request head expects 100-continue: an `Expect` field lists
+/// `100-continue`, case-insensitively (RFC 9110 §10.1.1).
+fn expects_continue(head: &[u8]) -> bool {
+    unfolded_fields(&String::from_utf8_lossy(head))
+        .iter()
+        .filter(|(n, _)| n == "expect")
+        .flat_map(|(_, v)| v.split(','))
+        .any(|e| {
+            e.trim_matches([' ', '\t'])
+                .eq_ignore_ascii_case("100-continue")
+        })
 }
 
 /// Whether a version is HTTP/1.1 or a later HTTP/1 minor version, which
