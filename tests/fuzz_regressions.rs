@@ -68,7 +68,8 @@ const UNANSWERED: &[u8] = include_bytes!(concat!(
 /// later read gave a 400: the outcome depended on the split (found by
 /// `handshake_server`, which answers with an invalid status so that the
 /// request stays unanswered). Now the next poll after the `Request` refuses
-/// it with `EarlyDataTooLarge` in both cases.
+/// it with `EarlyDataTooLarge` in both cases (an answer given before that
+/// poll succeeds in both: see below).
 #[test]
 fn early_data_bound_does_not_depend_on_the_split() {
     let data = &UNANSWERED[5..];
@@ -102,6 +103,68 @@ fn early_data_bound_does_not_depend_on_the_split() {
 #[test]
 fn early_data_bound_through_the_fuzz_property() {
     props::handshake_server(UNANSWERED);
+}
+
+/// The same request and frame as [`UNANSWERED`], answered with a valid
+/// rejection (492).
+const REJECTED: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fuzz/regressions/handshake_server/split-reject-vs-400"
+));
+
+/// "Bytes fed at once ... or split anywhere give identical events and
+/// output": a caller that answers at the `Request` event must get the same
+/// outcome whether the early frame came in the read of the head or after
+/// the answer. Fed whole, the request was marked refused as it was
+/// reported, so the caller's `reject(492)` failed with `Closed` and the
+/// next poll sent the early-data 400; split after the head, the rejection
+/// went out. Now the bytes that came with the head are judged at the first
+/// poll after the `Request`, so an answer given before it wins either way
+/// (found by `handshake_server`).
+#[test]
+fn an_answer_at_the_request_event_does_not_depend_on_the_split() {
+    let data = &REJECTED[5..];
+    let config = Config::default().max_handshake_size(144).max_headers(16);
+    let head_len = 140;
+    let run = |pieces: &[&[u8]], answer: bool| {
+        let mut conn = Connection::server(config.clone());
+        let mut out = Vec::new();
+        let mut results = Vec::new();
+        for piece in pieces {
+            conn.receive(piece);
+            loop {
+                match conn.poll_event(&mut out) {
+                    Ok(Polled::Event(event, tx)) => {
+                        results.push(format!("{event:?}"));
+                        if answer {
+                            results.push(format!("{:?}", tx.reject(492, &[], b"", &mut out)));
+                        }
+                    }
+                    Ok(Polled::NeedMore | Polled::Done) => break,
+                    Err(e) => results.push(format!("{e:?}")),
+                }
+            }
+        }
+        (results[1..].to_vec(), String::from_utf8(out).unwrap())
+    };
+    let rejected = "HTTP/1.1 492 Status\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+    let whole = run(&[data], true);
+    assert_eq!(whole, (vec!["Ok(())".to_string()], rejected.to_string()));
+    assert_eq!(run(&[&data[..head_len], &data[head_len..]], true), whole);
+    let bytes: Vec<&[u8]> = data.chunks(1).collect();
+    assert_eq!(run(&bytes, true), whole);
+    // Unanswered, the request is refused with the same 400 either way.
+    let refused = run(&[data], false);
+    assert_eq!(refused.0, ["Handshake(EarlyDataTooLarge)"]);
+    assert!(refused.1.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+    assert_eq!(run(&[&data[..head_len], &data[head_len..]], false), refused);
+    assert_eq!(run(&bytes, false), refused);
+}
+
+/// The same input through the `handshake_server` property check.
+#[test]
+fn answer_at_the_request_event_through_the_fuzz_property() {
+    props::handshake_server(REJECTED);
 }
 
 /// A server with permessage-deflate (offer `permessage-deflate`), then two

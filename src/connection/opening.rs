@@ -86,14 +86,11 @@ impl Connection {
         match parsed {
             Ok((request, key)) => {
                 // ReadingRequest -> RequestReceived: the caller decides. The
-                // key stays in the buffer until `accept`: keep where.
+                // key stays in the buffer until `accept`: keep where. Bytes
+                // over the bound that came in the reads of the head are
+                // judged by the next poll (`poll_pending_request`).
                 let key_start = key.as_ptr().addr() - buf.as_ptr().addr();
-                // More than the bound may already follow the head (it came
-                // in the same reads): the same answer as if it came after,
-                // whatever the chunking. The request is still reported;
-                // answering it fails, the next poll refuses it.
-                let overrun = buf.len() - head_len > core.config.max_handshake_size;
-                core.on_request(head_len, key_start, request.expects_continue(), overrun);
+                core.on_request(head_len, key_start, request.expects_continue());
                 Ok(Polled::Event(
                     Event::Request(request),
                     Sender::new(core, buf),
@@ -118,14 +115,40 @@ impl Connection {
     }
 
     /// Server: a request awaits `accept` or `reject`.
-    pub(super) fn poll_pending_request(&mut self) -> Polled<'_> {
+    ///
+    /// What follows its head is bounded by `max_handshake_size` (see
+    /// `takes`). Bytes that came in the same reads as the head are judged
+    /// here, at the first poll after the request was reported, not before:
+    /// the caller's answer given right at the `Request` event then succeeds
+    /// whether those bytes came with the head or after the answer, and a
+    /// request left unanswered is refused with the same 400 either way. The
+    /// bound is checked before the end of the transport, as `takes` checks
+    /// it as the bytes arrive, before the end can be reported.
+    pub(super) fn poll_pending_request(&mut self, out: &mut Vec<u8>) -> Result<Polled<'_>, Error> {
+        let State::RequestReceived { head_len, .. } = self.core.state else {
+            return Ok(Polled::NeedMore);
+        };
+        if self.rx.end - head_len > self.core.config.max_handshake_size {
+            self.core.on_overrun();
+            self.rx.release();
+            return Err(self.refuse_overrun(out));
+        }
         if !self.core.eof {
-            return Polled::NeedMore;
+            return Ok(Polled::NeedMore);
         }
         // RequestReceived -> Closed: the client left before the answer.
         self.rx.release();
         let event = Event::Close(self.core.on_transport_end());
-        Polled::Event(event, Sender::new(&mut self.core, &[]))
+        Ok(Polled::Event(event, Sender::new(&mut self.core, &[])))
+    }
+
+    /// Server: refuses a request that more than the bound followed
+    /// (RequestOverrun -> Failed), with the HTTP error queued.
+    pub(super) fn refuse_overrun(&mut self, out: &mut Vec<u8>) -> Error {
+        let e = HandshakeError::EarlyDataTooLarge;
+        handshake::write_error_response(&e, out);
+        self.core.on_handshake_failed();
+        e.into()
     }
 
     /// Client: looks for a complete response head and validates it, or for
