@@ -167,6 +167,69 @@ fn answer_at_the_request_event_through_the_fuzz_property() {
     props::handshake_server(REJECTED);
 }
 
+/// A `100 Continue`, then a `403` whose `Content-Length: 1` line is
+/// followed by an obs-fold line (` Forbidden`) and a second
+/// `Content-Length: 1`, then 2 bytes of body.
+const FOLDED_LENGTH: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fuzz/regressions/handshake_client/refusal-not-reported"
+));
+
+/// RFC 9112 §5.2: a user agent MUST "replace each received obs-fold with
+/// one or more SP octets prior to interpreting the field value", so the
+/// first `Content-Length` is `1 Forbidden`; and RFC 9112 §6.3: "If a
+/// message is received without Transfer-Encoding and with an invalid
+/// Content-Length header field, then the message framing is invalid ...
+/// If it is in a response message received by a user agent, the user
+/// agent MUST close the connection to the server and discard the received
+/// response". The client took the first line's value, failed to parse it
+/// and waited for the server to close the connection, forever (the oracle
+/// skipped the fold and expected a 1-byte body: wrong too). Now the
+/// refusal's framing is checked as the RFC says, and an invalid one fails
+/// the handshake at once with `Malformed`, whole, split or byte by byte
+/// (found by `handshake_client`).
+#[test]
+fn refusal_with_invalid_content_length_is_reported() {
+    use wstate::{ClientRequest, HandshakeError};
+    let stream = &FOLDED_LENGTH[5..];
+    let run = |pieces: &[&[u8]]| {
+        let request = ClientRequest::new("example.com", "/chat");
+        let mut out = Vec::new();
+        let mut conn =
+            Connection::client(&request, |b| b.fill(1), Config::default(), &mut out).unwrap();
+        out.clear();
+        let mut results = Vec::new();
+        for piece in pieces {
+            conn.receive(piece);
+            loop {
+                match conn.poll_event(&mut out) {
+                    Ok(Polled::Event(event, _)) => results.push(format!("{event:?}")),
+                    Ok(Polled::NeedMore | Polled::Done) => break,
+                    Err(e) => results.push(format!("{e:?}")),
+                }
+            }
+        }
+        assert!(out.is_empty());
+        assert!(conn.should_close_transport());
+        results
+    };
+    let error = Error::Handshake(HandshakeError::Malformed(
+        "invalid Content-Length in a refusal",
+    ));
+    let whole = run(&[stream]);
+    assert_eq!(whole, [format!("{error:?}")]);
+    let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+    assert_eq!(run(&bytes), whole);
+    // Without the body: reported as soon as the head is whole.
+    assert_eq!(run(&[&stream[..stream.len() - 2]]), whole);
+}
+
+/// The same input through the `handshake_client` property check.
+#[test]
+fn refusal_with_invalid_content_length_through_the_fuzz_property() {
+    props::handshake_client(FOLDED_LENGTH);
+}
+
 /// A server with permessage-deflate (offer `permessage-deflate`), then two
 /// masked frames of one compressed binary message: the first (RSV1, no FIN)
 /// inflates to exactly 1024 zeros, the second to `!`. Found by

@@ -450,6 +450,64 @@ fn interim_responses_are_skipped() {
     );
 }
 
+/// How a refusal's body is delimited (RFC 9112 §6.3): its Content-Length,
+/// which may be a list or several lines of the same value; an invalid one
+/// ("the message framing is invalid") fails at once: "the user agent MUST
+/// close the connection to the server and discard the received response".
+/// Fields are unfolded first (RFC 9112 §5.2). A Transfer-Encoding
+/// "overrides the Content-Length": the body runs to the end.
+#[test]
+fn a_refusal_is_framed_by_a_valid_content_length() {
+    let refusal = |fields: &str, body: &str| {
+        format!("HTTP/1.1 403 Forbidden\r\n{fields}\r\n{body}").into_bytes()
+    };
+    let rejected = |input: &[u8], eof: bool| {
+        let t = invariant(client, input, eof);
+        let [Owned::Error(Error::Handshake(HandshakeError::Rejected(r)))] = &t.events[..] else {
+            panic!("{:?}", t.events)
+        };
+        assert!(t.out.is_empty());
+        String::from_utf8(r.body.clone()).unwrap()
+    };
+    for fields in [
+        "Content-Length: 2\r\n",
+        "Content-Length: 2, 2\r\n",
+        "Content-Length: 2,\r\n",
+        "Content-Length: 02\r\n",
+        "Content-Length: 2\r\nContent-Length: 2\r\n",
+        "Content-Length:\r\n 2\r\n",
+    ] {
+        assert_eq!(
+            rejected(&refusal(fields, "noXX"), false),
+            "no",
+            "{fields:?}"
+        );
+    }
+    let invalid = HandshakeError::Malformed("invalid Content-Length in a refusal");
+    for fields in [
+        "Content-Length: +2\r\n",
+        "Content-Length: 2, 3\r\n",
+        "Content-Length: 2\r\nContent-Length: 3\r\n",
+        "Content-Length:\r\n",
+        "Content-Length: ,\r\n",
+        "Content-Length: 2 2\r\n",
+        "Content-Length: 0x2\r\n",
+        "Content-Length: 2\r\n Forbidden\r\n",
+        "Content-Length: 1\r\n Forbidden\r\nContent-Length: 1\r\n",
+    ] {
+        // Reported as soon as the head is whole: no body is waited for.
+        client_fails(&refusal(fields, ""), invalid.clone());
+        client_fails(&refusal(fields, "no"), invalid.clone());
+    }
+    // No length, or a Transfer-Encoding: the body runs to the end.
+    for fields in ["", "Transfer-Encoding: chunked\r\nContent-Length: x\r\n"] {
+        assert_eq!(rejected(&refusal(fields, "no"), true), "no", "{fields:?}");
+    }
+    // 204 and 304 have no body, whatever the fields say.
+    let input = b"HTTP/1.1 204 No Content\r\nContent-Length: x\r\n\r\n";
+    assert_eq!(rejected(input, false), "");
+}
+
 #[test]
 fn obs_fold_in_a_response_is_unfolded() {
     let folded = ACCEPT_101.replace(

@@ -222,7 +222,10 @@ impl Connection {
                     Ok(_) => {}
                     Err(HandshakeError::Rejected(response)) => {
                         // Wait for the body, up to the handshake limit.
-                        let want = body_length(&response).map(|n| n.min(max));
+                        let want = match body_length(&response) {
+                            Ok(want) => want.map(|n| n.min(max)),
+                            Err(e) => return Err(self.give_up(e)),
+                        };
                         self.core.on_rejection(Rejection {
                             response: *response,
                             want,
@@ -293,15 +296,61 @@ impl Connection {
     }
 }
 
-/// How many body bytes a refusal carries: its `Content-Length`, none for
-/// 1xx, 204 and 304 (RFC 9112 §6.3), or `None`: until the transport ends.
-fn body_length(response: &Response) -> Option<usize> {
+/// How many body bytes a refusal carries (RFC 9112 §6.3): none for 1xx,
+/// 204 and 304; with a `Transfer-Encoding`, which "overrides the
+/// Content-Length", or without either field, `None`: until the transport
+/// ends; else its `Content-Length`.
+///
+/// An invalid `Content-Length` fails: "If a message is received without
+/// Transfer-Encoding and with an invalid Content-Length header field, then
+/// the message framing is invalid and the recipient MUST treat it as an
+/// unrecoverable error, unless the field value can be successfully parsed
+/// as a comma-separated list ..., all values in the list are valid, and
+/// all values in the list are the same (in which case, the message is
+/// processed with that single value used as the Content-Length field
+/// value). ... If it is in a response message received by a user agent,
+/// the user agent MUST close the connection to the server and discard the
+/// received response" (RFC 9112 §6.3). The fields were unfolded first (see
+/// `http::unfold`), so a folded value is judged whole. Several lines are
+/// one list (RFC 9110 §5.3); empty elements are skipped (RFC 9110 §5.6.1).
+/// A value too large for memory is as good as infinite: the body read is
+/// bounded anyway.
+fn body_length(response: &Response) -> Result<Option<usize>, HandshakeError> {
     if matches!(response.status, 100..=199 | 204 | 304) {
-        return Some(0);
+        return Ok(Some(0));
     }
-    let chunked = response.header("transfer-encoding").is_some();
-    match response.header("content-length") {
-        Some(v) if !chunked => v.trim().parse().ok(),
-        _ => None,
+    if response.header("transfer-encoding").is_some() {
+        return Ok(None);
     }
+    let invalid = HandshakeError::Malformed("invalid Content-Length in a refusal");
+    let mut fields = response
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .peekable();
+    if fields.peek().is_none() {
+        return Ok(None);
+    }
+    // The value, without leading zeros ("01" and "1" are the same).
+    let mut value: Option<&str> = None;
+    for element in fields.flat_map(|(_, v)| v.split(',')) {
+        let element = element.trim_matches([' ', '\t']);
+        if element.is_empty() {
+            continue;
+        }
+        // Content-Length = 1*DIGIT (RFC 9110 §8.6).
+        if !element.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid);
+        }
+        let digits = element.trim_start_matches('0');
+        if value.is_some_and(|v| v != digits) {
+            return Err(invalid);
+        }
+        value = Some(digits);
+    }
+    // A field with no value at all is not 1*DIGIT either.
+    let digits = value.ok_or(invalid)?;
+    Ok(Some(digits.bytes().fold(0usize, |n, d| {
+        n.saturating_mul(10).saturating_add(usize::from(d - b'0'))
+    })))
 }

@@ -2780,12 +2780,13 @@ pub(crate) fn handshake_client(data: &[u8]) {
                 Some(head_len) => {
                     let head = &stream[head_start..head_len];
                     let body = refusal_body(head, setup.config.max_handshake_size);
-                    let want = body.expect("a whole head was not answered");
+                    let want = match body.expect("a whole head was not answered") {
+                        RefusalBody::Length(n) => n,
+                        RefusalBody::UntilClose => usize::MAX,
+                        RefusalBody::Invalid => panic!("a refusal with invalid framing waits"),
+                    };
                     let have = stream.len() - head_len;
-                    assert!(
-                        have < want.unwrap_or(usize::MAX),
-                        "a whole refusal was not reported"
-                    );
+                    assert!(have < want, "a whole refusal was not reported");
                     assert!(
                         have < setup.config.max_handshake_size,
                         "a refusal's body over the limit buffered"
@@ -2796,19 +2797,25 @@ pub(crate) fn handshake_client(data: &[u8]) {
             assert!(!t.done);
         }
         Some(Ev::Error(Error::Handshake(e))) => {
+            let max = setup.config.max_handshake_size;
+            let body = head_end
+                .filter(|&end| end <= max)
+                .and_then(|end| refusal_body(&stream[head_start..end], max));
             if let HandshakeError::Rejected(response) = e {
                 // The refusal carries its body, as far as the limit allows.
                 let head_len = head_end.expect("a refusal without a whole head");
-                let max = setup.config.max_handshake_size;
-                let want = refusal_body(&stream[head_start..head_len], max)
-                    .expect("a refusal with a status other than 101");
+                let want = match body.expect("a refusal with a status other than 101") {
+                    RefusalBody::Length(n) => n,
+                    RefusalBody::UntilClose => max,
+                    RefusalBody::Invalid => panic!("a refusal with invalid framing reported"),
+                };
                 let after = &stream[head_len..];
-                let n = after.len().min(want.unwrap_or(max));
-                assert!(
-                    setup.eof || n == want.unwrap_or(max),
-                    "refusal reported before its body"
-                );
+                let n = after.len().min(want);
+                assert!(setup.eof || n == want, "refusal reported before its body");
                 assert_eq!(response.body, after[..n], "the refusal's body");
+            } else if body == Some(RefusalBody::Invalid) {
+                // RFC 9112 §6.3: discarded, the connection closed.
+                assert!(matches!(e, HandshakeError::Malformed(_)), "{e:?}");
             }
             assert_eq!(t.events.len(), 1);
             assert_eq!(
@@ -2840,40 +2847,80 @@ pub(crate) fn handshake_client(data: &[u8]) {
     }
 }
 
+/// How a refusal's body is delimited (RFC 9112 §6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RefusalBody {
+    /// This many bytes (at most the handshake limit).
+    Length(usize),
+    /// All until the server closes the connection (at most the limit).
+    UntilClose,
+    /// An invalid Content-Length: "the message framing is invalid", and
+    /// the user agent "MUST close the connection to the server and discard
+    /// the received response" (RFC 9112 §6.3): reported at once, as an
+    /// error, not as the refusal.
+    Invalid,
+}
+
 /// For a response head that refuses the upgrade (a status other than 101),
-/// how many body bytes the client waits for: RFC 9112 §6.3, none for 1xx,
-/// 204 and 304; else `Content-Length` (1*DIGIT) bytes unless there is a
-/// `Transfer-Encoding`; else all until the server closes the connection
-/// (`None`). The client reads at most `max` body bytes. `None` if the head
-/// does not refuse (no status line, or 101).
-#[allow(clippy::option_option, reason = "not a refusal / until the end")]
-fn refusal_body(head: &[u8], max: usize) -> Option<Option<usize>> {
+/// how its body is delimited (RFC 9112 §6.3): none for 1xx, 204 and 304;
+/// with a `Transfer-Encoding`, until the server closes the connection; else
+/// by `Content-Length`, whose lines and comma-separated elements must all
+/// be 1*DIGIT and the same value (empty elements skipped, RFC 9110 §5.6.1),
+/// or the framing is invalid; without one, until the connection closes.
+/// Folded lines are unfolded first: a user agent MUST "replace each
+/// received obs-fold with one or more SP octets prior to interpreting the
+/// field value" (RFC 9112 §5.2). The client reads at most `max` body bytes.
+/// `None` if the head does not refuse (no status line, or 101).
+fn refusal_body(head: &[u8], max: usize) -> Option<RefusalBody> {
     let text = String::from_utf8_lossy(head);
     let status = status_of(&text)?;
     if status == 101 {
         return None;
     }
     if matches!(status, 100..=199 | 204 | 304) {
-        return Some(Some(0));
+        return Some(RefusalBody::Length(0));
     }
-    let mut length = None;
+    let mut fields: Vec<(String, String)> = Vec::new();
     for line in text.split("\r\n").skip(1) {
         if line.starts_with([' ', '\t']) {
-            continue; // a fold continues the previous value
+            if let Some(last) = fields.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(line);
+            }
+            continue;
         }
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };
-        let value = value.trim_matches([' ', '\t']);
-        if name.eq_ignore_ascii_case("transfer-encoding") {
-            return Some(None);
-        }
-        if name.eq_ignore_ascii_case("content-length") && length.is_none() {
-            let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
-            length = Some(digits.then(|| value.parse::<usize>().unwrap_or(usize::MAX)));
-        }
+        fields.push((name.to_ascii_lowercase(), value.to_string()));
     }
-    Some(length.flatten().map(|n| n.min(max)))
+    if fields.iter().any(|(n, _)| n == "transfer-encoding") {
+        return Some(RefusalBody::UntilClose);
+    }
+    let lengths: Vec<&str> = fields
+        .iter()
+        .filter(|(n, _)| n == "content-length")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if lengths.is_empty() {
+        return Some(RefusalBody::UntilClose);
+    }
+    let elements: Vec<&str> = lengths
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(|e| e.trim_matches([' ', '\t']))
+        .filter(|e| !e.is_empty())
+        .collect();
+    let valid = !elements.is_empty()
+        && elements
+            .iter()
+            .all(|e| e.bytes().all(|b| b.is_ascii_digit()));
+    let values: Vec<&str> = elements.iter().map(|e| e.trim_start_matches('0')).collect();
+    if !valid || values.iter().any(|v| *v != values[0]) {
+        return Some(RefusalBody::Invalid);
+    }
+    let n = values[0].parse::<usize>().unwrap_or(usize::MAX);
+    Some(RefusalBody::Length(n.min(max)))
 }
 
 /// The status of a head whose first line is `HTTP/1.x NNN[ reason]`.
