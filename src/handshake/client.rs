@@ -6,7 +6,6 @@ use alloc::vec::Vec;
 
 #[cfg(feature = "deflate")]
 use super::extensions::{DeflateConfig, DeflateParams};
-use super::fields::is_token;
 use super::http::{self, Fields};
 use super::server::check_headers;
 use super::subprotocol;
@@ -77,14 +76,9 @@ pub(crate) fn write_request(
     if !target_ok || !uri::is_valid_host(request.host.as_bytes()) {
         return Err(SendError::InvalidHeader);
     }
-    // §4.1: the elements "MUST be non-empty strings with characters in the
-    // range U+0021 to U+007E not including separator characters ... and
-    // MUST all be unique strings".
-    let protocols = request.subprotocols;
-    for (i, p) in protocols.iter().enumerate() {
-        if !is_token(p.as_bytes()) || protocols[..i].contains(p) {
-            return Err(SendError::InvalidSubprotocol);
-        }
+    // §4.1: distinct tokens (see `check_offered`).
+    if !subprotocol::can_offer(request.subprotocols) {
+        return Err(SendError::InvalidSubprotocol);
     }
     check_headers(request.headers, REQUEST_RESERVED)?;
     let offered = request.subprotocols.join(", ");

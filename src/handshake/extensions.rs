@@ -6,6 +6,8 @@
 use alloc::string::{String, ToString};
 use core::fmt;
 
+use super::fields::is_tchar;
+
 /// The extension name (RFC 7692 §6).
 pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
 
@@ -43,11 +45,6 @@ impl fmt::Display for ExtensionError {
 impl core::error::Error for ExtensionError {}
 
 // ---------------------------------------------------------------- parsing
-
-/// RFC 9110 §5.6.2 `tchar`.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
 
 fn skip_ows(b: &[u8], mut i: usize) -> usize {
     while matches!(b.get(i), Some(b' ' | b'\t')) {

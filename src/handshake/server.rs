@@ -7,8 +7,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::accept_key;
-use super::fields::{is_token, split_list};
+use super::fields::split_list;
 use super::http::{self, Fields};
+use super::subprotocol;
 use super::uri;
 use crate::error::{HandshakeError, SendError};
 
@@ -154,7 +155,10 @@ pub(crate) fn validate_request<'a>(
         return Err(HandshakeError::UnsupportedVersion);
     }
     check_no_content(h)?;
-    check_offered_subprotocols(h)?;
+    // RFC 6455 §4.1: distinct tokens (see `check_offered`); refused with a
+    // 400 by the §4.2.1 rule above.
+    subprotocol::check_offered(h.get_all("sec-websocket-protocol"))
+        .map_err(|_| HandshakeError::InvalidSubprotocol)?;
     // RFC 9112 §3.2.2: "When an origin server receives a request with an
     // absolute-form of request-target, the origin server MUST ignore the
     // received Host header field (if any) and instead use the host
@@ -193,23 +197,6 @@ fn check_no_content(h: Fields<'_>) -> Result<(), HandshakeError> {
         if elements.peek().is_none() || !elements.all(|e| e == b"0") {
             return Err(HandshakeError::RequestContent);
         }
-    }
-    Ok(())
-}
-
-/// "The elements that comprise this value MUST be non-empty strings with
-/// characters in the range U+0021 to U+007E not including separator
-/// characters as defined in [RFC2616] and MUST all be unique strings"
-/// (RFC 6455 §4.1; the ABNF of §4.3: `1#token`). A request that breaks
-/// this is refused (400), per the §4.2.1 rule above.
-fn check_offered_subprotocols(h: Fields<'_>) -> Result<(), HandshakeError> {
-    let mut offered: Vec<&[u8]> = h.list("sec-websocket-protocol").collect();
-    if !offered.iter().all(|p| is_token(p)) {
-        return Err(HandshakeError::InvalidSubprotocol);
-    }
-    offered.sort_unstable();
-    if offered.windows(2).any(|w| w[0] == w[1]) {
-        return Err(HandshakeError::InvalidSubprotocol);
     }
     Ok(())
 }

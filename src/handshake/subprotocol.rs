@@ -4,11 +4,38 @@
 //! \[RFC6455\]", RFC 8441 §5): the offer a client makes and a server
 //! checks, and the choice a server makes and a client checks.
 
-use super::fields::is_token;
+use alloc::vec::Vec;
+
+use super::fields::{is_token, split_list};
 
 /// The peer's subprotocol field breaks RFC 6455; the caller says how.
 #[derive(Debug)]
 pub(crate) struct Refused;
+
+/// "The elements that comprise this value MUST be non-empty strings with
+/// characters in the range U+0021 to U+007E not including separator
+/// characters as defined in \[RFC2616\] and MUST all be unique strings"
+/// (RFC 6455 §4.1; the ABNF of §4.3: `1#token`). `values` are the
+/// `Sec-WebSocket-Protocol` field values of a request, each a list.
+pub(crate) fn check_offered<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<(), Refused> {
+    let mut offered: Vec<&[u8]> = values.flat_map(split_list).collect();
+    if !offered.iter().all(|p| is_token(p)) {
+        return Err(Refused);
+    }
+    offered.sort_unstable();
+    if offered.windows(2).any(|w| w[0] == w[1]) {
+        return Err(Refused);
+    }
+    Ok(())
+}
+
+/// The same rule for what a client is asked to offer.
+pub(crate) fn can_offer(protocols: &[&str]) -> bool {
+    protocols
+        .iter()
+        .enumerate()
+        .all(|(i, p)| is_token(p.as_bytes()) && !protocols[..i].contains(p))
+}
 
 /// The server's choice in a response whose `Sec-WebSocket-Protocol` field
 /// values are `values`, against `offered` (the client's offer, joined with
@@ -44,6 +71,25 @@ pub(crate) fn check_chosen<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offers_are_distinct_tokens() {
+        let ok = |values: &[&[u8]]| check_offered(values.iter().copied()).is_ok();
+        assert!(ok(&[]));
+        assert!(ok(&[b"chat, superchat", b"v2"]));
+        assert!(ok(&[b"chat, Chat"]));
+        assert!(ok(&[b"chat, , v2"]));
+        assert!(!ok(&[b"chat, chat"]));
+        assert!(!ok(&[b"chat", b"chat"]));
+        assert!(!ok(&[b"a b"]));
+        assert!(!ok(&[b"\"chat\""]));
+        assert!(!ok(&[b"a/b"]));
+        assert!(can_offer(&[]));
+        assert!(can_offer(&["chat", "Chat"]));
+        assert!(!can_offer(&["chat", "chat"]));
+        assert!(!can_offer(&[""]));
+        assert!(!can_offer(&["a,b"]));
+    }
 
     #[test]
     fn chosen_is_one_offered_token() {

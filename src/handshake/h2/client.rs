@@ -11,7 +11,6 @@ use crate::config::Config;
 use crate::error::SendError;
 #[cfg(feature = "deflate")]
 use crate::handshake::extensions::{self, DeflateConfig, DeflateParams};
-use crate::handshake::fields::is_token;
 use crate::handshake::{ClientRequest, subprotocol, uri};
 
 /// Names a client's caller may not add to the CONNECT: as for a response,
@@ -53,11 +52,10 @@ pub fn connect(
     {
         return Err(SendError::InvalidHeader);
     }
+    // RFC 6455 §4.1: distinct tokens, as over HTTP/1.1.
     let protocols = request.subprotocols;
-    for (i, p) in protocols.iter().enumerate() {
-        if !is_token(p.as_bytes()) || protocols[..i].contains(p) {
-            return Err(SendError::InvalidSubprotocol);
-        }
+    if !subprotocol::can_offer(protocols) {
+        return Err(SendError::InvalidSubprotocol);
     }
     check_extra_headers(request.headers, REQUEST_RESERVED)?;
     let field = |n: &str, v: &str| (n.to_string(), v.to_string());

@@ -9,11 +9,11 @@ use super::{
 };
 use crate::config::Config;
 use crate::error::SendError;
-use crate::handshake::Accept;
 #[cfg(feature = "deflate")]
 use crate::handshake::extensions::{self, DeflateParams};
-use crate::handshake::fields::{is_token, split_list};
+use crate::handshake::fields::split_list;
 use crate::handshake::uri::{self, ResourceName};
+use crate::handshake::{Accept, subprotocol};
 
 /// A valid extended CONNECT for a WebSocket (RFC 8441 §4, §5), borrowed
 /// from the fields given to [`validate_request`].
@@ -217,8 +217,10 @@ where
             return Err(H2Error::RequestContent);
         }
     }
+    // RFC 6455 §4.1: distinct tokens, as over HTTP/1.1 (see `check_offered`).
     let protocols: Vec<&[u8]> = values(fields, "sec-websocket-protocol").collect();
-    check_offered_subprotocols(&protocols)?;
+    subprotocol::check_offered(protocols.iter().copied())
+        .map_err(|_| H2Error::InvalidSubprotocol)?;
     Ok(Request {
         scheme,
         authority,
@@ -283,22 +285,6 @@ fn check_path_not_empty(scheme: &[u8], path: &[u8]) -> Result<(), H2Error> {
     let http = scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https");
     if http && path.is_empty() {
         return Err(H2Error::Malformed("empty :path"));
-    }
-    Ok(())
-}
-
-/// "The elements that comprise this value MUST be non-empty strings with
-/// characters in the range U+0021 to U+007E not including separator
-/// characters as defined in [RFC2616] and MUST all be unique strings"
-/// (RFC 6455 §4.1), as our HTTP/1.1 server checks them.
-fn check_offered_subprotocols(values: &[&[u8]]) -> Result<(), H2Error> {
-    let mut offered: Vec<&[u8]> = values.iter().flat_map(|v| split_list(v)).collect();
-    if !offered.iter().all(|p| is_token(p)) {
-        return Err(H2Error::InvalidSubprotocol);
-    }
-    offered.sort_unstable();
-    if offered.windows(2).any(|w| w[0] == w[1]) {
-        return Err(H2Error::InvalidSubprotocol);
     }
     Ok(())
 }
