@@ -2919,7 +2919,11 @@ fn refusal_body(head: &[u8], max: usize) -> Option<RefusalBody> {
     if !valid || values.iter().any(|v| *v != values[0]) {
         return Some(RefusalBody::Invalid);
     }
-    let n = values[0].parse::<usize>().unwrap_or(usize::MAX);
+    // All zeros ("0", "00") is 0; a number too large is as good as infinite.
+    let n = match values[0] {
+        "" => 0,
+        v => v.parse::<usize>().unwrap_or(usize::MAX),
+    };
     Some(RefusalBody::Length(n.min(max)))
 }
 
