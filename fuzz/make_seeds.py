@@ -371,6 +371,7 @@ CLIENT_HANDSHAKES = {
     "response-lowercase-and-extra-headers": (0, head(["HTTP/1.1 101 ok", "upgrade: WEBSOCKET", "connection: upgrade",
                                                       "sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "Server: x"])),
     "rejected-403-with-body": (0, b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno"),
+    "rejected-403-invalid-content-length-too-many-headers": (HC_LIMITS, b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2x\r\n\r\nno", 0, (255, 0)),
     "rejected-403-content-length-0-then-bytes": (0, b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\nno"),
     "rejected-403-content-length-list-of-one-value": (0, b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2, 02\r\nContent-Length: 2\r\n\r\nnoXX"),
     "rejected-403-content-lengths-differ-reported-at-once": (0, b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n"),
