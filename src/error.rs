@@ -89,7 +89,8 @@ pub enum HandshakeError {
     UnsupportedVersion,
     /// The server's `Sec-WebSocket-Accept` does not match our key.
     InvalidAccept,
-    /// The server chose a subprotocol we did not offer, or several.
+    /// The server's `Sec-WebSocket-Protocol` is not exactly one of the
+    /// subprotocols we offered: one we did not offer, several, or empty.
     UnexpectedSubprotocol,
     /// The server chose an extension we did not offer.
     UnexpectedExtension,

@@ -68,7 +68,8 @@ const UNANSWERED: &[u8] = include_bytes!(concat!(
 /// later read gave a 400: the outcome depended on the split (found by
 /// `handshake_server`, which answers with an invalid status so that the
 /// request stays unanswered). Now the next poll after the `Request` refuses
-/// it with `EarlyDataTooLarge` in both cases.
+/// it with `EarlyDataTooLarge` in both cases (an answer given before that
+/// poll succeeds in both: see below).
 #[test]
 fn early_data_bound_does_not_depend_on_the_split() {
     let data = &UNANSWERED[5..];
@@ -104,6 +105,133 @@ fn early_data_bound_does_not_depend_on_the_split() {
 #[test]
 fn early_data_bound_through_the_fuzz_property() {
     props::handshake_server(UNANSWERED);
+}
+
+/// The same request and frame as [`UNANSWERED`], answered with a valid
+/// rejection (492).
+const REJECTED: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fuzz/regressions/handshake_server/split-reject-vs-400"
+));
+
+/// "Bytes fed at once ... or split anywhere give identical events and
+/// output": a caller that answers at the `Request` event must get the same
+/// outcome whether the early frame came in the read of the head or after
+/// the answer. Fed whole, the request was marked refused as it was
+/// reported, so the caller's `reject(492)` failed with `Closed` and the
+/// next poll sent the early-data 400; split after the head, the rejection
+/// went out. Now the bytes that came with the head are judged at the first
+/// poll after the `Request`, so an answer given before it wins either way
+/// (found by `handshake_server`).
+#[test]
+fn an_answer_at_the_request_event_does_not_depend_on_the_split() {
+    let data = &REJECTED[5..];
+    let config = Config::default()
+        .with_max_handshake_size(144)
+        .with_max_headers(16);
+    let head_len = 140;
+    let run = |pieces: &[&[u8]], answer: bool| {
+        let mut conn = Connection::server(config.clone());
+        let mut out = Vec::new();
+        let mut results = Vec::new();
+        for piece in pieces {
+            conn.receive(piece);
+            loop {
+                match conn.poll_event(&mut out) {
+                    Polled::Event(event, tx) => {
+                        results.push(format!("{event:?}"));
+                        if answer {
+                            results.push(format!("{:?}", tx.reject(492, &[], b"", &mut out)));
+                        }
+                    }
+                    Polled::NeedMore | Polled::Done => break,
+                    Polled::Failed(e) => results.push(format!("{e:?}")),
+                }
+            }
+        }
+        (results[1..].to_vec(), String::from_utf8(out).unwrap())
+    };
+    let rejected = "HTTP/1.1 492 Status\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+    let whole = run(&[data], true);
+    assert_eq!(whole, (vec!["Ok(())".to_string()], rejected.to_string()));
+    assert_eq!(run(&[&data[..head_len], &data[head_len..]], true), whole);
+    let bytes: Vec<&[u8]> = data.chunks(1).collect();
+    assert_eq!(run(&bytes, true), whole);
+    // Unanswered, the request is refused with the same 400 either way.
+    let refused = run(&[data], false);
+    assert_eq!(refused.0, ["Handshake(EarlyDataTooLarge)"]);
+    assert!(refused.1.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+    assert_eq!(run(&[&data[..head_len], &data[head_len..]], false), refused);
+    assert_eq!(run(&bytes, false), refused);
+}
+
+/// The same input through the `handshake_server` property check.
+#[test]
+fn answer_at_the_request_event_through_the_fuzz_property() {
+    props::handshake_server(REJECTED);
+}
+
+/// A `100 Continue`, then a `403` whose `Content-Length: 1` line is
+/// followed by an obs-fold line (` Forbidden`) and a second
+/// `Content-Length: 1`, then 2 bytes of body.
+const FOLDED_LENGTH: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fuzz/regressions/handshake_client/refusal-not-reported"
+));
+
+/// RFC 9112 §5.2: a user agent MUST "replace each received obs-fold with
+/// one or more SP octets prior to interpreting the field value", so the
+/// first `Content-Length` is `1 Forbidden`; and RFC 9112 §6.3: "If a
+/// message is received without Transfer-Encoding and with an invalid
+/// Content-Length header field, then the message framing is invalid ...
+/// If it is in a response message received by a user agent, the user
+/// agent MUST close the connection to the server and discard the received
+/// response". The client took the first line's value, failed to parse it
+/// and waited for the server to close the connection, forever (the oracle
+/// skipped the fold and expected a 1-byte body: wrong too). Now the
+/// refusal's framing is checked as the RFC says, and an invalid one fails
+/// the handshake at once with `Malformed`, whole, split or byte by byte
+/// (found by `handshake_client`).
+#[test]
+fn refusal_with_invalid_content_length_is_reported() {
+    use wstate::{ClientRequest, HandshakeError};
+    let stream = &FOLDED_LENGTH[5..];
+    let run = |pieces: &[&[u8]]| {
+        let request = ClientRequest::new("example.com", "/chat");
+        let mut out = Vec::new();
+        let mut conn =
+            Connection::client(&request, |b| b.fill(1), Config::default(), &mut out).unwrap();
+        out.clear();
+        let mut results = Vec::new();
+        for piece in pieces {
+            conn.receive(piece);
+            loop {
+                match conn.poll_event(&mut out) {
+                    Polled::Event(event, _) => results.push(format!("{event:?}")),
+                    Polled::NeedMore | Polled::Done => break,
+                    Polled::Failed(e) => results.push(format!("{e:?}")),
+                }
+            }
+        }
+        assert!(out.is_empty());
+        assert!(matches!(conn.poll_event(&mut vec![]), Polled::Done));
+        results
+    };
+    let error = Error::Handshake(HandshakeError::Malformed(
+        "invalid Content-Length in a refusal",
+    ));
+    let whole = run(&[stream]);
+    assert_eq!(whole, [format!("{error:?}")]);
+    let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+    assert_eq!(run(&bytes), whole);
+    // Without the body: reported as soon as the head is whole.
+    assert_eq!(run(&[&stream[..stream.len() - 2]]), whole);
+}
+
+/// The same input through the `handshake_client` property check.
+#[test]
+fn refusal_with_invalid_content_length_through_the_fuzz_property() {
+    props::handshake_client(FOLDED_LENGTH);
 }
 
 /// A server with permessage-deflate (offer `permessage-deflate`), then two

@@ -145,3 +145,63 @@ fn new_open_with_deflate_compresses() {
     assert_eq!(out[0], 0x81);
     assert!(plain.deflate().is_none());
 }
+
+/// What a server's HTTP/2 stack does with each refused request: a
+/// malformed one is a stream error (RST_STREAM with PROTOCOL_ERROR, RFC
+/// 9113 §8.1.1: "Malformed requests or responses that are detected MUST be
+/// treated as a stream error (Section 5.4.2) of type PROTOCOL_ERROR"), with
+/// no status; a well-formed one it does not serve gets a response.
+#[test]
+fn malformed_requests_reset_the_stream_others_get_a_status() {
+    let connect = [
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "https"),
+        (":path", "/echo"),
+        (":authority", "localhost:8443"),
+        ("sec-websocket-version", "13"),
+    ];
+    let without = |name: &str| -> Vec<(&str, &str)> {
+        connect
+            .iter()
+            .filter(|(n, _)| *n != name)
+            .copied()
+            .collect()
+    };
+    let set = |name: &str, value: &'static str| -> Vec<(&'static str, &'static str)> {
+        connect
+            .iter()
+            .map(|&(n, v)| if n == name { (n, value) } else { (n, v) })
+            .collect()
+    };
+    let mut get = set(":method", "GET");
+    get.retain(|(n, _)| *n != ":protocol");
+    let tunnel = [(":method", "CONNECT"), (":authority", "localhost:8443")];
+    // (fields, status; None: reset the stream with PROTOCOL_ERROR)
+    type Fields = Vec<(&'static str, &'static str)>;
+    let cases: Vec<(Fields, Option<u16>)> = vec![
+        // RFC 8441 §4, RFC 9113 §8.3: :protocol on a GET.
+        (set(":method", "GET"), None),
+        // RFC 9113 §8.5: :scheme and :path on a CONNECT without :protocol.
+        (without(":protocol"), None),
+        // RFC 8441 §4: "On requests that contain the :protocol pseudo-header
+        // field, the :scheme and :path pseudo-header fields of the target
+        // URI ... MUST also be included".
+        (without(":path"), None),
+        (without(":scheme"), None),
+        // RFC 9113 §8.3.1: empty :path or :authority.
+        (set(":path", ""), None),
+        (set(":authority", ""), None),
+        // Well-formed, not served.
+        (get, Some(405)),
+        (tunnel.to_vec(), Some(501)),
+        (set(":protocol", "webtransport"), Some(501)),
+        (set(":scheme", "ftp"), Some(400)),
+        (without("sec-websocket-version"), Some(400)),
+    ];
+    for (fields, status) in cases {
+        let e = h2::validate_request(&fields).unwrap_err();
+        assert_eq!(e.is_malformed(), status.is_none(), "{fields:?}: {e}");
+        assert_eq!(e.status(), status, "{fields:?}: {e}");
+    }
+}

@@ -297,6 +297,11 @@ fn request_targets() {
     answer(&input, |r, _, _| {
         assert_eq!((r.path(), r.authority()), ("/", "example.com"));
     });
+    // RFC 6455 §3: "?" only before a non-empty query.
+    let input = request("GET /chat? HTTP/1.1", &[], &[]);
+    answer(&input, |r, _, _| {
+        assert_eq!((r.path(), r.target()), ("/chat", "/chat?"));
+    });
     answer(&get(&[]), |r, _, _| {
         assert_eq!((r.path(), r.authority()), ("/chat", "example.com"));
     });
@@ -311,10 +316,78 @@ fn request_targets() {
     }
 }
 
+/// "A server MUST accept the absolute-form in requests" (RFC 9112 §3.2.2),
+/// also with an empty path: an http(s) URI with "an empty path component"
+/// is the same as one with "/" (RFC 9110 §4.2.3), and RFC 6455 §3 puts "/"
+/// before the query. "When an origin server receives a request with an
+/// absolute-form of request-target, the origin server MUST ignore the
+/// received Host header field (if any) and instead use the host
+/// information of the request-target": `authority()`. A `ws` or `wss` URI
+/// names the same resource (RFC 6455 §3) and is taken too.
+#[test]
+fn absolute_form_with_a_query_and_no_path() {
+    for scheme in ["http", "https", "ws", "wss", "HTTP"] {
+        let target = format!("{scheme}://example.com:8080?x=1");
+        let input = request(
+            &format!("GET {target} HTTP/1.1"),
+            &["Host: other.example"],
+            &["Sec-WebSocket-Protocol: chat"],
+        );
+        accepted_request(&input);
+        let out = answer(&input, |r, tx, out| {
+            assert_eq!(r.path(), "/?x=1");
+            assert_eq!(r.target(), target);
+            assert_eq!(r.authority(), "example.com:8080");
+            assert_eq!(r.host(), Some("other.example"));
+            tx.accept(&Accept::new().subprotocol("chat"), out).unwrap();
+        });
+        let want = ACCEPT_101.replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: chat\r\n\r\n");
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+        let input = request(&format!("GET {scheme}://example.com? HTTP/1.1"), &[], &[]);
+        answer(&input, |r, _, _| assert_eq!(r.path(), "/"));
+    }
+    // The frames after such a request arrive intact, in the read of the
+    // request or in later ones, whole or cut: the name built for the
+    // request is gone once it is answered.
+    let head = request("GET http://example.com?room=12 HTTP/1.1", &[], &[]);
+    let n = head.len();
+    for (text, split) in [("hi", n + 3), ("hi", n), ("a text of some bytes", n + 8)] {
+        let mut input = head.clone();
+        input.extend(c2s(0x81, text.as_bytes()));
+        input.extend(c2s(0x01, b"x"));
+        input.extend(c2s(0x80, b"y"));
+        let mut conn = server();
+        let mut out = vec![];
+        for piece in [&input[..split], &input[split..]] {
+            conn.receive(piece);
+            loop {
+                match conn.poll_event(&mut out) {
+                    Polled::Event(Event::Request(r), tx) => {
+                        assert_eq!(r.path(), "/?room=12");
+                        tx.accept(&Accept::new(), &mut out).unwrap();
+                    }
+                    Polled::Event(Event::Text(t), _) => out.extend_from_slice(t.as_bytes()),
+                    Polled::NeedMore => break,
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{ACCEPT_101}{text}xy")
+        );
+    }
+}
+
 // ---- 8: 1xx and obs-fold on the client ----
 
 /// A client offering `chat` whose nonce makes the RFC 6455 §1.3 key.
 fn client() -> Connection {
+    client_offering(&["chat"])
+}
+
+/// A client offering `protocols` whose nonce makes the RFC 6455 §1.3 key.
+fn client_offering(protocols: &'static [&'static str]) -> Connection {
     let nonce = *b"the sample nonce";
     let mut first = true;
     let entropy = move |b: &mut [u8]| {
@@ -325,7 +398,7 @@ fn client() -> Connection {
             fill_key(b);
         }
     };
-    let r = ClientRequest::new("example.com", "/chat").subprotocols(&["chat"]);
+    let r = ClientRequest::new("example.com", "/chat").subprotocols(protocols);
     Connection::client(&r, entropy, Config::default(), &mut vec![]).unwrap()
 }
 
@@ -377,6 +450,64 @@ fn interim_responses_are_skipped() {
         t.events,
         [Owned::Error(Error::Handshake(HandshakeError::HeadTooLarge))]
     );
+}
+
+/// How a refusal's body is delimited (RFC 9112 §6.3): its Content-Length,
+/// which may be a list or several lines of the same value; an invalid one
+/// ("the message framing is invalid") fails at once: "the user agent MUST
+/// close the connection to the server and discard the received response".
+/// Fields are unfolded first (RFC 9112 §5.2). A Transfer-Encoding
+/// "overrides the Content-Length": the body runs to the end.
+#[test]
+fn a_refusal_is_framed_by_a_valid_content_length() {
+    let refusal = |fields: &str, body: &str| {
+        format!("HTTP/1.1 403 Forbidden\r\n{fields}\r\n{body}").into_bytes()
+    };
+    let rejected = |input: &[u8], eof: bool| {
+        let t = invariant(client, input, eof);
+        let [Owned::Error(Error::Handshake(HandshakeError::Rejected(r)))] = &t.events[..] else {
+            panic!("{:?}", t.events)
+        };
+        assert!(t.out.is_empty());
+        String::from_utf8(r.body.clone()).unwrap()
+    };
+    for fields in [
+        "Content-Length: 2\r\n",
+        "Content-Length: 2, 2\r\n",
+        "Content-Length: 2,\r\n",
+        "Content-Length: 02\r\n",
+        "Content-Length: 2\r\nContent-Length: 2\r\n",
+        "Content-Length:\r\n 2\r\n",
+    ] {
+        assert_eq!(
+            rejected(&refusal(fields, "noXX"), false),
+            "no",
+            "{fields:?}"
+        );
+    }
+    let invalid = HandshakeError::Malformed("invalid Content-Length in a refusal");
+    for fields in [
+        "Content-Length: +2\r\n",
+        "Content-Length: 2, 3\r\n",
+        "Content-Length: 2\r\nContent-Length: 3\r\n",
+        "Content-Length:\r\n",
+        "Content-Length: ,\r\n",
+        "Content-Length: 2 2\r\n",
+        "Content-Length: 0x2\r\n",
+        "Content-Length: 2\r\n Forbidden\r\n",
+        "Content-Length: 1\r\n Forbidden\r\nContent-Length: 1\r\n",
+    ] {
+        // Reported as soon as the head is whole: no body is waited for.
+        client_fails(&refusal(fields, ""), invalid.clone());
+        client_fails(&refusal(fields, "no"), invalid.clone());
+    }
+    // No length, or a Transfer-Encoding: the body runs to the end.
+    for fields in ["", "Transfer-Encoding: chunked\r\nContent-Length: x\r\n"] {
+        assert_eq!(rejected(&refusal(fields, "no"), true), "no", "{fields:?}");
+    }
+    // 204 and 304 have no body, whatever the fields say.
+    let input = b"HTTP/1.1 204 No Content\r\nContent-Length: x\r\n\r\n";
+    assert_eq!(rejected(input, false), "");
 }
 
 #[test]
@@ -581,15 +712,135 @@ fn subprotocol_tokens() {
     });
 }
 
+/// RFC 6455 §4.1: a `Sec-WebSocket-Protocol` in the `101` must name exactly
+/// one subprotocol the client offered ("If the response includes a
+/// |Sec-WebSocket-Protocol| header field and this header field indicates
+/// the use of a subprotocol that was not present in the client's handshake
+/// ..., the client MUST _Fail the WebSocket Connection_"). An empty value
+/// or a bare comma names none: it is no answer, and refused.
+#[test]
+fn the_101_names_exactly_one_offered_subprotocol() {
+    let with = |lines: &[&str]| {
+        let mut fields = String::new();
+        for line in lines {
+            fields.push_str(line);
+            fields.push_str("\r\n");
+        }
+        ACCEPT_101.replace("\r\n\r\n", &format!("\r\n{fields}\r\n"))
+    };
+    let t = client_opens(with(&["Sec-WebSocket-Protocol: chat"]).as_bytes());
+    assert_eq!(t.events.len(), 1);
+    for lines in [
+        &["Sec-WebSocket-Protocol:"][..],
+        &["Sec-WebSocket-Protocol: "],
+        &["Sec-WebSocket-Protocol: ,"],
+        &["Sec-WebSocket-Protocol: chat,"],
+        &["Sec-WebSocket-Protocol: , chat"],
+        &["Sec-WebSocket-Protocol: chat, chat"],
+        &[
+            "Sec-WebSocket-Protocol: chat",
+            "Sec-WebSocket-Protocol: chat",
+        ],
+        &["Sec-WebSocket-Protocol: chat", "Sec-WebSocket-Protocol:"],
+        &["Sec-WebSocket-Protocol: Chat"],
+        &["Sec-WebSocket-Protocol: \"chat\""],
+    ] {
+        client_fails(
+            with(lines).as_bytes(),
+            HandshakeError::UnexpectedSubprotocol,
+        );
+    }
+    // A client that offered none: any such field, even empty, is refused.
+    let bare = || client_offering(&[]);
+    for value in ["", ",", "chat"] {
+        let line = format!("Sec-WebSocket-Protocol: {value}");
+        let t = invariant(bare, with(&[&line]).as_bytes(), false);
+        assert_eq!(
+            t.events,
+            [Owned::Error(Error::Handshake(
+                HandshakeError::UnexpectedSubprotocol
+            ))],
+            "{value:?}"
+        );
+    }
+}
+
 // ---- 12: the smaller ones ----
 
+/// "A server that receives both an Upgrade and an Expect header field with
+/// the "100-continue" expectation (Section 10.1.1) MUST send a 100
+/// (Continue) response before sending a 101 (Switching Protocols)
+/// response" (RFC 9110 §7.8); "The expectation is case-insensitive"
+/// (§10.1.1). A refusal needs no 100: "A server MAY omit sending a 100
+/// (Continue) response if ... the framing indicates that there is no
+/// content" (§10.1.1).
 #[test]
-fn expect_100_continue_gets_the_101_directly() {
-    // RFC 9110 §10.1.1: a 100 may be omitted when there is no content.
-    let out = answer(&get(&["Expect: 100-continue"]), |_, tx, out| {
-        tx.accept(&Accept::new(), out).unwrap()
-    });
-    assert_eq!(String::from_utf8(out).unwrap(), ACCEPT_101);
+fn expect_100_continue_gets_a_100_before_the_101() {
+    const CONTINUE: &str = "HTTP/1.1 100 Continue\r\n\r\n";
+    for expect in [
+        "Expect: 100-continue",
+        "Expect: 100-Continue",
+        "Expect: 100-continue, x-other",
+    ] {
+        let input = get(&[expect, "Sec-WebSocket-Protocol: chat"]);
+        accepted_request(&input);
+        let out = answer(&input, |r, tx, out| {
+            assert!(r.expects_continue());
+            tx.accept(&Accept::new(), out).unwrap();
+        });
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{CONTINUE}{ACCEPT_101}"),
+            "{expect}"
+        );
+        // Also on the path that reads the request again (a subprotocol).
+        let out = answer(&input, |_, tx, out| {
+            tx.accept(&Accept::new().subprotocol("chat"), out).unwrap();
+        });
+        let with_protocol =
+            ACCEPT_101.replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: chat\r\n\r\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{CONTINUE}{with_protocol}")
+        );
+        // A refusal: no 100.
+        let out = answer(&input, |_, tx, out| tx.reject(403, &[], b"", out).unwrap());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        );
+        // An answer that fails writes nothing, the 100 included.
+        let out = answer(&input, |_, tx, out| {
+            let e = tx.accept(&Accept::new().subprotocol("other"), out);
+            assert_eq!(e, Err(SendError::SubprotocolNotOffered));
+        });
+        assert!(out.is_empty());
+    }
+    // Without it, or with another expectation only: the 101 alone.
+    for extra in [&[][..], &["Expect: x-other"], &["X-Expect: 100-continue"]] {
+        let out = answer(&get(extra), |r, tx, out| {
+            assert!(!r.expects_continue());
+            tx.accept(&Accept::new(), out).unwrap();
+        });
+        assert_eq!(String::from_utf8(out).unwrap(), ACCEPT_101, "{extra:?}");
+    }
+    // Our client, asked to send the expectation, skips the 100 and opens.
+    let r = ClientRequest::new("example.com", "/chat").headers(&[("Expect", "100-continue")]);
+    let mut out = vec![];
+    let mut client = Connection::client(&r, fill_key, Config::default(), &mut out).unwrap();
+    let mut server = server();
+    server.receive(&out);
+    let mut answer = vec![];
+    match server.poll_event(&mut answer) {
+        Polled::Event(Event::Request(_), tx) => tx.accept(&Accept::new(), &mut answer).unwrap(),
+        other => panic!("{other:?}"),
+    }
+    assert!(answer.starts_with(CONTINUE.as_bytes()));
+    client.receive(&answer);
+    assert!(matches!(
+        client.poll_event(&mut out),
+        Polled::Event(Event::Accepted(_), _)
+    ));
 }
 
 #[test]

@@ -75,10 +75,15 @@ enum State {
     /// its end already.
     ReadingRequest { scanned: usize },
     /// Server: the request was delivered as an event and awaits `accept` or
-    /// `reject`. Its head stays at the start of the buffer.
-    RequestReceived { head_len: usize, key_start: usize },
-    /// Server: while the request awaited an answer, the client sent more
-    /// than the bound allows; the next poll refuses the request.
+    /// `reject`. Its head stays at the start of the buffer; `expects_continue`:
+    /// it carries `Expect: 100-continue`.
+    RequestReceived {
+        head_len: usize,
+        key_start: usize,
+        expects_continue: bool,
+    },
+    /// Server: while the request awaited an answer, more than the bound
+    /// followed its head; the next poll refuses the request.
     RequestOverrun,
     /// Client: the request is sent; reading the response head.
     ReadingResponse(Box<ClientHandshake>),
@@ -430,8 +435,9 @@ impl Connection {
     /// Whether `n` more received bytes are kept. Dropped after the end;
     /// while a request awaits `accept` what follows its head is bounded (a
     /// server that authenticates before accepting must not buffer without
-    /// limit): over it, RequestReceived -> RequestOverrun. `already` of
-    /// them are in the buffer already.
+    /// limit): new bytes over it, RequestReceived -> RequestOverrun. `already`
+    /// of them are in the buffer already. (Bytes that came in the reads of
+    /// the head are judged by the next poll: see `poll_pending_request`.)
     fn takes(&mut self, n: usize, already: usize) -> bool {
         if n > 0 {
             self.core.timers.on_receive();
@@ -441,8 +447,8 @@ impl Connection {
             _ if self.core.eof => false,
             State::RequestReceived { head_len, .. } => {
                 let early = self.rx.end - already - head_len + n;
-                if early > self.core.config.max_handshake_size {
-                    self.core.state = State::RequestOverrun;
+                if n > 0 && early > self.core.config.max_handshake_size {
+                    self.core.on_overrun();
                     self.rx.release();
                     return false;
                 }
@@ -611,14 +617,8 @@ impl Connection {
         match self.core.state {
             State::Open | State::CloseSent => {}
             State::ReadingRequest { .. } => return self.poll_request(out),
-            State::RequestReceived { .. } => return Ok(self.poll_pending_request()),
-            State::RequestOverrun => {
-                // RequestOverrun -> Failed, with the HTTP error queued.
-                let e = HandshakeError::EarlyDataTooLarge;
-                handshake::write_error_response(&e, out);
-                self.core.state = State::Failed;
-                return Err(e.into());
-            }
+            State::RequestReceived { .. } => return self.poll_pending_request(out),
+            State::RequestOverrun => return Err(self.refuse_overrun(out)),
             State::ReadingResponse(_) | State::ReadingRejection(_) => {
                 return self.poll_response();
             }
@@ -728,16 +728,19 @@ impl Connection {
 
 impl Core {
     /// The request is valid (ReadingRequest -> RequestReceived): the caller
-    /// decides; or RequestOverrun if more than the bound already follows.
-    fn on_request(&mut self, head_len: usize, key_start: usize, overrun: bool) {
-        self.state = if overrun {
-            State::RequestOverrun
-        } else {
-            State::RequestReceived {
-                head_len,
-                key_start,
-            }
+    /// decides.
+    fn on_request(&mut self, head_len: usize, key_start: usize, expects_continue: bool) {
+        self.state = State::RequestReceived {
+            head_len,
+            key_start,
+            expects_continue,
         };
+    }
+
+    /// More than the bound follows the unanswered request's head
+    /// (RequestReceived -> RequestOverrun): the next poll refuses it.
+    fn on_overrun(&mut self) {
+        self.state = State::RequestOverrun;
     }
 
     /// The opening handshake failed (ReadingRequest | ReadingResponse |

@@ -71,24 +71,25 @@ impl Connection {
         // in place, borrowed by the request and read again by `accept`.
         self.rx.pos = head_len;
         let Self { rx, core } = self;
-        let buf = rx.received();
+        let buf = &rx.buf[..rx.end];
+        // A resource name that is not a slice of the head is built in
+        // `text`, unused until the connection opens; it is cleared by the
+        // next poll, as a text message handed out from there is.
+        rx.message_delivered = true;
         let parsed = http::parse_head(&buf[start..head_len], core.config.max_headers)
             .map_err(|e| match e {
                 HandshakeError::HeadTooLarge => http::request_too_large(&buf[start..head_len], max),
                 e => e,
             })
-            .and_then(handshake::validate_request);
+            .and_then(|head| handshake::validate_request(head, &mut rx.text));
         match parsed {
             Ok((request, key)) => {
                 // ReadingRequest -> RequestReceived: the caller decides. The
-                // key stays in the buffer until `accept`: keep where.
+                // key stays in the buffer until `accept`: keep where. Bytes
+                // over the bound that came in the reads of the head are
+                // judged by the next poll (`poll_pending_request`).
                 let key_start = key.as_ptr().addr() - buf.as_ptr().addr();
-                // More than the bound may already follow the head (it came
-                // in the same reads): the same answer as if it came after,
-                // whatever the chunking. The request is still reported;
-                // answering it fails, the next poll refuses it.
-                let overrun = buf.len() - head_len > core.config.max_handshake_size;
-                core.on_request(head_len, key_start, overrun);
+                core.on_request(head_len, key_start, request.expects_continue());
                 Ok(Polled::Event(
                     Event::Request(request),
                     Sender::new(core, buf),
@@ -113,14 +114,40 @@ impl Connection {
     }
 
     /// Server: a request awaits `accept` or `reject`.
-    pub(super) fn poll_pending_request(&mut self) -> Polled<'_> {
+    ///
+    /// What follows its head is bounded by `max_handshake_size` (see
+    /// `takes`). Bytes that came in the same reads as the head are judged
+    /// here, at the first poll after the request was reported, not before:
+    /// the caller's answer given right at the `Request` event then succeeds
+    /// whether those bytes came with the head or after the answer, and a
+    /// request left unanswered is refused with the same 400 either way. The
+    /// bound is checked before the end of the transport, as `takes` checks
+    /// it as the bytes arrive, before the end can be reported.
+    pub(super) fn poll_pending_request(&mut self, out: &mut Vec<u8>) -> Result<Polled<'_>, Error> {
+        let State::RequestReceived { head_len, .. } = self.core.state else {
+            return Ok(Polled::NeedMore);
+        };
+        if self.rx.end - head_len > self.core.config.max_handshake_size {
+            self.core.on_overrun();
+            self.rx.release();
+            return Err(self.refuse_overrun(out));
+        }
         if !self.core.eof {
-            return Polled::NeedMore;
+            return Ok(Polled::NeedMore);
         }
         // RequestReceived -> Closed: the client left before the answer.
         self.rx.release();
         let event = Event::Close(self.core.on_transport_end());
-        Polled::Event(event, Sender::new(&mut self.core, &[]))
+        Ok(Polled::Event(event, Sender::new(&mut self.core, &[])))
+    }
+
+    /// Server: refuses a request that more than the bound followed
+    /// (RequestOverrun -> Failed), with the HTTP error queued.
+    pub(super) fn refuse_overrun(&mut self, out: &mut Vec<u8>) -> Error {
+        let e = HandshakeError::EarlyDataTooLarge;
+        handshake::write_error_response(&e, out);
+        self.core.on_handshake_failed();
+        e.into()
     }
 
     /// Client: looks for a complete response head and validates it, or for
@@ -190,7 +217,10 @@ impl Connection {
                     Ok(None) => {}
                     Err(HandshakeError::Rejected(response)) => {
                         // Wait for the body, up to the handshake limit.
-                        let want = body_length(&response).map(|n| n.min(max));
+                        let want = match body_length(&response) {
+                            Ok(want) => want.map(|n| n.min(max)),
+                            Err(e) => return Err(self.give_up(e)),
+                        };
                         self.core.on_rejection(Rejection {
                             response: *response,
                             want,
@@ -260,15 +290,61 @@ impl Connection {
     }
 }
 
-/// How many body bytes a refusal carries: its `Content-Length`, none for
-/// 1xx, 204 and 304 (RFC 9112 §6.3), or `None`: until the transport ends.
-fn body_length(response: &Response) -> Option<usize> {
+/// How many body bytes a refusal carries (RFC 9112 §6.3): none for 1xx,
+/// 204 and 304; with a `Transfer-Encoding`, which "overrides the
+/// Content-Length", or without either field, `None`: until the transport
+/// ends; else its `Content-Length`.
+///
+/// An invalid `Content-Length` fails: "If a message is received without
+/// Transfer-Encoding and with an invalid Content-Length header field, then
+/// the message framing is invalid and the recipient MUST treat it as an
+/// unrecoverable error, unless the field value can be successfully parsed
+/// as a comma-separated list ..., all values in the list are valid, and
+/// all values in the list are the same (in which case, the message is
+/// processed with that single value used as the Content-Length field
+/// value). ... If it is in a response message received by a user agent,
+/// the user agent MUST close the connection to the server and discard the
+/// received response" (RFC 9112 §6.3). The fields were unfolded first (see
+/// `http::unfold`), so a folded value is judged whole. Several lines are
+/// one list (RFC 9110 §5.3); empty elements are skipped (RFC 9110 §5.6.1).
+/// A value too large for memory is as good as infinite: the body read is
+/// bounded anyway.
+fn body_length(response: &Response) -> Result<Option<usize>, HandshakeError> {
     if matches!(response.status, 100..=199 | 204 | 304) {
-        return Some(0);
+        return Ok(Some(0));
     }
-    let chunked = response.header("transfer-encoding").is_some();
-    match response.header("content-length") {
-        Some(v) if !chunked => v.trim().parse().ok(),
-        _ => None,
+    if response.header("transfer-encoding").is_some() {
+        return Ok(None);
     }
+    let invalid = HandshakeError::Malformed("invalid Content-Length in a refusal");
+    let mut fields = response
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .peekable();
+    if fields.peek().is_none() {
+        return Ok(None);
+    }
+    // The value, without leading zeros ("01" and "1" are the same).
+    let mut value: Option<&str> = None;
+    for element in fields.flat_map(|(_, v)| v.split(',')) {
+        let element = element.trim_matches([' ', '\t']);
+        if element.is_empty() {
+            continue;
+        }
+        // Content-Length = 1*DIGIT (RFC 9110 §8.6).
+        if !element.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid);
+        }
+        let digits = element.trim_start_matches('0');
+        if value.is_some_and(|v| v != digits) {
+            return Err(invalid);
+        }
+        value = Some(digits);
+    }
+    // A field with no value at all is not 1*DIGIT either.
+    let digits = value.ok_or(invalid)?;
+    Ok(Some(digits.bytes().fold(0usize, |n, d| {
+        n.saturating_mul(10).saturating_add(usize::from(d - b'0'))
+    })))
 }

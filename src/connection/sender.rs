@@ -3,7 +3,7 @@
 //! the opening handshake's answers; the state transitions they cause are
 //! `Core` methods in `mod.rs`.
 
-use alloc::string::ToString;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use super::recv::Kind;
@@ -287,7 +287,9 @@ impl<'a> Sender<'a> {
     }
 
     /// Server: accepts the pending request with a `101` response, selecting
-    /// a subprotocol if asked. Frames that followed the request are
+    /// a subprotocol if asked; a request with `Expect: 100-continue` (see
+    /// [`Request::expects_continue`](crate::Request::expects_continue)) gets
+    /// `HTTP/1.1 100 Continue` first. Frames that followed the request are
     /// processed by the next [`poll_event`](crate::Connection::poll_event).
     ///
     /// Fails with [`SendError::NoPendingRequest`] unless an
@@ -315,6 +317,7 @@ impl<'a> Sender<'a> {
         let State::RequestReceived {
             head_len,
             key_start,
+            expects_continue,
         } = self.core.state
         else {
             return Err(self.no_request());
@@ -333,8 +336,9 @@ impl<'a> Sender<'a> {
             // Only a chosen subprotocol or an extension needs the request
             // again.
             let start = http::empty_lines(head);
+            let mut resource = String::new();
             let (request, _) = http::parse_head(&head[start..], config.max_headers)
-                .and_then(handshake::validate_request)
+                .and_then(|head| handshake::validate_request(head, &mut resource))
                 .map_err(|_| SendError::NoPendingRequest)?;
             handshake::check_accept(&request, accept)?;
             if let Some(ours) = config.deflate() {
@@ -348,7 +352,7 @@ impl<'a> Sender<'a> {
             .get(key_start..key_start + 24)
             .ok_or(SendError::NoPendingRequest)?;
         let extensions = deflate.map(|params| params.to_string());
-        handshake::write_accept(key, accept, extensions.as_deref(), out);
+        handshake::write_accept(key, accept, extensions.as_deref(), expects_continue, out);
         if let Some((compression, inflater)) =
             deflate.and_then(|params| deflate::codec(params, &self.core.config.deflate, true))
         {

@@ -5,9 +5,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::extensions::{DeflateConfig, DeflateParams};
-use super::fields::is_token;
 use super::http::{self, Fields};
 use super::server::check_headers;
+use super::subprotocol;
 use super::uri;
 use crate::error::{HandshakeError, Response, SendError};
 
@@ -75,14 +75,9 @@ pub(crate) fn write_request(
     if !target_ok || !uri::is_valid_host(request.host.as_bytes()) {
         return Err(SendError::InvalidHeader);
     }
-    // §4.1: the elements "MUST be non-empty strings with characters in the
-    // range U+0021 to U+007E not including separator characters ... and
-    // MUST all be unique strings".
-    let protocols = request.subprotocols;
-    for (i, p) in protocols.iter().enumerate() {
-        if !is_token(p.as_bytes()) || protocols[..i].contains(p) {
-            return Err(SendError::InvalidSubprotocol);
-        }
+    // §4.1: distinct tokens (see `check_offered`).
+    if !subprotocol::can_offer(request.subprotocols) {
+        return Err(SendError::InvalidSubprotocol);
     }
     check_headers(request.headers, REQUEST_RESERVED)?;
     let offered = request.subprotocols.join(", ");
@@ -198,18 +193,9 @@ pub(crate) fn validate_response<'a>(
     let deflate =
         super::extensions::validate_response(h.get_all("sec-websocket-extensions"), deflate)
             .map_err(|_| HandshakeError::UnexpectedExtension)?;
-    let mut protocols = h.list("sec-websocket-protocol");
-    let subprotocol = match (protocols.next(), protocols.next()) {
-        (None, _) => None,
-        (Some(p), None) => {
-            let p = core::str::from_utf8(p).map_err(|_| HandshakeError::UnexpectedSubprotocol)?;
-            if !offered.split(", ").any(|o| o == p) {
-                return Err(HandshakeError::UnexpectedSubprotocol);
-            }
-            Some(p)
-        }
-        (Some(_), Some(_)) => return Err(HandshakeError::UnexpectedSubprotocol),
-    };
+    // §4.1: one of the offered subprotocols, exactly (see `check_chosen`).
+    let subprotocol = subprotocol::check_chosen(h.get_all("sec-websocket-protocol"), offered)
+        .map_err(|_| HandshakeError::UnexpectedSubprotocol)?;
     Ok(Accepted {
         subprotocol,
         headers: h,

@@ -6,6 +6,7 @@
 use alloc::string::{String, ToString};
 use core::fmt;
 
+use super::fields::is_tchar;
 pub(crate) use crate::config::DeflateConfig;
 #[cfg(test)]
 use crate::deflate::Codec;
@@ -46,11 +47,6 @@ impl fmt::Display for ExtensionError {
 impl core::error::Error for ExtensionError {}
 
 // ---------------------------------------------------------------- parsing
-
-/// RFC 9110 §5.6.2 `tchar`.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
 
 fn skip_ows(b: &[u8], mut i: usize) -> usize {
     while matches!(b.get(i), Some(b' ' | b'\t')) {

@@ -115,26 +115,37 @@ impl Scheme {
 
 /// Why an extended CONNECT request, or the response to one, is refused.
 ///
-/// A server answers a request error with [`status`](Self::status) and
-/// [`response_headers`](Self::response_headers), or, for a
-/// [`malformed`](Self::is_malformed) request, may instead reset the stream
-/// with `PROTOCOL_ERROR` (RFC 9113 §8.1.1: "Malformed requests or responses
-/// that are detected MUST be treated as a stream error (Section 5.4.2) of
-/// type PROTOCOL_ERROR. ... For malformed requests, a server MAY send an
-/// HTTP response prior to closing or resetting the stream"). A client fails
-/// the connection: it resets the stream (`CANCEL`) and builds none.
+/// How the caller's HTTP/2 stack answers it:
+///
+/// * A [`Malformed`](Self::Malformed) message ([`is_malformed`](Self::is_malformed)):
+///   reset the stream with `RST_STREAM(PROTOCOL_ERROR)`, the server and the
+///   client alike. "Malformed requests or responses that are detected MUST
+///   be treated as a stream error (Section 5.4.2) of type PROTOCOL_ERROR"
+///   (RFC 9113 §8.1.1); [`status`](Self::status) is `None`: no response is
+///   owed ("For malformed requests, a server MAY send an HTTP response
+///   prior to closing or resetting the stream", a 400 if one is sent).
+/// * Any other request error is a well-formed request the server refuses:
+///   answer [`status`](Self::status) with
+///   [`response_headers`](Self::response_headers), ending the stream.
+/// * Any other response error: the client fails the WebSocket connection,
+///   resets the stream (`CANCEL`) and builds none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum H2Error {
     /// Not a well-formed HTTP/2 message (RFC 9113 §8.1.1): an invalid field
-    /// name or value, a pseudo-header field repeated, unknown, missing or
-    /// after a regular field, a connection-specific field, or `:authority`
-    /// and `host` that differ. Says which.
+    /// name or value, a pseudo-header field repeated, unknown, missing,
+    /// empty where it may not be, or after a regular field, `:protocol` on
+    /// a method other than `CONNECT` (RFC 8441 §4), `:scheme` or `:path` on
+    /// a `CONNECT` without `:protocol` (RFC 9113 §8.5), a
+    /// connection-specific field, or `:authority` and `host` that differ.
+    /// Says which. Reset the stream with `PROTOCOL_ERROR`; no status.
     Malformed(&'static str),
-    /// `:method` is not `CONNECT` (405, with `allow: CONNECT`).
+    /// A well-formed request whose `:method` is not `CONNECT` (405, with
+    /// `allow: CONNECT`).
     MethodNotConnect,
-    /// A `CONNECT` without `:protocol`: a request for a TCP tunnel, which a
-    /// WebSocket endpoint does not provide (501).
+    /// A well-formed `CONNECT` without `:protocol` (only `:authority`, RFC
+    /// 9113 §8.5): a request for a TCP tunnel, which a WebSocket endpoint
+    /// does not provide (501).
     NotExtendedConnect,
     /// `:protocol` is not `websocket` (501).
     UnsupportedProtocol,
@@ -157,7 +168,8 @@ pub enum H2Error {
     RequestContent,
     /// Client: the server answered this status, not a 2xx.
     Rejected(u16),
-    /// Client: the server chose a subprotocol not offered, or several.
+    /// Client: the server's `sec-websocket-protocol` is not exactly one of
+    /// the subprotocols offered: one not offered, several, or empty.
     UnexpectedSubprotocol,
     /// Client: the server answered an extension not offered, or invalid
     /// permessage-deflate parameters.
@@ -165,7 +177,9 @@ pub enum H2Error {
 }
 
 impl H2Error {
-    /// The status a server answers with; `None` for the client's errors.
+    /// The status a server answers with; `None` for a malformed request
+    /// (reset the stream with `PROTOCOL_ERROR`, see [`H2Error`]) and for the
+    /// client's errors.
     ///
     /// A version error gets 400, not the 426 of HTTP/1.1: "The server MUST
     /// send an Upgrade header field in a 426 response" (RFC 9110
@@ -176,7 +190,10 @@ impl H2Error {
         match self {
             Self::MethodNotConnect => Some(405),
             Self::NotExtendedConnect | Self::UnsupportedProtocol => Some(501),
-            Self::Rejected(_) | Self::UnexpectedSubprotocol | Self::UnexpectedExtension => None,
+            Self::Malformed(_)
+            | Self::Rejected(_)
+            | Self::UnexpectedSubprotocol
+            | Self::UnexpectedExtension => None,
             _ => Some(400),
         }
     }
@@ -196,8 +213,9 @@ impl H2Error {
         }
     }
 
-    /// Whether this is a malformed message, which a server may answer by
-    /// resetting the stream with `PROTOCOL_ERROR` (RFC 9113 §8.1.1).
+    /// Whether this is a malformed message, which the receiver (server or
+    /// client) treats as a stream error of type `PROTOCOL_ERROR`: it resets
+    /// the stream with `RST_STREAM(PROTOCOL_ERROR)` (RFC 9113 §8.1.1).
     pub const fn is_malformed(&self) -> bool {
         matches!(self, Self::Malformed(_))
     }

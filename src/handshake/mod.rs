@@ -11,6 +11,7 @@ mod fields;
 pub mod h2;
 pub(crate) mod http;
 mod server;
+mod subprotocol;
 mod uri;
 mod url;
 

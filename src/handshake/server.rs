@@ -1,13 +1,15 @@
 //! The server's side of the opening handshake: validating the client's
 //! request (RFC 6455 §4.2.1) and writing the `101` or an error response.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::accept_key;
-use super::fields::{is_token, split_list};
+use super::fields::split_list;
 use super::http::{self, Fields};
+use super::subprotocol;
 use super::uri;
 use crate::error::{HandshakeError, SendError};
 
@@ -29,13 +31,15 @@ impl<'a> Request<'a> {
 
     /// The resource name (RFC 6455 §3): path and query, e.g.
     /// `/chat?room=1`, also for an absolute-form target
-    /// (`GET ws://example.com/chat?room=1`), and `/` for an empty path.
+    /// (`GET http://example.com/chat?room=1`); `/` for an empty path
+    /// (`GET http://example.com?room=1` names `/?room=1`), and no `?` for
+    /// an empty query (`GET /chat?` names `/chat`).
     pub fn path(&self) -> &'a str {
         self.resource
     }
 
-    /// The request target exactly as sent: the resource name, or an
-    /// absolute URI.
+    /// The request target exactly as sent: origin-form (`/chat?room=1`) or
+    /// absolute-form (`http://example.com/chat?room=1`).
     pub fn target(&self) -> &'a str {
         self.target
     }
@@ -66,6 +70,14 @@ impl<'a> Request<'a> {
     pub fn host(&self) -> Option<&'a str> {
         self.header("host")
             .and_then(|v| core::str::from_utf8(v).ok())
+    }
+
+    /// Whether the request carries `Expect: 100-continue` (RFC 9110
+    /// §10.1.1; the expectation is case-insensitive). Accepting it sends a
+    /// `100 (Continue)` before the `101`, as RFC 9110 §7.8 requires; a
+    /// refusal needs none.
+    pub fn expects_continue(&self) -> bool {
+        self.headers.has_token("expect", "100-continue")
     }
 
     /// The `Origin` header (sent by browsers; check it to stop cross-site use).
@@ -99,9 +111,13 @@ impl<'a> Request<'a> {
 /// components of the handshake, the server MUST stop processing the
 /// client's handshake and return an HTTP response with an appropriate error
 /// code (such as 400 Bad Request)" (§4.2.1).
-pub(crate) fn validate_request(
-    head: http::Head<'_>,
-) -> Result<(Request<'_>, &[u8]), HandshakeError> {
+///
+/// A resource name that is not a slice of the head (an absolute-form
+/// target with a query but no path) is written into `scratch`.
+pub(crate) fn validate_request<'a>(
+    head: http::Head<'a>,
+    scratch: &'a mut String,
+) -> Result<(Request<'a>, &'a [u8]), HandshakeError> {
     let (method, target) = http::parse_request_line(head.first)?;
     let h = head.fields;
     if method != "GET" {
@@ -139,7 +155,16 @@ pub(crate) fn validate_request(
         return Err(HandshakeError::UnsupportedVersion);
     }
     check_no_content(h)?;
-    check_offered_subprotocols(h)?;
+    // RFC 6455 §4.1: distinct tokens (see `check_offered`); refused with a
+    // 400 by the §4.2.1 rule above.
+    subprotocol::check_offered(h.get_all("sec-websocket-protocol"))
+        .map_err(|_| HandshakeError::InvalidSubprotocol)?;
+    // RFC 9112 §3.2.2: "When an origin server receives a request with an
+    // absolute-form of request-target, the origin server MUST ignore the
+    // received Host header field (if any) and instead use the host
+    // information of the request-target." The Host field is still checked
+    // above: RFC 9112 §3.2's 400 is for "any HTTP/1.1 request message" that
+    // lacks one or has an invalid one.
     let authority = match parsed.authority {
         Some(authority) => authority,
         // Valid, so ASCII.
@@ -149,7 +174,7 @@ pub(crate) fn validate_request(
         Request {
             method,
             target,
-            resource: parsed.resource,
+            resource: parsed.resource.as_str(scratch),
             authority,
             headers: h,
         },
@@ -172,23 +197,6 @@ fn check_no_content(h: Fields<'_>) -> Result<(), HandshakeError> {
         if elements.peek().is_none() || !elements.all(|e| e == b"0") {
             return Err(HandshakeError::RequestContent);
         }
-    }
-    Ok(())
-}
-
-/// "The elements that comprise this value MUST be non-empty strings with
-/// characters in the range U+0021 to U+007E not including separator
-/// characters as defined in [RFC2616] and MUST all be unique strings"
-/// (RFC 6455 §4.1; the ABNF of §4.3: `1#token`). A request that breaks
-/// this is refused (400), per the §4.2.1 rule above.
-fn check_offered_subprotocols(h: Fields<'_>) -> Result<(), HandshakeError> {
-    let mut offered: Vec<&[u8]> = h.list("sec-websocket-protocol").collect();
-    if !offered.iter().all(|p| is_token(p)) {
-        return Err(HandshakeError::InvalidSubprotocol);
-    }
-    offered.sort_unstable();
-    if offered.windows(2).any(|w| w[0] == w[1]) {
-        return Err(HandshakeError::InvalidSubprotocol);
     }
     Ok(())
 }
@@ -241,19 +249,26 @@ impl<'a> Accept<'a> {
 }
 
 /// Writes the `101 Switching Protocols` response. The caller has checked
-/// the subprotocol and headers.
-///
-/// An `Expect: 100-continue` in the request gets no `100 (Continue)`
-/// first: "A server MAY omit sending a 100 (Continue) response if ... the
-/// framing indicates that there is no content" (RFC 9110 §10.1.1), and an
-/// accepted upgrade request has none (see `check_no_content`).
-/// `extensions` is the negotiated `Sec-WebSocket-Extensions` value, if any.
+/// the subprotocol and headers. `extensions` is the negotiated
+/// `Sec-WebSocket-Extensions` value, if any; `expects_continue`: the
+/// request carries `Expect: 100-continue`.
 pub(crate) fn write_accept(
     key: &[u8],
     accept: &Accept<'_>,
     extensions: Option<&str>,
+    expects_continue: bool,
     out: &mut Vec<u8>,
 ) {
+    if expects_continue {
+        // "A server that receives both an Upgrade and an Expect header
+        // field with the "100-continue" expectation (Section 10.1.1) MUST
+        // send a 100 (Continue) response before sending a 101 (Switching
+        // Protocols) response" (RFC 9110 §7.8). A refusal sends none: "A
+        // server MAY omit sending a 100 (Continue) response if ... the
+        // framing indicates that there is no content" (§10.1.1), and an
+        // upgrade request has none (see `check_no_content`).
+        out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+    }
     out.extend_from_slice(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
     );

@@ -2,6 +2,8 @@
 //! `Host` field value, the request target, and the path and query a client
 //! may send.
 
+use alloc::string::String;
+
 use crate::error::HandshakeError;
 
 /// `unreserved` (RFC 3986 §2.3).
@@ -163,17 +165,69 @@ fn is_ipv4(s: &[u8]) -> bool {
     parts == 4
 }
 
+/// The resource name (RFC 6455 §3) of a path and query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ResourceName<'a> {
+    /// It is this slice of the path and query (or `/`).
+    Sent(&'a str),
+    /// The path is empty and the query is not: `/` followed by this, the
+    /// `?` and the query.
+    SlashThen(&'a str),
+}
+
+impl<'s> ResourceName<'s> {
+    /// The name: a slice of what was sent, or written into `to` (cleared
+    /// first) when it is not one.
+    pub(crate) fn as_str<'a>(self, to: &'a mut String) -> &'a str
+    where
+        's: 'a,
+    {
+        match self {
+            Self::Sent(name) => name,
+            Self::SlashThen(query) => {
+                to.clear();
+                to.push('/');
+                to.push_str(query);
+                to
+            }
+        }
+    }
+}
+
+/// The resource name of `path_and_query` (a path, possibly empty, then an
+/// optional `?` and query): "The "resource-name" ... can be constructed by
+/// concatenating the following: "/" if the path component is empty; the
+/// path component; "?" if the query component is non-empty; the query
+/// component" (RFC 6455 §3). So `/chat?` names `/chat`, and `?x=1` names
+/// `/?x=1`.
+pub(crate) fn resource_name(path_and_query: &str) -> ResourceName<'_> {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    match (path.is_empty(), query.is_empty()) {
+        (true, true) => ResourceName::Sent("/"),
+        (true, false) => ResourceName::SlashThen(path_and_query),
+        (false, true) => ResourceName::Sent(path),
+        (false, false) => ResourceName::Sent(path_and_query),
+    }
+}
+
 /// A request target the server accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Target<'a> {
-    /// The resource name: path and query, starting with `/`.
-    pub(crate) resource: &'a str,
+    /// The resource name.
+    pub(crate) resource: ResourceName<'a>,
     /// The authority of an absolute-form target.
     pub(crate) authority: Option<&'a str>,
 }
 
 /// Parses a request target (RFC 9112 §3.2): origin-form, or absolute-form
-/// with a `ws`, `wss`, `http` or `https` URI. The asterisk-form belongs to
+/// with a `ws`, `wss`, `http` or `https` URI. "A server MUST accept the
+/// absolute-form in requests even though most HTTP/1.1 clients will only
+/// send the absolute-form to a proxy" (RFC 9112 §3.2.2); RFC 6455 §4.2.1
+/// names an "absolute HTTP/HTTPS URI containing the /resource name/", and a
+/// `ws` or `wss` URI names the same resource (RFC 6455 §3), so both are
+/// taken too. The asterisk-form belongs to
 /// OPTIONS and the authority-form to CONNECT; neither names a resource to
 /// upgrade, so both are refused, as is any fragment (the request-target
 /// grammar has none, and RFC 6455 §3: fragment identifiers "MUST NOT be
@@ -189,7 +243,7 @@ pub(crate) fn parse_target(t: &str) -> Result<Target<'_>, HandshakeError> {
             return Err(InvalidTarget("invalid character in the request target"));
         }
         return Ok(Target {
-            resource: t,
+            resource: resource_name(t),
             authority: None,
         });
     }
@@ -225,16 +279,11 @@ pub(crate) fn parse_target(t: &str) -> Result<Target<'_>, HandshakeError> {
     if !is_path_and_query(resource.as_bytes()) {
         return Err(InvalidTarget("invalid character in the request target"));
     }
-    let resource = match resource.as_bytes().first() {
-        // RFC 6455 §3: an empty path is "/".
-        None => "/",
-        Some(b'/') => resource,
-        // `ws://host?query`: the resource name would be "/?query", which is
-        // not a part of the target to borrow. Rare enough to refuse.
-        _ => return Err(InvalidTarget("absolute-form with a query but no path")),
-    };
+    // "http" or "https" URIs "with an empty path component" are
+    // equivalent to a path of "/" (RFC 9110 §4.2.3); RFC 6455 §3 builds
+    // the resource name the same way for ws and wss.
     Ok(Target {
-        resource,
+        resource: resource_name(resource),
         authority: Some(authority),
     })
 }
@@ -296,16 +345,52 @@ mod tests {
     }
 
     #[test]
+    fn resource_names() {
+        use ResourceName::{Sent, SlashThen};
+        for (sent, name) in [
+            ("", Sent("/")),
+            ("?", Sent("/")),
+            ("/", Sent("/")),
+            ("/?", Sent("/")),
+            ("/chat", Sent("/chat")),
+            ("/chat?", Sent("/chat")),
+            ("/chat?x=1", Sent("/chat?x=1")),
+            ("/chat??", Sent("/chat??")),
+            ("?x=1", SlashThen("?x=1")),
+            ("??", SlashThen("??")),
+        ] {
+            assert_eq!(resource_name(sent), name, "{sent:?}");
+        }
+        let mut to = String::from("old");
+        assert_eq!(SlashThen("?x=1").as_str(&mut to), "/?x=1");
+        assert_eq!(Sent("/a").as_str(&mut to), "/a");
+    }
+
+    #[test]
     fn targets() {
+        use ResourceName::{Sent, SlashThen};
         let t = parse_target("/chat?x=1").unwrap();
-        assert_eq!((t.resource, t.authority), ("/chat?x=1", None));
+        assert_eq!((t.resource, t.authority), (Sent("/chat?x=1"), None));
+        let t = parse_target("/chat?").unwrap();
+        assert_eq!((t.resource, t.authority), (Sent("/chat"), None));
         let t = parse_target("ws://example.com/chat?x=1").unwrap();
         assert_eq!(
             (t.resource, t.authority),
-            ("/chat?x=1", Some("example.com"))
+            (Sent("/chat?x=1"), Some("example.com"))
         );
         let t = parse_target("HTTPS://[::1]:8443").unwrap();
-        assert_eq!((t.resource, t.authority), ("/", Some("[::1]:8443")));
+        assert_eq!((t.resource, t.authority), (Sent("/"), Some("[::1]:8443")));
+        for scheme in ["http", "https", "ws", "wss"] {
+            let target = alloc::format!("{scheme}://example.com?x=1");
+            let t = parse_target(&target).unwrap();
+            assert_eq!(
+                (t.resource, t.authority),
+                (SlashThen("?x=1"), Some("example.com"))
+            );
+            let target = alloc::format!("{scheme}://example.com?");
+            let t = parse_target(&target).unwrap();
+            assert_eq!((t.resource, t.authority), (Sent("/"), Some("example.com")));
+        }
         for bad in [
             "*",
             "example.com:80",
@@ -317,7 +402,6 @@ mod tests {
             "ftp://example.com/",
             "ws://user@example.com/",
             "ws:///chat",
-            "ws://example.com?x",
         ] {
             assert!(parse_target(bad).is_err(), "{bad}");
         }

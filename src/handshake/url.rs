@@ -6,6 +6,7 @@ use alloc::string::String;
 use core::fmt;
 
 use super::client::ClientRequest;
+use super::uri::ResourceName;
 
 /// A parsed WebSocket URL.
 ///
@@ -98,15 +99,16 @@ impl<'a> WsUrl<'a> {
         if !super::uri::is_path_and_query(resource.as_bytes()) {
             return Err(UrlError::Path);
         }
-        let resource = match resource.as_bytes().first() {
-            None => Cow::Borrowed("/"),
-            Some(b'?') => {
-                let mut r = String::with_capacity(resource.len() + 1);
+        // RFC 6455 §3: "/" for an empty path, and "?" only before a
+        // non-empty query.
+        let resource = match super::uri::resource_name(resource) {
+            ResourceName::Sent(name) => Cow::Borrowed(name),
+            ResourceName::SlashThen(query) => {
+                let mut r = String::with_capacity(query.len() + 1);
                 r.push('/');
-                r.push_str(resource);
+                r.push_str(query);
                 Cow::Owned(r)
             }
-            Some(_) => Cow::Borrowed(resource),
         };
         Ok(Self {
             secure,
@@ -243,6 +245,28 @@ mod tests {
             ("ws://h:9001/chat", false, "h", 9001, "h:9001", "/chat"),
             ("ws://h:80/a/b?c=d&e", false, "h", 80, "h:80", "/a/b?c=d&e"),
             ("ws://h?x=1", false, "h", 80, "h", "/?x=1"),
+            // RFC 6455 §3: "?" only for a non-empty query.
+            (
+                "ws://example.com/chat?",
+                false,
+                "example.com",
+                80,
+                "example.com",
+                "/chat",
+            ),
+            (
+                "wss://example.com/chat?",
+                true,
+                "example.com",
+                443,
+                "example.com",
+                "/chat",
+            ),
+            ("ws://h?", false, "h", 80, "h", "/"),
+            ("wss://h:8443?", true, "h", 8443, "h:8443", "/"),
+            ("ws://h/?", false, "h", 80, "h", "/"),
+            ("ws://h/a??", false, "h", 80, "h", "/a??"),
+            ("wss://h?x", true, "h", 443, "h", "/?x"),
             ("wss://h:/p", true, "h", 443, "h:", "/p"),
             (
                 "ws://127.0.0.1:1/",

@@ -2076,8 +2076,8 @@ fn rfc_host(v: &[u8]) -> bool {
 
 /// The request target (RFC 9112 §3.2): origin-form, or absolute-form with
 /// a `ws`, `wss`, `http` or `https` URI (RFC 6455 §3), no userinfo (RFC
-/// 9110 §4.2.4), no fragment; an absolute-form resource starts with `/` or
-/// is empty.
+/// 9110 §4.2.4), no fragment. "A server MUST accept the absolute-form"
+/// (RFC 9112 §3.2.2), with an empty path too (`http://h?q`).
 fn rfc_target(t: &[u8]) -> bool {
     if t.contains(&b'#') {
         return false;
@@ -2098,10 +2098,32 @@ fn rfc_target(t: &[u8]) -> bool {
         .position(|&b| b == b'/' || b == b'?')
         .unwrap_or(rest.len());
     let (authority, resource) = rest.split_at(end);
-    !authority.contains(&b'@')
-        && rfc_host(authority)
-        && rfc_path_and_query(resource)
-        && resource.first().is_none_or(|&b| b == b'/')
+    !authority.contains(&b'@') && rfc_host(authority) && rfc_path_and_query(resource)
+}
+
+/// The resource name of an accepted target (RFC 6455 §3): "/" if the path
+/// component is empty, the path, "?" if the query component is non-empty,
+/// the query.
+fn rfc_resource_name(target: &str) -> String {
+    let lower = target.to_ascii_lowercase();
+    let after_scheme = ["ws://", "wss://", "http://", "https://"]
+        .iter()
+        .find_map(|s| lower.strip_prefix(s))
+        .map(|rest| &target[target.len() - rest.len()..]);
+    let path_and_query = match after_scheme {
+        Some(rest) => &rest[rest.find(['/', '?']).unwrap_or(rest.len())..],
+        None => target,
+    };
+    let (path, query) = match path_and_query.find('?') {
+        Some(i) => (&path_and_query[..i], &path_and_query[i + 1..]),
+        None => (path_and_query, ""),
+    };
+    let mut name = String::from(if path.is_empty() { "/" } else { path });
+    if !query.is_empty() {
+        name.push('?');
+        name.push_str(query);
+    }
+    name
 }
 
 /// The RFC 6455 §4.2.1 acceptance rule, with the RFC 9110/9112 rules the
@@ -2304,29 +2326,19 @@ fn server_answers(
     a: &mut ServerAnswer,
     early: usize,
 ) {
-    if early > setup.config.max_handshake_size() {
-        // More than the bound already follows the head: too late to
-        // answer; the next poll refuses the request (checked later).
-        let start = out.len();
-        assert_eq!(
-            conn.sender().accept(&Accept::new(), out),
-            Err(SendError::Closed)
-        );
-        assert_eq!(
-            conn.sender().reject(403, &[], b"", out),
-            Err(SendError::Closed)
-        );
-        assert_eq!(out.len(), start);
-        a.result = Some((Err(SendError::Closed), start));
-        return;
-    }
     // The request is gone from the event once we answer; check it through
     // a fresh look: poll_event says NeedMore while it awaits an answer.
-    let polled = conn.poll_event(out);
-    assert!(
-        matches!(polled, Polled::NeedMore),
-        "a second event before answering: {polled:?}"
-    );
+    // Unless more than the bound already follows the head (it came in the
+    // reads of the head): that poll would refuse the request. An answer
+    // given before it succeeds, as it does when those bytes come after
+    // the answer: whether an answer succeeds does not depend on the split.
+    if early <= setup.config.max_handshake_size() {
+        let polled = conn.poll_event(out);
+        assert!(
+            matches!(polled, Polled::NeedMore),
+            "a second event before answering: {polled:?}"
+        );
+    }
     assert_eq!(conn.state(), ConnectionState::Connecting);
     // Sending before the handshake completed is refused.
     let before = out.len();
@@ -2423,11 +2435,14 @@ fn check_server_handshake(
             }
         }
         Ev::Request(request) => {
-            assert!(!request.path.is_empty());
             let head_len = head_end.expect("a Request without a whole head");
             assert!(head_len <= setup.config.max_handshake_size());
-            let start = stream.len() - stream.trim_ascii_start().len();
-            check_request_head(&stream[start..head_len]);
+            let head_start = stream.len() - stream.trim_ascii_start().len();
+            let head = &stream[head_start..head_len];
+            check_request_head(head);
+            let line = String::from_utf8_lossy(head);
+            let target = line.split(' ').nth(1).expect("a request target");
+            assert_eq!(request.path, rfc_resource_name(target), "{target:?}");
             let (result, start) = a.result.expect("the request was answered");
             assert_eq!(t.out[..start].len(), 0, "output before the answer");
             let answer = &t.out[start..];
@@ -2435,6 +2450,17 @@ fn check_server_handshake(
                 check_unanswered(setup, stream.len() - head_len, t, answer, end);
                 return;
             }
+            // RFC 9110 §7.8: a server that receives both an Upgrade and
+            // "Expect: 100-continue" MUST send a 100 (Continue) before the
+            // 101; a refusal needs none (§10.1.1: no content).
+            let continued = answer.strip_prefix(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]);
+            let accepting = setup.flags & 0x02 == 0;
+            let expects = expects_continue(head);
+            assert_eq!(continued.is_some(), accepting && expects, "100 (Continue)");
+            let (answer, start) = match continued {
+                Some(rest) => (rest, start + (answer.len() - rest.len())),
+                None => (answer, start),
+            };
             if setup.flags & 0x02 != 0 {
                 let response = parse_response(answer);
                 assert_eq!(response.status, 150 + 2 * u16::from(setup.extra));
@@ -2556,6 +2582,19 @@ fn unfolded_fields(text: &str) -> Vec<(String, String)> {
         ));
     }
     fields
+}
+
+/// Whether a request head expects 100-continue: an `Expect` field lists
+/// `100-continue`, case-insensitively (RFC 9110 §10.1.1).
+fn expects_continue(head: &[u8]) -> bool {
+    unfolded_fields(&String::from_utf8_lossy(head))
+        .iter()
+        .filter(|(n, _)| n == "expect")
+        .flat_map(|(_, v)| v.split(','))
+        .any(|e| {
+            e.trim_matches([' ', '\t'])
+                .eq_ignore_ascii_case("100-continue")
+        })
 }
 
 /// Whether a version is HTTP/1.1 or a later HTTP/1 minor version, which
@@ -2783,12 +2822,13 @@ pub(crate) fn handshake_client(data: &[u8]) {
                 Some(head_len) => {
                     let head = &stream[head_start..head_len];
                     let body = refusal_body(head, setup.config.max_handshake_size());
-                    let want = body.expect("a whole head was not answered");
+                    let want = match body.expect("a whole head was not answered") {
+                        RefusalBody::Length(n) => n,
+                        RefusalBody::UntilClose => usize::MAX,
+                        RefusalBody::Invalid => panic!("a refusal with invalid framing waits"),
+                    };
                     let have = stream.len() - head_len;
-                    assert!(
-                        have < want.unwrap_or(usize::MAX),
-                        "a whole refusal was not reported"
-                    );
+                    assert!(have < want, "a whole refusal was not reported");
                     assert!(
                         have < setup.config.max_handshake_size(),
                         "a refusal's body over the limit buffered"
@@ -2799,19 +2839,34 @@ pub(crate) fn handshake_client(data: &[u8]) {
             assert!(!t.done);
         }
         Some(Ev::Error(Error::Handshake(e))) => {
+            let max = setup.config.max_handshake_size();
+            let body = head_end
+                .filter(|&end| end <= max)
+                .and_then(|end| refusal_body(&stream[head_start..end], max));
             if let HandshakeError::Rejected(response) = e {
                 // The refusal carries its body, as far as the limit allows.
                 let head_len = head_end.expect("a refusal without a whole head");
-                let max = setup.config.max_handshake_size();
-                let want = refusal_body(&stream[head_start..head_len], max)
-                    .expect("a refusal with a status other than 101");
+                let want = match body.expect("a refusal with a status other than 101") {
+                    RefusalBody::Length(n) => n,
+                    RefusalBody::UntilClose => max,
+                    RefusalBody::Invalid => panic!("a refusal with invalid framing reported"),
+                };
                 let after = &stream[head_len..];
-                let n = after.len().min(want.unwrap_or(max));
-                assert!(
-                    setup.eof || n == want.unwrap_or(max),
-                    "refusal reported before its body"
-                );
+                let n = after.len().min(want);
+                assert!(setup.eof || n == want, "refusal reported before its body");
                 assert_eq!(response.body, after[..n], "the refusal's body");
+            } else if body == Some(RefusalBody::Invalid) {
+                // RFC 9112 §6.3: discarded, the connection closed (unless the
+                // head broke a limit or the syntax first).
+                assert!(
+                    matches!(
+                        e,
+                        HandshakeError::Malformed(_)
+                            | HandshakeError::TooManyHeaders
+                            | HandshakeError::HeadTooLarge
+                    ),
+                    "{e:?}"
+                );
             }
             assert_eq!(t.events.len(), 1);
             assert_eq!(
@@ -2843,40 +2898,84 @@ pub(crate) fn handshake_client(data: &[u8]) {
     }
 }
 
+/// How a refusal's body is delimited (RFC 9112 §6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RefusalBody {
+    /// This many bytes (at most the handshake limit).
+    Length(usize),
+    /// All until the server closes the connection (at most the limit).
+    UntilClose,
+    /// An invalid Content-Length: "the message framing is invalid", and
+    /// the user agent "MUST close the connection to the server and discard
+    /// the received response" (RFC 9112 §6.3): reported at once, as an
+    /// error, not as the refusal.
+    Invalid,
+}
+
 /// For a response head that refuses the upgrade (a status other than 101),
-/// how many body bytes the client waits for: RFC 9112 §6.3, none for 1xx,
-/// 204 and 304; else `Content-Length` (1*DIGIT) bytes unless there is a
-/// `Transfer-Encoding`; else all until the server closes the connection
-/// (`None`). The client reads at most `max` body bytes. `None` if the head
-/// does not refuse (no status line, or 101).
-#[allow(clippy::option_option, reason = "not a refusal / until the end")]
-fn refusal_body(head: &[u8], max: usize) -> Option<Option<usize>> {
+/// how its body is delimited (RFC 9112 §6.3): none for 1xx, 204 and 304;
+/// with a `Transfer-Encoding`, until the server closes the connection; else
+/// by `Content-Length`, whose lines and comma-separated elements must all
+/// be 1*DIGIT and the same value (empty elements skipped, RFC 9110 §5.6.1),
+/// or the framing is invalid; without one, until the connection closes.
+/// Folded lines are unfolded first: a user agent MUST "replace each
+/// received obs-fold with one or more SP octets prior to interpreting the
+/// field value" (RFC 9112 §5.2). The client reads at most `max` body bytes.
+/// `None` if the head does not refuse (no status line, or 101).
+fn refusal_body(head: &[u8], max: usize) -> Option<RefusalBody> {
     let text = String::from_utf8_lossy(head);
     let status = status_of(&text)?;
     if status == 101 {
         return None;
     }
     if matches!(status, 100..=199 | 204 | 304) {
-        return Some(Some(0));
+        return Some(RefusalBody::Length(0));
     }
-    let mut length = None;
+    let mut fields: Vec<(String, String)> = Vec::new();
     for line in text.split("\r\n").skip(1) {
         if line.starts_with([' ', '\t']) {
-            continue; // a fold continues the previous value
+            if let Some(last) = fields.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(line);
+            }
+            continue;
         }
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };
-        let value = value.trim_matches([' ', '\t']);
-        if name.eq_ignore_ascii_case("transfer-encoding") {
-            return Some(None);
-        }
-        if name.eq_ignore_ascii_case("content-length") && length.is_none() {
-            let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
-            length = Some(digits.then(|| value.parse::<usize>().unwrap_or(usize::MAX)));
-        }
+        fields.push((name.to_ascii_lowercase(), value.to_string()));
     }
-    Some(length.flatten().map(|n| n.min(max)))
+    if fields.iter().any(|(n, _)| n == "transfer-encoding") {
+        return Some(RefusalBody::UntilClose);
+    }
+    let lengths: Vec<&str> = fields
+        .iter()
+        .filter(|(n, _)| n == "content-length")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if lengths.is_empty() {
+        return Some(RefusalBody::UntilClose);
+    }
+    let elements: Vec<&str> = lengths
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(|e| e.trim_matches([' ', '\t']))
+        .filter(|e| !e.is_empty())
+        .collect();
+    let valid = !elements.is_empty()
+        && elements
+            .iter()
+            .all(|e| e.bytes().all(|b| b.is_ascii_digit()));
+    let values: Vec<&str> = elements.iter().map(|e| e.trim_start_matches('0')).collect();
+    if !valid || values.iter().any(|v| *v != values[0]) {
+        return Some(RefusalBody::Invalid);
+    }
+    // All zeros ("0", "00") is 0; a number too large is as good as infinite.
+    let n = match values[0] {
+        "" => 0,
+        v => v.parse::<usize>().unwrap_or(usize::MAX),
+    };
+    Some(RefusalBody::Length(n.min(max)))
 }
 
 /// The status of a head whose first line is `HTTP/1.x NNN[ reason]`.
@@ -2940,11 +3039,15 @@ fn check_101(head: &[u8], offered: &[&str], chosen: Option<&str>) {
         tokens("sec-websocket-extensions").is_empty(),
         "an extension we did not offer"
     );
-    let protocols = tokens("sec-websocket-protocol");
-    assert!(protocols.len() <= 1, "several subprotocols: {protocols:?}");
-    assert_eq!(protocols.first().map(String::as_str), chosen);
-    if let Some(p) = chosen {
-        assert!(offered.contains(&p), "{p} was not offered");
+    // RFC 6455 §4.1, §4.2.2: no field, or one field holding exactly one of
+    // the offered tokens (not empty, not a list).
+    match all("sec-websocket-protocol")[..] {
+        [] => assert_eq!(chosen, None),
+        [p] => {
+            assert!(offered.contains(&p), "{p:?} was not offered");
+            assert_eq!(chosen, Some(p));
+        }
+        ref several => panic!("several subprotocol fields: {several:?}"),
     }
 }
 

@@ -10,8 +10,7 @@ use super::{
 use crate::config::Config;
 use crate::error::SendError;
 use crate::handshake::extensions::{self, DeflateConfig, DeflateParams};
-use crate::handshake::fields::{is_token, split_list};
-use crate::handshake::{ClientRequest, uri};
+use crate::handshake::{ClientRequest, subprotocol, uri};
 
 /// Names a client's caller may not add to the CONNECT: as for a response,
 /// and `host`, which "Clients MUST NOT generate ... that differs from the
@@ -52,11 +51,10 @@ pub fn connect(
     {
         return Err(SendError::InvalidHeader);
     }
+    // RFC 6455 §4.1: distinct tokens, as over HTTP/1.1.
     let protocols = request.subprotocols;
-    for (i, p) in protocols.iter().enumerate() {
-        if !is_token(p.as_bytes()) || protocols[..i].contains(p) {
-            return Err(SendError::InvalidSubprotocol);
-        }
+    if !subprotocol::can_offer(protocols) {
+        return Err(SendError::InvalidSubprotocol);
     }
     check_extra_headers(request.headers, REQUEST_RESERVED)?;
     let field = |n: &str, v: &str| (n.to_string(), v.to_string());
@@ -153,22 +151,11 @@ impl Connect {
         let answered = values(fields, "sec-websocket-extensions");
         let deflate = extensions::validate_response(answered, self.deflate.as_ref())
             .map_err(|_| H2Error::UnexpectedExtension)?;
-        // "If the response includes a |Sec-WebSocket-Protocol| header field
-        // and this header field indicates the use of a subprotocol that was
-        // not present in the client's handshake ..., the client MUST _Fail
-        // the WebSocket Connection_" (RFC 6455 §4.1); one value only.
-        let mut chosen = values(fields, "sec-websocket-protocol").flat_map(split_list);
-        let subprotocol = match (chosen.next(), chosen.next()) {
-            (None, _) => None,
-            (Some(p), None) => {
-                let p = core::str::from_utf8(p).map_err(|_| H2Error::UnexpectedSubprotocol)?;
-                if !self.subprotocols().any(|o| o == p) {
-                    return Err(H2Error::UnexpectedSubprotocol);
-                }
-                Some(p)
-            }
-            (Some(_), Some(_)) => return Err(H2Error::UnexpectedSubprotocol),
-        };
+        // RFC 6455 §4.1: exactly one of the offered subprotocols, once, as
+        // over HTTP/1.1 (see `check_chosen`).
+        let subprotocol =
+            subprotocol::check_chosen(values(fields, "sec-websocket-protocol"), &self.offered)
+                .map_err(|_| H2Error::UnexpectedSubprotocol)?;
         Ok(Accepted {
             status,
             subprotocol,

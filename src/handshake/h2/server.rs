@@ -10,8 +10,9 @@ use super::{
 use crate::config::Config;
 use crate::error::SendError;
 use crate::handshake::extensions::{self, DeflateParams};
-use crate::handshake::fields::{is_token, split_list};
-use crate::handshake::{Accept, uri};
+use crate::handshake::fields::split_list;
+use crate::handshake::uri::{self, ResourceName};
+use crate::handshake::{Accept, subprotocol};
 
 /// A valid extended CONNECT for a WebSocket (RFC 8441 §4, §5), borrowed
 /// from the fields given to [`validate_request`].
@@ -40,7 +41,7 @@ impl<'a> Request<'a> {
     }
 
     /// The resource name (RFC 6455 §3): `:path`, path and query, starting
-    /// with `/`.
+    /// with `/`, without the `?` of an empty query.
     pub fn path(&self) -> &'a str {
         self.path
     }
@@ -129,14 +130,48 @@ where
     // unless they are CONNECT requests (Section 8.5). An HTTP request that
     // omits mandatory pseudo-header fields is malformed".
     let method = p.method.ok_or(H2Error::Malformed("missing :method"))?;
-    if method != b"CONNECT" {
-        return Err(H2Error::MethodNotConnect);
-    }
+    let protocol = match (method == b"CONNECT", p.protocol) {
+        (true, Some(protocol)) => protocol,
+        // RFC 8441 §4: ":protocol ... indicating the desired protocol to be
+        // spoken on the tunnel created by CONNECT"; on another method it is
+        // no defined pseudo-header field, and RFC 9113 §8.3: "Endpoints MUST
+        // treat a request or response that contains undefined or invalid
+        // pseudo-header fields as malformed".
+        (false, Some(_)) => {
+            return Err(H2Error::Malformed(
+                ":protocol in a request other than CONNECT",
+            ));
+        }
+        (false, None) => {
+            // A well-formed request for something else (RFC 9113 §8.3.1,
+            // above): 405.
+            let scheme = p.scheme.ok_or(H2Error::Malformed("missing :scheme"))?;
+            let path = p.path.ok_or(H2Error::Malformed("missing :path"))?;
+            check_path_not_empty(scheme, path)?;
+            return Err(H2Error::MethodNotConnect);
+        }
+        (true, None) => {
+            // A CONNECT for a TCP tunnel: "The :scheme and :path
+            // pseudo-header fields MUST be omitted. ... The :authority
+            // pseudo-header field contains the host and port to connect to
+            // ... A CONNECT request that does not conform to these
+            // restrictions is malformed" (RFC 9113 §8.5). A well-formed one
+            // asks for a tunnel we do not provide: 501.
+            if p.scheme.is_some() || p.path.is_some() {
+                return Err(H2Error::Malformed(
+                    ":scheme or :path in a CONNECT without :protocol",
+                ));
+            }
+            if p.authority.is_none() {
+                return Err(H2Error::Malformed("CONNECT without :authority"));
+            }
+            return Err(H2Error::NotExtendedConnect);
+        }
+    };
     // RFC 8441 §5: "The :protocol pseudo-header field MUST be included in
     // the CONNECT request, and it MUST have a value of "websocket" to
     // initiate a WebSocket connection on an HTTP/2 stream." (Upgrade
     // tokens, like RFC 6455's Upgrade value, compare case-insensitively.)
-    let protocol = p.protocol.ok_or(H2Error::NotExtendedConnect)?;
     if !protocol.eq_ignore_ascii_case(b"websocket") {
         return Err(H2Error::UnsupportedProtocol);
     }
@@ -145,6 +180,7 @@ where
     // (see Section 5) MUST also be included."
     let scheme = p.scheme.ok_or(H2Error::Malformed("missing :scheme"))?;
     let path = p.path.ok_or(H2Error::Malformed("missing :path"))?;
+    check_path_not_empty(scheme, path)?;
     // §5: the scheme "MUST be "https" for "wss"-schemed WebSockets and
     // "http" for "ws"-schemed WebSockets". Schemes are case-insensitive
     // (RFC 3986 §3.1).
@@ -155,7 +191,11 @@ where
     } else {
         return Err(H2Error::InvalidScheme);
     };
-    let path = check_path(path)?;
+    // RFC 6455 §3: "?" only before a non-empty query (`/chat?` names
+    // `/chat`); `:path` starts with "/", so the path is never empty.
+    let ResourceName::Sent(path) = uri::resource_name(check_path(path)?) else {
+        return Err(H2Error::InvalidPath("not starting with '/'"));
+    };
     let authority = request_authority(fields, p.authority)?;
     let mut versions = values(fields, "sec-websocket-version");
     if versions.next() != Some(b"13") || versions.next().is_some() {
@@ -170,8 +210,10 @@ where
             return Err(H2Error::RequestContent);
         }
     }
+    // RFC 6455 §4.1: distinct tokens, as over HTTP/1.1 (see `check_offered`).
     let protocols: Vec<&[u8]> = values(fields, "sec-websocket-protocol").collect();
-    check_offered_subprotocols(&protocols)?;
+    subprotocol::check_offered(protocols.iter().copied())
+        .map_err(|_| H2Error::InvalidSubprotocol)?;
     Ok(Request {
         scheme,
         authority,
@@ -189,10 +231,9 @@ where
 /// component (including "http" and "https"), the request MUST contain
 /// either an :authority pseudo-header field or a Host header field. If
 /// these fields are present, they MUST NOT be empty. If both fields are
-/// present, they MUST contain the same value." Its value is checked as our
-/// HTTP/1.1 `Host` is (`uri-host [ ":" port ]`, no userinfo: ":authority
-/// ... MUST NOT include the deprecated userinfo subcomponent for "http" or
-/// "https" schemed URIs").
+/// present, they MUST contain the same value." A request that breaks these
+/// is malformed (RFC 9113 §8.3: "invalid pseudo-header fields"). The value
+/// is then checked as our HTTP/1.1 `Host` is (`uri-host [ ":" port ]`).
 fn request_authority<'a, N, V>(
     fields: &'a [(N, V)],
     pseudo: Option<&'a [u8]>,
@@ -206,6 +247,15 @@ where
     // Host is a singleton field (RFC 9110 §7.2).
     if hosts.next().is_some() {
         return Err(H2Error::Malformed("repeated host field"));
+    }
+    // "If these fields are present, they MUST NOT be empty."
+    if pseudo.is_some_and(<[u8]>::is_empty) || host.is_some_and(<[u8]>::is_empty) {
+        return Err(H2Error::Malformed("empty :authority or host"));
+    }
+    // ":authority ... MUST NOT include the deprecated userinfo subcomponent
+    // for "http" or "https" schemed URIs" (RFC 9113 §8.3.1).
+    if pseudo.is_some_and(|a| a.contains(&b'@')) {
+        return Err(H2Error::Malformed("userinfo in :authority"));
     }
     let authority = match (pseudo, host) {
         (None, None) => return Err(H2Error::Malformed("neither :authority nor host")),
@@ -221,18 +271,13 @@ where
     core::str::from_utf8(authority).map_err(|_| H2Error::InvalidAuthority)
 }
 
-/// "The elements that comprise this value MUST be non-empty strings with
-/// characters in the range U+0021 to U+007E not including separator
-/// characters as defined in [RFC2616] and MUST all be unique strings"
-/// (RFC 6455 §4.1), as our HTTP/1.1 server checks them.
-fn check_offered_subprotocols(values: &[&[u8]]) -> Result<(), H2Error> {
-    let mut offered: Vec<&[u8]> = values.iter().flat_map(|v| split_list(v)).collect();
-    if !offered.iter().all(|p| is_token(p)) {
-        return Err(H2Error::InvalidSubprotocol);
-    }
-    offered.sort_unstable();
-    if offered.windows(2).any(|w| w[0] == w[1]) {
-        return Err(H2Error::InvalidSubprotocol);
+/// RFC 9113 §8.3.1, of `:path`: "This pseudo-header field MUST NOT be
+/// empty for "http" or "https" URIs"; an invalid pseudo-header field makes
+/// the request malformed (RFC 9113 §8.3).
+fn check_path_not_empty(scheme: &[u8], path: &[u8]) -> Result<(), H2Error> {
+    let http = scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https");
+    if http && path.is_empty() {
+        return Err(H2Error::Malformed("empty :path"));
     }
     Ok(())
 }

@@ -92,6 +92,19 @@ fn valid_requests() {
             "/",
             vec!["chat", "superchat"],
         ),
+        // RFC 6455 §3: "?" only before a non-empty query.
+        (
+            set(":path", "/chat?"),
+            "server.example.com",
+            "/chat",
+            vec!["chat", "superchat"],
+        ),
+        (
+            set(":path", "/?"),
+            "server.example.com",
+            "/",
+            vec!["chat", "superchat"],
+        ),
         (
             set(":scheme", "HTTP"),
             "server.example.com",
@@ -184,6 +197,20 @@ fn invalid_requests() {
     let mut repeated_protocol_lines = base();
     repeated_protocol_lines.push(("sec-websocket-protocol", "chat"));
     let bad_value: Fields = vec![(":method", "CONNECT"), ("x", "a\r\nb: c")];
+    let get_without = |f: &Fields, name: &str| -> Fields {
+        f.iter().filter(|(n, _)| *n != name).copied().collect()
+    };
+    let with = |f: &Fields, name: &str, value: &'static str| -> Fields {
+        f.iter()
+            .map(|&(n, v)| if n == name { (n, value) } else { (n, v) })
+            .collect()
+    };
+    // A well-formed GET, and a well-formed CONNECT for a TCP tunnel.
+    let get = with(&without(":protocol"), ":method", "GET");
+    let tunnel: Fields = vec![
+        (":method", "CONNECT"),
+        (":authority", "server.example.com:443"),
+    ];
     let cases: Vec<(Fields, H2Error)> = vec![
         // RFC 9113 §8.2.1: field names and values.
         (
@@ -272,16 +299,48 @@ fn invalid_requests() {
             Malformed("connection-specific field"),
         ),
         (plus("te", "gzip"), Malformed("te other than \"trailers\"")),
-        // The method and protocol.
-        (set(":method", "GET"), MethodNotConnect),
-        (set(":method", "connect"), MethodNotConnect),
-        (without(":protocol"), NotExtendedConnect),
+        // The method and protocol. RFC 8441 §4, RFC 9113 §8.3: :protocol
+        // belongs to CONNECT; on another method it makes the request
+        // malformed, not one to answer with 405.
+        (
+            set(":method", "GET"),
+            Malformed(":protocol in a request other than CONNECT"),
+        ),
+        (
+            set(":method", "connect"),
+            Malformed(":protocol in a request other than CONNECT"),
+        ),
+        (get.clone(), MethodNotConnect),
+        (get_without(&get, ":path"), Malformed("missing :path")),
+        (get_without(&get, ":scheme"), Malformed("missing :scheme")),
+        (with(&get, ":path", ""), Malformed("empty :path")),
+        // RFC 9113 §8.5: a CONNECT without :protocol has no :scheme or
+        // :path, and an :authority; well-formed, it asks for a tunnel: 501.
+        (
+            without(":protocol"),
+            Malformed(":scheme or :path in a CONNECT without :protocol"),
+        ),
+        (
+            get_without(&without(":protocol"), ":scheme"),
+            Malformed(":scheme or :path in a CONNECT without :protocol"),
+        ),
+        (
+            get_without(&without(":protocol"), ":path"),
+            Malformed(":scheme or :path in a CONNECT without :protocol"),
+        ),
+        (tunnel.clone(), NotExtendedConnect),
+        (
+            get_without(&tunnel, ":authority"),
+            Malformed("CONNECT without :authority"),
+        ),
         (set(":protocol", "webtransport"), UnsupportedProtocol),
         (set(":protocol", ""), UnsupportedProtocol),
         // The target.
         (set(":scheme", "ws"), InvalidScheme),
         (set(":scheme", "ftp"), InvalidScheme),
-        (set(":path", ""), InvalidPath("empty")),
+        // RFC 9113 §8.3.1: ":path ... MUST NOT be empty for "http" or
+        // "https" URIs".
+        (set(":path", ""), Malformed("empty :path")),
         (set(":path", "chat"), InvalidPath("not starting with '/'")),
         (set(":path", "*"), InvalidPath("not starting with '/'")),
         (
@@ -295,10 +354,13 @@ fn invalid_requests() {
         (set(":path", "/a b"), InvalidPath("invalid character")),
         (set(":path", "/a%zz"), InvalidPath("invalid character")),
         (set(":path", "/{x}"), InvalidPath("invalid character")),
-        (set(":authority", ""), InvalidAuthority),
+        // RFC 9113 §8.3.1: :authority and host "MUST NOT be empty", and
+        // no userinfo in :authority.
+        (set(":authority", ""), Malformed("empty :authority or host")),
+        (plus("host", ""), Malformed("empty :authority or host")),
         (
             set(":authority", "user@server.example.com"),
-            InvalidAuthority,
+            Malformed("userinfo in :authority"),
         ),
         (
             set(":authority", "server.example.com:port"),
@@ -342,7 +404,7 @@ fn error_statuses() {
         &'static [(&'static str, &'static str)],
     );
     let cases: [Case; 7] = [
-        (Malformed("x"), Some(400), &[]),
+        (Malformed("x"), None, &[]),
         (MethodNotConnect, Some(405), &[("allow", "CONNECT")]),
         (NotExtendedConnect, Some(501), &[]),
         (UnsupportedProtocol, Some(501), &[]),
@@ -714,6 +776,20 @@ fn client_validates_responses() {
             ],
             UnexpectedSubprotocol,
         ),
+        // RFC 6455 §4.1: exactly one offered token; an empty value or a
+        // bare comma names none of them.
+        (
+            vec![(":status", "200"), ("sec-websocket-protocol", "")],
+            UnexpectedSubprotocol,
+        ),
+        (
+            vec![(":status", "200"), ("sec-websocket-protocol", ",")],
+            UnexpectedSubprotocol,
+        ),
+        (
+            vec![(":status", "200"), ("sec-websocket-protocol", "chat,")],
+            UnexpectedSubprotocol,
+        ),
         // Not offered (deflate off).
         (
             vec![
@@ -736,10 +812,13 @@ fn client_validates_responses() {
     }
     // No subprotocol offered: none may be chosen.
     let bare = super::connect(&ClientRequest::new("h", "/"), Scheme::Http, &config).unwrap();
-    assert_eq!(
-        bare.validate_response(&[(":status", "200"), ("sec-websocket-protocol", "chat")]),
-        Err(UnexpectedSubprotocol)
-    );
+    for chosen in ["chat", "", ","] {
+        assert_eq!(
+            bare.validate_response(&[(":status", "200"), ("sec-websocket-protocol", chosen)]),
+            Err(UnexpectedSubprotocol),
+            "{chosen:?}"
+        );
+    }
 }
 
 #[cfg(feature = "deflate")]
