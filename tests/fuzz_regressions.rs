@@ -304,6 +304,28 @@ fn corrupt_data_past_the_limit_same_error_however_split() {
     assert_eq!(run(&bytes), (e, close));
 }
 
+/// A server with permessage-deflate, then a masked frame (RSV1, Binary, no
+/// FIN) whose 15 bytes inflate to 524 bytes and end in a distance further
+/// back than anything inflated, then a frame with the reserved opcode 0xF.
+/// Found by `deflate_receive` receiving in parts of 4 bytes.
+#[cfg(feature = "deflate")]
+const HELD_CORRUPT_DATA: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fuzz/regressions/deflate_receive/server-parts-distance-too-far-back-then-reserved-opcode"
+));
+
+/// Parts mode against whole messages: whole, 1007 (`InvalidCompressedData`);
+/// in parts of 4, 1002 (`ReservedOpCode`). The inflater's last call for the
+/// first frame, with no input left, decoded the bits zlib still held and
+/// failed there without using input or writing output, which passed for a
+/// call with nothing more to give: the frame counted as used up and the
+/// next header came first. Now a failure is a failure, so both give 1007.
+#[cfg(feature = "deflate")]
+#[test]
+fn held_corrupt_data_through_the_fuzz_property() {
+    props::deflate::deflate_receive(HELD_CORRUPT_DATA);
+}
+
 /// Every input under `fuzz/regressions/<target>/` passes its target's
 /// property check.
 #[test]
