@@ -29,8 +29,8 @@ const TWO_HOSTS: &[u8] = b"GET /chat HTTP/1.1\r\n\
 /// RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status
 /// code to any HTTP/1.1 request message that lacks a Host header field and
 /// to any that contains more than one Host header field line". The server
-/// accepts a request with two Host lines (`validate_request` only checks
-/// that one is present). Fixed in d2a89db.
+/// accepted a request with two Host lines (`validate_request` only checked
+/// that one was present).
 #[test]
 fn server_refuses_two_host_lines() {
     let mut conn = Connection::server(Config::default());
@@ -238,7 +238,7 @@ fn refusal_with_invalid_content_length_through_the_fuzz_property() {
 /// masked frames of one compressed binary message: the first (RSV1, no FIN)
 /// inflates to exactly 1024 zeros, the second to `!`. Found by
 /// `deflate_receive` (65535 zeros sent by a wstate server in 4 fragments,
-/// also 49152 in 4, 65535 in 16, whatever max_message_size), on 9af82f7.
+/// also 49152 in 4, 65535 in 16, whatever max_message_size).
 #[cfg(feature = "deflate")]
 const EXACT_CHUNK: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -252,7 +252,7 @@ const EXACT_CHUNK: &[u8] = include_bytes!(concat!(
 /// last output chunk exactly (1024 bytes here) left `pending` set, and the
 /// next `decompress`, with no input and no output possible, made no
 /// progress and was taken for corrupt data. Fed byte by byte, the message
-/// arrived: the outcome depended on the split. Fixed in 04c55be.
+/// arrived: the outcome depended on the split.
 #[cfg(feature = "deflate")]
 #[test]
 fn compressed_fragment_inflating_to_an_exact_chunk() {
@@ -288,7 +288,7 @@ fn exact_chunk_through_the_fuzz_property() {
 /// A server with permessage-deflate, then one masked compressed Text frame
 /// whose DEFLATE data is a stored block holding the byte 0xff (invalid
 /// UTF-8), then a block of the reserved type 3 (corrupt). Found by
-/// `deflate_receive` on f7a6f20.
+/// `deflate_receive`.
 #[cfg(feature = "deflate")]
 const UTF8_THEN_CORRUPT: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -433,6 +433,28 @@ fn corrupt_data_past_the_limit_same_error_however_split() {
     assert_eq!(run(&[a, b, c, d]), (e.clone(), close.clone()));
     let bytes: Vec<&[u8]> = stream.chunks(1).collect();
     assert_eq!(run(&bytes), (e, close));
+}
+
+/// A server with permessage-deflate, then a masked frame (RSV1, Binary, no
+/// FIN) whose 15 bytes inflate to 524 bytes and end in a distance further
+/// back than anything inflated, then a frame with the reserved opcode 0xF.
+/// Found by `deflate_receive` receiving in parts of 4 bytes.
+#[cfg(feature = "deflate")]
+const HELD_CORRUPT_DATA: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fuzz/regressions/deflate_receive/server-parts-distance-too-far-back-then-reserved-opcode"
+));
+
+/// Parts mode against whole messages: whole, 1007 (`InvalidCompressedData`);
+/// in parts of 4, 1002 (`ReservedOpCode`). The inflater's last call for the
+/// first frame, with no input left, decoded the bits zlib still held and
+/// failed there without using input or writing output, which passed for a
+/// call with nothing more to give: the frame counted as used up and the
+/// next header came first. Now a failure is a failure, so both give 1007.
+#[cfg(feature = "deflate")]
+#[test]
+fn held_corrupt_data_through_the_fuzz_property() {
+    props::deflate::deflate_receive(HELD_CORRUPT_DATA);
 }
 
 /// Every input under `fuzz/regressions/<target>/` passes its target's

@@ -502,6 +502,29 @@ mod deflate {
         }
     }
 
+    /// Fixed-Huffman symbols that inflate to 524 bytes, then a distance
+    /// further back than anything inflated, in the last byte.
+    const DISTANCE_TOO_FAR_BACK: [u8; 15] = [
+        0x62, 0x60, 0x18, 0x05, 0xa3, 0x60, 0xde, 0xc2, 0xc8, 0x05, 0xde, 0xc2, 0xc8, 0x05, 0xde,
+    ];
+
+    /// The first frame of a compressed message holds corrupt data that the
+    /// inflater finds only once the output before it is out; a frame with a
+    /// reserved opcode (1002) follows. As whole messages, 1007 however
+    /// split: the parts reader took the inflater's last call, with its
+    /// input used up, for one with nothing more to give, and moved on to
+    /// the next header (1002) for most part bounds.
+    #[test]
+    fn corrupt_data_held_by_the_inflater_comes_before_the_next_frame() {
+        let input = [c2s(0x42, &DISTANCE_TOO_FAR_BACK), c2s(0x8f, b"")].concat();
+        let corrupt = Got::Error(Error::Protocol(ProtocolError::InvalidCompressedData));
+        for max_part in [4, 7, 100, 523, 524, 525, 4096] {
+            let (msgs, out) = invariant_parts(|| server(max_part, 1 << 20), &input, max_part);
+            assert_eq!(msgs, std::slice::from_ref(&corrupt), "{max_part}");
+            assert_eq!(out, server_close(1007, "invalid compressed data"));
+        }
+    }
+
     #[test]
     fn inflated_limit_in_parts() {
         let text = "z".repeat(10_000);

@@ -325,10 +325,11 @@ impl Inflater {
                 self.tail_fed += used;
             }
             self.pending = wrote == chunk;
-            if src.is_empty() && used == 0 && wrote == 0 {
+            if src.is_empty() && used == 0 && wrote == 0 && status.is_ok() {
                 // Output that filled the last call's room exactly: there was
                 // nothing more after all (zlib reports no progress, which is
-                // not an error here).
+                // not an error here). Not when zlib failed: the symbols it
+                // still held, decoded now, were corrupt.
                 self.pending = false;
                 break;
             }

@@ -605,6 +605,40 @@ fn corrupt_data_after_a_full_room_is_reported_by_the_next_call() {
     }
 }
 
+/// Fixed-Huffman symbols that inflate to 524 bytes, then a distance
+/// further back than anything inflated, in the last byte.
+const DISTANCE_TOO_FAR_BACK: [u8; 15] = [
+    0x62, 0x60, 0x18, 0x05, 0xa3, 0x60, 0xde, 0xc2, 0xc8, 0x05, 0xde, 0xc2, 0xc8, 0x05, 0xde,
+];
+
+/// Part by part, corrupt data is reported once the output before it is
+/// out, whatever the room: never taken for a call with nothing more to
+/// give. A call with no input left that found corrupt data held in zlib's
+/// bits (no input used, no output) passed for one that merely had nothing
+/// more, so a receiver in parts moved on to the next frame.
+#[test]
+fn corrupt_data_in_held_bits_is_reported_part_by_part() {
+    let payload = &DISTANCE_TOO_FAR_BACK[..];
+    let mut whole = Vec::new();
+    let got = Inflater::new(false).inflate_part(payload, false, &mut whole, usize::MAX);
+    assert_eq!(got, Err(InflateError::Corrupt));
+    assert_eq!(whole.len(), 524);
+    for room in [1, 2, 3, 4, 5, 7, 100, 523, 524, 525] {
+        let mut i = Inflater::new(false);
+        let (mut out, mut input) = (Vec::new(), payload);
+        let err = loop {
+            match i.inflate_part(input, false, &mut out, room) {
+                Ok(p) => {
+                    input = &input[p.consumed..];
+                    assert!(p.produced == room, "room {room}: stopped short, {p:?}");
+                }
+                Err(e) => break e,
+            }
+        };
+        assert_eq!((err, &out), (InflateError::Corrupt, &whole), "room {room}");
+    }
+}
+
 /// A message ending in a final block (BFINAL = 1), as a peer may send.
 fn finished(msg: &[u8]) -> Vec<u8> {
     let mut z = Deflate::new(6, false, 15);
