@@ -164,21 +164,24 @@
 //!   only frame parsing: [`wire::frame`] (opcodes and headers),
 //!   [`wire::mask`], [`wire::close`] (close codes and payloads) and
 //!   [`wire::utf8`] (the incremental validator).
-//! * [`handshake`]: the opening handshake as pure functions over bytes: the
-//!   HTTP/1.1 head and field rules, the server's and the client's rules,
-//!   request targets and hosts, `ws://` URLs, (feature `deflate`)
-//!   `Sec-WebSocket-Extensions` negotiation, and [`handshake::h2`], the
-//!   RFC 8441 extended CONNECT over decoded HTTP/2 fields.
+//! * [`handshake`]: the opening handshake as pure functions: the HTTP/1.1
+//!   head and field rules, the server's and the client's rules, request
+//!   targets and hosts, `ws://` URLs, the `Sec-WebSocket-Extensions`
+//!   negotiation ([`handshake::extensions`]), the subprotocol rules, and
+//!   [`handshake::h2`], the RFC 8441 extended CONNECT over decoded HTTP/2
+//!   fields.
 //! * [`Connection`] (`src/connection/`): the state machine. Its `mod.rs`
 //!   holds the one private state enum and every transition. Beside it,
-//!   files that compute and never change the state themselves: `recv.rs`
-//!   (frames in: reassembly, UTF-8, limits), `parts.rs` (messages in
-//!   parts), `send.rs` (frames out, masking), `sender.rs` (the [`Sender`]
-//!   and its checks), `opening.rs` (reading the handshake), `timers.rs`
-//!   (deadlines from the caller's time) and `compress.rs` (permessage-deflate
-//!   glue).
-//! * `src/deflate.rs` (feature `deflate`): the zlib codec behind a small
-//!   seam: sync flush, the RFC 7692 tail, context takeover, an output limit.
+//!   files that compute and never change the state themselves: `feed.rs`
+//!   (bytes in), `ask.rs` ([`Polled`], the getters), `incoming.rs` and
+//!   `recv.rs` (frames in: headers, reassembly, UTF-8, limits), `parts.rs`
+//!   (messages in parts), `send.rs` (frames out, masking), `sender.rs` (the
+//!   [`Sender`] and its checks), `opening.rs` (reading the handshake) and
+//!   `timers.rs` (deadlines from the caller's time).
+//! * `src/deflate/`: permessage-deflate behind one seam: the negotiated
+//!   [`DeflateParams`], the framing glue, and the zlib-rs codec (sync flush,
+//!   the RFC 7692 tail, context takeover, an output limit) with feature
+//!   `deflate`, or a stand-in whose types have no values without it.
 //! * [`Config`], [`Event`], [`error`]: plain data.
 #![no_std]
 #![forbid(unsafe_code)]

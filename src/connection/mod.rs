@@ -2,6 +2,8 @@
 //! private [`State`] happens in this file; `recv.rs` and `send.rs` beside it
 //! turn bytes into values and values into bytes.
 
+mod ask;
+mod feed;
 mod incoming;
 mod opening;
 mod parts;
@@ -23,50 +25,14 @@ use crate::wire::ProtocolError;
 use crate::wire::close::{CloseCode, CloseFrame};
 use crate::wire::frame::OpCode;
 use crate::wire::utf8::validate;
+pub use ask::{ConnectionState, Polled};
 use incoming::{PartAt, Payload, Ready};
 use opening::{ClientHandshake, Rejection};
 use recv::{Kind, Receiver};
-pub use send::Entropy;
 use send::write_frame;
+pub use send::{Entropy, Role};
 pub use sender::Sender;
 use timers::{Due, Phase, Timers};
-
-/// Which end of the connection we are.
-#[derive(Debug)]
-pub enum Role {
-    /// The accepting end: never masks, requires masked frames.
-    Server,
-    /// The connecting end: masks every frame with keys from its entropy.
-    Client(Entropy),
-}
-
-impl Role {
-    /// The client role, with its source of mask keys: any
-    /// `FnMut(&mut [u8])` that fills its argument with random bytes.
-    ///
-    /// ```
-    /// // The operating system's CSPRNG (also `wstate::os_entropy`, feature `getrandom`).
-    /// let _ = wstate::Role::client(|b| getrandom::fill(b).expect("OS entropy"));
-    /// ```
-    pub fn client(entropy: impl FnMut(&mut [u8]) + Send + 'static) -> Self {
-        Self::Client(Entropy::new(entropy))
-    }
-}
-
-/// The public view of a connection's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ConnectionState {
-    /// The opening handshake is in progress.
-    Connecting,
-    /// Messages flow both ways.
-    Open,
-    /// We sent a Close and wait for the peer's.
-    Closing,
-    /// The closing handshake finished, the transport ended, or the
-    /// connection failed. Nothing more is sent or received.
-    Closed,
-}
 
 /// The private state. Each variant is one phase of the connection.
 #[derive(Debug)]
@@ -113,35 +79,6 @@ enum Expiry {
     Keepalive,
     /// The peer's Close did not come after ours.
     Close,
-}
-
-/// What [`Connection::poll_event`] found.
-///
-/// Match all four: `NeedMore` and `Done` are different answers, so a loop
-/// cannot mistake the end of the connection for a pause; and a failure is
-/// an answer like the others, not an `Err` that a `?` would carry away
-/// before the bytes that answer it were written.
-#[must_use]
-#[derive(Debug)]
-pub enum Polled<'a> {
-    /// Something happened. The event borrows only the connection's receive
-    /// buffers; the [`Sender`] beside it sends, closes, accepts or rejects
-    /// while the event is still held (echo without copying).
-    Event(Event<'a>, Sender<'a>),
-    /// The connection failed: the peer broke the protocol, a deadline
-    /// passed, or the opening handshake was refused. What answers it (a
-    /// Close with the error's code, or during the handshake an HTTP error
-    /// response) is already in `out`: keep polling, which says `Done`, and
-    /// write `out` out before closing the transport.
-    Failed(Error),
-    /// Nothing more can happen until more bytes arrive (or, for a pending
-    /// [`Event::Request`], until it is accepted or rejected): read from the
-    /// transport, then poll again.
-    NeedMore,
-    /// The connection is finished: write out what is queued in `out`, then
-    /// close the transport and drop the connection. Every later poll says
-    /// `Done` again.
-    Done,
 }
 
 /// Everything but the receive buffers: what the sending half may change.
@@ -314,115 +251,6 @@ impl Connection {
         Ok(conn)
     }
 
-    /// Whether this is the client end.
-    pub fn is_client(&self) -> bool {
-        self.core.is_client()
-    }
-
-    /// The connection's configuration.
-    pub fn config(&self) -> &Config {
-        &self.core.config
-    }
-
-    /// The phase of the connection.
-    pub fn state(&self) -> ConnectionState {
-        match self.core.state {
-            State::ReadingRequest { .. }
-            | State::RequestReceived { .. }
-            | State::RequestOverrun
-            | State::ReadingResponse(_)
-            | State::ReadingRejection(_) => ConnectionState::Connecting,
-            State::Open => ConnectionState::Open,
-            State::CloseSent => ConnectionState::Closing,
-            State::Closed | State::Failed | State::Expired(_) => ConnectionState::Closed,
-        }
-    }
-
-    /// The Close we sent (by [`Sender::close`], as the reply to the
-    /// peer's Close, or when failing the connection), if any.
-    pub fn sent_close(&self) -> Option<&CloseFrame> {
-        self.core.sent_close.as_deref()
-    }
-
-    /// The Close we received: the peer's code and reason, 1005 if its Close
-    /// had none, or 1006 if the transport ended without one.
-    pub fn received_close(&self) -> Option<&CloseFrame> {
-        self.core.received_close.as_deref()
-    }
-
-    /// The permessage-deflate parameters in use (feature `deflate`), once
-    /// the handshake negotiated them.
-    pub fn deflate(&self) -> Option<&DeflateParams> {
-        self.core.compression.as_ref().map(|c| &c.params)
-    }
-
-    /// The connection's [`Sender`], to command it when no event is held:
-    /// send, close, accept or reject (beside an event, use the one
-    /// [`poll_event`](Self::poll_event) hands out).
-    pub fn sender(&mut self) -> Sender<'_> {
-        Sender::new(&mut self.core, &self.rx.buf)
-    }
-
-    /// Buffers bytes received from the transport. Call
-    /// [`poll_event`](Self::poll_event) afterwards until it says `NeedMore`.
-    /// Bytes that arrive after the connection closed are dropped.
-    pub fn receive(&mut self, bytes: &[u8]) {
-        if self.takes(bytes.len(), 0) {
-            let bytes = match self.core.state {
-                State::Open | State::CloseSent => {
-                    let client = self.core.is_client();
-                    self.rx.take_header(bytes, &self.core.config, client)
-                }
-                _ => bytes,
-            };
-            let bytes = self.rx.take_text(bytes, &self.core.config);
-            let keep = self.head_kept();
-            self.rx.push(bytes, keep);
-        }
-    }
-
-    /// Reads straight into the connection's receive buffer, with no buffer
-    /// of the caller's in between: `read` gets up to `max` bytes of room
-    /// and returns how many it filled (`Ok(0)`: end of stream, as
-    /// [`receive_eof`](Self::receive_eof)). Returns what `read` returned.
-    ///
-    /// The room is zero-filled only the first time it is handed out (there
-    /// is no `unsafe` here to skip that); after, it holds whatever earlier
-    /// reads left there. The buffer is kept between reads while they are
-    /// given more room than
-    /// [`Config::retained_buffer`](crate::Config::retained_buffer) (and
-    /// freed with the other large buffers when the connection is quiet, see
-    /// [`shrink_buffers`](Self::shrink_buffers)), so that reads reuse it
-    /// rather than allocate and clear it again.
-    ///
-    /// ```
-    /// use std::io::Read;
-    /// use wstate::{Config, Connection, Event, Polled, Role};
-    /// let mut server = Connection::new_open(Role::Server, Config::default());
-    /// let mut sock: &[u8] = &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
-    /// let n = server.receive_with(4096, |room| sock.read(room)).unwrap();
-    /// assert_eq!(n, 11);
-    /// assert!(matches!(server.poll_event(&mut Vec::new()), Polled::Event(Event::Text("Hello"), _)));
-    /// ```
-    pub fn receive_with<E>(
-        &mut self,
-        max: usize,
-        read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
-    ) -> Result<usize, E> {
-        let keep = self.head_kept();
-        let start = self.rx.room(max, keep);
-        let result = read(&mut self.rx.buf[start..start + max]);
-        let n = result.as_ref().map_or(0, |n| (*n).min(max));
-        self.rx.end = start + n;
-        if !self.takes(n, n) {
-            self.rx.end = start;
-        }
-        if max > 0 && matches!(result, Ok(0)) {
-            self.receive_eof();
-        }
-        result
-    }
-
     /// Bytes at the front of the receive buffer that must stay: a pending
     /// request's head.
     fn head_kept(&self) -> usize {
@@ -456,25 +284,6 @@ impl Connection {
             }
             _ => true,
         }
-    }
-
-    /// Reports that the transport reached end of stream. Bytes received
-    /// before it are still processed; then, unless the closing handshake
-    /// finished, [`poll_event`](Self::poll_event) reports `Close` with 1006.
-    pub fn receive_eof(&mut self) {
-        self.core.eof = true;
-    }
-
-    /// Frees the receive buffers that grew past
-    /// [`Config::retained_buffer`](crate::Config::retained_buffer) for
-    /// large reads or messages and hold nothing now. The connection keeps
-    /// such buffers while large reads or messages keep coming, and frees
-    /// them by itself after a small one, at each keepalive Ping (the
-    /// connection was quiet) and when it ends; call this where the caller
-    /// knows better, e.g. a connection that goes idle with the keepalive
-    /// off. Buffers still in use (a message or frame in progress) stay.
-    pub fn shrink_buffers(&mut self) {
-        self.rx.shrink(self.core.config.retained_buffer);
     }
 
     /// Tells the connection the time: `now` is a monotonic time since an

@@ -106,3 +106,25 @@ pub(super) fn write_header(
     out.extend_from_slice(&head[..n]);
     mask
 }
+
+/// Which end of the connection we are.
+#[derive(Debug)]
+pub enum Role {
+    /// The accepting end: never masks, requires masked frames.
+    Server,
+    /// The connecting end: masks every frame with keys from its entropy.
+    Client(Entropy),
+}
+
+impl Role {
+    /// The client role, with its source of mask keys: any
+    /// `FnMut(&mut [u8])` that fills its argument with random bytes.
+    ///
+    /// ```
+    /// // The operating system's CSPRNG (also `wstate::os_entropy`, feature `getrandom`).
+    /// let _ = wstate::Role::client(|b| getrandom::fill(b).expect("OS entropy"));
+    /// ```
+    pub fn client(entropy: impl FnMut(&mut [u8]) + Send + 'static) -> Self {
+        Self::Client(Entropy::new(entropy))
+    }
+}
