@@ -150,6 +150,11 @@ async fn serve(tcp: TcpStream, config: Config) -> Result<(), Error> {
 
     let request = match ws_h2::validate_request(&fields) {
         Ok(request) => request,
+        // A malformed request is a stream error (RFC 9113 §8.1.1): reset.
+        Err(e) if e.is_malformed() => {
+            respond.send_reset(h2::Reason::PROTOCOL_ERROR);
+            return Err(format!("malformed request: {e}").into());
+        }
         Err(e) => {
             let mut response = Response::builder().status(e.status().unwrap_or(400));
             for (n, v) in e.response_headers() {
