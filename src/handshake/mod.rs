@@ -12,6 +12,7 @@ pub mod h2;
 pub(crate) mod http;
 mod server;
 mod subprotocol;
+mod upgrade;
 mod uri;
 mod url;
 
@@ -23,6 +24,7 @@ pub(crate) use server::{
     RESPONSE_RESERVED, check_accept, check_headers, check_reject, validate_request, write_accept,
     write_error_response, write_reject,
 };
+pub use upgrade::{Upgrade, UpgradeBuf, UpgradeResponse, validate_upgrade};
 pub use url::{UrlError, WsUrl};
 
 /// The GUID every server appends to the client's key (RFC 6455 §1.3).
