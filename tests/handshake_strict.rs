@@ -1006,3 +1006,108 @@ fn a_request_line_ending_at_the_limit_is_431() {
     );
     assert!(t.out.starts_with(b"HTTP/1.1 414 "));
 }
+
+/// README "Limits": "8 KiB per line", `431` queued. A header line of 8193
+/// bytes in a head well under `max_handshake_size` is refused; 8192 is not.
+#[test]
+fn header_line_over_8_kib_gets_431() {
+    let config = Config::default().with_max_handshake_size(64 << 10);
+    let line = |len: usize| format!("X-Long: {}", "a".repeat(len - "X-Long: ".len()));
+    let ok = request_with(&[line(8192)]);
+    let value = accepted_header(config.clone(), &ok, "x-long");
+    assert_eq!(value.len(), 8192 - 8);
+    let over = request_with(&[line(8193)]);
+    assert!(over.len() < 10 << 10);
+    refused_by(
+        config,
+        &over,
+        HandshakeError::HeadTooLarge,
+        &refusal_response(
+            "431 Request Header Fields Too Large",
+            "",
+            "HTTP head too large\n",
+        ),
+    );
+}
+
+/// RFC 6455 §4.1: the request "MUST include a header field with the name
+/// |Sec-WebSocket-Version|" whose value is 13; two of them are not one
+/// version: 426 with the version the server speaks (§4.4).
+#[test]
+fn duplicate_version_refused_with_426() {
+    let response = refusal_response(
+        "426 Upgrade Required",
+        "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
+        "Sec-WebSocket-Version is not 13\n",
+    );
+    for second in ["13", "8"] {
+        let request = request_with(&[format!("Sec-WebSocket-Version: {second}")]);
+        refused_by(
+            Config::default(),
+            &request,
+            HandshakeError::UnsupportedVersion,
+            &response,
+        );
+    }
+}
+
+/// RFC 6455 §4.1: "If the status code received from the server is not 101,
+/// the client handles the response per HTTP procedures": a 200 with every
+/// upgrade header (and the right accept key) is a refusal.
+#[test]
+fn client_refuses_200_with_upgrade_headers() {
+    let request = ClientRequest::new("example.com", "/");
+    let make = || {
+        let mut out = Vec::new();
+        Connection::client(&request, fill_key, Config::default(), &mut out).unwrap()
+    };
+    // The key our client sends, and the matching accept value.
+    let mut out = Vec::new();
+    Connection::client(&request, fill_key, Config::default(), &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let key = text
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .unwrap();
+    let accept = wstate::handshake::accept_key(key.as_bytes());
+    let accept = std::str::from_utf8(&accept).unwrap();
+    for status in ["200 OK", "204 No Content", "299 Whatever"] {
+        let response = format!(
+            "HTTP/1.1 {status}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Accept: {accept}\r\nContent-Length: 0\r\n\r\n"
+        );
+        let t = invariant(make, response.as_bytes(), false);
+        assert!(t.out.is_empty(), "a refused client writes nothing");
+        match &t.events[..] {
+            [Owned::Error(Error::Handshake(HandshakeError::Rejected(r)))] => {
+                assert_eq!(r.status.to_string(), status[..3]);
+                assert!(r.body.is_empty());
+            }
+            other => panic!("{status}: {other:?}"),
+        }
+    }
+    // The same response with 101 is accepted.
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    let t = invariant(make, response.as_bytes(), false);
+    assert!(matches!(&t.events[..], [Owned::Other(a)] if a.starts_with("Accepted")));
+}
+
+/// RFC 9110 §5.5: "A field value does not include leading or trailing
+/// whitespace" (OWS = SP / HTAB): tabs around the values are not part of
+/// them.
+#[test]
+fn tabs_around_header_values_are_trimmed() {
+    let head = b"GET /chat HTTP/1.1\r\nHost:\texample.com\t\r\nUpgrade:\twebsocket\t\r\n\
+Connection:\t Upgrade \t\r\nSec-WebSocket-Key:\tdGhlIHNhbXBsZSBub25jZQ==\t\r\n\
+Sec-WebSocket-Version:\t13\t\r\nX-Tabs:\t\ta b\t\t\r\n\r\n";
+    let config = Config::default();
+    assert_eq!(accepted_header(config.clone(), head, "x-tabs"), b"a b");
+    assert_eq!(
+        accepted_header(config.clone(), head, "upgrade"),
+        b"websocket"
+    );
+    assert_eq!(accepted_header(config, head, "host"), b"example.com");
+}

@@ -405,3 +405,22 @@ fn a_naive_loop_ends() {
     assert_eq!(client.received_close().unwrap().code, CloseCode::NORMAL);
     assert_eq!(server.received_close().unwrap().reason(), "bye");
 }
+
+/// Bytes that come after the end of the stream was reported are not read:
+/// the connection ends with 1006, the late frame is never an event.
+#[test]
+fn bytes_after_eof_are_ignored() {
+    let mut conn = server();
+    conn.receive(&c2s(0x81, b"early"));
+    conn.receive_eof();
+    conn.receive(&c2s(0x81, b"late"));
+    let mut t = Transcript::default();
+    drain(&mut conn, &mut t);
+    assert_eq!(
+        t.events,
+        vec![
+            Owned::Text("early".into()),
+            Owned::Close(1006, String::new())
+        ]
+    );
+}

@@ -1546,3 +1546,27 @@ fn bug_poll_timeout_after_receive_is_too_late_with_fixed_interval_and_any_data()
     // sleeps until the deadline sends the Ping 1 s late.
     assert_eq!(deadline, Some(ms(4000)));
 }
+
+/// Keepalive with `any_data`: bytes from the peer postpone the Ping, an
+/// empty read (nothing arrived) does not.
+#[test]
+fn an_empty_read_is_not_activity() {
+    use core::time::Duration;
+    use wstate::Keepalive;
+    let ms = Duration::from_millis;
+    let keepalive = Keepalive::new(ms(100), ms(50)).with_any_data(true);
+    let run = |read: &[u8]| {
+        let config = Config::default().with_keepalive(Some(keepalive.clone()));
+        let mut conn = Connection::new_open(Role::Server, config);
+        let mut out = vec![];
+        conn.handle_timeout(ms(0), &mut out);
+        conn.receive(read);
+        conn.handle_timeout(ms(90), &mut out);
+        conn.handle_timeout(ms(100), &mut out);
+        out
+    };
+    let pinged = run(&[]);
+    assert_eq!(pinged[..2], [0x89, 8], "{pinged:x?}");
+    // The first byte of a frame is activity: no Ping at 100 ms.
+    assert_eq!(run(&[0x82]), b"");
+}
