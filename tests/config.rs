@@ -427,17 +427,7 @@ fn head_of_exactly_the_limit_is_accepted() {
     let req = ClientRequest::new("example.com", "/");
     let mut out = Vec::new();
     Connection::client(&req, fill_key, Config::default(), &mut out).unwrap();
-    let text = String::from_utf8(out).unwrap();
-    let key = text
-        .split("\r\n")
-        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
-        .unwrap();
-    let accept = wstate::handshake::accept_key(key.as_bytes());
-    let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-Sec-WebSocket-Accept: {}\r\n\r\n",
-        std::str::from_utf8(&accept).unwrap()
-    );
+    let response = String::from_utf8(response_101(&out)).unwrap();
     let r = response.len();
     for (max, ok) in [(r, true), (r - 1, false)] {
         let config = Config::default().with_max_handshake_size(max);

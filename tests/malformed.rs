@@ -32,10 +32,6 @@ fn case(
     }
 }
 
-fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
-    parts.concat()
-}
-
 fn server_cases() -> Vec<Case> {
     use ProtocolError::*;
     let mut cases = vec![

@@ -29,6 +29,11 @@ pub(crate) fn fill_key(buf: &mut [u8]) {
     }
 }
 
+/// The frames one after the other.
+pub(crate) fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
+    parts.concat()
+}
+
 /// One frame with the given first byte, payload and optional mask key.
 pub(crate) fn frame(b0: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
     let mut out = vec![b0];
@@ -195,6 +200,10 @@ pub(crate) const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websoc
 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
 Sec-WebSocket-Version: 13\r\n\r\n";
 
+/// The server's `101` for [`REQUEST`] and [`request_with`].
+pub(crate) const ACCEPT_101: &str = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+
 /// The header fields of [`REQUEST`], and of [`request_with`] before its
 /// extra ones.
 pub(crate) const REQUEST_FIELDS: usize = 5;
@@ -213,6 +222,11 @@ Sec-WebSocket-Version: 13\r\n"
     }
     head.extend_from_slice(b"\r\n");
     head
+}
+
+/// [`request_with`] no extra lines.
+pub(crate) fn chat_request() -> Vec<u8> {
+    request_with::<&str>(&[])
 }
 
 /// The error response a server queues for a refused request: the status
@@ -265,4 +279,25 @@ pub(crate) fn refused_by(config: Config, request: &[u8], error: HandshakeError, 
         String::from_utf8_lossy(&t.out),
         String::from_utf8_lossy(response)
     );
+}
+
+/// The `Sec-WebSocket-Accept` value that answers the key in `request`, the
+/// head a client wrote.
+pub(crate) fn accept_for(request: &[u8]) -> String {
+    let key = std::str::from_utf8(request)
+        .unwrap()
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .expect("a Sec-WebSocket-Key line");
+    String::from_utf8(wstate::handshake::accept_key(key.as_bytes()).to_vec()).unwrap()
+}
+
+/// The `101` that accepts `request`, the head a client wrote.
+pub(crate) fn response_101(request: &[u8]) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n\r\n",
+        accept_for(request)
+    )
+    .into_bytes()
 }
