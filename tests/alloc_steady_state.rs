@@ -6,6 +6,8 @@
 //! (`allocation-counter`). Counters are per thread, so tests running in
 //! parallel do not disturb one another, and nothing here depends on timing.
 
+mod common;
+use common::{c2s, s2c, server};
 use wstate::{Config, Connection, Event, Message, Polled, Role};
 
 /// Allocations (reallocations included) made by this thread while `f` runs.
@@ -13,43 +15,6 @@ use wstate::{Config, Connection, Event, Message, Polled, Role};
 /// binary only; its counters are per thread.
 fn allocations_in(f: impl FnOnce()) -> u64 {
     allocation_counter::measure(f).count_total
-}
-
-const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-/// A masked frame as a client sends it.
-fn c2s(b0: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![b0];
-    let len = payload.len();
-    if len < 126 {
-        out.push(0x80 | len as u8);
-    } else if len <= 0xFFFF {
-        out.push(0x80 | 126);
-        out.extend((len as u16).to_be_bytes());
-    } else {
-        out.push(0x80 | 127);
-        out.extend((len as u64).to_be_bytes());
-    }
-    out.extend(KEY);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ KEY[i % 4]));
-    out
-}
-
-/// An unmasked frame as a server sends it.
-fn s2c(b0: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![b0];
-    let len = payload.len();
-    if len < 126 {
-        out.push(len as u8);
-    } else if len <= 0xFFFF {
-        out.push(126);
-        out.extend((len as u16).to_be_bytes());
-    } else {
-        out.push(127);
-        out.extend((len as u64).to_be_bytes());
-    }
-    out.extend_from_slice(payload);
-    out
 }
 
 /// Echoes every message of one read, the way a server does: each message
@@ -121,10 +86,6 @@ fn assert_steady_in_reads(mut conn: Connection, message: &[u8], read: usize, wha
         }
     });
     assert_eq!((messages, allocated), (20, 0), "{what}");
-}
-
-fn server() -> Connection {
-    Connection::new_open(Role::Server, Config::default())
 }
 
 fn client() -> Connection {

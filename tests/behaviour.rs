@@ -5,10 +5,6 @@ mod common;
 use common::*;
 use wstate::{CloseCode, Config, ConnectionState, Message, SendError};
 
-fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
-    parts.concat()
-}
-
 #[test]
 fn reassembles_fragments_with_interleaved_controls() {
     let input = cat(&[

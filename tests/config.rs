@@ -8,16 +8,9 @@ mod common;
 use common::*;
 use core::time::Duration;
 use wstate::{
-    Config, Connection, Error, Event, HandshakeError, Keepalive, Message, Polled, ProtocolError,
-    SendError,
+    ClientRequest, Config, Connection, Error, Event, HandshakeError, Keepalive, Message, Polled,
+    ProtocolError, Role, SendError,
 };
-
-const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
-Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-Sec-WebSocket-Version: 13\r\n\r\n";
-
-/// The request's five header fields.
-const REQUEST_FIELDS: usize = 5;
 
 /// A server with `config` fed `input` (whole, byte by byte and split at
 /// every point: the same transcript each way).
@@ -406,4 +399,122 @@ fn deflate_values_within_the_rfc() {
     let on = Config::default().with_deflate(Some(d));
     assert_eq!(on.deflate(), Some(&d));
     assert_eq!(on.with_deflate(None).deflate(), None);
+}
+
+/// `max_handshake_size` is the largest head accepted: a head of exactly
+/// that size is accepted, one byte more is refused (431), for a server;
+/// for a client, the response head likewise (refused: nothing written).
+#[test]
+fn head_of_exactly_the_limit_is_accepted() {
+    let request = request_with(&["X-Pad: abc"]);
+    let n = request.len();
+    accepted_header(
+        Config::default().with_max_handshake_size(n),
+        &request,
+        "x-pad",
+    );
+    refused_by(
+        Config::default().with_max_handshake_size(n - 1),
+        &request,
+        HandshakeError::HeadTooLarge,
+        &refusal_response(
+            "431 Request Header Fields Too Large",
+            "",
+            "HTTP head too large\n",
+        ),
+    );
+    // Client: the response head.
+    let req = ClientRequest::new("example.com", "/");
+    let mut out = Vec::new();
+    Connection::client(&req, fill_key, Config::default(), &mut out).unwrap();
+    let response = String::from_utf8(response_101(&out)).unwrap();
+    let r = response.len();
+    for (max, ok) in [(r, true), (r - 1, false)] {
+        let config = Config::default().with_max_handshake_size(max);
+        let make = || {
+            Connection::client(&req, fill_key, config.clone(), &mut Vec::new()).expect("request")
+        };
+        let t = invariant(make, response.as_bytes(), false);
+        assert!(t.out.is_empty());
+        if ok {
+            assert!(matches!(&t.events[..], [Owned::Other(a)] if a.starts_with("Accepted")));
+        } else {
+            assert_eq!(
+                t.events,
+                [Owned::Error(Error::Handshake(HandshakeError::HeadTooLarge))]
+            );
+        }
+    }
+}
+
+/// `max_headers` is the most header fields accepted: N fields pass, N+1
+/// get a 431.
+#[test]
+fn max_headers_at_n_and_n_plus_one() {
+    for n in [REQUEST_FIELDS, 8, 64] {
+        let pad = |k: usize| -> Vec<String> { (0..k).map(|i| format!("X-{i}: {i}")).collect() };
+        let config = Config::default().with_max_headers(n);
+        let at = request_with(&pad(n - REQUEST_FIELDS));
+        accepted_header(config.clone(), &at, "host");
+        let over = request_with(&pad(n + 1 - REQUEST_FIELDS));
+        refused_by(
+            config,
+            &over,
+            HandshakeError::TooManyHeaders,
+            &refusal_response(
+                "431 Request Header Fields Too Large",
+                "",
+                "too many HTTP header fields\n",
+            ),
+        );
+    }
+    // The default, 64, likewise.
+    let pad: Vec<String> = (0..65 - REQUEST_FIELDS)
+        .map(|i| format!("X-{i}: {i}"))
+        .collect();
+    refused_by(
+        Config::default(),
+        &request_with(&pad),
+        HandshakeError::TooManyHeaders,
+        &refusal_response(
+            "431 Request Header Fields Too Large",
+            "",
+            "too many HTTP header fields\n",
+        ),
+    );
+    accepted_header(Config::default(), &request_with(&pad[1..]), "host");
+}
+
+#[test]
+fn is_client_tells_the_roles_apart() {
+    assert!(!server().is_client());
+    assert!(!Connection::new_open(Role::Server, Config::default()).is_client());
+    assert!(client().is_client());
+    assert!(Connection::new_open(Role::client(fill_key), Config::default()).is_client());
+}
+
+#[test]
+fn config_is_the_one_given() {
+    let config = Config::default()
+        .with_max_frame_size(1234)
+        .with_max_message_size(5678)
+        .with_retained_buffer(99);
+    let conn = Connection::new_open(Role::Server, config.clone());
+    assert_eq!(conn.config().max_frame_size(), 1234);
+    assert_eq!(conn.config().max_message_size(), 5678);
+    assert_eq!(conn.config().retained_buffer(), 99);
+    let conn = server_with(config);
+    assert_eq!(conn.config().max_frame_size(), 1234);
+}
+
+/// 64 bytes from the OS: all zero (or all one value) once in 2^504 tries.
+#[cfg(feature = "getrandom")]
+#[test]
+fn os_entropy_fills_the_buffer() {
+    let mut a = [0u8; 64];
+    wstate::os_entropy(&mut a);
+    assert!(a.iter().any(|&b| b != a[0]), "{a:?}");
+    let mut b = [0u8; 64];
+    wstate::os_entropy(&mut b);
+    assert_ne!(a, b);
 }

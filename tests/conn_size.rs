@@ -11,33 +11,12 @@
 use std::mem::size_of;
 use std::time::Duration;
 
+mod common;
+use common::{c2s, chat_request, response_101};
 use wstate::{Accept, ClientRequest, Config, Connection, Event, Message, Polled, Role};
 
 /// The budget for one idle open connection: struct plus heap.
 const BUDGET: usize = 1024;
-
-const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-fn c2s(b0: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![b0];
-    let len = payload.len();
-    if len < 126 {
-        out.push(0x80 | len as u8);
-    } else if len <= 0xFFFF {
-        out.push(0x80 | 126);
-        out.extend((len as u16).to_be_bytes());
-    } else {
-        out.push(0x80 | 127);
-        out.extend((len as u64).to_be_bytes());
-    }
-    out.extend(KEY);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ KEY[i % 4]));
-    out
-}
-
-const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
-Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-Sec-WebSocket-Version: 13\r\n\r\n";
 
 /// Feeds `read` and drains the events, echoing data messages.
 fn drive(conn: &mut Connection, read: &[u8], out: &mut Vec<u8>) {
@@ -69,7 +48,7 @@ fn held(build: &dyn Fn() -> Connection) -> (Connection, usize) {
 fn server_after(reads: &[Vec<u8>]) -> Connection {
     let mut conn = Connection::server(Config::default());
     let mut out = Vec::new();
-    drive(&mut conn, REQUEST, &mut out);
+    drive(&mut conn, &chat_request(), &mut out);
     for read in reads {
         drive(&mut conn, read, &mut out);
     }
@@ -134,19 +113,9 @@ fn idle_connections_fit_in_one_kib() {
                 )
                 .unwrap();
                 // The key in the request decides the accept value.
-                let text = String::from_utf8(out.clone()).unwrap();
-                let key = text
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
-                    .unwrap();
-                let accept = wstate::handshake::accept_key(key.as_bytes());
-                let response = format!(
-                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-                     Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-                    std::str::from_utf8(&accept).unwrap()
-                );
+                let response = response_101(&out);
                 out.clear();
-                conn.receive(response.as_bytes());
+                conn.receive(&response);
                 assert!(matches!(
                     conn.poll_event(&mut out),
                     Polled::Event(Event::Accepted(_), _)

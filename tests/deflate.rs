@@ -6,10 +6,9 @@
 mod common;
 use common::*;
 use wstate::DeflateConfig;
-use wstate::handshake::accept_key;
 use wstate::{
     Accept, ClientRequest, CloseCode, Config, Connection, Error, Event, HandshakeError, Message,
-    Polled, ProtocolError,
+    Polled, ProtocolError, Role,
 };
 
 fn request(offer: &str) -> Vec<u8> {
@@ -534,7 +533,6 @@ fn compression_shrinks_repetitive_messages() {
 
 #[test]
 fn a_client_fails_on_an_answer_it_did_not_allow() {
-    let accept = |key: &str| String::from_utf8(accept_key(key.as_bytes()).to_vec()).unwrap();
     for (config, answer) in [
         // We offered nothing.
         (None, "permessage-deflate"),
@@ -562,15 +560,10 @@ fn a_client_fails_on_an_answer_it_did_not_allow() {
             &mut request,
         )
         .unwrap();
-        let key = String::from_utf8(request)
-            .unwrap()
-            .lines()
-            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ").map(String::from))
-            .unwrap();
         let response = format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: {answer}\r\n\r\n",
-            accept(&key)
+            accept_for(&request)
         );
         c.receive(response.as_bytes());
         assert_eq!(
@@ -644,4 +637,34 @@ fn fragments_are_compressed_with_rsv1_on_the_first() {
     let (wire, heads) = send(&mut c);
     assert_eq!(heads, [0x01, 0x00, 0x00, 0x80]);
     assert!(wire.len() > json.len());
+}
+
+/// A server made open with negotiated parameters takes the server's side of
+/// them: with `server_no_context_takeover` (and the client's takeover left
+/// on) its two identical messages compress to identical frames; the client
+/// side of the same parameters keeps its window, so its second is shorter.
+#[test]
+fn new_open_with_deflate_takes_its_own_side() {
+    use wstate::DeflateConfig;
+    use wstate::Message;
+    use wstate::handshake::extensions::negotiate;
+    let config = Config::default().with_deflate(Some(DeflateConfig::default()));
+    let offer = b"permessage-deflate; server_no_context_takeover";
+    let params = negotiate([&offer[..]], config.deflate().unwrap()).expect("accepted");
+    assert!(params.server_no_context_takeover && !params.client_no_context_takeover);
+    let text = "the same words, again and again and again";
+    let frames = |role: Role| {
+        let mut conn = Connection::new_open_with_deflate(role, config.clone(), Some(params));
+        let (mut first, mut second) = (vec![], vec![]);
+        conn.sender().send(Message::Text(text), &mut first).unwrap();
+        conn.sender()
+            .send(Message::Text(text), &mut second)
+            .unwrap();
+        (first, second)
+    };
+    let (first, second) = frames(Role::Server);
+    assert_eq!(first[0], 0xC1, "compressed text");
+    assert_eq!(first, second);
+    let (first, second) = frames(Role::client(|b: &mut [u8]| b.fill(0)));
+    assert!(second.len() < first.len(), "{first:x?} {second:x?}");
 }

@@ -13,7 +13,7 @@ const KEY_HDR: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 const ACCEPT_HDR: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
 /// A request as a browser sends it, with `extra` header lines appended.
-fn request_with(lines: &[&str]) -> Vec<u8> {
+fn browser_request(lines: &[&str]) -> Vec<u8> {
     let mut head = String::from("GET /chat?room=1 HTTP/1.1\r\n");
     for line in lines {
         head.push_str(line);
@@ -37,7 +37,7 @@ fn good_lines() -> Vec<&'static str> {
 }
 
 fn good_request() -> Vec<u8> {
-    request_with(&good_lines())
+    browser_request(&good_lines())
 }
 
 #[test]
@@ -177,7 +177,7 @@ fn without(name: &str) -> Vec<u8> {
         .into_iter()
         .filter(|l| !l.starts_with(name))
         .collect();
-    request_with(&lines)
+    browser_request(&lines)
 }
 
 fn replaced(name: &str, line: &'static str) -> Vec<u8> {
@@ -185,7 +185,7 @@ fn replaced(name: &str, line: &'static str) -> Vec<u8> {
         .into_iter()
         .map(|l| if l.starts_with(name) { line } else { l })
         .collect();
-    request_with(&lines)
+    browser_request(&lines)
 }
 
 #[test]
@@ -195,7 +195,7 @@ fn every_rejection_path() {
     expect_refused(&without("Host"), MissingHost, BAD);
     let mut lines = good_lines();
     lines.push("Host: other.example"); // RFC 9112 §3.2: exactly one Host
-    expect_refused(&request_with(&lines), MissingHost, BAD);
+    expect_refused(&browser_request(&lines), MissingHost, BAD);
     expect_refused(&without("Upgrade"), MissingUpgrade, BAD);
     expect_refused(&replaced("Upgrade", "Upgrade: h2c"), MissingUpgrade, BAD);
     expect_refused(&without("Connection"), MissingConnectionUpgrade, BAD);
@@ -232,7 +232,7 @@ fn every_rejection_path() {
     );
     let mut lines = good_lines();
     lines.push("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==");
-    expect_refused(&request_with(&lines), InvalidKey, BAD);
+    expect_refused(&browser_request(&lines), InvalidKey, BAD);
     const UPGRADE: &str =
         "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
     expect_refused(
@@ -258,7 +258,11 @@ fn every_rejection_path() {
     expect_refused(http10.as_bytes(), UnsupportedHttpVersion, BAD);
     let mut lines = good_lines();
     lines.push("Bad Header: x");
-    expect_refused(&request_with(&lines), Malformed("invalid header name"), BAD);
+    expect_refused(
+        &browser_request(&lines),
+        Malformed("invalid header name"),
+        BAD,
+    );
     expect_refused(
         b"GET  / HTTP/1.1\r\n\r\n",
         Malformed("request line is not 'METHOD TARGET VERSION'"),
@@ -273,7 +277,7 @@ fn oversized_heads_get_431() {
     let mut lines = good_lines();
     lines.push(&filler);
     expect_refused(
-        &request_with(&lines),
+        &browser_request(&lines),
         HandshakeError::HeadTooLarge,
         TOO_LARGE,
     );
@@ -288,7 +292,7 @@ fn oversized_heads_get_431() {
     let mut lines = good_lines();
     lines.extend(many.iter().map(String::as_str));
     expect_refused(
-        &request_with(&lines),
+        &browser_request(&lines),
         HandshakeError::TooManyHeaders,
         TOO_LARGE,
     );

@@ -10,8 +10,6 @@ use wstate::{
 };
 
 const KEY_LINE: &str = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==";
-const ACCEPT_101: &str = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
 
 fn server() -> Connection {
     Connection::server(Config::default())
@@ -41,10 +39,6 @@ fn request(first: &str, replace: &[&str], extra: &[&str]) -> Vec<u8> {
     }
     head.push_str("\r\n");
     head.into_bytes()
-}
-
-fn get(extra: &[&str]) -> Vec<u8> {
-    request("GET /chat HTTP/1.1", &[], extra)
 }
 
 /// The exact response a server queues for `error` with this status line.
@@ -102,20 +96,23 @@ fn answer(
 
 #[test]
 fn request_content_is_refused() {
-    let mut input = get(&["Content-Length: 11"]);
+    let mut input = request_with(&["Content-Length: 11"]);
     input.extend_from_slice(b"hello world");
     bad_request(&input, HandshakeError::RequestContent);
-    let mut input = get(&["Transfer-Encoding: chunked"]);
+    let mut input = request_with(&["Transfer-Encoding: chunked"]);
     input.extend_from_slice(b"5\r\nhello\r\n0\r\n\r\n");
     bad_request(&input, HandshakeError::RequestContent);
-    bad_request(&get(&["Content-Length: x"]), HandshakeError::RequestContent);
     bad_request(
-        &get(&["Content-Length: 0, 1"]),
+        &request_with(&["Content-Length: x"]),
+        HandshakeError::RequestContent,
+    );
+    bad_request(
+        &request_with(&["Content-Length: 0, 1"]),
         HandshakeError::RequestContent,
     );
     // Zero is no content (and "0, 0" the same value, RFC 9110 §8.6).
-    accepted_request(&get(&["Content-Length: 0"]));
-    accepted_request(&get(&["Content-Length: 0, 0"]));
+    accepted_request(&request_with(&["Content-Length: 0"]));
+    accepted_request(&request_with(&["Content-Length: 0, 0"]));
 }
 
 // ---- 2, 3: already on main; here split at every byte ----
@@ -124,12 +121,12 @@ fn request_content_is_refused() {
 fn early_data_over_the_bound_and_eof_while_pending() {
     // 16 bytes of frames may wait after the head; 17 may not.
     let make = || Connection::server(Config::default().with_max_handshake_size(200));
-    let mut input = get(&[]);
+    let mut input = chat_request();
     input.extend(c2s(0x82, &[0; 10])); // 16 bytes
     let t = invariant(make, &input, false);
     assert_eq!(t.events.len(), 1);
     assert!(t.out.is_empty());
-    let mut input = get(&[]);
+    let mut input = chat_request();
     input.extend(c2s(0x82, &[0; 195])); // 203 bytes
     let t = invariant(make, &input, false);
     assert_eq!(t.events.len(), 2, "{:?}", t.events);
@@ -143,8 +140,8 @@ fn early_data_over_the_bound_and_eof_while_pending() {
         error_response("400 Bad Request", &e)
     );
     // The client leaves while its request awaits an answer: 1006, Done.
-    let (mut conn, t) = feed_chunks(server(), &[&get(&[])], true);
-    let t2 = invariant(server, &get(&[]), true);
+    let (mut conn, t) = feed_chunks(server(), &[&chat_request()], true);
+    let t2 = invariant(server, &chat_request(), true);
     assert_eq!(t, t2);
     assert_eq!(t.events[1], Owned::Close(1006, String::new()));
     assert!(t.out.is_empty());
@@ -215,7 +212,7 @@ fn version_426_carries_upgrade() {
     let input = request("GET / HTTP/1.1", &["Sec-WebSocket-Version: 8"], &[]);
     refused(&input, e, &expected);
     // The same when the caller refuses with 426.
-    let out = answer(&get(&[]), |_, tx, out| {
+    let out = answer(&chat_request(), |_, tx, out| {
         tx.reject(426, &[], b"", out).unwrap()
     });
     assert_eq!(
@@ -302,7 +299,7 @@ fn request_targets() {
     answer(&input, |r, _, _| {
         assert_eq!((r.path(), r.target()), ("/chat", "/chat?"));
     });
-    answer(&get(&[]), |r, _, _| {
+    answer(&chat_request(), |r, _, _| {
         assert_eq!((r.path(), r.authority()), ("/chat", "example.com"));
     });
     // Sibling: our client's path follows the same grammar.
@@ -534,7 +531,7 @@ fn obs_fold_in_a_response_is_unfolded() {
     );
     // A server refuses folding with a 400 that says why (RFC 9112 §5.2).
     bad_request(
-        &get(&["X-A: 1", " 2"]),
+        &request_with(&["X-A: 1", " 2"]),
         HandshakeError::Malformed("obsolete line folding is not accepted"),
     );
 }
@@ -553,7 +550,7 @@ fn a_101_with_content_length_has_no_body() {
 
 #[test]
 fn reject_rules() {
-    let input = get(&[]);
+    let input = chat_request();
     let out = answer(&input, |_, tx, out| {
         tx.reject(204, &[("X-A", "1")], b"", out).unwrap()
     });
@@ -689,14 +686,14 @@ fn http_versions() {
 fn subprotocol_tokens() {
     for offer in ["chat, chat", "chat, \"quoted\"", "a/b", "chat, x y"] {
         let line = format!("Sec-WebSocket-Protocol: {offer}");
-        bad_request(&get(&[&line]), HandshakeError::InvalidSubprotocol);
+        bad_request(&request_with(&[&line]), HandshakeError::InvalidSubprotocol);
     }
-    let two = get(&[
+    let two = request_with(&[
         "Sec-WebSocket-Protocol: chat",
         "Sec-WebSocket-Protocol: chat",
     ]);
     bad_request(&two, HandshakeError::InvalidSubprotocol);
-    accepted_request(&get(&["Sec-WebSocket-Protocol: chat, Chat"]));
+    accepted_request(&request_with(&["Sec-WebSocket-Protocol: chat, Chat"]));
     for protocols in [&["chat", "chat"][..], &["a b"], &[""], &["a,b"]] {
         let r = ClientRequest::new("h", "/").subprotocols(protocols);
         assert_eq!(
@@ -705,7 +702,7 @@ fn subprotocol_tokens() {
             "{protocols:?}"
         );
     }
-    let input = get(&["Sec-WebSocket-Extensions: x; p=\"a,b\", y; q=\"\\\",\""]);
+    let input = request_with(&["Sec-WebSocket-Extensions: x; p=\"a,b\", y; q=\"\\\",\""]);
     answer(&input, |r, _, _| {
         let ext: Vec<&str> = r.extensions().collect();
         assert_eq!(ext, ["x; p=\"a,b\"", "y; q=\"\\\",\""]);
@@ -782,7 +779,7 @@ fn expect_100_continue_gets_a_100_before_the_101() {
         "Expect: 100-Continue",
         "Expect: 100-continue, x-other",
     ] {
-        let input = get(&[expect, "Sec-WebSocket-Protocol: chat"]);
+        let input = request_with(&[expect, "Sec-WebSocket-Protocol: chat"]);
         accepted_request(&input);
         let out = answer(&input, |r, tx, out| {
             assert!(r.expects_continue());
@@ -818,7 +815,7 @@ fn expect_100_continue_gets_a_100_before_the_101() {
     }
     // Without it, or with another expectation only: the 101 alone.
     for extra in [&[][..], &["Expect: x-other"], &["X-Expect: 100-continue"]] {
-        let out = answer(&get(extra), |r, tx, out| {
+        let out = answer(&request_with(extra), |r, tx, out| {
             assert!(!r.expects_continue());
             tx.accept(&Accept::new(), out).unwrap();
         });
@@ -856,7 +853,7 @@ fn bare_lf_is_refused_at_once() {
 #[test]
 fn empty_lines_before_the_request_line_are_ignored() {
     let mut input = b"\r\n\r\n".to_vec();
-    input.extend(get(&["Sec-WebSocket-Protocol: chat"]));
+    input.extend(request_with(&["Sec-WebSocket-Protocol: chat"]));
     accepted_request(&input);
     let out = answer(&input, |r, tx, out| {
         assert_eq!(r.path(), "/chat");
@@ -904,7 +901,7 @@ fn long_target_is_414_long_fields_431() {
     let filler = format!("X-Filler: {}", "a".repeat(9000));
     let e = HandshakeError::HeadTooLarge;
     let expected = error_response("431 Request Header Fields Too Large", &e);
-    refused(&get(&[&filler]), e, &expected);
+    refused(&request_with(&[&filler]), e, &expected);
 }
 
 #[test]
@@ -1005,4 +1002,103 @@ fn a_request_line_ending_at_the_limit_is_431() {
         ))]
     );
     assert!(t.out.starts_with(b"HTTP/1.1 414 "));
+}
+
+/// README "Limits": "8 KiB per line", `431` queued. A header line of 8193
+/// bytes in a head well under `max_handshake_size` is refused; 8192 is not.
+#[test]
+fn header_line_over_8_kib_gets_431() {
+    let config = Config::default().with_max_handshake_size(64 << 10);
+    let line = |len: usize| format!("X-Long: {}", "a".repeat(len - "X-Long: ".len()));
+    let ok = request_with(&[line(8192)]);
+    let value = accepted_header(config.clone(), &ok, "x-long");
+    assert_eq!(value.len(), 8192 - 8);
+    let over = request_with(&[line(8193)]);
+    assert!(over.len() < 10 << 10);
+    refused_by(
+        config,
+        &over,
+        HandshakeError::HeadTooLarge,
+        &refusal_response(
+            "431 Request Header Fields Too Large",
+            "",
+            "HTTP head too large\n",
+        ),
+    );
+}
+
+/// RFC 6455 §4.1: the request "MUST include a header field with the name
+/// |Sec-WebSocket-Version|" whose value is 13; two of them are not one
+/// version: 426 with the version the server speaks (§4.4).
+#[test]
+fn duplicate_version_refused_with_426() {
+    let response = refusal_response(
+        "426 Upgrade Required",
+        "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
+        "Sec-WebSocket-Version is not 13\n",
+    );
+    for second in ["13", "8"] {
+        let request = request_with(&[format!("Sec-WebSocket-Version: {second}")]);
+        refused_by(
+            Config::default(),
+            &request,
+            HandshakeError::UnsupportedVersion,
+            &response,
+        );
+    }
+}
+
+/// RFC 6455 §4.1: "If the status code received from the server is not 101,
+/// the client handles the response per HTTP procedures": a 200 with every
+/// upgrade header (and the right accept key) is a refusal.
+#[test]
+fn client_refuses_200_with_upgrade_headers() {
+    let request = ClientRequest::new("example.com", "/");
+    let make = || {
+        let mut out = Vec::new();
+        Connection::client(&request, fill_key, Config::default(), &mut out).unwrap()
+    };
+    // The key our client sends, and the matching accept value.
+    let mut out = Vec::new();
+    Connection::client(&request, fill_key, Config::default(), &mut out).unwrap();
+    let accept = accept_for(&out);
+    for status in ["200 OK", "204 No Content", "299 Whatever"] {
+        let response = format!(
+            "HTTP/1.1 {status}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Accept: {accept}\r\nContent-Length: 0\r\n\r\n"
+        );
+        let t = invariant(make, response.as_bytes(), false);
+        assert!(t.out.is_empty(), "a refused client writes nothing");
+        match &t.events[..] {
+            [Owned::Error(Error::Handshake(HandshakeError::Rejected(r)))] => {
+                assert_eq!(r.status.to_string(), status[..3]);
+                assert!(r.body.is_empty());
+            }
+            other => panic!("{status}: {other:?}"),
+        }
+    }
+    // The same response with 101 is accepted.
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    let t = invariant(make, response.as_bytes(), false);
+    assert!(matches!(&t.events[..], [Owned::Other(a)] if a.starts_with("Accepted")));
+}
+
+/// RFC 9110 §5.5: "A field value does not include leading or trailing
+/// whitespace" (OWS = SP / HTAB): tabs around the values are not part of
+/// them.
+#[test]
+fn tabs_around_header_values_are_trimmed() {
+    let head = b"GET /chat HTTP/1.1\r\nHost:\texample.com\t\r\nUpgrade:\twebsocket\t\r\n\
+Connection:\t Upgrade \t\r\nSec-WebSocket-Key:\tdGhlIHNhbXBsZSBub25jZQ==\t\r\n\
+Sec-WebSocket-Version:\t13\t\r\nX-Tabs:\t\ta b\t\t\r\n\r\n";
+    let config = Config::default();
+    assert_eq!(accepted_header(config.clone(), head, "x-tabs"), b"a b");
+    assert_eq!(
+        accepted_header(config.clone(), head, "upgrade"),
+        b"websocket"
+    );
+    assert_eq!(accepted_header(config, head, "host"), b"example.com");
 }

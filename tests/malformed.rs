@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use wstate::{CloseCode, Config, Connection, Error, ProtocolError};
+use wstate::{CloseCode, Config, Connection, Error, Event, Polled, ProtocolError};
 
 struct Case {
     name: &'static str,
@@ -30,10 +30,6 @@ fn case(
         code,
         reason,
     }
-}
-
-fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
-    parts.concat()
 }
 
 fn server_cases() -> Vec<Case> {
@@ -486,4 +482,117 @@ fn protocol_errors_display_what_broke() {
         Error::Protocol(MessageTooLarge).to_string(),
         "protocol error: message too large"
     );
+}
+
+/// RFC 6455 §8.1 ("fail fast"): invalid UTF-8 in the first bytes of a text
+/// frame fails the connection with 1007 before the rest of the frame
+/// arrives, in one frame and in a continuation.
+#[test]
+fn bad_utf8_fails_before_the_rest_of_the_frame() {
+    let close = server_close(1007, "invalid UTF-8");
+    let want = [Owned::Error(Error::Protocol(ProtocolError::InvalidUtf8))];
+    // A 20-byte text frame of which the header and 3 bytes arrived, the
+    // second of which can start no UTF-8 sequence.
+    let payload = b"a\xffbcdefghijklmnopqrs";
+    let whole = c2s(0x81, payload);
+    let partial = &whole[..6 + 3];
+    let t = invariant(server, partial, false);
+    assert_eq!(t.events, want);
+    assert_eq!(t.out, close);
+    // A continuation: "é" split by a bad second byte, the rest missing.
+    let mut input = c2s(0x01, b"ok");
+    let cont = c2s(0x80, b"\xc3(and more text to come)");
+    input.extend_from_slice(&cont[..6 + 2]);
+    let t = invariant(server, &input, false);
+    assert_eq!(t.events, want);
+    assert_eq!(t.out, close);
+    // A client receiving an unmasked frame: the same.
+    let partial = &s2c(0x81, payload)[..2 + 3];
+    let t = invariant(client, partial, false);
+    assert_eq!(t.events, want);
+    assert_eq!(t.out, c2s(0x88, &close_payload(1007, "invalid UTF-8")));
+}
+
+/// The memory contract (lib.rs "Bounded"; `Config::max_frame_size`): what
+/// a connection holds is bounded by what arrived, within the limits, plus a
+/// constant; a length the peer announced is not memory. A header announcing
+/// 16 MiB (the default limit) followed by 100 bytes may cost the input
+/// (twice, for a growing buffer) plus `ALLOWANCE`, a constant chosen as
+/// 1/16 of the announced size: far above any per-connection bookkeeping,
+/// far below the announced length.
+#[test]
+fn announced_length_is_not_memory() {
+    const ALLOWANCE: u64 = 1 << 20;
+    let announced = 16 << 20;
+    let mut input = vec![0x82, 0xFF];
+    input.extend((announced as u64).to_be_bytes());
+    input.extend(KEY);
+    input.extend([0x55; 100]);
+    for parts in [None, Some(4096)] {
+        let config = Config::default().with_receive_parts(parts);
+        assert_eq!(config.max_frame_size(), announced);
+        for split in 0..=input.len() {
+            let (a, b) = input.split_at(split);
+            let mut conn = server_with(config.clone());
+            let mut out = Vec::new();
+            let info = allocation_counter::measure(|| {
+                for piece in [a, b] {
+                    conn.receive(piece);
+                    loop {
+                        match conn.poll_event(&mut out) {
+                            Polled::Event(
+                                Event::BinaryPart {
+                                    part: p,
+                                    last: false,
+                                },
+                                _,
+                            ) => {
+                                assert!(!p.is_empty())
+                            }
+                            Polled::NeedMore => break,
+                            other => panic!("{other:?}"),
+                        }
+                    }
+                }
+            });
+            let bound = 2 * input.len() as u64 + ALLOWANCE;
+            assert!(
+                info.bytes_max <= bound,
+                "split {split}, parts {parts:?}: {} bytes held, bound {bound}",
+                info.bytes_max
+            );
+            assert!(out.is_empty());
+        }
+    }
+}
+
+/// `max_message_size` holds for a message of one frame even when
+/// `max_frame_size` is larger: 1009 with the exact Close, in both modes.
+#[test]
+fn single_frame_over_max_message_size() {
+    for parts in [None, Some(4)] {
+        let config = Config::default()
+            .with_max_frame_size(1000)
+            .with_max_message_size(100)
+            .with_receive_parts(parts);
+        let make = || server_with(config.clone());
+        for (b0, len) in [(0x82, 101), (0x81, 101), (0x82, 126), (0x82, 1000)] {
+            let t = invariant(make, &c2s(b0, &vec![b'x'; len]), false);
+            assert_eq!(
+                t.events,
+                [Owned::Error(Error::Protocol(
+                    ProtocolError::MessageTooLarge
+                ))],
+                "{b0:#x} {len} {parts:?}"
+            );
+            assert_eq!(t.out, server_close(1009, "message too large"));
+        }
+    }
+    // At the limit: delivered.
+    let config = Config::default()
+        .with_max_frame_size(1000)
+        .with_max_message_size(100);
+    let t = invariant(|| server_with(config.clone()), &c2s(0x82, &[7; 100]), false);
+    assert!(t.out.is_empty());
+    assert_eq!(t.events, [Owned::Binary(vec![7; 100])]);
 }

@@ -441,3 +441,35 @@ fn send_errors_say_what_to_do() {
     assert_eq!(err.to_string(), "a client must mask: send in place");
     assert!(out.is_empty());
 }
+
+/// RFC 6455 §7.4.2 and the IANA registry: 3000-3999 (registered) and
+/// 4000-4999 (private use) may be sent, as may 1012-1014; 2999 and 5000 may
+/// not. The Close goes out exactly, from either role.
+#[test]
+fn close_codes_of_every_sendable_range() {
+    for code in [3000u16, 3999, 4000, 4999, 1012, 1013, 1014, 1000, 1011] {
+        let mut out = Vec::new();
+        server()
+            .sender()
+            .close(CloseCode(code), "bye", &mut out)
+            .unwrap();
+        assert_eq!(out, server_close(code, "bye"), "{code}");
+        let mut out = Vec::new();
+        client()
+            .sender()
+            .close(CloseCode(code), "", &mut out)
+            .unwrap();
+        assert_eq!(out, c2s(0x88, &code.to_be_bytes()), "{code}");
+    }
+    for code in [2999u16, 5000, 999, 1004, 1005, 1006, 1015, 1016, 2000] {
+        for mut conn in [server(), client()] {
+            let mut out = Vec::new();
+            assert_eq!(
+                conn.sender().close(CloseCode(code), "", &mut out),
+                Err(SendError::InvalidCloseCode(CloseCode(code)))
+            );
+            assert!(out.is_empty());
+            assert_eq!(conn.state(), wstate::ConnectionState::Open);
+        }
+    }
+}

@@ -4,15 +4,10 @@
 
 mod common;
 use common::*;
-use wstate::handshake::accept_key;
 use wstate::{
     Accept, ClientRequest, CloseCode, Config, Connection, Error, Event, HandshakeError, Message,
     Polled,
 };
-
-const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
-Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-Sec-WebSocket-Version: 13\r\n\r\n";
 
 /// A client whose request is sent, and the `101` that accepts it.
 fn fresh_client() -> (Connection, Vec<u8>) {
@@ -25,17 +20,7 @@ fn fresh_client() -> (Connection, Vec<u8>) {
     )
     .unwrap();
     // The nonce is 16 bytes of the repeating test key.
-    let key = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ").map(String::from))
-        .unwrap();
-    let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\r\n",
-        String::from_utf8(accept_key(key.as_bytes()).to_vec()).unwrap()
-    );
-    (c, response.into_bytes())
+    (c, response_101(&out))
 }
 
 fn open_client() -> Connection {
@@ -404,4 +389,23 @@ fn a_naive_loop_ends() {
     assert_eq!(echoed, ["one"]);
     assert_eq!(client.received_close().unwrap().code, CloseCode::NORMAL);
     assert_eq!(server.received_close().unwrap().reason(), "bye");
+}
+
+/// Bytes that come after the end of the stream was reported are not read:
+/// the connection ends with 1006, the late frame is never an event.
+#[test]
+fn bytes_after_eof_are_ignored() {
+    let mut conn = server();
+    conn.receive(&c2s(0x81, b"early"));
+    conn.receive_eof();
+    conn.receive(&c2s(0x81, b"late"));
+    let mut t = Transcript::default();
+    drain(&mut conn, &mut t);
+    assert_eq!(
+        t.events,
+        vec![
+            Owned::Text("early".into()),
+            Owned::Close(1006, String::new())
+        ]
+    );
 }

@@ -24,19 +24,10 @@
 mod common;
 use common::*;
 use core::time::Duration;
-use wstate::handshake::accept_key;
 use wstate::{
     Accept, ClientRequest, CloseCode, Config, Connection, Error, Event, HandshakeError, Keepalive,
     Message, Polled, Role,
 };
-
-const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
-Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-Sec-WebSocket-Version: 13\r\n\r\n";
-
-/// The server's `101` for [`REQUEST`].
-const ACCEPTED: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
 
 /// Handshake timeout of the tables.
 const HS: u64 = 1000;
@@ -162,17 +153,7 @@ fn client_response() -> Vec<u8> {
         &mut request,
     )
     .unwrap();
-    let key = String::from_utf8(request)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ").map(String::from))
-        .unwrap();
-    format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\r\n",
-        String::from_utf8(accept_key(key.as_bytes()).to_vec()).unwrap()
-    )
-    .into_bytes()
+    response_101(&request)
 }
 
 // ---------------------------------------------------------------------------
@@ -476,7 +457,7 @@ fn handshake_server_deciding_has_no_deadline() {
     // long it takes; the keepalive starts at the acceptance (stamped with
     // the clock of the latest handle_timeout).
     let t = 100_000;
-    let accept_out = ACCEPTED.to_vec();
+    let accept_out = ACCEPT_101.as_bytes().to_vec();
     check(
         "server deciding",
         &server_hs,
@@ -518,7 +499,12 @@ fn handshake_server_completed_in_time_switches_to_keepalive() {
                 vec![Owned::Other("Request".into())],
                 None,
             ),
-            row(Accept, ACCEPTED.to_vec(), vec![], Some(HS - 1 + INTERVAL)),
+            row(
+                Accept,
+                ACCEPT_101.as_bytes().to_vec(),
+                vec![],
+                Some(HS - 1 + INTERVAL),
+            ),
             // The request's bytes count as activity at this handle_timeout:
             // the keepalive interval starts again here.
             quiet(Time(HS), Some(HS + INTERVAL)),
@@ -1257,7 +1243,7 @@ fn all_timers_off_no_deadline_in_any_state() {
                 vec![Owned::Other("Request".into())],
                 None,
             ),
-            row(Accept, ACCEPTED.to_vec(), vec![], None),
+            row(Accept, ACCEPT_101.as_bytes().to_vec(), vec![], None),
             quiet(Time(1 << 40), None),
             row(Close, s2c(0x88, &close_payload(1000, "")), vec![], None),
             quiet(Time(1 << 41), None),
@@ -1413,7 +1399,7 @@ fn interleaved_script_is_chunking_invariant_server() {
     );
     let out: Vec<u8> = t.iter().flat_map(|r| r.out.clone()).collect();
     let want = [
-        ACCEPTED.to_vec(),
+        ACCEPT_101.as_bytes().to_vec(),
         s2c(0x8a, b"p"),
         s2c(0x89, &ka(1)),
         s2c(0x89, b"mine"),
@@ -1545,4 +1531,28 @@ fn bug_poll_timeout_after_receive_is_too_late_with_fixed_interval_and_any_data()
     // ... but poll_timeout, asked after receive, said 5000: a caller that
     // sleeps until the deadline sends the Ping 1 s late.
     assert_eq!(deadline, Some(ms(4000)));
+}
+
+/// Keepalive with `any_data`: bytes from the peer postpone the Ping, an
+/// empty read (nothing arrived) does not.
+#[test]
+fn an_empty_read_is_not_activity() {
+    use core::time::Duration;
+    use wstate::Keepalive;
+    let ms = Duration::from_millis;
+    let keepalive = Keepalive::new(ms(100), ms(50)).with_any_data(true);
+    let run = |read: &[u8]| {
+        let config = Config::default().with_keepalive(Some(keepalive.clone()));
+        let mut conn = Connection::new_open(Role::Server, config);
+        let mut out = vec![];
+        conn.handle_timeout(ms(0), &mut out);
+        conn.receive(read);
+        conn.handle_timeout(ms(90), &mut out);
+        conn.handle_timeout(ms(100), &mut out);
+        out
+    };
+    let pinged = run(&[]);
+    assert_eq!(pinged[..2], [0x89, 8], "{pinged:x?}");
+    // The first byte of a frame is activity: no Ping at 100 ms.
+    assert_eq!(run(&[0x82]), b"");
 }

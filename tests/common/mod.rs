@@ -1,7 +1,7 @@
 //! Shared helpers: building frames, driving connections, comparing transcripts.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use wstate::{Config, Connection, Error, Event, Polled, Role};
+use wstate::{Config, Connection, Error, Event, HandshakeError, Polled, Role};
 
 /// The mask key every test client uses (RFC 6455 §5.7's example key).
 pub(crate) const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -27,6 +27,11 @@ pub(crate) fn fill_key(buf: &mut [u8]) {
     for (i, b) in buf.iter_mut().enumerate() {
         *b = KEY[i % 4];
     }
+}
+
+/// The frames one after the other.
+pub(crate) fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
+    parts.concat()
 }
 
 /// One frame with the given first byte, payload and optional mask key.
@@ -184,4 +189,115 @@ pub(crate) fn invariant(make: impl Fn() -> Connection, input: &[u8], eof: bool) 
 /// The bytes of an unmasked Close frame (what a server sends).
 pub(crate) fn server_close(code: u16, reason: &str) -> Vec<u8> {
     s2c(0x88, &close_payload(code, reason))
+}
+
+// ---------------------------------------------------------------------------
+// The opening handshake
+// ---------------------------------------------------------------------------
+
+/// A valid upgrade request for `/` at host `h` (RFC 6455 §1.3's key).
+pub(crate) const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\n\r\n";
+
+/// The server's `101` for [`REQUEST`] and [`request_with`].
+pub(crate) const ACCEPT_101: &str = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+
+/// The header fields of [`REQUEST`], and of [`request_with`] before its
+/// extra ones.
+pub(crate) const REQUEST_FIELDS: usize = 5;
+
+/// A valid upgrade request for `/chat` at `example.com` (RFC 6455 §1.3's
+/// key) with these extra header lines (each `name: value` without CRLF), in
+/// the order given after the required ones.
+pub(crate) fn request_with<S: AsRef<str>>(extra: &[S]) -> Vec<u8> {
+    let mut head = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\n"
+        .to_vec();
+    for line in extra {
+        head.extend_from_slice(line.as_ref().as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    head
+}
+
+/// [`request_with`] no extra lines.
+pub(crate) fn chat_request() -> Vec<u8> {
+    request_with::<&str>(&[])
+}
+
+/// The error response a server queues for a refused request: the status
+/// line, the fields its status requires, and the error as a text body.
+pub(crate) fn refusal_response(status_line: &str, fields: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status_line}\r\n{fields}Content-Type: text/plain\r\n{}Content-Length: {}\r\n\r\n{body}",
+        if status_line.starts_with("426") {
+            "Connection: Upgrade, close\r\n"
+        } else {
+            "Connection: close\r\n"
+        },
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// A server reading its request with `config`.
+pub(crate) fn hs_server(config: Config) -> impl Fn() -> Connection {
+    move || Connection::server(config.clone())
+}
+
+/// What a server reports for `request`: the request (its path and the
+/// value of `name`) or the error, checked split-invariant.
+pub(crate) fn accepted_header(config: Config, request: &[u8], name: &str) -> Vec<u8> {
+    let t = invariant(hs_server(config.clone()), request, false);
+    assert!(t.out.is_empty(), "output for a valid request: {:?}", t.out);
+    assert!(
+        matches!(&t.events[..], [Owned::Other(r)] if r.starts_with("Request")),
+        "{:?}",
+        t.events
+    );
+    let mut conn = Connection::server(config);
+    conn.receive(request);
+    match conn.poll_event(&mut Vec::new()) {
+        Polled::Event(Event::Request(r), _) => {
+            assert_eq!(r.path(), "/chat");
+            r.header(name).expect("the header").to_vec()
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Refused by a server with `config` with exactly `response` however the
+/// bytes arrive.
+pub(crate) fn refused_by(config: Config, request: &[u8], error: HandshakeError, response: &[u8]) {
+    let t = invariant(hs_server(config), request, false);
+    assert_eq!(t.events, [Owned::Error(Error::Handshake(error))]);
+    assert_eq!(
+        String::from_utf8_lossy(&t.out),
+        String::from_utf8_lossy(response)
+    );
+}
+
+/// The `Sec-WebSocket-Accept` value that answers the key in `request`, the
+/// head a client wrote.
+pub(crate) fn accept_for(request: &[u8]) -> String {
+    let key = std::str::from_utf8(request)
+        .unwrap()
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .expect("a Sec-WebSocket-Key line");
+    String::from_utf8(wstate::handshake::accept_key(key.as_bytes()).to_vec()).unwrap()
+}
+
+/// The `101` that accepts `request`, the head a client wrote.
+pub(crate) fn response_101(request: &[u8]) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n\r\n",
+        accept_for(request)
+    )
+    .into_bytes()
 }

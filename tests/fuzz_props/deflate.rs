@@ -5,9 +5,9 @@
 //! The negotiation is checked against a model written here from RFC 6455
 //! §9.1 (grammar) and RFC 7692 §7 (rules), not by asking the crate.
 
-use super::{
-    ANNOUNCED_ALLOWANCE, Ev, Setup, Transcript, check_counter, check_receive_transcript, drain,
-    entropy, join_parts, ours, summary,
+use super::common::{Ev, Setup, Summary, Transcript, drain, entropy, summary};
+use super::receive::{
+    ANNOUNCED_ALLOWANCE, check_counter, check_receive_transcript, join_parts, ours,
 };
 use wstate::DeflateParams;
 use wstate::handshake::extensions::{self, PERMESSAGE_DEFLATE, validate_response};
@@ -894,7 +894,7 @@ pub(crate) fn deflate_receive(data: &[u8]) {
             "fails exactly on a message over the limits"
         );
     }
-    let same = |other: (Transcript, super::Summary), how: &str| {
+    let same = |other: (Transcript, Summary), how: &str| {
         assert!(
             other == whole,
             "{how}: got {} {:?}, want {} {:?}",
