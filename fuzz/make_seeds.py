@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Writes the hand-made seeds of fuzz/corpus/ (RFC 6455 examples and one
 input per class of malformed input). Re-run after changing an input format in
-tests/fuzz_props/mod.rs; files the fuzzer found are kept as they are.
+tests/fuzz_props/<target>.rs; files the fuzzer found are kept as they are.
 
-Input formats (see tests/fuzz_props/mod.rs):
+Input formats (see tests/fuzz_props/<target>.rs):
   frame_header  raw header bytes
   receive       setup (5 bytes) + stream; setup byte 4 = read size (0: whole)
   chunking      setup (5 bytes, byte 4 = split count) + u16 BE splits + stream

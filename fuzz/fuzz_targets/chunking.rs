@@ -1,5 +1,5 @@
 #![no_main]
-//! Target `chunking`: see `chunking` in `tests/fuzz_props/mod.rs` for the properties.
+//! Target `chunking`: see `tests/fuzz_props/chunking.rs` for the properties.
 
 use libfuzzer_sys::fuzz_target;
 

@@ -1,5 +1,5 @@
 #![no_main]
-//! Target `client_request`: see `client_request` in `tests/fuzz_props/mod.rs` for the properties.
+//! Target `client_request`: see `tests/fuzz_props/client_request.rs` for the properties.
 
 use libfuzzer_sys::fuzz_target;
 

@@ -1,5 +1,5 @@
 #![no_main]
-//! Target `frame_header`: see `frame_header` in `tests/fuzz_props/mod.rs` for the properties.
+//! Target `frame_header`: see `tests/fuzz_props/frame_header.rs` for the properties.
 
 use libfuzzer_sys::fuzz_target;
 

@@ -1,5 +1,5 @@
 #![no_main]
-//! Target `handshake_client`: see `handshake_client` in `tests/fuzz_props/mod.rs` for the properties.
+//! Target `handshake_client`: see `tests/fuzz_props/handshake_client.rs` for the properties.
 
 use libfuzzer_sys::fuzz_target;
 

@@ -1,5 +1,5 @@
 #![no_main]
-//! Target `handshake_server`: see `handshake_server` in `tests/fuzz_props/mod.rs` for the properties.
+//! Target `handshake_server`: see `tests/fuzz_props/handshake_server.rs` for the properties.
 
 use libfuzzer_sys::fuzz_target;
 

@@ -1,6 +1,6 @@
 //! Counts the bytes allocated on the current thread, so that the property
-//! checks can bound what the connection allocates (`crate::memory` in
-//! `tests/fuzz_props/mod.rs`).
+//! checks can bound what the connection allocates (`crate::memory`, as
+//! `tests/fuzz_props/mod.rs` asks of the crate that includes it).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -63,7 +63,7 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 /// The most bytes held at once on this thread while `f` runs, beyond what
-/// was held before (`crate::memory::peak` of `tests/fuzz_props/mod.rs`).
+/// was held before (`crate::memory::peak`, used by `tests/fuzz_props/`).
 pub(crate) fn peak(f: impl FnOnce()) -> Option<usize> {
     start();
     f();

@@ -1,5 +1,5 @@
 #![no_main]
-//! Target `receive`: see `receive` in `tests/fuzz_props/mod.rs` for the properties.
+//! Target `receive`: see `tests/fuzz_props/receive.rs` for the properties.
 
 use libfuzzer_sys::fuzz_target;
 

@@ -1,5 +1,5 @@
 #![no_main]
-//! Target `roundtrip`: see `roundtrip` in `tests/fuzz_props/mod.rs` for the properties.
+//! Target `roundtrip`: see `tests/fuzz_props/roundtrip.rs` for the properties.
 
 use libfuzzer_sys::fuzz_target;
 

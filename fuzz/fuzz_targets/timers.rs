@@ -1,5 +1,5 @@
 #![no_main]
-//! Target `timers`: see `timers` in `tests/fuzz_props/mod.rs` for the properties.
+//! Target `timers`: see `tests/fuzz_props/timers.rs` for the properties.
 
 use libfuzzer_sys::fuzz_target;
 
