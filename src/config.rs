@@ -284,10 +284,9 @@ impl Config {
     #[must_use]
     pub fn with_deflate(mut self, deflate: Option<DeflateConfig>) -> Self {
         self.deflate = match deflate {
-            Some(deflate) => DeflateConfig {
-                enabled: true,
-                ..deflate
-            },
+            // Every DeflateConfig a caller can hold is enabled: only a
+            // Config's own, which `deflate()` never hands out, is not.
+            Some(deflate) => deflate,
             None => DeflateConfig {
                 enabled: false,
                 ..DeflateConfig::default()

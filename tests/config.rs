@@ -518,3 +518,86 @@ fn os_entropy_fills_the_buffer() {
     wstate::os_entropy(&mut b);
     assert_ne!(a, b);
 }
+
+#[test]
+fn getters_say_what_the_builders_set() {
+    let d = Config::default();
+    assert_eq!(
+        (
+            d.max_frame_size(),
+            d.max_message_size(),
+            d.max_fragments(),
+            d.auto_pong(),
+            d.max_handshake_size(),
+            d.max_headers(),
+            d.retained_buffer(),
+            d.receive_parts(),
+            d.max_pending_output(),
+        ),
+        (
+            16 << 20,
+            16 << 20,
+            1 << 17,
+            true,
+            16 << 10,
+            64,
+            512,
+            None,
+            None
+        )
+    );
+    let secs = Duration::from_secs;
+    assert_eq!(
+        (d.handshake_timeout(), d.close_timeout(), d.keepalive()),
+        (Some(secs(10)), Some(secs(10)), Some(&Keepalive::default()))
+    );
+    let c = Config::default()
+        .with_max_frame_size(1000)
+        .with_max_message_size(2000)
+        .with_max_fragments(3)
+        .with_auto_pong(false)
+        .with_max_handshake_size(4000)
+        .with_max_headers(5)
+        .with_retained_buffer(6)
+        .with_receive_parts(Some(7))
+        .with_max_pending_output(Some(8))
+        .with_handshake_timeout(Some(secs(9)))
+        .with_close_timeout(Some(secs(11)))
+        .with_keepalive(Some(Keepalive::new(secs(12), secs(13))));
+    assert_eq!(
+        (
+            c.max_frame_size(),
+            c.max_message_size(),
+            c.max_fragments(),
+            c.auto_pong(),
+            c.max_handshake_size(),
+            c.max_headers(),
+            c.retained_buffer(),
+            c.receive_parts(),
+            c.max_pending_output(),
+        ),
+        (1000, 2000, 3, false, 4000, 5, 6, Some(7), Some(8))
+    );
+    assert_eq!(
+        (c.handshake_timeout(), c.close_timeout()),
+        (Some(secs(9)), Some(secs(11)))
+    );
+    let k = c.keepalive().unwrap();
+    assert_eq!((k.interval(), k.timeout()), (secs(12), secs(13)));
+    let off = c
+        .with_handshake_timeout(None)
+        .with_close_timeout(None)
+        .with_max_pending_output(None)
+        .with_receive_parts(None)
+        .with_keepalive(None);
+    assert_eq!(
+        (
+            off.handshake_timeout(),
+            off.close_timeout(),
+            off.max_pending_output(),
+            off.receive_parts(),
+            off.keepalive()
+        ),
+        (None, None, None, None, None)
+    );
+}
