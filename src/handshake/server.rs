@@ -21,6 +21,8 @@ pub struct Request<'a> {
     resource: &'a str,
     authority: &'a str,
     headers: Fields<'a>,
+    /// `Expect: 100-continue`, noted in the pass that checks the content.
+    expects_continue: bool,
 }
 
 impl<'a> Request<'a> {
@@ -77,7 +79,7 @@ impl<'a> Request<'a> {
     /// `100 (Continue)` before the `101`, as RFC 9110 §7.8 requires; a
     /// refusal needs none.
     pub fn expects_continue(&self) -> bool {
-        self.headers.has_token("expect", "100-continue")
+        self.expects_continue
     }
 
     /// The `Origin` header (sent by browsers; check it to stop cross-site use).
@@ -154,7 +156,7 @@ pub(crate) fn validate_request<'a>(
     if versions.next() != Some(b"13") || versions.next().is_some() {
         return Err(HandshakeError::UnsupportedVersion);
     }
-    check_no_content(h)?;
+    let expects_continue = check_no_content(h)?;
     // RFC 6455 §4.1: distinct tokens (see `check_offered`); refused with a
     // 400 by the §4.2.1 rule above.
     subprotocol::check_offered(h.get_all("sec-websocket-protocol"))
@@ -177,28 +179,38 @@ pub(crate) fn validate_request<'a>(
             resource: parsed.resource.as_str(scratch),
             authority,
             headers: h,
+            expects_continue,
         },
         key,
     ))
 }
 
-/// A GET upgrade has no content: the bytes after its head are frames. "The
+/// A GET upgrade has no content: the bytes after its head are frames; and
+/// whether the request expects a `100 Continue`. "The
 /// presence of a message body in a request is signaled by a Content-Length
 /// or Transfer-Encoding header field" (RFC 9112 §6), so a request with
 /// `Transfer-Encoding`, or a `Content-Length` other than 0 (repeated zeros,
 /// "0, 0", are the same value: RFC 9110 §8.6), is refused rather than have
 /// its content read as frames.
-fn check_no_content(h: Fields<'_>) -> Result<(), HandshakeError> {
-    if h.get("transfer-encoding").is_some() {
-        return Err(HandshakeError::RequestContent);
-    }
-    for value in h.get_all("content-length") {
-        let mut elements = split_list(value).peekable();
-        if elements.peek().is_none() || !elements.all(|e| e == b"0") {
+fn check_no_content(h: Fields<'_>) -> Result<bool, HandshakeError> {
+    // One pass over the fields, which also notes `Expect: 100-continue`
+    // (see `Request::expects_continue`).
+    let mut expects_continue = false;
+    for (name, value) in h.iter() {
+        if name.eq_ignore_ascii_case("transfer-encoding") {
             return Err(HandshakeError::RequestContent);
         }
+        if name.eq_ignore_ascii_case("content-length") {
+            let mut elements = split_list(value).peekable();
+            if elements.peek().is_none() || !elements.all(|e| e == b"0") {
+                return Err(HandshakeError::RequestContent);
+            }
+        }
+        if name.eq_ignore_ascii_case("expect") {
+            expects_continue |= split_list(value).any(|e| e.eq_ignore_ascii_case(b"100-continue"));
+        }
     }
-    Ok(())
+    Ok(expects_continue)
 }
 
 /// "The value of this header field MUST be a nonce consisting of a randomly
