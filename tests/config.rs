@@ -354,6 +354,15 @@ fn deflate_values_within_the_rfc() {
     let d = DeflateConfig::default();
     assert_eq!(
         (
+            d.server_no_context_takeover(),
+            d.client_no_context_takeover(),
+            d.min_compress_size(),
+            d.compress_outgoing()
+        ),
+        (false, false, 0, true)
+    );
+    assert_eq!(
+        (
             d.level(),
             d.server_max_window_bits(),
             d.client_max_window_bits()
