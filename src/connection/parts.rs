@@ -70,9 +70,7 @@ impl Receiver {
         let mut n = (frame.done - tail).min(max_part);
         if text && n < frame.done - tail {
             // Cut by the part bound: back up to a code point's start.
-            while n > 0 && !is_boundary(self.buf[self.pos + n]) {
-                n -= 1;
-            }
+            n = code_point_start(&self.buf[self.pos..], n);
         }
         if n == 0 {
             if tail > 0 && frame.done == frame.len && frame.fin {
@@ -234,6 +232,15 @@ impl Receiver {
         }
         Ok(Step::NeedMore)
     }
+}
+
+/// The start of the code point that holds `text[n]`: `n`, or the nearest
+/// character start before it (`text[0]` starts one).
+fn code_point_start(text: &[u8], mut n: usize) -> usize {
+    while n > 0 && !is_boundary(text[n]) {
+        n -= 1;
+    }
+    n
 }
 
 /// A part of a text or binary message.
