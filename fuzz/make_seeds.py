@@ -803,7 +803,7 @@ def deflate_receive_seeds():
     big = rec(0x01, b"x" * 999) + rec(0x01, b"y" * 1001) + rec(0x01, b"never")
     write("deflate_receive", "messages-server-tiny-limit-1001", d_input(D_MESSAGES | D_TINY, big))
     # Fragments inflating to exactly 16384 bytes each (a multiple of the
-    # inflater's output chunk) were taken for corrupt data (fixed in 04c55be;
+    # inflater's output chunk) were once taken for corrupt data (see
     # tests/fuzz_regressions.rs).
     write("deflate_receive", "messages-client-64KiB-zeros-fragmented",
           d_input(D_MESSAGES | D_CLIENT, rec(0x0C, bytes(65535))))

@@ -474,8 +474,7 @@ fn receive_peers(
         // The peers keep their buffers between messages. wstate keeps a
         // buffer grown past `retained_buffer` (512 bytes by default) while
         // large messages keep coming, so the default config above does
-        // too; this one keeps everything up to 4 MiB whatever comes (as
-        // the default config did not, before session 8).
+        // too; this one keeps everything up to 4 MiB whatever comes.
         let data = input.clone();
         let config = Config::default().with_retained_buffer(4 * MIB);
         let mut conn = Connection::new_open(Role::Server, config);
