@@ -189,6 +189,15 @@ pub(crate) fn after_handshake(t: &Transcript, events_from: usize, out_from: usiz
     }
 }
 
+/// The values of the fields named `name` (lowercase), in order.
+pub(crate) fn values<'f>(fields: &'f [(String, String)], name: &str) -> Vec<&'f str> {
+    fields
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
 /// The `(lowercase name, trimmed value)` field lines of a head after its
 /// first line, obs-folds joined to the line they continue (RFC 9112 §5.2).
 pub(crate) fn unfolded_fields(text: &str) -> Vec<(String, String)> {

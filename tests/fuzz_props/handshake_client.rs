@@ -292,13 +292,7 @@ pub(crate) fn check_101(head: &[u8], offered: &[&str], chosen: Option<&str>) {
     let text = String::from_utf8_lossy(head);
     assert_eq!(status_of(&text), Some(101), "{text:?}");
     let fields = unfolded_fields(&text);
-    let all = |name: &str| -> Vec<&str> {
-        fields
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    };
+    let all = |name: &str| values(&fields, name);
     let tokens = |name: &str| -> Vec<String> {
         all(name)
             .iter()

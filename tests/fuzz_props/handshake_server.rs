@@ -769,13 +769,7 @@ pub(crate) fn check_request_head(head: &[u8]) {
         "obs-fold in a request"
     );
     let fields = unfolded_fields(&text);
-    let all = |name: &str| -> Vec<&str> {
-        fields
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    };
+    let all = |name: &str| values(&fields, name);
     let has_token = |name: &str, token: &str| {
         all(name)
             .iter()
