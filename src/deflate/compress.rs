@@ -34,13 +34,14 @@ pub(crate) fn codec(
 ) -> Option<(Held<Compression>, Held<Inflater>)> {
     let c = params.codec(is_server);
     let inflater = inflater(c.decompress_no_context_takeover)?;
-    let deflater = match config.compress_outgoing {
-        true => Some(deflater(
+    let deflater = if config.compress_outgoing {
+        Some(deflater(
             config.level,
             c.compress_window_bits,
             c.compress_no_context_takeover,
-        )?),
-        false => None,
+        )?)
+    } else {
+        None
     };
     let compression = Compression {
         params,
