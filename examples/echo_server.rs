@@ -111,6 +111,7 @@ fn serve(mut stream: TcpStream) -> std::io::Result<String> {
             }
             Polled::Done => {
                 stream.write_all(&out)?;
+                common::finish_transport(&mut stream);
                 return Ok(format!("{peer} left during the handshake"));
             }
             Polled::Event(..) | Polled::NeedMore => {}
@@ -119,6 +120,7 @@ fn serve(mut stream: TcpStream) -> std::io::Result<String> {
             }
             Polled::Failed(e) => {
                 stream.write_all(&out)?;
+                common::finish_transport(&mut stream);
                 return Ok(format!("{peer} handshake refused: {e}"));
             }
         }

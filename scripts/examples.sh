@@ -14,7 +14,11 @@
 #   c. Ctrl-C: SIGINT to echo_server and to tokio_echo_server (BASE+3, +4)
 #      while a Python websockets client is connected: the client receives a
 #      Close 1001, the server logs that connection's end and exits with
-#      status 0 ("stopped").
+#      status 0 ("stopped");
+#   d. a client that breaks the protocol and keeps sending still reads the
+#      server's Close 1002 and an orderly end of stream, never a reset
+#      (scripts/examples/close_after_error.py, ten trials, echo_server at
+#      BASE+5).
 # Every wait is bounded; every process it starts is stopped on exit. Prints a
 # PASS/FAIL line per check and ends with `N passed, N failed`; exit 1 on any
 # failure, 2 on a setup error.
@@ -51,7 +55,7 @@ wait_exit() {
     wait "$pid" 2>/dev/null || EXIT_STATUS=$?
 }
 
-for port in $((BASE + 1)) $((BASE + 2)) $((BASE + 3)) $((BASE + 4)); do require_free_port "$port"; done
+for port in $((BASE + 1)) $((BASE + 2)) $((BASE + 3)) $((BASE + 4)) $((BASE + 5)); do require_free_port "$port"; done
 build_examples
 ensure_py3_venv
 PY="$PY3_VENV/bin/python"
@@ -151,6 +155,28 @@ going_away() {
 }
 going_away echo_server $((BASE + 3))
 going_away tokio_echo_server $((BASE + 4))
+
+# ------------------------------------- d. the Close survives a broken peer
+# A client breaks the protocol and sends 256 KiB more in the same write: the
+# server must still deliver its Close 1002 and end the stream in order (no
+# reset that could destroy the Close), in each of ten trials.
+close_after_error() {
+    local ex=$1 port=$2 log="$WORK/$1.close_after_error.log" server rc=0 out
+    start_bg "$log" 60 "$EXAMPLES_DIR/$ex" "127.0.0.1:$port"
+    server=$BG_PID
+    if ! wait_port "$port" "$server" 20 "$log"; then
+        fail "$ex close after a protocol error" "did not listen"
+        return
+    fi
+    out=$(timeout 120 "$PY" "$ROOT/scripts/examples/close_after_error.py" "127.0.0.1:$port" 10 2>&1) || rc=$?
+    if ((rc == 0)); then
+        pass "$ex close after a protocol error: Close 1002 read, then an orderly end (10 trials)"
+    else
+        fail "$ex close after a protocol error" "$(grep -v 'orderly end$' <<<"$out" | head -c 600)"
+    fi
+    stop_bg "$server"
+}
+close_after_error echo_server $((BASE + 5))
 
 echo "$passed passed, $failed failed"
 ((failed == 0))

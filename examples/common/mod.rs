@@ -257,6 +257,7 @@ pub(crate) fn echo(
                 .is_ok();
         }
     }
+    finish_transport(stream);
     Ok(Ended {
         received: conn.received_close().cloned(),
         error,
@@ -264,3 +265,39 @@ pub(crate) fn echo(
         going_away,
     })
 }
+
+/// Ends the transport of a finished connection without losing what was
+/// written last (our Close frame, or an HTTP error response).
+///
+/// Closing a socket whose receive queue still holds unread bytes makes the
+/// kernel send a reset instead of an orderly end, and a reset may destroy
+/// data the peer has not read yet: after a protocol error the peer has often
+/// sent more. So: shut down our direction (the peer reads our last bytes,
+/// then the end of stream), then read and drop what the peer still sends
+/// until it closes its side too, at most [`LINGER_BYTES`] and
+/// [`LINGER_TIME`], and only then drop the socket.
+pub(crate) fn finish_transport(stream: &mut TcpStream) {
+    if stream.shutdown(std::net::Shutdown::Write).is_err() {
+        return; // already reset or closed by the peer
+    }
+    let deadline = Instant::now() + LINGER_TIME;
+    let mut sink = [0; 16 << 10];
+    let mut dropped = 0;
+    while dropped < LINGER_BYTES {
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+            return;
+        };
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => dropped += n,
+        }
+    }
+}
+
+/// The most [`finish_transport`] reads and drops before giving up.
+pub(crate) const LINGER_BYTES: usize = 4 << 20;
+/// The longest [`finish_transport`] waits for the peer's end of stream.
+pub(crate) const LINGER_TIME: Duration = Duration::from_secs(2);
