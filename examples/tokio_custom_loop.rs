@@ -1,8 +1,12 @@
-//! A WebSocket echo server on tokio, one task per connection:
-//! `cargo run --release --example tokio_echo_server [ADDR]` (default
-//! 127.0.0.1:9001). Echoes every message with its type.
+//! A WebSocket echo server on tokio with the IO loop written by hand over
+//! the sans-IO core: `cargo run --release --example tokio_custom_loop
+//! [-- [--current-thread] ADDR]` (default 127.0.0.1:9003). Echoes every
+//! message with its type.
 //!
-//! The pattern to copy for an async server:
+//! Most tokio users want the `wstate-tokio` crate, which runs this loop for
+//! them. This example is for those who wrap the core in their own IO (a
+//! custom runtime, their own buffers or scheduling) and shows what such a
+//! loop must do:
 //!
 //! * read once, feed the bytes to the [`Connection`], then drain **every**
 //!   event of that read with `poll_event` until it says `NeedMore` (or
@@ -14,18 +18,23 @@
 //!   (`poll_timeout`), then `handle_timeout` gets the time: a handshake
 //!   that does not complete in time is answered `408` and dropped, a peer
 //!   that stops answering Pings is failed with 1011;
-//! * reads go straight into the connection's receive buffer
-//!   (`receive_with`), so only the kernel copies what arrives: the room is
-//!   zero-filled the first time only, since the connection keeps its buffer
-//!   (see [`RETAINED`]);
+//! * small reads land in one buffer per thread, shared by every connection
+//!   served there, and are fed to the connection at once, so an idle
+//!   connection holds no read buffer of its own; once a read fills that
+//!   buffer (a large message is streaming in), reads go straight into the
+//!   connection's receive buffer (`receive_with`), so only the kernel
+//!   copies what arrives, until a read comes back short again;
 //! * a large message is echoed from where it was received: its header goes
 //!   to the output buffer, then header and payload leave in one vectored
 //!   write, so only the kernel copies the payload;
-//! * a connection keeps its receive buffer between messages, up to
+//! * a connection keeps its receive buffer between large messages, up to
 //!   [`RETAINED`]: a client that sends large messages one after another
 //!   reuses warm memory rather than page-faulting fresh memory in for every
-//!   message (the cost: an idle connection holds what it last needed, up to
-//!   that bound; lower it if you serve many such clients);
+//!   message; the connection gives it back once it is quiet;
+//! * the server closes the transport in order: after the last write it
+//!   shuts down its direction, then reads and drops what the peer still
+//!   sends (at most [`LINGER_BYTES`], [`LINGER_TIME`]) before dropping the
+//!   socket, so the kernel never resets the connection under our Close;
 //! * Ctrl-C (SIGINT) is a graceful stop: a `watch` channel tells every
 //!   connection task, which sends a Close 1001 ("going away") and goes on
 //!   until the peer answers (or the close timeout, 10 s, passes); the server
@@ -34,13 +43,14 @@
 //! It prints the address it listens on and one line per connection when it
 //! ends, with its close code.
 
+use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::task::{Poll, ready};
 
-use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::{Duration, Instant, timeout};
@@ -49,16 +59,27 @@ use wstate::{Accept, CloseCode, Config, Connection, Event, Message, Polled};
 const USAGE: &str = "\
 A WebSocket echo server on tokio, one task per connection.
 
-usage: tokio_echo_server [--current-thread] [ADDR]   (default 127.0.0.1:9001)
-       cargo run --release --example tokio_echo_server [-- ADDR]
+usage: tokio_custom_loop [--current-thread] [ADDR]   (default 127.0.0.1:9003)
+       cargo run --release --example tokio_custom_loop [-- ADDR]
 
   --current-thread   run every connection on one thread (tokio's
                      current-thread runtime) instead of one worker per core
 
 Ctrl-C closes every connection with 1001 (going away), then exits.";
 
-/// Bytes read per syscall.
+/// Bytes read per syscall, at most.
 const READ_BUF: usize = 64 << 10;
+/// The most the closing reads and drops of what the peer still sends.
+const LINGER_BYTES: usize = 4 << 20;
+/// The longest the closing waits for the peer's end of stream.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+
+thread_local! {
+    /// The read buffer shared by the connections served on this thread:
+    /// a read is fed to its connection before the task yields, so one
+    /// buffer serves them all.
+    static SHARED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 /// Receive buffer a connection keeps once a message is consumed (the
 /// crate's default is 512 bytes, for the smallest idle connections). Bigger
 /// than a read, or large reads would allocate, and than the largest
@@ -91,7 +112,7 @@ fn main() {
             _ => addr = Some(arg),
         }
     }
-    let addr = addr.unwrap_or_else(|| "127.0.0.1:9001".into());
+    let addr = addr.unwrap_or_else(|| "127.0.0.1:9003".into());
     // `#[tokio::main]` does the same; built by hand, tokio needs no
     // `macros` feature (and so no proc-macro crates). The default is a
     // worker per core. `--current-thread` runs everything on this thread:
@@ -132,7 +153,7 @@ async fn run(listener: TcpListener) -> io::Result<()> {
         Poll::Pending => false,
     };
     println!(
-        "tokio_echo_server listening on ws://{}",
+        "tokio_custom_loop listening on ws://{}",
         listener.local_addr()?
     );
     let mut next_id = 1u64;
@@ -183,9 +204,9 @@ async fn run(listener: TcpListener) -> io::Result<()> {
         second.as_mut().poll(cx).map(|_| false)
     });
     match ended.await {
-        true => println!("tokio_echo_server stopped"),
+        true => println!("tokio_custom_loop stopped"),
         false => println!(
-            "tokio_echo_server stopped, {} connection(s) still open",
+            "tokio_custom_loop stopped, {} connection(s) still open",
             stop_tx.receiver_count()
         ),
     }
@@ -209,6 +230,9 @@ async fn serve(
     let mut echoed = 0u64;
     let mut path = None;
     let mut going_away = false;
+    // Reads go straight into the connection's buffer while they fill the
+    // room they are given (a large message is streaming in).
+    let mut direct = false;
     // The connection's clock: the handshake timeout, keepalive Pings and
     // the close timeout all count from here.
     let start = Instant::now();
@@ -219,7 +243,7 @@ async fn serve(
         // the connection only once they are read.
         let deadline = conn.poll_timeout().map(|deadline| start + deadline);
         let n = {
-            let mut read = pin!(read(&mut stream, &mut conn));
+            let mut read = pin!(read(&mut stream, &mut conn, &mut direct));
             let mut sleep = pin!(tokio::time::sleep_until(deadline.unwrap_or(start)));
             let mut stopped = pin!(stop.changed());
             poll_fn(|cx| {
@@ -264,7 +288,7 @@ async fn serve(
         }
         if done || n == Some(0) {
             // Server closes the TCP connection first (RFC 6455 §7.1.1).
-            stream.shutdown().await?;
+            finish_transport(&mut stream).await;
             let Some(path) = path else {
                 return Ok(format!("{peer} left during the handshake"));
             };
@@ -281,27 +305,41 @@ async fn serve(
     }
 }
 
-/// Reads once (at most [`READ_BUF`] bytes) straight into the connection's
-/// receive buffer, or reports end of stream. Returns the number of bytes
+/// Reads once, at most [`READ_BUF`] bytes, and feeds them to the
+/// connection (or reports the end of stream). Returns the number of bytes
 /// read.
+///
+/// A read lands in the thread's [`SHARED`] buffer and is copied into the
+/// connection only as far as the connection must keep it (a frame not yet
+/// complete), unless `direct` is set: then it goes straight into the
+/// connection's own receive buffer (`receive_with`), with no copy. `direct`
+/// follows the reads: set after one that filled its room, cleared after one
+/// that did not.
 ///
 /// `poll_read` rather than `readable()` + `try_read`: after a short read,
 /// tokio knows the socket is drained and skips the read that would only
 /// return `WouldBlock`, one syscall less per wakeup.
-async fn read(stream: &mut TcpStream, conn: &mut Connection) -> io::Result<usize> {
-    poll_fn(|cx| {
+async fn read(
+    stream: &mut TcpStream,
+    conn: &mut Connection,
+    direct: &mut bool,
+) -> io::Result<usize> {
+    let n = poll_fn(|cx| {
         // Readiness first: a connection that never receives gets no room.
         ready!(stream.poll_read_ready(cx))?;
-        let read = conn.receive_with(READ_BUF, |room| {
-            let mut buf = ReadBuf::new(room);
-            match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) => Ok(buf.filled().len()),
-                Poll::Ready(Err(e)) => Err(e),
-                // Not readable after all: nothing was received, and the
-                // task is woken when it is.
-                Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
-            }
-        });
+        let read = if *direct {
+            conn.receive_with(READ_BUF, |room| poll_into(stream, cx, room))
+        } else {
+            SHARED.with_borrow_mut(|shared| {
+                shared.resize(READ_BUF, 0);
+                let n = poll_into(stream, cx, shared)?;
+                match n {
+                    0 => conn.receive_eof(),
+                    n => conn.receive(&shared[..n]),
+                }
+                Ok(n)
+            })
+        };
         match read {
             // 0: the end of stream is noted.
             Ok(n) => Poll::Ready(Ok(n)),
@@ -313,7 +351,51 @@ async fn read(stream: &mut TcpStream, conn: &mut Connection) -> io::Result<usize
             Err(e) => Poll::Ready(Err(e)),
         }
     })
-    .await
+    .await?;
+    *direct = n == READ_BUF;
+    Ok(n)
+}
+
+/// One `poll_read` into `room`: the bytes read, or `WouldBlock` when the
+/// socket was not readable after all (nothing was read, and the task is
+/// woken when it is).
+fn poll_into(
+    stream: &mut TcpStream,
+    cx: &mut std::task::Context<'_>,
+    room: &mut [u8],
+) -> io::Result<usize> {
+    let mut buf = ReadBuf::new(room);
+    match Pin::new(stream).poll_read(cx, &mut buf) {
+        Poll::Ready(Ok(())) => Ok(buf.filled().len()),
+        Poll::Ready(Err(e)) => Err(e),
+        Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+    }
+}
+
+/// Ends the transport of a finished connection without losing what was
+/// written last: shuts down our direction (the peer reads our Close, then
+/// the end of stream), then reads and drops what the peer still sends
+/// until it ends its side too, at most [`LINGER_BYTES`] and
+/// [`LINGER_TIME`]. Closing a socket with unread input would make the
+/// kernel send a reset, which may destroy our Close before the peer reads
+/// it.
+async fn finish_transport(stream: &mut TcpStream) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut dropped = 0;
+        // On the heap, and only now: an array here would make every
+        // connection's task larger for its whole life.
+        let mut sink = vec![0; 4 << 10];
+        while dropped < LINGER_BYTES {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => dropped += n,
+            }
+        }
+    };
+    let _ = timeout(LINGER_TIME, drain).await;
 }
 
 /// Handles every event the bytes received so far produce, answering each
