@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use wstate::blocking::{Answer, Error, Message, Transport, WebSocket};
+use wstate::blocking::{Answer, Error, Message, Transport, Untimed, WebSocket};
 use wstate::{
     ClientRequest, CloseCode, CloseFrame, Config, Event, HandshakeError, Keepalive, ProtocolError,
     SendError,
@@ -214,6 +214,22 @@ fn send_after_our_close_is_a_typed_error() {
         ws.send(Message::Ping(Vec::new())),
         Err(Error::Closed)
     ));
+}
+
+#[test]
+fn a_stream_without_timeouts() {
+    let (a, b) = duplex(usize::MAX);
+    // No read timeouts and no half close: the server ends its direction by
+    // dropping its end, and skips reading what the client still sends.
+    let server = echo(Untimed(a), Config::default());
+    let mut ws = client(Untimed(b), Config::default());
+    ws.send(Message::Text("untimed".into())).unwrap();
+    assert_eq!(ws.recv().unwrap(), Message::Text("untimed".into()));
+    assert_eq!(
+        ws.close(CloseCode::NORMAL, "").unwrap(),
+        close_frame(1000, "")
+    );
+    assert_eq!(server.join().unwrap().unwrap(), Some(close_frame(1000, "")));
 }
 
 #[test]
@@ -533,8 +549,9 @@ fn deflate_round_trip() {
     let config = Config::default().with_deflate(Some(wstate::DeflateConfig::default()));
     let (a, b) = duplex(usize::MAX);
     let wire = Arc::clone(&b.wire);
+    let server_config = config.clone();
     let server = thread::spawn(move || {
-        let mut ws = WebSocket::accept(a, config)?;
+        let mut ws = WebSocket::accept(a, server_config)?;
         assert!(ws.connection().deflate().is_some());
         let message = ws.recv()?;
         ws.send(message)?;

@@ -38,7 +38,6 @@
 //! use std::net::TcpListener;
 //! use wstate::Config;
 //! use wstate::blocking::{Message, WebSocket};
-//!
 //! fn main() -> std::io::Result<()> {
 //!     for stream in TcpListener::bind("127.0.0.1:9002")?.incoming() {
 //!         let stream = stream?;
