@@ -16,7 +16,7 @@
 //! * **Time without threads.** The read waits no longer than
 //!   [`Connection::poll_timeout`] (through
 //!   [`Transport::set_read_timeout`]), and the time, from
-//!   [`Instant`](std::time::Instant), goes to
+//!   [`Instant`], goes to
 //!   [`Connection::handle_timeout`] after every read: the handshake
 //!   timeout, keepalive Pings (a silent peer fails with 1011) and the close
 //!   timeout work with the [`Config`](crate::Config) defaults. A transport without read
@@ -29,7 +29,7 @@
 //!   before the peer reads it.
 //! * **Errors say who is at fault** ([`Error`]): the peer (with the close
 //!   code that went out), the transport, or the caller (send after Close is
-//!   [`Error::Send`] with [`SendError::Closed`](crate::SendError::Closed)).
+//!   [`Error::Send`] with [`SendError::Closed`]).
 //!   Nothing panics.
 //!
 //! A complete echo server, one thread per connection:
@@ -374,11 +374,16 @@ impl<S: Transport> WebSocket<S> {
             .conn
             .poll_timeout()
             .map(|deadline| deadline.saturating_sub(now).max(Duration::from_millis(1)));
-        // Keep a timeout in force that wakes us early, but not much
-        // earlier: a read that times out early just reads again.
+        // Keep the timeout in force, saving a system call per read, while
+        // it wakes us at most a little late (1/16 of the wait, at most
+        // 100 ms) and not much too early (a read that times out early
+        // just reads again).
         let keep = match (self.timeout, wait) {
             (Some(None), None) => true,
-            (Some(Some(set)), Some(wait)) => set <= wait && set >= wait / 2,
+            (Some(Some(set)), Some(wait)) => {
+                let slack = (wait / 16).min(Duration::from_millis(100));
+                set >= wait / 2 && set <= wait + slack
+            }
             _ => false,
         };
         if !keep {
