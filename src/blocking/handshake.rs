@@ -183,6 +183,21 @@ impl<S: Transport> WebSocket<S> {
     /// [`HandshakeError`](crate::HandshakeError) when the server refused
     /// ([`Rejected`](crate::HandshakeError::Rejected), with its response) or
     /// answered wrongly, or the handshake timed out.
+    ///
+    /// ```no_run
+    /// use std::net::TcpStream;
+    /// use wstate::blocking::WebSocket;
+    /// use wstate::{Config, WsUrl};
+    /// # fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let url = WsUrl::parse("ws://127.0.0.1:9002/chat")?;
+    /// let stream = TcpStream::connect((url.host(), url.port()))?;
+    /// let headers = [("Origin", "https://example.com")];
+    /// let request = url.request().subprotocols(&["chat.v2"]).headers(&headers);
+    /// let entropy = |b: &mut [u8]| getrandom::fill(b).expect("OS entropy"); // or wstate::os_entropy
+    /// let ws = WebSocket::connect(stream, &request, entropy, Config::default())?;
+    /// println!("subprotocol: {:?}", ws.subprotocol());
+    /// # Ok(()) }
+    /// ```
     pub fn connect(
         stream: S,
         request: &ClientRequest<'_>,
