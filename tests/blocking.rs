@@ -369,6 +369,42 @@ fn keepalive_fails_a_silent_peer_with_1011_over_tcp() {
 }
 
 #[test]
+fn keepalive_pings_an_answering_peer_over_tcp() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let keepalive = Keepalive::new(Duration::from_millis(50), Duration::from_millis(200));
+    let config = Config::default().with_keepalive(Some(keepalive));
+    let server = thread::spawn(move || {
+        let mut ws = WebSocket::accept(listener.accept()?.0, config)?;
+        let mut pongs = Vec::new();
+        loop {
+            match ws.recv()? {
+                Message::Pong(payload) => pongs.push(payload),
+                other => return Ok::<_, Error>((pongs, other, ws.recv()?)),
+            }
+        }
+    });
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(LIMIT)).unwrap();
+    let no_keepalive = Config::default().with_keepalive(None);
+    let mut ws = client(stream, no_keepalive);
+    // Idle but reading: each Ping is answered while `recv` waits.
+    for seq in 1..=4u32 {
+        let payload = [&b"wska"[..], &seq.to_be_bytes()].concat();
+        assert_eq!(ws.recv().unwrap(), Message::Ping(payload));
+    }
+    ws.send(Message::Text("still here".into())).unwrap();
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    let (pongs, first, second) = server.join().unwrap().unwrap();
+    assert_eq!(
+        pongs[..4],
+        [1, 2, 3, 4u32].map(|seq| [&b"wska"[..], &seq.to_be_bytes()].concat())
+    );
+    assert_eq!(first, Message::Text("still here".into()));
+    assert_eq!(second, Message::Close(Some(close_frame(1000, ""))));
+}
+
+#[test]
 fn handshake_timeout_answers_408_over_tcp() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();

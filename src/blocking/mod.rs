@@ -27,6 +27,10 @@
 //!   dropped (at most 1 MiB, at most 2 s) before the call returns: a socket
 //!   closed with unread input is reset, and a reset can destroy our Close
 //!   before the peer reads it.
+//! * **Writes block** until the transport takes the bytes: a peer that
+//!   stops reading stops [`send`](WebSocket::send) too (memory stays
+//!   bounded). Give a `TcpStream` a write timeout
+//!   (`set_write_timeout`) to turn that into [`Error::Io`].
 //! * **Errors say who is at fault** ([`Error`]): the peer (with the close
 //!   code that went out), the transport, or the caller (send after Close is
 //!   [`Error::Send`] with [`SendError::Closed`]).
