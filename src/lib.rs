@@ -187,7 +187,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 extern crate alloc;
+// The blocking adapter over `std::io` (feature `std`); the rest of the
+// crate stays `no_std`.
+#[cfg(feature = "std")]
+extern crate std;
 
+#[cfg(feature = "std")]
+pub mod blocking;
 mod config;
 mod connection;
 mod deflate;
