@@ -61,6 +61,8 @@ mod handshake;
 mod message;
 mod socket;
 mod split;
+#[cfg(feature = "hyper")]
+pub mod upgrade;
 
 pub use error::Error;
 pub use handshake::{AcceptOptions, ConnectRequest, Options, Reject};
