@@ -57,6 +57,7 @@
 #   AUTOBAHN_EXCLUDE, AUTOBAHN_PARALLEL, AUTOBAHN_EXAMPLES, AUTOBAHN_AGENT (default wstate), AUTOBAHN_RUN_TIMEOUT (s, per role),
 #   ECHO_SERVER_CMD   (command; the listen address 127.0.0.1:9001 is appended)
 #   AUTOBAHN_CLIENT_CMD (command; URL ws://127.0.0.1:9002 and the agent are appended)
+#   AUTOBAHN_SERVER_PORT (9001), AUTOBAHN_FUZZ_PORT (9002),
 #   WSTATE_CONFORMANCE_DIR (build dir, default target/conformance), WSTEST_PYTHON2.
 set -euo pipefail
 SCRIPT_NAME=autobahn
@@ -64,8 +65,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=lib/harness.sh
 . "$ROOT/scripts/lib/harness.sh"
 
-SERVER_PORT=9001
-FUZZ_PORT=9002
+SERVER_PORT=${AUTOBAHN_SERVER_PORT:-9001}
+FUZZ_PORT=${AUTOBAHN_FUZZ_PORT:-9002}
 WSTEST_VERSION=25.10.1
 KOSOKU_VERSION=0.1.0
 WSTEST_VENV="$BUILD_DIR/wstest-py27"
