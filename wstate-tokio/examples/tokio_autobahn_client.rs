@@ -20,8 +20,12 @@ fn main() {
         eprintln!("error: bad URL {base:?}: {e}\n{USAGE}");
         std::process::exit(2);
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-    let result = runtime.expect("a tokio runtime").block_on(run(base.trim_end_matches('/'), agent));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let result = runtime
+        .expect("a tokio runtime")
+        .block_on(run(base.trim_end_matches('/'), agent));
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);

@@ -8,8 +8,15 @@ use wstate::{CloseCode, Event, Message};
 const USAGE: &str = "usage: tokio_echo_server [--current-thread] [ADDR]   (default 127.0.0.1:9001)";
 
 fn main() -> std::io::Result<()> {
-    let (flags, addr): (Vec<String>, Vec<String>) = std::env::args().skip(1).partition(|a| a.starts_with('-'));
-    match (flags.iter().find(|f| *f != "--current-thread").map(String::as_str), addr.len()) {
+    let (flags, addr): (Vec<String>, Vec<String>) =
+        std::env::args().skip(1).partition(|a| a.starts_with('-'));
+    match (
+        flags
+            .iter()
+            .find(|f| *f != "--current-thread")
+            .map(String::as_str),
+        addr.len(),
+    ) {
         (Some("-h" | "--help"), _) => return Ok(println!("{USAGE}")),
         (Some(arg), _) => usage_error(&format!("unexpected argument {arg}")),
         (None, 2..) => usage_error("more than one address"),
@@ -19,7 +26,10 @@ fn main() -> std::io::Result<()> {
         true => tokio::runtime::Builder::new_multi_thread(),
         false => tokio::runtime::Builder::new_current_thread(),
     };
-    runtime.enable_all().build()?.block_on(serve(addr.first().map_or("127.0.0.1:9001", |a| a)))
+    runtime
+        .enable_all()
+        .build()?
+        .block_on(serve(addr.first().map_or("127.0.0.1:9001", |a| a)))
 }
 
 fn usage_error(message: &str) -> ! {
@@ -29,8 +39,14 @@ fn usage_error(message: &str) -> ! {
 
 async fn serve(addr: &str) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
-    println!("tokio_echo_server listening on ws://{}", listener.local_addr()?);
-    let (stop, mut ctrl_c) = (watch::channel(false).0, std::pin::pin!(tokio::signal::ctrl_c()));
+    println!(
+        "tokio_echo_server listening on ws://{}",
+        listener.local_addr()?
+    );
+    let (stop, mut ctrl_c) = (
+        watch::channel(false).0,
+        std::pin::pin!(tokio::signal::ctrl_c()),
+    );
     for id in 1.. {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => accepted?,
@@ -63,7 +79,10 @@ async fn serve(addr: &str) -> std::io::Result<()> {
             drop(stopping); // Only now: the server's "stopped" comes after the line above.
         });
     }
-    println!("Ctrl-C: closing {} connection(s) with 1001", stop.receiver_count());
+    println!(
+        "Ctrl-C: closing {} connection(s) with 1001",
+        stop.receiver_count()
+    );
     let _ = stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(12), stop.closed()).await;
     Ok(println!("tokio_echo_server stopped"))

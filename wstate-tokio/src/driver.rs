@@ -430,14 +430,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     Ok(()) => Ending::ShuttingDown,
                     Err(_) => Ending::Ended,
                 }),
-                Ending::ShuttingDown => Pin::new(&mut self.stream).poll_shutdown(cx).map(|r| {
-                    match r {
-                        Ok(()) => Ending::Draining {
-                            left: self.limits.linger_bytes,
-                        },
-                        Err(_) => Ending::Ended,
-                    }
-                }),
+                Ending::ShuttingDown => {
+                    Pin::new(&mut self.stream)
+                        .poll_shutdown(cx)
+                        .map(|r| match r {
+                            Ok(()) => Ending::Draining {
+                                left: self.limits.linger_bytes,
+                            },
+                            Err(_) => Ending::Ended,
+                        })
+                }
                 Ending::Draining { left } => self.poll_discard(cx).map(|r| match r {
                     Ok(n) if n > 0 && n < left => Ending::Draining { left: left - n },
                     // The peer's end, the bound, or an error.

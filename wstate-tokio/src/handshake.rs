@@ -223,7 +223,10 @@ impl Options {
 
 /// Borrowed pairs for the core's builders.
 fn pairs(owned: &[(String, String)]) -> Vec<(&str, &str)> {
-    owned.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
+    owned
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect()
 }
 
 /// A server's acceptance of a request, from

@@ -71,7 +71,10 @@ impl<'a> Reply<'a> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// The next message, owned.
-    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+    pub(crate) fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
         self.poll_event(cx, &mut |event, _, _| Message::from_event(event))
     }
 
@@ -132,7 +135,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// [`Config::close_timeout`](wstate::Config::close_timeout)), dropping
     /// messages that arrive meanwhile. Returns the peer's Close, or
     /// `None` if the connection had ended before.
-    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<Option<CloseFrame>, Error> {
+    pub async fn close(
+        &mut self,
+        code: CloseCode,
+        reason: &str,
+    ) -> Result<Option<CloseFrame>, Error> {
         poll_fn(|cx| self.driver.poll_close_sent(cx, code, reason)).await?;
         let mut close = None;
         while let Some(message) = self.recv().await {
@@ -166,8 +173,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         mut f: impl FnMut(Event<'_>, Reply<'_>) -> T,
     ) -> Option<Result<T, Error>> {
         poll_fn(|cx| {
-            self.driver
-                .poll_event(cx, &mut |event, tx, out| Some(f(event, Reply::new(tx, out))))
+            self.driver.poll_event(cx, &mut |event, tx, out| {
+                Some(f(event, Reply::new(tx, out)))
+            })
         })
         .await
     }

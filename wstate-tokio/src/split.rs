@@ -135,7 +135,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Reader<S> {
     ) -> Option<Result<T, Error>> {
         poll_fn(|cx| {
             self.shared.poll(READER, cx, |driver, cx| {
-                driver.poll_event(cx, &mut |event, tx, out| Some(f(event, Reply::new(tx, out))))
+                driver.poll_event(cx, &mut |event, tx, out| {
+                    Some(f(event, Reply::new(tx, out)))
+                })
             })
         })
         .await
@@ -154,8 +156,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Writer<S> {
     /// and ends.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         poll_fn(|cx| {
-            self.shared
-                .poll(WRITER, cx, |driver, cx| driver.poll_close_sent(cx, code, reason))
+            self.shared.poll(WRITER, cx, |driver, cx| {
+                driver.poll_close_sent(cx, code, reason)
+            })
         })
         .await
     }

@@ -23,13 +23,22 @@ async fn pair() -> (WebSocket<DuplexStream>, WebSocket<DuplexStream>) {
 async fn messages_and_close_codes_both_ways() {
     let (mut client, mut server) = pair().await;
     client.send(Message::text("hello")).await.unwrap();
-    client.send(Message::binary(&b"\x00\x01"[..])).await.unwrap();
-    assert_eq!(server.recv().await.unwrap().unwrap(), Message::text("hello"));
+    client
+        .send(Message::binary(&b"\x00\x01"[..]))
+        .await
+        .unwrap();
+    assert_eq!(
+        server.recv().await.unwrap().unwrap(),
+        Message::text("hello")
+    );
     assert_eq!(
         server.recv().await.unwrap().unwrap(),
         Message::Binary(Bytes::from_static(b"\x00\x01"))
     );
-    server.send(Message::Ping(Bytes::from_static(b"p"))).await.unwrap();
+    server
+        .send(Message::Ping(Bytes::from_static(b"p")))
+        .await
+        .unwrap();
     assert_eq!(
         client.recv().await.unwrap().unwrap(),
         Message::Ping(Bytes::from_static(b"p"))
@@ -39,13 +48,10 @@ async fn messages_and_close_codes_both_ways() {
         server.recv().await.unwrap().unwrap(),
         Message::Pong(Bytes::from_static(b"p"))
     );
-    let (closed, received) = tokio::join!(
-        client.close(CloseCode::NORMAL, "bye"),
-        async {
-            let message = server.recv().await;
-            (message, server.recv().await)
-        }
-    );
+    let (closed, received) = tokio::join!(client.close(CloseCode::NORMAL, "bye"), async {
+        let message = server.recv().await;
+        (message, server.recv().await)
+    });
     // The server saw our Close, then the end; the client got the echo of
     // its code.
     let (close, end) = received;
@@ -85,11 +91,15 @@ async fn exact_bytes_on_the_wire() {
     )
     .await
     .unwrap();
-    raw.write_all(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58])
+    raw.write_all(&[
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ])
+    .await
+    .unwrap();
+    // A Close 1000 "", masked with a zero key.
+    raw.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8])
         .await
         .unwrap();
-    // A Close 1000 "", masked with a zero key.
-    raw.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]).await.unwrap();
     raw.shutdown().await.unwrap();
     let mut got = Vec::new();
     raw.read_to_end(&mut got).await.unwrap();
@@ -166,7 +176,9 @@ async fn subprotocol_chosen_from_the_offer() {
         wstate_tokio::accept_with(s, |request| {
             let offered: Vec<&str> = request.subprotocols().collect();
             assert_eq!(offered, ["v2.chat", "v1.chat"]);
-            Ok(AcceptOptions::new().subprotocol("v1.chat").header("X-Server", "wstate"))
+            Ok(AcceptOptions::new()
+                .subprotocol("v1.chat")
+                .header("X-Server", "wstate"))
         })
     );
     assert_eq!(client.unwrap().subprotocol(), Some("v1.chat"));
@@ -181,23 +193,37 @@ async fn stream_and_sink() {
     use std::pin::Pin;
     let (mut client, mut server) = pair().await;
     for i in 0..3 {
-        poll_fn(|cx| Pin::new(&mut client).poll_ready(cx)).await.unwrap();
-        Pin::new(&mut client).start_send(Message::text(format!("m{i}"))).unwrap();
+        poll_fn(|cx| Pin::new(&mut client).poll_ready(cx))
+            .await
+            .unwrap();
+        Pin::new(&mut client)
+            .start_send(Message::text(format!("m{i}")))
+            .unwrap();
     }
-    poll_fn(|cx| Pin::new(&mut client).poll_flush(cx)).await.unwrap();
+    poll_fn(|cx| Pin::new(&mut client).poll_flush(cx))
+        .await
+        .unwrap();
     for i in 0..3 {
         let next = poll_fn(|cx| Pin::new(&mut server).poll_next(cx)).await;
         assert_eq!(next.unwrap().unwrap(), Message::text(format!("m{i}")));
     }
-    poll_fn(|cx| Pin::new(&mut client).poll_close(cx)).await.unwrap();
+    poll_fn(|cx| Pin::new(&mut client).poll_close(cx))
+        .await
+        .unwrap();
     // The server's Close comes once the connection ended: the client reads
     // the reply and ends too.
     let (close, reply) = tokio::join!(
         poll_fn(|cx| Pin::new(&mut server).poll_next(cx)),
         poll_fn(|cx| Pin::new(&mut client).poll_next(cx))
     );
-    assert_eq!(close.unwrap().unwrap(), Message::Close(Some(CloseFrame::new(CloseCode::NORMAL))));
-    assert_eq!(reply.unwrap().unwrap(), Message::Close(Some(CloseFrame::new(CloseCode::NORMAL))));
+    assert_eq!(
+        close.unwrap().unwrap(),
+        Message::Close(Some(CloseFrame::new(CloseCode::NORMAL)))
+    );
+    assert_eq!(
+        reply.unwrap().unwrap(),
+        Message::Close(Some(CloseFrame::new(CloseCode::NORMAL)))
+    );
 }
 
 #[tokio::test]
@@ -209,8 +235,12 @@ async fn misuse_is_a_typed_error() {
         Err(Error::Send(wstate::SendError::ControlPayloadTooLong))
     ));
     assert!(matches!(
-        client.send(Message::Close(Some(CloseFrame::new(CloseCode::ABNORMAL)))).await,
-        Err(Error::Send(wstate::SendError::InvalidCloseCode(CloseCode::ABNORMAL)))
+        client
+            .send(Message::Close(Some(CloseFrame::new(CloseCode::ABNORMAL))))
+            .await,
+        Err(Error::Send(wstate::SendError::InvalidCloseCode(
+            CloseCode::ABNORMAL
+        )))
     ));
     client.send(Message::Close(None)).await.unwrap();
     assert!(matches!(

@@ -9,11 +9,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf, duplex};
+use tokio::io::{
+    AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf, duplex,
+};
 use tokio::net::{TcpListener, TcpStream};
 use wstate_tokio::{CloseCode, CloseFrame, ConnectRequest, Error, Message, WebSocket};
 
-const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+const REQUEST: &[u8] =
+    b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
 /// A stream that moves one byte per call and says `Pending` every other
@@ -26,7 +29,10 @@ struct Trickle<S> {
 
 impl<S> Trickle<S> {
     fn new(inner: S) -> Self {
-        Self { inner, stalled: [false; 2] }
+        Self {
+            inner,
+            stalled: [false; 2],
+        }
     }
 
     /// `true` on every other call in direction `dir`: this one is `Pending`.
@@ -40,7 +46,11 @@ impl<S> Trickle<S> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Trickle<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         if self.stalls(0, cx) {
             return Poll::Pending;
         }
@@ -55,7 +65,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Trickle<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Trickle<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if self.stalls(1, cx) {
             return Poll::Pending;
         }
@@ -76,7 +90,11 @@ struct FailingRead {
 }
 
 impl AsyncRead for FailingRead {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         if self.left == 0 {
             return Poll::Ready(Err(io::Error::other("the disk caught fire")));
         }
@@ -89,7 +107,11 @@ impl AsyncRead for FailingRead {
 }
 
 impl AsyncWrite for FailingRead {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -106,7 +128,10 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let request = ConnectRequest::new("ws://example.com/").unwrap();
-    let (client, server) = tokio::join!(wstate_tokio::connect_with(c, &request), wstate_tokio::accept(s));
+    let (client, server) = tokio::join!(
+        wstate_tokio::connect_with(c, &request),
+        wstate_tokio::accept(s)
+    );
     (client.unwrap(), server.unwrap())
 }
 
@@ -149,14 +174,20 @@ async fn one_byte_at_a_time_both_ways() {
 async fn a_read_error_ends_the_stream_with_it() {
     let (mut peer, s) = duplex(1 << 16);
     peer.write_all(REQUEST).await.unwrap();
-    let failing = FailingRead { inner: s, left: REQUEST.len() };
+    let failing = FailingRead {
+        inner: s,
+        left: REQUEST.len(),
+    };
     let mut ws = wstate_tokio::accept(failing).await.unwrap();
     match ws.recv().await {
         Some(Err(Error::Io(e))) => assert_eq!(e.to_string(), "the disk caught fire"),
         other => panic!("{other:?}"),
     }
     assert!(ws.recv().await.is_none());
-    assert!(matches!(ws.send(Message::text("x")).await, Err(Error::Send(wstate::SendError::Closed))));
+    assert!(matches!(
+        ws.send(Message::text("x")).await,
+        Err(Error::Send(wstate::SendError::Closed))
+    ));
 }
 
 #[tokio::test]
@@ -164,10 +195,15 @@ async fn eof_inside_a_frame_is_a_close_1006() {
     let (mut peer, s) = duplex(1 << 16);
     peer.write_all(REQUEST).await.unwrap();
     // Half of a masked "Hello", then the end.
-    peer.write_all(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f]).await.unwrap();
+    peer.write_all(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f])
+        .await
+        .unwrap();
     peer.shutdown().await.unwrap();
     let mut ws = wstate_tokio::accept(s).await.unwrap();
-    assert_eq!(ws.recv().await.unwrap().unwrap(), Message::Close(Some(CloseFrame::new(CloseCode::ABNORMAL))));
+    assert_eq!(
+        ws.recv().await.unwrap().unwrap(),
+        Message::Close(Some(CloseFrame::new(CloseCode::ABNORMAL)))
+    );
     assert!(ws.recv().await.is_none());
 }
 
@@ -193,7 +229,10 @@ async fn a_dropped_recv_loses_no_message() {
     let (mut client, mut server) = pair_over(c, Trickle::new(s)).await;
     let sender = tokio::spawn(async move {
         for i in 0..200 {
-            client.send(Message::text(format!("message {i}"))).await.unwrap();
+            client
+                .send(Message::text(format!("message {i}")))
+                .await
+                .unwrap();
         }
         client.close(CloseCode::NORMAL, "").await.unwrap()
     });
@@ -209,10 +248,15 @@ async fn a_dropped_recv_loses_no_message() {
         }
     }
     assert!(dropped > 100, "{dropped}");
-    let mut expected: Vec<Message> = (0..200).map(|i| Message::text(format!("message {i}"))).collect();
+    let mut expected: Vec<Message> = (0..200)
+        .map(|i| Message::text(format!("message {i}")))
+        .collect();
     expected.push(Message::Close(Some(CloseFrame::new(CloseCode::NORMAL))));
     assert_eq!(got, expected);
-    assert_eq!(sender.await.unwrap(), Some(CloseFrame::new(CloseCode::NORMAL)));
+    assert_eq!(
+        sender.await.unwrap(),
+        Some(CloseFrame::new(CloseCode::NORMAL))
+    );
 }
 
 #[tokio::test]
@@ -253,5 +297,11 @@ async fn a_peer_that_never_reads_holds_the_sender_with_bounded_output() {
     })
     .await
     .unwrap();
-    assert!(matches!(failed, Error::Io(_) | Error::Send(wstate::SendError::Closed)), "{failed:?}");
+    assert!(
+        matches!(
+            failed,
+            Error::Io(_) | Error::Send(wstate::SendError::Closed)
+        ),
+        "{failed:?}"
+    );
 }
