@@ -4,7 +4,7 @@
 #   scripts/many_connections.sh [-n N] [--deflate] [--no-compare] [-c C]
 #
 # Raises the soft open-files limit to the hard limit, starts
-# examples/tokio_echo_server (cargo build --release --example
+# wstate-tokio/examples/tokio_echo_server (cargo build --release -p wstate-tokio --example
 # tokio_echo_server) on 127.0.0.1:9041 and opens N idle WebSocket
 # connections to it from another process (scripts/many/client.py: stdlib
 # Python asyncio, raw sockets, the upgrade written by hand, at most C = 128
@@ -81,10 +81,10 @@ build() {   # build LABEL CARGO_ARGS... (bounded)
         || die "cargo build of $label failed"
 }
 if [[ -z "${MANY_SERVER_CMD:-}" ]]; then
-    build tokio_echo_server --example tokio_echo_server
+    build tokio_echo_server -p wstate-tokio --example tokio_echo_server
     cp "$EXAMPLES_DIR/tokio_echo_server" "$BIN/tokio_echo_server-plain"
     if ((deflate)); then
-        build "tokio_echo_server (deflate)" --example tokio_echo_server --features deflate
+        build "tokio_echo_server (deflate)" -p wstate-tokio --example tokio_echo_server --features deflate
         cp "$EXAMPLES_DIR/tokio_echo_server" "$BIN/tokio_echo_server-deflate"
     fi
 fi
