@@ -3,7 +3,7 @@
 
     python3 slow_client_check.py HOST:PORT
 
-Against examples/chat: `slow` joins and then stops reading (a 4 KiB receive
+Against the chat example (wstate-tokio/examples/chat.rs): `slow` joins and then stops reading (a 4 KiB receive
 buffer); `fast` joins and sends 2 KiB lines (at most MAX_LINES, MAX_SECONDS)
 until it sees the room's leave notice for `slow`. Then `slow` reads again and
 must find a Close with 1008 or 1013 after the backlog; `fast` must still get
