@@ -70,7 +70,7 @@ const SUBPROTOCOL: &str = "chat.v1";
 /// Longest chat line (a longer message fails the client with 1009).
 const MAX_MESSAGE: usize = 4 << 10;
 /// Messages queued for a client before it counts as too slow.
-const CHANNEL: usize = 64;
+const CHANNEL: usize = 256;
 /// How long a closing handshake (ours or the peer's) may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(4);
 /// How long Ctrl-C waits for the clients to close before exiting anyway.
@@ -243,7 +243,7 @@ async fn client(
     let mut writable = true;
     let (code, reason) = loop {
         tokio::select! {
-            _ = stop.wait_for(|stop| *stop) => break (CloseCode::GOING_AWAY, "server shutting down"),
+            _ = stopped(&mut stop) => break (CloseCode::GOING_AWAY, "server shutting down"),
             _ = kicked.notified() => break (CloseCode::POLICY_VIOLATION, TOO_SLOW),
             sent = pump(&mut tx, &mut inbox, &mut pending), if writable => match sent {
                 // The room let go of us.
@@ -253,7 +253,12 @@ async fn client(
             },
             message = rx.recv() => match message {
                 Some(Ok(Message::Text(text))) => match (&seat, invite.take()) {
-                    (Some(seat), _) => room.say(&seat.name, &text),
+                    (Some(seat), _) => {
+                        room.say(&seat.name, &text);
+                        // A burst of lines in one read: the others' tasks
+                        // get their turn to take each line.
+                        tokio::task::yield_now().await;
+                    }
                     (None, Some(inbox)) => {
                         let name = text.trim();
                         if name.is_empty() || name.chars().count() > 32 || name.contains(char::is_control) {
@@ -296,6 +301,11 @@ async fn client(
         }
     })
     .await;
+}
+
+/// Ctrl-C was pressed.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 /// Moves the room's messages to the socket only as fast as it takes them,
@@ -549,6 +559,7 @@ async fn link(
                 // Our own messages reached our clients when they were said.
                 if u64::from_str_radix(origin, 16) != Ok(room.origin) {
                     room.deliver(json.into());
+                    tokio::task::yield_now().await;
                 }
             }
             Some(json) = outbox.recv() => {
