@@ -40,7 +40,6 @@
 //!   second, then tells its clients the link is back.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::future::{Future, poll_fn};
 use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
@@ -57,12 +56,13 @@ use axum::response::{Html, Response};
 use axum::routing::{any, get};
 use futures_core::Stream;
 use futures_sink::Sink;
+use serde_json::json;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::timeout;
 use wstate::{Accept, Config, Keepalive};
 use wstate_tokio::upgrade::{UpgradeError, UpgradedStream, upgrade};
-use wstate_tokio::{CloseCode, Error, Message, Options, Utf8Bytes, WebSocket, Writer};
+use wstate_tokio::{CloseCode, CloseFrame, Error, Message, Options, Utf8Bytes, WebSocket, Writer};
 
 /// The page, served at `/`.
 const PAGE: &str = include_str!("chat.html");
@@ -238,69 +238,70 @@ async fn client(
     let (invite, mut inbox) = mpsc::channel(CHANNEL);
     let mut invite = Some(invite);
     let kicked = Arc::new(Notify::new());
-    let mut seat: Option<Seat> = None;
-    let mut pending = None;
-    let mut writable = true;
-    let (code, reason) = loop {
+    // Our id and name in the room, once joined.
+    let mut me: Option<(u64, Arc<str>)> = None;
+    let (mut pending, mut writable) = (None, true);
+    // How it ended, and whether our Close is still to be sent.
+    let ours = |code, why: &str| (code, why.to_string(), true);
+    let (code, reason, close) = loop {
         tokio::select! {
-            _ = stopped(&mut stop) => break (CloseCode::GOING_AWAY, "server shutting down"),
-            _ = kicked.notified() => break (CloseCode::POLICY_VIOLATION, TOO_SLOW),
+            _ = stopped(&mut stop) => break ours(CloseCode::GOING_AWAY, "server shutting down"),
+            _ = kicked.notified() => break ours(CloseCode::POLICY_VIOLATION, TOO_SLOW),
             sent = pump(&mut tx, &mut inbox, &mut pending), if writable => match sent {
                 // The room let go of us.
-                Ok(()) => break (CloseCode::POLICY_VIOLATION, TOO_SLOW),
+                Ok(()) => break ours(CloseCode::POLICY_VIOLATION, TOO_SLOW),
                 // The connection ended: the reader says how.
                 Err(_) => writable = false,
             },
             message = rx.recv() => match message {
-                Some(Ok(Message::Text(text))) => match (&seat, invite.take()) {
-                    (Some(seat), _) => {
-                        room.say(&seat.name, &text);
+                Some(Ok(Message::Text(text))) => match (&me, invite.take()) {
+                    (Some((_, name)), _) => {
+                        room.say(name, &text);
                         // A burst of lines in one read: the others' tasks
                         // get their turn to take each line.
                         tokio::task::yield_now().await;
                     }
                     (None, Some(inbox)) => {
                         let name = text.trim();
-                        if name.is_empty() || name.chars().count() > 32 || name.contains(char::is_control) {
-                            break (CloseCode::POLICY_VIOLATION, "bad name");
+                        let bad = name.is_empty() || name.chars().count() > 32;
+                        if bad || name.contains(char::is_control) {
+                            break ours(CloseCode::POLICY_VIOLATION, "bad name");
                         }
-                        seat = Some(room.join(name, peer, inbox, kicked.clone()));
+                        me = Some(room.join(name, peer, inbox, kicked.clone()));
                     }
                     (None, None) => {}
                 },
-                Some(Ok(Message::Binary(_))) => break (CloseCode::UNSUPPORTED_DATA, "text only"),
-                // The client's Close (answered already): leave with its code.
+                Some(Ok(Message::Binary(_))) => {
+                    break ours(CloseCode::UNSUPPORTED_DATA, "text only");
+                }
+                // The client's Close (answered already), or 1006.
                 Some(Ok(Message::Close(frame))) => {
-                    if let (Some(seat), Some(frame)) = (&mut seat, frame) {
-                        (seat.code, seat.reason) = (frame.code, frame.reason().into());
-                    }
-                    return;
+                    let frame = frame.unwrap_or(CloseFrame::new(CloseCode::ABNORMAL));
+                    break (frame.code, frame.reason().into(), false);
                 }
                 Some(Ok(_)) => {} // Ping (answered already) and Pong
-                // A protocol error (our Close went out), a lost connection.
+                // A protocol error (our Close went out), a transport error.
                 Some(Err(e)) => {
-                    if let Some(seat) = &mut seat {
-                        seat.code = e.close_code().unwrap_or(CloseCode::ABNORMAL);
-                        seat.reason = e.to_string();
-                    }
-                    return;
+                    let code = e.close_code().unwrap_or(CloseCode::ABNORMAL);
+                    break (code, e.to_string(), false);
                 }
-                None => return,
+                None => break (CloseCode::ABNORMAL, String::new(), false),
             },
         }
     };
-    if let Some(mut seat) = seat {
-        (seat.code, seat.reason) = (code, reason.into());
+    if let Some((id, _)) = me {
         // Everyone is leaving: the room is not told of each.
-        seat.announce = code != CloseCode::GOING_AWAY;
+        room.leave(id, code, &reason, code != CloseCode::GOING_AWAY);
     }
-    // Our Close after what is queued, then the client's answer.
-    let _ = timeout(CLOSE_TIMEOUT, async {
-        if tx.close(code, reason).await.is_ok() {
-            while rx.recv().await.is_some() {}
-        }
-    })
-    .await;
+    if close {
+        // Our Close after what is queued, then the client's answer.
+        let _ = timeout(CLOSE_TIMEOUT, async {
+            if tx.close(code, &reason).await.is_ok() {
+                while rx.recv().await.is_some() {}
+            }
+        })
+        .await;
+    }
 }
 
 /// Ctrl-C was pressed.
@@ -347,49 +348,13 @@ struct Room {
     next_id: AtomicU64,
     /// This process's tag on what it publishes to Redis.
     origin: u64,
-    /// To the Redis bridge (with `--redis`), read while the link is up.
+    /// To the Redis bridge (with `--redis`), used while the link is up.
     bridge: Option<mpsc::Sender<Utf8Bytes>>,
     link_up: AtomicBool,
 }
 
-struct Member {
-    name: Arc<str>,
-    inbox: mpsc::Sender<Utf8Bytes>,
-    kicked: Arc<Notify>,
-}
-
-/// A client's place in the room: it leaves (announced with its close code)
-/// when this is dropped, whatever way its task ends.
-struct Seat {
-    room: Arc<Room>,
-    id: u64,
-    name: Arc<str>,
-    code: CloseCode,
-    reason: String,
-    announce: bool,
-}
-
-impl Drop for Seat {
-    fn drop(&mut self) {
-        let room = &self.room;
-        let online = {
-            let mut members = room.members.lock().unwrap();
-            // Gone already: dropped as too slow, and announced then.
-            if members.remove(&self.id).is_none() {
-                return;
-            }
-            members.len()
-        };
-        let (name, code) = (&self.name, self.code);
-        match self.reason.as_str() {
-            "" => println!("leave {name} {code}, {online} online"),
-            why => println!("leave {name} {code} ({why}), {online} online"),
-        }
-        if self.announce {
-            room.publish(leave_json(name, code, online));
-        }
-    }
-}
+/// A member's name, inbox, and the bell that says it was dropped.
+type Member = (Arc<str>, mpsc::Sender<Utf8Bytes>, Arc<Notify>);
 
 impl Room {
     fn online(&self) -> usize {
@@ -397,52 +362,51 @@ impl Room {
     }
 
     fn join(
-        self: &Arc<Self>,
+        &self,
         name: &str,
         peer: SocketAddr,
         inbox: mpsc::Sender<Utf8Bytes>,
         kicked: Arc<Notify>,
-    ) -> Seat {
+    ) -> (u64, Arc<str>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let name: Arc<str> = name.into();
         let online = {
             let mut members = self.members.lock().unwrap();
-            let member = Member {
-                name: name.clone(),
-                inbox,
-                kicked,
-            };
-            members.insert(id, member);
+            members.insert(id, (name.clone(), inbox, kicked));
             members.len()
         };
         println!("join  {name} ({peer}), {online} online");
-        let mut json = String::from(r#"{"type":"join","name":"#);
-        push_json(&mut json, &name);
-        let _ = write!(json, r#","online":{online}}}"#);
-        self.publish(json);
-        let (code, reason, announce) = (CloseCode::ABNORMAL, String::new(), true);
-        Seat {
-            room: self.clone(),
-            id,
-            name,
-            code,
-            reason,
-            announce,
+        self.publish(json!({"type": "join", "name": *name, "online": online}));
+        (id, name)
+    }
+
+    /// Out of the room, with a notice to all when `announce`; nothing if
+    /// dropped already.
+    fn leave(&self, id: u64, code: CloseCode, reason: &str, announce: bool) {
+        let (name, online) = {
+            let mut members = self.members.lock().unwrap();
+            let Some((name, ..)) = members.remove(&id) else {
+                return;
+            };
+            (name, members.len())
+        };
+        match reason {
+            "" => println!("leave {name} {code}, {online} online"),
+            why => println!("leave {name} {code} ({why}), {online} online"),
+        }
+        if announce {
+            let code = u16::from(code);
+            self.publish(json!({"type": "leave", "name": *name, "code": code, "online": online}));
         }
     }
 
     fn say(&self, name: &str, text: &str) {
-        let mut json = String::from(r#"{"type":"msg","name":"#);
-        push_json(&mut json, name);
-        json.push_str(r#","text":"#);
-        push_json(&mut json, text);
-        json.push('}');
-        self.publish(json);
+        self.publish(json!({"type": "msg", "name": name, "text": text}));
     }
 
     /// To every client here and, while the link is up, every other process.
-    fn publish(&self, json: String) {
-        let json = Utf8Bytes::from(json);
+    fn publish(&self, json: serde_json::Value) {
+        let json = Utf8Bytes::from(json.to_string());
         if let Some(bridge) = &self.bridge
             && self.link_up.load(Ordering::Acquire)
             && bridge.try_send(json.clone()).is_err()
@@ -453,58 +417,28 @@ impl Room {
     }
 
     /// To every client of this process, never waiting: a client whose
-    /// inbox is full is dropped from the room and kicked, and the room is
-    /// told.
+    /// inbox is full is dropped from the room and kicked, and all are told.
     fn deliver(&self, json: Utf8Bytes) {
-        let mut slow = Vec::new();
-        let online = {
-            let mut members = self.members.lock().unwrap();
-            members.retain(|_, m| match m.inbox.try_send(json.clone()) {
-                Err(TrySendError::Full(_)) => {
-                    m.kicked.notify_one();
-                    slow.push(m.name.clone());
-                    false
-                }
-                _ => true,
-            });
-            members.len()
-        };
-        for name in slow {
-            println!("leave {name} 1008 ({TOO_SLOW}), {online} online");
-            self.publish(leave_json(&name, CloseCode::POLICY_VIOLATION, online));
+        let slow: Vec<u64> = (self.members.lock().unwrap().iter())
+            .filter(|(_, (_, inbox, _))| {
+                matches!(inbox.try_send(json.clone()), Err(TrySendError::Full(_)))
+            })
+            .map(|(&id, (.., kicked))| {
+                kicked.notify_one();
+                id
+            })
+            .collect();
+        for id in slow {
+            self.leave(id, CloseCode::POLICY_VIOLATION, TOO_SLOW, true);
         }
     }
 
     /// The link to Redis went up or down: this process's clients are told.
     fn set_link(&self, up: bool) {
         if self.link_up.swap(up, Ordering::AcqRel) != up {
-            self.deliver(format!(r#"{{"type":"link","up":{up}}}"#).into());
+            self.deliver(json!({"type": "link", "up": up}).to_string().into());
         }
     }
-}
-
-fn leave_json(name: &str, code: CloseCode, online: usize) -> String {
-    let mut json = String::from(r#"{"type":"leave","name":"#);
-    push_json(&mut json, name);
-    let _ = write!(json, r#","code":{code},"online":{online}}}"#);
-    json
-}
-
-/// Appends `s` as a JSON string.
-fn push_json(json: &mut String, s: &str) {
-    json.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => json.push_str("\\\""),
-            '\\' => json.push_str("\\\\"),
-            '\n' => json.push_str("\\n"),
-            c if c < ' ' || c == '\u{2028}' || c == '\u{2029}' => {
-                let _ = write!(json, "\\u{:04x}", c as u32);
-            }
-            c => json.push(c),
-        }
-    }
-    json.push('"');
 }
 
 // ---------------------------------------------------------------- Redis
