@@ -95,7 +95,7 @@ pub(crate) struct Driver<S> {
     direct: bool,
     ending: Ending,
     ending_deadline: Option<Instant>,
-    end: Option<End>,
+    end: Option<Box<End>>,
     /// The end was handed to the caller; every later poll says `None`.
     reported: bool,
     limits: Limits,
@@ -143,7 +143,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     return Poll::Ready(None);
                 }
                 self.reported = true;
-                return Poll::Ready(match self.end.take() {
+                return Poll::Ready(match self.end.take().map(|end| *end) {
                     Some(End::Close(frame)) => {
                         let event = Event::Close(frame);
                         f(event, self.conn.sender(), &mut self.out).map(Ok)
@@ -165,7 +165,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 }
             }
             match self.conn.poll_event(&mut self.out) {
-                Polled::Event(Event::Close(frame), _) => self.end = Some(End::Close(frame)),
+                Polled::Event(Event::Close(frame), _) => {
+                    self.end = Some(Box::new(End::Close(frame)))
+                }
                 Polled::Event(event, tx) => {
                     if let Some(value) = f(event, tx, &mut self.out) {
                         // Start writing the answers now; what does not fit
@@ -176,7 +178,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                         return Poll::Ready(Some(Ok(value)));
                     }
                 }
-                Polled::Failed(e) => self.end = Some(End::Failed(e.into())),
+                Polled::Failed(e) => self.end = Some(Box::new(End::Failed(e.into()))),
                 Polled::Done => self.begin_ending(),
                 Polled::NeedMore => {
                     if let Poll::Ready(Err(e)) = self.poll_write(cx) {
@@ -408,7 +410,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// The transport failed: nothing more can be written or read.
     fn fail_io(&mut self, e: io::Error) {
         if self.end.is_none() {
-            self.end = Some(End::Failed(Error::Io(e)));
+            self.end = Some(Box::new(End::Failed(Error::Io(e))));
         }
         self.ending = Ending::Ended;
     }
