@@ -39,7 +39,7 @@ impl Default for Options {
             config,
             limits: Limits {
                 max_output: 64 << 10,
-                linger: Duration::from_secs(2),
+                linger_ms: 2000,
                 linger_bytes: 256 << 10,
             },
         }
@@ -65,10 +65,10 @@ impl Options {
     /// waits for the transport, and the reading side stops reading until
     /// its answers are written (default 64 KiB). Nothing is queued without
     /// bound: a peer that never reads holds up at most this plus one
-    /// message.
+    /// message. At most 4 GiB.
     #[must_use]
     pub fn max_output(mut self, bytes: usize) -> Self {
-        self.limits.max_output = bytes;
+        self.limits.max_output = u32::try_from(bytes).unwrap_or(u32::MAX);
         self
     }
 
@@ -80,8 +80,8 @@ impl Options {
     /// connection, which can destroy our Close before the peer reads it.
     #[must_use]
     pub fn linger(mut self, time: Duration, bytes: usize) -> Self {
-        self.limits.linger = time;
-        self.limits.linger_bytes = bytes;
+        self.limits.linger_ms = u32::try_from(time.as_millis()).unwrap_or(u32::MAX);
+        self.limits.linger_bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
         self
     }
 

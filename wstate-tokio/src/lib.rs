@@ -63,6 +63,9 @@ mod socket;
 mod split;
 
 pub use error::Error;
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub use handshake::{AcceptOptions, ConnectRequest, Options, Reject};
 pub use message::{Message, Utf8Bytes};
 pub use socket::{Reply, WebSocket};
