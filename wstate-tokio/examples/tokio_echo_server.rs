@@ -12,7 +12,8 @@ fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (flags, addr): (Vec<&String>, Vec<&String>) = args.iter().partition(|a| a.starts_with('-'));
     if flags.iter().any(|f| *f == "-h" || *f == "--help") {
-        return Ok(println!("{USAGE}"));
+        println!("{USAGE}");
+        return Ok(());
     } else if flags.iter().any(|f| *f != "--current-thread") || addr.len() > 1 {
         eprintln!("error: unexpected arguments {args:?}\n{USAGE}");
         std::process::exit(2);
@@ -49,7 +50,8 @@ async fn serve(addr: &str) -> std::io::Result<()> {
     println!("Ctrl-C: closing {open} connection(s) with 1001");
     let _ = stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(12), stop.closed()).await;
-    Ok(println!("tokio_echo_server stopped"))
+    println!("tokio_echo_server stopped");
+    Ok(())
 }
 
 /// Echoes every message until the peer closes, or `stop` says so (then our
