@@ -23,6 +23,11 @@ use crate::{Error, Message};
 /// connection's events without copying them. Pongs, the reply to a Close,
 /// keepalive Pings and the deadlines are handled while it is read.
 ///
+/// The connection ends properly (our last bytes written, the transport
+/// shut down and drained) inside the call that reports its end: `recv`
+/// returning the peer's Close or an error, or [`close`](Self::close). A
+/// `WebSocket` dropped earlier drops its transport at once.
+///
 /// Made by [`accept`](crate::accept), [`connect`](crate::connect) and
 /// their `_with` forms, or by [`Options::open`](crate::Options::open) over a
 /// connection upgraded elsewhere.
@@ -64,8 +69,8 @@ impl<'a> Reply<'a> {
     }
 
     /// The sender and the output, for everything else the core's
-    /// [`Sender`] does (messages in parts, a header for a payload written
-    /// separately is not possible here: use `send`).
+    /// [`Sender`] does (a message in parts, say). What it appends to the
+    /// output is written in order with the rest.
     pub fn into_parts(self) -> (Sender<'a>, &'a mut Vec<u8>) {
         (self.tx, self.out)
     }
