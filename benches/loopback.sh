@@ -7,7 +7,7 @@
 # For every repeat, every load shape, every server (in an order that rotates
 # each repeat): start the server on 127.0.0.1, run the load generator
 # against it for SECONDS, stop it. wstate's servers are the repository's
-# examples (echo_server, tokio_echo_server, built at the root); the peers
+# examples (echo_server, and wstate-tokio's tokio_echo_server, built at the root); the peers
 # and the load generator are this package's binaries (src/bin/). Prints
 # each run as it goes, then the median of the repeats per (shape, server):
 # messages/s and the server's CPU time (utime + stime from /proc/PID/stat)
@@ -39,7 +39,8 @@ ROOT=$(cd "$BENCH_DIR/.." && pwd)
 # wstate's echo servers: the root package's examples (root target/); the
 # peers and loadgen: this package's binaries (benches/target/, its own
 # workspace). A CARGO_TARGET_DIR set by the caller holds both.
-(cd "$ROOT" && cargo build --release --quiet --example echo_server --example tokio_echo_server)
+(cd "$ROOT" && cargo build --release --quiet --example echo_server \
+    && cargo build --release --quiet -p wstate-tokio --example tokio_echo_server)
 (cd "$BENCH_DIR" && cargo build --release --quiet --bins)
 abs() { case "$1" in /*) echo "$1" ;; *) echo "$2/$1" ;; esac; }
 EXAMPLES="$(abs "${CARGO_TARGET_DIR:-target}" "$ROOT")/release/examples"

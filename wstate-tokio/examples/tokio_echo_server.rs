@@ -2,88 +2,77 @@
 //! [ADDR]` (default 127.0.0.1:9001). Ctrl-C: Close 1001 to every connection,
 //! at most 12 s of waiting for them, exit.
 use std::time::Duration;
-use tokio::{net::TcpListener, sync::watch};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::{runtime::Builder, signal::ctrl_c, sync::watch};
 use wstate::{CloseCode, Event, Message};
 
 const USAGE: &str = "usage: tokio_echo_server [--current-thread] [ADDR]   (default 127.0.0.1:9001)";
 
 fn main() -> std::io::Result<()> {
-    let (flags, addr): (Vec<String>, Vec<String>) =
-        std::env::args().skip(1).partition(|a| a.starts_with('-'));
-    match (
-        flags
-            .iter()
-            .find(|f| *f != "--current-thread")
-            .map(String::as_str),
-        addr.len(),
-    ) {
-        (Some("-h" | "--help"), _) => return Ok(println!("{USAGE}")),
-        (Some(arg), _) => usage_error(&format!("unexpected argument {arg}")),
-        (None, 2..) => usage_error("more than one address"),
-        _ => {}
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (flags, addr): (Vec<&String>, Vec<&String>) = args.iter().partition(|a| a.starts_with('-'));
+    if flags.iter().any(|f| *f == "-h" || *f == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    } else if flags.iter().any(|f| *f != "--current-thread") || addr.len() > 1 {
+        eprintln!("error: unexpected arguments {args:?}\n{USAGE}");
+        std::process::exit(2);
     }
-    let mut runtime = match flags.is_empty() {
-        true => tokio::runtime::Builder::new_multi_thread(),
-        false => tokio::runtime::Builder::new_current_thread(),
-    };
-    runtime
-        .enable_all()
-        .build()?
-        .block_on(serve(addr.first().map_or("127.0.0.1:9001", |a| a)))
-}
-
-fn usage_error(message: &str) -> ! {
-    eprintln!("error: {message}\n{USAGE}");
-    std::process::exit(2)
+    let mut runtime = Builder::new_multi_thread();
+    if !flags.is_empty() {
+        runtime = Builder::new_current_thread();
+    }
+    let addr = addr.first().map_or("127.0.0.1:9001", |a| a);
+    runtime.enable_all().build()?.block_on(serve(addr))
 }
 
 async fn serve(addr: &str) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
-    println!(
-        "tokio_echo_server listening on ws://{}",
-        listener.local_addr()?
-    );
-    let (stop, mut ctrl_c) = (
-        watch::channel(false).0,
-        std::pin::pin!(tokio::signal::ctrl_c()),
-    );
+    let local = listener.local_addr()?;
+    println!("tokio_echo_server listening on ws://{local}");
+    let (stop, mut ctrl_c) = (watch::channel(false).0, std::pin::pin!(ctrl_c()));
     for id in 1.. {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => accepted?,
+        let stream = tokio::select! {
+            accepted = listener.accept() => accepted?.0,
             _ = &mut ctrl_c => break,
         };
-        stream.set_nodelay(true)?;
         let mut stopping = stop.subscribe();
         tokio::spawn(async move {
-            let end = async {
-                let mut ws = wstate_tokio::accept(stream).await?;
-                loop {
-                    tokio::select! {
-                        // Echo while holding the event: no copy.
-                        event = ws.next_event(|event, reply| match event {
-                            Event::Text(text) => drop(reply.send(Message::Text(text))),
-                            Event::Binary(bytes) => drop(reply.send(Message::Binary(bytes))),
-                            Event::Close(frame) => println!("conn {id}: {peer} closed {}", frame.code.0),
-                            _ => {}
-                        }) => if event.transpose()?.is_none() { return Ok(()) },
-                        Ok(()) = stopping.changed() => {
-                            let answer = ws.close(CloseCode::GOING_AWAY, "server shutting down").await?;
-                            return Ok(println!("conn {id}: {peer} closed by us with 1001, answer {answer:?}"));
-                        }
-                    }
-                }
+            let end = match echo(stream, &mut stopping).await {
+                Ok(code) => format!("closed {code}"),
+                Err(e) => e.to_string(),
             };
-            if let Err(e) = end.await as Result<(), wstate_tokio::Error> {
-                println!("conn {id}: {peer} {e}");
-            }
-            drop(stopping); // Only now: the server's "stopped" comes after the line above.
+            println!("conn {id}: {end}");
+            drop(stopping); // Only now: "stopped" comes after this line.
         });
     }
-    println!(
-        "Ctrl-C: closing {} connection(s) with 1001",
-        stop.receiver_count()
-    );
+    let open = stop.receiver_count();
+    println!("Ctrl-C: closing {open} connection(s) with 1001");
     let _ = stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(12), stop.closed()).await;
-    Ok(println!("tokio_echo_server stopped"))
+    println!("tokio_echo_server stopped");
+    Ok(())
+}
+
+/// Echoes every message until the peer closes, or `stop` says so (then our
+/// Close 1001); returns the close code the connection ended with.
+async fn echo(stream: TcpStream, stop: &mut watch::Receiver<bool>) -> wstate_tokio::Result<u16> {
+    stream.set_nodelay(true)?;
+    let mut ws = wstate_tokio::accept(stream).await?;
+    let mut code = 0;
+    loop {
+        tokio::select! {
+            // Echo while holding the event: no copy.
+            event = ws.next_event(|event, reply| match event {
+                Event::Text(text) => drop(reply.send(Message::Text(text))),
+                Event::Binary(bytes) => drop(reply.send(Message::Binary(bytes))),
+                Event::Close(frame) => code = frame.code.0,
+                _ => {}
+            }) => if event.transpose()?.is_none() { return Ok(code) },
+            Ok(()) = stop.changed() => {
+                let answer = ws.close(CloseCode::GOING_AWAY, "server shutting down").await?;
+                return Ok(answer.map_or(1001, |frame| frame.code.0));
+            }
+        }
+    }
 }

@@ -23,9 +23,10 @@ use crate::Error;
 /// one thread.
 pub(crate) const READ_CHUNK: usize = 64 << 10;
 
-/// Output capacity an idle connection keeps; a larger buffer is freed
-/// once written and the connection waits for the peer.
-const IDLE_OUTPUT: usize = 128;
+/// Output capacity an idle connection keeps: none. The output buffer is
+/// freed once written and the connection waits for the peer (an allocation
+/// per answer is cheaper than its memory in every idle connection).
+const IDLE_OUTPUT: usize = 0;
 
 thread_local! {
     /// The read buffer shared by every connection polled on this thread:
@@ -43,12 +44,13 @@ pub(crate) type OnEvent<'f, T> = dyn FnMut(Event<'_>, Sender<'_>, &mut Vec<u8>) 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
     /// Output queued beyond this makes senders wait.
-    pub(crate) max_output: usize,
-    /// How long the end of a connection may take: writing our last bytes,
-    /// then reading (and dropping) what the peer still sends.
-    pub(crate) linger: Duration,
+    pub(crate) max_output: u32,
+    /// How long the end of a connection may take, in milliseconds: writing
+    /// our last bytes, then reading (and dropping) what the peer still
+    /// sends.
+    pub(crate) linger_ms: u32,
     /// How many bytes of the peer's are read and dropped at most then.
-    pub(crate) linger_bytes: usize,
+    pub(crate) linger_bytes: u32,
 }
 
 /// Where the end of the connection is.
@@ -65,7 +67,7 @@ enum Ending {
     /// Reading and dropping what the peer still sends until it closes its
     /// direction, so that the kernel does not reset the connection (which
     /// could destroy our Close before the peer read it).
-    Draining { left: usize },
+    Draining { left: u32 },
     /// The transport is finished with.
     Ended,
 }
@@ -93,9 +95,9 @@ pub(crate) struct Driver<S> {
     /// The last read filled the shared buffer: a large message streams in,
     /// so reads go straight into the connection's buffer.
     direct: bool,
+    /// While ending, the timer runs to the ending's deadline.
     ending: Ending,
-    ending_deadline: Option<Instant>,
-    end: Option<End>,
+    end: Option<Box<End>>,
     /// The end was handed to the caller; every later poll says `None`.
     reported: bool,
     limits: Limits,
@@ -118,7 +120,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             timer: None,
             direct: false,
             ending: Ending::Running,
-            ending_deadline: None,
             end: None,
             reported: false,
             limits,
@@ -143,7 +144,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     return Poll::Ready(None);
                 }
                 self.reported = true;
-                return Poll::Ready(match self.end.take() {
+                return Poll::Ready(match self.end.take().map(|end| *end) {
                     Some(End::Close(frame)) => {
                         let event = Event::Close(frame);
                         f(event, self.conn.sender(), &mut self.out).map(Ok)
@@ -154,8 +155,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             }
             // Backpressure on the peer: answers (echoes, Pongs) wait for
             // room before more input is read.
-            if self.pending() > self.limits.max_output {
-                match self.poll_write_below(cx, self.limits.max_output) {
+            if self.pending() > self.max_output() {
+                match self.poll_write_below(cx, self.max_output()) {
                     Poll::Ready(Ok(())) => {}
                     Poll::Ready(Err(e)) => {
                         self.fail_io(e);
@@ -165,7 +166,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 }
             }
             match self.conn.poll_event(&mut self.out) {
-                Polled::Event(Event::Close(frame), _) => self.end = Some(End::Close(frame)),
+                Polled::Event(Event::Close(frame), _) => {
+                    self.end = Some(Box::new(End::Close(frame)))
+                }
                 Polled::Event(event, tx) => {
                     if let Some(value) = f(event, tx, &mut self.out) {
                         // Start writing the answers now; what does not fit
@@ -176,7 +179,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                         return Poll::Ready(Some(Ok(value)));
                     }
                 }
-                Polled::Failed(e) => self.end = Some(End::Failed(e.into())),
+                Polled::Failed(e) => self.end = Some(Box::new(End::Failed(e.into()))),
                 Polled::Done => self.begin_ending(),
                 Polled::NeedMore => {
                     if let Poll::Ready(Err(e)) = self.poll_write(cx) {
@@ -211,7 +214,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// message may be queued. Fails once the connection is ending.
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.check_running()?;
-        match ready!(self.poll_write_below(cx, self.limits.max_output)) {
+        match ready!(self.poll_write_below(cx, self.max_output())) {
             Ok(()) => Poll::Ready(Ok(())),
             Err(e) => Poll::Ready(Err(self.fail_io_copy(e))),
         }
@@ -243,6 +246,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             Ok(()) => Poll::Ready(Ok(())),
             Err(e) => Poll::Ready(Err(self.fail_io_copy(e))),
         }
+    }
+
+    /// Output queued beyond which senders wait.
+    fn max_output(&self) -> usize {
+        usize::try_from(self.limits.max_output).unwrap_or(usize::MAX)
     }
 
     /// Bytes queued and not written yet.
@@ -402,13 +410,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// The connection said `Done`: write out, shut down, drain.
     fn begin_ending(&mut self) {
         self.ending = Ending::Flushing;
-        self.ending_deadline = Some(Instant::now() + self.limits.linger);
+        let deadline = Instant::now() + Duration::from_millis(self.limits.linger_ms.into());
+        match self.timer.as_mut() {
+            Some(timer) => timer.as_mut().reset(deadline),
+            None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        }
     }
 
     /// The transport failed: nothing more can be written or read.
     fn fail_io(&mut self, e: io::Error) {
         if self.end.is_none() {
-            self.end = Some(End::Failed(Error::Io(e)));
+            self.end = Some(Box::new(End::Failed(Error::Io(e))));
         }
         self.ending = Ending::Ended;
     }
@@ -441,7 +453,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                         })
                 }
                 Ending::Draining { left } => self.poll_discard(cx).map(|r| match r {
-                    Ok(n) if n > 0 && n < left => Ending::Draining { left: left - n },
+                    Ok(n) if n > 0 && n < left as usize => Ending::Draining {
+                        left: left - n as u32,
+                    },
                     // The peer's end, the bound, or an error.
                     _ => Ending::Ended,
                 }),
@@ -449,7 +463,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             match step {
                 Poll::Ready(next) => self.ending = next,
                 Poll::Pending => {
-                    let deadline = self.ending_deadline.unwrap_or_else(Instant::now);
+                    let deadline = self
+                        .timer
+                        .as_ref()
+                        .map_or_else(Instant::now, |t| t.deadline());
                     ready!(self.poll_sleep(cx, deadline));
                     self.ending = Ending::Ended;
                 }

@@ -1,12 +1,15 @@
 //! Opening a [`WebSocket`]: [`Options`], the server's `accept` and the
 //! client's `connect`, over the same driver as the messages that follow.
 
-use std::future::poll_fn;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use wstate::{Accept, Config, Connection, DeflateConfig, Event, Request, Role, WsUrl};
+use wstate::{Accept, Config, Connection, DeflateConfig, Event, Request, Role, SendError, WsUrl};
 
 use crate::driver::{Driver, Limits};
 use crate::{Error, WebSocket};
@@ -14,7 +17,9 @@ use crate::{Error, WebSocket};
 /// How connections are made: the protocol's [`Config`] and the adapter's
 /// own limits. `Options::default()` takes the core's defaults (handshake
 /// timeout 10 s, keepalive Ping after 20 s of quiet failing after 20 s
-/// more, close timeout 10 s) and, with feature `deflate`, accepts
+/// more, close timeout 10 s) but for
+/// [`retained_buffer`](Config::retained_buffer), 0 (an idle connection
+/// holds no receive buffer), and with feature `deflate` accepts
 /// permessage-deflate offers and offers it as a client.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -24,14 +29,17 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        let config = Config::default();
+        // An idle connection keeps no receive buffer: reads go through the
+        // thread's shared buffer, so a connection's own is needed only for
+        // what a read left unfinished.
+        let config = Config::default().with_retained_buffer(0);
         #[cfg(feature = "deflate")]
         let config = config.with_deflate(Some(DeflateConfig::default()));
         Self {
             config,
             limits: Limits {
                 max_output: 64 << 10,
-                linger: Duration::from_secs(2),
+                linger_ms: 2000,
                 linger_bytes: 256 << 10,
             },
         }
@@ -57,10 +65,10 @@ impl Options {
     /// waits for the transport, and the reading side stops reading until
     /// its answers are written (default 64 KiB). Nothing is queued without
     /// bound: a peer that never reads holds up at most this plus one
-    /// message.
+    /// message. At most 4 GiB.
     #[must_use]
     pub fn max_output(mut self, bytes: usize) -> Self {
-        self.limits.max_output = bytes;
+        self.limits.max_output = u32::try_from(bytes).unwrap_or(u32::MAX);
         self
     }
 
@@ -72,8 +80,8 @@ impl Options {
     /// connection, which can destroy our Close before the peer reads it.
     #[must_use]
     pub fn linger(mut self, time: Duration, bytes: usize) -> Self {
-        self.limits.linger = time;
-        self.limits.linger_bytes = bytes;
+        self.limits.linger_ms = u32::try_from(time.as_millis()).unwrap_or(u32::MAX);
+        self.limits.linger_bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
         self
     }
 
@@ -82,16 +90,16 @@ impl Options {
     pub fn open<S: AsyncRead + AsyncWrite + Unpin>(&self, stream: S, role: Role) -> WebSocket<S> {
         let conn = Connection::new_open(role, self.config.clone());
         WebSocket {
-            driver: Driver::new(stream, conn, Vec::new(), self.limits),
+            driver: Box::new(Driver::new(stream, conn, Vec::new(), self.limits)),
         }
     }
 
     /// Server: reads the upgrade request and accepts it.
-    pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+    pub fn accept<S: AsyncRead + AsyncWrite + Unpin>(
         &self,
         stream: S,
-    ) -> Result<WebSocket<S>, Error> {
-        self.accept_with(stream, |_| Ok(AcceptOptions::new())).await
+    ) -> impl Future<Output = Result<WebSocket<S>, Error>> + use<S> {
+        self.accept_with(stream, |_| Ok(AcceptOptions::new()))
     }
 
     /// Server: reads the upgrade request and lets `decide` accept it (with
@@ -115,70 +123,52 @@ impl Options {
     /// .await?;
     /// # drop(ws); Ok(()) }
     /// ```
-    pub async fn accept_with<S, F>(&self, stream: S, decide: F) -> Result<WebSocket<S>, Error>
+    pub fn accept_with<S, F>(
+        &self,
+        stream: S,
+        decide: F,
+    ) -> impl Future<Output = Result<WebSocket<S>, Error>> + use<S, F>
     where
         S: AsyncRead + AsyncWrite + Unpin,
         F: FnOnce(&Request<'_>) -> Result<AcceptOptions, Reject>,
     {
+        // Made now, so that the future holds no `Options`.
         let conn = Connection::server(self.config.clone());
-        let mut driver = Driver::new(stream, conn, Vec::new(), self.limits);
-        let mut decide = Some(decide);
-        let answer = poll_fn(|cx| {
-            driver.poll_event(cx, &mut |event, tx, out| {
-                let Event::Request(request) = event else {
-                    return None;
-                };
-                let decide = decide.take()?;
-                Some(match decide(&request) {
-                    Ok(accept) => {
-                        let headers = pairs(&accept.headers);
-                        let mut answer = Accept::new().headers(&headers);
-                        if let Some(protocol) = &accept.subprotocol {
-                            answer = answer.subprotocol(protocol);
-                        }
-                        let chosen = accept.subprotocol.as_deref().map(Box::from);
-                        tx.accept(&answer, out).map(|()| Ok(chosen))
-                    }
-                    Err(reject) => {
-                        let headers = pairs(&reject.headers);
-                        let status = reject.status;
-                        tx.reject(status, &headers, &reject.body, out)
-                            .map(|()| Err(status))
-                    }
-                })
-            })
-        })
-        .await;
-        match answer {
-            Some(Ok(Ok(Ok(subprotocol)))) => {
-                driver.subprotocol = subprotocol;
-                poll_fn(|cx| driver.poll_flush(cx)).await?;
-                Ok(WebSocket { driver })
-            }
-            Some(Ok(Ok(Err(status)))) => {
-                // Write the refusal and end the connection properly.
-                while poll_fn(|cx| driver.poll_event(cx, &mut |_, _, _| Some(())))
-                    .await
-                    .is_some()
-                {}
-                Err(Error::Rejected { status })
-            }
-            Some(Ok(Err(e))) => Err(Error::Send(e)),
-            Some(Err(e)) => Err(e),
-            None => Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into())),
+        Accepting {
+            driver: Some(Box::new(Driver::new(stream, conn, Vec::new(), self.limits))),
+            decide: Some(decide),
+            answered: None,
         }
     }
-
     /// Client: sends the upgrade request over `stream` (a TCP, TLS or
     /// proxy stream the caller opened) and waits for the server's `101`.
     /// A refusal is [`Error::Protocol`] with
     /// [`HandshakeError::Rejected`](wstate::HandshakeError::Rejected),
     /// which holds the response.
-    pub async fn connect_with<S: AsyncRead + AsyncWrite + Unpin>(
+    pub fn connect_with<S: AsyncRead + AsyncWrite + Unpin>(
         &self,
         stream: S,
         request: &ConnectRequest,
-    ) -> Result<WebSocket<S>, Error> {
+    ) -> impl Future<Output = Result<WebSocket<S>, Error>> + use<S> {
+        // Made now, so that the future holds no `Options` and no request.
+        match self.client(stream, request) {
+            Ok(driver) => Connecting {
+                driver: Some(driver),
+                failed: None,
+            },
+            Err(e) => Connecting {
+                driver: None,
+                failed: Some(e),
+            },
+        }
+    }
+
+    /// A client's driver, its request queued.
+    fn client<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        stream: S,
+        request: &ConnectRequest,
+    ) -> Result<Box<Driver<S>>, Error> {
         let mut config = self.config.clone();
         if let Some(deflate) = &request.deflate {
             config = config.with_deflate(*deflate);
@@ -190,24 +180,8 @@ impl Options {
             .headers(&headers);
         let mut out = Vec::new();
         let conn = Connection::client(&core_request, wstate::os_entropy, config, &mut out)?;
-        let mut driver = Driver::new(stream, conn, out, self.limits);
-        let accepted = poll_fn(|cx| {
-            driver.poll_event(cx, &mut |event, _, _| match event {
-                Event::Accepted(accepted) => Some(accepted.subprotocol().map(Box::from)),
-                _ => None,
-            })
-        })
-        .await;
-        match accepted {
-            Some(Ok(subprotocol)) => {
-                driver.subprotocol = subprotocol;
-                Ok(WebSocket { driver })
-            }
-            Some(Err(e)) => Err(e),
-            None => Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into())),
-        }
+        Ok(Box::new(Driver::new(stream, conn, out, self.limits)))
     }
-
     /// Client: connects to a `ws://` URL over TCP (no Nagle delay) and
     /// opens a WebSocket there.
     pub async fn connect(&self, url: &str) -> Result<WebSocket<TcpStream>, Error> {
@@ -218,6 +192,134 @@ impl Options {
         let stream = TcpStream::connect((request.connect_host.as_str(), request.port)).await?;
         stream.set_nodelay(true)?;
         self.connect_with(stream, &request).await
+    }
+}
+
+/// Reads the request, lets `decide` answer it, and returns the open
+/// WebSocket (or ends the connection properly after a refusal). A plain
+/// future rather than an `async fn`, so that it holds one driver and
+/// nothing else: it stays the size of what it accepts.
+struct Accepting<S, F> {
+    /// `None` once the future returned.
+    driver: Option<Box<Driver<S>>>,
+    decide: Option<F>,
+    /// What was answered: the subprotocol chosen, or the refusal's status.
+    answered: Option<Result<Option<Box<str>>, u16>>,
+}
+
+// `decide` is never pinned: it is taken out and called.
+impl<S, F> Unpin for Accepting<S, F> {}
+
+impl<S, F> Future for Accepting<S, F>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request<'_>) -> Result<AcceptOptions, Reject>,
+{
+    type Output = Result<WebSocket<S>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let Some(driver) = this.driver.as_mut() else {
+            return Poll::Ready(Err(Error::Send(SendError::Closed)));
+        };
+        let result = loop {
+            match this.answered {
+                None => {
+                    let decide = &mut this.decide;
+                    let answer = ready!(driver.poll_event(cx, &mut |event, tx, out| {
+                        let Event::Request(request) = event else {
+                            return None;
+                        };
+                        Some(answer(decide.take()?(&request), tx, out))
+                    }));
+                    match answer {
+                        Some(Ok(Ok(answered))) => this.answered = Some(answered),
+                        Some(Ok(Err(e))) => break Err(Error::Send(e)),
+                        Some(Err(e)) => break Err(e),
+                        None => break Err(Error::Io(io::ErrorKind::UnexpectedEof.into())),
+                    }
+                }
+                // The 101 is written before the socket is handed over.
+                Some(Ok(_)) => match ready!(driver.poll_flush(cx)) {
+                    Ok(()) => break Ok(()),
+                    Err(e) => break Err(e),
+                },
+                // Write the refusal and end the connection properly.
+                Some(Err(status)) => {
+                    if ready!(driver.poll_event(cx, &mut |_, _, _| Some(()))).is_none() {
+                        break Err(Error::Rejected { status });
+                    }
+                }
+            }
+        };
+        Poll::Ready(match (result, this.driver.take(), this.answered.take()) {
+            (Ok(()), Some(mut driver), Some(Ok(subprotocol))) => {
+                driver.subprotocol = subprotocol;
+                Ok(WebSocket { driver })
+            }
+            (Ok(()), ..) => Err(Error::Send(SendError::Closed)),
+            (Err(e), ..) => Err(e),
+        })
+    }
+}
+
+/// Answers the request as `decide` said: the subprotocol chosen, or the
+/// refusal's status.
+fn answer(
+    decision: Result<AcceptOptions, Reject>,
+    tx: wstate::Sender<'_>,
+    out: &mut Vec<u8>,
+) -> Result<Result<Option<Box<str>>, u16>, SendError> {
+    match decision {
+        Ok(accept) => {
+            let headers = pairs(&accept.headers);
+            let mut answer = Accept::new().headers(&headers);
+            if let Some(protocol) = &accept.subprotocol {
+                answer = answer.subprotocol(protocol);
+            }
+            tx.accept(&answer, out)?;
+            Ok(Ok(accept.subprotocol.as_deref().map(Box::from)))
+        }
+        Err(reject) => {
+            let headers = pairs(&reject.headers);
+            tx.reject(reject.status, &headers, &reject.body, out)?;
+            Ok(Err(reject.status))
+        }
+    }
+}
+
+/// Waits for the server's `101`; a plain future for the reason
+/// [`Accepting`] is one.
+struct Connecting<S> {
+    driver: Option<Box<Driver<S>>>,
+    /// The request could not be written.
+    failed: Option<Error>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Future for Connecting<S> {
+    type Output = Result<WebSocket<S>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(e) = this.failed.take() {
+            return Poll::Ready(Err(e));
+        }
+        let Some(driver) = this.driver.as_mut() else {
+            return Poll::Ready(Err(Error::Send(SendError::Closed)));
+        };
+        let accepted = ready!(driver.poll_event(cx, &mut |event, _, _| match event {
+            Event::Accepted(accepted) => Some(accepted.subprotocol().map(Box::from)),
+            _ => None,
+        }));
+        let driver = this.driver.take();
+        Poll::Ready(match (accepted, driver) {
+            (Some(Ok(subprotocol)), Some(mut driver)) => {
+                driver.subprotocol = subprotocol;
+                Ok(WebSocket { driver })
+            }
+            (Some(Err(e)), _) => Err(e),
+            _ => Err(Error::Io(io::ErrorKind::UnexpectedEof.into())),
+        })
     }
 }
 

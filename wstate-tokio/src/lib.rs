@@ -65,6 +65,9 @@ mod split;
 pub mod upgrade;
 
 pub use error::Error;
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub use handshake::{AcceptOptions, ConnectRequest, Options, Reject};
 pub use message::{Message, Utf8Bytes};
 pub use socket::{Reply, WebSocket};
@@ -72,32 +75,36 @@ pub use split::{Reader, Writer};
 pub use wstate;
 pub use wstate::{CloseCode, CloseFrame};
 
+use std::future::Future;
+
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 /// Server: reads the upgrade request from `stream` and accepts it, with
 /// [`Options::default`].
-pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Result<WebSocket<S>, Error> {
-    Options::default().accept(stream).await
+pub fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+) -> impl Future<Output = Result<WebSocket<S>, Error>> {
+    Options::default().accept(stream)
 }
 
 /// Server: reads the upgrade request and lets `decide` accept or refuse
 /// it, with [`Options::default`]; see [`Options::accept_with`].
-pub async fn accept_with<S, F>(stream: S, decide: F) -> Result<WebSocket<S>, Error>
+pub fn accept_with<S, F>(stream: S, decide: F) -> impl Future<Output = Result<WebSocket<S>, Error>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&wstate::Request<'_>) -> Result<AcceptOptions, Reject>,
 {
-    Options::default().accept_with(stream, decide).await
+    Options::default().accept_with(stream, decide)
 }
 
 /// Client: opens a WebSocket over a stream the caller has, with
 /// [`Options::default`]; see [`Options::connect_with`].
-pub async fn connect_with<S: AsyncRead + AsyncWrite + Unpin>(
+pub fn connect_with<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     request: &ConnectRequest,
-) -> Result<WebSocket<S>, Error> {
-    Options::default().connect_with(stream, request).await
+) -> impl Future<Output = Result<WebSocket<S>, Error>> + use<S> {
+    Options::default().connect_with(stream, request)
 }
 
 /// Client: connects to a `ws://` URL, with [`Options::default`].

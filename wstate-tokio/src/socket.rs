@@ -1,7 +1,7 @@
 //! [`WebSocket`]: a stream of owned messages and a sink for them, with the
 //! borrowing form beside it.
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -23,11 +23,18 @@ use crate::{Error, Message};
 /// connection's events without copying them. Pongs, the reply to a Close,
 /// keepalive Pings and the deadlines are handled while it is read.
 ///
+/// The connection ends properly (our last bytes written, the transport
+/// shut down and drained) inside the call that reports its end: `recv`
+/// returning the peer's Close or an error, or [`close`](Self::close). A
+/// `WebSocket` dropped earlier drops its transport at once.
+///
 /// Made by [`accept`](crate::accept), [`connect`](crate::connect) and
 /// their `_with` forms, or by [`Options::open`](crate::Options::open) over a
 /// connection upgraded elsewhere.
 pub struct WebSocket<S> {
-    pub(crate) driver: Driver<S>,
+    /// Boxed: a `WebSocket` is one pointer in the caller's future, however
+    /// the compiler lays that future out.
+    pub(crate) driver: Box<Driver<S>>,
 }
 
 impl<S> std::fmt::Debug for WebSocket<S> {
@@ -62,8 +69,8 @@ impl<'a> Reply<'a> {
     }
 
     /// The sender and the output, for everything else the core's
-    /// [`Sender`] does (messages in parts, a header for a payload written
-    /// separately is not possible here: use `send`).
+    /// [`Sender`] does (a message in parts, say). What it appends to the
+    /// output is written in order with the rest.
     pub fn into_parts(self) -> (Sender<'a>, &'a mut Vec<u8>) {
         (self.tx, self.out)
     }
@@ -133,21 +140,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Closes: sends our Close (unless one went out), then reads until the
     /// peer's Close and the end of the connection (bounded by
     /// [`Config::close_timeout`](wstate::Config::close_timeout)), dropping
-    /// messages that arrive meanwhile. Returns the peer's Close, or
-    /// `None` if the connection had ended before.
-    pub async fn close(
-        &mut self,
+    /// messages that arrive meanwhile. Returns the peer's Close as the
+    /// connection recorded it (1006 if the transport ended or the close
+    /// timeout passed without one), or `None` if none came.
+    pub fn close<'a>(
+        &'a mut self,
         code: CloseCode,
-        reason: &str,
-    ) -> Result<Option<CloseFrame>, Error> {
-        poll_fn(|cx| self.driver.poll_close_sent(cx, code, reason)).await?;
-        let mut close = None;
-        while let Some(message) = self.recv().await {
-            if let Message::Close(frame) = message? {
-                close = frame;
+        reason: &'a str,
+    ) -> impl Future<Output = Result<Option<CloseFrame>, Error>> + 'a {
+        // A closure rather than an `async` block: the future stays a few
+        // words, however it is nested in the caller's.
+        let mut sent = false;
+        poll_fn(move |cx| {
+            if !sent {
+                ready!(self.driver.poll_close_sent(cx, code, reason))?;
+                sent = true;
             }
-        }
-        Ok(close)
+            while ready!(self.driver.poll_event(cx, &mut |_, _, _| Some(())))
+                .transpose()?
+                .is_some()
+            {}
+            Poll::Ready(Ok(self.driver.conn.received_close().cloned()))
+        })
     }
 
     /// The borrowing form of [`recv`](Self::recv): `f` gets the next event
@@ -184,7 +198,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// The reader still writes what the protocol owes (Pongs, the reply
     /// to a Close), in order with the writer's messages.
     pub fn split(self) -> (Reader<S>, Writer<S>) {
-        split(self.driver)
+        split(*self.driver)
     }
 
     /// The subprotocol the handshake settled on, if any.

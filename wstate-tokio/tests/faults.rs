@@ -305,3 +305,35 @@ async fn a_peer_that_never_reads_holds_the_sender_with_bounded_output() {
         "{failed:?}"
     );
 }
+
+#[tokio::test]
+async fn after_a_protocol_error_the_peer_reads_our_close_not_a_reset() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let mut ws = wstate_tokio::accept(listener.accept().await.unwrap().0)
+            .await
+            .unwrap();
+        ws.recv().await
+    });
+    let mut peer = TcpStream::connect(addr).await.unwrap();
+    peer.write_all(REQUEST).await.unwrap();
+    let mut response = [0; 129];
+    peer.read_exact(&mut response).await.unwrap();
+    // An unmasked frame (1002), then 200 KB more that the server will not
+    // take as frames: unread, they would make its kernel reset the
+    // connection when it closes, destroying the Close on its way.
+    peer.write_all(&[0x81, 0x01, b'x']).await.unwrap();
+    peer.write_all(&vec![0x82; 200_000]).await.unwrap();
+    peer.shutdown().await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), peer.read_to_end(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut close = vec![0x88, 23, 0x03, 0xea];
+    close.extend_from_slice(b"unmasked client frame");
+    assert_eq!(got, close);
+    let error = server.await.unwrap().unwrap().unwrap_err();
+    assert_eq!(error.close_code(), Some(CloseCode::PROTOCOL_ERROR));
+}
