@@ -12,8 +12,10 @@
 //! use wstate_tokio::upgrade::{UpgradeError, upgrade};
 //! use wstate_tokio::{Message, Options};
 //!
+//! type Reply = Result<Response<Full<Bytes>>, Infallible>;
+//!
 //! // The service of a hyper server run with `.with_upgrades()`.
-//! async fn serve(mut request: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+//! async fn serve(mut request: Request<hyper::body::Incoming>) -> Reply {
 //!     let answer = upgrade(&mut request, &Options::default(), |request| {
 //!         match request.subprotocols().any(|p| p == "chat.v1") {
 //!             true => Ok(wstate::Accept::new().subprotocol("chat.v1")),
