@@ -12,10 +12,10 @@
 #   1. scripts/chat/redis_check.py (stdlib Python, raw sockets): two clients
 #      on each process; every line reaches every client once, in order per
 #      sender; Redis stopped (SHUTDOWN NOSAVE): every client is told
-#      (`{"type":"link","up":false}`) and the room goes on within each
-#      process; Redis back: every client is told (`"up":true`) and lines
-#      cross again, once and in order; the outage's lines never cross (7
-#      checks);
+#      (`{"type":"link","up":false}`), the room goes on within each process
+#      and a client joining then is told at once; Redis back: every client
+#      is told (`"up":true`) and lines cross again, once and in order; the
+#      outage's lines never cross (8 checks);
 #   2. both processes lived through it (running, no panic in their logs),
 #      logged the link lost and found again, and exit with status 0 within
 #      SHUTDOWN_WAIT seconds of a SIGINT (3 checks).
@@ -30,7 +30,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 WORK="$BUILD_DIR/chat-redis"
 SHUTDOWN_WAIT=10
-declare -A MIN_CHECKS=([chat_redis]=7 [chat_processes]=3)
+declare -A MIN_CHECKS=([chat_redis]=8 [chat_processes]=3)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 case "${1:-}" in

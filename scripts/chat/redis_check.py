@@ -9,10 +9,11 @@ restarts whenever it exits unless HOLD_FILE exists. Clients a1, a2 on A and
 b1, b2 on B join; each sends LINES numbered lines, all four at once; every
 client must get every line once, in order per sender, whichever process it
 came through. Then Redis is stopped (HOLD_FILE, then SHUTDOWN NOSAVE): every
-client must be told (`{"type":"link","up":false}`), and the room goes on
-within each process. Then Redis comes back: every client must be told
-(`{"type":"link","up":true}`), and new lines cross again, once and in order;
-the lines said during the outage never cross. Standard library only
+client must be told (`{"type":"link","up":false}`), the room goes on within
+each process, and a client joining then is told at once. Then Redis comes
+back: every client must be told (`{"type":"link","up":true}`), and new lines
+cross again, once and in order; the lines said during the outage never
+cross. Standard library only
 (ws_client.py). Prints `PASS chat-redis: X` / `FAIL chat-redis: X: WHY` per
 check; exit 1 on a failure.
 """
@@ -32,6 +33,7 @@ CHECKS = [
     "every-line-once-in-order",
     "clients-told-link-down",
     "room-goes-on-within-a-process",
+    "joining-during-outage-told",
     "clients-told-link-up",
     "lines-cross-again-once-in-order",
     "outage-lines-stay-local",
@@ -202,6 +204,9 @@ def main(addr_a, addr_b, redis_port, hold):
         lambda got: {"type": "msg", "name": "b1", "text": "outage-b"} in got
     )
     result("room-goes-on-within-a-process", local, f"a2: {a2.got[-3:]}, b2: {b2.got[-3:]}")
+    late = Client(addr_a, "a3")
+    result("joining-during-outage-told", late.wait(link(False)), f"a3 got {late.got}")
+    late.close()
 
     # Redis comes back.
     marks = [len(c.got) for c in clients]

@@ -16,8 +16,8 @@
 //! `{"type":"join","name":..,"online":N}`, `{"type":"msg","name":..,"text":..}`,
 //! `{"type":"leave","name":..,"code":N,"online":N}` (`online` counts the
 //! clients of the process the joining or leaving client is on), and with
-//! `--redis` `{"type":"link","up":false}` when the link to Redis is lost and
-//! `{"type":"link","up":true}` when it is back.
+//! `--redis` `{"type":"link","up":false}` when the link to Redis is lost (or
+//! on joining while it is) and `{"type":"link","up":true}` when it is back.
 //!
 //! The patterns to copy:
 //!
@@ -370,6 +370,10 @@ impl Room {
     ) -> (u64, Arc<str>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let name: Arc<str> = name.into();
+        if self.bridge.is_some() && !self.link_up.load(Ordering::Acquire) {
+            // Joining while the link is down: told at once.
+            let _ = inbox.try_send(json!({"type": "link", "up": false}).to_string().into());
+        }
         let online = {
             let mut members = self.members.lock().unwrap();
             members.insert(id, (name.clone(), inbox, kicked));
