@@ -5,7 +5,7 @@
 #
 # Servers, each with permessage-deflate on, answering the load generator's
 # offer `permessage-deflate; client_max_window_bits`:
-#   wstate      examples/tokio_echo_server built with --features deflate
+#   wstate      wstate-tokio/examples/tokio_echo_server built with --features deflate
 #               (DeflateConfig::enabled(): zlib-rs level 1, window bits 15,
 #               context takeover)
 #   wstate-l2   the same loop at level 2 (src/bin/wstate_deflate_echo.rs
@@ -59,7 +59,7 @@ CI= WSTATE_CONFORMANCE_DIR="$CONFORMANCE" "$ROOT/scripts/interop.sh" --install-o
 # Our server: the root package's example with the feature, copied out so
 # that a later build without it (benches/loopback.sh) does not replace it
 # under us. The load generator and wstate-l6: this package's binaries.
-(cd "$ROOT" && cargo build --release --quiet --example tokio_echo_server --features deflate)
+(cd "$ROOT" && cargo build --release --quiet -p wstate-tokio --example tokio_echo_server --features deflate)
 (cd "$BENCH_DIR" && cargo build --release --quiet --bin deflate_loadgen --bin wstate_deflate_echo)
 EXAMPLES="$(abs "${CARGO_TARGET_DIR:-target}" "$ROOT")/release/examples"
 BINS="$(abs "${CARGO_TARGET_DIR:-target}" "$BENCH_DIR")/release"

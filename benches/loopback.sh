@@ -7,8 +7,10 @@
 # For every repeat, every load shape, every server (in an order that rotates
 # each repeat): start the server on 127.0.0.1, run the load generator
 # against it for SECONDS, stop it. wstate's servers are the repository's
-# examples (echo_server, tokio_echo_server, built at the root); the peers
-# and the load generator are this package's binaries (src/bin/). Prints
+# examples, built at the root: wstate-tokio's tokio_echo_server (the
+# adapter), tokio_custom_loop (the core driven by a hand-written tokio loop)
+# and echo_server (blocking, a thread per connection); the peers and the
+# load generator are this package's binaries (src/bin/). Prints
 # each run as it goes, then the median of the repeats per (shape, server):
 # messages/s and the server's CPU time (utime + stime from /proc/PID/stat)
 # per echoed message, each also as a ratio to fastwebsockets and to the raw
@@ -20,10 +22,11 @@
 # --pin: the one-core comparison (DESIGN.md, "One-core benchmarks"). Every
 # server runs on core 0 (`taskset -c 0`), the load generator on core 1, so
 # the load generator is not what bounds the numbers; the shapes are
-# 64 x 16 B (1 and 16 in flight), 200 x 16 KiB and 4 x 1 MiB; the servers
-# are tokio_echo_server on a current-thread runtime (`--current-thread`,
-# the configuration fastwebsockets' example uses), echo_server,
-# fastwebsockets and the raw TCP echo (both current-thread).
+# 64 x 16 B (1 and 16 in flight), 200 x 16 KiB and 4 x 1 MiB; every tokio
+# server runs a current-thread runtime (`--current-thread` for ours, the
+# configuration fastwebsockets' example uses): tokio_echo_server,
+# tokio_custom_loop, tokio-tungstenite, fastwebsockets and the raw TCP echo;
+# echo_server beside them.
 set -euo pipefail
 
 PIN=0
@@ -39,23 +42,24 @@ ROOT=$(cd "$BENCH_DIR/.." && pwd)
 # wstate's echo servers: the root package's examples (root target/); the
 # peers and loadgen: this package's binaries (benches/target/, its own
 # workspace). A CARGO_TARGET_DIR set by the caller holds both.
-(cd "$ROOT" && cargo build --release --quiet --example echo_server --example tokio_echo_server)
+(cd "$ROOT" && cargo build --release --quiet --example echo_server --example tokio_custom_loop \
+    && cargo build --release --quiet -p wstate-tokio --example tokio_echo_server)
 (cd "$BENCH_DIR" && cargo build --release --quiet --bins)
 abs() { case "$1" in /*) echo "$1" ;; *) echo "$2/$1" ;; esac; }
 EXAMPLES="$(abs "${CARGO_TARGET_DIR:-target}" "$ROOT")/release/examples"
 BINS="$(abs "${CARGO_TARGET_DIR:-target}" "$BENCH_DIR")/release"
-bin() { case "$1" in echo_server | tokio_echo_server) echo "$EXAMPLES/$1" ;; *) echo "$BINS/$1" ;; esac; }
+bin() { case "$1" in echo_server | tokio_echo_server | tokio_custom_loop) echo "$EXAMPLES/$1" ;; *) echo "$BINS/$1" ;; esac; }
 CLK_TCK=$(getconf CLK_TCK)
 RESULTS=$(mktemp /tmp/wstate-loopback.XXXXXX)
 
-SERVERS=(tokio_echo_server echo_server peer_tungstenite_echo peer_fastwebsockets_echo peer_tcp_echo)
+SERVERS=(tokio_echo_server tokio_custom_loop echo_server peer_tungstenite_echo peer_fastwebsockets_echo peer_tcp_echo)
 # conns size depth
 SHAPES=("1 16 1" "64 16 1" "64 16 16" "64 4096 4" "4 1048576 1")
 SERVER_PIN=()
 LOADGEN_PIN=()
 if ((PIN)); then
     command -v taskset >/dev/null || { echo "--pin needs taskset (util-linux)" >&2; exit 1; }
-    SERVERS=(tokio_echo_server echo_server peer_fastwebsockets_echo peer_tcp_echo)
+    SERVERS=(tokio_echo_server tokio_custom_loop echo_server peer_tungstenite_echo peer_fastwebsockets_echo peer_tcp_echo)
     SHAPES=("64 16 1" "64 16 16" "200 16384 1" "4 1048576 1")
     SERVER_PIN=(taskset -c 0)
     LOADGEN_PIN=(taskset -c 1)
@@ -75,7 +79,7 @@ for ((r = 0; r < REPEATS; r++)); do
             server=${SERVERS[$(((i + r) % ${#SERVERS[@]}))]}
             port=$((port + 1))
             flags=()
-            [[ $server == tokio_echo_server ]] && ((PIN)) && flags=(--current-thread)
+            [[ $server == tokio_echo_server || $server == tokio_custom_loop ]] && ((PIN)) && flags=(--current-thread)
             "${SERVER_PIN[@]}" "$(bin "$server")" "${flags[@]}" "127.0.0.1:$port" >/dev/null 2>&1 &
             pid=$!
             raw=()

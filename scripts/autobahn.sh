@@ -8,6 +8,8 @@
 # in release mode, then
 #   server role: examples/echo_server on 127.0.0.1:9001, driven by the fuzzingclient
 #   client role: examples/autobahn_client against the fuzzingserver on 127.0.0.1:9002
+# (with --examples tokio: the tokio adapter's tokio_echo_server and
+# tokio_autobahn_client from wstate-tokio/examples/ instead)
 # and judges both index.json files with scripts/autobahn_verdicts.py against
 # scripts/autobahn-expected.json.  Ends with a per-role count line
 # (`server: N OK, N INFORMATIONAL, N NON-STRICT, N FAILED, N UNIMPLEMENTED`)
@@ -48,10 +50,14 @@
 #                       (refused when a case fails or is missing; not under CI)
 #   --all               print every case's verdict, not only the non-OK ones
 #   --install-only      install the runner and exit
+#   --examples SET      core (default): examples/echo_server and autobahn_client;
+#                       tokio: wstate-tokio's tokio_echo_server and
+#                       tokio_autobahn_client (also AUTOBAHN_EXAMPLES)
 # Environment: AUTOBAHN_SUITE, AUTOBAHN_ROLE, AUTOBAHN_RUNNER, AUTOBAHN_CASES,
-#   AUTOBAHN_EXCLUDE, AUTOBAHN_PARALLEL, AUTOBAHN_AGENT (default wstate), AUTOBAHN_RUN_TIMEOUT (s, per role),
+#   AUTOBAHN_EXCLUDE, AUTOBAHN_PARALLEL, AUTOBAHN_EXAMPLES, AUTOBAHN_AGENT (default wstate), AUTOBAHN_RUN_TIMEOUT (s, per role),
 #   ECHO_SERVER_CMD   (command; the listen address 127.0.0.1:9001 is appended)
 #   AUTOBAHN_CLIENT_CMD (command; URL ws://127.0.0.1:9002 and the agent are appended)
+#   AUTOBAHN_SERVER_PORT (9001), AUTOBAHN_FUZZ_PORT (9002),
 #   WSTATE_CONFORMANCE_DIR (build dir, default target/conformance), WSTEST_PYTHON2.
 set -euo pipefail
 SCRIPT_NAME=autobahn
@@ -59,8 +65,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=lib/harness.sh
 . "$ROOT/scripts/lib/harness.sh"
 
-SERVER_PORT=9001
-FUZZ_PORT=9002
+SERVER_PORT=${AUTOBAHN_SERVER_PORT:-9001}
+FUZZ_PORT=${AUTOBAHN_FUZZ_PORT:-9002}
 WSTEST_VERSION=25.10.1
 KOSOKU_VERSION=0.1.0
 WSTEST_VENV="$BUILD_DIR/wstest-py27"
@@ -77,6 +83,7 @@ agent=${AUTOBAHN_AGENT:-wstate}
 cases=${AUTOBAHN_CASES-__unset__}     # set, even to '', means a custom selection
 exclude=${AUTOBAHN_EXCLUDE-__unset__}
 parallel=${AUTOBAHN_PARALLEL:-0}
+examples=${AUTOBAHN_EXAMPLES:-core}
 standin=0 update_expected=0 print_all=0 install_only=0
 custom_selection=0
 [[ "$cases" != __unset__ || "$exclude" != __unset__ ]] && custom_selection=1
@@ -100,10 +107,18 @@ while (($#)); do
         --update-expected) update_expected=1; shift ;;
         --all) print_all=1; shift ;;
         --install-only) install_only=1; shift ;;
+        --examples) examples=${2:?}; shift 2 ;;
+        --examples=*) examples=${1#*=}; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
 done
+
+case "$examples" in
+    core)  server_example=echo_server; client_example=autobahn_client ;;
+    tokio) server_example=tokio_echo_server; client_example=tokio_autobahn_client ;;
+    *) die "unknown example set '$examples' (core, tokio)" ;;
+esac
 
 # suite_count: how many cases the suite has (checked against the runner's case list)
 case "$suite" in
@@ -264,11 +279,11 @@ if [[ "$role" != client && -z "${ECHO_SERVER_CMD:-}" ]]; then need_build=1; fi
 if [[ "$role" != server && -z "${AUTOBAHN_CLIENT_CMD:-}" ]]; then need_build=1; fi
 if ((need_build)); then
     build_examples
-    if [[ "$role" != client && -z "${ECHO_SERVER_CMD:-}" ]]; then need_binary "$EXAMPLES_DIR/echo_server"; fi
-    if [[ "$role" != server && -z "${AUTOBAHN_CLIENT_CMD:-}" ]]; then need_binary "$EXAMPLES_DIR/autobahn_client"; fi
+    if [[ "$role" != client && -z "${ECHO_SERVER_CMD:-}" ]]; then need_binary "$EXAMPLES_DIR/$server_example"; fi
+    if [[ "$role" != server && -z "${AUTOBAHN_CLIENT_CMD:-}" ]]; then need_binary "$EXAMPLES_DIR/$client_example"; fi
 fi
-ECHO_SERVER_CMD=${ECHO_SERVER_CMD:-$EXAMPLES_DIR/echo_server}
-AUTOBAHN_CLIENT_CMD=${AUTOBAHN_CLIENT_CMD:-$EXAMPLES_DIR/autobahn_client}
+ECHO_SERVER_CMD=${ECHO_SERVER_CMD:-$EXAMPLES_DIR/$server_example}
+AUTOBAHN_CLIENT_CMD=${AUTOBAHN_CLIENT_CMD:-$EXAMPLES_DIR/$client_example}
 
 # ---------------------------------------------------------------- helpers
 # write_spec FILE KIND: wstest spec for fuzzingclient/fuzzingserver.

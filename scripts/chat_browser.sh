@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The chat example (examples/chat.rs) in headless Chromium, loopback only.
+# The chat example (wstate-tokio/examples/chat.rs) in headless Chromium,
+# loopback only.
 #
 #   scripts/chat_browser.sh [--install-only]
 #
 # Installs what it needs as scripts/interop.sh does (node ws + playwright-core
 # under target/conformance/node, Debian's chromium with apt-get when missing),
-# builds the examples in release mode, starts `chat 127.0.0.1:PORT`, then:
+# builds the example in release mode (`cargo build --release -p wstate-tokio
+# --features hyper --example chat`), starts `chat 127.0.0.1:PORT`, then:
 #   1. scripts/chat/slow_client_check.py (stdlib Python, raw sockets): a
 #      client that stops reading while another floods the room is closed
 #      with 1008/1013 and announced to the room; the fast one stays (3 checks);
@@ -55,7 +57,9 @@ ensure_node_peers
 ensure_chromium
 if ((install_only)); then log "install done"; exit 0; fi
 export NODE_PATH="$NODE_DIR/node_modules"
-build_examples
+log "building the chat example (cargo build --release -p wstate-tokio --features hyper --example chat)"
+(timeout "${CARGO_BUILD_TIMEOUT:-900}" cargo build --release -p wstate-tokio --features hyper --example chat --quiet </dev/null) \
+    || die "cargo build --release -p wstate-tokio --features hyper --example chat failed"
 need_binary "$EXAMPLES_DIR/chat"
 
 RESULTS="$WORK/results.txt"

@@ -11,7 +11,7 @@
 # warm-up of 10 connections (opened, used, closed) comes before the 0 figure.
 # Every run uses a fresh server process on 127.0.0.1:9021 (freed memory kept
 # by the allocator would hide the next run's growth).  Servers:
-#   wstate-deflate    examples/tokio_echo_server built with --features deflate
+#   wstate-deflate    wstate-tokio/examples/tokio_echo_server built with --features deflate
 #                     (DeflateConfig::enabled(): level 1, window 15, context
 #                     takeover unless the client asks otherwise)
 #   wstate-plain      the same example without the feature (deflate declined)
@@ -73,8 +73,8 @@ export NODE_PATH="$BUILD_DIR/node/node_modules"
 build() {   # build FEATURES_ARGS... ; copies the example to $BIN/tokio_echo_server-$label
     local label=$1
     shift
-    log "building tokio_echo_server ($label): cargo build --release --example tokio_echo_server $*"
-    timeout "${CARGO_BUILD_TIMEOUT:-900}" cargo build --release --example tokio_echo_server --quiet "$@" </dev/null \
+    log "building tokio_echo_server ($label): cargo build --release -p wstate-tokio --example tokio_echo_server $*"
+    timeout "${CARGO_BUILD_TIMEOUT:-900}" cargo build --release -p wstate-tokio --example tokio_echo_server --quiet "$@" </dev/null \
         || die "cargo build of tokio_echo_server ($label) failed"
     cp "$EXAMPLES_DIR/tokio_echo_server" "$BIN/tokio_echo_server-$label"
 }

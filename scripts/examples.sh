@@ -7,18 +7,20 @@
 # and the Python `websockets` venv under target/conformance/, then checks:
 #   a. usage: `--help` prints the usage on stdout with status 0, and a bad
 #      argument prints an error and the usage on stderr with status 2, for
-#      echo_server, tokio_echo_server, client and autobahn_client;
+#      echo_server, tokio_echo_server (wstate-tokio), tokio_custom_loop,
+#      client and autobahn_client;
 #   b. `printf 'a\nb\n' | client URL` prints `connected`, both echoes and
 #      `closed 1000 `, status 0: against our echo_server (127.0.0.1:BASE+1)
 #      and a Python websockets echo server (127.0.0.1:BASE+2);
-#   c. Ctrl-C: SIGINT to echo_server and to tokio_echo_server (BASE+3, +4)
+#   c. Ctrl-C: SIGINT to echo_server, tokio_echo_server and
+#      tokio_custom_loop (BASE+3, +4, +6)
 #      while a Python websockets client is connected: the client receives a
 #      Close 1001, the server logs that connection's end and exits with
 #      status 0 ("stopped");
 #   d. a client that breaks the protocol and keeps sending still reads the
 #      server's Close 1002 and an orderly end of stream, never a reset
-#      (scripts/examples/close_after_error.py, ten trials, echo_server at
-#      BASE+5).
+#      (scripts/examples/close_after_error.py, ten trials each: echo_server,
+#      tokio_echo_server and tokio_custom_loop at BASE+5, +7, +8).
 # Every wait is bounded; every process it starts is stopped on exit. Prints a
 # PASS/FAIL line per check and ends with `N passed, N failed`; exit 1 on any
 # failure, 2 on a setup error.
@@ -55,14 +57,14 @@ wait_exit() {
     wait "$pid" 2>/dev/null || EXIT_STATUS=$?
 }
 
-for port in $((BASE + 1)) $((BASE + 2)) $((BASE + 3)) $((BASE + 4)) $((BASE + 5)); do require_free_port "$port"; done
+for port in $((BASE + 1)) $((BASE + 2)) $((BASE + 3)) $((BASE + 4)) $((BASE + 5)) $((BASE + 6)) $((BASE + 7)) $((BASE + 8)); do require_free_port "$port"; done
 build_examples
 ensure_py3_venv
 PY="$PY3_VENV/bin/python"
-for ex in echo_server tokio_echo_server client autobahn_client; do need_binary "$EXAMPLES_DIR/$ex"; done
+for ex in echo_server tokio_echo_server tokio_custom_loop client autobahn_client; do need_binary "$EXAMPLES_DIR/$ex"; done
 
 # ---------------------------------------------------------------- a. usage
-for ex in echo_server tokio_echo_server client autobahn_client; do
+for ex in echo_server tokio_echo_server tokio_custom_loop client autobahn_client; do
     rc=0
     out=$(timeout 10 "$EXAMPLES_DIR/$ex" --help 2>"$WORK/$ex.help.err" </dev/null) || rc=$?
     if ((rc == 0)) && grep -q '^usage:' <<<"$out"; then
@@ -155,6 +157,7 @@ going_away() {
 }
 going_away echo_server $((BASE + 3))
 going_away tokio_echo_server $((BASE + 4))
+going_away tokio_custom_loop $((BASE + 6))
 
 # ------------------------------------- d. the Close survives a broken peer
 # A client breaks the protocol and sends 256 KiB more in the same write: the
@@ -177,6 +180,8 @@ close_after_error() {
     stop_bg "$server"
 }
 close_after_error echo_server $((BASE + 5))
+close_after_error tokio_echo_server $((BASE + 7))
+close_after_error tokio_custom_loop $((BASE + 8))
 
 echo "$passed passed, $failed failed"
 ((failed == 0))

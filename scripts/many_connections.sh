@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Many idle connections to tokio_echo_server, loopback only.
 #
-#   scripts/many_connections.sh [-n N] [--deflate] [--no-compare] [-c C]
+#   scripts/many_connections.sh [-n N] [--deflate] [--no-compare] [-c C] [--max-bytes B]
 #
 # Raises the soft open-files limit to the hard limit, starts
-# examples/tokio_echo_server (cargo build --release --example
+# wstate-tokio/examples/tokio_echo_server (cargo build --release -p wstate-tokio --example
 # tokio_echo_server) on 127.0.0.1:9041 and opens N idle WebSocket
 # connections to it from another process (scripts/many/client.py: stdlib
 # Python asyncio, raw sockets, the upgrade written by hand, at most C = 128
@@ -23,6 +23,9 @@
 # negotiated).  Each row is a fresh server process.  Prints a Markdown table
 # and writes it with the JSON lines to target/conformance/many/.
 #
+# --max-bytes B (or MANY_MAX_BYTES): a gate, failing when a tokio_echo_server
+# row costs more than B bytes per connection after the echo (e.g. 2048).
+#
 # Variables: MANY_PORT (9041), MANY_SERVER_CMD (measure this command instead
 # of the example; it gets the address as its last argument), MANY_SERVER_MODE
 # (ws, or raw for a plain TCP echo such as the comparison's), MANY_SETTLE
@@ -37,6 +40,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 N= deflate=0 compare=1 CONC=128
+MAX_BYTES=${MANY_MAX_BYTES:-}
 PORT=${MANY_PORT:-9041}
 SETTLE=${MANY_SETTLE:-2}
 while (($#)); do
@@ -45,6 +49,7 @@ while (($#)); do
         -c) CONC=${2:?-c needs a number}; shift 2 ;;
         --deflate) deflate=1; shift ;;
         --no-compare) compare=0; shift ;;
+        --max-bytes) MAX_BYTES=${2:?--max-bytes needs a number}; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -81,10 +86,10 @@ build() {   # build LABEL CARGO_ARGS... (bounded)
         || die "cargo build of $label failed"
 }
 if [[ -z "${MANY_SERVER_CMD:-}" ]]; then
-    build tokio_echo_server --example tokio_echo_server
+    build tokio_echo_server -p wstate-tokio --example tokio_echo_server
     cp "$EXAMPLES_DIR/tokio_echo_server" "$BIN/tokio_echo_server-plain"
     if ((deflate)); then
-        build "tokio_echo_server (deflate)" --example tokio_echo_server --features deflate
+        build "tokio_echo_server (deflate)" -p wstate-tokio --example tokio_echo_server --features deflate
         cp "$EXAMPLES_DIR/tokio_echo_server" "$BIN/tokio_echo_server-deflate"
     fi
 fi
@@ -167,5 +172,21 @@ for r in rows:
 PYEOF
 runs=$((1 + deflate + 2 * compare))
 [[ -n "${MANY_SERVER_CMD:-}" ]] && runs=$((1 + 2 * compare))
+if [[ -n "$MAX_BYTES" ]]; then
+    [[ "$MAX_BYTES" =~ ^[0-9]+$ ]] || die "--max-bytes must be a number of bytes"
+    runs=$((runs + 1))
+    over=$(python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ours = [r for r in rows if not r["server"].startswith("tcp echo")]
+print(" ".join("%s=%s" % (r["server"].replace(" ", "_"), r["per_conn_b"]) for r in ours if r["per_conn_b"] > int(sys.argv[2])) or ("-" if ours else "none measured"))
+' "$RAW" "$MAX_BYTES")
+    if [[ "$over" == - ]]; then
+        log "PASS every measured server within $MAX_BYTES B per connection"
+    else
+        log "FAIL over $MAX_BYTES B per connection: $over"
+        failed=$((failed + 1))
+    fi
+fi
 log "$((runs - failed)) passed, $failed failed"
 ((failed == 0))

@@ -3,8 +3,9 @@
 //   NODE_PATH=target/conformance/node/node_modules \
 //     node browser_check.js PORT SERVER_PID WORK_DIR SCREENSHOT
 //
-// Against examples/chat on 127.0.0.1:PORT: plain HTTP (the page, a 404), a
-// WebSocket without the chat.v1 subprotocol refused with 400 (node `ws`),
+// Against the chat example (wstate-tokio/examples/chat.rs) on
+// 127.0.0.1:PORT: plain HTTP (the page, a 404), a WebSocket without the
+// chat.v1 subprotocol refused with 400 (node `ws`),
 // then two pages that join as alice and bob, each send a message, and must
 // both show both messages and a join notice; a screenshot of alice's page
 // goes to SCREENSHOT.  Then SIGINT to SERVER_PID (the chat process, not a

@@ -106,12 +106,13 @@ ensure_py3_venv() {
     echo "$want" >"$stamp"
 }
 
-# build_examples: cargo build --release --examples (bounded).
+# build_examples: cargo build --release --examples of both packages, wstate
+# and wstate-tokio (bounded).
 build_examples() {
     # With permessage-deflate: the examples offer and accept it then.
-    log "building examples (cargo build --release --examples --features deflate)"
-    (cd "$ROOT" && timeout "${CARGO_BUILD_TIMEOUT:-900}" cargo build --release --examples --features deflate --quiet </dev/null) \
-        || die "cargo build --release --examples --features deflate failed"
+    log "building examples (cargo build --release --examples --features deflate, -p wstate and -p wstate-tokio)"
+    (cd "$ROOT" && timeout "${CARGO_BUILD_TIMEOUT:-900}" cargo build --release -p wstate -p wstate-tokio --examples --features deflate --quiet </dev/null) \
+        || die "cargo build --release -p wstate -p wstate-tokio --examples --features deflate failed"
 }
 
 # need_binary PATH: the example binary exists after the build.

@@ -1,6 +1,7 @@
 //! Benchmark peer: an echo server on `tokio-tungstenite`, written the way
 //! its documentation suggests (the read half forwarded into the write half,
-//! which flushes whenever no further message is ready):
+//! which flushes whenever no further message is ready), on a current-thread
+//! runtime like the other servers of the one-core comparison:
 //! `cargo run --release --bin peer_tungstenite_echo [ADDR]` in `benches/`
 //! (default 127.0.0.1:9001).
 
@@ -9,7 +10,7 @@ use std::io;
 use futures_util::{StreamExt, TryStreamExt, future};
 use tokio::net::{TcpListener, TcpStream};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> io::Result<()> {
     let addr = std::env::args()
         .nth(1)

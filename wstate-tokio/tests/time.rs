@@ -1,0 +1,99 @@
+//! Deadlines on tokio's clock (paused: time jumps when every task waits).
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
+use tokio::time::Instant;
+use wstate_tokio::{CloseCode, Error};
+
+const REQUEST: &[u8] =
+    b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+const RESPONSE_LEN: usize = 129;
+
+#[tokio::test(start_paused = true)]
+async fn a_peer_that_vanishes_is_failed_with_1011_by_keepalive() {
+    let (mut peer, s) = duplex(1 << 16);
+    peer.write_all(REQUEST).await.unwrap();
+    let start = Instant::now();
+    let mut ws = wstate_tokio::accept(s).await.unwrap();
+    // The peer says nothing more and answers nothing.
+    let error = ws.recv().await.unwrap().unwrap_err();
+    assert!(matches!(
+        error,
+        Error::Protocol(wstate::Error::KeepaliveTimeout)
+    ));
+    assert_eq!(error.close_code(), Some(CloseCode::INTERNAL_ERROR));
+    // 20 s of quiet, a Ping, 20 s without an answer; then the linger (2 s)
+    // for a peer that never closes.
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_secs(42) && took < Duration::from_secs(43),
+        "{took:?}"
+    );
+    assert!(ws.recv().await.is_none());
+    drop(ws);
+    let mut got = Vec::new();
+    peer.read_to_end(&mut got).await.unwrap();
+    // The 101, the keepalive Ping, the Close 1011.
+    assert_eq!(
+        &got[RESPONSE_LEN..RESPONSE_LEN + 10],
+        [0x89, 0x08, b'w', b's', b'k', b'a', 0, 0, 0, 1]
+    );
+    assert_eq!(
+        &got[RESPONSE_LEN + 10..RESPONSE_LEN + 14],
+        [0x88, 0x13, 0x03, 0xf3]
+    );
+    assert_eq!(&got[RESPONSE_LEN + 14..], b"keepalive timeout");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_half_sent_request_is_answered_408_after_the_handshake_timeout() {
+    let (mut peer, s) = duplex(1 << 16);
+    peer.write_all(&REQUEST[..20]).await.unwrap();
+    let start = Instant::now();
+    let (result, got) = tokio::join!(wstate_tokio::accept(s), async {
+        let mut got = Vec::new();
+        peer.read_to_end(&mut got).await.unwrap();
+        got
+    });
+    assert!(matches!(
+        result,
+        Err(Error::Protocol(wstate::Error::Handshake(
+            wstate::HandshakeError::Timeout
+        )))
+    ));
+    assert!(
+        got.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_secs(10) && took < Duration::from_secs(13),
+        "{took:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unanswered_close_ends_after_the_close_timeout() {
+    let (mut peer, s) = duplex(1 << 16);
+    peer.write_all(REQUEST).await.unwrap();
+    let mut ws = wstate_tokio::accept(s).await.unwrap();
+    let start = Instant::now();
+    // The peer never answers our Close.
+    let closed = ws.close(CloseCode::NORMAL, "").await;
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_secs(10) && took < Duration::from_secs(13),
+        "{took:?}"
+    );
+    // No Close came back: the connection ends as if the transport had.
+    assert_eq!(
+        closed.unwrap(),
+        Some(wstate::CloseFrame::new(CloseCode::ABNORMAL))
+    );
+    let mut got = vec![0; RESPONSE_LEN + 4];
+    peer.read_exact(&mut got).await.unwrap();
+    assert_eq!(&got[RESPONSE_LEN..], [0x88, 0x02, 0x03, 0xe8]);
+}
