@@ -196,7 +196,7 @@ mod event;
 pub mod handshake;
 pub mod wire;
 
-pub use config::{Config, DeflateConfig, Keepalive};
+pub use config::{Config, DeflateConfig, Keepalive, Release};
 pub use connection::{Connection, ConnectionState, Entropy, Polled, Role, Sender};
 pub use deflate::DeflateParams;
 pub use error::{Error, HandshakeError, SendError};

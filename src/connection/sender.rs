@@ -79,6 +79,7 @@ impl<'a> Sender<'a> {
                 let compressed = compressed.map_err(|()| SendError::CompressionFailed)?;
                 let entropy = self.core.entropy.as_mut();
                 write_frame_rsv(entropy, opcode, true, send::RSV1, compressed, out);
+                compression.sent();
                 return Ok(());
             }
         }
@@ -131,6 +132,9 @@ impl<'a> Sender<'a> {
                     compressed,
                     out,
                 );
+                if fin {
+                    compression.sent();
+                }
                 self.core.sending = if fin { None } else { Some(kind) };
                 return Ok(());
             }

@@ -6,7 +6,7 @@
 use alloc::vec::Vec;
 
 use super::{DeflateParams, Deflater, Held, Inflater, deflater, hold, inflater};
-use crate::config::DeflateConfig;
+use crate::config::{DeflateConfig, Release};
 
 /// Bytes of compressed output kept between messages; a larger buffer,
 /// grown by a large message, is freed after it.
@@ -22,6 +22,7 @@ pub(crate) struct Compression {
     min_size: usize,
     /// The compressed payload being framed.
     scratch: Vec<u8>,
+    release: Release,
 }
 
 /// Both halves, built once the handshake settled the parameters; `None`
@@ -33,12 +34,17 @@ pub(crate) fn codec(
     is_server: bool,
 ) -> Option<(Held<Compression>, Held<Inflater>)> {
     let c = params.codec(is_server);
-    let inflater = inflater(c.decompress_no_context_takeover)?;
+    let inflater = inflater(
+        c.decompress_no_context_takeover,
+        c.decompress_window_bits,
+        config.release,
+    )?;
     let deflater = if config.compress_outgoing {
         Some(deflater(
             config.level,
             c.compress_window_bits,
             c.compress_no_context_takeover,
+            config.release,
         )?)
     } else {
         None
@@ -48,6 +54,7 @@ pub(crate) fn codec(
         deflater,
         min_size: config.min_compress_size,
         scratch: Vec::new(),
+        release: config.release,
     };
     Some((hold(compression)?, hold(inflater)?))
 }
@@ -68,6 +75,23 @@ impl Compression {
             Ok(()) => Ok(&self.scratch),
             Err(_) => Err(()),
         })
+    }
+
+    /// Gives back the compressor's zlib state and the scratch buffer
+    /// between messages, as [`Release`] allows.
+    pub(crate) fn release(&mut self) {
+        if let Some(deflater) = self.deflater.as_mut() {
+            deflater.release();
+        }
+        self.scratch = Vec::new();
+    }
+
+    /// A compressed message (or its last part) was framed: with
+    /// [`Release::AfterMessage`] the scratch buffer goes too.
+    pub(crate) fn sent(&mut self) {
+        if self.release == Release::AfterMessage {
+            self.scratch = Vec::new();
+        }
     }
 
     /// Whether a fragmented message begun now is compressed.
