@@ -30,7 +30,7 @@ use incoming::{PartAt, Payload, Ready};
 use opening::{ClientHandshake, Rejection};
 use recv::{Kind, Receiver};
 use send::write_frame;
-pub use send::{Entropy, Role};
+pub use send::{Entropy, PreparedMessage, Role};
 pub use sender::Sender;
 use timers::{Due, Phase, Timers};
 
