@@ -3,12 +3,16 @@
 //!
 //! ```text
 //! wstate_deflate_echo [ADDR] [--level 0..9] [--window-bits 9..15] [--no-context-takeover]
+//!                     [--release never|when-idle|after-message] [--no-deflate]
 //! ```
 //!
 //! (default 127.0.0.1:9001, level 1, window bits 15, context takeover: the
 //! example's `DeflateConfig::default()`.) `--window-bits` limits both
 //! directions (`server_max_window_bits` and `client_max_window_bits` in
-//! the answer); `--no-context-takeover` asks it of both sides. The same
+//! the answer); `--no-context-takeover` asks it of both sides; `--release`
+//! sets `DeflateConfig::with_release`; `--no-deflate` declines
+//! permessage-deflate (the same server without it, for
+//! `scripts/deflate_memory.sh`). The same
 //! loop as the example (read, feed, drain every event answering each in
 //! place, one `write_all` per read), without its timeouts and graceful
 //! stop: a benchmark peer, loopback addresses only.
@@ -17,12 +21,12 @@ use std::io;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use wstate::DeflateConfig;
+use wstate::{DeflateConfig, Release};
 use wstate::{Accept, Config, Connection, Event, Message, Polled};
 
 fn main() {
     let mut addr = "127.0.0.1:9001".to_string();
-    let mut deflate = DeflateConfig::default();
+    let mut deflate = Some(DeflateConfig::default());
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> u8 {
@@ -31,18 +35,33 @@ fn main() {
                 .unwrap_or_else(|| fail(&format!("{name} needs a number")))
         };
         match arg.as_str() {
-            "--level" => deflate = deflate.with_level(value("--level")),
+            "--level" => {
+                let level = value("--level");
+                deflate = deflate.map(|d| d.with_level(level));
+            }
             "--window-bits" => {
                 let bits = value("--window-bits");
-                deflate = deflate
-                    .with_server_max_window_bits(bits)
-                    .with_client_max_window_bits(bits);
+                deflate = deflate.map(|d| {
+                    d.with_server_max_window_bits(bits)
+                        .with_client_max_window_bits(bits)
+                });
             }
             "--no-context-takeover" => {
-                deflate = deflate
-                    .with_server_no_context_takeover(true)
-                    .with_client_no_context_takeover(true);
+                deflate = deflate.map(|d| {
+                    d.with_server_no_context_takeover(true)
+                        .with_client_no_context_takeover(true)
+                });
             }
+            "--release" => {
+                let release = match args.next().as_deref() {
+                    Some("never") => Release::Never,
+                    Some("when-idle") => Release::WhenIdle,
+                    Some("after-message") => Release::AfterMessage,
+                    _ => fail("--release needs never, when-idle or after-message"),
+                };
+                deflate = deflate.map(|d| d.with_release(release));
+            }
+            "--no-deflate" => deflate = None,
             a if a.starts_with('-') => fail(&format!("unknown option {a}")),
             _ => addr = arg,
         }
@@ -55,7 +74,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let config = Config::default().with_deflate(Some(deflate));
+    let config = Config::default().with_deflate(deflate);
     if let Err(e) = runtime.block_on(run(&addr, config)) {
         fail(&e.to_string());
     }
