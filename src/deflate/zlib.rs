@@ -72,10 +72,13 @@ pub(crate) fn inflater(
 
 /// What a codec with context takeover must keep to be rebuilt: the last
 /// `max` bytes that went through it (RFC 7692 §7.2.3.2: the LZ77 window
-/// the next message may refer to).
+/// the next message may refer to). A ring once full, so that a message
+/// costs a copy of itself, not of the window.
 #[derive(Debug, Default)]
 struct History {
+    /// The bytes, oldest at `start` once full (`start` is 0 until then).
     bytes: Vec<u8>,
+    start: usize,
     max: usize,
 }
 
@@ -85,6 +88,7 @@ impl History {
     fn new(window_bits: u8) -> Self {
         Self {
             bytes: Vec::new(),
+            start: 0,
             max: 1 << window_bits.clamp(9, 15),
         }
     }
@@ -92,29 +96,48 @@ impl History {
     /// Appends `data`, keeping the last `max` bytes. Grows by doubling up
     /// to `max` and never past it, so it allocates nothing once full.
     fn push(&mut self, data: &[u8]) {
-        let data = data
+        let mut data = data
             .get(data.len().saturating_sub(self.max)..)
             .unwrap_or_default();
-        let keep = self.max - data.len();
-        if self.bytes.len() > keep {
-            let drop = self.bytes.len() - keep;
-            self.bytes.drain(..drop);
+        if self.bytes.len() < self.max {
+            let room = self.max - self.bytes.len();
+            let (now, rest) = data.split_at(data.len().min(room));
+            let need = self.bytes.len() + now.len();
+            if need > self.bytes.capacity() {
+                let target = need.max(self.bytes.capacity() * 2).min(self.max);
+                self.bytes.reserve_exact(target - self.bytes.len());
+            }
+            self.bytes.extend_from_slice(now);
+            data = rest;
         }
-        let need = self.bytes.len() + data.len();
-        if need > self.bytes.capacity() {
-            let target = need.max(self.bytes.capacity() * 2).min(self.max);
-            self.bytes.reserve_exact(target - self.bytes.len());
+        // Full: overwrite the oldest bytes.
+        while !data.is_empty() {
+            let n = data.len().min(self.max - self.start);
+            let (now, rest) = data.split_at(n);
+            if let Some(dest) = self.bytes.get_mut(self.start..self.start + n) {
+                dest.copy_from_slice(now);
+            }
+            self.start = (self.start + n) % self.max;
+            data = rest;
         }
-        self.bytes.extend_from_slice(data);
     }
 
-    /// Holds only its bytes (called when the codec is given back).
+    /// The bytes, oldest first, in one slice.
+    fn contiguous(&mut self) -> &[u8] {
+        self.bytes.rotate_left(self.start);
+        self.start = 0;
+        &self.bytes
+    }
+
+    /// Holds only its bytes, in order (called when the codec is given back).
     fn compact(&mut self) {
+        self.contiguous();
         self.bytes.shrink_to_fit();
     }
 
     fn clear(&mut self) {
         self.bytes = Vec::new();
+        self.start = 0;
     }
 }
 
@@ -396,10 +419,10 @@ impl Inflater {
     fn stream(&mut self) -> Result<&mut Inflate, InflateError> {
         if self.stream.is_none() {
             let mut z = Inflate::new(false, 15);
-            if let Some(history) = self.history.as_ref()
+            if let Some(history) = self.history.as_mut()
                 && !history.bytes.is_empty()
             {
-                z.set_dictionary(&history.bytes)
+                z.set_dictionary(history.contiguous())
                     .map_err(|_| InflateError::Corrupt)?;
             }
             self.stream = Some(z);

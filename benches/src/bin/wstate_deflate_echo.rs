@@ -4,6 +4,7 @@
 //! ```text
 //! wstate_deflate_echo [ADDR] [--level 0..9] [--window-bits 9..15] [--no-context-takeover]
 //!                     [--release never|when-idle|after-message] [--no-deflate]
+//!                     [--read-buffer BYTES]
 //! ```
 //!
 //! (default 127.0.0.1:9001, level 1, window bits 15, context takeover: the
@@ -12,7 +13,9 @@
 //! the answer); `--no-context-takeover` asks it of both sides; `--release`
 //! sets `DeflateConfig::with_release`; `--no-deflate` declines
 //! permessage-deflate (the same server without it, for
-//! `scripts/deflate_memory.sh`). The same
+//! `scripts/deflate_memory.sh`); `--read-buffer` sizes each connection's
+//! read buffer (default 64 KiB; `calloc` touches it all when it reuses
+//! freed memory, so memory runs use a small one). The same
 //! loop as the example (read, feed, drain every event answering each in
 //! place, one `write_all` per read), without its timeouts and graceful
 //! stop: a benchmark peer, loopback addresses only.
@@ -27,6 +30,7 @@ use wstate::{Accept, Config, Connection, Event, Message, Polled};
 fn main() {
     let mut addr = "127.0.0.1:9001".to_string();
     let mut deflate = Some(DeflateConfig::default());
+    let mut read_buffer = 64 << 10;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> u8 {
@@ -62,6 +66,13 @@ fn main() {
                 deflate = deflate.map(|d| d.with_release(release));
             }
             "--no-deflate" => deflate = None,
+            "--read-buffer" => {
+                read_buffer = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&n: &usize| n > 0)
+                    .unwrap_or_else(|| fail("--read-buffer needs a number of bytes"));
+            }
             a if a.starts_with('-') => fail(&format!("unknown option {a}")),
             _ => addr = arg,
         }
@@ -75,7 +86,7 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     let config = Config::default().with_deflate(deflate);
-    if let Err(e) = runtime.block_on(run(&addr, config)) {
+    if let Err(e) = runtime.block_on(run(&addr, config, read_buffer)) {
         fail(&e.to_string());
     }
 }
@@ -85,7 +96,7 @@ fn fail(message: &str) -> ! {
     std::process::exit(2);
 }
 
-async fn run(addr: &str, config: Config) -> io::Result<()> {
+async fn run(addr: &str, config: Config, read_buffer: usize) -> io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     println!(
         "wstate_deflate_echo listening on ws://{}",
@@ -95,15 +106,15 @@ async fn run(addr: &str, config: Config) -> io::Result<()> {
         let (stream, _) = listener.accept().await?;
         let config = config.clone();
         tokio::spawn(async move {
-            let _ = serve(stream, config).await;
+            let _ = serve(stream, config, read_buffer).await;
         });
     }
 }
 
-async fn serve(mut stream: TcpStream, config: Config) -> io::Result<()> {
+async fn serve(mut stream: TcpStream, config: Config, read_buffer: usize) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut conn = Connection::server(config);
-    let mut buf = vec![0; 64 << 10];
+    let mut buf = vec![0; read_buffer];
     let mut out = Vec::new();
     loop {
         let n = stream.read(&mut buf).await?;

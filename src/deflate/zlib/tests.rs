@@ -1172,3 +1172,38 @@ fn allocations_per_message() {
         );
     }
 }
+
+/// The history is the last `max` bytes, in order, however they came.
+#[test]
+fn history_keeps_the_last_window() {
+    let data = sample(5000);
+    for bits in [9, 10] {
+        let max = 1 << bits;
+        for sizes in [
+            &[1usize, 700, 3, 511, 512, 513, 2000][..],
+            &[5000],
+            &[100; 50],
+            &[max - 1, 2, max],
+        ] {
+            let mut h = History::new(bits);
+            let mut all = Vec::new();
+            let mut at = 0;
+            for &n in sizes {
+                let piece = &data[at % 4000..at % 4000 + n.min(1000)];
+                at += 37;
+                h.push(piece);
+                all.extend_from_slice(piece);
+                assert!(h.bytes.capacity() <= max);
+                let want = &all[all.len().saturating_sub(max)..];
+                let mut copy = History {
+                    bytes: h.bytes.clone(),
+                    start: h.start,
+                    max,
+                };
+                assert_eq!(copy.contiguous(), want, "{bits} {sizes:?}");
+            }
+            h.compact();
+            assert_eq!(h.bytes.capacity(), h.bytes.len());
+        }
+    }
+}
