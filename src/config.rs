@@ -382,10 +382,11 @@ impl Keepalive {
 /// accepted and used: pass it to
 /// [`Config::with_deflate`](crate::Config::with_deflate).
 ///
-/// Compression costs memory on every connection (zlib-rs holds about
-/// 380 KB to compress with a 15-bit window and 47 KB to decompress, for the
-/// connection's life with context takeover) and CPU; like node ws's server
-/// and uWebSockets, a [`Config`] leaves it off by default.
+/// Compression costs memory (zlib-rs holds about 380 KB to compress with a
+/// 15-bit window and 47 KB to decompress while a connection uses them; with
+/// context takeover, an idle connection keeps only the last 2^window_bits
+/// bytes each way: see [`Release`]) and CPU; like node ws's server and
+/// uWebSockets, a [`Config`] leaves it off by default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeflateConfig {
     /// Off inside a [`Config`] that does not use permessage-deflate.

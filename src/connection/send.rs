@@ -234,8 +234,9 @@ impl PreparedMessage {
     /// A Text or Binary message also compressed once, at `level` (0-9)
     /// with a window of `window_bits` (8-15), for the connections where
     /// that payload is valid (see the type's documentation). Choose the
-    /// level and bits of the connections' [`DeflateConfig`]
-    /// (crate::DeflateConfig) to send the same bytes `send` would. Without
+    /// level and bits of the connections'
+    /// [`DeflateConfig`](crate::DeflateConfig) to send the same bytes
+    /// `send` would. Without
     /// feature `deflate` this is [`new`](Self::new); so it is for a Ping or
     /// a Pong, which are never compressed.
     pub fn compressed(message: Message<'_>, level: u8, window_bits: u8) -> Self {
