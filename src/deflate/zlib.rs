@@ -107,8 +107,10 @@ impl History {
         }
     }
 
-    /// Appends `data`, keeping the last `max` bytes. Grows by doubling up
-    /// to `max` and never past it, so it allocates nothing once full.
+    /// Appends `data`, keeping the last `max` bytes. Grows once, straight
+    /// to `max` (next to the codec a busy connection holds, a full window
+    /// is small), so that a busy connection allocates nothing per message;
+    /// [`compact`](Self::compact) gives back what was not used.
     fn push(&mut self, data: &[u8]) {
         let mut data = data
             .get(data.len().saturating_sub(self.max)..)
@@ -116,10 +118,8 @@ impl History {
         if self.bytes.len() < self.max {
             let room = self.max - self.bytes.len();
             let (now, rest) = data.split_at(data.len().min(room));
-            let need = self.bytes.len() + now.len();
-            if need > self.bytes.capacity() {
-                let target = need.max(self.bytes.capacity() * 2).min(self.max);
-                self.bytes.reserve_exact(target - self.bytes.len());
+            if self.bytes.len() + now.len() > self.bytes.capacity() {
+                self.bytes.reserve_exact(self.max - self.bytes.len());
             }
             self.bytes.extend_from_slice(now);
             data = rest;
