@@ -13,8 +13,13 @@ const USAGE: &str = "\
 Runs every case of an Autobahn|Testsuite fuzzingserver with wstate as the
 client, then asks the server to write its reports.
 
-usage: autobahn_client [URL [AGENT]]   (defaults ws://127.0.0.1:9001, wstate)
-       cargo run --release --example autobahn_client -- [URL [AGENT]]";
+usage: autobahn_client [--release-after-message] [URL [AGENT]]
+       (defaults ws://127.0.0.1:9001, wstate)
+       cargo run --release --example autobahn_client -- [URL [AGENT]]
+
+--release-after-message: with --features deflate, give back the compressor
+and decompressor after every message and rebuild them from the kept
+history (Release::AfterMessage; the default releases them when idle).";
 
 fn main() {
     let args = common::positional_args(USAGE, 2);

@@ -12,6 +12,7 @@ Input formats (see tests/fuzz_props/<target>.rs):
   extensions    mode + server config (3) + client config (3) + header value
   deflate_receive  flags + split count + u16 BE splits + body (see
                 deflate_receive_seeds below)
+  deflate_release  setup + policy + steps (see deflate_release_seeds below)
 Setup byte 0: 0x01 client, 0x02 auto-pong off, 0x04 EOF at the end,
 0x08 small limits (byte 1 = max frame / 4, byte 2 = max message / 8,
 byte 3 = max fragments), 0x10 we send Close 1000 and a Ping before the stream,
@@ -522,6 +523,7 @@ def main():
     timer_seeds()
     extensions_seeds()
     deflate_receive_seeds()
+    deflate_release_seeds()
     parts_seeds()
     oracle_seeds()
 
@@ -821,6 +823,33 @@ def deflate_receive_seeds():
 
 PARTS = 0x20
 PART_4, PART_7, PART_16, PART_1024 = 0x00, 0x40, 0x80, 0xC0
+
+
+# ---------------------------------------------------------------------------
+# deflate_release: byte 0 = window bits 9 + (b & 7) % 7, 0x08 no context
+# takeover, 0x10 the client sends, 0x20 level 6; byte 1 % 2: WhenIdle or
+# AfterMessage; then steps: a byte (& 3: 0 send, 1 in two parts, 2 idle
+# sender, 3 idle receiver; for messages (b >> 2) & 3 = repeats - 1 and
+# b >> 4 = the cut in sixteenths), a u16 BE length and the data.
+
+def r_msg(kind, data, repeat=0, cut=0):
+    return bytes([kind | (repeat << 2) | (cut << 4)]) + struct.pack(">H", len(data)) + data
+
+
+def deflate_release_seeds():
+    text = b'{"user":"u17","room":"r3","text":"hello again, hello again"},' * 30
+    seeds = {
+        "takeover-15-idle-each": bytes([6, 0]) + r_msg(0, text) + b"\x02\x03" + r_msg(0, text)
+        + b"\x02\x03" + r_msg(1, text[:500], 3, 8) + b"\x02" + r_msg(0, b""),
+        "takeover-9-after-message": bytes([0, 1]) + r_msg(0, text, 1) + r_msg(0, text[:100])
+        + r_msg(1, text, 0, 4) + r_msg(0, text[7:900], 3),
+        "nct-12-client": bytes([3 | 0x08 | 0x10, 1]) + r_msg(0, text) + b"\x02" + r_msg(0, text)
+        + r_msg(1, text, 2, 15),
+        "client-level-6-14": bytes([5 | 0x10 | 0x20, 0]) + r_msg(0, text) + b"\x03" + r_msg(0, text)
+        + b"\x02\x03\x02" + r_msg(0, bytes(range(256)) * 4, 3),
+    }
+    for name, data in seeds.items():
+        write("deflate_release", name, data)
 
 
 def parts_seeds():

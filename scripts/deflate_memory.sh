@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Memory per idle connection with permessage-deflate, loopback only.
 #
-#   scripts/deflate_memory.sh [-n N] [-m BYTES] [--quick] [--bin-dir DIR]
+#   scripts/deflate_memory.sh [-n N] [-m BYTES] [--quick] [--wstate-only] [--bin-dir DIR]
+#                             [--server CMD] [--plain-server CMD] [--gate BYTES]
 #
 # Opens N (default 500, at most 2000) idle connections, each after one
 # message each way (a JSON-like text of BYTES, default 2048; -m 65536 fills
@@ -28,7 +29,15 @@
 # (a server honours these, so our example runs in those modes without a flag).
 # --quick: only the `default` offer.  --bin-dir DIR: use DIR/tokio_echo_server-
 # deflate and DIR/tokio_echo_server-plain instead of building them (e.g. built
-# from a clean checkout while the work tree is being edited).  Prints a
+# from a clean checkout while the work tree is being edited).  --server CMD
+# (or DEFLATE_MEMORY_SERVER): any server command for the wstate-deflate rows
+# (word-split; the listen address is appended), e.g. benches'
+# `wstate_deflate_echo --release after-message`; --plain-server CMD (or
+# DEFLATE_MEMORY_PLAIN_SERVER) likewise for wstate-plain.  With both, nothing
+# is built.  --wstate-only: leave out the node ws and websockets rows.
+# --gate BYTES: exit 1 when the permessage-deflate state per idle connection
+# with the default offer (wstate-deflate's per-connection figure minus
+# wstate-plain's: the same server without deflate) is over BYTES.  Prints a
 # Markdown table and writes it with the raw JSON lines to
 # target/conformance/deflate-memory/.  About 3 minutes (12 runs at N=500).
 set -euo pipefail
@@ -37,7 +46,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=lib/harness.sh
 . "$ROOT/scripts/lib/harness.sh"
 
-N=500 quick=0 bin_dir= MSG=2048
+N=500 quick=0 bin_dir= MSG=2048 gate= wstate_only=0
+SERVER_CMD=${DEFLATE_MEMORY_SERVER:-}
+PLAIN_CMD=${DEFLATE_MEMORY_PLAIN_SERVER:-}
 PORT=${DEFLATE_MEMORY_PORT:-9021}
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while (($#)); do
@@ -46,12 +57,17 @@ while (($#)); do
         -m) MSG=${2:?-m needs a number}; shift 2 ;;
         --quick) quick=1; shift ;;
         --bin-dir) bin_dir=${2:?--bin-dir needs a directory}; shift 2 ;;
+        --server) SERVER_CMD=${2:?--server needs a command}; shift 2 ;;
+        --plain-server) PLAIN_CMD=${2:?--plain-server needs a command}; shift 2 ;;
+        --gate) gate=${2:?--gate needs a number of bytes}; shift 2 ;;
+        --wstate-only) wstate_only=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
 done
 [[ "$N" =~ ^[0-9]+$ ]] && ((N >= 2 && N <= 2000)) || die "-n must be 2..2000"
 [[ "$MSG" =~ ^[0-9]+$ ]] && ((MSG >= 1 && MSG <= 1048576)) || die "-m must be 1..1048576"
+[[ -z "$gate" || "$gate" =~ ^[0-9]+$ ]] || die "--gate must be a number of bytes"
 WORK="$BUILD_DIR/deflate-memory"
 BIN="$WORK/bin"
 mkdir -p "$WORK" "$BIN"
@@ -78,15 +94,19 @@ build() {   # build FEATURES_ARGS... ; copies the example to $BIN/tokio_echo_ser
         || die "cargo build of tokio_echo_server ($label) failed"
     cp "$EXAMPLES_DIR/tokio_echo_server" "$BIN/tokio_echo_server-$label"
 }
-if [[ -n "$bin_dir" ]]; then
+if [[ -n "$SERVER_CMD" && -n "$PLAIN_CMD" ]]; then
+    log "servers given: wstate-deflate: $SERVER_CMD; wstate-plain: $PLAIN_CMD"
+elif [[ -n "$bin_dir" ]]; then
     for v in plain deflate; do
         [[ -x "$bin_dir/tokio_echo_server-$v" ]] || die "$bin_dir/tokio_echo_server-$v missing"
         cp "$bin_dir/tokio_echo_server-$v" "$BIN/"
     done
 else
-    build plain
-    build deflate --features deflate
+    [[ -n "$PLAIN_CMD" ]] || build plain
+    [[ -n "$SERVER_CMD" ]] || build deflate --features deflate
 fi
+: "${SERVER_CMD:=$BIN/tokio_echo_server-deflate}"
+: "${PLAIN_CMD:=$BIN/tokio_echo_server-plain}"
 
 # server_pid WRAPPER_PID: the process `timeout` started (start_bg runs setsid timeout CMD).
 server_pid() {
@@ -129,14 +149,19 @@ measure() {
 
 offers=(default w9 nct)
 ((quick)) && offers=(default)
+# shellcheck disable=SC2086 # the server commands are word-split on purpose
 for offer in "${offers[@]}"; do
-    measure wstate-deflate "$offer" "$BIN/tokio_echo_server-deflate"
+    measure wstate-deflate "$offer" $SERVER_CMD
+    ((wstate_only)) && continue
     measure websockets "$offer" "$PY" "$ROOT/scripts/interop/py_echo_server.py" _ADDR_ default
     measure ws "$offer" node "$ROOT/scripts/interop/node_echo_server.js" _ADDR_ default
 done
-measure wstate-plain default "$BIN/tokio_echo_server-plain"
-measure websockets-off default "$PY" "$ROOT/scripts/interop/py_echo_server.py" _ADDR_ off
-measure ws-off default node "$ROOT/scripts/interop/node_echo_server.js" _ADDR_ off
+# shellcheck disable=SC2086
+measure wstate-plain default $PLAIN_CMD
+if ((!wstate_only)); then
+    measure websockets-off default "$PY" "$ROOT/scripts/interop/py_echo_server.py" _ADDR_ off
+    measure ws-off default node "$ROOT/scripts/interop/node_echo_server.js" _ADDR_ off
+fi
 
 "$PY" - "$RAW" "$N" <<'PYEOF' | tee "$WORK/results.md"
 import json, sys
@@ -154,3 +179,19 @@ for r in rows:
 PYEOF
 log "raw results: $RAW; table: $WORK/results.md; took ${SECONDS}s"
 ((failed == 0)) || { log "$failed runs failed"; exit 1; }
+if [[ -n "$gate" ]]; then
+    "$PY" - "$RAW" "$gate" <<'PYEOF' || exit 1
+import json, sys
+rows = {(r["server"], r["offer"]): r for r in (json.loads(l) for l in open(sys.argv[1]) if l.strip())}
+gate = int(sys.argv[2])
+ours = rows.get(("wstate-deflate", "default"))
+plain = rows.get(("wstate-plain", "default"))
+if ours is None or plain is None:
+    sys.exit("gate: no wstate-deflate and wstate-plain figures with the default offer")
+state = ours["per_conn_bytes"] - plain["per_conn_bytes"]
+verdict = "ok" if state <= gate else "FAIL"
+print("gate: permessage-deflate state per idle connection %d B (wstate-deflate %d B - wstate-plain %d B), limit %d B: %s"
+      % (state, ours["per_conn_bytes"], plain["per_conn_bytes"], gate, verdict))
+sys.exit(0 if verdict == "ok" else 1)
+PYEOF
+fi

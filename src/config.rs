@@ -382,10 +382,11 @@ impl Keepalive {
 /// accepted and used: pass it to
 /// [`Config::with_deflate`](crate::Config::with_deflate).
 ///
-/// Compression costs memory on every connection (zlib-rs holds about
-/// 380 KB to compress with a 15-bit window and 47 KB to decompress, for the
-/// connection's life with context takeover) and CPU; like node ws's server
-/// and uWebSockets, a [`Config`] leaves it off by default.
+/// Compression costs memory (zlib-rs holds about 380 KB to compress with a
+/// 15-bit window and 47 KB to decompress while a connection uses them; with
+/// context takeover, an idle connection keeps only the last 2^window_bits
+/// bytes each way: see [`Release`]) and CPU; like node ws's server and
+/// uWebSockets, a [`Config`] leaves it off by default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeflateConfig {
     /// Off inside a [`Config`] that does not use permessage-deflate.
@@ -397,6 +398,35 @@ pub struct DeflateConfig {
     pub(crate) client_no_context_takeover: bool,
     pub(crate) min_compress_size: usize,
     pub(crate) compress_outgoing: bool,
+    pub(crate) release: Release,
+}
+
+/// When a connection with context takeover gives back its zlib-rs
+/// compressor and decompressor (about 380 KB and 47 KB at 15 window bits),
+/// keeping only the history the next message may refer to: the last
+/// 2^window_bits bytes sent compressed, and as many received (less while
+/// less went through). The next message rebuilds the codec from that
+/// history (a preset dictionary, RFC 1951 raw deflate) and decodes to the
+/// same bytes; what it sends may be compressed differently (see
+/// `DeflateConfig::with_release`). Without context takeover the codec is
+/// given back after every message whatever this says: nothing has to
+/// survive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Release {
+    /// Keep the codec for the connection's life: no work and no
+    /// allocation per message, the most memory.
+    Never,
+    /// Give it back when the connection is idle: at
+    /// [`Connection::shrink_buffers`](crate::Connection::shrink_buffers)
+    /// and at each keepalive Ping (the connection was quiet for the
+    /// keepalive interval). Each message copies its bytes into the
+    /// history (no allocation once it is full).
+    WhenIdle,
+    /// Give it back after every message: an idle connection never holds
+    /// more than its history, and every message with context takeover pays
+    /// for a rebuild.
+    AfterMessage,
 }
 
 impl Default for DeflateConfig {
@@ -410,6 +440,7 @@ impl Default for DeflateConfig {
             client_no_context_takeover: false,
             min_compress_size: 0,
             compress_outgoing: true,
+            release: Release::WhenIdle,
         }
     }
 }
@@ -513,6 +544,26 @@ impl DeflateConfig {
     #[must_use]
     pub fn with_compress_outgoing(mut self, on: bool) -> Self {
         self.compress_outgoing = on;
+        self
+    }
+
+    /// When the zlib-rs state of a connection with context takeover is
+    /// given back ([`Release`]). Default [`Release::WhenIdle`].
+    pub fn release(&self) -> Release {
+        self.release
+    }
+
+    /// Sets [`release`](Self::release).
+    ///
+    /// A codec rebuilt from the history decodes exactly what a kept one
+    /// would. The compressor may choose other matches than a kept one
+    /// (zlib's fastest levels skip strings inside long matches, a
+    /// dictionary inserts them all), so the bytes sent may differ, never
+    /// the message the peer decodes: every back-reference stays within the
+    /// last 2^window_bits bytes, which the peer holds.
+    #[must_use]
+    pub fn with_release(mut self, release: Release) -> Self {
+        self.release = release;
         self
     }
 }

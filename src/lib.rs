@@ -202,8 +202,8 @@ mod event;
 pub mod handshake;
 pub mod wire;
 
-pub use config::{Config, DeflateConfig, Keepalive};
-pub use connection::{Connection, ConnectionState, Entropy, Polled, Role, Sender};
+pub use config::{Config, DeflateConfig, Keepalive, Release};
+pub use connection::{Connection, ConnectionState, Entropy, Polled, PreparedMessage, Role, Sender};
 pub use deflate::DeflateParams;
 pub use error::{Error, HandshakeError, SendError};
 pub use event::{Event, Message, MessageKind};

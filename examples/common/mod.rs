@@ -24,13 +24,23 @@ pub(crate) fn usage_exit(usage: &str, error: Option<&str>) -> ! {
     }
 }
 
+/// The option that makes [`config`] release the permessage-deflate codec
+/// after every message (`Release::AfterMessage`), for conformance runs of
+/// the rebuild from the kept history.
+pub(crate) const RELEASE_OPTION: &str = "--release-after-message";
+
+/// Set by [`RELEASE_OPTION`].
+static RELEASE_AFTER_MESSAGE: AtomicBool = AtomicBool::new(false);
+
 /// The positional arguments, at most `max` of them; `--help`/`-h` prints
-/// `usage`, an unknown option or one argument too many is an error.
+/// `usage`, [`RELEASE_OPTION`] is taken, an unknown option or one argument
+/// too many is an error.
 pub(crate) fn positional_args(usage: &str, max: usize) -> Vec<String> {
     let mut args = Vec::new();
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "-h" | "--help" => usage_exit(usage, None),
+            RELEASE_OPTION => RELEASE_AFTER_MESSAGE.store(true, Ordering::Relaxed),
             "--" => {}
             a if a.starts_with('-') && a.len() > 1 => {
                 usage_exit(usage, Some(&format!("unknown option {a}")))
@@ -95,11 +105,18 @@ pub(crate) fn on_ctrl_c(then: impl FnOnce() + Send + 'static) -> io::Result<()> 
 }
 
 /// The configuration of the examples: the defaults, with permessage-deflate
-/// offered and accepted when the crate is built with `--features deflate`.
+/// offered and accepted when the crate is built with `--features deflate`
+/// (its codec released after every message with [`RELEASE_OPTION`]).
 pub(crate) fn config() -> wstate::Config {
+    let mut deflate = wstate::DeflateConfig::default();
+    if RELEASE_AFTER_MESSAGE.load(Ordering::Relaxed) {
+        deflate = deflate.with_release(wstate::Release::AfterMessage);
+    }
     let config = wstate::Config::default();
     #[cfg(feature = "deflate")]
-    let config = config.with_deflate(Some(wstate::DeflateConfig::default()));
+    let config = config.with_deflate(Some(deflate));
+    #[cfg(not(feature = "deflate"))]
+    let _ = deflate;
     config
 }
 

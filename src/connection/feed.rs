@@ -81,7 +81,17 @@ impl Connection {
     /// connection was quiet) and when it ends; call this where the caller
     /// knows better, e.g. a connection that goes idle with the keepalive
     /// off. Buffers still in use (a message or frame in progress) stay.
+    ///
+    /// With permessage-deflate and [`Release::WhenIdle`](crate::Release)
+    /// (the default), the zlib-rs compressor and decompressor are given
+    /// back too, keeping only the history the next message needs.
     pub fn shrink_buffers(&mut self) {
         self.rx.shrink(self.core.config.retained_buffer);
+        if let Some(compression) = self.core.compression.as_mut() {
+            compression.release();
+        }
+        if let Some(inflater) = self.rx.inflater.as_mut() {
+            inflater.release();
+        }
     }
 }

@@ -30,7 +30,7 @@ use incoming::{PartAt, Payload, Ready};
 use opening::{ClientHandshake, Rejection};
 use recv::{Kind, Receiver};
 use send::write_frame;
-pub use send::{Entropy, Role};
+pub use send::{Entropy, PreparedMessage, Role};
 pub use sender::Sender;
 use timers::{Due, Phase, Timers};
 
@@ -321,8 +321,9 @@ impl Connection {
         match due {
             Due::Ping(payload) => {
                 write_frame(core.entropy.as_mut(), OpCode::Ping, true, &payload, out);
-                // Quiet for a keepalive interval: give back large buffers.
-                self.rx.shrink(core.config.retained_buffer);
+                // Quiet for a keepalive interval: give back large buffers
+                // (and an idle codec's zlib state).
+                self.shrink_buffers();
             }
             Due::Handshake => {
                 // "408 (Request Timeout) ... the server did not receive a

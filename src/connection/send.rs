@@ -4,6 +4,8 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
+use crate::deflate;
+use crate::event::Message;
 use crate::wire::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use crate::wire::mask::apply_mask;
 
@@ -126,5 +128,163 @@ impl Role {
     /// ```
     pub fn client(entropy: impl FnMut(&mut [u8]) + Send + 'static) -> Self {
         Self::Client(Entropy::new(entropy))
+    }
+}
+
+/// A message framed once, and compressed once where the negotiated
+/// parameters allow, for sending to any number of connections with
+/// [`Sender::send_prepared`](super::Sender::send_prepared): a broadcast
+/// pays for the compression once, not once per recipient.
+///
+/// Each connection sends it as [`Sender::send`](super::Sender::send) would,
+/// taking the shared bytes where they are valid on it:
+///
+/// * **Uncompressed** (no permessage-deflate on the connection, a message
+///   under its `min_compress_size`, `compress_outgoing` off, or a prepared
+///   message built with [`new`](Self::new)): the plain frame, always
+///   shareable.
+/// * **Compressed, shared**: the connection's own side negotiated
+///   no_context_takeover (a server: `server_no_context_takeover`; a
+///   client: `client_no_context_takeover`) and its window bits for our side
+///   are at least the ones the message was compressed with. The payload is
+///   then what the connection's own compressor would produce at the same
+///   level (each message starts from an empty window), byte for byte.
+/// * **Compressed by the connection**: with context takeover on our side
+///   the peer's window holds our earlier messages and our compressor must
+///   see this one to refer to it later, so each such connection compresses
+///   it with its own history (what `send` does).
+///
+/// A server copies the frame as it is. A client masks every frame with a
+/// fresh key of its own (RFC 6455 §5.3): it writes the header with its key
+/// and masks its copy of the shared payload, so the payload is shared,
+/// never the masked bytes.
+///
+/// ```
+/// use wstate::{Config, Connection, Message, PreparedMessage, Role};
+/// let hello = PreparedMessage::new(Message::Text("Hello"));
+/// let mut out = Vec::new();
+/// for _ in 0..2 {
+///     let mut server = Connection::new_open(Role::Server, Config::default());
+///     server.sender().send_prepared(&hello, &mut out).unwrap();
+/// }
+/// assert_eq!(out, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o', 0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
+/// ```
+#[derive(Clone, Debug)]
+pub struct PreparedMessage {
+    pub(super) opcode: OpCode,
+    /// The uncompressed frame as a server sends it: header, then payload.
+    pub(super) plain: Frame,
+    /// The compressed frame (RSV1), and the window bits it needs.
+    pub(super) compressed: Option<(Frame, u8)>,
+}
+
+/// A frame built once: its bytes as a server sends them, and where the
+/// payload starts.
+#[derive(Clone, Debug)]
+pub(super) struct Frame {
+    bytes: Vec<u8>,
+    header: usize,
+}
+
+impl Frame {
+    fn new(opcode: OpCode, rsv: u8, payload: &[u8]) -> Self {
+        let mut bytes = Vec::new();
+        write_frame_rsv(None, opcode, true, rsv, payload, &mut bytes);
+        let header = bytes.len() - payload.len();
+        Self { bytes, header }
+    }
+
+    /// The payload's length.
+    pub(super) fn payload_len(&self) -> usize {
+        self.bytes.len() - self.header
+    }
+
+    /// Appends the frame: as built for a server, with a fresh key and the
+    /// payload masked for a client.
+    pub(super) fn write(
+        &self,
+        entropy: Option<&mut Entropy>,
+        opcode: OpCode,
+        rsv: u8,
+        out: &mut Vec<u8>,
+    ) {
+        match entropy {
+            None => out.extend_from_slice(&self.bytes),
+            Some(entropy) => {
+                let payload = self.bytes.get(self.header..).unwrap_or_default();
+                write_frame_rsv(Some(entropy), opcode, true, rsv, payload, out);
+            }
+        }
+    }
+}
+
+impl PreparedMessage {
+    /// A message sent uncompressed to every connection (with
+    /// permessage-deflate, each connection compresses it if it would
+    /// compress it with `send`, with its own compressor).
+    pub fn new(message: Message<'_>) -> Self {
+        let (opcode, payload) = opcode_and_payload(message);
+        Self {
+            opcode,
+            plain: Frame::new(opcode, 0, payload),
+            compressed: None,
+        }
+    }
+
+    /// A Text or Binary message also compressed once, at `level` (0-9)
+    /// with a window of `window_bits` (8-15), for the connections where
+    /// that payload is valid (see the type's documentation). Choose the
+    /// level and bits of the connections'
+    /// [`DeflateConfig`](crate::DeflateConfig) to send the same bytes
+    /// `send` would. Without
+    /// feature `deflate` this is [`new`](Self::new); so it is for a Ping or
+    /// a Pong, which are never compressed.
+    pub fn compressed(message: Message<'_>, level: u8, window_bits: u8) -> Self {
+        let mut prepared = Self::new(message);
+        if !prepared.opcode.is_control() {
+            let window_bits = window_bits.clamp(8, 15);
+            let payload = prepared
+                .plain
+                .bytes
+                .get(prepared.plain.header..)
+                .unwrap_or_default();
+            prepared.compressed = deflate::compress_once(payload, level.min(9), window_bits)
+                .map(|c| (Frame::new(prepared.opcode, RSV1, &c), window_bits));
+        }
+        prepared
+    }
+
+    /// The uncompressed payload's length.
+    pub fn len(&self) -> usize {
+        self.plain.payload_len()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The compressed payload's length, if it was compressed.
+    pub fn compressed_len(&self) -> Option<usize> {
+        self.compressed
+            .as_ref()
+            .map(|(frame, _)| frame.payload_len())
+    }
+
+    /// The uncompressed payload.
+    pub(super) fn payload(&self) -> &[u8] {
+        self.plain
+            .bytes
+            .get(self.plain.header..)
+            .unwrap_or_default()
+    }
+}
+
+fn opcode_and_payload(message: Message<'_>) -> (OpCode, &[u8]) {
+    match message {
+        Message::Text(text) => (OpCode::Text, text.as_bytes()),
+        Message::Binary(bytes) => (OpCode::Binary, bytes),
+        Message::Ping(bytes) => (OpCode::Ping, bytes),
+        Message::Pong(bytes) => (OpCode::Pong, bytes),
     }
 }

@@ -7,10 +7,10 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use super::recv::Kind;
-use super::send::write_frame_rsv;
 use super::send::{self, write_frame};
+use super::send::{PreparedMessage, write_frame_rsv};
 use super::{Core, State};
-use crate::deflate;
+use crate::deflate::{self, Plan};
 use crate::error::SendError;
 use crate::event::{Message, MessageKind};
 use crate::handshake::{self, Accept, http};
@@ -79,10 +79,60 @@ impl<'a> Sender<'a> {
                 let compressed = compressed.map_err(|()| SendError::CompressionFailed)?;
                 let entropy = self.core.entropy.as_mut();
                 write_frame_rsv(entropy, opcode, true, send::RSV1, compressed, out);
+                compression.sent();
                 return Ok(());
             }
         }
         write_frame(self.core.entropy.as_mut(), opcode, true, payload, out);
+        Ok(())
+    }
+
+    /// Sends a [`PreparedMessage`]: the bytes `send` would write for the
+    /// same message, copied from the ones built once where they are valid
+    /// on this connection, compressed here where they are not (see
+    /// [`PreparedMessage`] for exactly when). The same checks and errors as
+    /// [`send`](Self::send).
+    pub fn send_prepared(
+        self,
+        prepared: &PreparedMessage,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SendError> {
+        let opcode = prepared.opcode;
+        let len = prepared.len();
+        if opcode.is_control() {
+            self.check_can_send_control()?;
+            if len > MAX_CONTROL_PAYLOAD {
+                return Err(SendError::ControlPayloadTooLong);
+            }
+        } else {
+            self.check_can_send_whole()?;
+            self.check_room(len, out)?;
+            if let Some(compression) = self.core.compression.as_mut() {
+                let window_bits = prepared.compressed.as_ref().map(|(_, bits)| *bits);
+                match compression.plan(len, window_bits) {
+                    Plan::Plain => {}
+                    Plan::Shared => {
+                        if let Some((frame, _)) = prepared.compressed.as_ref() {
+                            frame.write(self.core.entropy.as_mut(), opcode, send::RSV1, out);
+                            return Ok(());
+                        }
+                    }
+                    Plan::Own => {
+                        if let Some(compressed) = compression.message(prepared.payload()) {
+                            let compressed =
+                                compressed.map_err(|()| SendError::CompressionFailed)?;
+                            let entropy = self.core.entropy.as_mut();
+                            write_frame_rsv(entropy, opcode, true, send::RSV1, compressed, out);
+                            compression.sent();
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+        prepared
+            .plain
+            .write(self.core.entropy.as_mut(), opcode, 0, out);
         Ok(())
     }
 
@@ -131,6 +181,9 @@ impl<'a> Sender<'a> {
                     compressed,
                     out,
                 );
+                if fin {
+                    compression.sent();
+                }
                 self.core.sending = if fin { None } else { Some(kind) };
                 return Ok(());
             }

@@ -21,7 +21,7 @@ mod zlib;
 #[path = "off.rs"]
 mod zlib;
 
-pub(crate) use compress::{Compression, codec};
+pub(crate) use compress::{Compression, Plan, codec, compress_once};
 #[cfg(test)]
 pub(crate) use params::Codec;
 pub use params::{DeflateParams, PERMESSAGE_DEFLATE};

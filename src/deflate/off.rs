@@ -10,6 +10,7 @@ use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 
 use super::{CompressError, InflateError, Progress};
+use crate::config::Release;
 
 /// Where a connection would keep a codec half: a type with no values, so
 /// that the `Option` holding it is always `None` and takes no room.
@@ -35,12 +36,12 @@ pub(crate) fn hold<T>(_: T) -> Option<Held<T>> {
 }
 
 /// No compressor to build.
-pub(crate) fn deflater(_: u8, _: u8, _: bool) -> Option<Deflater> {
+pub(crate) fn deflater(_: u8, _: u8, _: bool, _: Release) -> Option<Deflater> {
     None
 }
 
 /// No decompressor to build.
-pub(crate) fn inflater(_: bool) -> Option<Inflater> {
+pub(crate) fn inflater(_: bool, _: u8, _: Release) -> Option<Inflater> {
     None
 }
 
@@ -49,6 +50,9 @@ pub(crate) fn inflater(_: bool) -> Option<Inflater> {
 pub(crate) enum Deflater {}
 
 impl Deflater {
+    pub(crate) fn release(&mut self) {
+        match *self {}
+    }
     pub(crate) fn compress(&mut self, _: &[u8], _: &mut Vec<u8>) -> Result<(), CompressError> {
         match *self {}
     }
@@ -68,6 +72,9 @@ impl Deflater {
 pub(crate) enum Inflater {}
 
 impl Inflater {
+    pub(crate) fn release(&mut self) {
+        match *self {}
+    }
     pub(crate) fn inflate(
         &mut self,
         _: &[u8],

@@ -18,13 +18,28 @@
 //! message: for a 200-byte message at level 1, a fresh compressor costs
 //! about 6 µs against 3 µs for a kept one that is reset (the reset clears
 //! the 128 KiB hash head anyway), and a fresh decompressor 0.8 µs against
-//! 0.4 µs (release build, this 2-core machine). With context takeover the
-//! state is kept for the connection's life, as the RFC requires.
+//! 0.4 µs (release build, this 2-core machine).
+//!
+//! With context takeover the zlib state may also go between messages
+//! ([`Release`]): each side then keeps a [`History`] of the last
+//! 2^window_bits bytes that went through it, and the next message rebuilds
+//! the stream with it as a preset dictionary (RFC 1951 raw deflate; zlib's
+//! `deflateSetDictionary` and `inflateSetDictionary`). A rebuilt
+//! decompressor decodes exactly what a kept one would: its window holds the
+//! same last bytes, and no back-reference of a peer that keeps to its
+//! window reaches further. A rebuilt compressor may choose other matches
+//! than a kept one (at zlib's fast levels a kept one has not hashed the
+//! strings inside long matches; a dictionary hashes them all), so its bytes
+//! may differ, never what they decode to: its distances stay within
+//! `2^window_bits - 262`, inside the history the peer holds. A rebuild costs
+//! about 35 µs at 15 window bits (the dictionary's 32 KiB are hashed), 15 at
+//! 13, 6 at 12, for a 2 KiB message (`benches`' `deflate_fanout rebuild`).
 
 use alloc::vec::Vec;
 use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Inflate, InflateFlush, Status, Strategy};
 
 use super::{CompressError, InflateError, Progress};
+use crate::config::Release;
 
 /// The empty stored block that ends every sync flush (RFC 7692 §7.2.1).
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -51,21 +66,109 @@ pub(crate) fn hold<T>(value: T) -> Option<Held<T>> {
 }
 
 /// A compressor, as the seam builds one: see [`Deflater::new`].
-pub(crate) fn deflater(level: u8, window_bits: u8, no_context_takeover: bool) -> Option<Deflater> {
-    Some(Deflater::new(level, window_bits, no_context_takeover))
+pub(crate) fn deflater(
+    level: u8,
+    window_bits: u8,
+    no_context_takeover: bool,
+    release: Release,
+) -> Option<Deflater> {
+    Some(Deflater::new(level, window_bits, no_context_takeover).with_release(release))
 }
 
 /// A decompressor, as the seam builds one: see [`Inflater::new`].
-pub(crate) fn inflater(no_context_takeover: bool) -> Option<Inflater> {
-    Some(Inflater::new(no_context_takeover))
+pub(crate) fn inflater(
+    no_context_takeover: bool,
+    window_bits: u8,
+    release: Release,
+) -> Option<Inflater> {
+    Some(Inflater::new(no_context_takeover).with_release(release, window_bits))
 }
 
+/// What a codec with context takeover must keep to be rebuilt: the last
+/// `max` bytes that went through it (RFC 7692 §7.2.3.2: the LZ77 window
+/// the next message may refer to). A ring once full, so that a message
+/// costs a copy of itself, not of the window.
+#[derive(Debug, Default)]
+struct History {
+    /// The bytes, oldest at `start` once full (`start` is 0 until then).
+    bytes: Vec<u8>,
+    start: usize,
+    max: usize,
+}
+
+impl History {
+    /// For a window of `2^window_bits` bytes (9-15; 8 is compressed and
+    /// read as 9 by zlib, whose distances then stay within 250).
+    fn new(window_bits: u8) -> Self {
+        Self {
+            bytes: Vec::new(),
+            start: 0,
+            max: 1 << window_bits.clamp(9, 15),
+        }
+    }
+
+    /// Appends `data`, keeping the last `max` bytes. Grows once, straight
+    /// to `max` (next to the codec a busy connection holds, a full window
+    /// is small), so that a busy connection allocates nothing per message;
+    /// [`compact`](Self::compact) gives back what was not used.
+    fn push(&mut self, data: &[u8]) {
+        let mut data = data
+            .get(data.len().saturating_sub(self.max)..)
+            .unwrap_or_default();
+        if self.bytes.len() < self.max {
+            let room = self.max - self.bytes.len();
+            let (now, rest) = data.split_at(data.len().min(room));
+            if self.bytes.len() + now.len() > self.bytes.capacity() {
+                self.bytes.reserve_exact(self.max - self.bytes.len());
+            }
+            self.bytes.extend_from_slice(now);
+            data = rest;
+        }
+        // Full: overwrite the oldest bytes.
+        while !data.is_empty() {
+            let n = data.len().min(self.max - self.start);
+            let (now, rest) = data.split_at(n);
+            if let Some(dest) = self.bytes.get_mut(self.start..self.start + n) {
+                dest.copy_from_slice(now);
+            }
+            self.start = (self.start + n) % self.max;
+            data = rest;
+        }
+    }
+
+    /// The bytes, oldest first, in one slice.
+    fn contiguous(&mut self) -> &[u8] {
+        self.bytes.rotate_left(self.start);
+        self.start = 0;
+        &self.bytes
+    }
+
+    /// Holds only its bytes, in order (called when the codec is given back).
+    fn compact(&mut self) {
+        self.contiguous();
+        self.bytes.shrink_to_fit();
+    }
+
+    fn clear(&mut self) {
+        self.bytes = Vec::new();
+        self.start = 0;
+    }
+}
+
+/// Compresses the messages we send (RFC 7692 §7.2.1).
 /// Compresses the messages we send (RFC 7692 §7.2.1).
 pub(crate) struct Deflater {
     config: DeflateConfig,
     no_context_takeover: bool,
-    /// `None` between messages when `no_context_takeover`.
+    /// `None` between messages when `no_context_takeover`, and after a
+    /// release.
     stream: Option<Deflate>,
+    /// With context takeover and a release policy: what a rebuilt stream
+    /// starts from.
+    history: Option<History>,
+    release: Release,
+    /// A message sent in parts is in progress (the stream cannot go).
+    in_message: bool,
 }
 
 impl Deflater {
@@ -87,7 +190,58 @@ impl Deflater {
             config,
             no_context_takeover,
             stream: None,
+            history: None,
+            release: Release::Never,
+            in_message: false,
         }
+    }
+
+    /// With context takeover, keeps the history that `release` needs.
+    pub(crate) fn with_release(mut self, release: Release) -> Self {
+        self.release = release;
+        let window_bits = u8::try_from(-self.config.window_bits).unwrap_or(15);
+        self.history = (!self.no_context_takeover && release != Release::Never)
+            .then(|| History::new(window_bits));
+        self
+    }
+
+    /// Gives back the zlib state between messages, keeping the history;
+    /// the next message rebuilds it. Nothing happens with
+    /// [`Release::Never`] or during a message sent in parts.
+    pub(crate) fn release(&mut self) {
+        if let Some(history) = self.history.as_mut()
+            && !self.in_message
+        {
+            self.stream = None;
+            history.compact();
+        }
+    }
+
+    /// The zlib stream, built (from the history, if any) when none is held.
+    fn stream(&mut self) -> Result<&mut Deflate, CompressError> {
+        if self.stream.is_none() {
+            let mut z = Deflate::new_with_config(self.config);
+            if let Some(history) = self.history.as_ref()
+                && !history.bytes.is_empty()
+            {
+                // RFC 1951 raw deflate takes a preset dictionary before any
+                // input: the window and hash chains start from the history.
+                z.set_dictionary(&history.bytes)
+                    .map_err(|_| CompressError)?;
+            }
+            self.stream = Some(z);
+        }
+        self.stream.as_mut().ok_or(CompressError)
+    }
+
+    /// Forgets the stream and the history after an error.
+    fn fail(&mut self) -> CompressError {
+        self.stream = None;
+        self.in_message = false;
+        if let Some(history) = self.history.as_mut() {
+            history.clear();
+        }
+        CompressError
     }
 
     /// Whether zlib state is held now (for tests and memory accounting).
@@ -128,10 +282,13 @@ impl Deflater {
             return Ok(());
         }
         let start = out.len();
-        let config = self.config;
-        let z = self
-            .stream
-            .get_or_insert_with(|| Deflate::new_with_config(config));
+        let z = match self.stream() {
+            Ok(z) => z,
+            Err(e) => {
+                self.fail();
+                return Err(e);
+            }
+        };
         let mut rest = input;
         loop {
             let chunk = rest.len().saturating_add(64).min(MAX_CHUNK);
@@ -147,12 +304,10 @@ impl Deflater {
             let wrote = usize::try_from(z.total_out() - out0).unwrap_or(0);
             out.truncate(len + wrote.min(chunk));
             if status.is_err() {
-                self.stream = None;
-                return Err(CompressError);
+                return Err(self.fail());
             }
             if used == 0 && wrote == 0 && !rest.is_empty() {
-                self.stream = None; // no progress: zlib is broken
-                return Err(CompressError);
+                return Err(self.fail()); // no progress: zlib is broken
             }
             rest = rest.get(used..).unwrap_or_default();
             // Output space left over means the flush is complete.
@@ -167,16 +322,25 @@ impl Deflater {
             // header bits with the "BTYPE" bits set to 00."
             let produced = out.get(start..).unwrap_or_default();
             if !produced.ends_with(&TAIL) {
-                self.stream = None;
-                return Err(CompressError);
+                return Err(self.fail());
             }
             out.truncate(out.len() - TAIL.len());
+        }
+        if let Some(history) = self.history.as_mut() {
+            history.push(input);
+        }
+        self.in_message = true;
+        if fin {
             self.end_message();
         }
         Ok(())
     }
 
     fn end_message(&mut self) {
+        self.in_message = false;
+        if self.release == Release::AfterMessage {
+            self.release();
+        }
         // RFC 7692 §7.1.1.1: with server_no_context_takeover the server
         // "MUST start compressing each new message with an empty LZ77
         // sliding window" (§7.1.1.2 likewise for the client). Dropping the
@@ -195,8 +359,13 @@ impl Deflater {
 /// whose back-references exceed the window bits they agreed to.
 pub(crate) struct Inflater {
     no_context_takeover: bool,
-    /// `None` between messages when `no_context_takeover`.
+    /// `None` between messages when `no_context_takeover`, and after a
+    /// release.
     stream: Option<Inflate>,
+    /// With the peer's context takeover and a release policy: the last
+    /// 2^window_bits bytes inflated, what a rebuilt stream starts from.
+    history: Option<History>,
+    release: Release,
     /// Bytes of [`TAIL`] already fed in this message.
     tail_fed: usize,
     /// The peer's stream ended (a block with BFINAL = 1) in this message.
@@ -219,6 +388,8 @@ impl Inflater {
         Self {
             no_context_takeover,
             stream: None,
+            history: None,
+            release: Release::Never,
             tail_fed: 0,
             ended: false,
             pending: false,
@@ -228,10 +399,49 @@ impl Inflater {
         }
     }
 
+    /// With the peer's context takeover, keeps the history that `release`
+    /// needs: the last `2^window_bits` bytes (the peer's window; a peer
+    /// that refers farther back than it agreed to is refused with 1007
+    /// after a rebuild).
+    pub(crate) fn with_release(mut self, release: Release, window_bits: u8) -> Self {
+        self.release = release;
+        self.history = (!self.no_context_takeover && release != Release::Never)
+            .then(|| History::new(window_bits));
+        self
+    }
+
     /// Whether zlib state is held now (for tests and memory accounting).
     #[cfg(test)]
     fn holds_state(&self) -> bool {
         self.stream.is_some()
+    }
+
+    /// Gives back the zlib state between messages, keeping the history;
+    /// the next message rebuilds it. Nothing happens with
+    /// [`Release::Never`] or inside a message.
+    pub(crate) fn release(&mut self) {
+        if let Some(history) = self.history.as_mut()
+            && !self.fed_any
+            && self.tail_fed == 0
+        {
+            self.stream = None;
+            history.compact();
+        }
+    }
+
+    /// The zlib stream, built (from the history, if any) when none is held.
+    fn stream(&mut self) -> Result<&mut Inflate, InflateError> {
+        if self.stream.is_none() {
+            let mut z = Inflate::new(false, 15);
+            if let Some(history) = self.history.as_mut()
+                && !history.bytes.is_empty()
+            {
+                z.set_dictionary(history.contiguous())
+                    .map_err(|_| InflateError::Corrupt)?;
+            }
+            self.stream = Some(z);
+        }
+        self.stream.as_mut().ok_or(InflateError::Corrupt)
     }
 
     /// Whole-message use: inflates `input` (the next payload bytes of a
@@ -300,7 +510,13 @@ impl Inflater {
                 break;
             }
             let chunk = src.len().saturating_mul(4).clamp(1024, MAX_CHUNK).min(left);
-            let z = self.stream.get_or_insert_with(|| Inflate::new(false, 15));
+            let z = match self.stream() {
+                Ok(z) => z,
+                Err(e) => {
+                    self.abort();
+                    return Err(e);
+                }
+            };
             let len = out.len();
             out.resize(len + chunk, 0);
             let (in0, out0) = (z.total_in(), z.total_out());
@@ -316,6 +532,9 @@ impl Inflater {
                 .unwrap_or(0)
                 .min(chunk);
             out.truncate(len + wrote);
+            if let Some(history) = self.history.as_mut() {
+                history.push(out.get(len..).unwrap_or_default());
+            }
             produced += wrote;
             self.produced = self.produced.saturating_add(wrote);
             if from_input {
@@ -383,6 +602,9 @@ impl Inflater {
             // After a final block the stream cannot continue; with the
             // peer's no_context_takeover each message starts afresh anyway.
             self.stream = None;
+            if let Some(history) = self.history.as_mut() {
+                history.clear();
+            }
         }
         self.tail_fed = 0;
         self.ended = false;
@@ -390,11 +612,17 @@ impl Inflater {
         self.fed_any = false;
         self.produced = 0;
         self.corrupt = false;
+        if self.release == Release::AfterMessage {
+            self.release();
+        }
     }
 
     /// After an error: forget the message and the state.
     fn abort(&mut self) {
         self.stream = None;
+        if let Some(history) = self.history.as_mut() {
+            history.clear();
+        }
         self.end_message();
     }
 }

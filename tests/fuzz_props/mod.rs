@@ -56,12 +56,17 @@ pub(crate) const TARGETS: &[(&str, Check)] = &[
     ("extensions", deflate::extensions),
     #[cfg(feature = "deflate")]
     ("deflate_receive", deflate::deflate_receive),
+    #[cfg(feature = "deflate")]
+    ("deflate_release", deflate_release::deflate_release),
 ];
 
 /// The targets that need wstate's `deflate` feature: without it, `TARGETS`
 /// leaves them out and the corpus replay skips their directories.
-pub(crate) const DEFLATE_TARGETS: &[&str] = &["extensions", "deflate_receive"];
+pub(crate) const DEFLATE_TARGETS: &[&str] = &["extensions", "deflate_receive", "deflate_release"];
 
 /// permessage-deflate (RFC 7692): `extensions` and `deflate_receive`.
 #[cfg(feature = "deflate")]
 pub(crate) mod deflate;
+/// The codec's release and rebuild: `deflate_release`.
+#[cfg(feature = "deflate")]
+pub(crate) mod deflate_release;

@@ -3,12 +3,19 @@
 //!
 //! ```text
 //! wstate_deflate_echo [ADDR] [--level 0..9] [--window-bits 9..15] [--no-context-takeover]
+//!                     [--release never|when-idle|after-message] [--no-deflate]
+//!                     [--read-buffer BYTES]
 //! ```
 //!
 //! (default 127.0.0.1:9001, level 1, window bits 15, context takeover: the
 //! example's `DeflateConfig::default()`.) `--window-bits` limits both
 //! directions (`server_max_window_bits` and `client_max_window_bits` in
-//! the answer); `--no-context-takeover` asks it of both sides. The same
+//! the answer); `--no-context-takeover` asks it of both sides; `--release`
+//! sets `DeflateConfig::with_release`; `--no-deflate` declines
+//! permessage-deflate (the same server without it, for
+//! `scripts/deflate_memory.sh`); `--read-buffer` sizes each connection's
+//! read buffer (default 64 KiB; `calloc` touches it all when it reuses
+//! freed memory, so memory runs use a small one). The same
 //! loop as the example (read, feed, drain every event answering each in
 //! place, one `write_all` per read), without its timeouts and graceful
 //! stop: a benchmark peer, loopback addresses only.
@@ -17,12 +24,13 @@ use std::io;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use wstate::DeflateConfig;
+use wstate::{DeflateConfig, Release};
 use wstate::{Accept, Config, Connection, Event, Message, Polled};
 
 fn main() {
     let mut addr = "127.0.0.1:9001".to_string();
-    let mut deflate = DeflateConfig::default();
+    let mut deflate = Some(DeflateConfig::default());
+    let mut read_buffer = 64 << 10;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> u8 {
@@ -31,17 +39,39 @@ fn main() {
                 .unwrap_or_else(|| fail(&format!("{name} needs a number")))
         };
         match arg.as_str() {
-            "--level" => deflate = deflate.with_level(value("--level")),
+            "--level" => {
+                let level = value("--level");
+                deflate = deflate.map(|d| d.with_level(level));
+            }
             "--window-bits" => {
                 let bits = value("--window-bits");
-                deflate = deflate
-                    .with_server_max_window_bits(bits)
-                    .with_client_max_window_bits(bits);
+                deflate = deflate.map(|d| {
+                    d.with_server_max_window_bits(bits)
+                        .with_client_max_window_bits(bits)
+                });
             }
             "--no-context-takeover" => {
-                deflate = deflate
-                    .with_server_no_context_takeover(true)
-                    .with_client_no_context_takeover(true);
+                deflate = deflate.map(|d| {
+                    d.with_server_no_context_takeover(true)
+                        .with_client_no_context_takeover(true)
+                });
+            }
+            "--release" => {
+                let release = match args.next().as_deref() {
+                    Some("never") => Release::Never,
+                    Some("when-idle") => Release::WhenIdle,
+                    Some("after-message") => Release::AfterMessage,
+                    _ => fail("--release needs never, when-idle or after-message"),
+                };
+                deflate = deflate.map(|d| d.with_release(release));
+            }
+            "--no-deflate" => deflate = None,
+            "--read-buffer" => {
+                read_buffer = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&n: &usize| n > 0)
+                    .unwrap_or_else(|| fail("--read-buffer needs a number of bytes"));
             }
             a if a.starts_with('-') => fail(&format!("unknown option {a}")),
             _ => addr = arg,
@@ -55,8 +85,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let config = Config::default().with_deflate(Some(deflate));
-    if let Err(e) = runtime.block_on(run(&addr, config)) {
+    let config = Config::default().with_deflate(deflate);
+    if let Err(e) = runtime.block_on(run(&addr, config, read_buffer)) {
         fail(&e.to_string());
     }
 }
@@ -66,7 +96,7 @@ fn fail(message: &str) -> ! {
     std::process::exit(2);
 }
 
-async fn run(addr: &str, config: Config) -> io::Result<()> {
+async fn run(addr: &str, config: Config, read_buffer: usize) -> io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     println!(
         "wstate_deflate_echo listening on ws://{}",
@@ -76,15 +106,15 @@ async fn run(addr: &str, config: Config) -> io::Result<()> {
         let (stream, _) = listener.accept().await?;
         let config = config.clone();
         tokio::spawn(async move {
-            let _ = serve(stream, config).await;
+            let _ = serve(stream, config, read_buffer).await;
         });
     }
 }
 
-async fn serve(mut stream: TcpStream, config: Config) -> io::Result<()> {
+async fn serve(mut stream: TcpStream, config: Config, read_buffer: usize) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut conn = Connection::server(config);
-    let mut buf = vec![0; 64 << 10];
+    let mut buf = vec![0; read_buffer];
     let mut out = Vec::new();
     loop {
         let n = stream.read(&mut buf).await?;

@@ -937,3 +937,273 @@ fn debug_output() {
         "Inflater { no_context_takeover: false, holds_state: false, .. }"
     );
 }
+
+// Release and rebuild (`Release`): a codec given back between messages and
+// rebuilt from its history decodes exactly what a kept one does.
+
+/// Messages of every shape: empty, tiny, repeats of earlier ones (which
+/// refer back across messages), larger than every window.
+fn release_messages() -> Vec<Vec<u8>> {
+    let big = sample(70_000);
+    [
+        &big[..2048],
+        b"",
+        &big[..2048],
+        b"x",
+        &big[100..700],
+        &big[..40_000],
+        &big[30_000..31_000],
+        &big[5..70_000],
+        &big[69_000..],
+    ]
+    .iter()
+    .map(|m| m.to_vec())
+    .collect()
+}
+
+/// Sends `messages` through a compressor and a decompressor that release
+/// as `release` says (with `WhenIdle`, an idle moment after each message);
+/// returns the payloads sent. Checks every message decodes exactly, and
+/// the whole stream with the strict decoder at the negotiated window.
+fn through(
+    release: Release,
+    level: u8,
+    wbits: u8,
+    nct: bool,
+    messages: &[Vec<u8>],
+) -> Vec<Vec<u8>> {
+    let mut d = deflater(level, wbits, nct, release).unwrap();
+    let mut i = inflater(nct, wbits, release).unwrap();
+    let (mut payloads, mut stream, mut plain) = (Vec::new(), Vec::new(), Vec::new());
+    for m in messages {
+        let c = deflate(&mut d, m);
+        assert_eq!(
+            inflate(&mut i, &c).unwrap(),
+            *m,
+            "{release:?} {wbits} {nct}"
+        );
+        if release == Release::WhenIdle {
+            d.release();
+            i.release();
+        }
+        let released = release != Release::Never || nct;
+        assert_eq!(d.holds_state(), !released, "{release:?} {wbits} {nct}");
+        assert_eq!(i.holds_state(), !released, "{release:?} {wbits} {nct}");
+        if !nct && !m.is_empty() {
+            stream.extend_from_slice(&c);
+            stream.extend_from_slice(&TAIL);
+            plain.extend_from_slice(m);
+        }
+        payloads.push(c);
+    }
+    if !nct {
+        // A peer that keeps only the window it agreed to decodes it all.
+        let window = 1 << wbits.max(9);
+        assert_eq!(strict_inflate(&stream, window).unwrap().0, plain);
+    }
+    payloads
+}
+
+#[test]
+fn release_round_trips_at_every_window() {
+    let messages = release_messages();
+    for wbits in 8..=15 {
+        for nct in [false, true] {
+            let kept = through(Release::Never, 1, wbits, nct, &messages);
+            for release in [Release::WhenIdle, Release::AfterMessage] {
+                let released = through(release, 1, wbits, nct, &messages);
+                // Releasing at the same points gives the same bytes,
+                // whichever policy did it.
+                assert_eq!(
+                    released,
+                    through(Release::AfterMessage, 1, wbits, nct, &messages)
+                );
+                if nct {
+                    // Nothing survives a message: nothing to differ.
+                    assert_eq!(released, kept, "{wbits}");
+                }
+                // The first message starts from an empty window either way.
+                assert_eq!(released[0], kept[0], "{wbits} {nct}");
+                let (a, b): (usize, usize) = (
+                    kept.iter().map(Vec::len).sum(),
+                    released.iter().map(Vec::len).sum(),
+                );
+                assert!(b * 100 <= a * 101, "ratio at {wbits}: {b} against {a}");
+            }
+        }
+    }
+}
+
+/// What one side's policy is is not the other's business: payloads
+/// compressed under one policy decode under any other.
+#[test]
+fn policies_interoperate() {
+    let messages = release_messages();
+    let all = [Release::Never, Release::WhenIdle, Release::AfterMessage];
+    for wbits in [9, 12, 15] {
+        for send in all {
+            let payloads = through(send, 1, wbits, false, &messages);
+            for receive in all {
+                let mut i = inflater(false, wbits, receive).unwrap();
+                for (c, m) in payloads.iter().zip(&messages) {
+                    assert_eq!(inflate(&mut i, c).unwrap(), *m);
+                    i.release();
+                }
+            }
+        }
+    }
+}
+
+/// The RFC's own example survives a release on both sides: the second
+/// "Hello" still refers back into the first, byte for byte.
+#[test]
+fn rfc_7692_context_takeover_after_a_release() {
+    let mut d = deflater(6, 15, false, Release::AfterMessage).unwrap();
+    let first = deflate(&mut d, b"Hello");
+    assert_eq!(first, [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+    assert!(!d.holds_state());
+    let second = deflate(&mut d, b"Hello");
+    assert_eq!(second, [0xf2, 0x00, 0x11, 0x00, 0x00]);
+    let mut i = inflater(false, 15, Release::AfterMessage).unwrap();
+    assert_eq!(inflate(&mut i, &first).unwrap(), b"Hello");
+    assert!(!i.holds_state());
+    assert_eq!(inflate(&mut i, &second).unwrap(), b"Hello");
+}
+
+/// A message sent in parts keeps its stream across an idle moment.
+#[test]
+fn no_release_inside_a_message() {
+    let msg = sample(9_000);
+    let mut d = deflater(1, 15, false, Release::WhenIdle).unwrap();
+    let mut i = inflater(false, 15, Release::WhenIdle).unwrap();
+    let mut c = Vec::new();
+    d.compress_part(&msg[..4000], false, &mut c).unwrap();
+    d.release();
+    assert!(d.holds_state());
+    d.compress_part(&msg[4000..], true, &mut c).unwrap();
+    let mut out = Vec::new();
+    i.inflate(&c[..10], false, &mut out, usize::MAX).unwrap();
+    i.release();
+    assert!(i.holds_state());
+    i.inflate(&c[10..], true, &mut out, usize::MAX).unwrap();
+    assert_eq!(out, msg);
+    d.release();
+    i.release();
+    assert!(!d.holds_state() && !i.holds_state());
+}
+
+/// A peer that ends a message with a final block starts the next one from
+/// an empty window: so does a rebuilt decompressor.
+#[test]
+fn final_block_clears_the_history() {
+    let mut i = inflater(false, 15, Release::AfterMessage).unwrap();
+    assert_eq!(inflate(&mut i, &finished(b"Hello")).unwrap(), b"Hello");
+    // A back-reference into the previous message is now too far back.
+    assert_eq!(
+        inflate(&mut i, &[0xf2, 0x00, 0x11, 0x00, 0x00]),
+        Err(InflateError::Corrupt)
+    );
+}
+
+/// What an idle codec holds once released: its history, exactly, and
+/// nothing else on the heap.
+#[test]
+fn released_memory_is_the_history() {
+    for (wbits, len, held) in [
+        (15, 2048, 2048),
+        (15, 65_536, 32_768),
+        (12, 2048, 2048),
+        (12, 65_536, 4096),
+        (9, 2048, 512),
+    ] {
+        let msg = sample(len);
+        let mut kept = None;
+        let info = allocation_counter::measure(|| {
+            let mut d = deflater(1, wbits, false, Release::WhenIdle).unwrap();
+            let mut i = inflater(false, wbits, Release::WhenIdle).unwrap();
+            let c = deflate(&mut d, &msg);
+            inflate(&mut i, &c).unwrap();
+            d.release();
+            i.release();
+            kept = Some((d, i));
+        });
+        let (d, i) = kept.unwrap();
+        let d_history = d.history.as_ref().unwrap().bytes.capacity();
+        let i_history = i.history.as_ref().unwrap().bytes.capacity();
+        assert_eq!((d_history, i_history), (held, held), "{wbits} {len}");
+        assert_eq!(info.bytes_current, 2 * held as i64, "{wbits} {len}");
+    }
+}
+
+/// Steady state: `Never` allocates nothing per message; `WhenIdle`
+/// nothing once the history is full; `AfterMessage` rebuilds each time.
+#[test]
+fn allocations_per_message() {
+    extern crate std;
+    let msg = sample(2048);
+    for (release, expected) in [
+        (Release::Never, 0..=0),
+        (Release::WhenIdle, 0..=0),
+        // One zlib-rs allocation per side (the history is full and exact).
+        (Release::AfterMessage, 2..=2),
+    ] {
+        let mut d = deflater(1, 15, false, release).unwrap();
+        let mut i = inflater(false, 15, release).unwrap();
+        let mut c = Vec::with_capacity(8192);
+        let mut out = Vec::with_capacity(8192);
+        let mut step = |c: &mut Vec<u8>, out: &mut Vec<u8>| {
+            c.clear();
+            out.clear();
+            d.compress(&msg, c).unwrap();
+            i.inflate(c, true, out, usize::MAX).unwrap();
+        };
+        for _ in 0..40 {
+            step(&mut c, &mut out);
+        }
+        let info = allocation_counter::measure(|| step(&mut c, &mut out));
+        std::println!(
+            "{release:?}: {} allocations per message, both sides",
+            info.count_total
+        );
+        assert!(
+            expected.contains(&info.count_total),
+            "{release:?}: {}",
+            info.count_total
+        );
+    }
+}
+
+/// The history is the last `max` bytes, in order, however they came.
+#[test]
+fn history_keeps_the_last_window() {
+    let data = sample(5000);
+    for bits in [9, 10] {
+        let max = 1 << bits;
+        for sizes in [
+            &[1usize, 700, 3, 511, 512, 513, 2000][..],
+            &[5000],
+            &[100; 50],
+            &[max - 1, 2, max],
+        ] {
+            let mut h = History::new(bits);
+            let mut all = Vec::new();
+            let mut at = 0;
+            for &n in sizes {
+                let piece = &data[at % 4000..at % 4000 + n.min(1000)];
+                at += 37;
+                h.push(piece);
+                all.extend_from_slice(piece);
+                assert!(h.bytes.capacity() <= max);
+                let want = &all[all.len().saturating_sub(max)..];
+                let mut copy = History {
+                    bytes: h.bytes.clone(),
+                    start: h.start,
+                    max,
+                };
+                assert_eq!(copy.contiguous(), want, "{bits} {sizes:?}");
+            }
+            h.compact();
+            assert_eq!(h.bytes.capacity(), h.bytes.len());
+        }
+    }
+}

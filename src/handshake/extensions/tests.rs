@@ -474,7 +474,8 @@ fn builders_set_their_field_and_keep_the_others() {
         .with_server_no_context_takeover(true)
         .with_client_no_context_takeover(true)
         .with_min_compress_size(1024)
-        .with_compress_outgoing(false);
+        .with_compress_outgoing(false)
+        .with_release(crate::config::Release::AfterMessage);
     let expected = DeflateConfig {
         enabled: true,
         level: 9,
@@ -484,6 +485,7 @@ fn builders_set_their_field_and_keep_the_others() {
         client_no_context_takeover: true,
         min_compress_size: 1024,
         compress_outgoing: false,
+        release: crate::config::Release::AfterMessage,
     };
     assert_eq!(built, expected);
     assert_eq!(
