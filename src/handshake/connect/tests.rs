@@ -442,9 +442,16 @@ fn error_statuses() {
         assert_eq!(error.response_headers(), headers, "{error}");
     }
     for (error, _, _) in &cases {
-        assert_eq!(error.is_malformed(), matches!(error, Malformed(_)), "{error}");
+        assert_eq!(
+            error.is_malformed(),
+            matches!(error, Malformed(_)),
+            "{error}"
+        );
     }
-    let shown: Vec<String> = cases.iter().map(|(e, _, _)| alloc::format!("{e}")).collect();
+    let shown: Vec<String> = cases
+        .iter()
+        .map(|(e, _, _)| alloc::format!("{e}"))
+        .collect();
     assert_eq!(
         shown,
         [
