@@ -41,6 +41,15 @@ const VALUES: &[&str] = &[
     "/",
     "/chat?room=1",
     "/chat?",
+    "/chat#frag",
+    "chat",
+    "server.example.com",
+    "u@server.example.com",
+    "websocket2",
+    "8",
+    "chat, chat",
+    "5",
+    "dGhlIHNhbXBsZSBub25jZQ==",
     "example.com",
     "example.com:443",
     "13",
@@ -68,6 +77,80 @@ impl Text {
     }
 }
 
+/// A request's fields: from scratch, or the request of RFC 8441 §5.1
+/// edited, which reaches the checks behind a well-formed CONNECT.
+#[derive(Arbitrary, Debug)]
+enum RequestFields {
+    Raw(Vec<(Text, Text)>),
+    Edited(Vec<Edit>),
+}
+
+/// One change to the base request, at a field index (modulo its length).
+#[derive(Arbitrary, Debug)]
+enum Edit {
+    SetValue(u8, Text),
+    SetName(u8, Text),
+    Remove(u8),
+    Insert(u8, Text, Text),
+    Swap(u8, u8),
+}
+
+/// The base request: RFC 8441 §5.1's, as a client offering
+/// permessage-deflate sends it.
+const BASE: &[(&str, &str)] = &[
+    (":method", "CONNECT"),
+    (":protocol", "websocket"),
+    (":scheme", "https"),
+    (":path", "/chat?room=1"),
+    (":authority", "server.example.com"),
+    ("sec-websocket-protocol", "chat, superchat"),
+    (
+        "sec-websocket-extensions",
+        "permessage-deflate; client_max_window_bits",
+    ),
+    ("sec-websocket-version", "13"),
+    ("origin", "http://www.example.com"),
+];
+
+impl RequestFields {
+    fn build(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let edits = match self {
+            Self::Raw(list) => return fields(list),
+            Self::Edited(edits) => edits,
+        };
+        let mut f: Vec<(Vec<u8>, Vec<u8>)> = BASE
+            .iter()
+            .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect();
+        for edit in edits {
+            let at = |i: u8, len: usize| usize::from(i) % len.max(1);
+            match edit {
+                Edit::SetValue(i, v) if !f.is_empty() => {
+                    let i = at(*i, f.len());
+                    f[i].1 = v.bytes(VALUES);
+                }
+                Edit::SetName(i, n) if !f.is_empty() => {
+                    let i = at(*i, f.len());
+                    f[i].0 = n.bytes(NAMES);
+                }
+                Edit::Remove(i) if !f.is_empty() => {
+                    f.remove(at(*i, f.len()));
+                }
+                Edit::Insert(i, n, v) => {
+                    let i = at(*i, f.len() + 1);
+                    f.insert(i, (n.bytes(NAMES), v.bytes(VALUES)));
+                }
+                Edit::Swap(i, j) if !f.is_empty() => {
+                    let (i, j) = (at(*i, f.len()), at(*j, f.len()));
+                    f.swap(i, j);
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
 /// What a caller asks the client for.
 #[derive(Arbitrary, Debug)]
 struct Caller {
@@ -80,7 +163,7 @@ struct Caller {
 #[derive(Arbitrary, Debug)]
 struct Input {
     /// A request's fields as the peer's HTTP stack decoded them.
-    request: Vec<(Text, Text)>,
+    request: RequestFields,
     /// Whether the setting was sent or received.
     enabled: bool,
     /// Both sides offer and accept permessage-deflate (with feature
@@ -136,7 +219,7 @@ pub(crate) fn extended_connect(data: &[u8]) {
 
 fn check(input: &Input) {
     let config = Config::default().with_deflate(input.deflate.then(DeflateConfig::default));
-    let request = fields(&input.request);
+    let request = input.request.build();
     let setting = setting(input.enabled);
     let result = h3::validate_request(&request, setting);
     assert_eq!(result, h2::validate_request(&request, setting));
@@ -358,4 +441,52 @@ fn round_trip(input: &Input, config: &Config) {
     if let Err(e) = result {
         assert_eq!(e.status(), None, "{e:?}");
     }
+}
+
+/// What an input exercises, in a few words, for naming seeds: the server's
+/// answer to the request fields, then whether our client's CONNECT was
+/// built.
+pub(crate) fn describe(data: &[u8]) -> Option<String> {
+    let input = Input::arbitrary_take_rest(Unstructured::new(data)).ok()?;
+    let request = input.request.build();
+    let server = match h3::validate_request(&request, setting(input.enabled)) {
+        Ok(_) => "accepted".to_string(),
+        Err(ConnectError::Malformed(why)) => format!("malformed-{why}"),
+        Err(e) => format!("{e:?}"),
+    };
+    let c = &input.caller;
+    let protocols: Vec<&str> = c.subprotocols.iter().map(String::as_str).collect();
+    let headers: Vec<(&str, &str)> = c
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let request = ClientRequest::new(&c.host, &c.path)
+        .subprotocols(&protocols)
+        .headers(&headers);
+    let client = match h3::connect(
+        &request,
+        Scheme::Https,
+        setting(input.enabled),
+        &Config::default(),
+    ) {
+        Ok(_) => "connect-built".to_string(),
+        Err(e) => format!("connect-{e:?}"),
+    };
+    let name: String = format!("{server}-{client}")
+        .chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() {
+                ch.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    Some(
+        name.split('-')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join("-"),
+    )
 }
