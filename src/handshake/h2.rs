@@ -43,18 +43,19 @@
 //! `deflate`, `Connection::new_open_with_deflate` and the parameters
 //! negotiated here), give each DATA frame's bytes to
 //! [`Connection::receive`](crate::Connection::receive), and send what it
-//! appends to `out` as DATA on the same stream. RFC 8441 §6 maps the ends
-//! of TCP onto the stream:
+//! appends to `out` as DATA on the same stream. "The HTTP/2 stream closure
+//! is also analogous to the TCP connection closure of \[RFC6455\]" (RFC
+//! 8441 §5):
 //!
-//! * "an orderly TCP-level close is represented by END_STREAM": the peer's
-//!   END_STREAM is [`receive_eof`](crate::Connection::receive_eof); once
+//! * "Orderly TCP-level closures are represented as END_STREAM flags": the
+//!   peer's END_STREAM is [`receive_eof`](crate::Connection::receive_eof); once
 //!   [`poll_event`](crate::Connection::poll_event) says `Done`, send
 //!   END_STREAM (an empty DATA frame with the flag, after what is in
 //!   `out`). A server that answered the peer's Close ends its stream first,
 //!   as it would close TCP first (RFC 6455 §7.1.1).
-//! * "RST exceptions are represented with a stream error (Section 5.4.2 of
-//!   \[RFC7540\]) of type CANCEL": a `RST_STREAM(CANCEL)` from the peer (or
-//!   any reset, or the HTTP/2 connection's loss) is an abrupt end of the
+//! * "RST exceptions are represented with the RST_STREAM frame ... with the
+//!   CANCEL error code": a `RST_STREAM(CANCEL)` from the peer (or any
+//!   reset, or the HTTP/2 connection's loss) is an abrupt end of the
 //!   transport, also [`receive_eof`](crate::Connection::receive_eof): the
 //!   connection reports the close as 1006 (RFC 6455 §7.1.5) and sends
 //!   nothing more. To abort a WebSocket yourself, reset the stream with
