@@ -280,6 +280,10 @@ pub enum SendError {
     MustMask,
     /// A text payload given as bytes is not UTF-8.
     InvalidUtf8,
+    /// An extended CONNECT (WebSocket over HTTP/2 or HTTP/3) to a server
+    /// whose SETTINGS did not enable it
+    /// (`SETTINGS_ENABLE_CONNECT_PROTOCOL`, RFC 8441 §3).
+    ExtendedConnectNotEnabled,
 }
 
 impl fmt::Display for SendError {
@@ -306,6 +310,7 @@ impl fmt::Display for SendError {
             Self::MustMask => "a client must mask: send in place",
             Self::InvalidUtf8 => "a text message must be UTF-8",
             Self::InvalidStatus => "rejection status must be 200-599",
+            Self::ExtendedConnectNotEnabled => "the server did not enable the extended CONNECT",
         })
     }
 }

@@ -151,9 +151,9 @@
 //! server closed the transport (RFC 6455 §7.1.1). Where the HTTP upgrade
 //! happens elsewhere, [`Connection::new_open`] starts a connection already
 //! open (with feature `deflate`, `Connection::new_open_with_deflate` takes
-//! the parameters negotiated there). Over HTTP/2 (RFC 8441),
-//! [`handshake::h2`] checks the extended CONNECT and builds the fields of
-//! both sides for the caller's HTTP/2 stack. To send when no event is held,
+//! the parameters negotiated there). Over HTTP/2 (RFC 8441) and HTTP/3
+//! (RFC 9220), [`handshake::h2`] and [`handshake::h3`] check the extended
+//! CONNECT and build the fields of both sides for the caller's HTTP stack. To send when no event is held,
 //! use the connection's own [`Sender`], from [`Connection::sender`].
 //!
 //! ## Layers
@@ -168,8 +168,8 @@
 //!   head and field rules, the server's and the client's rules, request
 //!   targets and hosts, `ws://` URLs, the `Sec-WebSocket-Extensions`
 //!   negotiation ([`handshake::extensions`]), the subprotocol rules, and
-//!   [`handshake::h2`], the RFC 8441 extended CONNECT over decoded HTTP/2
-//!   fields.
+//!   [`handshake::h2`] and [`handshake::h3`], the extended CONNECT of RFC
+//!   8441 and RFC 9220 over decoded HTTP/2 and HTTP/3 fields.
 //! * [`Connection`] (`src/connection/`): the state machine. Its `mod.rs`
 //!   holds the one private state enum and every transition. Beside it,
 //!   files that compute and never change the state themselves: `feed.rs`

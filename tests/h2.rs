@@ -4,7 +4,7 @@
 //! (compressed with feature `deflate`) and close. The bytes that would go in
 //! DATA frames are handed over directly.
 
-use wstate::handshake::h2::{self, Scheme};
+use wstate::handshake::h2::{self, ExtendedConnect, Scheme};
 use wstate::{Accept, ClientRequest, CloseCode, Config, Connection, Event, Message, Polled, Role};
 
 /// Polls until `NeedMore` or `Done`; the data messages, as text.
@@ -24,13 +24,13 @@ fn drain(conn: &mut Connection, out: &mut Vec<u8>) -> Vec<String> {
 /// The handshake over `config`; the two open connections.
 fn open(config: &Config) -> (Connection, Connection) {
     let request = ClientRequest::new("localhost:8443", "/echo").subprotocols(&["echo"]);
-    let connect = h2::connect(&request, Scheme::Https, config).unwrap();
+    let connect = h2::connect(&request, Scheme::Https, ExtendedConnect::Enabled, config).unwrap();
     let sent: Vec<(String, String)> = connect
         .headers()
         .map(|(n, v)| (n.to_string(), v.to_string()))
         .collect();
 
-    let req = h2::validate_request(&sent).unwrap();
+    let req = h2::validate_request(&sent, ExtendedConnect::Enabled).unwrap();
     assert_eq!(req.path(), "/echo");
     let response = req
         .accept(&Accept::new().subprotocol("echo"), config)
@@ -200,7 +200,7 @@ fn malformed_requests_reset_the_stream_others_get_a_status() {
         (without("sec-websocket-version"), Some(400)),
     ];
     for (fields, status) in cases {
-        let e = h2::validate_request(&fields).unwrap_err();
+        let e = h2::validate_request(&fields, ExtendedConnect::Enabled).unwrap_err();
         assert_eq!(e.is_malformed(), status.is_none(), "{fields:?}: {e}");
         assert_eq!(e.status(), status, "{fields:?}: {e}");
     }

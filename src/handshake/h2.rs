@@ -1,29 +1,65 @@
 //! WebSocket over HTTP/2 (RFC 8441): the extended CONNECT, as pure
-//! functions over the header fields the caller's HTTP/2 stack decoded.
+//! functions over the header fields the caller's HTTP/2 stack decoded. The
+//! same functions and types serve HTTP/3 ([`h3`](super::h3), RFC 9220);
+//! this page says what is particular to HTTP/2.
 //!
 //! Nothing here reads or writes bytes, or knows HPACK or frames. The
 //! caller's HTTP/2 stack
 //!
-//! * advertises `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1` (a server), or waits
-//!   for the peer's before sending the CONNECT (a client): "If a client
-//!   were to use the provisions of the extended CONNECT method defined in
-//!   this document without first receiving a SETTINGS_ENABLE_CONNECT_PROTOCOL
-//!   parameter, a non-supporting peer would detect a malformed request and
-//!   generate a stream error" (RFC 8441 §3);
+//! * advertises `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1` (0x08, a server), or
+//!   waits for the server's before sending the CONNECT (a client): "If a
+//!   client were to use the provisions of the extended CONNECT method
+//!   defined in this document without first receiving a
+//!   SETTINGS_ENABLE_CONNECT_PROTOCOL parameter, a non-supporting peer
+//!   would detect a malformed request and generate a stream error" (RFC
+//!   8441 §3). Both sides tell [`validate_request`] and [`connect`] what
+//!   was sent or received ([`ExtendedConnect`]);
 //! * hands [`validate_request`] (a server) or [`Connect::validate_response`]
 //!   (a client) the decoded fields, pseudo-header fields first, as
 //!   `(name, value)` pairs of anything that is `AsRef<[u8]>`;
 //! * sends the field lists built here ([`Response::headers`],
-//!   [`Connect::headers`]).
+//!   [`Connect::headers`]) in a HEADERS frame without END_STREAM;
+//! * answers a refusal as [`ConnectError`] says: a malformed message is
+//!   `RST_STREAM(PROTOCOL_ERROR)`, any other refused request gets its
+//!   status.
 //!
-//! Then the stream carries WebSocket frames: each DATA frame's bytes go to
-//! [`Connection::receive`](crate::Connection::receive), what the connection
-//! appends to `out` goes out as DATA on the same stream, and the end of the
-//! peer's stream (END_STREAM, or a reset) is
-//! [`receive_eof`](crate::Connection::receive_eof). Build the connection
-//! with [`Connection::new_open`](crate::Connection::new_open) (with feature
-//! `deflate`, `Connection::new_open_with_deflate`
-//! and the parameters negotiated here).
+//! **Advertise the setting only where the WebSocket handler is reachable
+//! over HTTP/2.** Browsers take `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1` as
+//! a promise: they send every WebSocket for that origin as an extended
+//! CONNECT on the HTTP/2 connection they already hold, and do not fall back
+//! to an HTTP/1.1 upgrade when it is refused. A server (or a proxy in
+//! front of it) that enables the setting on every HTTP/2 connection while
+//! its WebSocket routes only work over HTTP/1.1 breaks them all; Go 1.24
+//! turned its extended CONNECT off by default after exactly that broke
+//! servers (golang/go #71128).
+//!
+//! # The stream is the transport
+//!
+//! Then the stream carries WebSocket frames (RFC 8441 §5: "the peers should
+//! proceed with the WebSocket Protocol \[RFC6455\] using the HTTP/2 stream
+//! from the CONNECT transaction as if it were the TCP connection referred
+//! to in \[RFC6455\]"): build the connection with
+//! [`Connection::new_open`](crate::Connection::new_open) (with feature
+//! `deflate`, `Connection::new_open_with_deflate` and the parameters
+//! negotiated here), give each DATA frame's bytes to
+//! [`Connection::receive`](crate::Connection::receive), and send what it
+//! appends to `out` as DATA on the same stream. "The HTTP/2 stream closure
+//! is also analogous to the TCP connection closure of \[RFC6455\]" (RFC
+//! 8441 §5):
+//!
+//! * "Orderly TCP-level closures are represented as END_STREAM flags": the
+//!   peer's END_STREAM is [`receive_eof`](crate::Connection::receive_eof); once
+//!   [`poll_event`](crate::Connection::poll_event) says `Done`, send
+//!   END_STREAM (an empty DATA frame with the flag, after what is in
+//!   `out`). A server that answered the peer's Close ends its stream first,
+//!   as it would close TCP first (RFC 6455 §7.1.1).
+//! * "RST exceptions are represented with the RST_STREAM frame ... with the
+//!   CANCEL error code": a `RST_STREAM(CANCEL)` from the peer (or any
+//!   reset, or the HTTP/2 connection's loss) is an abrupt end of the
+//!   transport, also [`receive_eof`](crate::Connection::receive_eof): the
+//!   connection reports the close as 1006 (RFC 6455 §7.1.5) and sends
+//!   nothing more. To abort a WebSocket yourself, reset the stream with
+//!   `CANCEL` and drop the connection.
 //!
 //! What differs from HTTP/1.1 (RFC 8441 §5): `CONNECT` with
 //! `:protocol = websocket` instead of `GET` with `Upgrade` and `Connection`,
@@ -35,15 +71,16 @@
 //! and permessage-deflate are negotiated exactly as over HTTP/1.1.
 //!
 //! ```
-//! use wstate::handshake::h2::{self, Scheme};
+//! use wstate::handshake::h2::{self, ExtendedConnect, Scheme};
 //! use wstate::{Accept, ClientRequest, Config, Connection, Message, Role};
 //!
 //! let config = Config::default();
-//! // Client: the extended CONNECT (RFC 8441 §5.1's example).
+//! // Client, once the server's SETTINGS enabled the extended CONNECT: the
+//! // request of RFC 8441 §5.1's example.
 //! let request = ClientRequest::new("server.example.com", "/chat")
 //!     .subprotocols(&["chat", "superchat"])
 //!     .headers(&[("Origin", "http://www.example.com")]);
-//! let connect = h2::connect(&request, Scheme::Https, &config).unwrap();
+//! let connect = h2::connect(&request, Scheme::Https, ExtendedConnect::Enabled, &config).unwrap();
 //! let sent: Vec<(&str, &str)> = connect.headers().collect();
 //! assert_eq!(sent, [
 //!     (":method", "CONNECT"),
@@ -56,8 +93,9 @@
 //!     ("origin", "http://www.example.com"),
 //! ]);
 //!
-//! // Server: the request as its HTTP/2 stack decoded it.
-//! let req = h2::validate_request(&sent).unwrap();
+//! // Server, which advertised the setting: the request as its HTTP/2
+//! // stack decoded it.
+//! let req = h2::validate_request(&sent, ExtendedConnect::Enabled).unwrap();
 //! assert_eq!((req.authority(), req.path()), ("server.example.com", "/chat"));
 //! assert_eq!(req.origin(), Some("http://www.example.com"));
 //! let chosen = req.subprotocols().find(|p| *p == "chat").unwrap();
@@ -78,362 +116,7 @@
 //! server.receive(&data);
 //! ```
 
-use alloc::string::{String, ToString};
-use alloc::vec::Vec;
-use core::fmt;
-
-use super::server::check_headers;
-use super::uri;
-use crate::error::SendError;
-
-mod client;
-mod server;
-
-pub use client::{Accepted, Connect, connect};
-pub use server::{Request, Response, validate_request};
-
-/// The scheme of the target URI: "The scheme of the target URI ... MUST be
-/// "https" for "wss"-schemed WebSockets and "http" for "ws"-schemed
-/// WebSockets" (RFC 8441 §5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scheme {
-    /// `http`, for a `ws://` URI.
-    Http,
-    /// `https`, for a `wss://` URI.
-    Https,
-}
-
-impl Scheme {
-    /// `"http"` or `"https"`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Http => "http",
-            Self::Https => "https",
-        }
-    }
-}
-
-/// Why an extended CONNECT request, or the response to one, is refused.
-///
-/// How the caller's HTTP/2 stack answers it:
-///
-/// * A [`Malformed`](Self::Malformed) message ([`is_malformed`](Self::is_malformed)):
-///   reset the stream with `RST_STREAM(PROTOCOL_ERROR)`, the server and the
-///   client alike. "Malformed requests or responses that are detected MUST
-///   be treated as a stream error (Section 5.4.2) of type PROTOCOL_ERROR"
-///   (RFC 9113 §8.1.1); [`status`](Self::status) is `None`: no response is
-///   owed ("For malformed requests, a server MAY send an HTTP response
-///   prior to closing or resetting the stream", a 400 if one is sent).
-/// * Any other request error is a well-formed request the server refuses:
-///   answer [`status`](Self::status) with
-///   [`response_headers`](Self::response_headers), ending the stream.
-/// * Any other response error: the client fails the WebSocket connection,
-///   resets the stream (`CANCEL`) and builds none.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum H2Error {
-    /// Not a well-formed HTTP/2 message (RFC 9113 §8.1.1): an invalid field
-    /// name or value, a pseudo-header field repeated, unknown, missing,
-    /// empty where it may not be, or after a regular field, `:protocol` on
-    /// a method other than `CONNECT` (RFC 8441 §4), `:scheme` or `:path` on
-    /// a `CONNECT` without `:protocol` (RFC 9113 §8.5), a
-    /// connection-specific field, or `:authority` and `host` that differ.
-    /// Says which. Reset the stream with `PROTOCOL_ERROR`; no status.
-    Malformed(&'static str),
-    /// A well-formed request whose `:method` is not `CONNECT` (405, with
-    /// `allow: CONNECT`).
-    MethodNotConnect,
-    /// A well-formed `CONNECT` without `:protocol` (only `:authority`, RFC
-    /// 9113 §8.5): a request for a TCP tunnel, which a WebSocket endpoint
-    /// does not provide (501).
-    NotExtendedConnect,
-    /// `:protocol` is not `websocket` (501).
-    UnsupportedProtocol,
-    /// `:scheme` is neither `http` nor `https` (400).
-    InvalidScheme,
-    /// `:path` is not a path with an optional query (400). Says why.
-    InvalidPath(&'static str),
-    /// The authority (`:authority`, else `host`) is not a valid
-    /// `host[:port]` (400).
-    InvalidAuthority,
-    /// `sec-websocket-version` is missing, repeated or not `13` (400, with
-    /// `sec-websocket-version: 13`).
-    UnsupportedVersion,
-    /// `sec-websocket-protocol` offers a non-token or a repeated element
-    /// (400).
-    InvalidSubprotocol,
-    /// The request announces content (`content-length` other than 0): "A
-    /// CONNECT request message does not have content" (RFC 9110 §9.3.6)
-    /// (400).
-    RequestContent,
-    /// Client: the server answered this status, not a 2xx.
-    Rejected(u16),
-    /// Client: the server's `sec-websocket-protocol` is not exactly one of
-    /// the subprotocols offered: one not offered, several, or empty.
-    UnexpectedSubprotocol,
-    /// Client: the server answered an extension not offered, or invalid
-    /// permessage-deflate parameters.
-    UnexpectedExtension,
-}
-
-impl H2Error {
-    /// The status a server answers with; `None` for a malformed request
-    /// (reset the stream with `PROTOCOL_ERROR`, see [`H2Error`]) and for the
-    /// client's errors.
-    ///
-    /// A version error gets 400, not the 426 of HTTP/1.1: "The server MUST
-    /// send an Upgrade header field in a 426 response" (RFC 9110
-    /// §15.5.22), and Upgrade is a connection-specific field that HTTP/2
-    /// forbids (RFC 9113 §8.2.2). RFC 6455 §4.2.2 only asks for "an
-    /// appropriate HTTP error code (such as 426 Upgrade Required)".
-    pub const fn status(&self) -> Option<u16> {
-        match self {
-            Self::MethodNotConnect => Some(405),
-            Self::NotExtendedConnect | Self::UnsupportedProtocol => Some(501),
-            Self::Malformed(_)
-            | Self::Rejected(_)
-            | Self::UnexpectedSubprotocol
-            | Self::UnexpectedExtension => None,
-            _ => Some(400),
-        }
-    }
-
-    /// Fields the error response must carry besides `:status`: "An origin
-    /// server MUST generate an Allow header field in a 405 (Method Not
-    /// Allowed) response" (RFC 9110 §15.5.6); a version error names the
-    /// version we speak, as "the server MUST abort the WebSocket handshake
-    /// ... and instead send an appropriate HTTP error code ... and a
-    /// |Sec-WebSocket-Version| header field indicating the version(s) the
-    /// server is capable of understanding" (RFC 6455 §4.2.2).
-    pub const fn response_headers(&self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Self::MethodNotConnect => &[("allow", "CONNECT")],
-            Self::UnsupportedVersion => &[("sec-websocket-version", "13")],
-            _ => &[],
-        }
-    }
-
-    /// Whether this is a malformed message, which the receiver (server or
-    /// client) treats as a stream error of type `PROTOCOL_ERROR`: it resets
-    /// the stream with `RST_STREAM(PROTOCOL_ERROR)` (RFC 9113 §8.1.1).
-    pub const fn is_malformed(&self) -> bool {
-        matches!(self, Self::Malformed(_))
-    }
-}
-
-impl fmt::Display for H2Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Malformed(why) => write!(f, "malformed HTTP/2 message: {why}"),
-            Self::MethodNotConnect => f.write_str(":method is not CONNECT"),
-            Self::NotExtendedConnect => f.write_str("CONNECT without :protocol"),
-            Self::UnsupportedProtocol => f.write_str(":protocol is not websocket"),
-            Self::InvalidScheme => f.write_str(":scheme is not http or https"),
-            Self::InvalidPath(why) => write!(f, "invalid :path: {why}"),
-            Self::InvalidAuthority => f.write_str("invalid :authority"),
-            Self::UnsupportedVersion => f.write_str("sec-websocket-version is not 13"),
-            Self::InvalidSubprotocol => {
-                f.write_str("sec-websocket-protocol offers a non-token or a repeated element")
-            }
-            Self::RequestContent => f.write_str("a CONNECT request has no content"),
-            Self::Rejected(status) => write!(f, "server answered {status}"),
-            Self::UnexpectedSubprotocol => f.write_str("server chose a subprotocol not offered"),
-            Self::UnexpectedExtension => f.write_str("server chose an extension not offered"),
-        }
-    }
-}
-
-impl core::error::Error for H2Error {}
-
-/// Checks one decoded field (RFC 9113 §8.2.1; "A request or response that
-/// contains a field that violates any of these conditions MUST be treated
-/// as malformed"). Returns whether it is a pseudo-header field.
-fn check_field(name: &[u8], value: &[u8]) -> Result<bool, H2Error> {
-    let (pseudo, rest) = match name {
-        [b':', rest @ ..] => (true, rest),
-        _ => (false, name),
-    };
-    if rest.is_empty() {
-        return Err(H2Error::Malformed("empty field name"));
-    }
-    // "A field name MUST NOT contain characters in the ranges 0x00-0x20,
-    // 0x41-0x5a, or 0x7f-0xff (all ranges inclusive)", and "With the
-    // exception of pseudo-header fields, which have a name that starts with
-    // a single colon, field names MUST NOT include a colon".
-    if rest
-        .iter()
-        .any(|&b| b <= 0x20 || b.is_ascii_uppercase() || b >= 0x7f || b == b':')
-    {
-        return Err(H2Error::Malformed(
-            "field name with an uppercase letter or a byte not allowed",
-        ));
-    }
-    // "A field value MUST NOT contain the zero value (ASCII NUL, 0x00),
-    // line feed (ASCII LF, 0x0a), or carriage return (ASCII CR, 0x0d) at
-    // any position."
-    if value.iter().any(|b| matches!(b, 0 | b'\n' | b'\r')) {
-        return Err(H2Error::Malformed("NUL, CR or LF in a field value"));
-    }
-    // "A field value MUST NOT start or end with an ASCII whitespace
-    // character (ASCII SP or HTAB, 0x20 or 0x09)."
-    if matches!(value.first(), Some(b' ' | b'\t')) || matches!(value.last(), Some(b' ' | b'\t')) {
-        return Err(H2Error::Malformed("whitespace around a field value"));
-    }
-    Ok(pseudo)
-}
-
-/// The field names with connection-specific semantics. "An endpoint MUST
-/// NOT generate an HTTP/2 message containing connection-specific header
-/// fields. This includes the Connection header field and those listed as
-/// having connection-specific semantics in Section 7.6.1 of [HTTP] (that
-/// is, Proxy-Connection, Keep-Alive, Transfer-Encoding, and Upgrade). Any
-/// message containing connection-specific header fields MUST be treated as
-/// malformed" (RFC 9113 §8.2.2). For WebSockets RFC 8441 §5 says it again:
-/// "[RFC6455] requires the use of Connection and Upgrade header fields that
-/// are not part of HTTP/2. They MUST NOT be included in the CONNECT request
-/// defined here."
-const CONNECTION_SPECIFIC: &[&str] = &[
-    "connection",
-    "proxy-connection",
-    "keep-alive",
-    "transfer-encoding",
-    "upgrade",
-];
-
-/// Refuses connection-specific fields, and a `te` other than `trailers`:
-/// "The only exception to this is the TE header field, which MAY be present
-/// in an HTTP/2 request; when it is, it MUST NOT contain any value other
-/// than "trailers"" (RFC 9113 §8.2.2).
-fn check_not_connection_specific(name: &[u8], value: &[u8]) -> Result<(), H2Error> {
-    if CONNECTION_SPECIFIC.iter().any(|n| n.as_bytes() == name) {
-        return Err(H2Error::Malformed("connection-specific field"));
-    }
-    if name == b"te" && value != b"trailers" {
-        return Err(H2Error::Malformed("te other than \"trailers\""));
-    }
-    Ok(())
-}
-
-/// The pseudo-header fields of a request, each at most once.
-#[derive(Default)]
-struct Pseudo<'a> {
-    method: Option<&'a [u8]>,
-    protocol: Option<&'a [u8]>,
-    scheme: Option<&'a [u8]>,
-    path: Option<&'a [u8]>,
-    authority: Option<&'a [u8]>,
-    status: Option<&'a [u8]>,
-}
-
-/// Checks every field and collects the pseudo-header fields; `allowed` are
-/// the names this message may carry. RFC 9113 §8.3: "Endpoints MUST treat a
-/// request or response that contains undefined or invalid pseudo-header
-/// fields as malformed", "The same pseudo-header field name MUST NOT appear
-/// more than once in a field block", and "All pseudo-header fields MUST
-/// appear in a field block before all regular field lines. Any request or
-/// response that contains a pseudo-header field that appears in a field
-/// block after a regular field line MUST be treated as malformed".
-fn read_fields<'a, N, V>(fields: &'a [(N, V)], response: bool) -> Result<Pseudo<'a>, H2Error>
-where
-    N: AsRef<[u8]>,
-    V: AsRef<[u8]>,
-{
-    let mut p = Pseudo::default();
-    let mut regular = false;
-    for (name, value) in fields {
-        let (name, value) = (name.as_ref(), value.as_ref());
-        if !check_field(name, value)? {
-            check_not_connection_specific(name, value)?;
-            regular = true;
-            continue;
-        }
-        if regular {
-            return Err(H2Error::Malformed(
-                "pseudo-header field after a regular field",
-            ));
-        }
-        let slot = match (name, response) {
-            (b":status", true) => &mut p.status,
-            (b":method", false) => &mut p.method,
-            // RFC 8441 §4: "A new pseudo-header field :protocol MAY be
-            // included on request HEADERS".
-            (b":protocol", false) => &mut p.protocol,
-            (b":scheme", false) => &mut p.scheme,
-            (b":path", false) => &mut p.path,
-            (b":authority", false) => &mut p.authority,
-            _ => return Err(H2Error::Malformed("undefined pseudo-header field")),
-        };
-        if slot.replace(value).is_some() {
-            return Err(H2Error::Malformed("repeated pseudo-header field"));
-        }
-    }
-    Ok(p)
-}
-
-/// Every value of the regular fields named `name` (lowercase), in order.
-fn values<'a, 'n, N, V>(fields: &'a [(N, V)], name: &'n str) -> impl Iterator<Item = &'a [u8]> + 'n
-where
-    'a: 'n,
-    N: AsRef<[u8]>,
-    V: AsRef<[u8]>,
-{
-    fields
-        .iter()
-        .filter(move |(n, _)| n.as_ref() == name.as_bytes())
-        .map(|(_, v)| v.as_ref())
-}
-
-/// `:path` for an `http` or `https` URI: "This pseudo-header field MUST NOT
-/// be empty for "http" or "https" URIs; "http" or "https" URIs that do not
-/// contain a path component MUST include a value of '/'" (RFC 9113
-/// §8.3.1). The rest are the rules of our HTTP/1.1 origin-form target
-/// (RFC 9112 §3.2.1): path and query, no fragment ("Fragment identifiers
-/// are meaningless in the context of WebSocket URIs and MUST NOT be used on
-/// these URIs", RFC 6455 §3).
-fn check_path(path: &[u8]) -> Result<&str, H2Error> {
-    if path.is_empty() {
-        return Err(H2Error::InvalidPath("empty"));
-    }
-    if path.contains(&b'#') {
-        return Err(H2Error::InvalidPath("a request target has no fragment"));
-    }
-    if path[0] != b'/' {
-        return Err(H2Error::InvalidPath("not starting with '/'"));
-    }
-    if !uri::is_path_and_query(path) {
-        return Err(H2Error::InvalidPath("invalid character"));
-    }
-    // Checked: ASCII.
-    core::str::from_utf8(path).map_err(|_| H2Error::InvalidPath("invalid character"))
-}
-
-/// Checks caller-supplied fields: valid HTTP, none reserved (pseudo-header
-/// names are not tokens, so they are invalid), and no whitespace around a
-/// value (RFC 9113 §8.2.1, above).
-fn check_extra_headers(headers: &[(&str, &str)], reserved: &[&str]) -> Result<(), SendError> {
-    check_headers(headers, reserved)?;
-    if headers
-        .iter()
-        .any(|(_, v)| v.trim_matches([' ', '\t']).len() != v.len())
-    {
-        return Err(SendError::InvalidHeader);
-    }
-    Ok(())
-}
-
-/// Appends the caller's fields with their names lowercased: "field names
-/// MUST be converted to lowercase when constructing an HTTP/2 message"
-/// (RFC 9113 §8.2).
-fn push_lowercase(out: &mut Vec<(String, String)>, headers: &[(&str, &str)]) {
-    for (name, value) in headers {
-        out.push((name.to_ascii_lowercase(), value.to_string()));
-    }
-}
-
-/// The fields of a list as `(&str, &str)`.
-fn pairs(fields: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
-    fields.iter().map(|(n, v)| (n.as_str(), v.as_str()))
-}
-
-#[cfg(test)]
-mod tests;
+pub use super::connect::{
+    Accepted, Connect, ConnectError, ExtendedConnect, Request, Response, Scheme, connect,
+    validate_request,
+};

@@ -1,14 +1,18 @@
 //! The opening handshake (RFC 6455 §4): the WebSocket rules on top of the
 //! HTTP/1.1 head: request and response validation, the accept key,
-//! subprotocol negotiation, and the responses a server writes.
+//! subprotocol negotiation, and the responses a server writes; and the
+//! extended CONNECT that opens a WebSocket over HTTP/2 ([`h2`], RFC 8441)
+//! and HTTP/3 ([`h3`], RFC 9220), one implementation for both.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 mod client;
+mod connect;
 pub mod extensions;
 mod fields;
 pub mod h2;
+pub mod h3;
 pub(crate) mod http;
 mod server;
 mod subprotocol;

@@ -35,8 +35,10 @@ pub struct Upgrade<'a> {
 /// The rules are those [`Connection::server`](crate::Connection::server)
 /// applies to the bytes of a request; a refusal is the same
 /// [`HandshakeError`], whose [`status`](HandshakeError::status) the caller
-/// answers with. The request must be HTTP/1.1 (an HTTP/2 request goes to
-/// [`h2::validate_request`](super::h2::validate_request)).
+/// answers with. The request must be HTTP/1.1 (an HTTP/2 or HTTP/3
+/// extended CONNECT goes to
+/// [`h2::validate_request`](super::h2::validate_request) or
+/// [`h3::validate_request`](super::h3::validate_request)).
 ///
 /// ```
 /// use wstate::handshake::{UpgradeBuf, validate_upgrade};

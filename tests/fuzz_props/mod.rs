@@ -20,6 +20,7 @@ pub(crate) mod handshake;
 
 pub(crate) mod chunking;
 pub(crate) mod client_request;
+pub(crate) mod extended_connect;
 pub(crate) mod frame_header;
 pub(crate) mod handshake_client;
 pub(crate) mod handshake_server;
@@ -30,6 +31,7 @@ pub(crate) mod utf8;
 
 pub(crate) use chunking::chunking;
 pub(crate) use client_request::client_request;
+pub(crate) use extended_connect::extended_connect;
 pub(crate) use frame_header::frame_header;
 pub(crate) use handshake_client::handshake_client;
 pub(crate) use handshake_server::handshake_server;
@@ -51,6 +53,7 @@ pub(crate) const TARGETS: &[(&str, Check)] = &[
     ("handshake_server", handshake_server),
     ("handshake_client", handshake_client),
     ("client_request", client_request),
+    ("extended_connect", extended_connect),
     ("timers", timers),
     #[cfg(feature = "deflate")]
     ("extensions", deflate::extensions),

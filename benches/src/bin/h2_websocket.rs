@@ -25,7 +25,7 @@ use h2::{RecvStream, SendStream};
 use http::{Method, Request, Response, StatusCode};
 use tokio::net::{TcpListener, TcpStream};
 use wstate::DeflateConfig;
-use wstate::handshake::h2::{self as ws_h2, Scheme};
+use wstate::handshake::h2::{self as ws_h2, ExtendedConnect, Scheme};
 use wstate::{Accept, ClientRequest, CloseCode, Config, Connection, Event, Message, Polled, Role};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -148,7 +148,9 @@ async fn serve(tcp: TcpStream, config: Config) -> Result<(), Error> {
             .map(|(n, v)| (n.as_str(), v.as_bytes())),
     );
 
-    let request = match ws_h2::validate_request(&fields) {
+    // This server enabled the extended CONNECT (`enable_connect_protocol`
+    // above), because its WebSocket handler is reachable over HTTP/2.
+    let request = match ws_h2::validate_request(&fields, ExtendedConnect::Enabled) {
         Ok(request) => request,
         // A malformed request is a stream error (RFC 9113 §8.1.1): reset.
         Err(e) if e.is_malformed() => {
@@ -218,19 +220,20 @@ async fn client(tcp: TcpStream, port: u16, config: Config) -> Result<(usize, Clo
     // "Upon receipt of SETTINGS_ENABLE_CONNECT_PROTOCOL with a value of 1,
     // a client MAY use the Extended CONNECT" (RFC 8441 §3), and not before:
     // wait for the server's SETTINGS.
+    let mut setting = ExtendedConnect::NotEnabled;
     for _ in 0..200 {
         if h2.is_extended_connect_protocol_enabled() {
+            setting = ExtendedConnect::Enabled;
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    if !h2.is_extended_connect_protocol_enabled() {
-        return Err("the server did not enable the extended CONNECT".into());
-    }
 
     let authority = format!("127.0.0.1:{port}");
     let target = ClientRequest::new(&authority, "/echo").subprotocols(&["echo"]);
-    let connect = ws_h2::connect(&target, Scheme::Http, &config)?;
+    // Refused (`SendError::ExtendedConnectNotEnabled`) unless the server's
+    // SETTINGS enabled it.
+    let connect = ws_h2::connect(&target, Scheme::Http, setting, &config)?;
     let mut request = Request::builder()
         .method(Method::CONNECT)
         .uri(format!("http://{authority}/echo"))

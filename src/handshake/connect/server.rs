@@ -1,11 +1,12 @@
 //! The server's side of the extended CONNECT: checking the request
-//! (RFC 8441 §4, §5), building the `200`.
+//! (RFC 8441 §4, §5; RFC 9220 §3), building the `200`.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use super::{
-    H2Error, Scheme, check_extra_headers, check_path, pairs, push_lowercase, read_fields, values,
+    ConnectError, ExtendedConnect, Scheme, check_extra_headers, check_path, has_handshake_key,
+    pairs, push_lowercase, read_fields, values,
 };
 use crate::config::Config;
 use crate::error::SendError;
@@ -14,7 +15,8 @@ use crate::handshake::fields::split_list;
 use crate::handshake::uri::{self, ResourceName};
 use crate::handshake::{Accept, subprotocol};
 
-/// A valid extended CONNECT for a WebSocket (RFC 8441 §4, §5), borrowed
+/// A valid extended CONNECT for a WebSocket (RFC 8441 §4, §5; RFC 9220
+/// §3), borrowed
 /// from the fields given to [`validate_request`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request<'a> {
@@ -76,7 +78,7 @@ impl<'a> Request<'a> {
     ///
     /// Fails, building nothing, with [`SendError::SubprotocolNotOffered`],
     /// [`SendError::InvalidHeader`] (not valid HTTP, or a value with
-    /// whitespace around it, which HTTP/2 forbids) or
+    /// whitespace around it, which HTTP/2 and HTTP/3 forbid) or
     /// [`SendError::ReservedHeader`] (a field built here, a
     /// connection-specific one, or `content-length`: "A server MUST NOT
     /// send any Transfer-Encoding or Content-Length header fields in a 2xx
@@ -107,19 +109,28 @@ impl<'a> Request<'a> {
     }
 }
 
-/// Checks an extended CONNECT request for a WebSocket (RFC 8441 §4, §5)
-/// from its decoded fields, pseudo-header fields first, names lowercase as
-/// HTTP/2 carries them. With the `h2` crate, they are the request's method,
-/// its `h2::ext::Protocol` extension, the URI's scheme, path and query and
-/// authority, then its `HeaderMap` (see the example in `benches/`).
+/// Checks an extended CONNECT request for a WebSocket (RFC 8441 §4, §5;
+/// RFC 9220 §3) from its decoded fields, pseudo-header fields first, names
+/// lowercase as HTTP/2 and HTTP/3 carry them. `setting` says whether this
+/// server sent `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1` on the connection the
+/// request came in on: without it a `:protocol` is malformed ("a
+/// non-supporting peer would detect a malformed request and generate a
+/// stream error", RFC 8441 §3).
 ///
-/// A `sec-websocket-key` or `sec-websocket-accept` field is ignored, not
-/// refused: "Implementations using this extended CONNECT to bootstrap
-/// WebSockets do not do the processing of the Sec-WebSocket-Key and
-/// Sec-WebSocket-Accept header fields of \[RFC6455\] as that functionality
-/// has been superseded by the :protocol pseudo-header field" (RFC 8441 §5);
-/// unlike `Connection` and `Upgrade`, no MUST NOT forbids sending them.
-pub fn validate_request<N, V>(fields: &[(N, V)]) -> Result<Request<'_>, H2Error>
+/// With the `h2` crate, the fields are the request's method, its
+/// `h2::ext::Protocol` extension, the URI's scheme, path and query and
+/// authority, then its `HeaderMap` (see the examples in `benches/`).
+///
+/// A `sec-websocket-key` or `sec-websocket-accept` field is refused
+/// ([`ConnectError::HandshakeKeyInRequest`], 400): "Implementations using
+/// this extended CONNECT to bootstrap WebSockets do not do the processing
+/// of the Sec-WebSocket-Key and Sec-WebSocket-Accept header fields of
+/// \[RFC6455\] as that functionality has been superseded by the :protocol
+/// pseudo-header field" (RFC 8441 §5).
+pub fn validate_request<N, V>(
+    fields: &[(N, V)],
+    setting: ExtendedConnect,
+) -> Result<Request<'_>, ConnectError>
 where
     N: AsRef<[u8]>,
     V: AsRef<[u8]>,
@@ -128,8 +139,18 @@ where
     // RFC 9113 §8.3.1: "All HTTP/2 requests MUST include exactly one valid
     // value for the ":method", ":scheme", and ":path" pseudo-header fields,
     // unless they are CONNECT requests (Section 8.5). An HTTP request that
-    // omits mandatory pseudo-header fields is malformed".
-    let method = p.method.ok_or(H2Error::Malformed("missing :method"))?;
+    // omits mandatory pseudo-header fields is malformed"; RFC 9114 §4.3.1
+    // says the same of HTTP/3.
+    let method = p.method.ok_or(ConnectError::Malformed("missing :method"))?;
+    // RFC 8441 §3: "Upon receipt of SETTINGS_ENABLE_CONNECT_PROTOCOL with a
+    // value of 1, a client MAY use the Extended CONNECT"; before it,
+    // `:protocol` is no defined pseudo-header field (RFC 9113 §8.3, RFC 9114
+    // §4.3: malformed).
+    if p.protocol.is_some() && setting == ExtendedConnect::NotEnabled {
+        return Err(ConnectError::Malformed(
+            ":protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL",
+        ));
+    }
     let protocol = match (method == b"CONNECT", p.protocol) {
         (true, Some(protocol)) => protocol,
         // RFC 8441 §4: ":protocol ... indicating the desired protocol to be
@@ -138,48 +159,51 @@ where
         // treat a request or response that contains undefined or invalid
         // pseudo-header fields as malformed".
         (false, Some(_)) => {
-            return Err(H2Error::Malformed(
+            return Err(ConnectError::Malformed(
                 ":protocol in a request other than CONNECT",
             ));
         }
         (false, None) => {
             // A well-formed request for something else (RFC 9113 §8.3.1,
             // above): 405.
-            let scheme = p.scheme.ok_or(H2Error::Malformed("missing :scheme"))?;
-            let path = p.path.ok_or(H2Error::Malformed("missing :path"))?;
+            let scheme = p.scheme.ok_or(ConnectError::Malformed("missing :scheme"))?;
+            let path = p.path.ok_or(ConnectError::Malformed("missing :path"))?;
             check_path_not_empty(scheme, path)?;
-            return Err(H2Error::MethodNotConnect);
+            return Err(ConnectError::MethodNotConnect);
         }
         (true, None) => {
             // A CONNECT for a TCP tunnel: "The :scheme and :path
             // pseudo-header fields MUST be omitted. ... The :authority
             // pseudo-header field contains the host and port to connect to
             // ... A CONNECT request that does not conform to these
-            // restrictions is malformed" (RFC 9113 §8.5). A well-formed one
+            // restrictions is malformed" (RFC 9113 §8.5; RFC 9114 §4.4). A well-formed one
             // asks for a tunnel we do not provide: 501.
             if p.scheme.is_some() || p.path.is_some() {
-                return Err(H2Error::Malformed(
+                return Err(ConnectError::Malformed(
                     ":scheme or :path in a CONNECT without :protocol",
                 ));
             }
             if p.authority.is_none() {
-                return Err(H2Error::Malformed("CONNECT without :authority"));
+                return Err(ConnectError::Malformed("CONNECT without :authority"));
             }
-            return Err(H2Error::NotExtendedConnect);
+            return Err(ConnectError::NotExtendedConnect);
         }
     };
     // RFC 8441 §5: "The :protocol pseudo-header field MUST be included in
     // the CONNECT request, and it MUST have a value of "websocket" to
-    // initiate a WebSocket connection on an HTTP/2 stream." (Upgrade
-    // tokens, like RFC 6455's Upgrade value, compare case-insensitively.)
+    // initiate a WebSocket connection on an HTTP/2 stream"; RFC 9220 §3:
+    // a server that "receives an Extended CONNECT request with a ":protocol"
+    // value that is unknown or is not supported ... SHOULD respond to the
+    // request with a 501". (Upgrade tokens, like RFC 6455's Upgrade value,
+    // compare case-insensitively.)
     if !protocol.eq_ignore_ascii_case(b"websocket") {
-        return Err(H2Error::UnsupportedProtocol);
+        return Err(ConnectError::UnsupportedProtocol);
     }
     // RFC 8441 §4: "On requests that contain the :protocol pseudo-header
     // field, the :scheme and :path pseudo-header fields of the target URI
     // (see Section 5) MUST also be included."
-    let scheme = p.scheme.ok_or(H2Error::Malformed("missing :scheme"))?;
-    let path = p.path.ok_or(H2Error::Malformed("missing :path"))?;
+    let scheme = p.scheme.ok_or(ConnectError::Malformed("missing :scheme"))?;
+    let path = p.path.ok_or(ConnectError::Malformed("missing :path"))?;
     check_path_not_empty(scheme, path)?;
     // §5: the scheme "MUST be "https" for "wss"-schemed WebSockets and
     // "http" for "ws"-schemed WebSockets". Schemes are case-insensitive
@@ -189,17 +213,20 @@ where
     } else if scheme.eq_ignore_ascii_case(b"http") {
         Scheme::Http
     } else {
-        return Err(H2Error::InvalidScheme);
+        return Err(ConnectError::InvalidScheme);
     };
     // RFC 6455 §3: "?" only before a non-empty query (`/chat?` names
     // `/chat`); `:path` starts with "/", so the path is never empty.
     let ResourceName::Sent(path) = uri::resource_name(check_path(path)?) else {
-        return Err(H2Error::InvalidPath("not starting with '/'"));
+        return Err(ConnectError::InvalidPath("not starting with '/'"));
     };
     let authority = request_authority(fields, p.authority)?;
+    if has_handshake_key(fields) {
+        return Err(ConnectError::HandshakeKeyInRequest);
+    }
     let mut versions = values(fields, "sec-websocket-version");
     if versions.next() != Some(b"13") || versions.next().is_some() {
-        return Err(H2Error::UnsupportedVersion);
+        return Err(ConnectError::UnsupportedVersion);
     }
     // RFC 9110 §9.3.6: "A CONNECT request message does not have content";
     // its DATA frames are the tunnel (here, WebSocket frames). "0", or a
@@ -207,13 +234,13 @@ where
     for value in values(fields, "content-length") {
         let mut elements = split_list(value).peekable();
         if elements.peek().is_none() || !elements.all(|e| e == b"0") {
-            return Err(H2Error::RequestContent);
+            return Err(ConnectError::RequestContent);
         }
     }
     // RFC 6455 §4.1: distinct tokens, as over HTTP/1.1 (see `check_offered`).
     let protocols: Vec<&[u8]> = values(fields, "sec-websocket-protocol").collect();
     subprotocol::check_offered(protocols.iter().copied())
-        .map_err(|_| H2Error::InvalidSubprotocol)?;
+        .map_err(|_| ConnectError::InvalidSubprotocol)?;
     Ok(Request {
         scheme,
         authority,
@@ -226,7 +253,8 @@ where
     })
 }
 
-/// The authority of a request. RFC 9113 §8.3.1: "If the :scheme
+/// The authority of a request. RFC 9113 §8.3.1 (RFC 9114 §4.3.1 in the
+/// same words): "If the :scheme
 /// pseudo-header field identifies a scheme that has a mandatory authority
 /// component (including "http" and "https"), the request MUST contain
 /// either an :authority pseudo-header field or a Host header field. If
@@ -237,7 +265,7 @@ where
 fn request_authority<'a, N, V>(
     fields: &'a [(N, V)],
     pseudo: Option<&'a [u8]>,
-) -> Result<&'a str, H2Error>
+) -> Result<&'a str, ConnectError>
 where
     N: AsRef<[u8]>,
     V: AsRef<[u8]>,
@@ -246,44 +274,45 @@ where
     let host = hosts.next();
     // Host is a singleton field (RFC 9110 §7.2).
     if hosts.next().is_some() {
-        return Err(H2Error::Malformed("repeated host field"));
+        return Err(ConnectError::Malformed("repeated host field"));
     }
     // "If these fields are present, they MUST NOT be empty."
     if pseudo.is_some_and(<[u8]>::is_empty) || host.is_some_and(<[u8]>::is_empty) {
-        return Err(H2Error::Malformed("empty :authority or host"));
+        return Err(ConnectError::Malformed("empty :authority or host"));
     }
     // ":authority ... MUST NOT include the deprecated userinfo subcomponent
-    // for "http" or "https" schemed URIs" (RFC 9113 §8.3.1).
+    // for "http" or "https" schemed URIs" (RFC 9113 §8.3.1, RFC 9114
+    // §4.3.1).
     if pseudo.is_some_and(|a| a.contains(&b'@')) {
-        return Err(H2Error::Malformed("userinfo in :authority"));
+        return Err(ConnectError::Malformed("userinfo in :authority"));
     }
     let authority = match (pseudo, host) {
-        (None, None) => return Err(H2Error::Malformed("neither :authority nor host")),
+        (None, None) => return Err(ConnectError::Malformed("neither :authority nor host")),
         (Some(a), Some(h)) if a != h => {
-            return Err(H2Error::Malformed(":authority and host differ"));
+            return Err(ConnectError::Malformed(":authority and host differ"));
         }
         (Some(a), _) | (None, Some(a)) => a,
     };
     if !uri::is_valid_host(authority) {
-        return Err(H2Error::InvalidAuthority);
+        return Err(ConnectError::InvalidAuthority);
     }
     // Checked: ASCII.
-    core::str::from_utf8(authority).map_err(|_| H2Error::InvalidAuthority)
+    core::str::from_utf8(authority).map_err(|_| ConnectError::InvalidAuthority)
 }
 
 /// RFC 9113 §8.3.1, of `:path`: "This pseudo-header field MUST NOT be
 /// empty for "http" or "https" URIs"; an invalid pseudo-header field makes
 /// the request malformed (RFC 9113 §8.3).
-fn check_path_not_empty(scheme: &[u8], path: &[u8]) -> Result<(), H2Error> {
+fn check_path_not_empty(scheme: &[u8], path: &[u8]) -> Result<(), ConnectError> {
     let http = scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https");
     if http && path.is_empty() {
-        return Err(H2Error::Malformed("empty :path"));
+        return Err(ConnectError::Malformed("empty :path"));
     }
     Ok(())
 }
 
 /// Names a server's caller may not add to the `200`: built here, or
-/// connection-specific (RFC 9113 §8.2.2), or `content-length` (RFC 9110
+/// connection-specific (RFC 9113 §8.2.2, RFC 9114 §4.2), or `content-length` (RFC 9110
 /// §9.3.6). Names ending in `-` are prefixes.
 const RESPONSE_RESERVED: &[&str] = &[
     "connection",
@@ -304,12 +333,12 @@ pub struct Response {
 }
 
 impl Response {
-    /// The response's fields for the HTTP/2 stack, `:status` first: "the
+    /// The response's fields for the HTTP stack, `:status` first: "the
     /// server answers 200" (RFC 8441 §5.1's example: `:status = 200`), then
     /// `sec-websocket-protocol` and `sec-websocket-extensions` when
     /// chosen, then the caller's. With the `h2` crate, send `:status` as
     /// the response's status and the rest as its headers, without
-    /// END_STREAM.
+    /// END_STREAM (HTTP/3: a HEADERS frame, the stream left open).
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
         pairs(&self.headers)
     }

@@ -58,7 +58,7 @@ fn insert(i: usize, name: &'static str, value: &'static str) -> Fields {
 #[test]
 fn valid_requests() {
     let f = base();
-    let r = validate_request(&f).unwrap();
+    let r = validate_request(&f, ExtendedConnect::Enabled).unwrap();
     assert_eq!(r.scheme(), Scheme::Https);
     assert_eq!(r.authority(), "server.example.com");
     assert_eq!(r.path(), "/chat?room=1");
@@ -129,19 +129,6 @@ fn valid_requests() {
             "/chat?room=1",
             vec!["a", "b", "c"],
         ),
-        // Not processed (RFC 8441 §5), so not refused.
-        (
-            plus("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
-            "server.example.com",
-            "/chat?room=1",
-            vec!["chat", "superchat"],
-        ),
-        (
-            plus("sec-websocket-accept", "x"),
-            "server.example.com",
-            "/chat?room=1",
-            vec!["chat", "superchat"],
-        ),
         (
             plus("te", "trailers"),
             "server.example.com",
@@ -168,7 +155,8 @@ fn valid_requests() {
         ),
     ];
     for (fields, authority, path, protocols) in cases {
-        let r = validate_request(&fields).unwrap_or_else(|e| panic!("{fields:?}: {e}"));
+        let r = validate_request(&fields, ExtendedConnect::Enabled)
+            .unwrap_or_else(|e| panic!("{fields:?}: {e}"));
         assert_eq!(r.authority(), authority, "{fields:?}");
         assert_eq!(r.path(), path, "{fields:?}");
         assert_eq!(
@@ -178,18 +166,30 @@ fn valid_requests() {
         );
     }
     assert_eq!(
-        validate_request(&set(":scheme", "http")).unwrap().scheme(),
+        validate_request(&set(":scheme", "http"), ExtendedConnect::Enabled)
+            .unwrap()
+            .scheme(),
         Scheme::Http
     );
-    assert_eq!(validate_request(&without("origin")).unwrap().origin(), None);
+    assert_eq!(
+        validate_request(&without("origin"), ExtendedConnect::Enabled)
+            .unwrap()
+            .origin(),
+        None
+    );
     // Values as bytes, as an HTTP/2 stack hands them.
     let bytes: Vec<(&str, &[u8])> = base().into_iter().map(|(n, v)| (n, v.as_bytes())).collect();
-    assert_eq!(validate_request(&bytes).unwrap().path(), "/chat?room=1");
+    assert_eq!(
+        validate_request(&bytes, ExtendedConnect::Enabled)
+            .unwrap()
+            .path(),
+        "/chat?room=1"
+    );
 }
 
 #[test]
 fn invalid_requests() {
-    use H2Error::*;
+    use ConnectError::*;
     let mut repeated_host = plus("host", "server.example.com");
     repeated_host.push(("host", "server.example.com"));
     let mut two_versions = base();
@@ -211,7 +211,7 @@ fn invalid_requests() {
         (":method", "CONNECT"),
         (":authority", "server.example.com:443"),
     ];
-    let cases: Vec<(Fields, H2Error)> = vec![
+    let cases: Vec<(Fields, ConnectError)> = vec![
         // RFC 9113 §8.2.1: field names and values.
         (
             plus("Origin", "x"),
@@ -368,7 +368,14 @@ fn invalid_requests() {
         ),
         (set(":authority", "a,b"), InvalidAuthority),
         (set(":authority", "[::1"), InvalidAuthority),
-        // The WebSocket fields.
+        // The WebSocket fields. HTTP/1.1's key and accept are superseded
+        // by :protocol (RFC 8441 §5).
+        (
+            plus("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            HandshakeKeyInRequest,
+        ),
+        (plus("sec-websocket-accept", "x"), HandshakeKeyInRequest),
+        (plus("sec-websocket-key", ""), HandshakeKeyInRequest),
         (without("sec-websocket-version"), UnsupportedVersion),
         (set("sec-websocket-version", "8"), UnsupportedVersion),
         (set("sec-websocket-version", "13, 8"), UnsupportedVersion),
@@ -391,37 +398,82 @@ fn invalid_requests() {
         (plus("content-length", "0, 1"), RequestContent),
     ];
     for (fields, expected) in cases {
-        assert_eq!(validate_request(&fields), Err(expected), "{fields:?}");
+        assert_eq!(
+            validate_request(&fields, ExtendedConnect::Enabled),
+            Err(expected),
+            "{fields:?}"
+        );
     }
 }
 
 #[test]
 fn error_statuses() {
-    use H2Error::*;
+    use ConnectError::*;
     type Case = (
-        H2Error,
+        ConnectError,
         Option<u16>,
         &'static [(&'static str, &'static str)],
     );
-    let cases: [Case; 7] = [
+    let cases: [Case; 17] = [
         (Malformed("x"), None, &[]),
         (MethodNotConnect, Some(405), &[("allow", "CONNECT")]),
         (NotExtendedConnect, Some(501), &[]),
         (UnsupportedProtocol, Some(501), &[]),
+        (InvalidScheme, Some(400), &[]),
+        (InvalidPath("empty"), Some(400), &[]),
+        (InvalidAuthority, Some(400), &[]),
         (
             UnsupportedVersion,
             Some(400),
             &[("sec-websocket-version", "13")],
         ),
-        (InvalidPath("empty"), Some(400), &[]),
+        (InvalidSubprotocol, Some(400), &[]),
+        (RequestContent, Some(400), &[]),
+        (HandshakeKeyInRequest, Some(400), &[]),
         (Rejected(404), None, &[]),
+        (Rejected(200), None, &[]),
+        (UnexpectedSubprotocol, None, &[]),
+        (UnexpectedExtension, None, &[]),
+        (HandshakeKeyInResponse, None, &[]),
+        (Malformed(""), None, &[]),
     ];
     for (error, status, headers) in cases {
         assert_eq!(error.status(), status, "{error}");
         assert_eq!(error.response_headers(), headers, "{error}");
     }
-    assert!(Malformed("x").is_malformed());
-    assert!(!InvalidAuthority.is_malformed());
+    for (error, _, _) in &cases {
+        assert_eq!(
+            error.is_malformed(),
+            matches!(error, Malformed(_)),
+            "{error}"
+        );
+    }
+    let shown: Vec<String> = cases
+        .iter()
+        .map(|(e, _, _)| alloc::format!("{e}"))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "malformed message: x",
+            ":method is not CONNECT",
+            "CONNECT without :protocol",
+            ":protocol is not websocket",
+            ":scheme is not http or https",
+            "invalid :path: empty",
+            "invalid :authority",
+            "sec-websocket-version is not 13",
+            "sec-websocket-protocol offers a non-token or a repeated element",
+            "a CONNECT request has no content",
+            "sec-websocket-key or -accept in an extended CONNECT",
+            "server answered 404",
+            "server answered 200",
+            "server chose a subprotocol not offered",
+            "server chose an extension not offered",
+            "sec-websocket-accept or -key in the response to an extended CONNECT",
+            "malformed message: ",
+        ]
+    );
     assert_eq!(
         alloc::format!("{}", InvalidPath("empty")),
         "invalid :path: empty"
@@ -430,7 +482,7 @@ fn error_statuses() {
 
 fn accept_fields(accept: &Accept<'_>, config: &Config) -> Result<Vec<(String, String)>, SendError> {
     let fields = base();
-    let request = validate_request(&fields).unwrap();
+    let request = validate_request(&fields, ExtendedConnect::Enabled).unwrap();
     let response = request.accept(accept, config)?;
     Ok(response
         .headers()
@@ -531,7 +583,7 @@ fn responses_negotiate_deflate() {
     let on = Config::default().with_deflate(Some(DeflateConfig::default()));
     // Declined when off, as the HTTP/1.1 server does.
     let fields = base();
-    let response = validate_request(&fields)
+    let response = validate_request(&fields, ExtendedConnect::Enabled)
         .unwrap()
         .accept(&Accept::new(), &Config::default())
         .unwrap();
@@ -548,7 +600,7 @@ fn responses_negotiate_deflate() {
     ];
     for (offer, answer) in cases {
         let fields = set("sec-websocket-extensions", offer);
-        let request = validate_request(&fields).unwrap();
+        let request = validate_request(&fields, ExtendedConnect::Enabled).unwrap();
         let response = request
             .accept(&Accept::new().subprotocol("chat"), &on)
             .unwrap();
@@ -566,7 +618,7 @@ fn client_requests() {
     let request = ClientRequest::new("server.example.com", "/chat")
         .subprotocols(&["chat", "superchat"])
         .headers(&[("Origin", "http://www.example.com"), ("Cookie", "a=b")]);
-    let connect = connect(&request, Scheme::Https, &config).unwrap();
+    let connect = connect(&request, Scheme::Https, ExtendedConnect::Enabled, &config).unwrap();
     assert_eq!(
         connect.headers().collect::<Vec<_>>(),
         [
@@ -587,12 +639,13 @@ fn client_requests() {
     );
     // What we send, our server accepts.
     let sent: Vec<(&str, &str)> = connect.headers().collect();
-    let r = validate_request(&sent).unwrap();
+    let r = validate_request(&sent, ExtendedConnect::Enabled).unwrap();
     assert_eq!((r.authority(), r.path()), ("server.example.com", "/chat"));
 
     let plain = super::connect(
         &ClientRequest::new("[::1]:9001", "/"),
         Scheme::Http,
+        ExtendedConnect::Enabled,
         &config,
     )
     .unwrap();
@@ -663,7 +716,7 @@ fn client_requests() {
     ];
     for (request, expected) in refused {
         assert_eq!(
-            super::connect(&request, Scheme::Https, &config),
+            super::connect(&request, Scheme::Https, ExtendedConnect::Enabled, &config),
             Err(expected),
             "{request:?}"
         );
@@ -672,11 +725,12 @@ fn client_requests() {
 
 #[test]
 fn client_validates_responses() {
-    use H2Error::*;
+    use ConnectError::*;
     let config = Config::default();
     let connect = connect(
         &ClientRequest::new("server.example.com", "/chat").subprotocols(&["chat", "superchat"]),
         Scheme::Https,
+        ExtendedConnect::Enabled,
         &config,
     )
     .unwrap();
@@ -692,14 +746,9 @@ fn client_validates_responses() {
             204,
             Some("superchat"),
         ),
-        // Ignored (RFC 9110 §9.3.6, RFC 8441 §5).
+        // Ignored (RFC 9110 §9.3.6).
         (
             vec![(":status", "200"), ("content-length", "10")],
-            200,
-            None,
-        ),
-        (
-            vec![(":status", "200"), ("sec-websocket-accept", "x")],
             200,
             None,
         ),
@@ -718,8 +767,16 @@ fn client_validates_responses() {
             (status, subprotocol)
         );
     }
-    let refused: Vec<(Fields, H2Error)> = vec![
+    let refused: Vec<(Fields, ConnectError)> = vec![
         (vec![], Malformed("missing :status")),
+        (
+            vec![(":status", "200"), ("sec-websocket-accept", "x")],
+            HandshakeKeyInResponse,
+        ),
+        (
+            vec![(":status", "200"), ("sec-websocket-key", "x")],
+            HandshakeKeyInResponse,
+        ),
         (
             vec![("sec-websocket-protocol", "chat")],
             Malformed("missing :status"),
@@ -811,7 +868,13 @@ fn client_validates_responses() {
         );
     }
     // No subprotocol offered: none may be chosen.
-    let bare = super::connect(&ClientRequest::new("h", "/"), Scheme::Http, &config).unwrap();
+    let bare = super::connect(
+        &ClientRequest::new("h", "/"),
+        Scheme::Http,
+        ExtendedConnect::Enabled,
+        &config,
+    )
+    .unwrap();
     for chosen in ["chat", "", ","] {
         assert_eq!(
             bare.validate_response(&[(":status", "200"), ("sec-websocket-protocol", chosen)]),
@@ -826,7 +889,13 @@ fn client_validates_responses() {
 fn client_negotiates_deflate() {
     use crate::handshake::extensions::DeflateConfig;
     let config = Config::default().with_deflate(Some(DeflateConfig::default()));
-    let connect = connect(&ClientRequest::new("h", "/"), Scheme::Https, &config).unwrap();
+    let connect = connect(
+        &ClientRequest::new("h", "/"),
+        Scheme::Https,
+        ExtendedConnect::Enabled,
+        &config,
+    )
+    .unwrap();
     assert_eq!(
         connect.headers().collect::<Vec<_>>(),
         [
@@ -862,7 +931,7 @@ fn client_negotiates_deflate() {
     ] {
         assert_eq!(
             connect.validate_response(&[(":status", "200"), ("sec-websocket-extensions", bad)]),
-            Err(H2Error::UnexpectedExtension),
+            Err(ConnectError::UnexpectedExtension),
             "{bad}"
         );
     }
@@ -883,6 +952,7 @@ fn no_panic_on_mutated_fields() {
     let connect = connect(
         &ClientRequest::new("h", "/").subprotocols(&["chat"]),
         Scheme::Https,
+        ExtendedConnect::Enabled,
         &config,
     )
     .unwrap();
@@ -929,7 +999,7 @@ fn no_panic_on_mutated_fields() {
                     target.truncate(at);
                     variants.push(cut);
                     for f in &variants {
-                        if let Ok(r) = validate_request(f) {
+                        if let Ok(r) = validate_request(f, ExtendedConnect::Enabled) {
                             let _ = (r.subprotocols().count(), r.extensions().count());
                             let _ = r.accept(&Accept::new(), &config);
                         }
