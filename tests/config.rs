@@ -503,6 +503,40 @@ fn is_client_tells_the_roles_apart() {
 }
 
 #[test]
+fn unread_input_counts_what_the_next_polls_hand_out() {
+    let mut conn = Connection::new_open(Role::Server, Config::default());
+    let mut out = Vec::new();
+    assert_eq!(conn.unread_input(), 0);
+    // Two masked texts "Hello" (11 bytes each) and the first 3 bytes of a third.
+    let frame = [
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ];
+    let mut read = [frame, frame].concat();
+    read.extend_from_slice(&frame[..3]);
+    conn.receive(&read);
+    assert_eq!(conn.unread_input(), 25);
+    assert!(matches!(
+        conn.poll_event(&mut out),
+        Polled::Event(Event::Text("Hello"), _)
+    ));
+    assert_eq!(conn.unread_input(), 14);
+    assert!(matches!(
+        conn.poll_event(&mut out),
+        Polled::Event(Event::Text("Hello"), _)
+    ));
+    assert_eq!(conn.unread_input(), 3);
+    assert!(matches!(conn.poll_event(&mut out), Polled::NeedMore));
+    conn.receive(&frame[3..]);
+    assert_eq!(conn.unread_input(), 11);
+    assert!(matches!(
+        conn.poll_event(&mut out),
+        Polled::Event(Event::Text("Hello"), _)
+    ));
+    assert_eq!(conn.unread_input(), 0);
+    assert!(out.is_empty());
+}
+
+#[test]
 fn config_is_the_one_given() {
     let config = Config::default()
         .with_max_frame_size(1234)

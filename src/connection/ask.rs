@@ -96,6 +96,15 @@ impl Connection {
         self.core.compression.as_ref().map(|c| &c.params)
     }
 
+    /// Bytes received and not handed out yet: the rest of a read whose
+    /// first events were polled, or a frame still arriving. An IO loop
+    /// batches its writes with it: while it is not zero after an event, the
+    /// next poll may hand out another event of the same read, whose answer
+    /// can leave in the same write.
+    pub fn unread_input(&self) -> usize {
+        self.rx.unread()
+    }
+
     /// The connection's [`Sender`], to command it when no event is held:
     /// send, close, accept or reject (beside an event, use the one
     /// [`poll_event`](Self::poll_event) hands out).

@@ -171,9 +171,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 }
                 Polled::Event(event, tx) => {
                     if let Some(value) = f(event, tx, &mut self.out) {
-                        // Start writing the answers now; what does not fit
-                        // goes with the next poll or send.
-                        if let Poll::Ready(Err(e)) = self.poll_write(cx) {
+                        // The last event of a read: start writing the
+                        // answers now (what does not fit goes with the
+                        // next poll or send). Before it, the answers of
+                        // the read's events gather, to leave in one write
+                        // when the next poll hands out its last event.
+                        if self.conn.unread_input() == 0
+                            && let Poll::Ready(Err(e)) = self.poll_write(cx)
+                        {
                             self.fail_io(e);
                         }
                         return Poll::Ready(Some(Ok(value)));
@@ -297,13 +302,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Nothing to do until the peer sends: give back memory held for
     /// earlier messages.
+    ///
+    /// With permessage-deflate, `shrink_buffers` would also release the
+    /// codec (`Release::WhenIdle`), and rebuilding it costs about ten times
+    /// the compression of a small message: a connection that waits between
+    /// two messages of a conversation keeps it, and the core releases it
+    /// (and its large buffers) at the keepalive Ping, after a quiet
+    /// interval.
     fn go_idle(&mut self) {
         if self.out.capacity() > IDLE_OUTPUT {
             self.out = Vec::new();
         }
         self.written = 0;
         self.out.clear();
-        self.conn.shrink_buffers();
+        if self.conn.deflate().is_none() {
+            self.conn.shrink_buffers();
+        }
     }
 
     /// Reads once and feeds the bytes (or the end of the stream) to the
