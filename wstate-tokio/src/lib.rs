@@ -61,6 +61,7 @@ mod handshake;
 mod message;
 mod socket;
 mod split;
+mod stream;
 #[cfg(feature = "hyper")]
 pub mod upgrade;
 
@@ -72,13 +73,17 @@ pub use handshake::{AcceptOptions, ConnectRequest, Options, Reject};
 pub use message::{Message, Utf8Bytes};
 pub use socket::{Reply, WebSocket};
 pub use split::{Reader, Writer};
+pub use stream::MaybeTlsStream;
+/// The TLS library under `wss://` (feature `rustls`), for a
+/// [`ClientConfig`](rustls::ClientConfig) of your own ([`Options::tls`]).
+#[cfg(feature = "rustls")]
+pub use tokio_rustls::rustls;
 pub use wstate;
 pub use wstate::{CloseCode, CloseFrame};
 
 use std::future::Future;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 
 /// Server: reads the upgrade request from `stream` and accepts it, with
 /// [`Options::default`].
@@ -107,7 +112,8 @@ pub fn connect_with<S: AsyncRead + AsyncWrite + Unpin>(
     Options::default().connect_with(stream, request)
 }
 
-/// Client: connects to a `ws://` URL, with [`Options::default`].
-pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+/// Client: connects to a `ws://` URL, or a `wss://` one with feature
+/// `rustls`, with [`Options::default`]; see [`Options::connect`].
+pub async fn connect(url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
     Options::default().connect(url).await
 }
