@@ -57,12 +57,14 @@ impl Options {
         Self::default()
     }
 
-    /// The protocol's limits, switches and deadlines.
-    /// [`Config::receive_parts`] is turned off: this adapter delivers
-    /// whole messages.
+    /// The protocol's limits, switches and deadlines. With
+    /// [`Config::with_receive_parts`], Text and Binary messages arrive as
+    /// [`Message::TextPart`](crate::Message::TextPart) and
+    /// [`Message::BinaryPart`](crate::Message::BinaryPart) as they stream
+    /// in, so a message larger than memory (an upload) is never held whole.
     #[must_use]
     pub fn config(mut self, config: Config) -> Self {
-        self.config = config.with_receive_parts(None);
+        self.config = config;
         self
     }
 
