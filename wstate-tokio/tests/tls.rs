@@ -210,3 +210,28 @@ async fn ws_urls_stay_plain_tcp_with_the_feature_on() {
     let received = tokio::time::timeout(LIMIT, server).await.unwrap().unwrap();
     assert_eq!(received.unwrap().unwrap(), Message::text("plain"));
 }
+
+#[tokio::test]
+async fn a_server_that_never_answers_the_tls_handshake_times_out() {
+    let (cert, _) = certificate();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts the TCP connection and says nothing.
+    let silent = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(LIMIT).await;
+        drop(tcp);
+    });
+    let config = wstate::Config::default().with_handshake_timeout(Some(Duration::from_millis(200)));
+    let options = Options::new().config(config).tls(trusting(cert));
+    let started = std::time::Instant::now();
+    let refused = tokio::time::timeout(LIMIT, options.connect(&format!("wss://localhost:{port}/")))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&refused, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut),
+        "{refused:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    silent.abort();
+}
