@@ -45,10 +45,18 @@
 //!   is shut down, and what the peer still sends is read and dropped
 //!   (bounded, [`Options::linger`]) before the transport is dropped, so the
 //!   kernel does not reset the connection under our Close.
+//! * **Large messages**: with
+//!   [`Config::with_receive_parts`](wstate::Config::with_receive_parts)
+//!   in [`Options::config`], messages arrive as [`Message::TextPart`] and
+//!   [`Message::BinaryPart`] while they stream in, never held whole.
 //! * **Errors** say whose fault: the peer's ([`Error::Protocol`], with the
 //!   close code we sent), the caller's ([`Error::Send`]: send after the
 //!   Close, an invalid close code, ...), the transport's ([`Error::Io`]).
 //!   No input and no misuse panics.
+//!
+//! A client: [`connect`] to a `ws://` URL, or a `wss://` one with feature
+//! `rustls` (TLS through tokio-rustls, `Options::tls` for a
+//! configuration of your own), or [`connect_with`] over a stream you have.
 //!
 //! Received messages are copied once out of the connection's buffer into
 //! their `Bytes`; [`WebSocket::next_event`] copies nothing.
