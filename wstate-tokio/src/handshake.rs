@@ -218,12 +218,12 @@ impl Options {
     }
     /// Client: connects to a `ws://` URL over TCP (no Nagle delay), or
     /// with feature `rustls` to a `wss://` URL over TLS (the URL's host as
-    /// the server name, ALPN `http/1.1`, [`Options::tls`] or Mozilla's
+    /// the server name, ALPN `http/1.1`, `Options::tls` or Mozilla's
     /// roots), and opens a WebSocket there. Opening the connection counts
     /// against the handshake timeout ([`Error::Io`] with
     /// [`TimedOut`](io::ErrorKind::TimedOut)). Without feature `rustls`, a
     /// `wss://` URL is [`Error::TlsUnavailable`]; a certificate the client
-    /// does not trust is [`Error::Tls`](Error#variant.Tls).
+    /// does not trust is `Error::Tls`.
     pub async fn connect(&self, url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
         let request = ConnectRequest::new(url)?;
         if request.secure && cfg!(not(feature = "rustls")) {
