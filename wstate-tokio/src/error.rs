@@ -27,8 +27,14 @@ pub enum Error {
     Io(io::Error),
     /// The URL given to [`connect`](crate::connect) is not a WebSocket URL.
     Url(UrlError),
-    /// A `wss://` URL without a TLS implementation to speak it.
+    /// A `wss://` URL without a TLS implementation to speak it (feature
+    /// `rustls` is off).
     TlsUnavailable,
+    /// The TLS handshake of a `wss://` connection failed: the server's
+    /// certificate is not trusted or not for this host, no common
+    /// version or cipher, the server's alert, ...
+    #[cfg(feature = "rustls")]
+    Tls(tokio_rustls::rustls::Error),
 }
 
 impl Error {
@@ -52,6 +58,8 @@ impl fmt::Display for Error {
             Self::Io(e) => write!(f, "transport error: {e}"),
             Self::Url(e) => write!(f, "not a WebSocket URL: {e}"),
             Self::TlsUnavailable => f.write_str("wss:// needs the `rustls` feature"),
+            #[cfg(feature = "rustls")]
+            Self::Tls(e) => write!(f, "TLS error: {e}"),
         }
     }
 }
@@ -62,6 +70,8 @@ impl std::error::Error for Error {
             Self::Protocol(e) => Some(e),
             Self::Send(e) => Some(e),
             Self::Io(e) => Some(e),
+            #[cfg(feature = "rustls")]
+            Self::Tls(e) => Some(e),
             _ => None,
         }
     }

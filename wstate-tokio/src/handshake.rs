@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use wstate::{Accept, Config, Connection, DeflateConfig, Event, Request, Role, SendError, WsUrl};
 
 use crate::driver::{Driver, Limits};
-use crate::{Error, WebSocket};
+use crate::{Error, MaybeTlsStream, WebSocket};
 
 /// How connections are made: the protocol's [`Config`] and the adapter's
 /// own limits. `Options::default()` takes the core's defaults (handshake
@@ -25,6 +25,9 @@ use crate::{Error, WebSocket};
 pub struct Options {
     config: Config,
     limits: Limits,
+    /// `wss://`'s TLS configuration; `None` for the default one.
+    #[cfg(feature = "rustls")]
+    tls: Option<std::sync::Arc<crate::rustls::ClientConfig>>,
 }
 
 impl Default for Options {
@@ -42,6 +45,8 @@ impl Default for Options {
                 linger_ms: 2000,
                 linger_bytes: 256 << 10,
             },
+            #[cfg(feature = "rustls")]
+            tls: None,
         }
     }
 }
@@ -52,12 +57,14 @@ impl Options {
         Self::default()
     }
 
-    /// The protocol's limits, switches and deadlines.
-    /// [`Config::receive_parts`] is turned off: this adapter delivers
-    /// whole messages.
+    /// The protocol's limits, switches and deadlines. With
+    /// [`Config::with_receive_parts`], Text and Binary messages arrive as
+    /// [`Message::TextPart`](crate::Message::TextPart) and
+    /// [`Message::BinaryPart`](crate::Message::BinaryPart) as they stream
+    /// in, so a message larger than memory (an upload) is never held whole.
     #[must_use]
     pub fn config(mut self, config: Config) -> Self {
-        self.config = config.with_receive_parts(None);
+        self.config = config;
         self
     }
 
@@ -82,6 +89,33 @@ impl Options {
     pub fn linger(mut self, time: Duration, bytes: usize) -> Self {
         self.limits.linger_ms = u32::try_from(time.as_millis()).unwrap_or(u32::MAX);
         self.limits.linger_bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+        self
+    }
+
+    /// The TLS configuration of `wss://` connections (feature `rustls`):
+    /// roots of your own, a client certificate, another crypto provider.
+    /// ALPN `http/1.1` is added when `config` names no protocol. The
+    /// default trusts Mozilla's roots (`webpki-roots`), with the process's
+    /// default crypto provider if one is installed and ring's otherwise.
+    ///
+    /// ```no_run
+    /// # async fn run(my_ca: wstate_tokio::rustls::pki_types::CertificateDer<'static>) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use wstate_tokio::{Options, rustls};
+    ///
+    /// let mut roots = rustls::RootCertStore::empty();
+    /// roots.add(my_ca)?;
+    /// // The process's crypto provider: ring, when nothing else chose one.
+    /// let tls = rustls::ClientConfig::builder()
+    ///     .with_root_certificates(roots)
+    ///     .with_no_client_auth();
+    /// let ws = Options::new().tls(Arc::new(tls)).connect("wss://internal.example/feed").await?;
+    /// # drop(ws); Ok(()) }
+    /// ```
+    #[cfg(feature = "rustls")]
+    #[must_use]
+    pub fn tls(mut self, config: std::sync::Arc<crate::rustls::ClientConfig>) -> Self {
+        self.tls = Some(crate::stream::tls::with_alpn(config));
         self
     }
 
@@ -182,16 +216,42 @@ impl Options {
         let conn = Connection::client(&core_request, wstate::os_entropy, config, &mut out)?;
         Ok(Box::new(Driver::new(stream, conn, out, self.limits)))
     }
-    /// Client: connects to a `ws://` URL over TCP (no Nagle delay) and
-    /// opens a WebSocket there.
-    pub async fn connect(&self, url: &str) -> Result<WebSocket<TcpStream>, Error> {
+    /// Client: connects to a `ws://` URL over TCP (no Nagle delay), or
+    /// with feature `rustls` to a `wss://` URL over TLS (the URL's host as
+    /// the server name, ALPN `http/1.1`, `Options::tls` or Mozilla's
+    /// roots), and opens a WebSocket there. Opening the connection counts
+    /// against the handshake timeout ([`Error::Io`] with
+    /// [`TimedOut`](io::ErrorKind::TimedOut)). Without feature `rustls`, a
+    /// `wss://` URL is [`Error::TlsUnavailable`]; a certificate the client
+    /// does not trust is `Error::Tls`.
+    pub async fn connect(&self, url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
         let request = ConnectRequest::new(url)?;
-        if request.secure {
+        if request.secure && cfg!(not(feature = "rustls")) {
             return Err(Error::TlsUnavailable);
         }
-        let stream = TcpStream::connect((request.connect_host.as_str(), request.port)).await?;
-        stream.set_nodelay(true)?;
+        let stream = match self.config.handshake_timeout() {
+            Some(limit) => tokio::time::timeout(limit, self.transport(&request))
+                .await
+                .map_err(|_| Error::Io(io::ErrorKind::TimedOut.into()))??,
+            None => self.transport(&request).await?,
+        };
         self.connect_with(stream, &request).await
+    }
+
+    /// The TCP connection to the request's host, and TLS over it for
+    /// `wss://`.
+    async fn transport(&self, request: &ConnectRequest) -> Result<MaybeTlsStream, Error> {
+        let tcp = TcpStream::connect((request.connect_host.as_str(), request.port)).await?;
+        tcp.set_nodelay(true)?;
+        #[cfg(feature = "rustls")]
+        if request.secure {
+            let config = match &self.tls {
+                Some(config) => config.clone(),
+                None => crate::stream::tls::default_config().map_err(Error::Tls)?,
+            };
+            return crate::stream::tls::connect(config, &request.connect_host, tcp).await;
+        }
+        Ok(MaybeTlsStream::Plain(tcp))
     }
 }
 

@@ -45,10 +45,18 @@
 //!   is shut down, and what the peer still sends is read and dropped
 //!   (bounded, [`Options::linger`]) before the transport is dropped, so the
 //!   kernel does not reset the connection under our Close.
+//! * **Large messages**: with
+//!   [`Config::with_receive_parts`](wstate::Config::with_receive_parts)
+//!   in [`Options::config`], messages arrive as [`Message::TextPart`] and
+//!   [`Message::BinaryPart`] while they stream in, never held whole.
 //! * **Errors** say whose fault: the peer's ([`Error::Protocol`], with the
 //!   close code we sent), the caller's ([`Error::Send`]: send after the
 //!   Close, an invalid close code, ...), the transport's ([`Error::Io`]).
 //!   No input and no misuse panics.
+//!
+//! A client: [`connect`] to a `ws://` URL, or a `wss://` one with feature
+//! `rustls` (TLS through tokio-rustls, `Options::tls` for a
+//! configuration of your own), or [`connect_with`] over a stream you have.
 //!
 //! Received messages are copied once out of the connection's buffer into
 //! their `Bytes`; [`WebSocket::next_event`] copies nothing.
@@ -61,6 +69,7 @@ mod handshake;
 mod message;
 mod socket;
 mod split;
+mod stream;
 #[cfg(feature = "hyper")]
 pub mod upgrade;
 
@@ -72,13 +81,17 @@ pub use handshake::{AcceptOptions, ConnectRequest, Options, Reject};
 pub use message::{Message, Utf8Bytes};
 pub use socket::{Reply, WebSocket};
 pub use split::{Reader, Writer};
+pub use stream::MaybeTlsStream;
+/// The TLS library under `wss://` (feature `rustls`), for a
+/// [`ClientConfig`](rustls::ClientConfig) of your own ([`Options::tls`]).
+#[cfg(feature = "rustls")]
+pub use tokio_rustls::rustls;
 pub use wstate;
 pub use wstate::{CloseCode, CloseFrame};
 
 use std::future::Future;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 
 /// Server: reads the upgrade request from `stream` and accepts it, with
 /// [`Options::default`].
@@ -107,7 +120,8 @@ pub fn connect_with<S: AsyncRead + AsyncWrite + Unpin>(
     Options::default().connect_with(stream, request)
 }
 
-/// Client: connects to a `ws://` URL, with [`Options::default`].
-pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+/// Client: connects to a `ws://` URL, or a `wss://` one with feature
+/// `rustls`, with [`Options::default`]; see [`Options::connect`].
+pub async fn connect(url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
     Options::default().connect(url).await
 }

@@ -116,6 +116,26 @@ pub enum Message {
     Text(Utf8Bytes),
     /// A binary message.
     Binary(Bytes),
+    /// A part of a text message: received with
+    /// [`Config::with_receive_parts`](wstate::Config::with_receive_parts)
+    /// as the message arrives (never split inside a code point; the parts
+    /// joined are the message), or sent to stream a message out in parts
+    /// (one frame each; `last` ends it, and a whole message may not go
+    /// between them).
+    TextPart {
+        /// The part's text.
+        part: Utf8Bytes,
+        /// It is the message's last part.
+        last: bool,
+    },
+    /// A part of a binary message, as [`TextPart`](Self::TextPart) is of a
+    /// text message.
+    BinaryPart {
+        /// The part's bytes.
+        part: Bytes,
+        /// It is the message's last part.
+        last: bool,
+    },
     /// A Ping (at most 125 bytes). A received Ping was answered already.
     Ping(Bytes),
     /// A Pong (at most 125 bytes).
@@ -145,6 +165,14 @@ impl Message {
         Some(match event {
             Event::Text(text) => Self::Text(text.into()),
             Event::Binary(bytes) => Self::Binary(Bytes::copy_from_slice(bytes)),
+            Event::TextPart { part, last } => Self::TextPart {
+                part: part.into(),
+                last,
+            },
+            Event::BinaryPart { part, last } => Self::BinaryPart {
+                part: Bytes::copy_from_slice(part),
+                last,
+            },
             Event::Ping(bytes) => Self::Ping(Bytes::copy_from_slice(bytes)),
             Event::Pong(bytes) => Self::Pong(Bytes::copy_from_slice(bytes)),
             Event::Close(frame) => Self::Close(Some(frame)),

@@ -91,6 +91,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         self.queue(|tx, out| match message {
             Message::Text(text) => tx.send(M::Text(text.as_str()), out),
             Message::Binary(bytes) => tx.send(M::Binary(bytes), out),
+            Message::TextPart { part, last: false } => tx.send_part(M::Text(part.as_str()), out),
+            Message::TextPart { part, last: true } => tx.finish(M::Text(part.as_str()), out),
+            Message::BinaryPart { part, last: false } => tx.send_part(M::Binary(part), out),
+            Message::BinaryPart { part, last: true } => tx.finish(M::Binary(part), out),
             Message::Ping(bytes) => tx.send(M::Ping(bytes), out),
             Message::Pong(bytes) => tx.send(M::Pong(bytes), out),
             Message::Close(None) => tx.close(CloseCode::NORMAL, "", out),

@@ -248,3 +248,12 @@ async fn misuse_is_a_typed_error() {
         Err(Error::Send(wstate::SendError::Closed))
     ));
 }
+
+/// Without a TLS implementation, `wss://` is refused before any connection
+/// is tried (the port is one nothing listens on).
+#[cfg(not(feature = "rustls"))]
+#[tokio::test]
+async fn wss_needs_the_rustls_feature() {
+    let refused = wstate_tokio::connect("wss://127.0.0.1:9/").await;
+    assert!(matches!(refused, Err(Error::TlsUnavailable)), "{refused:?}");
+}
