@@ -8,8 +8,9 @@
 #   a. usage: `--help` prints the usage on stdout with status 0, and a bad
 #      argument prints an error and the usage on stderr with status 2, for
 #      echo_server, tokio_echo_server (wstate-tokio), tokio_custom_loop,
-#      client and autobahn_client;
-#   b. `printf 'a\nb\n' | client URL` prints `connected`, both echoes and
+#      client, tokio_client (wstate-tokio) and autobahn_client;
+#   b. `printf 'a\nb\n' | client URL` (and tokio_client against our
+#      echo_server) prints `connected`, both echoes and
 #      `closed 1000 `, status 0: against our echo_server (127.0.0.1:BASE+1)
 #      and a Python websockets echo server (127.0.0.1:BASE+2);
 #   c. Ctrl-C: SIGINT to echo_server, tokio_echo_server and
@@ -61,10 +62,10 @@ for port in $((BASE + 1)) $((BASE + 2)) $((BASE + 3)) $((BASE + 4)) $((BASE + 5)
 build_examples
 ensure_py3_venv
 PY="$PY3_VENV/bin/python"
-for ex in echo_server tokio_echo_server tokio_custom_loop client autobahn_client; do need_binary "$EXAMPLES_DIR/$ex"; done
+for ex in echo_server tokio_echo_server tokio_custom_loop client tokio_client autobahn_client; do need_binary "$EXAMPLES_DIR/$ex"; done
 
 # ---------------------------------------------------------------- a. usage
-for ex in echo_server tokio_echo_server tokio_custom_loop client autobahn_client; do
+for ex in echo_server tokio_echo_server tokio_custom_loop client tokio_client autobahn_client; do
     rc=0
     out=$(timeout 10 "$EXAMPLES_DIR/$ex" --help 2>"$WORK/$ex.help.err" </dev/null) || rc=$?
     if ((rc == 0)) && grep -q '^usage:' <<<"$out"; then
@@ -84,9 +85,9 @@ done
 # ------------------------------------------- b. client with piped stdin
 # Output lines other than the server's occasional `ping N`, in order.
 want_client=$'connected\ntext 1 a\ntext 1 b\nclosed 1000 '
-client_piped() {
-    local name=$1 url=$2 rc=0 out
-    out=$(printf 'a\nb\n' | timeout 20 "$EXAMPLES_DIR/client" "$url" 2>"$WORK/$name.err") || rc=$?
+client_piped() {  # client_piped NAME URL [CLIENT_EXAMPLE, default client]
+    local name=$1 url=$2 client=${3:-client} rc=0 out
+    out=$(printf 'a\nb\n' | timeout 20 "$EXAMPLES_DIR/$client" "$url" 2>"$WORK/$name.err") || rc=$?
     out=$(grep -v '^ping [0-9]*$' <<<"$out" || true)
     if ((rc == 0)) && [[ "$out" == "$want_client" ]]; then
         pass "$name"
@@ -100,6 +101,7 @@ start_bg "$WORK/echo_server.log" 60 "$EXAMPLES_DIR/echo_server" "127.0.0.1:$port
 server=$BG_PID
 if wait_port "$port" "$server" 20 "$WORK/echo_server.log"; then
     client_piped "client-stdin-vs-echo_server" "ws://127.0.0.1:$port/"
+    client_piped "tokio_client-stdin-vs-echo_server" "ws://127.0.0.1:$port/" tokio_client
 else
     fail "client-stdin-vs-echo_server" "echo_server did not listen"
 fi
