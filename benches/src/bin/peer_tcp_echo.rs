@@ -3,7 +3,7 @@
 //! peer_tcp_echo [ADDR]` (default 127.0.0.1:9001). Drive it with
 //! `loadgen --raw`, which skips the upgrade and accepts its own masked frames
 //! echoed back. A current-thread runtime, like the fastwebsockets peer and
-//! `tokio_echo_server --current-thread` in the one-core comparison.
+//! our tokio servers (`--current-thread`) in the one-core comparison.
 
 use std::io;
 

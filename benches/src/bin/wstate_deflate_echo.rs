@@ -1,5 +1,6 @@
-//! `examples/tokio_echo_server` with the permessage-deflate knobs on the
-//! command line, for `benches/deflate_echo.sh`:
+//! A tokio echo server over the core, written by hand like
+//! `examples/tokio_custom_loop`, with the permessage-deflate knobs on the
+//! command line, for `benches/deflate_echo.sh` and `scripts/deflate_memory.sh`:
 //!
 //! ```text
 //! wstate_deflate_echo [ADDR] [--level 0..9] [--window-bits 9..15] [--no-context-takeover]
