@@ -143,12 +143,10 @@ impl<S: Transport> WebSocket<S> {
                         // Nothing was written: the caller's answer is not
                         // one the client may get.
                         let _ = ws.conn.sender().reject(500, &[], b"", &mut ws.out);
-                        ws.finish()?;
-                        return Err(Error::Send(e));
+                        return Err(ws.fail_handshake(Error::Send(e)));
                     }
                     if let Some(status) = refused {
-                        ws.finish()?;
-                        return Err(Error::Rejected(status));
+                        return Err(ws.fail_handshake(Error::Rejected(status)));
                     }
                     if let Answer::Accept { subprotocol, .. } = answer {
                         ws.subprotocol = subprotocol;
@@ -158,14 +156,8 @@ impl<S: Transport> WebSocket<S> {
                 }
                 Polled::Event(..) => {}
                 Polled::NeedMore => ws.read_once()?,
-                Polled::Failed(e) => {
-                    ws.finish()?;
-                    return Err(Error::Peer(e));
-                }
-                Polled::Done => {
-                    ws.finish()?;
-                    return Err(Error::Closed);
-                }
+                Polled::Failed(e) => return Err(ws.fail_handshake(Error::Peer(e))),
+                Polled::Done => return Err(ws.fail_handshake(Error::Closed)),
             }
         }
     }
@@ -215,14 +207,8 @@ impl<S: Transport> WebSocket<S> {
                 }
                 Polled::Event(..) => {}
                 Polled::NeedMore => ws.read_once()?,
-                Polled::Failed(e) => {
-                    ws.finish()?;
-                    return Err(Error::Peer(e));
-                }
-                Polled::Done => {
-                    ws.finish()?;
-                    return Err(Error::Closed);
-                }
+                Polled::Failed(e) => return Err(ws.fail_handshake(Error::Peer(e))),
+                Polled::Done => return Err(ws.fail_handshake(Error::Closed)),
             }
         }
     }

@@ -423,6 +423,16 @@ impl<S: Transport> WebSocket<S> {
     /// The connection ended or failed: polls it to `Done` (a client reads
     /// until the server closes, within the core's bound), writes the last
     /// bytes, shuts down our direction and drains the peer's.
+    /// Ends a handshake that did not open the connection: finishes the
+    /// transport as [`finish`](Self::finish) does, then gives `error`, or
+    /// the IO error that finishing met first.
+    fn fail_handshake(&mut self, error: Error) -> Error {
+        match self.finish() {
+            Ok(()) => error,
+            Err(io) => io,
+        }
+    }
+
     fn finish(&mut self) -> Result<(), Error> {
         loop {
             match self.conn.poll_event(&mut self.out) {
