@@ -67,6 +67,7 @@ mod driver;
 mod error;
 mod handshake;
 mod message;
+mod reply;
 mod socket;
 mod split;
 mod stream;
@@ -79,7 +80,8 @@ pub use error::Error;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub use handshake::{AcceptOptions, ConnectRequest, Options, Reject};
 pub use message::{Message, Utf8Bytes};
-pub use socket::{Reply, WebSocket};
+pub use reply::Reply;
+pub use socket::WebSocket;
 pub use split::{Reader, Writer};
 pub use stream::MaybeTlsStream;
 /// The TLS library under `wss://` (feature `rustls`), for a

@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use wstate::{CloseCode, Event};
 
 use crate::driver::Driver;
-use crate::socket::Reply;
+use crate::reply::Reply;
 use crate::{Error, Message};
 
 const READER: usize = 0;
