@@ -95,6 +95,15 @@ impl Options {
         self
     }
 
+    /// The protocol's configuration.
+    #[cfg_attr(
+        not(feature = "hyper"),
+        allow(dead_code, reason = "used by `upgrade` only")
+    )]
+    pub(crate) fn protocol(&self) -> &Config {
+        &self.config
+    }
+
     /// Makes every connection opened with these options watch `shutdown`:
     /// [`Shutdown::close_all`] closes them with 1001, and
     /// [`Shutdown::wait`] waits for them.
@@ -146,7 +155,20 @@ impl Options {
     /// A WebSocket over a connection whose opening handshake happened
     /// elsewhere (an HTTP server's upgrade).
     pub fn open<S: AsyncRead + AsyncWrite + Unpin>(&self, stream: S, role: Role) -> WebSocket<S> {
-        let conn = Connection::new_open(role, self.config.clone());
+        self.open_with_deflate(stream, role, None)
+    }
+
+    /// [`open`](Self::open), compressing with the permessage-deflate
+    /// parameters that handshake accepted (from
+    /// [`UpgradeResponse::deflate`](wstate::handshake::UpgradeResponse::deflate),
+    /// say); `None` runs uncompressed. Needs feature `deflate` to compress.
+    pub fn open_with_deflate<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        stream: S,
+        role: Role,
+        deflate: Option<wstate::DeflateParams>,
+    ) -> WebSocket<S> {
+        let conn = Connection::new_open_with_deflate(role, self.config.clone(), deflate);
         WebSocket {
             driver: Box::new(self.driver(stream, conn, Vec::new())),
         }
