@@ -159,7 +159,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Writer<S> {
     /// [`Sender::send_prepared`](wstate::Sender::send_prepared) says when
     /// the built bytes are shared.
     pub fn start_send_prepared(&mut self, prepared: &wstate::PreparedMessage) -> Result<(), Error> {
-        self.shared.lock().queue(|tx, out| tx.send_prepared(prepared, out))
+        self.shared
+            .lock()
+            .queue(|tx, out| tx.send_prepared(prepared, out))
     }
 
     /// Sends our Close and writes it; the reader receives the peer's answer

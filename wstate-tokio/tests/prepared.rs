@@ -21,10 +21,14 @@ async fn prepared_message_to_many_writers() {
         peers.push(theirs);
     }
     for (_, writer) in &mut halves {
-        poll_fn(|cx| Pin::new(&mut *writer).poll_ready(cx)).await.unwrap();
+        poll_fn(|cx| Pin::new(&mut *writer).poll_ready(cx))
+            .await
+            .unwrap();
         writer.start_send_prepared(&hello).unwrap();
         // Queued, written by the flush.
-        poll_fn(|cx| Pin::new(&mut *writer).poll_flush(cx)).await.unwrap();
+        poll_fn(|cx| Pin::new(&mut *writer).poll_flush(cx))
+            .await
+            .unwrap();
     }
     for peer in &mut peers {
         let mut got = [0; 7];
@@ -33,7 +37,10 @@ async fn prepared_message_to_many_writers() {
     }
     // A closed connection refuses it, as `start_send` would.
     let (_, writer) = &mut halves[0];
-    writer.close(wstate_tokio::CloseCode::NORMAL, "").await.unwrap();
+    writer
+        .close(wstate_tokio::CloseCode::NORMAL, "")
+        .await
+        .unwrap();
     assert!(writer.start_send_prepared(&hello).is_err());
     assert!(Pin::new(writer).start_send(Message::text("late")).is_err());
 }
