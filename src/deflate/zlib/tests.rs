@@ -1207,3 +1207,23 @@ fn history_keeps_the_last_window() {
         }
     }
 }
+
+/// The history grows once, straight to the window, from empty and again
+/// after a compact, and an empty message reserves nothing: exact
+/// capacities, so that an idle connection holds what was sent, and a busy
+/// one allocates once.
+#[test]
+fn history_grows_straight_to_the_window() {
+    let mut h = History::new(9);
+    h.push(b"");
+    assert_eq!(h.bytes.capacity(), 0);
+    h.push(&[1; 100]);
+    assert_eq!(h.bytes.capacity(), 512);
+    h.compact();
+    assert_eq!(h.bytes.capacity(), 100);
+    h.push(b"");
+    assert_eq!(h.bytes.capacity(), 100);
+    h.push(&[2; 10]);
+    assert_eq!(h.bytes.capacity(), 512);
+    assert_eq!(h.contiguous(), [[1; 100].as_slice(), &[2; 10]].concat());
+}
