@@ -51,11 +51,12 @@
 # 13 per window size: 574 in all); a program that crashes, hangs, is not
 # started (its server did not come up) or prints fewer lines adds a FAIL per
 # missing check, and the run fails when fewer than 574 checks ran.  Skipping
-# the browser is a local opt-out only: under CI (CI set, not 0/false) --skip-browser, INTEROP_SKIP_BROWSER, --standin, ECHO_SERVER_CMD
-# and CLIENT_CMD are refused (exit 2); locally a skipped browser lowers the
-# minimum to 536 and is reported as SKIPPED.  (The stand-ins do not negotiate
-# permessage-deflate as our examples do: with --standin the pmd-* header and
-# wire checks fail by design.)
+# the browser is a local opt-out only: under CI (CI set, not 0/false)
+# --skip-browser, INTEROP_SKIP_BROWSER, --standin, ECHO_SERVER_CMD and
+# CLIENT_CMD are refused (exit 2); locally a skipped browser (both runs)
+# lowers the minimum to 536 and is reported as SKIPPED.  (The stand-ins do
+# not negotiate permessage-deflate as our examples do: with --standin the
+# pmd-* and idle-* header and wire checks fail by design.)
 #
 # Options:
 #   --standin        use the harness stand-ins (scripts/interop/standin_*.py)
@@ -63,9 +64,10 @@
 #   --skip-browser   leave out the Chromium checks (also INTEROP_SKIP_BROWSER=1)
 #   --install-only   install the peers and exit
 # Environment: ECHO_SERVER_CMD (command; the listen address is appended;
-#   pair c adds --release-after-message before it, except with --standin),
-#   CLIENT_CMD (command; the URL is appended, likewise), INTEROP_PORT_BASE (default 9010:
-#   uses BASE+1 .. BASE+4), WSTATE_CONFORMANCE_DIR (default target/conformance).
+#   pair c puts --release-after-message before it, except with --standin),
+#   CLIENT_CMD (command; the URL is appended, likewise), INTEROP_PORT_BASE
+#   (default 9010: uses BASE+1 .. BASE+4), WSTATE_CONFORMANCE_DIR (default
+#   target/conformance).
 set -euo pipefail
 SCRIPT_NAME=interop
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
