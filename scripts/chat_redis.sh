@@ -5,7 +5,7 @@
 #   scripts/chat_redis.sh
 #
 # Installs redis-server with apt-get when missing, builds the example in
-# release mode (`cargo build --release -p wstate-tokio --features hyper
+# release mode (`cargo build --release -p wstate-tokio --features hyper,deflate
 # --example chat`), starts redis-server on 127.0.0.1 at a free port (under a
 # loop that starts it again when it exits, unless the hold file exists), and
 # two `chat --redis redis://127.0.0.1:PORT 127.0.0.1:PORT_A|B`, then:
@@ -55,9 +55,9 @@ if ! command -v redis-server >/dev/null; then
         || { tail -n 20 "$WORK/apt.log" >&2; die "apt-get install redis-server failed"; }
     command -v redis-server >/dev/null || die "redis-server still missing after apt-get install"
 fi
-log "building the chat example (cargo build --release -p wstate-tokio --features hyper --example chat)"
-(timeout "${CARGO_BUILD_TIMEOUT:-900}" cargo build --release -p wstate-tokio --features hyper --example chat --quiet </dev/null) \
-    || die "cargo build --release -p wstate-tokio --features hyper --example chat failed"
+log "building the chat example (cargo build --release -p wstate-tokio --features hyper,deflate --example chat)"
+(timeout "${CARGO_BUILD_TIMEOUT:-900}" cargo build --release -p wstate-tokio --features hyper,deflate --example chat --quiet </dev/null) \
+    || die "cargo build --release -p wstate-tokio --features hyper,deflate --example chat failed"
 need_binary "$EXAMPLES_DIR/chat"
 
 # free_port: a port nothing listens on now (the kernel's choice).
