@@ -7,17 +7,26 @@
 # Installs what it needs as scripts/interop.sh does (node ws + playwright-core
 # under target/conformance/node, Debian's chromium with apt-get when missing),
 # builds the example in release mode (`cargo build --release -p wstate-tokio
-# --features hyper --example chat`), starts `chat 127.0.0.1:PORT`, then:
+# --features hyper,deflate --example chat`), starts `chat 127.0.0.1:PORT`, then:
 #   1. scripts/chat/slow_client_check.py (stdlib Python, raw sockets): a
 #      client that stops reading while another floods the room is closed
 #      with 1008/1013 and announced to the room; the fast one stays (3 checks);
-#   2. scripts/chat/browser_check.js: GET / is the page, other paths 404, a
+#   2. scripts/chat/deflate_check.py (stdlib Python, raw sockets, zlib): an
+#      offer of permessage-deflate is answered `permessage-deflate;
+#      server_no_context_takeover` in the 101 (with the client's smaller
+#      server_max_window_bits when it asks for one), no offer gets no
+#      extension; a line said by a client without deflate reaches the others
+#      as one compressed frame (RSV1) that inflates to exactly the bytes it
+#      gets plain; lines compressed by a client (context takeover) reach the
+#      others exact (6 checks);
+#   3. scripts/chat/browser_check.js: GET / is the page, other paths 404, a
 #      WebSocket without the chat.v1 subprotocol is refused with 400; two
-#      Chromium pages join, each sends a message, both pages show both
-#      messages and the join notices; a screenshot of a page goes to
+#      Chromium pages join (permessage-deflate accepted with
+#      server_no_context_takeover), each sends a message, both pages show
+#      both messages and the join notices; a screenshot of a page goes to
 #      target/chat-screenshot.png; then it sends SIGINT to the server and
-#      both pages must see close code 1001 (8 checks);
-#   3. the server exits by itself with status 0 within SHUTDOWN_WAIT seconds
+#      both pages must see close code 1001 (9 checks);
+#   4. the server exits by itself with status 0 within SHUTDOWN_WAIT seconds
 #      of the SIGINT, its output shows each join and each leave with its close
 #      code (1008 for the slow client, 1000 for the fast one, 1001 for the
 #      pages) and `bye` (2 checks).
@@ -38,7 +47,7 @@ WORK="$BUILD_DIR/chat"
 PORT=${CHAT_PORT:-9021}
 SCREENSHOT=${CHAT_SCREENSHOT:-$TARGET_DIR/chat-screenshot.png}
 SHUTDOWN_WAIT=10
-declare -A MIN_CHECKS=([chat_slow]=3 [chat_browser]=8 [chat_server]=2)
+declare -A MIN_CHECKS=([chat_slow]=3 [chat_deflate]=6 [chat_browser]=9 [chat_server]=2)
 install_only=0
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -57,9 +66,9 @@ ensure_node_peers
 ensure_chromium
 if ((install_only)); then log "install done"; exit 0; fi
 export NODE_PATH="$NODE_DIR/node_modules"
-log "building the chat example (cargo build --release -p wstate-tokio --features hyper --example chat)"
-(timeout "${CARGO_BUILD_TIMEOUT:-900}" cargo build --release -p wstate-tokio --features hyper --example chat --quiet </dev/null) \
-    || die "cargo build --release -p wstate-tokio --features hyper --example chat failed"
+log "building the chat example (cargo build --release -p wstate-tokio --features hyper,deflate --example chat)"
+(timeout "${CARGO_BUILD_TIMEOUT:-900}" cargo build --release -p wstate-tokio --features hyper,deflate --example chat --quiet </dev/null) \
+    || die "cargo build --release -p wstate-tokio --features hyper,deflate --example chat failed"
 need_binary "$EXAMPLES_DIR/chat"
 
 RESULTS="$WORK/results.txt"
@@ -112,6 +121,7 @@ if wait_port "$PORT" "$WRAPPER_PID" 60 "$SERVER_LOG"; then
     CHAT_PID=$(pgrep -P "$WRAPPER_PID" -x chat || true)
     [[ "$CHAT_PID" =~ ^[0-9]+$ ]] || die "cannot find the chat process under pid $WRAPPER_PID"
     run_check chat_slow 60 python3 "$ROOT/scripts/chat/slow_client_check.py" "127.0.0.1:$PORT"
+    run_check chat_deflate 60 python3 "$ROOT/scripts/chat/deflate_check.py" "127.0.0.1:$PORT"
     rm -rf "$WORK"/chromium-profile-*
     run_check chat_browser 150 node "$ROOT/scripts/chat/browser_check.js" "$PORT" "$CHAT_PID" "$WORK" "$SCREENSHOT"
     kill_leftover_browser

@@ -6,8 +6,10 @@
 // Against the chat example (wstate-tokio/examples/chat.rs) on
 // 127.0.0.1:PORT: plain HTTP (the page, a 404), a WebSocket without the
 // chat.v1 subprotocol refused with 400 (node `ws`),
-// then two pages that join as alice and bob, each send a message, and must
-// both show both messages and a join notice; a screenshot of alice's page
+// then two pages that join as alice and bob (Chromium's permessage-deflate
+// offer accepted with server_no_context_takeover), each send a message, and
+// must both show both messages (compressed frames the browser inflated) and a
+// join notice; a screenshot of alice's page
 // goes to SCREENSHOT.  Then SIGINT to SERVER_PID (the chat process, not a
 // wrapper) and both pages must see close code 1001.  Prints `PASS chat: X` /
 // `FAIL chat: X: WHY` lines, one per check in CHECKS; exit 1 if any failed.
@@ -20,7 +22,7 @@ const WebSocket = require('ws');
 const { chromium } = require('playwright-core');
 
 const CHECKS = ['http-page', 'http-404', 'no-subprotocol-refused', 'pages-joined',
-  'messages-on-both-pages', 'join-notices', 'screenshot', 'close-1001-after-sigint'];
+  'pages-deflate', 'messages-on-both-pages', 'join-notices', 'screenshot', 'close-1001-after-sigint'];
 const STEP_MS = 15000;
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -110,6 +112,9 @@ async function main() {
     await join(bob, 'bob');
     const protocols = await Promise.all([alice, bob].map((p) => p.locator('#status').innerText()));
     result('pages-joined', protocols.every((s) => s.includes('(chat.v1)')), JSON.stringify(protocols));
+    const extensions = await Promise.all([alice, bob].map((p) => p.evaluate(() => window.chat.extensions)));
+    result('pages-deflate', extensions.every((e) => e === 'permessage-deflate; server_no_context_takeover'),
+      JSON.stringify(extensions));
 
     for (const [page, text] of [[alice, 'hello from alice'], [bob, 'hi alice, bob here \u{1F600}']]) {
       await page.fill('#message', text);
