@@ -3,6 +3,7 @@
 without the server's context takeover (standard library only).
 
     python3 scripts/chat/deflate_sizes.py [N]
+    python3 scripts/chat/deflate_sizes.py --live HOST:PORT [N]
 
 Builds N (default 2000) `{"type":"msg","name":..,"text":..}` lines as the
 chat example sends them (names from a small set, texts of common English
@@ -14,10 +15,17 @@ connection compresses with its own history), at zlib levels 1 and 6, 15
 window bits, raw deflate with the sync-flush tail removed (RFC 7692
 §7.2.1).  zlib here is Python's (the system zlib), not zlib-rs: the sizes
 agree in kind, not to the byte.
+
+With --live, the same N texts are said in a running chat (built with
+feature `deflate`) by a client without permessage-deflate, and a client
+offering it as browsers do totals the payloads it receives for them: the
+chat's own compression (zlib-rs, its level), against the plain JSON lines.
 """
 import json
+import os
 import random
 import sys
+import threading
 import zlib
 
 WORDS = ("the a to and of is in it you that he was for on are with as I his they be at one "
@@ -52,7 +60,55 @@ def payload_len(compressor, message):
     return len(out) - 4
 
 
+def live(addr, n):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from ws_client import Ws
+
+    texts = [json.loads(m)["text"] for m in lines(n)]
+    reader = Ws(addr, extensions="permessage-deflate; client_max_window_bits")
+    reader.send_text("reader")
+    sayer = Ws(addr)
+    sayer.send_text("sayer")
+    total = {"lines": 0, "compressed": 0, "wire": 0, "plain": 0}
+
+    def read():
+        while total["lines"] < n:
+            b0, op, payload = reader.frame_bits()
+            if op != 0x1:
+                continue
+            data = payload
+            if b0 & 0x40:
+                d = zlib.decompressobj(-15)
+                data = d.decompress(payload + b"\x00\x00\xff\xff") + d.flush()
+            msg = json.loads(data)
+            if msg.get("type") == "msg" and msg.get("name") == "sayer":
+                total["lines"] += 1
+                total["compressed"] += bool(b0 & 0x40)
+                total["wire"] += len(payload)
+                total["plain"] += len(data)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    for text in texts:
+        sayer.send_text(text)
+    thread.join(60)
+    for ws in (sayer, reader):
+        ws.send(0x8, (1000).to_bytes(2, "big"))
+        try:
+            while ws.frame()[0] != 0x8:
+                pass
+        except (EOFError, OSError):
+            pass
+        ws.sock.close()
+    print("%d chat lines through %s: %d compressed, %d B on the wire for %d B plain (%.1f%%)"
+          % (total["lines"], addr, total["compressed"], total["wire"], total["plain"],
+             100.0 * total["wire"] / max(total["plain"], 1)))
+
+
 def main():
+    if sys.argv[1:2] == ["--live"]:
+        live(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 2000)
+        return
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     msgs = lines(n)
     plain = sum(len(m) for m in msgs)
