@@ -44,10 +44,13 @@
 //! options' [`DeflateConfig`](wstate::DeflateConfig): the answer goes in
 //! the `101`, and the WebSocket compresses with it.
 //!
-//! `Expect: 100-continue` needs nothing here: an upgrade request has no
-//! content, and "a server MAY omit sending a 100 (Continue) response ... if
-//! the framing indicates that there is no content" (RFC 9110 §10.1.1).
-//! hyper omits it for such a request, and the `101` is the first answer.
+//! `Expect: 100-continue`: RFC 9110 §7.8 says a server that receives both
+//! `Upgrade` and that expectation "MUST send a 100 (Continue) response
+//! before sending a 101". hyper gives a service no way to send a `100`
+//! before its response, and for a request without content it sends none
+//! itself: through this upgrade such a request gets the `101` alone. The
+//! adapter's own server ([`accept`](crate::accept), over the core's
+//! handshake) sends the `100` first.
 
 use std::fmt;
 use std::future::Future;

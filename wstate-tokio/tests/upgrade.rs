@@ -330,9 +330,10 @@ async fn permessage_deflate_is_negotiated_and_frames_carry_rsv1() {
     assert_eq!(closed, "closed: 1000 \"\"");
 }
 
-/// `Expect: 100-continue` on an upgrade (which has no content): no `100`,
-/// the `101` is the first answer (RFC 9110 §10.1.1 lets the server omit
-/// the `100` when "the framing indicates that there is no content").
+/// `Expect: 100-continue` on an upgrade through hyper: hyper sends no `100`
+/// for a request without content and lets no service send one, so the
+/// `101` is the first answer (where RFC 9110 §7.8 asks for a `100` first;
+/// the module docs say so and point to `accept`, which sends it).
 #[tokio::test]
 async fn expect_100_continue_is_answered_with_the_101() {
     let (addr, mut outcomes) = server(true).await;
