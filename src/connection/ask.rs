@@ -109,6 +109,6 @@ impl Connection {
     /// send, close, accept or reject (beside an event, use the one
     /// [`poll_event`](Self::poll_event) hands out).
     pub fn sender(&mut self) -> Sender<'_> {
-        Sender::new(&mut self.core, &self.rx.buf)
+        Sender::new(&mut self.core, self.rx.received())
     }
 }

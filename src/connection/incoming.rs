@@ -1,8 +1,7 @@
-//! What the receive path finds, as values: the frame whose payload is
-//! arriving, and what a call hands back (a message, a control frame, a
-//! part), as positions into the receiver's buffers rather than borrows.
-//! Both readers use them: whole messages (`recv.rs`) and parts
-//! (`parts.rs`).
+//! What the receive pipeline passes along, as values: the frame whose
+//! payload is arriving (from the frame decoder to the message assembler),
+//! and what a poll found (a message, a control frame, a part), as positions
+//! into the receiver's buffers rather than borrows.
 
 use core::ops::Range;
 
@@ -15,69 +14,76 @@ pub(super) struct InFrame {
     pub(super) opcode: OpCode,
     pub(super) fin: bool,
     pub(super) mask: Option<[u8; 4]>,
-    /// Payload bytes not consumed yet (all of them, but in parts mode).
+    /// Payload bytes not consumed yet.
     pub(super) len: usize,
-    /// Payload bytes already unmasked (and UTF-8 checked, for text).
+    /// Of those, the bytes unmasked already (those that have arrived).
     pub(super) done: usize,
-    /// The payload is text whose UTF-8 must be checked as it arrives.
-    pub(super) text: bool,
-    /// The frame belongs to a compressed message (RFC 7692): its payload
-    /// goes through the inflater.
-    pub(super) compressed: bool,
-    /// Parts mode: payload bytes handed out already (the mask's offset).
+    /// Payload bytes consumed already (the mask's offset).
     pub(super) consumed: usize,
+    /// A data frame of a text message.
+    pub(super) text: bool,
+    /// A data frame of a compressed message (RFC 7692): its payload goes
+    /// through the inflater.
+    pub(super) compressed: bool,
+    /// A data frame that begins its message (Text or Binary).
+    pub(super) first: bool,
 }
 
-/// What the receive path found, as positions rather than borrows so that
-/// the borrow of the buffers is taken once, by the caller.
+/// What a poll found, as positions rather than borrows so that the borrow
+/// of the buffers is taken once, by the caller.
 #[derive(Debug)]
 pub(super) enum Ready {
-    Text(Payload),
-    Binary(Payload),
+    Text(At),
+    Binary(At),
     Ping(Range<usize>),
     Pong(Range<usize>),
     Close(CloseFrame),
     /// Parts mode: a part of a message, and whether it is the last.
-    TextPart(PartAt, bool),
-    BinaryPart(PartAt, bool),
+    TextPart(At, bool),
+    BinaryPart(At, bool),
 }
 
-/// Where a part's bytes are.
+/// Where a message's or a part's bytes are.
 #[derive(Debug)]
-pub(super) enum PartAt {
-    /// In place in `buf[range]`.
+pub(super) enum At {
+    /// In place in the receive buffer (a whole frame, or a binary part):
+    /// relative to the payload the assembler was given until the decoder
+    /// places it.
     Buf(Range<usize>),
-    /// In `carry`: a code point split across frames.
-    Carry,
-    /// In `message[range]`: inflated.
-    Message(Range<usize>),
-}
-
-/// Where a message's bytes are.
-#[derive(Debug)]
-pub(super) enum Payload {
-    /// A single-frame message, in place in `buf[range]`.
-    InPlace(Range<usize>),
-    /// A reassembled message, in `message`.
-    Reassembled,
-    /// A text message that did not arrive in one piece: its characters were
-    /// checked and copied into `text` as they came, so they are checked
-    /// once (a `&str` over the buffer would need a second pass).
+    /// In the assembler's `message`: binary, reassembled or inflated.
+    Message,
+    /// In the assembler's `text`: checked as it arrived.
     Text,
 }
 
-/// What one step of the parts reader found.
+/// What the assembler did with a data frame's payload.
+#[derive(Debug)]
 pub(super) enum Step {
-    /// A part to hand out.
+    /// Something to hand out.
     Ready(Ready),
-    /// No part yet, nothing to wait for: go on (with the current frame if
-    /// it is kept, else the next one).
+    /// Nothing to hand out, nothing to wait for: go on (with the current
+    /// frame if it is not over, else the next one).
     NextFrame,
-    /// Wait for more bytes.
+    /// Wait for more bytes; what arrived was used.
     NeedMore,
+    /// Wait for the rest of the frame, keeping what arrived in the buffer.
+    Wait,
 }
 
-/// Frames whose payload the parts reader hands out.
-pub(super) fn is_data(opcode: OpCode) -> bool {
-    matches!(opcode, OpCode::Text | OpCode::Binary | OpCode::Continuation)
+impl Ready {
+    /// The same, with a position in the buffer moved by `base`.
+    #[inline]
+    pub(super) fn at(self, base: usize) -> Self {
+        let at = |at| match at {
+            At::Buf(range) => At::Buf(range.start + base..range.end + base),
+            at => at,
+        };
+        match self {
+            Self::Text(a) => Self::Text(at(a)),
+            Self::Binary(a) => Self::Binary(at(a)),
+            Self::TextPart(a, last) => Self::TextPart(at(a), last),
+            Self::BinaryPart(a, last) => Self::BinaryPart(at(a), last),
+            other => other,
+        }
+    }
 }
