@@ -27,7 +27,9 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::incoming::{At, InFrame, Ready, Step};
+use core::ops::Range;
+
+use super::incoming::{At, Found, InFrame, Step};
 use crate::config::Config;
 use crate::deflate::{Held, Inflater};
 use crate::wire::ProtocolError;
@@ -197,12 +199,14 @@ impl Assembler {
     }
 
     /// Takes what it can of `payload`, the unmasked bytes of `frame` that
-    /// have arrived (at most `frame.len`, the bytes it has left).
+    /// have arrived (at most `frame.len`, the bytes it has left), which are
+    /// at `at` in the receive buffer.
     #[inline]
     pub(super) fn data(
         &mut self,
         frame: &InFrame,
         payload: &[u8],
+        at: Range<usize>,
         config: &Config,
     ) -> Result<Used, ProtocolError> {
         let arrived = payload.len() == frame.len;
@@ -214,7 +218,7 @@ impl Assembler {
             } else if frame.text {
                 self.text_part(frame, payload, max_part)
             } else {
-                Ok(self.binary_part(frame, payload, max_part))
+                Ok(self.binary_part(frame, at, max_part))
             };
         }
         if frame.compressed {
@@ -223,11 +227,11 @@ impl Assembler {
         if arrived && frame.fin && frame.first && frame.consumed == 0 {
             // A whole message in one frame, all here: handed out in place
             // (text is checked once, by its conversion to `&str`).
-            let at = At::Buf(0..frame.len);
+            let at = At::Buf(at);
             let ready = if frame.text {
-                Ready::Text(at)
+                Found::Text(at)
             } else {
-                Ready::Binary(at)
+                Found::Binary(at)
             };
             return Ok(used(frame.len, true, Step::Ready(ready)));
         }
@@ -239,7 +243,7 @@ impl Assembler {
                 Step::NeedMore
             } else if frame.fin {
                 self.finish()?;
-                Step::Ready(Ready::Text(At::Text))
+                Step::Ready(Found::Text(At::Text))
             } else {
                 Step::NextFrame
             };
@@ -253,7 +257,7 @@ impl Assembler {
         self.message.extend_from_slice(payload);
         let step = if frame.fin {
             self.delivered = true;
-            Step::Ready(Ready::Binary(At::Message))
+            Step::Ready(Found::Binary(At::Message))
         } else {
             Step::NextFrame
         };
@@ -289,8 +293,8 @@ impl Assembler {
     }
 
     /// Parts mode, binary: what is here, in place, up to the bound.
-    fn binary_part(&mut self, frame: &InFrame, payload: &[u8], max_part: usize) -> Used {
-        let n = payload.len().min(max_part);
+    fn binary_part(&mut self, frame: &InFrame, at: Range<usize>, max_part: usize) -> Used {
+        let n = at.len().min(max_part);
         let frame_over = n == frame.len;
         if n == 0 && !frame_over {
             return used(0, false, Step::NeedMore);
@@ -303,7 +307,7 @@ impl Assembler {
         used(
             n,
             frame_over,
-            Step::Ready(Ready::BinaryPart(At::Buf(0..n), last)),
+            Step::Ready(Found::BinaryPart(At::Buf(at.start..at.start + n), last)),
         )
     }
 
@@ -332,11 +336,7 @@ impl Assembler {
             return Ok(used(n, frame_over, step));
         }
         self.delivered = true;
-        Ok(used(
-            n,
-            frame_over,
-            Step::Ready(Ready::TextPart(At::Text, last)),
-        ))
+        Ok(used(n, frame_over, Step::Ready(Found::TextPart(last))))
     }
 
     /// Whole-message mode, compressed: inflates what arrived onto the
@@ -367,10 +367,10 @@ impl Assembler {
             Step::NextFrame
         } else if frame.text {
             self.finish()?;
-            Step::Ready(Ready::Text(At::Text))
+            Step::Ready(Found::Text(At::Text))
         } else {
             self.delivered = true;
-            Step::Ready(Ready::Binary(At::Message))
+            Step::Ready(Found::Binary(At::Message))
         };
         Ok(used(payload.len(), arrived, step))
     }
@@ -499,11 +499,11 @@ fn used(bytes: usize, frame_over: bool, step: Step) -> Used {
 }
 
 /// A part of a text or binary message.
-fn part(text: bool, at: At, last: bool) -> Ready {
+fn part(text: bool, at: At, last: bool) -> Found {
     if text {
-        Ready::TextPart(at, last)
+        Found::TextPart(last)
     } else {
-        Ready::BinaryPart(at, last)
+        Found::BinaryPart(at, last)
     }
 }
 

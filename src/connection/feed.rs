@@ -12,7 +12,7 @@ impl Connection {
     pub fn receive(&mut self, bytes: &[u8]) {
         if self.takes(bytes.len(), 0) {
             let keep = self.head_kept();
-            self.rx.push(bytes, keep);
+            self.rx.push(bytes, keep, self.core.config.retained_buffer);
         }
     }
 
@@ -45,7 +45,8 @@ impl Connection {
         read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
     ) -> Result<usize, E> {
         let keep = self.head_kept();
-        let result = read(self.rx.room(max, keep));
+        let retained = self.core.config.retained_buffer;
+        let result = read(self.rx.room(max, keep, retained));
         let n = result.as_ref().map_or(0, |n| (*n).min(max));
         self.rx.filled(n);
         if !self.takes(n, n) {

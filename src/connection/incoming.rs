@@ -5,7 +5,6 @@
 
 use core::ops::Range;
 
-use crate::wire::close::CloseFrame;
 use crate::wire::frame::OpCode;
 
 /// The frame whose payload is arriving.
@@ -29,26 +28,33 @@ pub(super) struct InFrame {
     pub(super) first: bool,
 }
 
-/// What a poll found, as positions rather than borrows so that the borrow
-/// of the buffers is taken once, by the caller.
+/// What the decoder found: a Close for the connection to act on, or
+/// something to hand out. Positions rather than borrows, so that the
+/// borrow of the buffers is taken once, by the caller.
 #[derive(Debug)]
 pub(super) enum Ready {
+    /// A Close frame whose payload (not parsed yet) is at this range.
+    Close(Range<usize>),
+    Found(Found),
+}
+
+/// Something to hand out as an event.
+#[derive(Debug)]
+pub(super) enum Found {
     Text(At),
     Binary(At),
     Ping(Range<usize>),
     Pong(Range<usize>),
-    Close(CloseFrame),
-    /// Parts mode: a part of a message, and whether it is the last.
-    TextPart(At, bool),
+    /// Parts mode: a part of a message, and whether it is the last (a
+    /// text part is in the assembler's `text`).
+    TextPart(bool),
     BinaryPart(At, bool),
 }
 
 /// Where a message's or a part's bytes are.
 #[derive(Debug)]
 pub(super) enum At {
-    /// In place in the receive buffer (a whole frame, or a binary part):
-    /// relative to the payload the assembler was given until the decoder
-    /// places it.
+    /// In place in the receive buffer (a whole frame, or a binary part).
     Buf(Range<usize>),
     /// In the assembler's `message`: binary, reassembled or inflated.
     Message,
@@ -60,7 +66,7 @@ pub(super) enum At {
 #[derive(Debug)]
 pub(super) enum Step {
     /// Something to hand out.
-    Ready(Ready),
+    Ready(Found),
     /// Nothing to hand out, nothing to wait for: go on (with the current
     /// frame if it is not over, else the next one).
     NextFrame,
@@ -68,22 +74,4 @@ pub(super) enum Step {
     NeedMore,
     /// Wait for the rest of the frame, keeping what arrived in the buffer.
     Wait,
-}
-
-impl Ready {
-    /// The same, with a position in the buffer moved by `base`.
-    #[inline]
-    pub(super) fn at(self, base: usize) -> Self {
-        let at = |at| match at {
-            At::Buf(range) => At::Buf(range.start + base..range.end + base),
-            at => at,
-        };
-        match self {
-            Self::Text(a) => Self::Text(at(a)),
-            Self::Binary(a) => Self::Binary(at(a)),
-            Self::TextPart(a, last) => Self::TextPart(at(a), last),
-            Self::BinaryPart(a, last) => Self::BinaryPart(at(a), last),
-            other => other,
-        }
-    }
 }

@@ -25,8 +25,10 @@ use crate::handshake::{self, ClientRequest};
 use crate::wire::ProtocolError;
 use crate::wire::close::{CloseCode, CloseFrame};
 use crate::wire::frame::OpCode;
+use crate::wire::utf8::validate;
 pub use ask::{ConnectionState, Polled};
-use incoming::Ready;
+use core::ops::Range;
+use incoming::{At, Found, Ready};
 use opening::{ClientHandshake, Rejection};
 use recv::{Kind, Receiver};
 use send::write_frame;
@@ -405,33 +407,64 @@ impl Connection {
             self.rx.set_inflater(inflater);
         }
         let client = self.core.is_client();
-        let ready = match self.rx.read(&self.core.config, client) {
-            Ok(Some(ready)) => ready,
+        let found = match self.rx.read(&self.core.config, client) {
+            Ok(Some(Ready::Found(found))) => found,
+            Ok(Some(Ready::Close(range))) => return self.close_received(range, out),
             Ok(None) => return Ok(self.on_need_more()),
             Err(e) => return Err(self.fail_receiving(e, out)),
         };
-        if let Ready::Close(frame) = ready {
-            self.core.on_close_received(&frame, out);
-            self.rx.release();
-            let sender = Sender::new(&mut self.core, &[]);
-            return Ok(Polled::Event(Event::Close(frame), sender));
-        }
         let Self { rx, core } = self;
-        let event = match rx.event(ready) {
-            Ok(event) => event,
-            Err(e) => return Err(core.fail(e, out).into()),
-        };
-        match event {
-            // "Upon receipt of a Ping frame, an endpoint MUST send a Pong
-            // frame in response, unless it already received a Close frame"
-            // (§5.5.2): also after sending our own Close.
-            Event::Ping(payload) if core.config.auto_pong => {
-                write_frame(core.entropy.as_mut(), OpCode::Pong, true, payload, out);
+        let event = match found {
+            Found::Binary(at) => Event::Binary(rx.bytes(at)),
+            // Text handed out in place is checked here, once, by the
+            // conversion itself; all other text was checked as it came.
+            Found::Text(At::Buf(range)) => match validate(rx.slice(range)) {
+                Ok(text) => Event::Text(text),
+                Err(_) => return Err(core.fail(ProtocolError::InvalidUtf8, out).into()),
+            },
+            Found::Text(_) => Event::Text(rx.text()),
+            Found::TextPart(last) => Event::TextPart {
+                part: rx.text(),
+                last,
+            },
+            Found::BinaryPart(at, last) => Event::BinaryPart {
+                part: rx.bytes(at),
+                last,
+            },
+            Found::Ping(range) => {
+                let payload = rx.slice(range);
+                // "Upon receipt of a Ping frame, an endpoint MUST send a Pong
+                // frame in response, unless it already received a Close
+                // frame" (§5.5.2): also after sending our own Close.
+                if core.config.auto_pong {
+                    write_frame(core.entropy.as_mut(), OpCode::Pong, true, payload, out);
+                }
+                Event::Ping(payload)
             }
-            Event::Pong(payload) => core.timers.on_pong(payload),
-            _ => {}
-        }
+            Found::Pong(range) => {
+                let payload = rx.slice(range);
+                core.timers.on_pong(payload);
+                Event::Pong(payload)
+            }
+        };
         Ok(Polled::Event(event, Sender::new(core, rx.received())))
+    }
+
+    /// The peer's Close, its payload at `range`: the closing handshake
+    /// (see `Core::on_close_received`), and the receiver reads no more.
+    fn close_received(
+        &mut self,
+        range: Range<usize>,
+        out: &mut Vec<u8>,
+    ) -> Result<Polled<'_>, Error> {
+        let frame = match CloseFrame::parse(self.rx.slice(range)) {
+            Ok(frame) => frame,
+            Err(e) => return Err(self.fail_receiving(e, out)),
+        };
+        self.core.on_close_received(&frame, out);
+        self.rx.release();
+        let sender = Sender::new(&mut self.core, &[]);
+        Ok(Polled::Event(Event::Close(frame), sender))
     }
 
     /// The peer broke the protocol (Open | CloseSent -> Failed): our Close

@@ -1,21 +1,19 @@
 //! The receive pipeline's first half and its buffer: bytes in, frames
 //! decoded (each header checked once, each payload byte unmasked once) and
 //! their payloads passed to the message assembler (`assemble.rs`); what is
-//! ready comes back as values ([`Ready`], [`ProtocolError`]) and becomes an
-//! [`Event`] in [`Receiver::event`]. The connection's state is changed only
-//! by its caller in `mod.rs`.
+//! ready comes back as values ([`Ready`], [`ProtocolError`]), which the
+//! connection in `mod.rs` turns into events, making every state change
+//! itself.
 
 use super::assemble::Assembler;
 pub(super) use super::assemble::Kind;
-use super::incoming::{At, InFrame, Ready, Step};
+use super::incoming::{At, Found, InFrame, Ready, Step};
 use crate::config::Config;
 use crate::deflate::{Held, Inflater};
-use crate::event::Event;
 use crate::wire::ProtocolError;
-use crate::wire::close::CloseFrame;
 use crate::wire::frame::{FrameHeader, OpCode};
-use crate::wire::mask::apply_mask;
-use crate::wire::utf8::validate;
+use crate::wire::mask::{apply_mask, mask_into};
+use core::ops::Range;
 
 /// Received bytes and the state of the frame and message being received.
 #[derive(Debug, Default)]
@@ -79,23 +77,43 @@ impl Receiver {
     /// Appends received bytes, first moving the unread tail to the front
     /// once it is no larger than what was consumed (amortised linear
     /// however the bytes arrive). `keep` bytes at the front are never moved.
-    pub(super) fn push(&mut self, bytes: &[u8], keep: usize) {
-        self.compact(keep);
-        self.buf.truncate(self.end);
-        self.buf.extend_from_slice(bytes);
-        self.end = self.buf.len();
+    /// Payload bytes of the frame being received that continue what is
+    /// unmasked already are unmasked as they are copied in, in the same
+    /// pass (the decoder unmasks the others, once its header is read).
+    pub(super) fn push(&mut self, bytes: &[u8], keep: usize, retained: usize) {
+        let len = self.room(bytes.len(), keep, retained).len();
+        let unread = self.unread();
+        let room = &mut self.buf[self.end..self.end + len];
+        let unmasked = match &mut self.frame {
+            Some(frame) if unread == frame.done => match frame.mask {
+                Some(key) => {
+                    let n = (frame.len - frame.done).min(len);
+                    mask_into(&bytes[..n], room, key, frame.consumed + frame.done);
+                    frame.done += n;
+                    n
+                }
+                None => 0,
+            },
+            _ => 0,
+        };
+        room[unmasked..].copy_from_slice(&bytes[unmasked..]);
+        self.end += len;
     }
 
     /// `len` bytes of room after the received bytes, for a read straight
     /// into it. Only room never used before is zero-filled (no `unsafe`
     /// here to skip it); [`filled`](Self::filled) then says how much of it
     /// the read filled.
-    pub(super) fn room(&mut self, len: usize, keep: usize) -> &mut [u8] {
+    pub(super) fn room(&mut self, len: usize, keep: usize, retained: usize) -> &mut [u8] {
         self.compact(keep);
-        if self.buf.len() < self.end + len {
-            self.buf.resize(self.end + len, 0);
+        let end = self.end + len;
+        // A read (or the room it was given) larger than `retained`: the
+        // buffer is kept until a drain between messages that needed none.
+        self.needed_large |= end > retained;
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
         }
-        &mut self.buf[self.end..self.end + len]
+        &mut self.buf[self.end..end]
     }
 
     /// The first `n` bytes of the room were read into: received now.
@@ -133,8 +151,6 @@ impl Receiver {
     /// message that follows large ones.
     pub(super) fn compact_if_drained(&mut self, retained: usize) {
         if self.pos == self.end {
-            // What was buffered, or the room a read was given.
-            self.needed_large |= self.buf.len() > retained;
             self.end = 0;
             self.pos = 0;
             if self.frame.is_none() && self.asm.idle() {
@@ -211,14 +227,13 @@ impl Receiver {
                 let range = base..base + frame.len;
                 self.pos = range.end;
                 return Ok(Some(match frame.opcode {
-                    OpCode::Ping => Ready::Ping(range),
-                    OpCode::Pong => Ready::Pong(range),
-                    _ => Ready::Close(CloseFrame::parse(&self.buf[range])?),
+                    OpCode::Ping => Ready::Found(Found::Ping(range)),
+                    OpCode::Pong => Ready::Found(Found::Pong(range)),
+                    _ => Ready::Close(range),
                 }));
             }
-            let used = self
-                .asm
-                .data(&frame, &self.buf[base..base + available], config)?;
+            let at = base..base + available;
+            let used = self.asm.data(&frame, &self.buf[at.clone()], at, config)?;
             self.pos += used.bytes;
             frame.len -= used.bytes;
             frame.done -= used.bytes;
@@ -227,7 +242,7 @@ impl Receiver {
                 self.frame = Some(frame);
             }
             match used.step {
-                Step::Ready(ready) => return Ok(Some(ready.at(base))),
+                Step::Ready(found) => return Ok(Some(Ready::Found(found))),
                 Step::NextFrame => {}
                 Step::NeedMore => return Ok(None),
                 Step::Wait => {
@@ -251,39 +266,24 @@ impl Receiver {
         }
     }
 
-    /// What [`read`](Self::read) found, as an event borrowing the buffers.
-    /// Text handed out in place is checked here, by its conversion to
-    /// `&str`; all other text was checked as it arrived.
-    #[inline]
-    pub(super) fn event(&self, ready: Ready) -> Result<Event<'_>, ProtocolError> {
-        Ok(match ready {
-            Ready::Text(At::Buf(range)) => match validate(&self.buf[range]) {
-                Ok(text) => Event::Text(text),
-                Err(_) => return Err(ProtocolError::InvalidUtf8),
-            },
-            Ready::Text(_) => Event::Text(self.asm.text()),
-            Ready::Binary(at) => Event::Binary(self.bytes(at)),
-            Ready::Ping(range) => Event::Ping(&self.buf[range]),
-            Ready::Pong(range) => Event::Pong(&self.buf[range]),
-            Ready::Close(frame) => Event::Close(frame),
-            Ready::TextPart(_, last) => Event::TextPart {
-                part: self.asm.text(),
-                last,
-            },
-            Ready::BinaryPart(at, last) => Event::BinaryPart {
-                part: self.bytes(at),
-                last,
-            },
-        })
+    /// Bytes at `range` of the receive buffer (a frame's payload).
+    pub(super) fn slice(&self, range: Range<usize>) -> &[u8] {
+        &self.buf[range]
     }
 
     /// The binary bytes at `at`.
-    fn bytes(&self, at: At) -> &[u8] {
+    #[inline]
+    pub(super) fn bytes(&self, at: At) -> &[u8] {
         match at {
             At::Buf(range) => &self.buf[range],
             At::Message => self.asm.message(),
             At::Text => self.asm.text().as_bytes(),
         }
+    }
+
+    /// The text handed out from the assembler (checked as it arrived).
+    pub(super) fn text(&self) -> &str {
+        self.asm.text()
     }
 
     /// Applies the rules that depend on the connection to a decoded header;

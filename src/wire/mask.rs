@@ -66,9 +66,27 @@ fn key_word(k: u32) -> u64 {
     u64::from_ne_bytes((u64::from(k) | u64::from(k) << 32).to_le_bytes())
 }
 
+/// Writes `src` masked with `key` (as if it started `offset` bytes into the
+/// payload) to the front of `dst`, in one pass: a copy and [`apply_mask`]
+/// at once. Masks as many bytes as the shorter of the two holds.
+pub(crate) fn mask_into(src: &[u8], dst: &mut [u8], key: [u8; 4], offset: usize) {
+    let n = src.len().min(dst.len());
+    let (src, dst) = (&src[..n], &mut dst[..n]);
+    let word = key_word(rotated(key, offset));
+    let bytes = word.to_ne_bytes();
+    let (src_chunks, src_tail) = src.as_chunks::<8>();
+    let (dst_chunks, dst_tail) = dst.as_chunks_mut::<8>();
+    for (d, s) in dst_chunks.iter_mut().zip(src_chunks) {
+        *d = (u64::from_ne_bytes(*s) ^ word).to_ne_bytes();
+    }
+    for ((d, s), k) in dst_tail.iter_mut().zip(src_tail).zip(bytes) {
+        *d = s ^ k;
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::apply_mask;
+    use super::{apply_mask, mask_into};
     use alloc::vec::Vec;
 
     fn naive(buf: &mut [u8], key: [u8; 4], offset: usize) {
@@ -97,6 +115,27 @@ mod tests {
                     naive(&mut slow[start..], key, offset);
                     assert_eq!(fast, slow, "len {len} offset {offset} start {start}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn mask_into_matches_naive_every_offset_and_length() {
+        let key = [0x12, 0x9a, 0xfe, 0x01];
+        for len in (0..=70).chain([1000, 4096 + 5]) {
+            for offset in 0..8 {
+                let src = pattern(len);
+                let mut slow = src.clone();
+                naive(&mut slow, key, offset);
+                // A longer destination keeps its bytes past `len`.
+                let mut dst = alloc::vec![0xAA; len + 9];
+                mask_into(&src, &mut dst, key, offset);
+                assert_eq!(dst[..len], slow[..], "len {len} offset {offset}");
+                assert!(dst[len..].iter().all(|&b| b == 0xAA));
+                // A shorter one gets the front of `src`.
+                let mut short = alloc::vec![0; len / 2];
+                mask_into(&src, &mut short, key, offset);
+                assert_eq!(short[..], slow[..len / 2], "len {len} offset {offset}");
             }
         }
     }
