@@ -87,6 +87,13 @@ impl Assembler {
         self.inflater = Some(inflater);
     }
 
+    /// Gives an idle inflater's zlib state back, keeping its history.
+    pub(super) fn release_inflater(&mut self) {
+        if let Some(inflater) = self.inflater.as_mut() {
+            inflater.release();
+        }
+    }
+
     /// Whether RSV1 may mark a message as compressed.
     pub(super) fn compression_negotiated(&self) -> bool {
         self.inflater.is_some()

@@ -82,8 +82,6 @@ impl Connection {
         if let Some(compression) = self.core.compression.as_mut() {
             compression.release();
         }
-        if let Some(inflater) = self.rx.inflater.as_mut() {
-            inflater.release();
-        }
+        self.rx.release_inflater();
     }
 }

@@ -172,6 +172,12 @@ impl Receiver {
         self.asm.shrink(retained);
     }
 
+    /// Gives an idle inflater's zlib state back, keeping its history (see
+    /// [`Release`](crate::Release)).
+    pub(super) fn release_inflater(&mut self) {
+        self.asm.release_inflater();
+    }
+
     /// Frees every buffer of a connection that will read no more.
     pub(super) fn release(&mut self) {
         *self = Self::default();
