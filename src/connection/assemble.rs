@@ -122,9 +122,15 @@ impl Assembler {
         &mut self.text
     }
 
+    /// The last event handed out `text` or `message`.
+    #[inline]
+    pub(super) fn delivered(&self) -> bool {
+        self.delivered
+    }
+
     /// Clears what the last event handed out; returns whether it was
     /// larger than `retained` (its buffers are then kept for the next).
-    #[inline]
+    #[inline(never)]
     pub(super) fn recycle(&mut self, retained: usize) -> bool {
         if !self.delivered {
             return false;
@@ -230,17 +236,6 @@ impl Assembler {
         }
         if frame.compressed {
             return self.inflate_whole(frame, payload, config);
-        }
-        if arrived && frame.fin && frame.first && frame.consumed == 0 {
-            // A whole message in one frame, all here: handed out in place
-            // (text is checked once, by its conversion to `&str`).
-            let at = At::Buf(at);
-            let ready = if frame.text {
-                Found::Text(at)
-            } else {
-                Found::Binary(at)
-            };
-            return Ok(used(frame.len, true, Step::Ready(ready)));
         }
         if frame.text {
             // Text: its characters join `text` as they come.

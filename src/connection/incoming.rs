@@ -28,19 +28,22 @@ pub(super) struct InFrame {
     pub(super) first: bool,
 }
 
-/// What the decoder found: a Close for the connection to act on, or
-/// something to hand out. Positions rather than borrows, so that the
-/// borrow of the buffers is taken once, by the caller.
-#[derive(Debug)]
-pub(super) enum Ready {
-    /// A Close frame whose payload (not parsed yet) is at this range.
-    Close(Range<usize>),
-    Found(Found),
+impl InFrame {
+    /// A data frame that is a whole message by itself, uncompressed, none
+    /// of it consumed yet: once all here, it is handed out in place.
+    #[inline]
+    pub(super) fn whole_message(&self) -> bool {
+        self.fin && self.first && !self.compressed && self.consumed == 0
+    }
 }
 
-/// Something to hand out as an event.
+/// What the decoder found, as positions rather than borrows, so that the
+/// borrow of the buffers is taken once, by the caller: something to hand
+/// out as an event, or a Close for the connection to act on.
 #[derive(Debug)]
 pub(super) enum Found {
+    /// A Close frame whose payload (not parsed yet) is at this range.
+    Close(Range<usize>),
     Text(At),
     Binary(At),
     Ping(Range<usize>),

@@ -28,7 +28,7 @@ use crate::wire::frame::OpCode;
 use crate::wire::utf8::validate;
 pub use ask::{ConnectionState, Polled};
 use core::ops::Range;
-use incoming::{At, Found, Ready};
+use incoming::{At, Found};
 use opening::{ClientHandshake, Rejection};
 use recv::{Kind, Receiver};
 use send::write_frame;
@@ -408,13 +408,13 @@ impl Connection {
         }
         let client = self.core.is_client();
         let found = match self.rx.read(&self.core.config, client) {
-            Ok(Some(Ready::Found(found))) => found,
-            Ok(Some(Ready::Close(range))) => return self.close_received(range, out),
+            Ok(Some(found)) => found,
             Ok(None) => return Ok(self.on_need_more()),
-            Err(e) => return Err(self.fail_receiving(e, out)),
+            Err(e) => return Err(fail_receiving(&mut self.rx, &mut self.core, e, out)),
         };
         let Self { rx, core } = self;
         let event = match found {
+            Found::Close(range) => return close_received(rx, core, range, out),
             Found::Binary(at) => Event::Binary(rx.bytes(at)),
             // Text handed out in place is checked here, once, by the
             // conversion itself; all other text was checked as it came.
@@ -448,32 +448,6 @@ impl Connection {
             }
         };
         Ok(Polled::Event(event, Sender::new(core, rx.received())))
-    }
-
-    /// The peer's Close, its payload at `range`: the closing handshake
-    /// (see `Core::on_close_received`), and the receiver reads no more.
-    fn close_received(
-        &mut self,
-        range: Range<usize>,
-        out: &mut Vec<u8>,
-    ) -> Result<Polled<'_>, Error> {
-        let frame = match CloseFrame::parse(self.rx.slice(range)) {
-            Ok(frame) => frame,
-            Err(e) => return Err(self.fail_receiving(e, out)),
-        };
-        self.core.on_close_received(&frame, out);
-        self.rx.release();
-        let sender = Sender::new(&mut self.core, &[]);
-        Ok(Polled::Event(Event::Close(frame), sender))
-    }
-
-    /// The peer broke the protocol (Open | CloseSent -> Failed): our Close
-    /// is queued, and the receiver reads no more.
-    #[inline(never)]
-    fn fail_receiving(&mut self, e: ProtocolError, out: &mut Vec<u8>) -> Error {
-        let e = self.core.fail(e, out);
-        self.rx.release();
-        e.into()
     }
 
     #[inline(never)]
@@ -670,4 +644,35 @@ impl Core {
         self.state = State::Failed;
         error
     }
+}
+
+/// The peer's Close, its payload at `range`: the closing handshake (see
+/// `Core::on_close_received`), and the receiver reads no more.
+fn close_received<'a>(
+    rx: &mut Receiver,
+    core: &'a mut Core,
+    range: Range<usize>,
+    out: &mut Vec<u8>,
+) -> Result<Polled<'a>, Error> {
+    let frame = match CloseFrame::parse(rx.slice(range)) {
+        Ok(frame) => frame,
+        Err(e) => return Err(fail_receiving(rx, core, e, out)),
+    };
+    core.on_close_received(&frame, out);
+    rx.release();
+    Ok(Polled::Event(Event::Close(frame), Sender::new(core, &[])))
+}
+
+/// The peer broke the protocol (Open | CloseSent -> Failed): our Close is
+/// queued, and the receiver reads no more.
+#[inline(never)]
+fn fail_receiving(
+    rx: &mut Receiver,
+    core: &mut Core,
+    e: ProtocolError,
+    out: &mut Vec<u8>,
+) -> Error {
+    let e = core.fail(e, out);
+    rx.release();
+    e.into()
 }

@@ -1,13 +1,13 @@
 //! The receive pipeline's first half and its buffer: bytes in, frames
 //! decoded (each header checked once, each payload byte unmasked once) and
 //! their payloads passed to the message assembler (`assemble.rs`); what is
-//! ready comes back as values ([`Ready`], [`ProtocolError`]), which the
+//! ready comes back as values ([`Found`], [`ProtocolError`]), which the
 //! connection in `mod.rs` turns into events, making every state change
 //! itself.
 
 use super::assemble::Assembler;
 pub(super) use super::assemble::Kind;
-use super::incoming::{At, Found, InFrame, Ready, Step};
+use super::incoming::{At, Found, InFrame, Step};
 use crate::config::Config;
 use crate::deflate::{Held, Inflater};
 use crate::wire::ProtocolError;
@@ -41,6 +41,7 @@ impl Receiver {
     }
 
     /// The bytes received and kept.
+    #[inline]
     pub(super) fn received(&self) -> &[u8] {
         &self.buf[..self.end]
     }
@@ -197,11 +198,13 @@ impl Receiver {
         &mut self,
         config: &Config,
         client: bool,
-    ) -> Result<Option<Ready>, ProtocolError> {
+    ) -> Result<Option<Found>, ProtocolError> {
         // What the last event handed out from the assembler is no longer
         // borrowed: its buffers are reused (and kept, if it was larger
         // than `retained_buffer`).
-        self.needed_large |= self.asm.recycle(config.retained_buffer);
+        if self.asm.delivered() {
+            self.needed_large |= self.asm.recycle(config.retained_buffer);
+        }
         loop {
             let mut frame = match self.frame.take() {
                 Some(frame) => frame,
@@ -225,6 +228,18 @@ impl Receiver {
                 frame.done = available;
             }
             let base = self.pos;
+            if available == frame.len && frame.whole_message() && config.receive_parts.is_none() {
+                // A message in one frame, all here: handed out in place,
+                // with nothing for the assembler to keep (text is checked
+                // once, by its conversion to `&str`).
+                let range = base..base + frame.len;
+                self.pos = range.end;
+                return Ok(Some(if frame.text {
+                    Found::Text(At::Buf(range))
+                } else {
+                    Found::Binary(At::Buf(range))
+                }));
+            }
             if frame.opcode.is_control() {
                 if available < frame.len {
                     self.frame = Some(frame);
@@ -233,9 +248,9 @@ impl Receiver {
                 let range = base..base + frame.len;
                 self.pos = range.end;
                 return Ok(Some(match frame.opcode {
-                    OpCode::Ping => Ready::Found(Found::Ping(range)),
-                    OpCode::Pong => Ready::Found(Found::Pong(range)),
-                    _ => Ready::Close(range),
+                    OpCode::Ping => Found::Ping(range),
+                    OpCode::Pong => Found::Pong(range),
+                    _ => Found::Close(range),
                 }));
             }
             let at = base..base + available;
@@ -248,7 +263,7 @@ impl Receiver {
                 self.frame = Some(frame);
             }
             match used.step {
-                Step::Ready(found) => return Ok(Some(Ready::Found(found))),
+                Step::Ready(found) => return Ok(Some(found)),
                 Step::NextFrame => {}
                 Step::NeedMore => return Ok(None),
                 Step::Wait => {
