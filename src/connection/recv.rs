@@ -215,9 +215,16 @@ impl Receiver {
                     };
                     let frame = self.check_header(&header, config, client)?;
                     self.pos += n;
+                    // Most frames: taken before they join the general steps.
+                    if let Some(found) = self.in_place(&frame, config) {
+                        return Ok(Some(found));
+                    }
                     frame
                 }
             };
+            if let Some(found) = self.in_place(&frame, config) {
+                return Ok(Some(found));
+            }
             // Unmask what arrived of the payload, once.
             let available = self.unread().min(frame.len);
             if available > frame.done {
@@ -228,18 +235,6 @@ impl Receiver {
                 frame.done = available;
             }
             let base = self.pos;
-            if available == frame.len && frame.whole_message() && config.receive_parts.is_none() {
-                // A message in one frame, all here: handed out in place,
-                // with nothing for the assembler to keep (text is checked
-                // once, by its conversion to `&str`).
-                let range = base..base + frame.len;
-                self.pos = range.end;
-                return Ok(Some(if frame.text {
-                    Found::Text(At::Buf(range))
-                } else {
-                    Found::Binary(At::Buf(range))
-                }));
-            }
             if frame.opcode.is_control() {
                 if available < frame.len {
                     self.frame = Some(frame);
@@ -272,6 +267,26 @@ impl Receiver {
                 }
             }
         }
+    }
+
+    /// A message in one frame, all here: unmasked and handed out in place,
+    /// with nothing for the assembler to keep (text is checked once, by its
+    /// conversion to `&str`). `None` for any other frame.
+    #[inline(always)]
+    fn in_place(&mut self, frame: &InFrame, config: &Config) -> Option<Found> {
+        if !frame.whole_message() || frame.len > self.unread() || config.receive_parts.is_some() {
+            return None;
+        }
+        let range = self.pos..self.pos + frame.len;
+        if let Some(key) = frame.mask {
+            apply_mask(&mut self.buf[range.start + frame.done..range.end], key, frame.done);
+        }
+        self.pos = range.end;
+        Some(if frame.text {
+            Found::Text(At::Buf(range))
+        } else {
+            Found::Binary(At::Buf(range))
+        })
     }
 
     /// A frame waits in the buffer for the rest of its payload: make room
