@@ -160,7 +160,7 @@ impl Assembler {
     /// The rules for a data frame's header that depend on the message in
     /// progress; every check before any change. Returns whether the frame
     /// is text and whether it is compressed.
-    #[inline]
+    #[inline(always)]
     pub(super) fn admit(
         &mut self,
         opcode: OpCode,

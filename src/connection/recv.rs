@@ -191,8 +191,8 @@ impl Receiver {
 
     /// Decodes frames and passes their payloads to the assembler until
     /// something is ready to report or the buffered bytes run out
-    /// (`Ok(None)`). A small whole message takes the same steps as any
-    /// other, with fewer branches.
+    /// (`Ok(None)`). A message in one frame takes the first steps only:
+    /// its header decoded and checked, its payload unmasked in place.
     #[inline]
     pub(super) fn read(
         &mut self,
@@ -205,20 +205,45 @@ impl Receiver {
         if self.asm.delivered() {
             self.needed_large |= self.asm.recycle(config.retained_buffer);
         }
+        if self.frame.is_none() {
+            let Some(frame) = self.decode(config, client)? else {
+                return Ok(None);
+            };
+            if let Some(found) = self.in_place(&frame, config) {
+                return Ok(Some(found));
+            }
+            self.frame = Some(frame);
+        }
+        self.read_payloads(config, client)
+    }
+
+    /// The frame decoder: the header at `pos`, parsed and checked against
+    /// the connection's rules, then consumed. `None` while it is cut.
+    #[inline(always)]
+    fn decode(&mut self, config: &Config, client: bool) -> Result<Option<InFrame>, ProtocolError> {
+        let Some((header, n)) = FrameHeader::parse(&self.buf[self.pos..self.end])? else {
+            return Ok(None);
+        };
+        let frame = self.check_header(&header, config, client)?;
+        self.pos += n;
+        Ok(Some(frame))
+    }
+
+    /// The steps after the header: the current frame's payload, as much of
+    /// it as arrived, through the assembler, then the next frames'.
+    #[inline(never)]
+    fn read_payloads(
+        &mut self,
+        config: &Config,
+        client: bool,
+    ) -> Result<Option<Found>, ProtocolError> {
         loop {
             let mut frame = match self.frame.take() {
                 Some(frame) => frame,
                 None => {
-                    let Some((header, n)) = FrameHeader::parse(&self.buf[self.pos..self.end])?
-                    else {
+                    let Some(frame) = self.decode(config, client)? else {
                         return Ok(None);
                     };
-                    let frame = self.check_header(&header, config, client)?;
-                    self.pos += n;
-                    // Most frames: taken before they join the general steps.
-                    if let Some(found) = self.in_place(&frame, config) {
-                        return Ok(Some(found));
-                    }
                     frame
                 }
             };
@@ -279,7 +304,11 @@ impl Receiver {
         }
         let range = self.pos..self.pos + frame.len;
         if let Some(key) = frame.mask {
-            apply_mask(&mut self.buf[range.start + frame.done..range.end], key, frame.done);
+            apply_mask(
+                &mut self.buf[range.start + frame.done..range.end],
+                key,
+                frame.done,
+            );
         }
         self.pos = range.end;
         Some(if frame.text {
@@ -325,7 +354,7 @@ impl Receiver {
     /// Applies the rules that depend on the connection to a decoded header;
     /// a data frame's go on in the assembler, which updates the message
     /// being received.
-    #[inline]
+    #[inline(always)]
     fn check_header(
         &mut self,
         header: &FrameHeader,
