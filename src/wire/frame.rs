@@ -29,34 +29,39 @@ pub const MAX_CONTROL_PAYLOAD: usize = 125;
 /// A frame opcode (RFC 6455 §5.2). Reserved opcodes are not representable:
 /// [`TryFrom<u8>`] refuses them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
 pub enum OpCode {
     /// 0x0: continues a fragmented message.
-    Continuation = 0x0,
+    Continuation,
     /// 0x1: the first frame of a text message.
-    Text = 0x1,
+    Text,
     /// 0x2: the first frame of a binary message.
-    Binary = 0x2,
+    Binary,
     /// 0x8: starts or answers the closing handshake.
-    Close = 0x8,
+    Close,
     /// 0x9: asks the peer for a Pong.
-    Ping = 0x9,
+    Ping,
     /// 0xA: answers a Ping, or a unidirectional heartbeat.
-    Pong = 0xA,
+    Pong,
 }
 
 impl OpCode {
-    /// Whether this is a control opcode (Close, Ping, Pong): the high bit of
-    /// the four (§5.5).
+    /// Whether this is a control opcode (Close, Ping, Pong).
     #[inline]
     pub const fn is_control(self) -> bool {
-        self as u8 & 0x8 != 0
+        matches!(self, Self::Close | Self::Ping | Self::Pong)
     }
 
     /// The 4-bit wire value.
     #[inline]
     pub const fn as_u8(self) -> u8 {
-        self as u8
+        match self {
+            Self::Continuation => 0x0,
+            Self::Text => 0x1,
+            Self::Binary => 0x2,
+            Self::Close => 0x8,
+            Self::Ping => 0x9,
+            Self::Pong => 0xA,
+        }
     }
 }
 
