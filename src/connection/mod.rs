@@ -402,9 +402,8 @@ impl Connection {
         if !matches!(self.core.state, State::Open | State::CloseSent) {
             return self.poll_general(out);
         }
-        if let Some(inflater) = self.core.inflater.take() {
-            // Negotiated by the caller's `accept`: handed over here.
-            self.rx.set_inflater(inflater);
+        if self.core.inflater.is_some() {
+            self.hand_over_inflater();
         }
         let client = self.core.is_client();
         let found = match self.rx.read(&self.core.config, client) {
@@ -448,6 +447,14 @@ impl Connection {
             }
         };
         Ok(Polled::Event(event, Sender::new(core, rx.received())))
+    }
+
+    /// The inflater negotiated by the caller's `accept` goes to the receiver.
+    #[cold]
+    fn hand_over_inflater(&mut self) {
+        if let Some(inflater) = self.core.inflater.take() {
+            self.rx.set_inflater(inflater);
+        }
     }
 
     #[inline(never)]

@@ -206,41 +206,65 @@ impl Receiver {
             self.needed_large |= self.asm.recycle(config.retained_buffer);
         }
         if self.frame.is_none() {
-            let Some(frame) = self.decode(config, client)? else {
-                return Ok(None);
+            let bytes = &self.buf[self.pos..self.end];
+            let begun = match *bytes {
+                // The header of a whole Text or Binary message in one frame
+                // of up to 125 bytes, the most common by far, read in one
+                // step (its FIN, RSV and opcode are the first byte's value)
+                // and given its own copy of the steps that follow, which the
+                // compiler specialises; the rules are the same.
+                [b0 @ (0x81 | 0x82), b1 @ 0x80..=0xFD, k0, k1, k2, k3, ..] => {
+                    let header = FrameHeader {
+                        fin: true,
+                        rsv: 0,
+                        opcode: if b0 == 0x81 {
+                            OpCode::Text
+                        } else {
+                            OpCode::Binary
+                        },
+                        mask: Some([k0, k1, k2, k3]),
+                        payload_len: u64::from(b1 & 0x7F),
+                    };
+                    self.begin(&header, 6, config, client)?
+                }
+                _ => match FrameHeader::parse(bytes)? {
+                    Some((header, n)) => self.begin(&header, n, config, client)?,
+                    None => return Ok(None),
+                },
             };
-            if let Some(found) = self.in_place(&frame, config) {
+            if let Some(found) = begun {
                 return Ok(Some(found));
             }
-            self.frame = Some(frame);
         }
         self.read_payloads(config, client)
+    }
+
+    /// A frame's header, parsed: checked against the connection's rules and
+    /// consumed (`n` bytes), then the frame handed out in place if it is a
+    /// message all here, else kept as the frame being received.
+    #[inline(always)]
+    fn begin(
+        &mut self,
+        header: &FrameHeader,
+        n: usize,
+        config: &Config,
+        client: bool,
+    ) -> Result<Option<Found>, ProtocolError> {
+        let frame = self.check_header(header, config, client)?;
+        self.pos += n;
+        let found = self.in_place(&frame, config);
+        if found.is_none() {
+            self.frame = Some(frame);
+        }
+        Ok(found)
     }
 
     /// The frame decoder: the header at `pos`, parsed and checked against
     /// the connection's rules, then consumed. `None` while it is cut.
     #[inline(always)]
     fn decode(&mut self, config: &Config, client: bool) -> Result<Option<InFrame>, ProtocolError> {
-        let bytes = &self.buf[self.pos..self.end];
-        let (header, n) = match *bytes {
-            // The header of a whole Text or Binary message in one frame of
-            // up to 125 bytes, the most common by far, read in one step (its
-            // FIN, RSV and opcode are the first byte's value); the rules are
-            // checked below, as for every header.
-            [b0 @ (0x81 | 0x82), b1 @ 0x80..=0xFD, k0, k1, k2, k3, ..] => (
-                FrameHeader {
-                    fin: true,
-                    rsv: 0,
-                    opcode: if b0 == 0x81 { OpCode::Text } else { OpCode::Binary },
-                    mask: Some([k0, k1, k2, k3]),
-                    payload_len: u64::from(b1 & 0x7F),
-                },
-                6,
-            ),
-            _ => match FrameHeader::parse(bytes)? {
-                Some(parsed) => parsed,
-                None => return Ok(None),
-            },
+        let Some((header, n)) = FrameHeader::parse(&self.buf[self.pos..self.end])? else {
+            return Ok(None);
         };
         let frame = self.check_header(&header, config, client)?;
         self.pos += n;
