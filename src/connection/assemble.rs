@@ -245,7 +245,7 @@ impl Assembler {
                 Step::NeedMore
             } else if frame.fin {
                 self.finish()?;
-                Step::Ready(Found::Text(At::Text))
+                Step::Ready(Found::Text)
             } else {
                 Step::NextFrame
             };
@@ -259,7 +259,7 @@ impl Assembler {
         self.message.extend_from_slice(payload);
         let step = if frame.fin {
             self.delivered = true;
-            Step::Ready(Found::Binary(At::Message))
+            Step::Ready(Found::Binary)
         } else {
             Step::NextFrame
         };
@@ -369,10 +369,10 @@ impl Assembler {
             Step::NextFrame
         } else if frame.text {
             self.finish()?;
-            Step::Ready(Found::Text(At::Text))
+            Step::Ready(Found::Text)
         } else {
             self.delivered = true;
-            Step::Ready(Found::Binary(At::Message))
+            Step::Ready(Found::Binary)
         };
         Ok(used(payload.len(), arrived, step))
     }
@@ -459,8 +459,7 @@ impl Assembler {
                 self.finish()?;
             }
             self.delivered = true;
-            let at = if frame.text { At::Text } else { At::Message };
-            return Ok(used(n, true, Step::Ready(part(frame.text, at, true))));
+            return Ok(used(n, true, Step::Ready(inflated_part(frame.text, true))));
         }
         // A full room: the inflater may hold more output of the bytes it
         // took, or corrupt data in them. The frame stays current until it
@@ -476,11 +475,10 @@ impl Assembler {
         };
         if ready {
             self.delivered = true;
-            let at = if frame.text { At::Text } else { At::Message };
             return Ok(used(
                 n,
                 frame_over,
-                Step::Ready(part(frame.text, at, false)),
+                Step::Ready(inflated_part(frame.text, false)),
             ));
         }
         let step = if held || used_up && !frame.fin {
@@ -500,12 +498,13 @@ fn used(bytes: usize, frame_over: bool, step: Step) -> Used {
     }
 }
 
-/// A part of a text or binary message.
-fn part(text: bool, at: At, last: bool) -> Found {
+/// An inflated part of a text message (in `text`) or a binary one (in
+/// `message`).
+fn inflated_part(text: bool, last: bool) -> Found {
     if text {
         Found::TextPart(last)
     } else {
-        Found::BinaryPart(at, last)
+        Found::BinaryPart(At::Message, last)
     }
 }
 

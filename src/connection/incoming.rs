@@ -44,8 +44,16 @@ impl InFrame {
 pub(super) enum Found {
     /// A Close frame whose payload (not parsed yet) is at this range.
     Close(Range<usize>),
-    Text(At),
-    Binary(At),
+    /// A message in one frame, in place in the receive buffer (text not
+    /// checked yet: its conversion to `&str` checks it, once).
+    InPlace {
+        text: bool,
+        range: Range<usize>,
+    },
+    /// A text message in the assembler's `text`, checked as it arrived.
+    Text,
+    /// A binary message in the assembler's `message`.
+    Binary,
     Ping(Range<usize>),
     Pong(Range<usize>),
     /// Parts mode: a part of a message, and whether it is the last (a
@@ -54,15 +62,13 @@ pub(super) enum Found {
     BinaryPart(At, bool),
 }
 
-/// Where a message's or a part's bytes are.
+/// Where a binary part's bytes are.
 #[derive(Debug)]
 pub(super) enum At {
-    /// In place in the receive buffer (a whole frame, or a binary part).
+    /// In place in the receive buffer.
     Buf(Range<usize>),
-    /// In the assembler's `message`: binary, reassembled or inflated.
+    /// In the assembler's `message`, inflated.
     Message,
-    /// In the assembler's `text`: checked as it arrived.
-    Text,
 }
 
 /// What the assembler did with a data frame's payload.

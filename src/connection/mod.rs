@@ -28,7 +28,7 @@ use crate::wire::frame::OpCode;
 use crate::wire::utf8::validate;
 pub use ask::{ConnectionState, Polled};
 use core::ops::Range;
-use incoming::{At, Found};
+use incoming::Found;
 use opening::{ClientHandshake, Rejection};
 use recv::{Kind, Receiver};
 use send::write_frame;
@@ -413,15 +413,16 @@ impl Connection {
         };
         let Self { rx, core } = self;
         let event = match found {
-            Found::Close(range) => return close_received(rx, core, range, out),
-            Found::Binary(at) => Event::Binary(rx.bytes(at)),
             // Text handed out in place is checked here, once, by the
             // conversion itself; all other text was checked as it came.
-            Found::Text(At::Buf(range)) => match validate(rx.slice(range)) {
+            Found::InPlace { text: true, range } => match validate(rx.slice(range)) {
                 Ok(text) => Event::Text(text),
                 Err(_) => return Err(core.fail(ProtocolError::InvalidUtf8, out).into()),
             },
-            Found::Text(_) => Event::Text(rx.text()),
+            Found::InPlace { text: false, range } => Event::Binary(rx.slice(range)),
+            Found::Close(range) => return close_received(rx, core, range, out),
+            Found::Binary => Event::Binary(rx.message()),
+            Found::Text => Event::Text(rx.text()),
             Found::TextPart(last) => Event::TextPart {
                 part: rx.text(),
                 last,

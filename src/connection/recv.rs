@@ -353,10 +353,9 @@ impl Receiver {
             );
         }
         self.pos = range.end;
-        Some(if frame.text {
-            Found::Text(At::Buf(range))
-        } else {
-            Found::Binary(At::Buf(range))
+        Some(Found::InPlace {
+            text: frame.text,
+            range,
         })
     }
 
@@ -384,8 +383,12 @@ impl Receiver {
         match at {
             At::Buf(range) => &self.buf[range],
             At::Message => self.asm.message(),
-            At::Text => self.asm.text().as_bytes(),
         }
+    }
+
+    /// The binary message handed out from the assembler.
+    pub(super) fn message(&self) -> &[u8] {
+        self.asm.message()
     }
 
     /// The text handed out from the assembler (checked as it arrived).
