@@ -95,22 +95,26 @@ impl Assembler {
     }
 
     /// Whether RSV1 may mark a message as compressed.
+    #[inline]
     pub(super) fn compression_negotiated(&self) -> bool {
         self.inflater.is_some()
     }
 
     /// No message is in progress.
+    #[inline]
     pub(super) fn idle(&self) -> bool {
         self.receiving.is_none()
     }
 
     /// The text being received, handed out by the last event.
+    #[inline]
     pub(super) fn text(&self) -> &str {
         &self.text
     }
 
     /// The binary message or part being received, handed out by the last
     /// event.
+    #[inline]
     pub(super) fn message(&self) -> &[u8] {
         &self.message
     }

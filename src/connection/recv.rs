@@ -36,6 +36,7 @@ pub(super) struct Receiver {
 
 impl Receiver {
     /// Bytes buffered and not consumed yet.
+    #[inline]
     pub(super) fn unread(&self) -> usize {
         self.end - self.pos
     }
@@ -52,6 +53,7 @@ impl Receiver {
     }
 
     /// The bytes received and not consumed yet.
+    #[inline]
     pub(super) fn unread_bytes(&self) -> &[u8] {
         &self.buf[self.pos..self.end]
     }
@@ -373,6 +375,7 @@ impl Receiver {
     }
 
     /// Bytes at `range` of the receive buffer (a frame's payload).
+    #[inline]
     pub(super) fn slice(&self, range: Range<usize>) -> &[u8] {
         &self.buf[range]
     }
@@ -387,11 +390,13 @@ impl Receiver {
     }
 
     /// The binary message handed out from the assembler.
+    #[inline]
     pub(super) fn message(&self) -> &[u8] {
         self.asm.message()
     }
 
     /// The text handed out from the assembler (checked as it arrived).
+    #[inline]
     pub(super) fn text(&self) -> &str {
         self.asm.text()
     }
