@@ -77,6 +77,9 @@ pub(super) struct Assembler {
     inflater: Option<Held<Inflater>>,
 }
 
+/// Bytes of text checked and copied at a time (see `Assembler::feed`).
+const TEXT_BLOCK: usize = 4096;
+
 /// Bytes the inflater gives at a time for text, before its characters
 /// join `text`: the scratch buffer stays small whatever the message.
 const INFLATE_TEXT_BLOCK: usize = 16 << 10;
@@ -203,9 +206,9 @@ impl Assembler {
             return Err(ProtocolError::MessageTooLarge);
         }
         let text = opcode == OpCode::Text;
-        if text {
-            self.utf8.reset();
-        }
+        // The validator needs no reset: a text message that went through
+        // it ended on a character boundary (or failed the connection).
+        debug_assert!(self.utf8.is_complete());
         if !fin {
             self.receiving = Some(if text { Kind::Text } else { Kind::Binary });
             self.compressed = compressed;
@@ -270,11 +273,16 @@ impl Assembler {
         Ok(used(frame.len, true, step))
     }
 
-    /// Checks text and appends its characters to `text`.
+    /// Checks text and appends its characters to `text`, a block at a
+    /// time: each block is copied while the check has just brought it
+    /// into the first-level cache.
     fn feed(&mut self, bytes: &[u8]) -> Result<(), ProtocolError> {
-        self.utf8
-            .feed_into(bytes, &mut self.text)
-            .map_err(|_| ProtocolError::InvalidUtf8)
+        for block in bytes.chunks(TEXT_BLOCK) {
+            self.utf8
+                .feed_into(block, &mut self.text)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
     }
 
     /// The text message ends: it must end on a character boundary.

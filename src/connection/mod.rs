@@ -447,7 +447,7 @@ impl Connection {
                 Event::Pong(payload)
             }
         };
-        Ok(Polled::Event(event, Sender::new(core, rx.received())))
+        Ok(Polled::Event(event, Sender::new(core, rx.kept())))
     }
 
     /// The inflater negotiated by the caller's `accept` goes to the receiver.

@@ -47,6 +47,14 @@ impl Receiver {
         &self.buf[..self.end]
     }
 
+    /// The receive buffer as a whole, the bytes received and the room
+    /// after them: for a sender, which reads a pending request's head at
+    /// its front.
+    #[inline]
+    pub(super) fn kept(&self) -> &[u8] {
+        &self.buf
+    }
+
     /// The bytes received and kept, to edit in place (an HTTP head).
     pub(super) fn received_mut(&mut self) -> &mut [u8] {
         &mut self.buf[..self.end]
