@@ -53,8 +53,13 @@
 #   --examples SET      core (default): examples/echo_server and autobahn_client;
 #                       tokio: wstate-tokio's tokio_echo_server and
 #                       tokio_autobahn_client (also AUTOBAHN_EXAMPLES)
+#   --release-after-message
+#                       pass --release-after-message to both examples (core set
+#                       only): the deflate codec is given back after every
+#                       message and rebuilt from the kept history for the next
+#                       (also AUTOBAHN_RELEASE_AFTER_MESSAGE=1)
 # Environment: AUTOBAHN_SUITE, AUTOBAHN_ROLE, AUTOBAHN_RUNNER, AUTOBAHN_CASES,
-#   AUTOBAHN_EXCLUDE, AUTOBAHN_PARALLEL, AUTOBAHN_EXAMPLES, AUTOBAHN_AGENT (default wstate), AUTOBAHN_RUN_TIMEOUT (s, per role),
+#   AUTOBAHN_EXCLUDE, AUTOBAHN_PARALLEL, AUTOBAHN_EXAMPLES, AUTOBAHN_RELEASE_AFTER_MESSAGE, AUTOBAHN_AGENT (default wstate), AUTOBAHN_RUN_TIMEOUT (s, per role),
 #   ECHO_SERVER_CMD   (command; the listen address 127.0.0.1:9001 is appended)
 #   AUTOBAHN_CLIENT_CMD (command; URL ws://127.0.0.1:9002 and the agent are appended)
 #   AUTOBAHN_SERVER_PORT (9001), AUTOBAHN_FUZZ_PORT (9002),
@@ -84,6 +89,7 @@ cases=${AUTOBAHN_CASES-__unset__}     # set, even to '', means a custom selectio
 exclude=${AUTOBAHN_EXCLUDE-__unset__}
 parallel=${AUTOBAHN_PARALLEL:-0}
 examples=${AUTOBAHN_EXAMPLES:-core}
+release_after_message=${AUTOBAHN_RELEASE_AFTER_MESSAGE:-0}
 standin=0 update_expected=0 print_all=0 install_only=0
 custom_selection=0
 [[ "$cases" != __unset__ || "$exclude" != __unset__ ]] && custom_selection=1
@@ -109,6 +115,7 @@ while (($#)); do
         --install-only) install_only=1; shift ;;
         --examples) examples=${2:?}; shift 2 ;;
         --examples=*) examples=${1#*=}; shift ;;
+        --release-after-message) release_after_message=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -118,6 +125,13 @@ case "$examples" in
     core)  server_example=echo_server; client_example=autobahn_client ;;
     tokio) server_example=tokio_echo_server; client_example=tokio_autobahn_client ;;
     *) die "unknown example set '$examples' (core, tokio)" ;;
+esac
+case "$release_after_message" in
+    0|"") release_flag='' ;;
+    1) [[ "$examples" == core ]] \
+           || die "--release-after-message is an option of the core examples only (--examples core)"
+       release_flag=' --release-after-message' ;;
+    *) die "AUTOBAHN_RELEASE_AFTER_MESSAGE must be 0 or 1, not '$release_after_message'" ;;
 esac
 
 # suite_count: how many cases the suite has (checked against the runner's case list)
@@ -261,7 +275,7 @@ if [[ "$runner" == wstest ]]; then
         die "wstest's case list ($(wc -l <"$BUILD_DIR/case-ids.runner.txt") cases) differs from $CASE_IDS; regenerate it with scripts/autobahn/wstest_case_ids.py"
     fi
 fi
-log "runner: $runner; cases: '$cases'; excluded: '${exclude:-none}'; per-role timeout ${run_timeout}s; roles: ${roles_judged[*]}$( ((parallel)) && echo ' (in parallel)')"
+log "runner: $runner; cases: '$cases'; excluded: '${exclude:-none}'; per-role timeout ${run_timeout}s; roles: ${roles_judged[*]}$( ((parallel)) && echo ' (in parallel)')${release_flag:+; examples run with$release_flag}"
 if ((install_only)); then
     ((standin)) && ensure_py3_venv
     log "install done"
@@ -282,8 +296,8 @@ if ((need_build)); then
     if [[ "$role" != client && -z "${ECHO_SERVER_CMD:-}" ]]; then need_binary "$EXAMPLES_DIR/$server_example"; fi
     if [[ "$role" != server && -z "${AUTOBAHN_CLIENT_CMD:-}" ]]; then need_binary "$EXAMPLES_DIR/$client_example"; fi
 fi
-ECHO_SERVER_CMD=${ECHO_SERVER_CMD:-$EXAMPLES_DIR/$server_example}
-AUTOBAHN_CLIENT_CMD=${AUTOBAHN_CLIENT_CMD:-$EXAMPLES_DIR/$client_example}
+ECHO_SERVER_CMD=${ECHO_SERVER_CMD:-$EXAMPLES_DIR/$server_example$release_flag}
+AUTOBAHN_CLIENT_CMD=${AUTOBAHN_CLIENT_CMD:-$EXAMPLES_DIR/$client_example$release_flag}
 
 # ---------------------------------------------------------------- helpers
 # write_spec FILE KIND: wstest spec for fuzzingclient/fuzzingserver.

@@ -13,6 +13,21 @@
 #   b. examples/client against a Python websockets echo server (127.0.0.1:9012)
 #      and a node ws echo server (127.0.0.1:9013), checking each output line
 #      and a `closed 1000` end with exit status 0.
+#   c. idle cycles: the same examples run with --release-after-message (the
+#      deflate codec given back after every message and rebuilt from the kept
+#      history for the next), context takeover both ways, every window size
+#      9-15: examples/echo_server against a Python websockets client and a node
+#      ws client (each offering server_/client_max_window_bits=W) and headless
+#      Chromium (15 bits only: its offer cannot set a size, and the example
+#      answers with the default 15), and examples/client against the
+#      websockets and ws echo servers in mode `takeover` (window bits from the
+#      path /wW); the sequence (payloads.py, "Idle cycles"): random text of a
+#      quarter window and three repeats, three windows of random text (the
+#      history ring wraps), its last quarter window, random or pattern bytes
+#      twice, a 50 ms pause before each; every echo exact, the negotiated
+#      header exact, and the repeats on the wire at most a quarter of their
+#      size plus 128 B each way (both sides compressed against the history
+#      kept across the release; Chromium's page cannot count bytes).
 # Both with permessage-deflate (the examples are built with --features deflate
 # and use DeflateConfig::enabled(): level 1, window bits 15, context takeover):
 #   - each peer's default deflate, and a second run with no_context_takeover
@@ -31,24 +46,28 @@
 # Fails closed: every checking program must print at least its known number of
 # PASS/FAIL lines (MIN_CHECKS below: python-websockets client 30 + nct9 24,
 # node-ws client 30 + nct9 24, chromium 28, client-vs-python-websockets 26 +
-# nct9 20, client-vs-node-ws 26 + nct9 20: 228 in all); a program that
-# crashes, hangs, is not started (its server did not come up) or prints fewer
-# lines adds a FAIL per missing check, and the run fails when fewer than 228
-# checks ran.  Skipping the browser is a local opt-out only: under CI (CI set,
-# not 0/false) --skip-browser, INTEROP_SKIP_BROWSER, --standin, ECHO_SERVER_CMD
-# and CLIENT_CMD are refused (exit 2); locally a skipped browser lowers the
-# minimum to 200 and is reported as SKIPPED.  (The stand-ins do not negotiate
-# permessage-deflate as our examples do: with --standin the pmd-* header and
-# wire checks fail by design.)
+# nct9 20, client-vs-node-ws 26 + nct9 20; idle cycles: python-websockets 77,
+# node-ws 77, chromium 10, client-vs-python-websockets and client-vs-node-ws
+# 13 per window size: 574 in all); a program that crashes, hangs, is not
+# started (its server did not come up) or prints fewer lines adds a FAIL per
+# missing check, and the run fails when fewer than 574 checks ran.  Skipping
+# the browser is a local opt-out only: under CI (CI set, not 0/false)
+# --skip-browser, INTEROP_SKIP_BROWSER, --standin, ECHO_SERVER_CMD and
+# CLIENT_CMD are refused (exit 2); locally a skipped browser (both runs)
+# lowers the minimum to 536 and is reported as SKIPPED.  (The stand-ins do
+# not negotiate permessage-deflate as our examples do: with --standin the
+# pmd-* and idle-* header and wire checks fail by design.)
 #
 # Options:
 #   --standin        use the harness stand-ins (scripts/interop/standin_*.py)
 #                    instead of our examples (to test this script itself)
 #   --skip-browser   leave out the Chromium checks (also INTEROP_SKIP_BROWSER=1)
 #   --install-only   install the peers and exit
-# Environment: ECHO_SERVER_CMD (command; the listen address is appended),
-#   CLIENT_CMD (command; the URL is appended), INTEROP_PORT_BASE (default 9010:
-#   uses BASE+1 .. BASE+4), WSTATE_CONFORMANCE_DIR (default target/conformance).
+# Environment: ECHO_SERVER_CMD (command; the listen address is appended;
+#   pair c puts --release-after-message before it, except with --standin),
+#   CLIENT_CMD (command; the URL is appended, likewise), INTEROP_PORT_BASE
+#   (default 9010: uses BASE+1 .. BASE+4), WSTATE_CONFORMANCE_DIR (default
+#   target/conformance).
 set -euo pipefail
 SCRIPT_NAME=interop
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -62,9 +81,15 @@ skip_browser=${INTEROP_SKIP_BROWSER:-0} standin=0 install_only=0
 # Checks each program prints (PASS or FAIL lines); the run needs them all.
 declare -A MIN_CHECKS=([py_client]=30 [py_client_nct9]=24 [node_client]=30 [node_client_nct9]=24
     [browser]=28 [client_vs_python]=26 [client_vs_python_nct9]=20 [client_vs_node]=26
-    [client_vs_node_nct9]=20)
+    [client_vs_node_nct9]=20 [py_idle]=77 [node_idle]=77 [browser_idle]=10)
 CHECK_ORDER=(py_client py_client_nct9 node_client node_client_nct9 browser
-    client_vs_python client_vs_python_nct9 client_vs_node client_vs_node_nct9)
+    client_vs_python client_vs_python_nct9 client_vs_node client_vs_node_nct9
+    py_idle node_idle browser_idle)
+IDLE_WINDOWS=(9 10 11 12 13 14 15)
+for w in "${IDLE_WINDOWS[@]}"; do
+    MIN_CHECKS[client_vs_python_idle_w$w]=13 MIN_CHECKS[client_vs_node_idle_w$w]=13
+    CHECK_ORDER+=("client_vs_python_idle_w$w" "client_vs_node_idle_w$w")
+done
 # The Sec-WebSocket-Extensions responses expected, exactly.  Our server
 # (DeflateConfig::enabled()) answers the usual offer
 # `permessage-deflate; client_max_window_bits` with the bare name, and an
@@ -76,6 +101,12 @@ PMD_WEBSOCKETS_DEFAULT='permessage-deflate; server_max_window_bits=12; client_ma
 PMD_WEBSOCKETS_NCT9='permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=9'
 PMD_WS_DEFAULT='permessage-deflate'
 PMD_WS_NCT9='permessage-deflate; client_max_window_bits=9; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9'
+# Pair c (idle cycles), W standing for the window bits: our server answering
+# `server_max_window_bits=W; client_max_window_bits=W`, the peers' servers in
+# mode `takeover` answering our client's offer; Chromium gets the bare name.
+PMD_IDLE_OURS='permessage-deflate; server_max_window_bits=W; client_max_window_bits=W'
+PMD_IDLE_WEBSOCKETS='permessage-deflate; server_max_window_bits=W; client_max_window_bits=W'
+PMD_IDLE_WS='permessage-deflate; client_max_window_bits=W; server_max_window_bits=W'
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while (($#)); do
@@ -223,11 +254,52 @@ client_pair client_vs_node node-ws "$NODE_SERVER_PORT" default "$PMD_WS_DEFAULT"
 client_pair client_vs_node_nct9 node-ws-nct9 "$NODE_SERVER_PORT" nct9 "$PMD_WS_NCT9" \
     node "$ROOT/scripts/interop/node_echo_server.js"
 
+# c. idle cycles: both examples release the codec after every message
+release=--release-after-message
+((standin)) && release=''   # the stand-ins have no codec to release
+log "pair c: idle cycles, echo server under test: $ECHO_SERVER_CMD${release:+ $release} 127.0.0.1:$ECHO_PORT"
+# shellcheck disable=SC2086
+if start_server echo_server_idle "$ECHO_PORT" $ECHO_SERVER_CMD $release "127.0.0.1:$ECHO_PORT"; then
+    url="ws://127.0.0.1:$ECHO_PORT"
+    run_check py_idle 180 "$PY" "$ROOT/scripts/interop/py_idle_check.py" "$url" "$PMD_IDLE_OURS"
+    run_check node_idle 180 node "$ROOT/scripts/interop/node_idle_check.js" "$url" "$PMD_IDLE_OURS"
+    if ((skip_browser)); then
+        log "Chromium checks skipped"
+    else
+        rm -rf "$WORK"/chromium-profile-*
+        require_free_port "$PAGE_PORT"
+        run_check browser_idle 120 node "$ROOT/scripts/interop/browser_check.js" "$url" "$PAGE_PORT" "$WORK" "$PMD_OURS_DEFAULT" idle
+        kill_leftover_browser
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null \
+        || echo "FAIL echo_server_idle: exited during the checks (log: $WORK/echo_server_idle.log)" | tee -a "$RESULTS"
+    stop_bg "$SERVER_PID"
+fi
+log "pair c: idle cycles, client under test: $CLIENT_CMD${release:+ $release} URL"
+# idle_client_pair NAME PEER PORT EXPECTED SERVER_CMD...: one echo server in
+# mode takeover, our client against it at each window size (path /wW).
+idle_client_pair() {
+    local name=$1 peer=$2 port=$3 expected=$4 w
+    shift 4
+    if start_server "${name}_server" "$port" "$@" "127.0.0.1:$port" takeover; then
+        for w in "${IDLE_WINDOWS[@]}"; do
+            # shellcheck disable=SC2086
+            run_check "${name}_w$w" 60 python3 "$ROOT/scripts/interop/drive_client.py" --pmd "$expected" \
+                --idle "$w" "$peer" "ws://127.0.0.1:$port/w$w" $CLIENT_CMD $release
+        done
+        stop_bg "$SERVER_PID"
+    fi
+}
+idle_client_pair client_vs_python_idle python-websockets-idle "$PY_SERVER_PORT" "$PMD_IDLE_WEBSOCKETS" \
+    "$PY" "$ROOT/scripts/interop/py_echo_server.py"
+idle_client_pair client_vs_node_idle node-ws-idle "$NODE_SERVER_PORT" "$PMD_IDLE_WS" \
+    node "$ROOT/scripts/interop/node_echo_server.js"
+
 # Every program must have run all its checks; a skipped browser is allowed
 # locally only (refused above under CI) and is reported.
 min_total=0 ran_total=0 skipped=()
 for name in "${CHECK_ORDER[@]}"; do
-    if [[ "$name" == browser ]] && ((skip_browser)); then
+    if [[ "$name" == browser || "$name" == browser_idle ]] && ((skip_browser)); then
         skipped+=("browser (${MIN_CHECKS[$name]} checks)")
         continue
     fi

@@ -688,6 +688,31 @@ fn compressed_sending_keeps_a_small_buffer_and_frees_a_large_one() {
     assert!(info.bytes_current < -(60 << 10), "{info:?}");
 }
 
+/// With `Release::AfterMessage` a server that sent a compressed message
+/// holds its history and nothing else: the compressor's state and the
+/// compressed-output buffer are given back. After one 2 KiB message at 15
+/// window bits, exactly 2,048 bytes more are held.
+#[cfg(feature = "deflate")]
+#[test]
+fn after_message_a_compressing_server_holds_only_its_history() {
+    use wstate::handshake::extensions::negotiate;
+    use wstate::{DeflateConfig, Release};
+    let deflate = DeflateConfig::default().with_release(Release::AfterMessage);
+    let config = Config::default().with_deflate(Some(deflate));
+    let params = negotiate([&b"permessage-deflate"[..]], config.deflate().unwrap());
+    assert!(params.is_some());
+    let mut conn = Connection::new_open_with_deflate(Role::Server, config, params);
+    let message: Vec<u8> = (0..2048).map(|i| b'a' + (i * 7 % 26) as u8).collect();
+    let mut out = Vec::with_capacity(64 << 10);
+    let info = allocation_counter::measure(|| {
+        conn.sender()
+            .send(Message::Binary(&message), &mut out)
+            .unwrap();
+    });
+    assert!(out.len() < 1024, "compressed: {} bytes", out.len());
+    assert_eq!(info.bytes_current, 2048, "{info:?}");
+}
+
 /// The reassembly buffer of fragmented binary messages is kept up to
 /// `retained_buffer` by itself: 100-byte messages in three fragments (50,
 /// 50 and none: the buffer doubles to exactly 100) allocate nothing in

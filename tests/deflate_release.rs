@@ -222,6 +222,26 @@ fn prepared_compressed_is_shared_without_context_takeover() {
     assert_eq!(shared, sent);
 }
 
+/// A message of exactly `min_compress_size` bytes is compressed: the
+/// compressed frame is shared, as `send` compresses it.
+#[test]
+fn prepared_at_min_compress_size_is_compressed() {
+    let hello = PreparedMessage::compressed(Message::Text("Hello"), 6, 15);
+    let five = DeflateConfig::default()
+        .with_level(6)
+        .with_min_compress_size(5);
+    let make = || {
+        server(Some((
+            five,
+            "permessage-deflate; server_no_context_takeover",
+        )))
+    };
+    let (sent, shared) = both(make, Message::Text("Hello"), &hello);
+    let frame: Vec<u8> = [&[0xc1, 0x07][..], &RFC_HELLO].concat();
+    assert_eq!(shared, [frame.clone(), frame].concat());
+    assert_eq!(shared, sent);
+}
+
 /// With the server's context takeover each connection compresses with its
 /// own history: the second "Hello" refers back into the first.
 #[test]

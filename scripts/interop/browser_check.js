@@ -2,7 +2,7 @@
 // against our echo server (scripts/interop.sh).
 //
 //   NODE_PATH=target/conformance/node/node_modules \
-//     node browser_check.js ws://127.0.0.1:PORT PAGE_PORT WORK_DIR [EXPECTED_EXTENSIONS]
+//     node browser_check.js ws://127.0.0.1:PORT PAGE_PORT WORK_DIR [EXPECTED_EXTENSIONS [full|idle]]
 //
 // Serves a small page on http://127.0.0.1:PAGE_PORT/, opens it in a fresh
 // profile under WORK_DIR and runs the checks in the page with the browser's
@@ -11,8 +11,16 @@
 // (the negotiated Sec-WebSocket-Extensions) against EXPECTED_EXTENSIONS
 // (default `permessage-deflate`), then `pmd-KIND-SIZE` echoes JSON-like and
 // random text and binary of 1, 125, 126, 65536 and 1048576 bytes.
-// Browsers cannot send pings, so there is no ping check.  Prints
-// `PASS chromium: CHECK` / `FAIL chromium: CHECK: WHY` lines; exit 1 if any
+// Browsers cannot send pings, so there is no ping check.
+//
+// Mode `idle` (against our echo server run with --release-after-message): only
+// `idle-w15-extensions` and the idle-cycle messages of payloads.py at the
+// 15-bit windows Chromium's offer leaves (`idle-w15-first`, `-repeat-N`,
+// `-wrap`, `-tail`, `-binary`, `-binary-repeat`, a pause of IDLE_PAUSE_MS
+// before each but the first) and `idle-w15-close-1000`; the page cannot count
+// wire bytes, so there is no `history` check.
+//
+// Prints `PASS chromium[-idle]: CHECK` / `FAIL ...: CHECK: WHY` lines; exit 1 if any
 // failed.  The browser's pid is written to WORK_DIR/chromium.pid so that the
 // calling script can end it if this process is killed.
 'use strict';
@@ -21,18 +29,26 @@ const http = require('http');
 const path = require('path');
 const { chromium } = require('playwright-core');
 
-const PEER = 'chromium';
 const SIZES = [1, 125, 126, 64 << 10, 1 << 20];
 const KINDS = ['text-json', 'text-random', 'binary-json', 'binary-random'];
 const MATRIX = KINDS.flatMap((kind) => SIZES.map((n) => [`pmd-${kind}-${n}`, kind, n]));
-const CHECKS = ['open', 'text', 'utf8-4byte', 'empty-text', 'binary', 'binary-1MiB', 'pmd-extensions',
-  ...MATRIX.map(([name]) => name), 'close-1000'];
+const IDLE_WINDOW_BITS = 15;
+const IDLE_REPEATS = 3;
+const IDLE_PAUSE_MS = 50;
+const IDLE_STEPS = ['first', ...Array.from({ length: IDLE_REPEATS }, (_, i) => `repeat-${i + 1}`),
+  'wrap', 'tail', 'binary', 'binary-repeat'];
 const STEP_MS = 20000;
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-const [wsUrl, pagePort, workDir, expectedExtensions = 'permessage-deflate'] = process.argv.slice(2);
+const [wsUrl, pagePort, workDir, expectedExtensions = 'permessage-deflate', mode = 'full'] = process.argv.slice(2);
+if (mode !== 'full' && mode !== 'idle') { console.error('mode must be full or idle'); process.exit(2); }
+const PEER = mode === 'idle' ? 'chromium-idle' : 'chromium';
+const CHECKS = mode === 'idle'
+  ? ['extensions', ...IDLE_STEPS, 'close-1000'].map((name) => `idle-w${IDLE_WINDOW_BITS}-${name}`)
+  : ['open', 'text', 'utf8-4byte', 'empty-text', 'binary', 'binary-1MiB', 'pmd-extensions',
+    ...MATRIX.map(([name]) => name), 'close-1000'];
 const done = new Map();
 function result(name, ok, why) {
   if (done.has(name)) return;
@@ -158,6 +174,91 @@ async function pageChecks({ url, stepMs, expectedExtensions, matrix }) {
   return out;
 }
 
+// Runs inside the page: the idle cycles at 15 window bits.  Returns [{name, ok, why}].
+async function pageIdleChecks({ url, stepMs, expectedExtensions, w, repeats, pauseMs }) {
+  const out = [];
+  const prefix = `idle-w${w}-`;
+  const rec = (name, ok, why) => out.push({ name: prefix + name, ok, why: why || '' });
+  const ws = new WebSocket(url);
+  ws.binaryType = 'arraybuffer';
+  const inbox = [];
+  let wake = null;
+  let closeEvent = null;
+  ws.onmessage = (e) => { inbox.push(e.data); if (wake) wake(); };
+  ws.onopen = () => { if (wake) wake(); };
+  ws.onerror = () => { if (wake) wake(); };
+  ws.onclose = (e) => { closeEvent = e; if (wake) wake(); };
+  const until = (cond, what) => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { wake = null; reject(new Error(`timeout waiting for ${what}`)); }, stepMs);
+    const poll = () => {
+      const v = cond();
+      if (v !== undefined) { clearTimeout(timer); wake = null; resolve(v); return; }
+      if (closeEvent && what !== 'close') {
+        clearTimeout(timer); wake = null;
+        reject(new Error(`closed (code ${closeEvent.code}) while waiting for ${what}`));
+        return;
+      }
+      wake = poll;
+    };
+    poll();
+  });
+  const nextMessage = () => until(() => (inbox.length ? inbox.shift() : undefined), 'a message');
+  const sameBytes = (a, b) => {
+    if (!(a instanceof ArrayBuffer) || a.byteLength !== b.byteLength) return false;
+    const x = new Uint8Array(a);
+    for (let i = 0; i < x.length; i++) if (x[i] !== b[i]) return false;
+    return true;
+  };
+  // Exactly n bytes of UTF-8: random code points of 1 to 4 bytes, no controls.
+  const randomText = (n) => {
+    const ranges = [[0x20, 0x7e], [0xa0, 0x7ff], [0x800, 0xffff], [0x10000, 0x10ffff]];
+    const parts = ['r'];
+    let size = 1;
+    while (size < n) {
+      let width = 1 + Math.floor(Math.random() * 4);
+      if (width > n - size) width = 1;
+      const [lo, hi] = ranges[width - 1];
+      let cp;
+      do { cp = lo + Math.floor(Math.random() * (hi - lo + 1)); } while (cp >= 0xd800 && cp <= 0xdfff);
+      parts.push(String.fromCodePoint(cp));
+      size += width;
+    }
+    return parts.join('');
+  };
+  const utf8Suffix = (text, n) => {
+    const data = new TextEncoder().encode(text);
+    let cut = data.length - n;
+    while ((data[cut] & 0xc0) === 0x80) cut++;
+    return new TextDecoder().decode(data.subarray(cut));
+  };
+  const quarter = 1 << (w - 2);
+  const text = randomText(quarter);
+  const big = randomText(3 << w);
+  const bytes = new Uint8Array(quarter);
+  crypto.getRandomValues(bytes);
+  const steps = [['first', text]];
+  for (let i = 1; i <= repeats; i++) steps.push([`repeat-${i}`, text]);
+  steps.push(['wrap', big], ['tail', utf8Suffix(big, quarter)], ['binary', bytes], ['binary-repeat', bytes]);
+  try {
+    await until(() => (ws.readyState === WebSocket.OPEN ? true : undefined), 'open');
+    rec('extensions', ws.extensions === expectedExtensions,
+      `ws.extensions ${JSON.stringify(ws.extensions)}, expected ${JSON.stringify(expectedExtensions)}`);
+    for (const [i, [name, data]] of steps.entries()) {
+      if (i) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      ws.send(data);
+      const got = await nextMessage();
+      if (typeof data === 'string') rec(name, got === data, `sent text(${data.length} chars), got a message that differs`);
+      else rec(name, sameBytes(got, data), `sent binary(${data.length} bytes), got a message that differs`);
+    }
+    ws.close(1000, 'done');
+    const ev = await until(() => closeEvent || undefined, 'close');
+    rec('close-1000', ev.code === 1000 && ev.wasClean, `code ${ev.code}, wasClean ${ev.wasClean}, reason ${JSON.stringify(ev.reason)}`);
+  } catch (err) {
+    out.push({ name: 'error', ok: false, why: String(err && err.message) });
+  }
+  return out;
+}
+
 function browserPid() {
   // playwright starts chromium as our direct child: find it in /proc by parent pid.
   for (const entry of fs.readdirSync('/proc')) {
@@ -188,9 +289,13 @@ async function main() {
     const page = context.pages()[0] || await context.newPage();
     page.setDefaultTimeout(STEP_MS);
     await page.goto(`http://127.0.0.1:${pagePort}/`);
-    const results = await page.evaluate(pageChecks, {
-      url: wsUrl, stepMs: STEP_MS, expectedExtensions, matrix: MATRIX,
-    });
+    const results = mode === 'idle'
+      ? await page.evaluate(pageIdleChecks, {
+        url: wsUrl, stepMs: STEP_MS, expectedExtensions, w: IDLE_WINDOW_BITS, repeats: IDLE_REPEATS, pauseMs: IDLE_PAUSE_MS,
+      })
+      : await page.evaluate(pageChecks, {
+        url: wsUrl, stepMs: STEP_MS, expectedExtensions, matrix: MATRIX,
+      });
     let error = 'not reached';
     for (const r of results) {
       if (r.name === 'error') error = r.why;

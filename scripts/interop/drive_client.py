@@ -19,6 +19,15 @@ random UTF-8 text and the client's `:bin N` pattern of 1, 125, 126, 65536 and
 random binary here), and `pmd-wire-json-1MiB`: the server's socket counters
 (`wstate-interop:wire`) before and after the 1 MiB JSON text must show less
 than half its size each way.  --pmd-only leaves out the base steps.
+
+--idle W (with --pmd EXTENSIONS, run our client with --release-after-message):
+instead of those steps, the idle-cycle sequence of payloads.py at window bits
+W, a pause of payloads.IDLE_PAUSE before each message: `idle-wW-extensions`
+(EXTENSIONS with each `W` replaced by W), an echo check per message (the
+binary ones are the client's `:bin N` pattern) and `idle-wW-history`: the
+server's socket counters around the repeats show at most
+payloads.idle_history_limit(W) bytes each way.  Every check is named
+`idle-wW-...`.
 """
 import os
 import queue
@@ -82,6 +91,25 @@ def pmd_steps(expected):
     return steps
 
 
+def idle_steps(w, expected):
+    """The idle-cycle steps at window bits w (payloads.idle_steps); a None
+    check is a wire counter query around the repeats."""
+    prefix = "idle-w%d-" % w
+    steps = [(prefix + "extensions", "wstate-interop:extensions",
+              text_line(expected.replace("W", str(w))))]
+    for name, payload in payloads.idle_steps(w):
+        if name == "repeat-1":
+            steps.append((None, WIRE, "before"))
+        if isinstance(payload, bytes):
+            n = len(payload)
+            steps.append((prefix + name, ":bin %d" % n, "binary %d %08x" % (n, fnv1a32(pattern_bytes(n)))))
+        else:
+            steps.append((prefix + name, payload, text_line(payload)))
+        if name == "repeat-%d" % payloads.IDLE_REPEATS:
+            steps.append((None, WIRE, "after"))
+    return steps
+
+
 def same_line(got, want):
     # exact, trailing space included: `text 0 ` and `closed 1000 ` end in one
     return got == want
@@ -94,22 +122,34 @@ def parse_wire(line):
 
 def main():
     args = sys.argv[1:]
-    expected, pmd_only = None, False
+    expected, pmd_only, idle = None, False, None
     while args and args[0].startswith("--"):
         if args[0] == "--pmd":
             expected, args = args[1], args[2:]
         elif args[0] == "--pmd-only":
             pmd_only, args = True, args[1:]
+        elif args[0] == "--idle":
+            idle, args = int(args[1]), args[2:]
         else:
             sys.exit("unknown option %s" % args[0])
     peer, url, cmd = args[0], args[1], args[2:]
-    steps = [] if pmd_only else list(STEPS)
+    if idle is not None and expected is None:
+        sys.exit("--idle needs --pmd EXTENSIONS")
+    prefix = "" if idle is None else "idle-w%d-" % idle
+    if idle is not None:
+        steps = idle_steps(idle, expected)
+        wire_check, wire_limit = prefix + "history", payloads.idle_history_limit(idle)
+        wire_what = "w=%d: %d repeats" % (idle, payloads.IDLE_REPEATS)
+    else:
+        steps = [] if pmd_only else list(STEPS)
+        if expected is not None:
+            steps += pmd_steps(expected)
+        wire_check, wire_limit = "pmd-wire-json-1MiB", payloads.WIRE_MAX_SHARE * (1 << 20)
+        wire_what = "1 MiB JSON text"
+    checks = [prefix + "connected"] + [s[0] for s in steps if s[0]]
     if expected is not None:
-        steps += pmd_steps(expected)
-    checks = ["connected"] + [s[0] for s in steps if s[0]]
-    if expected is not None:
-        checks.append("pmd-wire-json-1MiB")
-    checks += ["closed-1000", "exit-0"]
+        checks.append(wire_check)
+    checks += [prefix + "closed-1000", prefix + "exit-0"]
     name = "client-vs-%s" % peer
     done = {}
 
@@ -149,13 +189,15 @@ def main():
         got = next_line()
         m = re.fullmatch(r"connected( subprotocol=\S+)?( extensions=(.*))?", got)
         if m:
-            result("connected", True)
+            result(prefix + "connected", True)
             printed = m.group(3)   # if the client prints what it negotiated
-            if printed is not None and expected is not None and printed != expected:
+            if printed is not None and expected is not None and idle is None and printed != expected:
                 result("pmd-extensions", False, "the client printed extensions=%r, expected %r"
                        % (printed, expected))
             wire = {}
-            for check, send, want in steps:
+            for i, (check, send, want) in enumerate(steps):
+                if idle is not None and i and check is not None:
+                    time.sleep(payloads.IDLE_PAUSE)
                 proc.stdin.write(send.encode("utf-8") + b"\n")
                 proc.stdin.flush()
                 got = next_line()
@@ -163,36 +205,35 @@ def main():
                 if check is None:   # a wire counter query: `before` / `after`
                     wire[want] = parse_wire(got)
                     if wire[want] is None:
-                        result("pmd-wire-json-1MiB", False, "wire query answered %r" % shown)
+                        result(wire_check, False, "wire query answered %r" % shown)
                     continue
                 result(check, same_line(got, want), "expected %r, got %r" % (
                     want if len(want) < 120 else want[:120] + "...", shown))
             if wire.get("before") and wire.get("after"):
                 (rx0, tx0), (rx1, tx1) = wire["before"], wire["after"]
-                rx, tx, n = rx1 - rx0, tx1 - tx0, 1 << 20
-                limit = payloads.WIRE_MAX_SHARE * n
-                print("note %s: 1 MiB JSON text on the wire: the server received %d B, sent %d B"
-                      % (name, rx, tx), flush=True)
-                result("pmd-wire-json-1MiB", 0 < rx < limit and 0 < tx < limit,
-                       "the server received %d B and sent %d B for %d B of text (limit %d each)"
-                       % (rx, tx, n, limit))
+                rx, tx, limit = rx1 - rx0, tx1 - tx0, wire_limit
+                print("note %s: %s on the wire: the server received %d B, sent %d B"
+                      % (name, wire_what, rx, tx), flush=True)
+                result(wire_check, 0 < rx <= limit and 0 < tx <= limit,
+                       "the server received %d B and sent %d B for the %s (limit %d each)"
+                       % (rx, tx, wire_what, limit))
             proc.stdin.close()
             got = next_line()
-            result("closed-1000", same_line(got, "closed 1000 "),
+            result(prefix + "closed-1000", same_line(got, "closed 1000 "),
                    "expected %r, got %r" % ("closed 1000 ", got))
         else:
-            result("connected", False, "first line %r" % got)
+            result(prefix + "connected", False, "first line %r" % got)
             proc.stdin.close()
     except (BrokenPipeError, OSError) as exc:
         for check in checks[:-1]:
             result(check, False, "client stdin: %s" % exc)
     try:
         rc = proc.wait(timeout=EXIT_TIMEOUT)
-        result("exit-0", rc == 0, "exit status %s" % rc)
+        result(prefix + "exit-0", rc == 0, "exit status %s" % rc)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-        result("exit-0", False, "still running %ss after stdin EOF; killed" % EXIT_TIMEOUT)
+        result(prefix + "exit-0", False, "still running %ss after stdin EOF; killed" % EXIT_TIMEOUT)
     extra = []
     while True:
         try:

@@ -1,14 +1,17 @@
 // Echo server on node's `ws` library, a real peer for our `client` example in
 // scripts/interop.sh.
 //
-//   NODE_PATH=target/conformance/node/node_modules node node_echo_server.js [ADDR] [default|nct9|off]
+//   NODE_PATH=target/conformance/node/node_modules node node_echo_server.js [ADDR] [default|nct9|takeover|off]
 //   (default 127.0.0.1:9013)
 //
 // Echoes each message with its type; `ws` answers pings and close frames by
 // itself.  permessage-deflate is on (ws's server leaves it off by default):
 // `default` is `perMessageDeflate: true` (ws's defaults), `nct9` adds
-// server/clientNoContextTakeover and server/clientMaxWindowBits 9, `off` is
-// ws's server default (no permessage-deflate).
+// server/clientNoContextTakeover and server/clientMaxWindowBits 9, `takeover`
+// takes the window bits W (9-15) from the request path `/wW` and sets
+// server/clientMaxWindowBits W with context takeover (one WebSocketServer per
+// window; another path gets 404), `off` is ws's server default (no
+// permessage-deflate).
 //
 // Two text messages are answered instead of echoed, for the permessage-deflate
 // checks: `wstate-interop:extensions` with the Sec-WebSocket-Extensions value
@@ -36,19 +39,43 @@ const MODES = {
     serverMaxWindowBits: 9, clientMaxWindowBits: 9,
   },
 };
-if (!(mode in MODES)) {
-  console.error('node_echo_server: mode must be default, nct9 or off');
+if (!(mode in MODES) && mode !== 'takeover') {
+  console.error('node_echo_server: mode must be default, nct9, takeover or off');
   process.exit(2);
 }
 
-const wss = new WebSocketServer({ host, port, maxPayload: 16 * 1024 * 1024, perMessageDeflate: MODES[mode] });
 const sent = new WeakMap();   // request -> the Sec-WebSocket-Extensions value we answered
-wss.on('headers', (headers, req) => {
+function onHeaders(headers, req) {
   const line = headers.find((h) => /^sec-websocket-extensions:/i.test(h));
   sent.set(req, line ? line.slice(line.indexOf(':') + 1).trim() : '');
-});
-wss.on('listening', () => console.log(`ws echo server (${mode}) listening on ws://${host}:${port}`));
-wss.on('connection', (ws, req) => {
+}
+const listening = () => console.log(`ws echo server (${mode}) listening on ws://${host}:${port}`);
+const servers = [];
+if (mode === 'takeover') {
+  const http = require('http');
+  const byPath = new Map();
+  for (let w = 9; w <= 15; w++) {
+    const wss = new WebSocketServer({
+      noServer: true, maxPayload: 16 * 1024 * 1024,
+      perMessageDeflate: { serverMaxWindowBits: w, clientMaxWindowBits: w },
+    });
+    byPath.set(`/w${w}`, wss);
+    servers.push(wss);
+  }
+  const server = http.createServer((req, res) => { res.writeHead(404); res.end(); });
+  server.on('upgrade', (req, socket, head) => {
+    const wss = byPath.get(req.url.replace(/\/$/, ''));
+    if (!wss) { socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'); return; }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+  server.listen(port, host, listening);
+} else {
+  const wss = new WebSocketServer({ host, port, maxPayload: 16 * 1024 * 1024, perMessageDeflate: MODES[mode] });
+  wss.on('listening', listening);
+  servers.push(wss);
+}
+for (const wss of servers) wss.on('headers', onHeaders);
+for (const wss of servers) wss.on('connection', (ws, req) => {
   const extensions = sent.get(req) ?? '';
   const sock = req.socket;
   console.log(`connection from ${sock.remoteAddress}:${sock.remotePort}, extensions ${JSON.stringify(extensions)}`);

@@ -1,7 +1,8 @@
 """Messages for the permessage-deflate interop checks (scripts/interop.sh):
 compressible JSON-like text and incompressible random text or bytes, of the
 sizes around the frame-length boundaries (1, 125, 126 B) and large (64 KiB,
-1 MiB).  Standard library only; imported by py_client_check.py and
+1 MiB), and the idle-cycle sequence (idle_steps).  Standard library only;
+imported by py_client_check.py, py_idle_check.py and
 drive_client.py (node_client_check.js and browser_check.js build the same
 kinds of payload themselves).
 """
@@ -82,3 +83,54 @@ def matrix(kinds=KINDS):
     for kind in kinds:
         for n in SIZES:
             yield "pmd-%s-%d" % (kind, n), payload(kind, n)
+
+
+# Idle cycles (scripts/interop.sh, the `idle-w*` checks): one connection per
+# window size, both sides taking over their context, our side built with
+# --release-after-message, so that every message after the first is
+# compressed and inflated by a codec rebuilt from the history kept while the
+# connection was idle.  The messages of one connection, in order, with a
+# pause of IDLE_PAUSE seconds before each but the first:
+#   first, repeat-1..IDLE_REPEATS  random text of a quarter window (a quarter
+#                                  keeps it inside zlib's reach, 2^w - 262)
+#   wrap                           random text of three windows: the kept
+#                                  history is a ring, this wraps it
+#   tail                           the last quarter window of `wrap` again
+#   binary, binary-repeat          random bytes of a quarter window, twice
+# Random text does not compress on its own (more than 3/4 of its size on the
+# wire), so the repeats crossing the socket in less than a quarter of their
+# size each way (`history`, with IDLE_SLACK bytes for headers and, for our
+# client, the two counter queries) shows that both sides compressed against
+# the history of the message before, across the release.
+IDLE_WINDOW_BITS = range(9, 16)
+IDLE_REPEATS = 3
+IDLE_PAUSE = 0.05
+IDLE_SLACK = 128
+
+
+def utf8_suffix(text, n):
+    """The longest suffix of `text` of at most n bytes of UTF-8 that starts
+    with neither ':' (a command to the client example) nor a space."""
+    data = text.encode("utf-8")
+    cut = len(data) - n
+    while cut < len(data) and ((data[cut] & 0xC0) == 0x80 or data[cut] in b": "):
+        cut += 1
+    return data[cut:].decode("utf-8")
+
+
+def idle_steps(w):
+    """(step name, payload) of one idle-cycle connection at window bits w."""
+    quarter = 1 << (w - 2)
+    text = random_text(quarter, 1000 + w)
+    big = random_text(3 << w, 2000 + w)
+    data = random_bytes(quarter, 3000 + w)
+    steps = [("first", text)]
+    steps += [("repeat-%d" % i, text) for i in range(1, IDLE_REPEATS + 1)]
+    steps += [("wrap", big), ("tail", utf8_suffix(big, quarter)),
+              ("binary", data), ("binary-repeat", data)]
+    return steps
+
+
+def idle_history_limit(w):
+    """The most bytes the repeats may take on the wire each way."""
+    return IDLE_REPEATS * (1 << (w - 2)) // 4 + IDLE_SLACK

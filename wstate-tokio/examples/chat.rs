@@ -23,6 +23,14 @@
 //!
 //! * **Upgrading from a router**: [`upgrade`] checks the request and returns
 //!   the `101` for axum to send, and the WebSocket to await in a task.
+//! * **One message built once for all its recipients.** The room frames
+//!   each JSON line once as a [`PreparedMessage`] and hands every client's
+//!   task the same one; the task copies its bytes to the socket
+//!   ([`Writer::start_send_prepared`]) instead of framing the line again.
+//!   These connections run uncompressed (the upgrade from a router does not
+//!   negotiate permessage-deflate), so the frame is shared as it is; a
+//!   connection that compressed with server_no_context_takeover would share
+//!   a payload compressed once too (see [`PreparedMessage`]).
 //! * **A slow client cannot slow the room.** The room gives each client's
 //!   task its messages through a bounded channel and never waits: a client
 //!   whose channel is full (its socket took nothing for `CHANNEL` messages)
@@ -60,7 +68,7 @@ use serde_json::json;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::timeout;
-use wstate::{Accept, Config, Keepalive};
+use wstate::{Accept, Config, Keepalive, PreparedMessage};
 use wstate_tokio::upgrade::{UpgradeError, UpgradedStream, upgrade};
 use wstate_tokio::{CloseCode, CloseFrame, Error, Message, Options, Utf8Bytes, WebSocket, Writer};
 
@@ -315,15 +323,15 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 /// `Ok` once the room let go of us, `Err` once the connection ended.
 async fn pump(
     tx: &mut Writer<UpgradedStream>,
-    inbox: &mut mpsc::Receiver<Utf8Bytes>,
-    pending: &mut Option<Utf8Bytes>,
+    inbox: &mut mpsc::Receiver<Shared>,
+    pending: &mut Option<Shared>,
 ) -> Result<(), Error> {
     let mut tx = Pin::new(tx);
     poll_fn(|cx| {
         loop {
             if pending.is_none() {
                 match inbox.poll_recv(cx) {
-                    Poll::Ready(Some(json)) => *pending = Some(json),
+                    Poll::Ready(Some(message)) => *pending = Some(message),
                     Poll::Ready(None) => return Poll::Ready(Ok(())),
                     Poll::Pending => {
                         ready!(tx.as_mut().poll_flush(cx))?;
@@ -332,8 +340,8 @@ async fn pump(
                 }
             }
             ready!(tx.as_mut().poll_ready(cx))?;
-            if let Some(json) = pending.take() {
-                tx.as_mut().start_send(Message::Text(json))?;
+            if let Some(message) = pending.take() {
+                tx.start_send_prepared(&message)?;
             }
         }
     })
@@ -354,7 +362,15 @@ struct Room {
 }
 
 /// A member's name, inbox, and the bell that says it was dropped.
-type Member = (Arc<str>, mpsc::Sender<Utf8Bytes>, Arc<Notify>);
+type Member = (Arc<str>, mpsc::Sender<Shared>, Arc<Notify>);
+
+/// A message as the room hands it to each client's task: built once.
+type Shared = Arc<PreparedMessage>;
+
+/// Frames a JSON line once for every client that gets it.
+fn prepare(json: &str) -> Shared {
+    Arc::new(PreparedMessage::new(wstate::Message::Text(json)))
+}
 
 impl Room {
     fn online(&self) -> usize {
@@ -365,14 +381,14 @@ impl Room {
         &self,
         name: &str,
         peer: SocketAddr,
-        inbox: mpsc::Sender<Utf8Bytes>,
+        inbox: mpsc::Sender<Shared>,
         kicked: Arc<Notify>,
     ) -> (u64, Arc<str>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let name: Arc<str> = name.into();
         if self.bridge.is_some() && !self.link_up.load(Ordering::Acquire) {
             // Joining while the link is down: told at once.
-            let _ = inbox.try_send(json!({"type": "link", "up": false}).to_string().into());
+            let _ = inbox.try_send(prepare(&json!({"type": "link", "up": false}).to_string()));
         }
         let online = {
             let mut members = self.members.lock().unwrap();
@@ -417,15 +433,17 @@ impl Room {
         {
             eprintln!("redis: a message stayed local (the link is behind)");
         }
-        self.deliver(json);
+        self.deliver(&json);
     }
 
-    /// To every client of this process, never waiting: a client whose
-    /// inbox is full is dropped from the room and kicked, and all are told.
-    fn deliver(&self, json: Utf8Bytes) {
+    /// To every client of this process, framed once, never waiting: a
+    /// client whose inbox is full is dropped from the room and kicked, and
+    /// all are told.
+    fn deliver(&self, json: &str) {
+        let message = prepare(json);
         let slow: Vec<u64> = (self.members.lock().unwrap().iter())
             .filter(|(_, (_, inbox, _))| {
-                matches!(inbox.try_send(json.clone()), Err(TrySendError::Full(_)))
+                matches!(inbox.try_send(message.clone()), Err(TrySendError::Full(_)))
             })
             .map(|(&id, (.., kicked))| {
                 kicked.notify_one();
@@ -440,7 +458,7 @@ impl Room {
     /// The link to Redis went up or down: this process's clients are told.
     fn set_link(&self, up: bool) {
         if self.link_up.swap(up, Ordering::AcqRel) != up {
-            self.deliver(json!({"type": "link", "up": up}).to_string().into());
+            self.deliver(&json!({"type": "link", "up": up}).to_string());
         }
     }
 }
@@ -496,7 +514,7 @@ async fn link(
                 };
                 // Our own messages reached our clients when they were said.
                 if u64::from_str_radix(origin, 16) != Ok(room.origin) {
-                    room.deliver(json.into());
+                    room.deliver(json);
                     tokio::task::yield_now().await;
                 }
             }

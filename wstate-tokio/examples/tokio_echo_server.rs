@@ -1,10 +1,8 @@
-//! Echo server, one task per connection: `tokio_echo_server [--current-thread]
-//! [ADDR]` (default 127.0.0.1:9001). Ctrl-C: Close 1001 to every connection,
-//! at most 12 s of waiting for them, exit.
-use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::{runtime::Builder, signal::ctrl_c, sync::watch};
-use wstate::{CloseCode, Event, Message};
+//! Echo server, a task per connection: `tokio_echo_server [--current-thread] [ADDR]`
+//! (default 127.0.0.1:9001). Ctrl-C: Close 1001 to every connection, 12 s at most to end.
+use tokio::{net::TcpListener, runtime::Builder, signal::ctrl_c};
+use wstate::{Event, Message};
+use wstate_tokio::{Options, Reply, Shutdown};
 
 const USAGE: &str = "usage: tokio_echo_server [--current-thread] [ADDR]   (default 127.0.0.1:9001)";
 
@@ -18,61 +16,44 @@ fn main() -> std::io::Result<()> {
         eprintln!("error: unexpected arguments {args:?}\n{USAGE}");
         std::process::exit(2);
     }
-    let mut runtime = Builder::new_multi_thread();
-    if !flags.is_empty() {
-        runtime = Builder::new_current_thread();
-    }
+    let mut runtime = match flags.is_empty() {
+        true => Builder::new_multi_thread(),
+        false => Builder::new_current_thread(),
+    };
     let addr = addr.first().map_or("127.0.0.1:9001", |a| a);
     runtime.enable_all().build()?.block_on(serve(addr))
 }
 
 async fn serve(addr: &str) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    println!("tokio_echo_server listening on ws://{local}");
-    let (stop, mut ctrl_c) = (watch::channel(false).0, std::pin::pin!(ctrl_c()));
+    println!("tokio_echo_server on ws://{}", listener.local_addr()?);
+    let shutdown = Shutdown::new();
+    let options = Options::new().shutdown(&shutdown);
     for id in 1.. {
         let stream = tokio::select! {
             accepted = listener.accept() => accepted?.0,
-            _ = &mut ctrl_c => break,
+            _ = ctrl_c() => break,
         };
-        let mut stopping = stop.subscribe();
+        stream.set_nodelay(true)?;
+        let accepting = options.accept(stream);
         tokio::spawn(async move {
-            let end = match echo(stream, &mut stopping).await {
-                Ok(code) => format!("closed {code}"),
-                Err(e) => e.to_string(),
-            };
-            println!("conn {id}: {end}");
-            drop(stopping); // Only now: "stopped" comes after this line.
-        });
-    }
-    let open = stop.receiver_count();
-    println!("Ctrl-C: closing {open} connection(s) with 1001");
-    let _ = stop.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(12), stop.closed()).await;
-    println!("tokio_echo_server stopped");
-    Ok(())
-}
-
-/// Echoes every message until the peer closes, or `stop` says so (then our
-/// Close 1001); returns the close code the connection ended with.
-async fn echo(stream: TcpStream, stop: &mut watch::Receiver<bool>) -> wstate_tokio::Result<u16> {
-    stream.set_nodelay(true)?;
-    let mut ws = wstate_tokio::accept(stream).await?;
-    let mut code = 0;
-    loop {
-        tokio::select! {
-            // Echo while holding the event: no copy.
-            event = ws.next_event(|event, reply| match event {
+            let mut ws = accepting.await?;
+            // Echo while holding the event (no copy); the peer's Close last.
+            let echo = |event: Event<'_>, reply: Reply<'_>| match event {
                 Event::Text(text) => drop(reply.send(Message::Text(text))),
                 Event::Binary(bytes) => drop(reply.send(Message::Binary(bytes))),
-                Event::Close(frame) => code = frame.code.0,
+                Event::Close(frame) => println!("conn {id}: closed {}", frame.code.0),
                 _ => {}
-            }) => if event.transpose()?.is_none() { return Ok(code) },
-            Ok(()) = stop.changed() => {
-                let answer = ws.close(CloseCode::GOING_AWAY, "server shutting down").await?;
-                return Ok(answer.map_or(1001, |frame| frame.code.0));
+            };
+            while let Some(event) = ws.next_event(echo).await {
+                event.inspect_err(|e| println!("conn {id}: {e}"))?;
             }
-        }
+            Ok::<(), wstate_tokio::Error>(())
+        });
     }
+    println!("Ctrl-C: Close 1001 to {} connection(s)", shutdown.live());
+    shutdown.close_all();
+    let left = shutdown.wait(std::time::Duration::from_secs(12)).await;
+    println!("{left} connection(s) did not finish; tokio_echo_server stopped");
+    Ok(())
 }

@@ -15,9 +15,12 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
-use wstate::{CloseFrame, Connection, Event, Polled, SendError, Sender};
+use wstate::{
+    CloseCode, CloseFrame, Connection, ConnectionState, Event, Polled, SendError, Sender,
+};
 
 use crate::Error;
+use crate::shutdown::Watcher;
 
 /// Bytes read per syscall: the size of the buffer shared by the reads of
 /// one thread.
@@ -103,12 +106,24 @@ pub(crate) struct Driver<S> {
     limits: Limits,
     /// The subprotocol the handshake settled on.
     pub(crate) subprotocol: Option<Box<str>>,
+    /// The connection's place in a [`Shutdown`](crate::Shutdown), until it
+    /// ends.
+    watch: Option<Box<Watcher>>,
+    /// The shutdown's Close 1001 is queued: senders get `Closed`.
+    shut_down: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// A driver for `conn` over `stream`; `out` holds what `conn` queued
-    /// already (a client's request). The connection's time starts now.
-    pub(crate) fn new(stream: S, mut conn: Connection, mut out: Vec<u8>, limits: Limits) -> Self {
+    /// already (a client's request); `watch`, its place in a shutdown. The
+    /// connection's time starts now.
+    pub(crate) fn new(
+        stream: S,
+        mut conn: Connection,
+        mut out: Vec<u8>,
+        limits: Limits,
+        watch: Option<Box<Watcher>>,
+    ) -> Self {
         conn.handle_timeout(Duration::ZERO, &mut out);
         Self {
             stream,
@@ -124,6 +139,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             reported: false,
             limits,
             subprotocol: None,
+            watch,
+            shut_down: false,
         }
     }
 
@@ -137,6 +154,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         cx: &mut Context<'_>,
         f: &mut OnEvent<'_, T>,
     ) -> Poll<Option<Result<T, Error>>> {
+        self.heed_shutdown(cx);
         loop {
             if self.ending != Ending::Running {
                 ready!(self.poll_ending(cx));
@@ -144,14 +162,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     return Poll::Ready(None);
                 }
                 self.reported = true;
-                return Poll::Ready(match self.end.take().map(|end| *end) {
+                let end = match self.end.take().map(|end| *end) {
                     Some(End::Close(frame)) => {
                         let event = Event::Close(frame);
                         f(event, self.conn.sender(), &mut self.out).map(Ok)
                     }
                     Some(End::Failed(e)) => Some(Err(e)),
                     None => None,
-                });
+                };
+                // A shutdown counts the connection as finished once its
+                // end was handed out (what `f` did with it, done).
+                self.watch = None;
+                return Poll::Ready(end);
             }
             // Backpressure on the peer: answers (echoes, Pongs) wait for
             // room before more input is read.
@@ -218,6 +240,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Waits until the output queued is within the bound, so that one more
     /// message may be queued. Fails once the connection is ending.
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.heed_shutdown(cx);
+        if self.shut_down {
+            // Our Close goes out before the sender learns it came.
+            ready!(self.poll_flush(cx))?;
+            return Poll::Ready(Err(Error::Send(SendError::Closed)));
+        }
         self.check_running()?;
         match ready!(self.poll_write_below(cx, self.max_output())) {
             Ok(()) => Poll::Ready(Ok(())),
@@ -241,6 +269,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Writes everything queued and flushes the transport.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.heed_shutdown(cx);
         if self.ending == Ending::Ended {
             return Poll::Ready(Ok(()));
         }
@@ -250,6 +279,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         match ready!(self.poll_flush_stream(cx)) {
             Ok(()) => Poll::Ready(Ok(())),
             Err(e) => Poll::Ready(Err(self.fail_io_copy(e))),
+        }
+    }
+
+    /// Acts once on a [`Shutdown::close_all`](crate::Shutdown::close_all)
+    /// that came: an open connection queues Close 1001 (one closing
+    /// already goes on as it is), and one still in its handshake fails.
+    /// Keeps the waker of the task polling, for the next one.
+    fn heed_shutdown(&mut self, cx: &Context<'_>) {
+        if !self.watch.as_mut().is_some_and(|w| w.poll(cx.waker())) {
+            return;
+        }
+        match self.conn.state() {
+            ConnectionState::Open if self.ending == Ending::Running => {
+                // "1001 indicates that an endpoint is "going away", such as
+                // a server going down" (RFC 6455 §7.4.1).
+                let close = self.queue(|tx, out| tx.close(CloseCode::GOING_AWAY, "", out));
+                self.shut_down = close.is_ok();
+            }
+            ConnectionState::Connecting => {
+                self.fail_io(io::ErrorKind::ConnectionAborted.into());
+            }
+            _ => {}
         }
     }
 

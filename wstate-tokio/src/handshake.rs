@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use wstate::{Accept, Config, Connection, DeflateConfig, Event, Request, Role, SendError, WsUrl};
 
 use crate::driver::{Driver, Limits};
-use crate::{Error, MaybeTlsStream, WebSocket};
+use crate::{Error, MaybeTlsStream, Shutdown, WebSocket};
 
 /// How connections are made: the protocol's [`Config`] and the adapter's
 /// own limits. `Options::default()` takes the core's defaults (handshake
@@ -25,6 +25,8 @@ use crate::{Error, MaybeTlsStream, WebSocket};
 pub struct Options {
     config: Config,
     limits: Limits,
+    /// The shutdown every connection watches, if any.
+    shutdown: Option<Shutdown>,
     /// `wss://`'s TLS configuration; `None` for the default one.
     #[cfg(feature = "rustls")]
     tls: Option<std::sync::Arc<crate::rustls::ClientConfig>>,
@@ -45,6 +47,7 @@ impl Default for Options {
                 linger_ms: 2000,
                 linger_bytes: 256 << 10,
             },
+            shutdown: None,
             #[cfg(feature = "rustls")]
             tls: None,
         }
@@ -92,6 +95,36 @@ impl Options {
         self
     }
 
+    /// The protocol's configuration.
+    #[cfg_attr(
+        not(feature = "hyper"),
+        allow(dead_code, reason = "used by `upgrade` only")
+    )]
+    pub(crate) fn protocol(&self) -> &Config {
+        &self.config
+    }
+
+    /// Makes every connection opened with these options watch `shutdown`:
+    /// [`Shutdown::close_all`] closes them with 1001, and
+    /// [`Shutdown::wait`] waits for them.
+    #[must_use]
+    pub fn shutdown(mut self, shutdown: &Shutdown) -> Self {
+        self.shutdown = Some(shutdown.clone());
+        self
+    }
+
+    /// A driver for `conn` over `stream`, with these limits and this
+    /// shutdown.
+    fn driver<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        stream: S,
+        conn: Connection,
+        out: Vec<u8>,
+    ) -> Driver<S> {
+        let watch = self.shutdown.as_ref().map(Shutdown::watch);
+        Driver::new(stream, conn, out, self.limits, watch)
+    }
+
     /// The TLS configuration of `wss://` connections (feature `rustls`):
     /// roots of your own, a client certificate, another crypto provider.
     /// ALPN `http/1.1` is added when `config` names no protocol. The
@@ -122,9 +155,22 @@ impl Options {
     /// A WebSocket over a connection whose opening handshake happened
     /// elsewhere (an HTTP server's upgrade).
     pub fn open<S: AsyncRead + AsyncWrite + Unpin>(&self, stream: S, role: Role) -> WebSocket<S> {
-        let conn = Connection::new_open(role, self.config.clone());
+        self.open_with_deflate(stream, role, None)
+    }
+
+    /// [`open`](Self::open), compressing with the permessage-deflate
+    /// parameters that handshake accepted (from
+    /// [`UpgradeResponse::deflate`](wstate::handshake::UpgradeResponse::deflate),
+    /// say); `None` runs uncompressed. Needs feature `deflate` to compress.
+    pub fn open_with_deflate<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        stream: S,
+        role: Role,
+        deflate: Option<wstate::DeflateParams>,
+    ) -> WebSocket<S> {
+        let conn = Connection::new_open_with_deflate(role, self.config.clone(), deflate);
         WebSocket {
-            driver: Box::new(Driver::new(stream, conn, Vec::new(), self.limits)),
+            driver: Box::new(self.driver(stream, conn, Vec::new())),
         }
     }
 
@@ -169,7 +215,7 @@ impl Options {
         // Made now, so that the future holds no `Options`.
         let conn = Connection::server(self.config.clone());
         Accepting {
-            driver: Some(Box::new(Driver::new(stream, conn, Vec::new(), self.limits))),
+            driver: Some(Box::new(self.driver(stream, conn, Vec::new()))),
             decide: Some(decide),
             answered: None,
         }
@@ -214,7 +260,7 @@ impl Options {
             .headers(&headers);
         let mut out = Vec::new();
         let conn = Connection::client(&core_request, wstate::os_entropy, config, &mut out)?;
-        Ok(Box::new(Driver::new(stream, conn, out, self.limits)))
+        Ok(Box::new(self.driver(stream, conn, out)))
     }
     /// Client: connects to a `ws://` URL over TCP (no Nagle delay), or
     /// with feature `rustls` to a `wss://` URL over TLS (the URL's host as

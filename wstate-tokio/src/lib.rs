@@ -45,6 +45,13 @@
 //!   is shut down, and what the peer still sends is read and dropped
 //!   (bounded, [`Options::linger`]) before the transport is dropped, so the
 //!   kernel does not reset the connection under our Close.
+//! * **Graceful shutdown**: connections made with
+//!   [`Options::shutdown`] watch a [`Shutdown`] handle;
+//!   [`Shutdown::close_all`] sends each live one Close 1001 (once, not to
+//!   one closing already), each reads on until the peer's Close or the
+//!   close timeout and ends as above, and [`Shutdown::wait`] waits for
+//!   them, bounded, returning how many did not end. It works for the
+//!   unsplit stream and for split halves, whichever of them is polled.
 //! * **Large messages**: with
 //!   [`Config::with_receive_parts`](wstate::Config::with_receive_parts)
 //!   in [`Options::config`], messages arrive as [`Message::TextPart`] and
@@ -67,6 +74,8 @@ mod driver;
 mod error;
 mod handshake;
 mod message;
+mod reply;
+mod shutdown;
 mod socket;
 mod split;
 mod stream;
@@ -79,7 +88,9 @@ pub use error::Error;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub use handshake::{AcceptOptions, ConnectRequest, Options, Reject};
 pub use message::{Message, Utf8Bytes};
-pub use socket::{Reply, WebSocket};
+pub use reply::Reply;
+pub use shutdown::Shutdown;
+pub use socket::WebSocket;
 pub use split::{Reader, Writer};
 pub use stream::MaybeTlsStream;
 /// The TLS library under `wss://` (feature `rustls`), for a

@@ -8,9 +8,10 @@ use std::task::{Context, Poll, ready};
 use futures_core::Stream;
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
-use wstate::{CloseCode, CloseFrame, Connection, Event, SendError, Sender};
+use wstate::{CloseCode, CloseFrame, Connection, Event, SendError};
 
 use crate::driver::Driver;
+use crate::reply::Reply;
 use crate::split::{Reader, Writer, split};
 use crate::{Error, Message};
 
@@ -42,37 +43,6 @@ impl<S> std::fmt::Debug for WebSocket<S> {
         f.debug_struct("WebSocket")
             .field("connection", &self.driver.conn)
             .finish_non_exhaustive()
-    }
-}
-
-/// Where a borrowed event is answered: the connection's [`Sender`] and its
-/// output, handed to [`WebSocket::next_event`]'s closure beside the event.
-pub struct Reply<'a> {
-    tx: Sender<'a>,
-    out: &'a mut Vec<u8>,
-}
-
-impl<'a> Reply<'a> {
-    pub(crate) fn new(tx: Sender<'a>, out: &'a mut Vec<u8>) -> Self {
-        Self { tx, out }
-    }
-
-    /// Queues a message, which may borrow the event (an echo without a
-    /// copy). Written before the next event is read.
-    pub fn send(self, message: wstate::Message<'_>) -> Result<(), SendError> {
-        self.tx.send(message, self.out)
-    }
-
-    /// Starts the closing handshake.
-    pub fn close(self, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        self.tx.close(code, reason, self.out)
-    }
-
-    /// The sender and the output, for everything else the core's
-    /// [`Sender`] does (a message in parts, say). What it appends to the
-    /// output is written in order with the rest.
-    pub fn into_parts(self) -> (Sender<'a>, &'a mut Vec<u8>) {
-        (self.tx, self.out)
     }
 }
 

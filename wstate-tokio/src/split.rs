@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use wstate::{CloseCode, Event};
 
 use crate::driver::Driver;
-use crate::socket::Reply;
+use crate::reply::Reply;
 use crate::{Error, Message};
 
 const READER: usize = 0;
@@ -150,6 +150,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Writer<S> {
         poll_fn(|cx| self.shared.poll(WRITER, cx, Driver::poll_ready)).await?;
         self.shared.lock().start_send(&message)?;
         poll_fn(|cx| self.shared.poll(WRITER, cx, Driver::poll_flush)).await
+    }
+
+    /// Queues a [`PreparedMessage`](wstate::PreparedMessage), a message
+    /// framed (and compressed, where the connections allow) once for many
+    /// connections, as [`Sink::start_send`] queues a [`Message`]: after
+    /// `poll_ready`, written by the next flush.
+    /// [`Sender::send_prepared`](wstate::Sender::send_prepared) says when
+    /// the built bytes are shared.
+    pub fn start_send_prepared(&mut self, prepared: &wstate::PreparedMessage) -> Result<(), Error> {
+        self.shared
+            .lock()
+            .queue(|tx, out| tx.send_prepared(prepared, out))
     }
 
     /// Sends our Close and writes it; the reader receives the peer's answer

@@ -39,8 +39,15 @@
 //! }
 //! ```
 //!
-//! permessage-deflate is not negotiated on this path: the `101` carries no
-//! `Sec-WebSocket-Extensions`, and the connection runs uncompressed.
+//! permessage-deflate (feature `deflate`) is negotiated from the request's
+//! `Sec-WebSocket-Extensions` as the connection's own server does, with the
+//! options' [`DeflateConfig`](wstate::DeflateConfig): the answer goes in
+//! the `101`, and the WebSocket compresses with it.
+//!
+//! `Expect: 100-continue` needs nothing here: an upgrade request has no
+//! content, and "a server MAY omit sending a 100 (Continue) response ... if
+//! the framing indicates that there is no content" (RFC 9110 §10.1.1).
+//! hyper omits it for such a request, and the `101` is the first answer.
 
 use std::fmt;
 use std::future::Future;
@@ -54,7 +61,7 @@ use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
 use wstate::handshake::{UpgradeBuf, validate_upgrade};
-use wstate::{Accept, Config, HandshakeError, Role, SendError};
+use wstate::{Accept, DeflateParams, HandshakeError, Role, SendError};
 
 use crate::{Error, Options, WebSocket};
 
@@ -225,9 +232,9 @@ where
     let mut buf = UpgradeBuf::default();
     let valid = validate_upgrade(request.method().as_str(), target, &fields, &mut buf)?;
     let accept = decide(valid.request())?;
-    // No deflate in the configuration: the connection `Options::open`
-    // makes runs without it, so none is negotiated.
-    let answer = valid.accept(&accept, &Config::default())?;
+    // permessage-deflate negotiated from the request's offers and the
+    // options' configuration (none without feature `deflate`).
+    let answer = valid.accept(&accept, options.protocol())?;
     let mut response = Response::new(R::from(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     for (name, value) in answer.headers() {
@@ -242,6 +249,7 @@ where
         on_upgrade: hyper::upgrade::on(request),
         options: options.clone(),
         subprotocol: accept.subprotocol.map(Box::from),
+        deflate: answer.deflate(),
     };
     Ok((response, upgrading))
 }
@@ -255,12 +263,15 @@ pub struct Upgrading {
     on_upgrade: OnUpgrade,
     options: Options,
     subprotocol: Option<Box<str>>,
+    /// The permessage-deflate parameters the `101` accepted.
+    deflate: Option<DeflateParams>,
 }
 
 impl fmt::Debug for Upgrading {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Upgrading")
             .field("subprotocol", &self.subprotocol)
+            .field("deflate", &self.deflate)
             .finish_non_exhaustive()
     }
 }
@@ -270,7 +281,10 @@ impl Future for Upgrading {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let upgraded = ready!(Pin::new(&mut self.on_upgrade).poll(cx)).map_err(io::Error::other)?;
-        let mut ws = self.options.open(TokioIo::new(upgraded), Role::Server);
+        let stream = TokioIo::new(upgraded);
+        let mut ws = self
+            .options
+            .open_with_deflate(stream, Role::Server, self.deflate);
         ws.driver.subprotocol = self.subprotocol.take();
         Poll::Ready(Ok(ws))
     }

@@ -245,6 +245,12 @@ async fn a_wstate_client_talks_to_the_upgraded_connection() {
     let request = ConnectRequest::new(&url).unwrap().subprotocol("chat.v1");
     let mut ws = wstate_tokio::connect_with(stream, &request).await.unwrap();
     assert_eq!(ws.subprotocol(), Some("chat.v1"));
+    // The client offers permessage-deflate with feature `deflate`, and the
+    // upgrade accepts it.
+    assert_eq!(
+        ws.connection().deflate().is_some(),
+        cfg!(feature = "deflate")
+    );
     let first = timeout(STEP, ws.recv()).await.unwrap().unwrap().unwrap();
     assert_eq!(first, Message::text("subprotocol Some(\"chat.v1\")"));
     ws.send(Message::text("héllo")).await.unwrap();
@@ -257,6 +263,103 @@ async fn a_wstate_client_talks_to_the_upgraded_connection() {
     assert_eq!(answer.map(|f| f.code), Some(CloseCode::GOING_AWAY));
     let closed = timeout(STEP, outcomes.recv()).await.unwrap().unwrap();
     assert_eq!(closed, "closed: 1001 \"bye\"");
+}
+
+/// permessage-deflate over the upgrade: the answer in the `101`, then
+/// compressed frames both ways (RSV1 set), read and written by a core
+/// client with the parameters the `101` gave.
+#[cfg(feature = "deflate")]
+#[tokio::test]
+async fn permessage_deflate_is_negotiated_and_frames_carry_rsv1() {
+    use wstate::handshake::extensions::validate_response;
+    use wstate::{Config, Connection, DeflateConfig, Entropy, Event, Polled, Role};
+
+    let (addr, mut outcomes) = server(true).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+    let (head, body) = exchange(&mut stream, &request("/echo", offer, &[])).await;
+    assert_eq!(
+        head,
+        format!(
+            "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
+             sec-websocket-accept: {ACCEPT}\r\nsec-websocket-extensions: permessage-deflate\r\n\r\n"
+        )
+    );
+    assert_eq!(body, "");
+    let config = DeflateConfig::default();
+    let params = validate_response([&b"permessage-deflate"[..]], Some(&config)).unwrap();
+    assert!(params.is_some());
+    let zero_mask = Entropy::new(|mask: &mut [u8]| mask.fill(0));
+    let client_config = Config::default().with_deflate(Some(config));
+    let mut client =
+        Connection::new_open_with_deflate(Role::Client(zero_mask), client_config, params);
+    let mut out = Vec::new();
+    // The server's first message, compressed: FIN, RSV1, text.
+    let first = frame(&mut stream).await;
+    assert_eq!(first[0], 0xc1, "{first:?}");
+    client.receive(&first);
+    match client.poll_event(&mut out) {
+        Polled::Event(Event::Text(text), _) => assert_eq!(text, "subprotocol None"),
+        other => panic!("{other:?}"),
+    }
+    // A compressed message from the client is inflated, then echoed
+    // compressed.
+    let text = "compress me, ".repeat(20);
+    client
+        .sender()
+        .send(wstate::Message::Text(&text), &mut out)
+        .unwrap();
+    assert_eq!(out[0], 0xc1, "{out:?}");
+    stream.write_all(&out).await.unwrap();
+    out.clear();
+    let echo = frame(&mut stream).await;
+    assert_eq!(echo[0], 0xc1, "{echo:?}");
+    assert!(echo.len() < text.len() / 4, "{echo:?}");
+    client.receive(&echo);
+    match client.poll_event(&mut out) {
+        Polled::Event(Event::Text(echoed), _) => assert_eq!(echoed, text),
+        other => panic!("{other:?}"),
+    }
+    // Control frames are never compressed: the Close reply has RSV1 clear.
+    stream
+        .write_all(&client_frame(0x8, &[0x03, 0xe8]))
+        .await
+        .unwrap();
+    assert_eq!(frame(&mut stream).await, [0x88, 0x02, 0x03, 0xe8]);
+    let closed = timeout(STEP, outcomes.recv()).await.unwrap().unwrap();
+    assert_eq!(closed, "closed: 1000 \"\"");
+}
+
+/// `Expect: 100-continue` on an upgrade (which has no content): no `100`,
+/// the `101` is the first answer (RFC 9110 §10.1.1 lets the server omit
+/// the `100` when "the framing indicates that there is no content").
+#[tokio::test]
+async fn expect_100_continue_is_answered_with_the_101() {
+    let (addr, mut outcomes) = server(true).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let expect = "Expect: 100-continue\r\n";
+    let (head, body) = exchange(&mut stream, &request("/echo", expect, &[])).await;
+    assert_eq!(
+        head,
+        format!(
+            "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
+             sec-websocket-accept: {ACCEPT}\r\n\r\n"
+        )
+    );
+    assert_eq!(body, "");
+    assert_eq!(frame(&mut stream).await, b"\x81\x10subprotocol None");
+    stream
+        .write_all(&client_frame(0x1, b"hello"))
+        .await
+        .unwrap();
+    assert_eq!(frame(&mut stream).await, b"\x81\x05hello");
+    stream
+        .write_all(&client_frame(0x8, &[0x03, 0xe8]))
+        .await
+        .unwrap();
+    assert_eq!(frame(&mut stream).await, [0x88, 0x02, 0x03, 0xe8]);
+    let closed = timeout(STEP, outcomes.recv()).await.unwrap().unwrap();
+    assert_eq!(closed, "closed: 1000 \"\"");
 }
 
 #[tokio::test]

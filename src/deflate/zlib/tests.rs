@@ -1207,3 +1207,52 @@ fn history_keeps_the_last_window() {
         }
     }
 }
+
+/// The history grows once, straight to the window, from empty and again
+/// after a compact, and an empty message reserves nothing: exact
+/// capacities, so that an idle connection holds what was sent, and a busy
+/// one allocates once.
+#[test]
+fn history_grows_straight_to_the_window() {
+    let mut h = History::new(9);
+    h.push(b"");
+    assert_eq!(h.bytes.capacity(), 0);
+    h.push(&[1; 100]);
+    assert_eq!(h.bytes.capacity(), 512);
+    h.compact();
+    assert_eq!(h.bytes.capacity(), 100);
+    h.push(b"");
+    assert_eq!(h.bytes.capacity(), 100);
+    h.push(&[2; 10]);
+    assert_eq!(h.bytes.capacity(), 512);
+    assert_eq!(h.contiguous(), [[1; 100].as_slice(), &[2; 10]].concat());
+}
+
+/// A history is kept only where a rebuild needs it: with the peer's
+/// context takeover and a release policy. Under `Never` there is none; with
+/// no_context_takeover every message starts from an empty window whatever
+/// the policy, so one that refers back into the message before is refused.
+#[test]
+fn history_only_where_a_rebuild_needs_it() {
+    let msg = sample(2048);
+    let mut d = deflater(1, 15, false, Release::Never).unwrap();
+    let first = deflate(&mut d, &msg);
+    let again = deflate(&mut d, &msg); // refers back into `first`
+    assert!(again.len() < first.len() / 4);
+    for release in [Release::Never, Release::WhenIdle, Release::AfterMessage] {
+        let mut i = inflater(true, 15, release).unwrap();
+        assert_eq!(inflate(&mut i, &first), Ok(msg.clone()), "{release:?}");
+        i.release();
+        assert_eq!(
+            inflate(&mut i, &again),
+            Err(InflateError::Corrupt),
+            "{release:?}"
+        );
+        assert!(i.history.is_none(), "{release:?}");
+    }
+    let mut i = inflater(false, 15, Release::Never).unwrap();
+    assert_eq!(inflate(&mut i, &first), Ok(msg.clone()));
+    i.release();
+    assert_eq!(inflate(&mut i, &again), Ok(msg));
+    assert!(i.history.is_none());
+}
