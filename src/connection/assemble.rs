@@ -410,9 +410,7 @@ impl Assembler {
             let result = inflater.inflate_part(&payload[consumed..], fin, &mut self.message, room);
             // What was inflated before a failure is checked first: the
             // error must not depend on how far the input had arrived.
-            let checked = self.utf8.feed_into(&self.message, &mut self.text);
-            self.message.clear();
-            checked.map_err(|_| ProtocolError::InvalidUtf8)?;
+            check_inflated(&mut self.utf8, &mut self.message, &mut self.text)?;
             let progress = result?;
             consumed += progress.consumed;
             self.size = self.size.saturating_add(progress.produced);
@@ -456,9 +454,7 @@ impl Assembler {
         let result = inflater.inflate_part(payload, fin, &mut self.message, room);
         if frame.text {
             // What was inflated before a failure is checked first.
-            let checked = self.utf8.feed_into(&self.message, &mut self.text);
-            self.message.clear();
-            checked.map_err(|_| ProtocolError::InvalidUtf8)?;
+            check_inflated(&mut self.utf8, &mut self.message, &mut self.text)?;
         }
         let progress = result?;
         self.size = self.size.saturating_add(progress.produced);
@@ -500,6 +496,18 @@ impl Assembler {
         };
         Ok(used(n, frame_over, step))
     }
+}
+
+/// Checks inflated text and moves its characters from `inflated` to `text`
+/// (the validator keeps an unfinished one), leaving `inflated` empty.
+fn check_inflated(
+    utf8: &mut Utf8Validator,
+    inflated: &mut Vec<u8>,
+    text: &mut String,
+) -> Result<(), ProtocolError> {
+    let checked = utf8.feed_into(inflated, text);
+    inflated.clear();
+    checked.map_err(|_| ProtocolError::InvalidUtf8)
 }
 
 fn used(bytes: usize, frame_over: bool, step: Step) -> Used {
