@@ -173,9 +173,12 @@
 //! * [`Connection`] (`src/connection/`): the state machine. Its `mod.rs`
 //!   holds the one private state enum and every transition. Beside it,
 //!   files that compute and never change the state themselves: `feed.rs`
-//!   (bytes in), `ask.rs` ([`Polled`], the getters), `incoming.rs` and
-//!   `recv.rs` (frames in: headers, reassembly, UTF-8, limits), `parts.rs`
-//!   (messages in parts), `send.rs` (frames out, masking), `sender.rs` (the
+//!   (bytes in), `ask.rs` ([`Polled`], the getters), the receive pipeline
+//!   (`recv.rs`, the frame decoder: each header checked once, each payload
+//!   byte unmasked once; `assemble.rs`, the one message assembler for whole
+//!   messages, parts and inflation, where UTF-8 is checked once per byte;
+//!   `incoming.rs`, the values they pass), `send.rs` (frames out, masking),
+//!   `sender.rs` (the
 //!   [`Sender`] and its checks), `opening.rs` (reading the handshake) and
 //!   `timers.rs` (deadlines from the caller's time).
 //! * `src/deflate/`: permessage-deflate behind one seam: the negotiated

@@ -108,7 +108,8 @@ impl Connection {
     /// The connection's [`Sender`], to command it when no event is held:
     /// send, close, accept or reject (beside an event, use the one
     /// [`poll_event`](Self::poll_event) hands out).
+    #[inline]
     pub fn sender(&mut self) -> Sender<'_> {
-        Sender::new(&mut self.core, &self.rx.buf)
+        Sender::new(&mut self.core, self.rx.kept())
     }
 }

@@ -3,7 +3,7 @@
 //! bytes are kept is decided by `Connection::takes` in `mod.rs`, with the
 //! state transitions.
 
-use super::{Connection, State};
+use super::Connection;
 
 impl Connection {
     /// Buffers bytes received from the transport. Call
@@ -11,16 +11,8 @@ impl Connection {
     /// Bytes that arrive after the connection closed are dropped.
     pub fn receive(&mut self, bytes: &[u8]) {
         if self.takes(bytes.len(), 0) {
-            let bytes = match self.core.state {
-                State::Open | State::CloseSent => {
-                    let client = self.core.is_client();
-                    self.rx.take_header(bytes, &self.core.config, client)
-                }
-                _ => bytes,
-            };
-            let bytes = self.rx.take_text(bytes, &self.core.config);
             let keep = self.head_kept();
-            self.rx.push(bytes, keep);
+            self.rx.push(bytes, keep, self.core.config.retained_buffer);
         }
     }
 
@@ -53,12 +45,12 @@ impl Connection {
         read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
     ) -> Result<usize, E> {
         let keep = self.head_kept();
-        let start = self.rx.room(max, keep);
-        let result = read(&mut self.rx.buf[start..start + max]);
+        let retained = self.core.config.retained_buffer;
+        let result = read(self.rx.room(max, keep, retained));
         let n = result.as_ref().map_or(0, |n| (*n).min(max));
-        self.rx.end = start + n;
+        self.rx.filled(n);
         if !self.takes(n, n) {
-            self.rx.end = start;
+            self.rx.unfilled(n);
         }
         if max > 0 && matches!(result, Ok(0)) {
             self.receive_eof();
@@ -90,8 +82,6 @@ impl Connection {
         if let Some(compression) = self.core.compression.as_mut() {
             compression.release();
         }
-        if let Some(inflater) = self.rx.inflater.as_mut() {
-            inflater.release();
-        }
+        self.rx.release_inflater();
     }
 }

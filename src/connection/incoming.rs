@@ -1,12 +1,10 @@
-//! What the receive path finds, as values: the frame whose payload is
-//! arriving, and what a call hands back (a message, a control frame, a
-//! part), as positions into the receiver's buffers rather than borrows.
-//! Both readers use them: whole messages (`recv.rs`) and parts
-//! (`parts.rs`).
+//! What the receive pipeline passes along, as values: the frame whose
+//! payload is arriving (from the frame decoder to the message assembler),
+//! and what a poll found (a message, a control frame, a part), as positions
+//! into the receiver's buffers rather than borrows.
 
 use core::ops::Range;
 
-use crate::wire::close::CloseFrame;
 use crate::wire::frame::OpCode;
 
 /// The frame whose payload is arriving.
@@ -15,69 +13,74 @@ pub(super) struct InFrame {
     pub(super) opcode: OpCode,
     pub(super) fin: bool,
     pub(super) mask: Option<[u8; 4]>,
-    /// Payload bytes not consumed yet (all of them, but in parts mode).
+    /// Payload bytes not consumed yet.
     pub(super) len: usize,
-    /// Payload bytes already unmasked (and UTF-8 checked, for text).
+    /// Of those, the bytes unmasked already (those that have arrived).
     pub(super) done: usize,
-    /// The payload is text whose UTF-8 must be checked as it arrives.
-    pub(super) text: bool,
-    /// The frame belongs to a compressed message (RFC 7692): its payload
-    /// goes through the inflater.
-    pub(super) compressed: bool,
-    /// Parts mode: payload bytes handed out already (the mask's offset).
+    /// Payload bytes consumed already (the mask's offset).
     pub(super) consumed: usize,
+    /// A data frame of a text message.
+    pub(super) text: bool,
+    /// A data frame of a compressed message (RFC 7692): its payload goes
+    /// through the inflater.
+    pub(super) compressed: bool,
+    /// A data frame that begins its message (Text or Binary).
+    pub(super) first: bool,
 }
 
-/// What the receive path found, as positions rather than borrows so that
-/// the borrow of the buffers is taken once, by the caller.
+impl InFrame {
+    /// A data frame that is a whole message by itself, uncompressed, none
+    /// of it consumed yet: once all here, it is handed out in place.
+    #[inline]
+    pub(super) fn whole_message(&self) -> bool {
+        self.fin && self.first && !self.compressed && self.consumed == 0
+    }
+}
+
+/// What the decoder found, as positions rather than borrows, so that the
+/// borrow of the buffers is taken once, by the caller: something to hand
+/// out as an event, or a Close for the connection to act on.
 #[derive(Debug)]
-pub(super) enum Ready {
-    Text(Payload),
-    Binary(Payload),
+pub(super) enum Found {
+    /// A Close frame whose payload (not parsed yet) is at this range.
+    Close(Range<usize>),
+    /// A message in one frame, in place in the receive buffer (text not
+    /// checked yet: its conversion to `&str` checks it, once).
+    InPlace {
+        text: bool,
+        range: Range<usize>,
+    },
+    /// A text message in the assembler's `text`, checked as it arrived.
+    Text,
+    /// A binary message in the assembler's `message`.
+    Binary,
     Ping(Range<usize>),
     Pong(Range<usize>),
-    Close(CloseFrame),
-    /// Parts mode: a part of a message, and whether it is the last.
-    TextPart(PartAt, bool),
-    BinaryPart(PartAt, bool),
+    /// Parts mode: a part of a message, and whether it is the last (a
+    /// text part is in the assembler's `text`).
+    TextPart(bool),
+    BinaryPart(At, bool),
 }
 
-/// Where a part's bytes are.
+/// Where a binary part's bytes are.
 #[derive(Debug)]
-pub(super) enum PartAt {
-    /// In place in `buf[range]`.
+pub(super) enum At {
+    /// In place in the receive buffer.
     Buf(Range<usize>),
-    /// In `carry`: a code point split across frames.
-    Carry,
-    /// In `message[range]`: inflated.
-    Message(Range<usize>),
+    /// In the assembler's `message`, inflated.
+    Message,
 }
 
-/// Where a message's bytes are.
+/// What the assembler did with a data frame's payload.
 #[derive(Debug)]
-pub(super) enum Payload {
-    /// A single-frame message, in place in `buf[range]`.
-    InPlace(Range<usize>),
-    /// A reassembled message, in `message`.
-    Reassembled,
-    /// A text message that did not arrive in one piece: its characters were
-    /// checked and copied into `text` as they came, so they are checked
-    /// once (a `&str` over the buffer would need a second pass).
-    Text,
-}
-
-/// What one step of the parts reader found.
 pub(super) enum Step {
-    /// A part to hand out.
-    Ready(Ready),
-    /// No part yet, nothing to wait for: go on (with the current frame if
-    /// it is kept, else the next one).
+    /// Something to hand out.
+    Ready(Found),
+    /// Nothing to hand out, nothing to wait for: go on (with the current
+    /// frame if it is not over, else the next one).
     NextFrame,
-    /// Wait for more bytes.
+    /// Wait for more bytes; what arrived was used.
     NeedMore,
-}
-
-/// Frames whose payload the parts reader hands out.
-pub(super) fn is_data(opcode: OpCode) -> bool {
-    matches!(opcode, OpCode::Text | OpCode::Binary | OpCode::Continuation)
+    /// Wait for the rest of the frame, keeping what arrived in the buffer.
+    Wait,
 }

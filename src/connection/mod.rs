@@ -1,12 +1,13 @@
 //! [`Connection`]: the WebSocket state machine. Every transition of the
-//! private [`State`] happens in this file; `recv.rs` and `send.rs` beside it
-//! turn bytes into values and values into bytes.
+//! private [`State`] happens in this file; the receive pipeline (`recv.rs`,
+//! the frame decoder, feeding `assemble.rs`, the message assembler) and
+//! `send.rs` beside it turn bytes into values and values into bytes.
 
 mod ask;
+mod assemble;
 mod feed;
 mod incoming;
 mod opening;
-mod parts;
 mod recv;
 mod send;
 mod sender;
@@ -26,7 +27,8 @@ use crate::wire::close::{CloseCode, CloseFrame};
 use crate::wire::frame::OpCode;
 use crate::wire::utf8::validate;
 pub use ask::{ConnectionState, Polled};
-use incoming::{PartAt, Payload, Ready};
+use core::ops::Range;
+use incoming::Found;
 use opening::{ClientHandshake, Rejection};
 use recv::{Kind, Receiver};
 use send::write_frame;
@@ -208,7 +210,7 @@ impl Connection {
             deflate.and_then(|params| deflate::codec(params, &conn.core.config.deflate, is_server))
         {
             conn.core.compression = Some(compression);
-            conn.rx.inflater = Some(inflater);
+            conn.rx.set_inflater(inflater);
         }
         conn
     }
@@ -274,7 +276,7 @@ impl Connection {
             State::Closed | State::Failed | State::RequestOverrun | State::Expired(_) => false,
             _ if self.core.eof => false,
             State::RequestReceived { head_len, .. } => {
-                let early = self.rx.end - already - head_len + n;
+                let early = self.rx.received().len() - already - head_len + n;
                 if n > 0 && early > self.core.config.max_handshake_size {
                     self.core.on_overrun();
                     self.rx.release();
@@ -331,7 +333,7 @@ impl Connection {
                 // prepared to wait" (RFC 9110 §15.5.9): only for a request
                 // that began; a silent connection is just closed.
                 let server = matches!(core.state, State::ReadingRequest { .. });
-                if server && self.rx.end > 0 {
+                if server && !self.rx.received().is_empty() {
                     handshake::write_error_response(&HandshakeError::Timeout, out);
                 }
                 // ReadingRequest | ReadingResponse | ReadingRejection -> Expired.
@@ -396,110 +398,82 @@ impl Connection {
 
     #[inline]
     fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled<'_>, Error> {
-        // The common case first, in a few instructions: a small whole data
-        // message. Everything else takes the general path, out of line.
+        // Frames, the common case, inline; the other states out of line.
         if !matches!(self.core.state, State::Open | State::CloseSent) {
             return self.poll_general(out);
         }
-        let client = self.core.is_client();
-        let Some((text, range)) = self.rx.read_small_message(&self.core.config, client) else {
-            return self.poll_general(out);
-        };
-        let Self { rx, core } = self;
-        let payload = &rx.buf[range];
-        let event = if text {
-            match validate(payload) {
-                Ok(text) => Event::Text(text),
-                Err(_) => return Err(core.fail(ProtocolError::InvalidUtf8, out).into()),
-            }
-        } else {
-            Event::Binary(payload)
-        };
-        Ok(Polled::Event(event, Sender::new(core, &rx.buf)))
-    }
-
-    #[inline(never)]
-    fn poll_general(&mut self, out: &mut Vec<u8>) -> Result<Polled<'_>, Error> {
-        self.rx.recycle(self.core.config.retained_buffer);
-        if let Some(inflater) = self.core.inflater.take() {
-            self.rx.inflater = Some(inflater);
-        }
-        match self.core.state {
-            State::Open | State::CloseSent => {}
-            State::ReadingRequest { .. } => return self.poll_request(out),
-            State::RequestReceived { .. } => return self.poll_pending_request(out),
-            State::RequestOverrun => return Err(self.refuse_overrun(out)),
-            State::ReadingResponse(_) | State::ReadingRejection(_) => {
-                return self.poll_response();
-            }
-            State::Expired(expiry) => return self.poll_expired(expiry),
-            State::Closed | State::Failed => {
-                if self.rx.holds_memory() {
-                    self.rx.release();
-                }
-                return Ok(self.core.end());
-            }
+        if self.core.inflater.is_some() {
+            self.hand_over_inflater();
         }
         let client = self.core.is_client();
-        let ready = match self.rx.read_frames(&self.core.config, client) {
-            Ok(Some(ready)) => ready,
+        let found = match self.rx.read(&self.core.config, client) {
+            Ok(Some(found)) => found,
             Ok(None) => return Ok(self.on_need_more()),
-            Err(e) => {
-                let e = self.core.fail(e, out);
-                self.rx.release();
-                return Err(e.into());
-            }
+            Err(e) => return Err(fail_receiving(&mut self.rx, &mut self.core, e, out)),
         };
-        if let Ready::Close(frame) = ready {
-            self.core.on_close_received(&frame, out);
-            self.rx.release();
-            let sender = Sender::new(&mut self.core, &[]);
-            return Ok(Polled::Event(Event::Close(frame), sender));
-        }
         let Self { rx, core } = self;
-        let bytes = |payload| match payload {
-            Payload::InPlace(range) => &rx.buf[range],
-            Payload::Reassembled => &rx.message[..],
-            Payload::Text => rx.text.as_bytes(),
-        };
-        let event = match ready {
-            // A text frame that arrived whole is checked here, once, by the
-            // conversion itself.
-            // Checked as it arrived, character by character.
-            Ready::Text(Payload::Text) => Event::Text(&rx.text),
-            Ready::Text(payload) => match validate(bytes(payload)) {
+        let event = match found {
+            // Text handed out in place is checked here, once, by the
+            // conversion itself; all other text was checked as it came.
+            Found::InPlace { text: true, range } => match validate(rx.slice(range)) {
                 Ok(text) => Event::Text(text),
                 Err(_) => return Err(core.fail(ProtocolError::InvalidUtf8, out).into()),
             },
-            Ready::Binary(payload) => Event::Binary(bytes(payload)),
-            Ready::Ping(range) => {
+            Found::InPlace { text: false, range } => Event::Binary(rx.slice(range)),
+            Found::Close(range) => return close_received(rx, core, range, out),
+            Found::Binary => Event::Binary(rx.message()),
+            Found::Text => Event::Text(rx.text()),
+            Found::TextPart(last) => Event::TextPart {
+                part: rx.text(),
+                last,
+            },
+            Found::BinaryPart(at, last) => Event::BinaryPart {
+                part: rx.bytes(at),
+                last,
+            },
+            Found::Ping(range) => {
+                let payload = rx.slice(range);
                 // "Upon receipt of a Ping frame, an endpoint MUST send a Pong
                 // frame in response, unless it already received a Close
                 // frame" (§5.5.2): also after sending our own Close.
                 if core.config.auto_pong {
-                    let payload = &rx.buf[range.clone()];
                     write_frame(core.entropy.as_mut(), OpCode::Pong, true, payload, out);
                 }
-                Event::Ping(&rx.buf[range])
+                Event::Ping(payload)
             }
-            Ready::Pong(range) => {
-                core.timers.on_pong(&rx.buf[range.clone()]);
-                Event::Pong(&rx.buf[range])
+            Found::Pong(range) => {
+                let payload = rx.slice(range);
+                core.timers.on_pong(payload);
+                Event::Pong(payload)
             }
-            Ready::Close(_) => return Ok(Polled::NeedMore), // handled above
-            Ready::TextPart(at, fin) => {
-                let bytes = part_bytes(rx, at);
-                match validate(bytes) {
-                    Ok(part) => Event::TextPart { part, last: fin },
-                    Err(_) => return Err(core.fail(ProtocolError::InvalidUtf8, out).into()),
-                }
-            }
-            Ready::BinaryPart(at, fin) => Event::BinaryPart {
-                part: part_bytes(rx, at),
-                last: fin,
-            },
         };
-        Ok(Polled::Event(event, Sender::new(core, &rx.buf)))
+        Ok(Polled::Event(event, Sender::new(core, rx.kept())))
+    }
+
+    /// The inflater negotiated by the caller's `accept` goes to the receiver.
+    #[cold]
+    fn hand_over_inflater(&mut self) {
+        if let Some(inflater) = self.core.inflater.take() {
+            self.rx.set_inflater(inflater);
+        }
+    }
+
+    #[inline(never)]
+    fn poll_general(&mut self, out: &mut Vec<u8>) -> Result<Polled<'_>, Error> {
+        match self.core.state {
+            State::Open | State::CloseSent => self.poll(out),
+            State::ReadingRequest { .. } => self.poll_request(out),
+            State::RequestReceived { .. } => self.poll_pending_request(out),
+            State::RequestOverrun => Err(self.refuse_overrun(out)),
+            State::ReadingResponse(_) | State::ReadingRejection(_) => self.poll_response(),
+            State::Expired(expiry) => self.poll_expired(expiry),
+            State::Closed | State::Failed => {
+                if self.rx.holds_memory() {
+                    self.rx.release();
+                }
+                Ok(self.core.end())
+            }
+        }
     }
 
     /// Reports a deadline that passed (Expired -> Failed | Closed).
@@ -680,11 +654,33 @@ impl Core {
     }
 }
 
-/// The bytes of a part, wherever the receiver put them.
-fn part_bytes(rx: &Receiver, at: PartAt) -> &[u8] {
-    match at {
-        PartAt::Buf(range) => &rx.buf[range],
-        PartAt::Carry => &rx.carry[..usize::from(rx.carry_len)],
-        PartAt::Message(range) => &rx.message[range],
-    }
+/// The peer's Close, its payload at `range`: the closing handshake (see
+/// `Core::on_close_received`), and the receiver reads no more.
+fn close_received<'a>(
+    rx: &mut Receiver,
+    core: &'a mut Core,
+    range: Range<usize>,
+    out: &mut Vec<u8>,
+) -> Result<Polled<'a>, Error> {
+    let frame = match CloseFrame::parse(rx.slice(range)) {
+        Ok(frame) => frame,
+        Err(e) => return Err(fail_receiving(rx, core, e, out)),
+    };
+    core.on_close_received(&frame, out);
+    rx.release();
+    Ok(Polled::Event(Event::Close(frame), Sender::new(core, &[])))
+}
+
+/// The peer broke the protocol (Open | CloseSent -> Failed): our Close is
+/// queued, and the receiver reads no more.
+#[inline(never)]
+fn fail_receiving(
+    rx: &mut Receiver,
+    core: &mut Core,
+    e: ProtocolError,
+    out: &mut Vec<u8>,
+) -> Error {
+    let e = core.fail(e, out);
+    rx.release();
+    e.into()
 }

@@ -41,13 +41,13 @@ impl Connection {
             return Ok(Polled::NeedMore);
         };
         let max = self.core.config.max_handshake_size;
-        let len = self.rx.end;
+        let len = self.rx.received().len();
         // Empty lines before the request line are ignored (RFC 9112 §2.2);
         // they count towards the head size limit.
         let start = http::empty_lines(self.rx.received());
         // Only the first `max` bytes can hold a head: a bare LF past them
         // must give the same answer (431) whether it arrived at once or not.
-        let window = &self.rx.buf[..len.min(max)];
+        let window = &self.rx.received()[..len.min(max)];
         let head_len = match http::find_head_end(window, start, scanned) {
             Err(e) => return Err(self.refuse(e, out)),
             // Found in the window: at most `max` bytes.
@@ -63,25 +63,25 @@ impl Connection {
                 // Judged on the first `max + 1` bytes only: what a byte-by-byte
                 // sender had sent when the limit was passed.
                 let cap = len.min(max + 1);
-                let e = http::request_too_large(&self.rx.buf[start.min(cap)..cap], max);
+                let e = http::request_too_large(&self.rx.received()[start.min(cap)..cap], max);
                 return Err(self.refuse(e, out));
             }
         };
         // Frames start after the head (once accepted); the head itself stays
         // in place, borrowed by the request and read again by `accept`.
-        self.rx.pos = head_len;
         let Self { rx, core } = self;
-        let buf = &rx.buf[..rx.end];
-        // A resource name that is not a slice of the head is built in
-        // `text`, unused until the connection opens; it is cleared by the
-        // next poll, as a text message handed out from there is.
-        rx.message_delivered = true;
+        rx.consume_to(head_len);
+        // A resource name that is not a slice of the head is built in the
+        // receiver's scratch string, unused until the connection opens; it
+        // is cleared by the next poll, as a text message handed out from
+        // there is.
+        let (buf, scratch) = rx.received_and_scratch();
         let parsed = http::parse_head(&buf[start..head_len], core.config.max_headers)
             .map_err(|e| match e {
                 HandshakeError::HeadTooLarge => http::request_too_large(&buf[start..head_len], max),
                 e => e,
             })
-            .and_then(|head| handshake::validate_request(head, &mut rx.text));
+            .and_then(|head| handshake::validate_request(head, scratch));
         match parsed {
             Ok((request, key)) => {
                 // ReadingRequest -> RequestReceived: the caller decides. The
@@ -127,7 +127,7 @@ impl Connection {
         let State::RequestReceived { head_len, .. } = self.core.state else {
             return Ok(Polled::NeedMore);
         };
-        if self.rx.end - head_len > self.core.config.max_handshake_size {
+        if self.rx.received().len() - head_len > self.core.config.max_handshake_size {
             self.core.on_overrun();
             self.rx.release();
             return Err(self.refuse_overrun(out));
@@ -157,10 +157,10 @@ impl Connection {
         let eof = self.core.eof;
         match &mut self.core.state {
             State::ReadingResponse(client) => {
-                let len = self.rx.end;
+                let len = self.rx.received().len();
                 let start = client.head_start;
                 // As for a request: only the first `max` bytes are searched.
-                let window = &self.rx.buf[..len.min(max)];
+                let window = &self.rx.received()[..len.min(max)];
                 let found = http::find_head_end(window, start, &mut client.scanned);
                 // The limit bounds every head read, interim ones included.
                 let head_len = match found {
@@ -173,8 +173,9 @@ impl Connection {
                     }
                     _ => return Err(self.give_up(HandshakeError::HeadTooLarge)),
                 };
-                http::unfold(&mut self.rx.buf[start..head_len]);
-                let head = &self.rx.buf[start..head_len];
+                http::unfold(&mut self.rx.received_mut()[start..head_len]);
+                // Bytes after the head are frames (or a refusal's body).
+                let head = &self.rx.consume_to(head_len)[start..head_len];
                 let max_headers = self.core.config.max_headers;
                 let parsed = http::parse_head(head, max_headers);
                 if let Ok(status) = parsed
@@ -191,10 +192,10 @@ impl Connection {
                     // ReadingResponse). 101 is the final one here.
                     client.head_start = head_len;
                     client.scanned = head_len;
+                    // Not consumed: the next head is read from `head_start`.
+                    self.rx.consume_to(0);
                     return self.poll_response();
                 }
-                // Bytes after the head are frames (or a refusal's body).
-                self.rx.pos = head_len;
                 let config = &self.core.config;
                 let checked = parsed.and_then(|head| {
                     handshake::validate_response(
@@ -211,7 +212,7 @@ impl Connection {
                             deflate::codec(params, &self.core.config.deflate, false)
                         {
                             self.core.compression = Some(compression);
-                            self.rx.inflater = Some(inflater);
+                            self.rx.set_inflater(inflater);
                         }
                     }
                     Ok(None) => {}
@@ -235,7 +236,7 @@ impl Connection {
                 let State::ReadingResponse(client) = &core.state else {
                     return Ok(Polled::NeedMore);
                 };
-                let head = &rx.buf[client.head_start..head_len];
+                let head = &rx.received()[client.head_start..head_len];
                 let config = &core.config;
                 match http::parse_head(head, config.max_headers).and_then(|head| {
                     handshake::validate_response(
@@ -247,7 +248,7 @@ impl Connection {
                 }) {
                     Ok(accepted) => {
                         core.on_response_accepted();
-                        let sender = Sender::new(core, &rx.buf);
+                        let sender = Sender::new(core, rx.received());
                         Ok(Polled::Event(Event::Accepted(accepted), sender))
                     }
                     Err(_) => Ok(Polled::NeedMore),
@@ -255,7 +256,8 @@ impl Connection {
             }
             State::ReadingRejection(rejection) => {
                 // The body starts at `pos`, right after the head.
-                let have = self.rx.unread();
+                let body = self.rx.unread_bytes();
+                let have = body.len();
                 let complete = match rejection.want {
                     Some(want) => have >= want,
                     None => have >= max,
@@ -263,8 +265,7 @@ impl Connection {
                 if !complete && !eof {
                     return Ok(Polled::NeedMore);
                 }
-                let start = self.rx.pos;
-                let end = start + have.min(rejection.want.unwrap_or(max));
+                let end = have.min(rejection.want.unwrap_or(max));
                 let mut response = core::mem::replace(
                     &mut rejection.response,
                     Response {
@@ -274,7 +275,7 @@ impl Connection {
                         body: Vec::new(),
                     },
                 );
-                response.body = self.rx.buf[start..end].to_vec();
+                response.body = self.rx.unread_bytes()[..end].to_vec();
                 Err(self.give_up(HandshakeError::Rejected(Box::new(response))))
             }
             _ => Ok(Polled::NeedMore),

@@ -1,27 +1,19 @@
-//! The receive side: bytes in, frames parsed, payloads unmasked, fragments
-//! reassembled, UTF-8 checked, limits applied. Everything here returns
-//! values ([`Ready`], [`ProtocolError`]); the connection's state is changed
-//! only by its caller in `mod.rs`.
+//! The receive pipeline's first half and its buffer: bytes in, frames
+//! decoded (each header checked once, each payload byte unmasked once) and
+//! their payloads passed to the message assembler (`assemble.rs`); what is
+//! ready comes back as values ([`Found`], [`ProtocolError`]), which the
+//! connection in `mod.rs` turns into events, making every state change
+//! itself.
 
-use alloc::string::String;
-use alloc::vec::Vec;
-use core::ops::Range;
-
-use super::incoming::{self, InFrame, Payload, Ready, Step};
+use super::assemble::Assembler;
+pub(super) use super::assemble::Kind;
+use super::incoming::{At, Found, InFrame, Step};
 use crate::config::Config;
 use crate::deflate::{Held, Inflater};
 use crate::wire::ProtocolError;
-use crate::wire::close::CloseFrame;
 use crate::wire::frame::{FrameHeader, OpCode};
 use crate::wire::mask::{apply_mask, mask_into};
-use crate::wire::utf8::Utf8Validator;
-
-/// The kind of a data message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Kind {
-    Text,
-    Binary,
-}
+use core::ops::Range;
 
 /// Received bytes and the state of the frame and message being received.
 #[derive(Debug, Default)]
@@ -29,77 +21,121 @@ pub(super) struct Receiver {
     /// Received bytes are `buf[..end]`; `buf[pos..end]` is not consumed
     /// yet. `buf[end..]` is room kept from earlier reads (initialised, so
     /// a read straight into it needs no zero-filling first).
-    pub(super) buf: Vec<u8>,
-    pub(super) pos: usize,
-    pub(super) end: usize,
-    /// The fragmented message being reassembled (binary, or inflated).
-    pub(super) message: Vec<u8>,
-    /// The text message being received, when it did not arrive in one
-    /// piece: checked characters only (see [`Payload::Text`]).
-    pub(super) text: String,
-    /// Payload state of the frame being received, if its header is parsed.
-    pub(super) frame: Option<InFrame>,
-    /// Kind of the fragmented message being received, if any.
-    pub(super) receiving: Option<Kind>,
-    /// Frames of that message so far.
-    fragments: usize,
-    /// UTF-8 state of the text message being received.
-    pub(super) utf8: Utf8Validator,
-    /// `message` was handed out in the last event; clear it next call.
-    pub(super) message_delivered: bool,
-    /// The fragmented message being received is compressed.
-    receiving_compressed: bool,
-    /// Parts mode: a code point begun at the end of one frame, finished
-    /// from the next (`carry_len` bytes), and whether it was handed out.
-    pub(super) carry: [u8; 4],
-    pub(super) carry_len: u8,
-    pub(super) carry_delivered: bool,
-    /// Parts mode: bytes at the front of `message` handed out in the last
-    /// event (inflated parts); the rest is an unfinished code point.
-    pub(super) part_delivered: usize,
-    /// Parts mode: bytes of the message so far (inflated, if compressed),
-    /// for the message limit.
-    pub(super) inflated: usize,
+    buf: alloc::vec::Vec<u8>,
+    pos: usize,
+    end: usize,
+    /// The frame whose payload is arriving, if its header is decoded.
+    frame: Option<InFrame>,
+    /// The message being received.
+    asm: Assembler,
     /// Since the last drain between messages, a read or a message needed
     /// more than `retained_buffer`: buffers grown for it are kept, as the
     /// next ones will likely need them too.
     needed_large: bool,
-    /// permessage-deflate was negotiated: the peer's compressed messages
-    /// are inflated here (boxed: only negotiated connections pay for it).
-    pub(super) inflater: Option<Held<Inflater>>,
 }
 
 impl Receiver {
     /// Bytes buffered and not consumed yet.
+    #[inline]
     pub(super) fn unread(&self) -> usize {
         self.end - self.pos
     }
 
     /// The bytes received and kept.
+    #[inline]
     pub(super) fn received(&self) -> &[u8] {
         &self.buf[..self.end]
+    }
+
+    /// The receive buffer as a whole, the bytes received and the room
+    /// after them: for a sender, which reads a pending request's head at
+    /// its front.
+    #[inline]
+    pub(super) fn kept(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The bytes received and kept, to edit in place (an HTTP head).
+    pub(super) fn received_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[..self.end]
+    }
+
+    /// The bytes received and not consumed yet.
+    #[inline]
+    pub(super) fn unread_bytes(&self) -> &[u8] {
+        &self.buf[self.pos..self.end]
+    }
+
+    /// Marks the received bytes up to `pos` as consumed (an HTTP head),
+    /// and returns the bytes received.
+    pub(super) fn consume_to(&mut self, pos: usize) -> &[u8] {
+        self.pos = pos;
+        self.received()
+    }
+
+    /// The received bytes, and a string to build in that the next call
+    /// that reads frames clears (the opening handshake's resource name).
+    pub(super) fn received_and_scratch(&mut self) -> (&[u8], &mut alloc::string::String) {
+        (&self.buf[..self.end], self.asm.scratch())
+    }
+
+    /// permessage-deflate was negotiated: the peer's compressed messages
+    /// are inflated with `inflater`.
+    pub(super) fn set_inflater(&mut self, inflater: Held<Inflater>) {
+        self.asm.set_inflater(inflater);
     }
 
     /// Appends received bytes, first moving the unread tail to the front
     /// once it is no larger than what was consumed (amortised linear
     /// however the bytes arrive). `keep` bytes at the front are never moved.
-    pub(super) fn push(&mut self, bytes: &[u8], keep: usize) {
-        self.compact(keep);
-        self.buf.truncate(self.end);
-        self.buf.extend_from_slice(bytes);
-        self.end = self.buf.len();
+    /// Payload bytes of the frame being received that continue what is
+    /// unmasked already are unmasked as they are copied in, in the same
+    /// pass (the decoder unmasks the others, once its header is read).
+    pub(super) fn push(&mut self, bytes: &[u8], keep: usize, retained: usize) {
+        let len = self.room(bytes.len(), keep, retained).len();
+        let unread = self.unread();
+        let room = &mut self.buf[self.end..self.end + len];
+        let unmasked = match &mut self.frame {
+            Some(frame) if unread == frame.done => match frame.mask {
+                Some(key) => {
+                    let n = (frame.len - frame.done).min(len);
+                    mask_into(&bytes[..n], room, key, frame.consumed + frame.done);
+                    frame.done += n;
+                    n
+                }
+                None => 0,
+            },
+            _ => 0,
+        };
+        room[unmasked..].copy_from_slice(&bytes[unmasked..]);
+        self.end += len;
     }
 
-    /// Makes `len` bytes of room after the received bytes for a read
-    /// straight into it, and returns where that room starts. Only room
-    /// never used before is zero-filled (no `unsafe` here to skip it);
-    /// move `end` past the bytes read after.
-    pub(super) fn room(&mut self, len: usize, keep: usize) -> usize {
+    /// `len` bytes of room after the received bytes, for a read straight
+    /// into it. Only room never used before is zero-filled (no `unsafe`
+    /// here to skip it); [`filled`](Self::filled) then says how much of it
+    /// the read filled.
+    pub(super) fn room(&mut self, len: usize, keep: usize, retained: usize) -> &mut [u8] {
         self.compact(keep);
-        if self.buf.len() < self.end + len {
-            self.buf.resize(self.end + len, 0);
+        let end = self.end + len;
+        // A read (or the room it was given) larger than `retained`: the
+        // buffer is kept until a drain between messages that needed none.
+        self.needed_large |= end > retained;
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
         }
-        self.end
+        &mut self.buf[self.end..end]
+    }
+
+    /// The first `n` bytes of the room were read into: received now.
+    pub(super) fn filled(&mut self, n: usize) {
+        self.end += n;
+    }
+
+    /// The last `n` bytes received are dropped after all (none are left
+    /// if the receiver was released meanwhile).
+    pub(super) fn unfilled(&mut self, n: usize) {
+        self.end = self.end.saturating_sub(n);
     }
 
     /// Moves the unread bytes to the front once they are no more than what
@@ -119,28 +155,6 @@ impl Receiver {
         }
     }
 
-    /// Called at the start of each poll: a reassembled message handed out
-    /// by the previous event is no longer borrowed, so its buffer is reused
-    /// (and kept, if the message was larger than `retained`).
-    pub(super) fn recycle(&mut self, retained: usize) {
-        if self.carry_delivered {
-            self.carry_delivered = false;
-            self.carry_len = 0;
-        }
-        if self.part_delivered > 0 {
-            self.message.drain(..self.part_delivered);
-            self.part_delivered = 0;
-        }
-        if self.message_delivered {
-            self.message_delivered = false;
-            if self.message.len().max(self.text.len()) > retained {
-                self.needed_large = true;
-            }
-            self.message.clear();
-            self.text.clear();
-        }
-    }
-
     /// Everything buffered is consumed. Buffers grown past `retained` are
     /// kept while reads or messages keep needing them (none is allocated
     /// per message in steady state), and freed at the first drain between
@@ -148,11 +162,9 @@ impl Receiver {
     /// message that follows large ones.
     pub(super) fn compact_if_drained(&mut self, retained: usize) {
         if self.pos == self.end {
-            // What was buffered, or the room a read was given.
-            self.needed_large |= self.buf.len() > retained;
             self.end = 0;
             self.pos = 0;
-            if self.frame.is_none() && self.receiving.is_none() {
+            if self.frame.is_none() && self.asm.idle() {
                 if !self.needed_large {
                     self.shrink(retained);
                 }
@@ -164,16 +176,17 @@ impl Receiver {
     /// Frees each buffer grown past `retained` that holds nothing now.
     pub(super) fn shrink(&mut self, retained: usize) {
         if self.pos == self.end && self.buf.capacity() > retained {
-            self.buf = Vec::new();
+            self.buf = alloc::vec::Vec::new();
             self.end = 0;
             self.pos = 0;
         }
-        if self.message.is_empty() && self.message.capacity() > retained {
-            self.message = Vec::new();
-        }
-        if self.text.is_empty() && self.text.capacity() > retained {
-            self.text = String::new();
-        }
+        self.asm.shrink(retained);
+    }
+
+    /// Gives an idle inflater's zlib state back, keeping its history (see
+    /// [`Release`](crate::Release)).
+    pub(super) fn release_inflater(&mut self) {
+        self.asm.release_inflater();
     }
 
     /// Frees every buffer of a connection that will read no more.
@@ -181,346 +194,225 @@ impl Receiver {
         *self = Self::default();
     }
 
-    /// Whether RSV1 may mark a message as compressed.
-    fn compression_negotiated(&self) -> bool {
-        self.inflater.is_some()
-    }
-
-    /// Inflates `buf[range]`, payload bytes of a compressed message, onto
-    /// `message`, checking the new text as it comes; `fin`: the message's
-    /// last bytes. The message limit applies to the inflated size.
-    fn inflate(
-        &mut self,
-        range: Range<usize>,
-        fin: bool,
-        text: bool,
-        config: &Config,
-    ) -> Result<(), ProtocolError> {
-        let Some(inflater) = self.inflater.as_mut() else {
-            return Err(ProtocolError::ReservedBits);
-        };
-        let before = self.message.len();
-        let input = &self.buf[range];
-        let inflated = inflater.inflate(input, fin, &mut self.message, config.max_message_size);
-        // What was inflated before a failure is checked first: the error
-        // must not depend on how far the input had arrived.
-        if text {
-            self.utf8
-                .feed(&self.message[before..])
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
-        }
-        Ok(inflated?)
-    }
-
     /// Whether this receiver holds any heap memory.
     pub(super) fn holds_memory(&self) -> bool {
-        self.buf.capacity() != 0 || self.message.capacity() != 0 || self.text.capacity() != 0
+        self.buf.capacity() != 0 || self.asm.holds_memory()
     }
 
-    /// The common case, taken before the general path: a whole unfragmented
-    /// Text or Binary frame of at most 125 bytes, masked as it should be,
-    /// with no fragmented message in progress. Anything else, including every
-    /// error, is left to [`read_frames`](Self::read_frames). Returns whether
-    /// it is text, and where its payload is.
+    /// Decodes frames and passes their payloads to the assembler until
+    /// something is ready to report or the buffered bytes run out
+    /// (`Ok(None)`). A message in one frame takes the first steps only:
+    /// its header decoded and checked, its payload unmasked in place.
     #[inline]
-    pub(super) fn read_small_message(
+    pub(super) fn read(
         &mut self,
         config: &Config,
         client: bool,
-    ) -> Option<(bool, Range<usize>)> {
-        if self.message_delivered
-            || self.frame.is_some()
-            || self.receiving.is_some()
-            || config.receive_parts.is_some()
-        {
-            return None;
+    ) -> Result<Option<Found>, ProtocolError> {
+        // What the last event handed out from the assembler is no longer
+        // borrowed: its buffers are reused (and kept, if it was larger
+        // than `retained_buffer`).
+        if self.asm.delivered() {
+            self.needed_large |= self.asm.recycle(config.retained_buffer);
         }
-        let buf = &mut self.buf[self.pos..self.end];
-        let [b0, b1, ..] = *buf else { return None };
-        let len = (b1 & 0x7F) as usize;
-        let masked = b1 & 0x80 != 0;
-        let limit = config.max_frame_size.min(config.max_message_size);
-        if !matches!(b0, 0x81 | 0x82) || len > 125 || len > limit || masked == client {
-            return None;
+        if self.frame.is_none() {
+            let bytes = &self.buf[self.pos..self.end];
+            let begun = match *bytes {
+                // The header of a whole Text or Binary message in one frame
+                // of up to 125 bytes, the most common by far, read in one
+                // step (its FIN, RSV and opcode are the first byte's value)
+                // and given its own copy of the steps that follow, which the
+                // compiler specialises; the rules are the same.
+                [b0 @ (0x81 | 0x82), b1 @ 0x80..=0xFD, k0, k1, k2, k3, ..] => {
+                    let header = FrameHeader {
+                        fin: true,
+                        rsv: 0,
+                        opcode: if b0 == 0x81 {
+                            OpCode::Text
+                        } else {
+                            OpCode::Binary
+                        },
+                        mask: Some([k0, k1, k2, k3]),
+                        payload_len: u64::from(b1 & 0x7F),
+                    };
+                    self.begin(&header, 6, config, client)?
+                }
+                _ => match FrameHeader::parse(bytes)? {
+                    Some((header, n)) => self.begin(&header, n, config, client)?,
+                    None => return Ok(None),
+                },
+            };
+            if let Some(found) = begun {
+                return Ok(Some(found));
+            }
         }
-        let header_len = if masked { 6 } else { 2 };
-        let (header, rest) = buf.split_at_mut_checked(header_len)?;
-        let payload = rest.get_mut(..len)?;
-        if let [_, _, k0, k1, k2, k3] = *header {
-            apply_mask(payload, [k0, k1, k2, k3], 0);
-        }
-        let start = self.pos + header_len;
-        self.pos = start + len;
-        Some((b0 == 0x81, start..start + len))
+        self.read_payloads(config, client)
     }
 
-    /// Parses frames until one yields something to report or the buffered
-    /// bytes run out (`Ok(None)`).
-    pub(super) fn read_frames(
+    /// A frame's header, parsed: checked against the connection's rules and
+    /// consumed (`n` bytes), then the frame handed out in place if it is a
+    /// message all here, else kept as the frame being received.
+    #[inline(always)]
+    fn begin(
+        &mut self,
+        header: &FrameHeader,
+        n: usize,
+        config: &Config,
+        client: bool,
+    ) -> Result<Option<Found>, ProtocolError> {
+        let frame = self.check_header(header, config, client)?;
+        self.pos += n;
+        let found = self.in_place(&frame, config);
+        if found.is_none() {
+            self.frame = Some(frame);
+        }
+        Ok(found)
+    }
+
+    /// The frame decoder: the header at `pos`, parsed and checked against
+    /// the connection's rules, then consumed. `None` while it is cut.
+    #[inline(always)]
+    fn decode(&mut self, config: &Config, client: bool) -> Result<Option<InFrame>, ProtocolError> {
+        let Some((header, n)) = FrameHeader::parse(&self.buf[self.pos..self.end])? else {
+            return Ok(None);
+        };
+        let frame = self.check_header(&header, config, client)?;
+        self.pos += n;
+        Ok(Some(frame))
+    }
+
+    /// The steps after the header: the current frame's payload, as much of
+    /// it as arrived, through the assembler, then the next frames'.
+    #[inline(never)]
+    fn read_payloads(
         &mut self,
         config: &Config,
         client: bool,
-    ) -> Result<Option<Ready>, ProtocolError> {
+    ) -> Result<Option<Found>, ProtocolError> {
         loop {
-            let mut frame = match self.frame {
+            let mut frame = match self.frame.take() {
                 Some(frame) => frame,
                 None => {
-                    let Some((header, n)) = FrameHeader::parse(&self.buf[self.pos..self.end])?
-                    else {
+                    let Some(frame) = self.decode(config, client)? else {
                         return Ok(None);
                     };
-                    let frame = self.check_header(&header, config, client)?;
-                    self.pos += n;
                     frame
                 }
             };
-            if let Some(max_part) = config.receive_parts
-                && incoming::is_data(frame.opcode)
-            {
-                match self.read_part(frame, config, max_part)? {
-                    Step::Ready(ready) => return Ok(Some(ready)),
-                    Step::NextFrame => continue,
-                    Step::NeedMore => return Ok(None),
-                }
+            if let Some(found) = self.in_place(&frame, config) {
+                return Ok(Some(found));
             }
+            // Unmask what arrived of the payload, once.
             let available = self.unread().min(frame.len);
-            let start = self.pos;
-            if available < frame.len && frame.text {
-                // Uncompressed text that is not all here: check what came
-                // (bad UTF-8 fails the connection at once, RFC 6455 §8.1)
-                // and move its characters into `text`, so that the buffer
-                // holds no more than a read. (Usually `take_text` has taken
-                // such bytes before they reached the buffer.)
+            if available > frame.done {
                 if let Some(key) = frame.mask {
-                    apply_mask(&mut self.buf[start..start + available], key, frame.consumed);
+                    let new = self.pos + frame.done..self.pos + available;
+                    apply_mask(&mut self.buf[new], key, frame.consumed + frame.done);
                 }
-                self.text_room(&frame, available, config);
-                self.utf8
-                    .feed_into(&self.buf[start..start + available], &mut self.text)
-                    .map_err(|_| ProtocolError::InvalidUtf8)?;
-                self.pos += available;
-                frame.len -= available;
-                frame.consumed += available;
+                frame.done = available;
+            }
+            let base = self.pos;
+            if frame.opcode.is_control() {
+                if available < frame.len {
+                    self.frame = Some(frame);
+                    return Ok(None);
+                }
+                let range = base..base + frame.len;
+                self.pos = range.end;
+                return Ok(Some(match frame.opcode {
+                    OpCode::Ping => Found::Ping(range),
+                    OpCode::Pong => Found::Pong(range),
+                    _ => Found::Close(range),
+                }));
+            }
+            let at = base..base + available;
+            let used = self.asm.data(&frame, &self.buf[at.clone()], at, config)?;
+            self.pos += used.bytes;
+            frame.len -= used.bytes;
+            frame.done -= used.bytes;
+            frame.consumed += used.bytes;
+            if !used.frame_over {
                 self.frame = Some(frame);
-                return Ok(None);
             }
-            if available < frame.len {
-                // Make room for the rest of the frame at once, so that the
-                // buffer is not regrown (and copied) again and again as the
-                // payload arrives. Only once an eighth of it is here (or the
-                // rest is small): a bare header cannot make us allocate a
-                // frame's worth of memory.
-                let missing = frame.len - available;
-                if missing <= 8 * self.unread().max(32 << 10) {
-                    let room = self.buf.len() - self.end;
-                    self.buf.reserve_exact(missing.saturating_sub(room));
-                }
-                // Part of a compressed payload (uncompressed text took the
-                // branch above): unmask and inflate what arrived, so that
-                // corrupt data or bad UTF-8 fails the connection at once
-                // (RFC 6455 §8.1).
-                if frame.compressed && available > frame.done {
-                    let new = start + frame.done..start + available;
-                    if let Some(key) = frame.mask {
-                        apply_mask(&mut self.buf[new.clone()], key, frame.done);
-                    }
-                    let text = self.is_text(&frame);
-                    self.inflate(new, false, text, config)?;
-                    frame.done = available;
-                }
-                self.frame = Some(frame);
-                return Ok(None);
-            }
-            // The whole payload is here.
-            self.frame = None;
-            let end = start + frame.len;
-            self.pos = end;
-            let rest = &mut self.buf[start + frame.done..end];
-            if let Some(key) = frame.mask {
-                apply_mask(rest, key, frame.consumed + frame.done);
-            }
-            let range = start..end;
-            match frame.opcode {
-                OpCode::Ping => return Ok(Some(Ready::Ping(range))),
-                OpCode::Pong => return Ok(Some(Ready::Pong(range))),
-                OpCode::Close => {
-                    let close = CloseFrame::parse(&self.buf[range])?;
-                    return Ok(Some(Ready::Close(close)));
-                }
-                _ if frame.compressed => {
-                    // RFC 7692 §7.2.2: inflate the payloads of all frames of
-                    // the message, the tail appended at its end.
-                    let text = self.is_text(&frame);
-                    self.inflate(start + frame.done..end, frame.fin, text, config)?;
-                    if !frame.fin {
-                        continue;
-                    }
-                    self.receiving = None;
-                    self.message_delivered = true;
-                    if !text {
-                        return Ok(Some(Ready::Binary(Payload::Reassembled)));
-                    }
-                    self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                    return Ok(Some(Ready::Text(Payload::Reassembled)));
-                }
-                OpCode::Text | OpCode::Binary if frame.fin && frame.consumed == 0 => {
-                    // A whole message in one frame, all here: hand it out in
-                    // place. (Text is checked once, by the conversion to
-                    // `&str` in `poll_event`.)
-                    return Ok(Some(match frame.opcode {
-                        OpCode::Text => Ready::Text(Payload::InPlace(range)),
-                        _ => Ready::Binary(Payload::InPlace(range)),
-                    }));
-                }
-                _ if frame.text => {
-                    // The rest of a text message: its characters join `text`.
-                    reserve_within(&mut self.text, frame.len, config.max_message_size);
-                    self.utf8
-                        .feed_into(&self.buf[range], &mut self.text)
-                        .map_err(|_| ProtocolError::InvalidUtf8)?;
-                    if !frame.fin {
-                        continue;
-                    }
-                    self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                    self.receiving = None;
-                    self.message_delivered = true;
-                    return Ok(Some(Ready::Text(Payload::Text)));
-                }
-                OpCode::Text | OpCode::Binary | OpCode::Continuation => {
-                    // A binary fragment: append it to the message.
-                    grow_within(&mut self.message, frame.len, config.max_message_size);
-                    self.message.extend_from_slice(&self.buf[range]);
-                    if !frame.fin {
-                        continue;
-                    }
-                    self.receiving = None;
-                    self.message_delivered = true;
-                    return Ok(Some(Ready::Binary(Payload::Reassembled)));
+            match used.step {
+                Step::Ready(found) => return Ok(Some(found)),
+                Step::NextFrame => {}
+                Step::NeedMore => return Ok(None),
+                Step::Wait => {
+                    self.reserve_rest(&frame);
+                    return Ok(None);
                 }
             }
         }
     }
 
-    /// The header of a frame whose payload goes on past `bytes`, parsed
-    /// straight from the caller's bytes when nothing is buffered before
-    /// them: then [`take_text`](Self::take_text) takes the text of the read
-    /// that starts a frame too, not only of the reads after it, and the
-    /// buffer gets no header to copy. Returns the bytes after the header, or
-    /// all of them where they hold a whole frame (handed out in place from
-    /// the buffer) or a header that is cut, bad or refused: `check_header`
-    /// changes nothing when it refuses, and `read_frames` finds the same
-    /// error at the same point.
-    pub(super) fn take_header<'a>(
-        &mut self,
-        bytes: &'a [u8],
-        config: &Config,
-        client: bool,
-    ) -> &'a [u8] {
-        // A text message handed out from `text` is cleared by the next poll:
-        // its successor must not start there before.
-        if self.frame.is_some() || self.unread() > 0 || self.message_delivered {
-            return bytes;
+    /// A message in one frame, all here: unmasked and handed out in place,
+    /// with nothing for the assembler to keep (text is checked once, by its
+    /// conversion to `&str`). `None` for any other frame.
+    #[inline(always)]
+    fn in_place(&mut self, frame: &InFrame, config: &Config) -> Option<Found> {
+        if !frame.whole_message() || frame.len > self.unread() || config.receive_parts.is_some() {
+            return None;
         }
-        let Ok(Some((header, n))) = FrameHeader::parse(bytes) else {
-            return bytes;
-        };
-        if header.payload_len <= (bytes.len() - n) as u64 {
-            return bytes;
+        let range = self.pos..self.pos + frame.len;
+        if let Some(key) = frame.mask {
+            apply_mask(
+                &mut self.buf[range.start + frame.done..range.end],
+                key,
+                frame.done,
+            );
         }
-        match self.check_header(&header, config, client) {
-            Ok(frame) => {
-                self.frame = Some(frame);
-                &bytes[n..]
-            }
-            Err(_) => bytes,
+        self.pos = range.end;
+        Some(Found::InPlace {
+            text: frame.text,
+            range,
+        })
+    }
+
+    /// A frame waits in the buffer for the rest of its payload: make room
+    /// for it at once, so that the buffer is not regrown (and copied) again
+    /// and again as the payload arrives. Only once an eighth of it is here
+    /// (or the rest is small): a bare header cannot make us allocate a
+    /// frame's worth of memory.
+    fn reserve_rest(&mut self, frame: &InFrame) {
+        let missing = frame.len - frame.done;
+        if missing <= 8 * self.unread().max(32 << 10) {
+            let room = self.buf.len() - self.end;
+            self.buf.reserve_exact(missing.saturating_sub(room));
         }
     }
 
-    /// Uncompressed text arriving over several reads, taken straight from
-    /// the caller's bytes when nothing is buffered before them: a server's
-    /// unmasked a block at a time (on the stack, or in a block at the front
-    /// of `buf` for larger reads; a client's needs no unmasking), checked
-    /// and moved into `text`, so the payload is read once and never
-    /// buffered in `buf` (the same steps as
-    /// [`read_frames`](Self::read_frames) takes for such text, one memory
-    /// pass fewer). Returns the bytes not taken: what follows the frame,
-    /// or, from a block with bad UTF-8 on, the rest of it, left for
-    /// `read_frames` to find the same error at the same point.
-    pub(super) fn take_text<'a>(&mut self, bytes: &'a [u8], config: &Config) -> &'a [u8] {
-        let Some(mut frame) = self.frame else {
-            return bytes;
-        };
-        if !frame.text || self.unread() > 0 || config.receive_parts.is_some() {
-            return bytes;
-        }
-        let n = bytes.len().min(frame.len);
-        self.text_room(&frame, n, config);
-        // Where a server unmasks: a block of the read buffer, which holds
-        // nothing unread here, once a read brings more than a stack block
-        // (zero-filled once, not per read; kept with the text it serves),
-        // else a block on the stack.
-        let mut stack;
-        let block: &mut [u8] = if n > TEXT_BLOCK && frame.mask.is_some() {
-            (self.pos, self.end) = (0, 0);
-            if self.buf.len() < TEXT_SCRATCH {
-                self.buf.resize(TEXT_SCRATCH, 0);
-            }
-            &mut self.buf[..TEXT_SCRATCH]
-        } else {
-            stack = [0; TEXT_BLOCK];
-            &mut stack
-        };
-        let mut taken = 0;
-        for piece in bytes[..n].chunks(block.len()) {
-            let block: &[u8] = match frame.mask {
-                Some(key) => {
-                    let block = &mut block[..piece.len()];
-                    mask_into(piece, block, key, frame.consumed);
-                    block
-                }
-                // A client's text is checked where it is.
-                None => piece,
-            };
-            let (utf8, len) = (self.utf8, self.text.len());
-            if self.utf8.feed_into(block, &mut self.text).is_err() {
-                // Undone: `text` held whole characters only, so `len` is
-                // a character boundary.
-                self.utf8 = utf8;
-                self.text.truncate(len);
-                break;
-            }
-            taken += piece.len();
-            frame.len -= piece.len();
-            frame.consumed += piece.len();
-        }
-        self.frame = Some(frame);
-        &bytes[taken..]
+    /// Bytes at `range` of the receive buffer (a frame's payload).
+    #[inline]
+    pub(super) fn slice(&self, range: Range<usize>) -> &[u8] {
+        &self.buf[range]
     }
 
-    /// Makes room in `text` for `available` more bytes of `frame`'s payload
-    /// when it is full: room for the rest of the frame, but never more than
-    /// eight times what came of it so far (at least 256 KiB), so that a
-    /// bare header cannot make us allocate a frame's worth and small reads
-    /// grow it in few steps.
-    fn text_room(&mut self, frame: &InFrame, available: usize, config: &Config) {
-        if self.text.len() + available > self.text.capacity() {
-            let seen = (frame.consumed + available).max(32 << 10);
-            let room = frame.len.min(seen.saturating_mul(8));
-            reserve_within(&mut self.text, room, config.max_message_size);
+    /// The binary bytes at `at`.
+    #[inline]
+    pub(super) fn bytes(&self, at: At) -> &[u8] {
+        match at {
+            At::Buf(range) => &self.buf[range],
+            At::Message => self.asm.message(),
         }
     }
 
-    /// Whether a data frame belongs to a text message.
-    pub(super) fn is_text(&self, frame: &InFrame) -> bool {
-        match frame.opcode {
-            OpCode::Text => true,
-            OpCode::Continuation => self.receiving == Some(Kind::Text),
-            _ => false,
-        }
+    /// The binary message handed out from the assembler.
+    #[inline]
+    pub(super) fn message(&self) -> &[u8] {
+        self.asm.message()
     }
 
-    /// Applies the rules that depend on the connection to a parsed header,
-    /// and updates the message being received.
+    /// The text handed out from the assembler (checked as it arrived).
+    #[inline]
+    pub(super) fn text(&self) -> &str {
+        self.asm.text()
+    }
+
+    /// Applies the rules that depend on the connection to a decoded header;
+    /// a data frame's go on in the assembler, which updates the message
+    /// being received.
+    #[inline(always)]
     fn check_header(
         &mut self,
         header: &FrameHeader,
@@ -533,124 +425,41 @@ impl Receiver {
         // "An endpoint MUST NOT set the "Per-Message Compressed" bit of
         // control frames and non-first fragments of a data message" (RFC
         // 7692 §6.1).
+        let first = matches!(header.opcode, OpCode::Text | OpCode::Binary);
         let rsv1 = header.rsv == 0b100;
-        let first_data = matches!(header.opcode, OpCode::Text | OpCode::Binary);
-        if header.rsv != 0 && !(rsv1 && first_data && self.compression_negotiated()) {
+        if header.rsv != 0 && !(rsv1 && first && self.asm.compression_negotiated()) {
             return Err(ProtocolError::ReservedBits);
         }
         // "a client MUST mask all frames that it sends to the server" and "a
         // server MUST NOT mask any frames that it sends to the client" (§5.1)
-        match (client, header.mask.is_some()) {
-            (false, false) => return Err(ProtocolError::UnmaskedFrame),
-            (true, true) => return Err(ProtocolError::MaskedFrame),
-            _ => {}
+        if header.mask.is_some() == client {
+            return Err(if client {
+                ProtocolError::MaskedFrame
+            } else {
+                ProtocolError::UnmaskedFrame
+            });
         }
         if header.payload_len > config.max_frame_size as u64 {
             return Err(ProtocolError::FrameTooLarge);
         }
         // Fits in usize: bounded by max_frame_size.
         let len = header.payload_len as usize;
-        let mut text = false;
-        let mut compressed = false;
-        match header.opcode {
-            OpCode::Text | OpCode::Binary => {
-                if self.receiving.is_some() {
-                    return Err(ProtocolError::ExpectedContinuation);
-                }
-                // A compressed payload's size says little about the
-                // message's: that limit is applied while inflating.
-                compressed = rsv1;
-                if len > config.max_message_size && !compressed {
-                    return Err(ProtocolError::MessageTooLarge);
-                }
-                let kind = if header.opcode == OpCode::Text {
-                    Kind::Text
-                } else {
-                    Kind::Binary
-                };
-                if kind == Kind::Text {
-                    self.utf8.reset();
-                    text = !compressed;
-                }
-                if !header.fin {
-                    self.receiving = Some(kind);
-                    self.receiving_compressed = compressed;
-                    self.fragments = 1;
-                }
-                // Parts mode counts the message's bytes as its frames come
-                // (a compressed message's as they are inflated).
-                self.inflated = if compressed { 0 } else { len };
-            }
-            OpCode::Continuation => {
-                let Some(kind) = self.receiving else {
-                    return Err(ProtocolError::UnexpectedContinuation);
-                };
-                compressed = self.receiving_compressed;
-                let so_far = match config.receive_parts {
-                    Some(_) => self.inflated,
-                    // Text so far: its characters and an unfinished one.
-                    None if kind == Kind::Text && !compressed => {
-                        self.text.len() + self.utf8.incomplete_len()
-                    }
-                    None => self.message.len(),
-                };
-                if len > config.max_message_size.saturating_sub(so_far) && !compressed {
-                    return Err(ProtocolError::MessageTooLarge);
-                }
-                // Every check before any change: a header refused here
-                // leaves the receiver as it was (see `take_header`).
-                if self.fragments >= config.max_fragments {
-                    return Err(ProtocolError::TooManyFragments);
-                }
-                self.fragments += 1;
-                if !compressed {
-                    self.inflated += len;
-                }
-                text = kind == Kind::Text && !compressed;
-            }
-            OpCode::Close | OpCode::Ping | OpCode::Pong => {}
-        }
+        let (text, compressed) = if header.opcode.is_control() {
+            (false, false)
+        } else {
+            self.asm
+                .admit(header.opcode, header.fin, rsv1, len, config)?
+        };
         Ok(InFrame {
             opcode: header.opcode,
             fin: header.fin,
             mask: header.mask,
             len,
             done: 0,
+            consumed: 0,
             text,
             compressed,
-            consumed: 0,
+            first,
         })
     }
-}
-
-/// Bytes of text unmasked and checked at a time by
-/// [`take_text`](Receiver::take_text) in a block on the stack, for reads
-/// that bring no more than this: small enough to stay in the L1 cache.
-const TEXT_BLOCK: usize = 4096;
-/// Text of a server's larger reads is unmasked in blocks of this size, in
-/// the read buffer (measured: 8 KiB beat 4 KiB, and 16 KiB or more lose to
-/// the first-level cache).
-const TEXT_SCRATCH: usize = 8192;
-
-/// Makes room for `additional` more bytes, doubling as usual but never past
-/// `limit` (which the caller has checked the new length against), so that a
-/// message's buffer stays within the configured maximum.
-fn grow_within(buf: &mut Vec<u8>, additional: usize, limit: usize) {
-    if let Some(more) = growth(buf.len(), buf.capacity(), additional, limit) {
-        buf.reserve_exact(more);
-    }
-}
-
-/// [`grow_within`] for the text being received.
-fn reserve_within(text: &mut String, additional: usize, limit: usize) {
-    if let Some(more) = growth(text.len(), text.capacity(), additional, limit) {
-        text.reserve_exact(more);
-    }
-}
-
-/// How much to reserve past `len` for `additional` more bytes: none if they
-/// fit, else at least double the capacity but not past `limit`.
-fn growth(len: usize, capacity: usize, additional: usize, limit: usize) -> Option<usize> {
-    let needed = len + additional;
-    (needed > capacity).then(|| needed.max(capacity * 2).min(limit.max(needed)) - len)
 }

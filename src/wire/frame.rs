@@ -70,7 +70,7 @@ impl TryFrom<u8> for OpCode {
 
     /// "If an unknown opcode is received, the receiving endpoint MUST _Fail
     /// the WebSocket Connection_." (RFC 6455 §5.2)
-    #[inline]
+    #[inline(always)]
     fn try_from(value: u8) -> Result<Self, ProtocolError> {
         Ok(match value {
             0x0 => Self::Continuation,
@@ -119,7 +119,7 @@ impl FrameHeader {
     /// assert_eq!(header.mask, Some([0x37, 0xfa, 0x21, 0x3d]));
     /// assert_eq!(FrameHeader::parse(&bytes[..3]), Ok(None));
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn parse(buf: &[u8]) -> Result<Option<(Self, usize)>, ProtocolError> {
         let [b0, b1, rest @ ..] = buf else {
             return Ok(None);
