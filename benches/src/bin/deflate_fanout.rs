@@ -149,8 +149,9 @@ fn fanout(counts: &[usize], rounds: usize) {
             if n > 1000 && name.contains("Never") {
                 continue; // 430 KB of zlib state per connection
             }
-            let mut conns: Vec<Connection> =
-                (0..n).map(|_| open(Role::Server, *deflate, offer)).collect();
+            let mut conns: Vec<Connection> = (0..n)
+                .map(|_| open(Role::Server, *deflate, offer))
+                .collect();
             let mut out = Vec::with_capacity(4096);
             let mut delivered = 0usize;
             let (mut normal, mut prepared) = (f64::MAX, f64::MAX);
@@ -191,8 +192,19 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("rebuild") => rebuild(rounds),
         Some("fanout") | None => {
-            let counts: Vec<usize> = args.iter().skip(1).map(|a| a.parse().expect("a count")).collect();
-            fanout(if counts.is_empty() { &[1000, 10_000] } else { &counts }, rounds)
+            let counts: Vec<usize> = args
+                .iter()
+                .skip(1)
+                .map(|a| a.parse().expect("a count"))
+                .collect();
+            fanout(
+                if counts.is_empty() {
+                    &[1000, 10_000]
+                } else {
+                    &counts
+                },
+                rounds,
+            )
         }
         Some(other) => panic!("unknown mode {other}: rebuild or fanout"),
     }

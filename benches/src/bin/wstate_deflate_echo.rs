@@ -25,8 +25,8 @@ use std::io;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use wstate::{DeflateConfig, Release};
 use wstate::{Accept, Config, Connection, Event, Message, Polled};
+use wstate::{DeflateConfig, Release};
 
 fn main() {
     let mut addr = "127.0.0.1:9001".to_string();
