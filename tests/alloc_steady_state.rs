@@ -713,6 +713,50 @@ fn after_message_a_compressing_server_holds_only_its_history() {
     assert_eq!(info.bytes_current, 2048, "{info:?}");
 }
 
+/// `shrink_buffers` gives back the decompressor of a connection that went
+/// idle (`Release::WhenIdle`, the default): a server that received one
+/// compressed message and sent none frees at least the inflater's 32 KiB
+/// window, and keeps the message as its history; the next compressed
+/// message is inflated by a decompressor rebuilt from it.
+#[cfg(feature = "deflate")]
+#[test]
+fn shrink_buffers_gives_back_an_idle_decompressor() {
+    use wstate::DeflateConfig;
+    use wstate::handshake::extensions::negotiate;
+    let config = Config::default().with_deflate(Some(DeflateConfig::default()));
+    let params = negotiate([&b"permessage-deflate"[..]], config.deflate().unwrap());
+    assert!(params.is_some());
+    let mut server = Connection::new_open_with_deflate(Role::Server, config.clone(), params);
+    let mut n = 0u8;
+    let entropy = move |dest: &mut [u8]| {
+        for b in dest {
+            n = n.wrapping_add(1);
+            *b = n;
+        }
+    };
+    let mut client = Connection::new_open_with_deflate(Role::client(entropy), config, params);
+    let message: String = (0..2048)
+        .map(|i| (b'a' + (i * 7 % 26) as u8) as char)
+        .collect();
+    let mut out = Vec::with_capacity(64 << 10);
+    for _ in 0..2 {
+        client
+            .sender()
+            .send(Message::Text(&message), &mut out)
+            .unwrap();
+        assert_eq!(out[0], 0xC1, "compressed: FIN, RSV1, Text");
+        server.receive(&out);
+        out.clear();
+        match server.poll_event(&mut out) {
+            Polled::Event(Event::Text(text), _) => assert_eq!(text, message),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(server.poll_event(&mut out), Polled::NeedMore));
+        let freed = allocation_counter::measure(|| server.shrink_buffers());
+        assert!(freed.bytes_current <= -(32 << 10), "{freed:?}");
+    }
+}
+
 /// The reassembly buffer of fragmented binary messages is kept up to
 /// `retained_buffer` by itself: 100-byte messages in three fragments (50,
 /// 50 and none: the buffer doubles to exactly 100) allocate nothing in
