@@ -536,6 +536,41 @@ fn unread_input_counts_what_the_next_polls_hand_out() {
     assert!(out.is_empty());
 }
 
+/// Bytes read after the closing handshake are dropped, by `receive_with`
+/// as by `receive`: nothing is kept or left to hand out, and the
+/// connection stays done.
+#[test]
+fn bytes_after_the_close_are_dropped() {
+    let frame = [
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ];
+    for with in [true, false] {
+        let mut conn = Connection::new_open(Role::Server, Config::default());
+        let mut out = Vec::new();
+        // A masked Close with code 1000 (key of zeros).
+        conn.receive(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
+        assert!(matches!(
+            conn.poll_event(&mut out),
+            Polled::Event(Event::Close(_), _)
+        ));
+        assert_eq!(out, [0x88, 0x02, 0x03, 0xe8]);
+        if with {
+            let n = conn
+                .receive_with(64, |room| {
+                    room[..frame.len()].copy_from_slice(&frame);
+                    Ok::<_, ()>(frame.len())
+                })
+                .unwrap();
+            assert_eq!(n, frame.len());
+        } else {
+            conn.receive(&frame);
+        }
+        assert_eq!(conn.unread_input(), 0, "receive_with: {with}");
+        assert!(matches!(conn.poll_event(&mut out), Polled::Done));
+        assert_eq!(out, [0x88, 0x02, 0x03, 0xe8]);
+    }
+}
+
 #[test]
 fn config_is_the_one_given() {
     let config = Config::default()
