@@ -25,7 +25,6 @@ on a failure.
 """
 
 import json
-import struct
 import sys
 import zlib
 
@@ -70,16 +69,6 @@ def next_msg(ws, name, window_bits=15):
             return b0, payload, data
 
 
-def close(ws):
-    ws.send(0x8, struct.pack("!H", 1000))
-    try:
-        while ws.frame()[0] != 0x8:
-            pass
-    except (EOFError, OSError):
-        pass
-    ws.sock.close()
-
-
 def main(addr):
     zed = Ws(addr, extensions="permessage-deflate; client_max_window_bits")
     yan = Ws(addr, extensions="permessage-deflate; server_max_window_bits=10")
@@ -121,7 +110,7 @@ def main(addr):
     result("client-compressed-lines", got == ZED_LINES, f"xia got {got!r}")
 
     for ws in (zed, yan, xia):
-        close(ws)
+        ws.close()
 
 
 if __name__ == "__main__":

@@ -93,13 +93,7 @@ def live(addr, n):
         sayer.send_text(text)
     thread.join(60)
     for ws in (sayer, reader):
-        ws.send(0x8, (1000).to_bytes(2, "big"))
-        try:
-            while ws.frame()[0] != 0x8:
-                pass
-        except (EOFError, OSError):
-            pass
-        ws.sock.close()
+        ws.close()
     print("%d chat lines through %s: %d compressed, %d B on the wire for %d B plain (%.1f%%)"
           % (total["lines"], addr, total["compressed"], total["wire"], total["plain"],
              100.0 * total["wire"] / max(total["plain"], 1)))

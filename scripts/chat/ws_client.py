@@ -78,6 +78,17 @@ class Ws:
                 raise EOFError("connection closed")
             self.buf += chunk
 
+    def close(self, code=1000):
+        """The closing handshake: our Close, the frames up to the server's
+        Close (or the end of the stream), then the socket closed."""
+        self.send(0x8, struct.pack("!H", code))
+        try:
+            while self.frame()[0] != 0x8:
+                pass
+        except (EOFError, OSError):
+            pass
+        self.sock.close()
+
     def frame(self):
         """(opcode, payload) of the next frame (the server sends no fragments)."""
         _, opcode, payload = self.frame_bits()
