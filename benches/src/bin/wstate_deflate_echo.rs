@@ -5,7 +5,7 @@
 //! ```text
 //! wstate_deflate_echo [ADDR] [--level 0..9] [--window-bits 9..15] [--no-context-takeover]
 //!                     [--release never|when-idle|after-message] [--no-deflate]
-//!                     [--read-buffer BYTES]
+//!                     [--read-buffer BYTES] [--shrink]
 //! ```
 //!
 //! (default 127.0.0.1:9001, level 1, window bits 15, context takeover: the
@@ -16,7 +16,11 @@
 //! permessage-deflate (the same server without it, for
 //! `scripts/deflate_memory.sh`); `--read-buffer` sizes each connection's
 //! read buffer (default 64 KiB; `calloc` touches it all when it reuses
-//! freed memory, so memory runs use a small one). The same
+//! freed memory, so memory runs use a small one); `--shrink` gives back,
+//! whenever the peer has sent nothing more, the buffers a large message
+//! grew (`Connection::shrink_buffers` and the output buffer), so that an
+//! idle connection holds only its state (with or without deflate: the
+//! difference is the deflate state, for `scripts/deflate_memory.sh`). The same
 //! loop as the example (read, feed, drain every event answering each in
 //! place, one `write_all` per read), without its timeouts and graceful
 //! stop: a benchmark peer, loopback addresses only.
@@ -32,6 +36,7 @@ fn main() {
     let mut addr = "127.0.0.1:9001".to_string();
     let mut deflate = Some(DeflateConfig::default());
     let mut read_buffer = 64 << 10;
+    let mut shrink = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> u8 {
@@ -67,6 +72,7 @@ fn main() {
                 deflate = deflate.map(|d| d.with_release(release));
             }
             "--no-deflate" => deflate = None,
+            "--shrink" => shrink = true,
             "--read-buffer" => {
                 read_buffer = args
                     .next()
@@ -87,7 +93,7 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     let config = Config::default().with_deflate(deflate);
-    if let Err(e) = runtime.block_on(run(&addr, config, read_buffer)) {
+    if let Err(e) = runtime.block_on(run(&addr, config, read_buffer, shrink)) {
         fail(&e.to_string());
     }
 }
@@ -97,7 +103,7 @@ fn fail(message: &str) -> ! {
     std::process::exit(2);
 }
 
-async fn run(addr: &str, config: Config, read_buffer: usize) -> io::Result<()> {
+async fn run(addr: &str, config: Config, read_buffer: usize, shrink: bool) -> io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     println!(
         "wstate_deflate_echo listening on ws://{}",
@@ -107,12 +113,17 @@ async fn run(addr: &str, config: Config, read_buffer: usize) -> io::Result<()> {
         let (stream, _) = listener.accept().await?;
         let config = config.clone();
         tokio::spawn(async move {
-            let _ = serve(stream, config, read_buffer).await;
+            let _ = serve(stream, config, read_buffer, shrink).await;
         });
     }
 }
 
-async fn serve(mut stream: TcpStream, config: Config, read_buffer: usize) -> io::Result<()> {
+async fn serve(
+    mut stream: TcpStream,
+    config: Config,
+    read_buffer: usize,
+    shrink: bool,
+) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut conn = Connection::server(config);
     let mut buf = vec![0; read_buffer];
@@ -147,6 +158,10 @@ async fn serve(mut stream: TcpStream, config: Config, read_buffer: usize) -> io:
         }
         if done || n == 0 {
             return stream.shutdown().await;
+        }
+        if shrink {
+            conn.shrink_buffers();
+            out.shrink_to(read_buffer);
         }
     }
 }
