@@ -553,6 +553,128 @@ fn zero_copy_echo_over_tcp() {
 }
 
 #[test]
+fn a_reply_closes_while_the_event_is_held() {
+    let (a, b) = duplex(usize::MAX);
+    let server = thread::spawn(move || {
+        let mut ws = WebSocket::accept(a, Config::default())?;
+        let sent = ws.recv_with(|event, reply| {
+            assert_eq!(event, Event::Text("stop"));
+            reply.close(CloseCode(4001), "stopped")
+        })?;
+        assert_eq!(sent, Ok(()));
+        // Receives until the client's answer, which ends the connection.
+        assert_eq!(ws.recv()?, Message::Close(Some(close_frame(4001, ""))));
+        Ok::<_, Error>(())
+    });
+    let (done, answer) = mpsc::channel();
+    thread::spawn(move || {
+        let mut ws = client(b, Config::default());
+        ws.send(Message::Text("stop".into())).unwrap();
+        done.send(ws.recv().unwrap()).unwrap();
+    });
+    assert_eq!(
+        answer.recv_timeout(LIMIT).expect("the server's Close"),
+        Message::Close(Some(close_frame(4001, "stopped")))
+    );
+    server.join().unwrap().unwrap();
+}
+
+/// A transport that holds what is written until it is flushed, as one
+/// with a `BufWriter` inside does.
+#[derive(Debug)]
+struct Buffered {
+    pipe: Pipe,
+    held: Vec<u8>,
+}
+
+impl Read for Buffered {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.pipe.read(buf)
+    }
+}
+
+impl Write for Buffered {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.held.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.pipe.write_all(&self.held)?;
+        self.held.clear();
+        Ok(())
+    }
+}
+
+impl Transport for Buffered {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
+        self.pipe.set_read_timeout(timeout)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.flush()?;
+        self.pipe.shutdown_write()
+    }
+}
+
+#[test]
+fn a_buffering_transport_is_flushed_by_flush_and_before_each_wait() {
+    let (mut peer, b) = duplex(usize::MAX);
+    let transport = Buffered {
+        pipe: b,
+        held: Vec::new(),
+    };
+    let (done, finished) = mpsc::channel();
+    let client = thread::spawn(move || {
+        // The request goes out with the first wait, for the response.
+        let mut ws = client(transport, Config::default());
+        // Held by the transport until the flush.
+        ws.send(Message::Text("now".into())).unwrap();
+        // "now", masked with fill_key's key.
+        let now = [0x81, 0x83, 0x37, 0xfa, 0x21, 0x3d, 0x59, 0x95, 0x56];
+        assert_eq!(ws.get_ref().held, now);
+        ws.flush().unwrap();
+        assert_eq!(ws.get_ref().held, b"");
+        // A Ping, then a wait for the Pong: the wait flushes the Ping.
+        ws.send(Message::Ping(b"p".to_vec())).unwrap();
+        done.send(ws.recv()).unwrap();
+    });
+    peer.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut request = [0; 4096];
+    let n = peer.read(&mut request).unwrap();
+    let request = std::str::from_utf8(&request[..n]).unwrap();
+    assert!(request.starts_with("GET /chat HTTP/1.1\r\n"), "{request}");
+    let key = request
+        .split("\r\n")
+        .find_map(|line| line.strip_prefix("Sec-WebSocket-Key: "))
+        .expect("a key");
+    let accept = wstate::handshake::accept_key(key.as_bytes());
+    let response = [
+        &b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "[..],
+        &accept,
+        b"\r\n\r\n",
+    ]
+    .concat();
+    peer.write_all(&response).unwrap();
+    // "now" and "p", masked with fill_key's key.
+    let mut frame = [0; 9];
+    peer.read_exact(&mut frame).unwrap();
+    assert_eq!(
+        frame,
+        [0x81, 0x83, 0x37, 0xfa, 0x21, 0x3d, 0x59, 0x95, 0x56]
+    );
+    let mut ping = [0; 7];
+    peer.read_exact(&mut ping).unwrap();
+    assert_eq!(ping, [0x89, 0x81, 0x37, 0xfa, 0x21, 0x3d, 0x47]);
+    peer.write_all(&[0x8a, 0x01, b'p']).unwrap();
+    let pong = finished
+        .recv_timeout(LIMIT)
+        .expect("the client's recv returns");
+    assert_eq!(pong.unwrap(), Message::Pong(b"p".to_vec()));
+    client.join().unwrap();
+}
+
+#[test]
 fn messages_in_parts_need_recv_with() {
     let (a, b) = duplex(usize::MAX);
     let config = Config::default().with_receive_parts(Some(4));

@@ -347,7 +347,10 @@ impl<S: Transport> WebSocket<S> {
         }
     }
 
-    /// Writes out whatever is queued and flushes the transport.
+    /// Writes out whatever is queued and flushes the transport: what
+    /// [`send`](Self::send) wrote into a transport that buffers (a
+    /// `BufWriter` inside it) goes out now rather than at the next
+    /// [`recv`](Self::recv), which flushes before it waits for the peer.
     pub fn flush(&mut self) -> Result<(), Error> {
         self.write_out()?;
         self.stream.flush().map_err(|e| self.broken(e))
@@ -369,28 +372,17 @@ impl<S: Transport> WebSocket<S> {
         Error::Io(e)
     }
 
-    /// Writes what is queued, reads once (no longer than the next deadline),
-    /// feeds what came, then the time.
+    /// Writes what is queued and flushes the transport (a peer cannot
+    /// answer what a buffering transport still holds), reads once (no
+    /// longer than the next deadline), feeds what came, then the time.
     fn read_once(&mut self) -> Result<(), Error> {
-        self.write_out()?;
+        self.flush()?;
         let now = self.start.elapsed();
         let wait = self
             .conn
             .poll_timeout()
             .map(|deadline| deadline.saturating_sub(now).max(Duration::from_millis(1)));
-        // Keep the timeout in force, saving a system call per read, while
-        // it wakes us at most a little late (1/16 of the wait, at most
-        // 100 ms) and not much too early (a read that times out early
-        // just reads again).
-        let keep = match (self.timeout, wait) {
-            (Some(None), None) => true,
-            (Some(Some(set)), Some(wait)) => {
-                let slack = (wait / 16).min(Duration::from_millis(100));
-                set >= wait / 2 && set <= wait + slack
-            }
-            _ => false,
-        };
-        if !keep {
+        if !keeps_timeout(self.timeout, wait) {
             self.timed = self
                 .stream
                 .set_read_timeout(wait)
@@ -470,5 +462,57 @@ impl<S: Transport> WebSocket<S> {
             }
         }
         self.timeout = None;
+    }
+}
+
+/// Whether the read timeout in force (`set`: `None` before the first read,
+/// `Some(None)` for none) serves a read that should wait `wait` (`None`:
+/// no deadline), saving a system call per read: it must wake the read at
+/// most a little late (1/16 of the wait, at most 100 ms) and not much too
+/// early (a read that times out early just reads again).
+fn keeps_timeout(set: Option<Option<Duration>>, wait: Option<Duration>) -> bool {
+    match (set, wait) {
+        (Some(None), None) => true,
+        (Some(Some(set)), Some(wait)) => {
+            let slack = (wait / 16).min(Duration::from_millis(100));
+            set >= wait / 2 && set <= wait + slack
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keeps_timeout;
+    use core::time::Duration;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_timeout_is_kept_only_while_it_wakes_the_read_in_time() {
+        for (set, wait, kept) in [
+            // Nothing set yet: set it, whatever the wait.
+            (None, None, false),
+            (None, Some(ms(100)), false),
+            // No deadline, and none in force.
+            (Some(None), None, true),
+            // A deadline where none is in force, and the reverse.
+            (Some(None), Some(ms(100)), false),
+            (Some(Some(ms(100))), None, false),
+            // At most 1/16 of the wait late...
+            (Some(Some(ms(1000))), Some(ms(1000)), true),
+            (Some(Some(ms(1062))), Some(ms(1000)), true),
+            (Some(Some(ms(1063))), Some(ms(1000)), false),
+            // ...and at most 100 ms late on long waits...
+            (Some(Some(ms(10_100))), Some(ms(10_000)), true),
+            (Some(Some(ms(10_101))), Some(ms(10_000)), false),
+            // ...and at least half the wait.
+            (Some(Some(ms(500))), Some(ms(1000)), true),
+            (Some(Some(ms(499))), Some(ms(1000)), false),
+        ] {
+            assert_eq!(keeps_timeout(set, wait), kept, "{set:?} for {wait:?}");
+        }
     }
 }
