@@ -20,12 +20,15 @@ use wstate::{Accept, Connection, Event, Polled};
 const USAGE: &str = "\
 A WebSocket echo server on blocking std sockets, one thread per connection.
 
-usage: echo_server [--release-after-message] [ADDR]   (default 127.0.0.1:9001)
+usage: echo_server [--release-after-message] [--window-bits N] [ADDR]
+       (default 127.0.0.1:9001)
        cargo run --release --example echo_server [-- ADDR]
 
 --release-after-message: with --features deflate, give back the compressor
 and decompressor after every message and rebuild them from the kept
 history (Release::AfterMessage; the default releases them when idle).
+--window-bits N: with --features deflate, answer server_max_window_bits=N
+and client_max_window_bits=N (9 to 15; the default answers neither, 15).
 
 Ctrl-C closes every connection with 1001 (going away), then exits.";
 

@@ -18,8 +18,8 @@
 #      history for the next), context takeover both ways, every window size
 #      9-15: examples/echo_server against a Python websockets client and a node
 #      ws client (each offering server_/client_max_window_bits=W) and headless
-#      Chromium (15 bits only: its offer cannot set a size, and the example
-#      answers with the default 15), and examples/client against the
+#      Chromium (its offer leaves the size to the server: the example answers
+#      W both ways, with --window-bits W, one server per size), and examples/client against the
 #      websockets and ws echo servers in mode `takeover` (window bits from the
 #      path /wW); the sequence (payloads.py, "Idle cycles"): random text of a
 #      quarter window and three repeats, three windows of random text (the
@@ -47,8 +47,8 @@
 # PASS/FAIL lines (MIN_CHECKS below: python-websockets client 30 + nct9 24,
 # node-ws client 30 + nct9 24, chromium 28, client-vs-python-websockets 26 +
 # nct9 20, client-vs-node-ws 26 + nct9 20; idle cycles: python-websockets 77,
-# node-ws 77, chromium 10, client-vs-python-websockets and client-vs-node-ws
-# 13 per window size: 574 in all); a program that crashes, hangs, is not
+# node-ws 77; chromium 10, client-vs-python-websockets and client-vs-node-ws
+# 13 each per window size: 634 in all); a program that crashes, hangs, is not
 # started (its server did not come up) or prints fewer lines adds a FAIL per
 # missing check, and the run fails when fewer than 574 checks ran.  Skipping
 # the browser is a local opt-out only: under CI (CI set, not 0/false)
@@ -64,7 +64,8 @@
 #   --skip-browser   leave out the Chromium checks (also INTEROP_SKIP_BROWSER=1)
 #   --install-only   install the peers and exit
 # Environment: ECHO_SERVER_CMD (command; the listen address is appended;
-#   pair c puts --release-after-message before it, except with --standin),
+#   pair c puts --release-after-message before it, and --window-bits W for
+#   Chromium, except with --standin),
 #   CLIENT_CMD (command; the URL is appended, likewise), INTEROP_PORT_BASE
 #   (default 9010: uses BASE+1 .. BASE+4), WSTATE_CONFORMANCE_DIR (default
 #   target/conformance).
@@ -81,11 +82,15 @@ skip_browser=${INTEROP_SKIP_BROWSER:-0} standin=0 install_only=0
 # Checks each program prints (PASS or FAIL lines); the run needs them all.
 declare -A MIN_CHECKS=([py_client]=30 [py_client_nct9]=24 [node_client]=30 [node_client_nct9]=24
     [browser]=28 [client_vs_python]=26 [client_vs_python_nct9]=20 [client_vs_node]=26
-    [client_vs_node_nct9]=20 [py_idle]=77 [node_idle]=77 [browser_idle]=10)
+    [client_vs_node_nct9]=20 [py_idle]=77 [node_idle]=77)
 CHECK_ORDER=(py_client py_client_nct9 node_client node_client_nct9 browser
     client_vs_python client_vs_python_nct9 client_vs_node client_vs_node_nct9
-    py_idle node_idle browser_idle)
+    py_idle node_idle)
 IDLE_WINDOWS=(9 10 11 12 13 14 15)
+for w in "${IDLE_WINDOWS[@]}"; do
+    MIN_CHECKS[browser_idle_w$w]=10
+    CHECK_ORDER+=("browser_idle_w$w")
+done
 for w in "${IDLE_WINDOWS[@]}"; do
     MIN_CHECKS[client_vs_python_idle_w$w]=13 MIN_CHECKS[client_vs_node_idle_w$w]=13
     CHECK_ORDER+=("client_vs_python_idle_w$w" "client_vs_node_idle_w$w")
@@ -263,17 +268,31 @@ if start_server echo_server_idle "$ECHO_PORT" $ECHO_SERVER_CMD $release "127.0.0
     url="ws://127.0.0.1:$ECHO_PORT"
     run_check py_idle 180 "$PY" "$ROOT/scripts/interop/py_idle_check.py" "$url" "$PMD_IDLE_OURS"
     run_check node_idle 180 node "$ROOT/scripts/interop/node_idle_check.js" "$url" "$PMD_IDLE_OURS"
-    if ((skip_browser)); then
-        log "Chromium checks skipped"
-    else
-        rm -rf "$WORK"/chromium-profile-*
-        require_free_port "$PAGE_PORT"
-        run_check browser_idle 120 node "$ROOT/scripts/interop/browser_check.js" "$url" "$PAGE_PORT" "$WORK" "$PMD_OURS_DEFAULT" idle
-        kill_leftover_browser
-    fi
     kill -0 "$SERVER_PID" 2>/dev/null \
         || echo "FAIL echo_server_idle: exited during the checks (log: $WORK/echo_server_idle.log)" | tee -a "$RESULTS"
     stop_bg "$SERVER_PID"
+fi
+# Chromium offers a bare `client_max_window_bits` and no server size: the
+# echo server answers W both ways (--window-bits), one server per size; 15,
+# the largest, goes without saying.
+if ((skip_browser)); then
+    log "Chromium checks skipped"
+else
+    for w in "${IDLE_WINDOWS[@]}"; do
+        expected=${PMD_IDLE_OURS//W/$w}
+        ((w == 15)) && expected=$PMD_OURS_DEFAULT
+        # shellcheck disable=SC2086
+        start_server "echo_server_idle_w$w" "$ECHO_PORT" $ECHO_SERVER_CMD $release \
+            $([[ -n "$release" ]] && echo --window-bits "$w") "127.0.0.1:$ECHO_PORT" || continue
+        rm -rf "$WORK"/chromium-profile-*
+        require_free_port "$PAGE_PORT"
+        run_check "browser_idle_w$w" 120 node "$ROOT/scripts/interop/browser_check.js" "ws://127.0.0.1:$ECHO_PORT" \
+            "$PAGE_PORT" "$WORK" "$expected" idle "$w"
+        kill_leftover_browser
+        kill -0 "$SERVER_PID" 2>/dev/null \
+            || echo "FAIL echo_server_idle_w$w: exited during the checks (log: $WORK/echo_server_idle_w$w.log)" | tee -a "$RESULTS"
+        stop_bg "$SERVER_PID"
+    done
 fi
 log "pair c: idle cycles, client under test: $CLIENT_CMD${release:+ $release} URL"
 # idle_client_pair NAME PEER PORT EXPECTED SERVER_CMD...: one echo server in
@@ -299,7 +318,7 @@ idle_client_pair client_vs_node_idle node-ws-idle "$NODE_SERVER_PORT" "$PMD_IDLE
 # locally only (refused above under CI) and is reported.
 min_total=0 ran_total=0 skipped=()
 for name in "${CHECK_ORDER[@]}"; do
-    if [[ "$name" == browser || "$name" == browser_idle ]] && ((skip_browser)); then
+    if [[ "$name" == browser* ]] && ((skip_browser)); then
         skipped+=("browser (${MIN_CHECKS[$name]} checks)")
         continue
     fi

@@ -4,7 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use wstate::{CloseCode, CloseFrame, Connection, Event, Message, Polled};
@@ -32,15 +32,29 @@ pub(crate) const RELEASE_OPTION: &str = "--release-after-message";
 /// Set by [`RELEASE_OPTION`].
 static RELEASE_AFTER_MESSAGE: AtomicBool = AtomicBool::new(false);
 
+/// The option that makes [`config`] limit the permessage-deflate window
+/// to `2^N` bytes both ways (`N` 9 to 15): a server answers
+/// `server_max_window_bits=N; client_max_window_bits=N` (the latter where
+/// the offer allows it), a client offers both.
+pub(crate) const WINDOW_BITS_OPTION: &str = "--window-bits";
+
+/// Set by [`WINDOW_BITS_OPTION`]; 0 for the default.
+static WINDOW_BITS: AtomicU8 = AtomicU8::new(0);
+
 /// The positional arguments, at most `max` of them; `--help`/`-h` prints
-/// `usage`, [`RELEASE_OPTION`] is taken, an unknown option or one argument
-/// too many is an error.
+/// `usage`, [`RELEASE_OPTION`] and [`WINDOW_BITS_OPTION`] are taken, an
+/// unknown option, a bad value or one argument too many is an error.
 pub(crate) fn positional_args(usage: &str, max: usize) -> Vec<String> {
     let mut args = Vec::new();
-    for arg in std::env::args().skip(1) {
+    let mut all = std::env::args().skip(1);
+    while let Some(arg) = all.next() {
         match arg.as_str() {
             "-h" | "--help" => usage_exit(usage, None),
             RELEASE_OPTION => RELEASE_AFTER_MESSAGE.store(true, Ordering::Relaxed),
+            WINDOW_BITS_OPTION => match all.next().and_then(|n| n.parse().ok()) {
+                Some(bits @ 9..=15) => WINDOW_BITS.store(bits, Ordering::Relaxed),
+                _ => usage_exit(usage, Some("--window-bits needs a number from 9 to 15")),
+            },
             "--" => {}
             a if a.starts_with('-') && a.len() > 1 => {
                 usage_exit(usage, Some(&format!("unknown option {a}")))
@@ -106,11 +120,20 @@ pub(crate) fn on_ctrl_c(then: impl FnOnce() + Send + 'static) -> io::Result<()> 
 
 /// The configuration of the examples: the defaults, with permessage-deflate
 /// offered and accepted when the crate is built with `--features deflate`
-/// (its codec released after every message with [`RELEASE_OPTION`]).
+/// (its codec released after every message with [`RELEASE_OPTION`], its
+/// window limited with [`WINDOW_BITS_OPTION`]).
 pub(crate) fn config() -> wstate::Config {
     let mut deflate = wstate::DeflateConfig::default();
     if RELEASE_AFTER_MESSAGE.load(Ordering::Relaxed) {
         deflate = deflate.with_release(wstate::Release::AfterMessage);
+    }
+    match WINDOW_BITS.load(Ordering::Relaxed) {
+        0 => {}
+        bits => {
+            deflate = deflate
+                .with_server_max_window_bits(bits)
+                .with_client_max_window_bits(bits);
+        }
     }
     let config = wstate::Config::default();
     #[cfg(feature = "deflate")]

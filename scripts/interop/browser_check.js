@@ -2,7 +2,7 @@
 // against our echo server (scripts/interop.sh).
 //
 //   NODE_PATH=target/conformance/node/node_modules \
-//     node browser_check.js ws://127.0.0.1:PORT PAGE_PORT WORK_DIR [EXPECTED_EXTENSIONS [full|idle]]
+//     node browser_check.js ws://127.0.0.1:PORT PAGE_PORT WORK_DIR [EXPECTED_EXTENSIONS [full|idle [W]]]
 //
 // Serves a small page on http://127.0.0.1:PAGE_PORT/, opens it in a fresh
 // profile under WORK_DIR and runs the checks in the page with the browser's
@@ -13,12 +13,13 @@
 // random text and binary of 1, 125, 126, 65536 and 1048576 bytes.
 // Browsers cannot send pings, so there is no ping check.
 //
-// Mode `idle` (against our echo server run with --release-after-message): only
-// `idle-w15-extensions` and the idle-cycle messages of payloads.py at the
-// 15-bit windows Chromium's offer leaves (`idle-w15-first`, `-repeat-N`,
-// `-wrap`, `-tail`, `-binary`, `-binary-repeat`, a pause of IDLE_PAUSE_MS
-// before each but the first) and `idle-w15-close-1000`; the page cannot count
-// wire bytes, so there is no `history` check.
+// Mode `idle` (against our echo server run with --release-after-message and
+// answering W window bits both ways, default 15: Chromium's offer leaves the
+// size to the server): only `idle-wW-extensions` and the idle-cycle messages
+// of payloads.py sized for W (`idle-wW-first`, `-repeat-N`, `-wrap`, `-tail`,
+// `-binary`, `-binary-repeat`, a pause of IDLE_PAUSE_MS before each but the
+// first) and `idle-wW-close-1000`; the page cannot count wire bytes, so there
+// is no `history` check.
 //
 // Prints `PASS chromium[-idle]: CHECK` / `FAIL ...: CHECK: WHY` lines; exit 1 if any
 // failed.  The browser's pid is written to WORK_DIR/chromium.pid so that the
@@ -32,7 +33,6 @@ const { chromium } = require('playwright-core');
 const SIZES = [1, 125, 126, 64 << 10, 1 << 20];
 const KINDS = ['text-json', 'text-random', 'binary-json', 'binary-random'];
 const MATRIX = KINDS.flatMap((kind) => SIZES.map((n) => [`pmd-${kind}-${n}`, kind, n]));
-const IDLE_WINDOW_BITS = 15;
 const IDLE_REPEATS = 3;
 const IDLE_PAUSE_MS = 50;
 const IDLE_STEPS = ['first', ...Array.from({ length: IDLE_REPEATS }, (_, i) => `repeat-${i + 1}`),
@@ -42,8 +42,10 @@ const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-const [wsUrl, pagePort, workDir, expectedExtensions = 'permessage-deflate', mode = 'full'] = process.argv.slice(2);
+const [wsUrl, pagePort, workDir, expectedExtensions = 'permessage-deflate', mode = 'full', bits = '15'] = process.argv.slice(2);
 if (mode !== 'full' && mode !== 'idle') { console.error('mode must be full or idle'); process.exit(2); }
+const IDLE_WINDOW_BITS = Number(bits);
+if (!(IDLE_WINDOW_BITS >= 9 && IDLE_WINDOW_BITS <= 15)) { console.error('W must be 9 to 15'); process.exit(2); }
 const PEER = mode === 'idle' ? 'chromium-idle' : 'chromium';
 const CHECKS = mode === 'idle'
   ? ['extensions', ...IDLE_STEPS, 'close-1000'].map((name) => `idle-w${IDLE_WINDOW_BITS}-${name}`)
@@ -174,7 +176,7 @@ async function pageChecks({ url, stepMs, expectedExtensions, matrix }) {
   return out;
 }
 
-// Runs inside the page: the idle cycles at 15 window bits.  Returns [{name, ok, why}].
+// Runs inside the page: the idle cycles at w window bits.  Returns [{name, ok, why}].
 async function pageIdleChecks({ url, stepMs, expectedExtensions, w, repeats, pauseMs }) {
   const out = [];
   const prefix = `idle-w${w}-`;
