@@ -674,6 +674,90 @@ fn a_buffering_transport_is_flushed_by_flush_and_before_each_wait() {
     client.join().unwrap();
 }
 
+/// A transport that answers each read from a script (bytes or an error;
+/// the end of the stream once the script runs out) and keeps what is
+/// written; `timed` is whether it honours read timeouts.
+#[derive(Debug)]
+struct Scripted {
+    reads: std::collections::VecDeque<io::Result<Vec<u8>>>,
+    written: Vec<u8>,
+    timed: bool,
+}
+
+impl Read for Scripted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.reads.pop_front() {
+            None => Ok(0),
+            Some(Err(e)) => Err(e),
+            Some(Ok(bytes)) => {
+                buf[..bytes.len()].copy_from_slice(&bytes);
+                Ok(bytes.len())
+            }
+        }
+    }
+}
+
+impl Write for Scripted {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.written.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for Scripted {
+    fn set_read_timeout(&mut self, _: Option<Duration>) -> io::Result<bool> {
+        Ok(self.timed)
+    }
+}
+
+/// A server over `reads` after the request.
+fn scripted_server(timed: bool, reads: Vec<io::Result<Vec<u8>>>) -> WebSocket<Scripted> {
+    let mut all = vec![Ok(REQUEST.to_vec())];
+    all.extend(reads);
+    let transport = Scripted {
+        reads: all.into(),
+        written: Vec::new(),
+        timed,
+    };
+    let ws = WebSocket::accept(transport, Config::default()).unwrap();
+    assert_eq!(ws.get_ref().written, RESPONSE);
+    ws
+}
+
+#[test]
+fn interrupted_and_timed_out_reads_are_retried_other_errors_end_the_connection() {
+    let kind = |kind: io::ErrorKind| Err(io::Error::from(kind));
+    // "hi", masked with fill_key's key.
+    let hi = Ok(vec![0x81, 0x82, 0x37, 0xfa, 0x21, 0x3d, 0x5f, 0x93]);
+    let mut ws = scripted_server(
+        true,
+        vec![
+            kind(io::ErrorKind::Interrupted),
+            kind(io::ErrorKind::WouldBlock),
+            kind(io::ErrorKind::TimedOut),
+            hi,
+            kind(io::ErrorKind::PermissionDenied),
+        ],
+    );
+    assert_eq!(ws.recv().unwrap(), Message::Text("hi".into()));
+    match ws.recv() {
+        Err(Error::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::PermissionDenied),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(ws.recv(), Err(Error::Closed)));
+    // Without read timeouts, a read that would block is a transport that
+    // is not blocking: an error.
+    let mut ws = scripted_server(false, vec![kind(io::ErrorKind::WouldBlock)]);
+    match ws.recv() {
+        Err(Error::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::WouldBlock),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn messages_in_parts_need_recv_with() {
     let (a, b) = duplex(usize::MAX);
