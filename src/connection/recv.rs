@@ -155,12 +155,24 @@ impl Receiver {
         }
     }
 
+    /// What the last event handed out from the assembler is no longer
+    /// borrowed: its buffers are cleared for reuse (and kept, if it was
+    /// larger than `retained`). Done before the assembler takes the next
+    /// payload, and before buffers are judged for freeing; a message handed
+    /// out in place, which the assembler never sees, skips it.
+    fn recycle(&mut self, retained: usize) {
+        if self.asm.delivered() {
+            self.needed_large |= self.asm.recycle(retained);
+        }
+    }
+
     /// Everything buffered is consumed. Buffers grown past `retained` are
     /// kept while reads or messages keep needing them (none is allocated
     /// per message in steady state), and freed at the first drain between
     /// messages that none did since the last: after a small read or
     /// message that follows large ones.
     pub(super) fn compact_if_drained(&mut self, retained: usize) {
+        self.recycle(retained);
         if self.pos == self.end {
             self.end = 0;
             self.pos = 0;
@@ -175,6 +187,7 @@ impl Receiver {
 
     /// Frees each buffer grown past `retained` that holds nothing now.
     pub(super) fn shrink(&mut self, retained: usize) {
+        self.recycle(retained);
         if self.pos == self.end && self.buf.capacity() > retained {
             self.buf = alloc::vec::Vec::new();
             self.end = 0;
@@ -209,12 +222,6 @@ impl Receiver {
         config: &Config,
         client: bool,
     ) -> Result<Option<Found>, ProtocolError> {
-        // What the last event handed out from the assembler is no longer
-        // borrowed: its buffers are reused (and kept, if it was larger
-        // than `retained_buffer`).
-        if self.asm.delivered() {
-            self.needed_large |= self.asm.recycle(config.retained_buffer);
-        }
         if self.frame.is_none() {
             let bytes = &self.buf[self.pos..self.end];
             let begun = match *bytes {
@@ -289,6 +296,7 @@ impl Receiver {
         config: &Config,
         client: bool,
     ) -> Result<Option<Found>, ProtocolError> {
+        self.recycle(config.retained_buffer);
         loop {
             let mut frame = match self.frame.take() {
                 Some(frame) => frame,
