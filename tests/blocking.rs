@@ -759,6 +759,40 @@ fn interrupted_and_timed_out_reads_are_retried_other_errors_end_the_connection()
 }
 
 #[test]
+fn a_reset_connection_is_its_end() {
+    let reset = Err(io::Error::from(io::ErrorKind::ConnectionReset));
+    let mut ws = scripted_server(true, vec![reset]);
+    assert!(matches!(ws.recv(), Err(Error::Abnormal)));
+}
+
+/// A Close 1000 as a client sends it (masked with fill_key's key).
+const CLOSE_1000_MASKED: [u8; 8] = [0x88, 0x82, 0x37, 0xfa, 0x21, 0x3d, 0x34, 0x12];
+
+#[test]
+fn what_the_peer_sends_after_the_close_is_drained_up_to_a_bound() {
+    let chunk = || Ok(vec![0; 4096]);
+    // 1 MiB is drained, in 256 reads of 4 KiB (an interrupted read retried
+    // first); the rest is left unread.
+    let mut reads = vec![
+        Ok(CLOSE_1000_MASKED.to_vec()),
+        Err(io::Error::from(io::ErrorKind::Interrupted)),
+    ];
+    reads.extend((0..300).map(|_| chunk()));
+    let mut ws = scripted_server(true, reads);
+    assert_eq!(ws.recv().unwrap(), Message::Close(Some(close_frame(1000, ""))));
+    assert_eq!(ws.get_ref().reads.len(), 300 - 256);
+    // A read error ends the draining.
+    let mut reads = vec![
+        Ok(CLOSE_1000_MASKED.to_vec()),
+        Err(io::Error::from(io::ErrorKind::PermissionDenied)),
+    ];
+    reads.extend((0..10).map(|_| chunk()));
+    let mut ws = scripted_server(true, reads);
+    assert_eq!(ws.recv().unwrap(), Message::Close(Some(close_frame(1000, ""))));
+    assert_eq!(ws.get_ref().reads.len(), 10);
+}
+
+#[test]
 fn messages_in_parts_need_recv_with() {
     let (a, b) = duplex(usize::MAX);
     let config = Config::default().with_receive_parts(Some(4));
