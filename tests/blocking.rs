@@ -779,7 +779,10 @@ fn what_the_peer_sends_after_the_close_is_drained_up_to_a_bound() {
     ];
     reads.extend((0..300).map(|_| chunk()));
     let mut ws = scripted_server(true, reads);
-    assert_eq!(ws.recv().unwrap(), Message::Close(Some(close_frame(1000, ""))));
+    assert_eq!(
+        ws.recv().unwrap(),
+        Message::Close(Some(close_frame(1000, "")))
+    );
     assert_eq!(ws.get_ref().reads.len(), 300 - 256);
     // A read error ends the draining.
     let mut reads = vec![
@@ -788,7 +791,10 @@ fn what_the_peer_sends_after_the_close_is_drained_up_to_a_bound() {
     ];
     reads.extend((0..10).map(|_| chunk()));
     let mut ws = scripted_server(true, reads);
-    assert_eq!(ws.recv().unwrap(), Message::Close(Some(close_frame(1000, ""))));
+    assert_eq!(
+        ws.recv().unwrap(),
+        Message::Close(Some(close_frame(1000, "")))
+    );
     assert_eq!(ws.get_ref().reads.len(), 10);
 }
 
