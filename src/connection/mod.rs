@@ -39,6 +39,11 @@ use timers::{Due, Phase, Timers};
 /// The private state. Each variant is one phase of the connection.
 #[derive(Debug)]
 enum State {
+    /// Both directions open. (This and `CloseSent` come first: the poll's
+    /// test for the two is then one comparison.)
+    Open,
+    /// We sent a Close; the peer may still send data, then its Close.
+    CloseSent,
     /// Server: reading the request head; `scanned` bytes were searched for
     /// its end already.
     ReadingRequest { scanned: usize },
@@ -58,10 +63,6 @@ enum State {
     /// Client: the server refused the upgrade; reading (a bounded part of)
     /// its response body before reporting it.
     ReadingRejection(Box<Rejection>),
-    /// Both directions open.
-    Open,
-    /// We sent a Close; the peer may still send data, then its Close.
-    CloseSent,
     /// Both Closes exchanged, or the transport ended. Nothing more in or out.
     Closed,
     /// A deadline passed (its bytes, if any, are queued); the next poll
@@ -101,7 +102,8 @@ struct Core {
     received_close: Option<Box<CloseFrame>>,
     timers: Timers,
     /// permessage-deflate, once negotiated: the compressor, and the
-    /// inflater on its way to the receiver (handed over at the next poll).
+    /// inflater on its way to the receiver (handed over when it decodes a
+    /// header that may be compressed).
     compression: Option<Held<Compression>>,
     inflater: Option<Held<Inflater>>,
 }
@@ -402,11 +404,11 @@ impl Connection {
         if !matches!(self.core.state, State::Open | State::CloseSent) {
             return self.poll_general(out);
         }
-        if self.core.inflater.is_some() {
-            self.hand_over_inflater();
-        }
         let client = self.core.is_client();
-        let found = match self.rx.read(&self.core.config, client) {
+        let found = match self
+            .rx
+            .read(&self.core.config, client, &mut self.core.inflater)
+        {
             Ok(Some(found)) => found,
             Ok(None) => return Ok(self.on_need_more()),
             Err(e) => return Err(fail_receiving(&mut self.rx, &mut self.core, e, out)),
@@ -448,14 +450,6 @@ impl Connection {
             }
         };
         Ok(Polled::Event(event, Sender::new(core, rx.kept())))
-    }
-
-    /// The inflater negotiated by the caller's `accept` goes to the receiver.
-    #[cold]
-    fn hand_over_inflater(&mut self) {
-        if let Some(inflater) = self.core.inflater.take() {
-            self.rx.set_inflater(inflater);
-        }
     }
 
     #[inline(never)]

@@ -216,64 +216,50 @@ impl Receiver {
     /// something is ready to report or the buffered bytes run out
     /// (`Ok(None)`). A message in one frame takes the first steps only:
     /// its header decoded and checked, its payload unmasked in place.
+    ///
+    /// `inflater` is one the caller's `accept` negotiated, not handed over
+    /// yet: it joins the assembler before a header that may be compressed
+    /// is checked.
     #[inline]
     pub(super) fn read(
         &mut self,
         config: &Config,
         client: bool,
+        inflater: &mut Option<Held<Inflater>>,
     ) -> Result<Option<Found>, ProtocolError> {
         if self.frame.is_none() {
-            let bytes = &self.buf[self.pos..self.end];
-            let begun = match *bytes {
-                // The header of a whole Text or Binary message in one frame
-                // of up to 125 bytes, the most common by far, read in one
-                // step (its FIN, RSV and opcode are the first byte's value)
-                // and given its own copy of the steps that follow, which the
-                // compiler specialises; the rules are the same.
-                [b0 @ (0x81 | 0x82), b1 @ 0x80..=0xFD, k0, k1, k2, k3, ..] => {
-                    let header = FrameHeader {
-                        fin: true,
-                        rsv: 0,
-                        opcode: if b0 == 0x81 {
-                            OpCode::Text
-                        } else {
-                            OpCode::Binary
-                        },
-                        mask: Some([k0, k1, k2, k3]),
-                        payload_len: u64::from(b1 & 0x7F),
-                    };
-                    self.begin(&header, 6, config, client)?
+            // The header of a whole Text or Binary message in one frame of
+            // up to 125 bytes, the most common by far, read in one step
+            // (its FIN, RSV and opcode are the first byte's value, so it is
+            // not compressed) and given its own copy of the steps that
+            // follow, which the compiler specialises. The rules are the
+            // same: a header that breaks one goes on to the general decoder
+            // in `read_payloads`, which finds the same error and reports it
+            // (the checks change nothing before they pass).
+            if let [b0 @ (0x81 | 0x82), b1 @ 0x80..=0xFD, k0, k1, k2, k3, ..] =
+                self.buf[self.pos..self.end]
+            {
+                let header = FrameHeader {
+                    fin: true,
+                    rsv: 0,
+                    opcode: if b0 == 0x81 {
+                        OpCode::Text
+                    } else {
+                        OpCode::Binary
+                    },
+                    mask: Some([k0, k1, k2, k3]),
+                    payload_len: u64::from(b1 & 0x7F),
+                };
+                if let Ok(frame) = self.check_header(&header, config, client) {
+                    self.pos += 6;
+                    if let Some(found) = self.in_place(&frame, config) {
+                        return Ok(Some(found));
+                    }
+                    self.frame = Some(frame);
                 }
-                _ => match FrameHeader::parse(bytes)? {
-                    Some((header, n)) => self.begin(&header, n, config, client)?,
-                    None => return Ok(None),
-                },
-            };
-            if let Some(found) = begun {
-                return Ok(Some(found));
             }
         }
-        self.read_payloads(config, client)
-    }
-
-    /// A frame's header, parsed: checked against the connection's rules and
-    /// consumed (`n` bytes), then the frame handed out in place if it is a
-    /// message all here, else kept as the frame being received.
-    #[inline(always)]
-    fn begin(
-        &mut self,
-        header: &FrameHeader,
-        n: usize,
-        config: &Config,
-        client: bool,
-    ) -> Result<Option<Found>, ProtocolError> {
-        let frame = self.check_header(header, config, client)?;
-        self.pos += n;
-        let found = self.in_place(&frame, config);
-        if found.is_none() {
-            self.frame = Some(frame);
-        }
-        Ok(found)
+        self.read_payloads(config, client, inflater)
     }
 
     /// The frame decoder: the header at `pos`, parsed and checked against
@@ -295,8 +281,12 @@ impl Receiver {
         &mut self,
         config: &Config,
         client: bool,
+        inflater: &mut Option<Held<Inflater>>,
     ) -> Result<Option<Found>, ProtocolError> {
         self.recycle(config.retained_buffer);
+        if let Some(inflater) = inflater.take() {
+            self.asm.set_inflater(inflater);
+        }
         loop {
             let mut frame = match self.frame.take() {
                 Some(frame) => frame,
