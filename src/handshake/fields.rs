@@ -17,7 +17,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Every field as `(name, value)` bytes, without UTF-8 checks.
-    fn raw(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone + 'a {
+    pub(crate) fn raw(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone + 'a {
         Lines(self.0).filter_map(|line| {
             let colon = line.iter().position(|b| *b == b':')?;
             Some((&line[..colon], trim(&line[colon + 1..])))
@@ -68,7 +68,16 @@ impl<'a> Iterator for Lines<'a> {
         if self.0.is_empty() {
             return None;
         }
-        let (line, rest) = match self.0.windows(2).position(|w| w == b"\r\n") {
+        // The first CR that an LF follows (a lone CR is part of the line).
+        let mut from = 0;
+        let end = loop {
+            match self.0[from..].iter().position(|&b| b == b'\r') {
+                Some(i) if self.0.get(from + i + 1) == Some(&b'\n') => break Some(from + i),
+                Some(i) => from += i + 1,
+                None => break None,
+            }
+        };
+        let (line, rest) = match end {
             Some(i) => (&self.0[..i], &self.0[i + 2..]),
             None => (self.0, &self.0[self.0.len()..]),
         };

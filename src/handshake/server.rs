@@ -126,12 +126,15 @@ pub(crate) fn validate_request<'a>(
         return Err(HandshakeError::MethodNotGet);
     }
     let parsed = uri::parse_target(target)?;
+    // One pass over the fields notes what the rules below need; the rules
+    // are then applied in their order, so the error reported does not
+    // depend on the order of the fields.
+    let seen = Seen::scan(h);
     // RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status
     // code to any HTTP/1.1 request message that lacks a Host header field
     // and to any request message that contains more than one Host header
     // field line or a Host header field with an invalid field value."
-    let mut hosts = h.get_all("host");
-    let (Some(host), None) = (hosts.next(), hosts.next()) else {
+    let (Some(host), 1) = (seen.host, seen.hosts) else {
         return Err(HandshakeError::MissingHost);
     };
     if !uri::is_valid_host(host) {
@@ -141,26 +144,35 @@ pub(crate) fn validate_request<'a>(
     // a request may list several protocols (RFC 9110 §7.8: "A client MAY
     // send a list of protocols in the Upgrade header field of a request"),
     // so the token anywhere in the list will do.
-    if !h.has_token("upgrade", "websocket") {
+    if !seen.upgrade_websocket {
         return Err(HandshakeError::MissingUpgrade);
     }
-    if !h.has_token("connection", "upgrade") {
+    if !seen.connection_upgrade {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
-    let mut keys = h.get_all("sec-websocket-key");
-    let key = keys.next().ok_or(HandshakeError::InvalidKey)?;
-    if keys.next().is_some() || !is_valid_key(key) {
-        return Err(HandshakeError::InvalidKey);
-    }
-    let mut versions = h.get_all("sec-websocket-version");
-    if versions.next() != Some(b"13") || versions.next().is_some() {
+    let key = match (seen.key, seen.keys) {
+        (Some(key), 1) if is_valid_key(key) => key,
+        _ => return Err(HandshakeError::InvalidKey),
+    };
+    if (seen.version, seen.versions) != (Some(&b"13"[..]), 1) {
         return Err(HandshakeError::UnsupportedVersion);
     }
-    let expects_continue = check_no_content(h)?;
+    // A GET upgrade has no content: the bytes after its head are frames.
+    // "The presence of a message body in a request is signaled by a
+    // Content-Length or Transfer-Encoding header field" (RFC 9112 §6), so a
+    // request with `Transfer-Encoding`, or a `Content-Length` other than 0
+    // (repeated zeros, "0, 0", are the same value: RFC 9110 §8.6), is
+    // refused rather than have its content read as frames.
+    if seen.content {
+        return Err(HandshakeError::RequestContent);
+    }
+    let expects_continue = seen.expects_continue;
     // RFC 6455 §4.1: distinct tokens (see `check_offered`); refused with a
     // 400 by the §4.2.1 rule above.
-    subprotocol::check_offered(h.get_all("sec-websocket-protocol"))
-        .map_err(|_| HandshakeError::InvalidSubprotocol)?;
+    if seen.subprotocols {
+        subprotocol::check_offered(h.get_all("sec-websocket-protocol"))
+            .map_err(|_| HandshakeError::InvalidSubprotocol)?;
+    }
     // RFC 9112 §3.2.2: "When an origin server receives a request with an
     // absolute-form of request-target, the origin server MUST ignore the
     // received Host header field (if any) and instead use the host
@@ -185,32 +197,65 @@ pub(crate) fn validate_request<'a>(
     ))
 }
 
-/// A GET upgrade has no content: the bytes after its head are frames; and
-/// whether the request expects a `100 Continue`. "The
-/// presence of a message body in a request is signaled by a Content-Length
-/// or Transfer-Encoding header field" (RFC 9112 §6), so a request with
-/// `Transfer-Encoding`, or a `Content-Length` other than 0 (repeated zeros,
-/// "0, 0", are the same value: RFC 9110 §8.6), is refused rather than have
-/// its content read as frames.
-fn check_no_content(h: Fields<'_>) -> Result<bool, HandshakeError> {
-    // One pass over the fields, which also notes `Expect: 100-continue`
-    // (see `Request::expects_continue`).
-    let mut expects_continue = false;
-    for (name, value) in h.iter() {
-        if name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(HandshakeError::RequestContent);
-        }
-        if name.eq_ignore_ascii_case("content-length") {
-            let mut elements = split_list(value).peekable();
-            if elements.peek().is_none() || !elements.all(|e| e == b"0") {
-                return Err(HandshakeError::RequestContent);
+/// What one pass over a request's fields found, for `validate_request`.
+#[derive(Default)]
+struct Seen<'a> {
+    /// The first `Host` value, and how many `Host` fields there are.
+    host: Option<&'a [u8]>,
+    hosts: usize,
+    /// Some `Upgrade` lists `websocket`; some `Connection` lists `upgrade`
+    /// (tokens, case-insensitive).
+    upgrade_websocket: bool,
+    connection_upgrade: bool,
+    /// The first `Sec-WebSocket-Key` and `Sec-WebSocket-Version` values,
+    /// and how many fields of each.
+    key: Option<&'a [u8]>,
+    keys: usize,
+    version: Option<&'a [u8]>,
+    versions: usize,
+    /// `Transfer-Encoding`, or a `Content-Length` that is not 0.
+    content: bool,
+    /// `Expect` lists `100-continue` (see `Request::expects_continue`).
+    expects_continue: bool,
+    /// There is a `Sec-WebSocket-Protocol` field.
+    subprotocols: bool,
+}
+
+impl<'a> Seen<'a> {
+    fn scan(h: Fields<'a>) -> Self {
+        let mut seen = Self::default();
+        let has =
+            |value: &[u8], token: &[u8]| split_list(value).any(|e| e.eq_ignore_ascii_case(token));
+        for (name, value) in h.raw() {
+            let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+            // The names' lengths first: most fields are none of these.
+            match name.len() {
+                4 if is("host") => {
+                    seen.host = seen.host.or(Some(value));
+                    seen.hosts += 1;
+                }
+                6 if is("expect") => seen.expects_continue |= has(value, b"100-continue"),
+                7 if is("upgrade") => seen.upgrade_websocket |= has(value, b"websocket"),
+                10 if is("connection") => seen.connection_upgrade |= has(value, b"upgrade"),
+                14 if is("content-length") => {
+                    let mut elements = split_list(value).peekable();
+                    seen.content |= elements.peek().is_none() || !elements.all(|e| e == b"0");
+                }
+                17 if is("sec-websocket-key") => {
+                    seen.key = seen.key.or(Some(value));
+                    seen.keys += 1;
+                }
+                17 if is("transfer-encoding") => seen.content = true,
+                21 if is("sec-websocket-version") => {
+                    seen.version = seen.version.or(Some(value));
+                    seen.versions += 1;
+                }
+                22 if is("sec-websocket-protocol") => seen.subprotocols = true,
+                _ => {}
             }
         }
-        if name.eq_ignore_ascii_case("expect") {
-            expects_continue |= split_list(value).any(|e| e.eq_ignore_ascii_case(b"100-continue"));
-        }
+        seen
     }
-    Ok(expects_continue)
 }
 
 /// "The value of this header field MUST be a nonce consisting of a randomly
