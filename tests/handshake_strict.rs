@@ -115,6 +115,88 @@ fn request_content_is_refused() {
     accepted_request(&request_with(&["Content-Length: 0, 0"]));
 }
 
+/// The rules are applied in one order whatever the order of the fields:
+/// each request breaks two, the earlier rule's error is the one reported,
+/// and the same answer is queued with the breaking fields before the usual
+/// ones and after them.
+#[test]
+fn the_first_rule_broken_is_reported_whatever_the_field_order() {
+    let g = "GET /chat HTTP/1.1";
+    for (replace, extra, error) in [
+        (
+            &["Host:"][..],
+            &["Transfer-Encoding: chunked"][..],
+            HandshakeError::MissingHost,
+        ),
+        (
+            &["Upgrade:"],
+            &["Host: example.org"],
+            HandshakeError::MissingHost,
+        ),
+        (
+            &["Upgrade: h2c"],
+            &["Sec-WebSocket-Key: x"],
+            HandshakeError::MissingUpgrade,
+        ),
+        (
+            &["Connection: close"],
+            &["Sec-WebSocket-Version: 8"],
+            HandshakeError::MissingConnectionUpgrade,
+        ),
+        (
+            &["Sec-WebSocket-Key:"],
+            &["Content-Length: 1"],
+            HandshakeError::InvalidKey,
+        ),
+        (
+            &["Sec-WebSocket-Version: 8"],
+            &["Sec-WebSocket-Protocol: a, a"],
+            HandshakeError::UnsupportedVersion,
+        ),
+        (
+            &[],
+            &["Content-Length: 5", "Sec-WebSocket-Protocol: a, a"],
+            HandshakeError::RequestContent,
+        ),
+        (
+            &[],
+            &["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="],
+            HandshakeError::InvalidKey,
+        ),
+        (
+            &[],
+            &["Sec-WebSocket-Version: 13"],
+            HandshakeError::UnsupportedVersion,
+        ),
+        (
+            &[],
+            &[
+                "Sec-WebSocket-Protocol: a",
+                "sec-websocket-protocol: b, A, a",
+            ],
+            HandshakeError::InvalidSubprotocol,
+        ),
+    ] {
+        let after = request(g, replace, extra);
+        // The same fields with the extra ones first.
+        let text = String::from_utf8(after.clone()).unwrap();
+        let (first, rest) = text.split_once("\r\n").unwrap();
+        let lines: Vec<&str> = rest.trim_end_matches("\r\n").split("\r\n").collect();
+        let (usual, added) = lines.split_at(lines.len() - extra.len());
+        let before = format!(
+            "{first}\r\n{}\r\n{}\r\n\r\n",
+            added.join("\r\n"),
+            usual.join("\r\n")
+        );
+        let (a, b) = (
+            invariant(server, &after, false),
+            invariant(server, before.as_bytes(), false),
+        );
+        assert_eq!(a.events, [Owned::Error(Error::Handshake(error))], "{text}");
+        assert_eq!((&b.events, &b.out), (&a.events, &a.out), "{before}");
+    }
+}
+
 // ---- 2, 3: already on main; here split at every byte ----
 
 #[test]
