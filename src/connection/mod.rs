@@ -102,8 +102,7 @@ struct Core {
     received_close: Option<Box<CloseFrame>>,
     timers: Timers,
     /// permessage-deflate, once negotiated: the compressor, and the
-    /// inflater on its way to the receiver (handed over when it decodes a
-    /// header that may be compressed).
+    /// inflater on its way to the receiver (see `install_codec`).
     compression: Option<Held<Compression>>,
     inflater: Option<Held<Inflater>>,
 }
@@ -207,12 +206,8 @@ impl Connection {
         deflate: Option<DeflateParams>,
     ) -> Self {
         let mut conn = Self::new_open(role, config);
-        let is_server = !conn.core.is_client();
-        if let Some((compression, inflater)) =
-            deflate.and_then(|params| deflate::codec(params, &conn.core.config.deflate, is_server))
-        {
-            conn.core.compression = Some(compression);
-            conn.rx.set_inflater(inflater);
+        if let Some(params) = deflate {
+            conn.core.install_codec(params);
         }
         conn
     }
@@ -465,6 +460,8 @@ impl Connection {
                 if self.rx.holds_memory() {
                     self.rx.release();
                 }
+                // A decompressor the receiver never needed.
+                self.core.inflater = None;
                 Ok(self.core.end())
             }
         }
@@ -505,6 +502,18 @@ impl Connection {
 }
 
 impl Core {
+    /// permessage-deflate with `params` was negotiated: the compressor goes
+    /// to the sending side now, the decompressor to the receiver when it
+    /// next decodes a header that may be compressed.
+    fn install_codec(&mut self, params: DeflateParams) {
+        if let Some((compression, inflater)) =
+            deflate::codec(params, &self.config.deflate, !self.is_client())
+        {
+            self.compression = Some(compression);
+            self.inflater = Some(inflater);
+        }
+    }
+
     /// The request is valid (ReadingRequest -> RequestReceived): the caller
     /// decides.
     fn on_request(&mut self, head_len: usize, key_start: usize, expects_continue: bool) {

@@ -8,7 +8,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Connection, Polled, Sender, State};
-use crate::deflate;
 use crate::error::{Error, HandshakeError, Response};
 use crate::event::Event;
 use crate::handshake::{self, http};
@@ -207,14 +206,7 @@ impl Connection {
                 });
                 let checked = checked.map(|accepted| accepted.deflate().copied());
                 match checked {
-                    Ok(Some(params)) => {
-                        if let Some((compression, inflater)) =
-                            deflate::codec(params, &self.core.config.deflate, false)
-                        {
-                            self.core.compression = Some(compression);
-                            self.rx.set_inflater(inflater);
-                        }
-                    }
+                    Ok(Some(params)) => self.core.install_codec(params),
                     Ok(None) => {}
                     Err(HandshakeError::Rejected(response)) => {
                         // Wait for the body, up to the handshake limit.

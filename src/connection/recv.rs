@@ -79,12 +79,6 @@ impl Receiver {
         (&self.buf[..self.end], self.asm.scratch())
     }
 
-    /// permessage-deflate was negotiated: the peer's compressed messages
-    /// are inflated with `inflater`.
-    pub(super) fn set_inflater(&mut self, inflater: Held<Inflater>) {
-        self.asm.set_inflater(inflater);
-    }
-
     /// Appends received bytes, first moving the unread tail to the front
     /// once it is no larger than what was consumed (amortised linear
     /// however the bytes arrive). `keep` bytes at the front are never moved.

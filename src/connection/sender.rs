@@ -10,7 +10,7 @@ use super::recv::Kind;
 use super::send::{self, write_frame};
 use super::send::{PreparedMessage, write_frame_rsv};
 use super::{Core, State};
-use crate::deflate::{self, Plan};
+use crate::deflate::Plan;
 use crate::error::SendError;
 use crate::event::{Message, MessageKind};
 use crate::handshake::{self, Accept, http};
@@ -406,11 +406,8 @@ impl<'a> Sender<'a> {
             .ok_or(SendError::NoPendingRequest)?;
         let extensions = deflate.map(|params| params.to_string());
         handshake::write_accept(key, accept, extensions.as_deref(), expects_continue, out);
-        if let Some((compression, inflater)) =
-            deflate.and_then(|params| deflate::codec(params, &self.core.config.deflate, true))
-        {
-            self.core.compression = Some(compression);
-            self.core.inflater = Some(inflater);
+        if let Some(params) = deflate {
+            self.core.install_codec(params);
         }
         self.core.on_accepted();
         Ok(())
