@@ -171,6 +171,15 @@ pub(crate) struct Deflater {
     in_message: bool,
 }
 
+/// Whether a compress call that wrote nothing also took nothing of the
+/// input `rest` it had (`used` bytes): zlib made no progress. With
+/// SyncFlush and room to write, zlib-rs always writes (see
+/// `.cargo/mutants.toml`): a defensive check.
+#[inline(always)]
+fn stalled(used: usize, rest: &[u8]) -> bool {
+    used == 0 && !rest.is_empty()
+}
+
 impl Deflater {
     /// A compressor at `level` (0-9, clamped) for a peer that accepts
     /// `window_bits` (8-15, clamped). 8 compresses at 9, which zlib-rs
@@ -306,7 +315,7 @@ impl Deflater {
             if status.is_err() {
                 return Err(self.fail());
             }
-            if used == 0 && wrote == 0 && !rest.is_empty() {
+            if wrote == 0 && stalled(used, rest) {
                 return Err(self.fail()); // no progress: zlib is broken
             }
             rest = rest.get(used..).unwrap_or_default();
