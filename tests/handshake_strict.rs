@@ -932,6 +932,24 @@ fn bare_lf_is_refused_at_once() {
     client_fails(b"HTTP/1.1 101 Switching Protocols\nUpgrade", e);
 }
 
+/// A CR that no LF follows is a byte of its line, not a line end: a field
+/// value or request line holding one is refused for that byte.
+#[test]
+fn a_bare_cr_is_a_byte_of_its_line() {
+    bad_request(
+        &request_with(&["Origin: http://a\rb.example"]),
+        HandshakeError::Malformed("invalid byte in header value"),
+    );
+    bad_request(
+        &request("GET /a\rb HTTP/1.1", &[], &[]),
+        HandshakeError::Malformed("invalid request target"),
+    );
+    client_fails(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: web\rsocket\r\n\r\n",
+        HandshakeError::Malformed("invalid byte in header value"),
+    );
+}
+
 #[test]
 fn empty_lines_before_the_request_line_are_ignored() {
     let mut input = b"\r\n\r\n".to_vec();
