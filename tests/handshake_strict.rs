@@ -950,6 +950,38 @@ fn a_bare_cr_is_a_byte_of_its_line() {
     );
 }
 
+/// Fields whose names are as long as those the rules read are not taken
+/// for them: the rules match names, not lengths.
+#[test]
+fn fields_are_told_apart_by_name() {
+    // Pragma (as long as Expect), Accept-Charset (Content-Length),
+    // If-Modified-Since (Transfer-Encoding), X-Custom-Header-Abcde
+    // (Sec-WebSocket-Version), X-Custom-Header-Abcdef (-Protocol): a 101,
+    // without a 100.
+    let input = request_with(&[
+        "Pragma: 100-continue",
+        "Accept-Charset: 5",
+        "If-Modified-Since: 1",
+        "X-Custom-Header-Abcde: 8",
+        "X-Custom-Header-Abcdef: a, a",
+    ]);
+    let out = answer(&input, |r, tx, out| {
+        assert!(!r.expects_continue());
+        tx.accept(&Accept::new(), out).unwrap();
+    });
+    assert_eq!(String::from_utf8(out).unwrap(), ACCEPT_101);
+    // Referer (as long as Upgrade), User-Agent (Connection).
+    let g = "GET /chat HTTP/1.1";
+    bad_request(
+        &request(g, &["Upgrade:"], &["Referer: websocket"]),
+        HandshakeError::MissingUpgrade,
+    );
+    bad_request(
+        &request(g, &["Connection:"], &["User-Agent: upgrade"]),
+        HandshakeError::MissingConnectionUpgrade,
+    );
+}
+
 #[test]
 fn empty_lines_before_the_request_line_are_ignored() {
     let mut input = b"\r\n\r\n".to_vec();
