@@ -168,7 +168,7 @@ fn rejected(state: u64) -> bool {
 
 /// Whether `bytes` is UTF-8 from start to end: the one bulk check (with
 /// feature `simd-utf8`, `simdutf8`'s SIMD validator).
-#[inline(always)]
+#[inline]
 pub(crate) fn validate(bytes: &[u8]) -> Result<&str, Utf8Error> {
     #[cfg(feature = "simd-utf8")]
     return simdutf8::basic::from_utf8(bytes).map_err(|_| Utf8Error);
