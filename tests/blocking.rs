@@ -859,3 +859,109 @@ fn deflate_round_trip() {
         text.len()
     );
 }
+
+#[test]
+fn errors_say_what_happened_and_give_their_source() {
+    use std::error::Error as _;
+    let io = Error::Io(io::Error::other("link down"));
+    assert_eq!(io.to_string(), "io error: link down");
+    assert_eq!(io.source().map(|s| s.to_string()), Some("link down".into()));
+    let send = Error::Send(SendError::Closed);
+    assert_eq!(
+        send.to_string(),
+        format!("cannot send: {}", SendError::Closed)
+    );
+    assert_eq!(
+        send.source().map(|s| s.to_string()),
+        Some(SendError::Closed.to_string())
+    );
+    let peer = Error::Peer(wstate::Error::Protocol(ProtocolError::ReservedBits));
+    assert_eq!(
+        peer.to_string(),
+        wstate::Error::Protocol(ProtocolError::ReservedBits).to_string()
+    );
+    assert!(peer.source().is_some());
+    assert_eq!(
+        Error::Abnormal.to_string(),
+        "the connection ended without a Close (1006)"
+    );
+    assert!(Error::Abnormal.source().is_none());
+    assert_eq!(Error::Closed.to_string(), "the connection is closed");
+}
+
+/// Read timeouts and the half close, through the stream types and the
+/// wrappers that delegate to them.
+#[test]
+fn transports_set_timeouts_and_end_their_direction() {
+    use std::os::unix::net::UnixStream;
+    // A zero wait (an error to the OS) is at least 1 ms (which the OS may
+    // round up to its tick).
+    let (mut a, mut b) = UnixStream::pair().unwrap();
+    assert!(Transport::set_read_timeout(&mut a, Some(Duration::ZERO)).unwrap());
+    let set = a.read_timeout().unwrap().unwrap();
+    assert!(
+        set >= Duration::from_millis(1) && set <= Duration::from_millis(20),
+        "{set:?}"
+    );
+    let mut boxed: Box<UnixStream> = Box::new(a);
+    assert!(Transport::set_read_timeout(&mut boxed, Some(LIMIT)).unwrap());
+    assert_eq!(boxed.read_timeout().unwrap(), Some(LIMIT));
+    let mut by_ref = &mut *boxed;
+    assert!(Transport::set_read_timeout(&mut by_ref, None).unwrap());
+    assert_eq!(by_ref.read_timeout().unwrap(), None);
+    // Our direction ends: the peer reads its end.
+    Transport::shutdown_write(&mut by_ref).unwrap();
+    b.set_read_timeout(Some(LIMIT)).unwrap();
+    assert_eq!(b.read(&mut [0; 8]).unwrap(), 0);
+    let (c, mut d) = UnixStream::pair().unwrap();
+    let mut boxed: Box<UnixStream> = Box::new(c);
+    Transport::shutdown_write(&mut boxed).unwrap();
+    d.set_read_timeout(Some(LIMIT)).unwrap();
+    assert_eq!(d.read(&mut [0; 8]).unwrap(), 0);
+    let (mut e, mut f) = UnixStream::pair().unwrap();
+    Transport::shutdown_write(&mut e).unwrap();
+    f.set_read_timeout(Some(LIMIT)).unwrap();
+    assert_eq!(f.read(&mut [0; 8]).unwrap(), 0);
+    // Without timeouts, through the wrappers too.
+    let mut untimed = Box::new(Untimed(io::Cursor::new(Vec::<u8>::new())));
+    assert!(!Transport::set_read_timeout(&mut untimed, Some(LIMIT)).unwrap());
+    let mut by_ref = &mut *untimed;
+    assert!(!Transport::set_read_timeout(&mut by_ref, Some(LIMIT)).unwrap());
+}
+
+/// `Untimed` passes a flush on to the stream it wraps.
+#[test]
+fn untimed_flushes_its_stream() {
+    let (pipe, mut peer) = duplex(usize::MAX);
+    let mut untimed = Untimed(Buffered {
+        pipe,
+        held: Vec::new(),
+    });
+    untimed.write_all(b"held").unwrap();
+    untimed.flush().unwrap();
+    peer.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut got = [0; 4];
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"held");
+}
+
+/// Ending our direction of a TCP connection the peer reset already is not
+/// an error: there is nothing to end.
+#[test]
+fn ending_our_direction_after_a_reset_succeeds() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (theirs, _) = listener.accept().unwrap();
+    ours.write_all(b"unread").unwrap();
+    thread::sleep(Duration::from_millis(50));
+    // Closed with our bytes unread: the peer's kernel resets the connection.
+    drop(theirs);
+    ours.set_read_timeout(Some(LIMIT)).unwrap();
+    let reset = ours.read(&mut [0; 8]).unwrap_err();
+    assert_eq!(reset.kind(), io::ErrorKind::ConnectionReset);
+    assert_eq!(
+        ours.shutdown(Shutdown::Write).unwrap_err().kind(),
+        io::ErrorKind::NotConnected
+    );
+    Transport::shutdown_write(&mut ours).unwrap();
+}
