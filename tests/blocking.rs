@@ -953,8 +953,10 @@ fn ending_our_direction_after_a_reset_succeeds() {
     let mut ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (theirs, _) = listener.accept().unwrap();
     ours.write_all(b"unread").unwrap();
-    thread::sleep(Duration::from_millis(50));
-    // Closed with our bytes unread: the peer's kernel resets the connection.
+    // Closed with our bytes arrived but unread: the peer's kernel resets
+    // the connection.
+    theirs.set_read_timeout(Some(LIMIT)).unwrap();
+    assert_eq!(theirs.peek(&mut [0; 6]).unwrap(), 6);
     drop(theirs);
     ours.set_read_timeout(Some(LIMIT)).unwrap();
     let reset = ours.read(&mut [0; 8]).unwrap_err();
