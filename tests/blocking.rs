@@ -768,34 +768,31 @@ fn a_reset_connection_is_its_end() {
 /// A Close 1000 as a client sends it (masked with fill_key's key).
 const CLOSE_1000_MASKED: [u8; 8] = [0x88, 0x82, 0x37, 0xfa, 0x21, 0x3d, 0x34, 0x12];
 
+/// A server that reads a Close 1000 and then `after` while it drains:
+/// the reads left unread once it returned the Close.
+fn left_after_draining(after: Vec<io::Result<Vec<u8>>>) -> usize {
+    let mut reads = vec![Ok(CLOSE_1000_MASKED.to_vec())];
+    reads.extend(after);
+    let mut ws = scripted_server(true, reads);
+    assert_eq!(
+        ws.recv().unwrap(),
+        Message::Close(Some(close_frame(1000, "")))
+    );
+    ws.get_ref().reads.len()
+}
+
 #[test]
 fn what_the_peer_sends_after_the_close_is_drained_up_to_a_bound() {
-    let chunk = || Ok(vec![0; 4096]);
+    let chunks = |n| (0..n).map(|_| Ok(vec![0; 4096]));
     // 1 MiB is drained, in 256 reads of 4 KiB (an interrupted read retried
     // first); the rest is left unread.
-    let mut reads = vec![
-        Ok(CLOSE_1000_MASKED.to_vec()),
-        Err(io::Error::from(io::ErrorKind::Interrupted)),
-    ];
-    reads.extend((0..300).map(|_| chunk()));
-    let mut ws = scripted_server(true, reads);
-    assert_eq!(
-        ws.recv().unwrap(),
-        Message::Close(Some(close_frame(1000, "")))
-    );
-    assert_eq!(ws.get_ref().reads.len(), 300 - 256);
+    let interrupted = Err(io::Error::from(io::ErrorKind::Interrupted));
+    let after = std::iter::once(interrupted).chain(chunks(300)).collect();
+    assert_eq!(left_after_draining(after), 300 - 256);
     // A read error ends the draining.
-    let mut reads = vec![
-        Ok(CLOSE_1000_MASKED.to_vec()),
-        Err(io::Error::from(io::ErrorKind::PermissionDenied)),
-    ];
-    reads.extend((0..10).map(|_| chunk()));
-    let mut ws = scripted_server(true, reads);
-    assert_eq!(
-        ws.recv().unwrap(),
-        Message::Close(Some(close_frame(1000, "")))
-    );
-    assert_eq!(ws.get_ref().reads.len(), 10);
+    let denied = Err(io::Error::from(io::ErrorKind::PermissionDenied));
+    let after = std::iter::once(denied).chain(chunks(10)).collect();
+    assert_eq!(left_after_draining(after), 10);
 }
 
 #[test]

@@ -211,9 +211,9 @@ impl Receiver {
     /// (`Ok(None)`). A message in one frame takes the first steps only:
     /// its header decoded and checked, its payload unmasked in place.
     ///
-    /// `inflater` is one the caller's `accept` negotiated, not handed over
-    /// yet: it joins the assembler before a header that may be compressed
-    /// is checked.
+    /// `inflater` is a negotiated decompressor not handed over yet (see
+    /// `Core::install_codec`): it joins the assembler before a header that
+    /// may be compressed is checked.
     #[inline]
     pub(super) fn read(
         &mut self,

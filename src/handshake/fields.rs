@@ -53,9 +53,15 @@ impl<'a> Fields<'a> {
 
     /// Whether the list field `name` contains `token` (case-insensitive).
     pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.list(name)
-            .any(|e| e.eq_ignore_ascii_case(token.as_bytes()))
+        self.get_all(name)
+            .any(|value| list_has(value, token.as_bytes()))
     }
+}
+
+/// Whether the list `value` (one field's) contains `token`
+/// (case-insensitive).
+pub(crate) fn list_has(value: &[u8], token: &[u8]) -> bool {
+    split_list(value).any(|e| e.eq_ignore_ascii_case(token))
 }
 
 /// Iterates CRLF-separated lines.

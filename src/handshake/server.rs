@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::accept_key;
-use super::fields::split_list;
+use super::fields::{list_has, split_list};
 use super::http::{self, Fields};
 use super::subprotocol;
 use super::uri;
@@ -134,7 +134,7 @@ pub(crate) fn validate_request<'a>(
     // code to any HTTP/1.1 request message that lacks a Host header field
     // and to any request message that contains more than one Host header
     // field line or a Host header field with an invalid field value."
-    let (Some(host), 1) = (seen.host, seen.hosts) else {
+    let Some(host) = seen.host.only() else {
         return Err(HandshakeError::MissingHost);
     };
     if !uri::is_valid_host(host) {
@@ -150,11 +150,11 @@ pub(crate) fn validate_request<'a>(
     if !seen.connection_upgrade {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
-    let key = match (seen.key, seen.keys) {
-        (Some(key), 1) if is_valid_key(key) => key,
+    let key = match seen.key.only() {
+        Some(key) if is_valid_key(key) => key,
         _ => return Err(HandshakeError::InvalidKey),
     };
-    if (seen.version, seen.versions) != (Some(&b"13"[..]), 1) {
+    if seen.version.only() != Some(b"13") {
         return Err(HandshakeError::UnsupportedVersion);
     }
     // A GET upgrade has no content: the bytes after its head are frames.
@@ -197,22 +197,37 @@ pub(crate) fn validate_request<'a>(
     ))
 }
 
+/// A field that must come once: the first value and how many came.
+#[derive(Default)]
+struct Single<'a> {
+    first: Option<&'a [u8]>,
+    count: usize,
+}
+
+impl<'a> Single<'a> {
+    fn note(&mut self, value: &'a [u8]) {
+        self.first = self.first.or(Some(value));
+        self.count += 1;
+    }
+
+    /// The value, if the field came exactly once.
+    fn only(&self) -> Option<&'a [u8]> {
+        self.first.filter(|_| self.count == 1)
+    }
+}
+
 /// What one pass over a request's fields found, for `validate_request`.
 #[derive(Default)]
 struct Seen<'a> {
-    /// The first `Host` value, and how many `Host` fields there are.
-    host: Option<&'a [u8]>,
-    hosts: usize,
+    /// `Host`, `Sec-WebSocket-Key` and `Sec-WebSocket-Version`, each of
+    /// which must come once.
+    host: Single<'a>,
+    key: Single<'a>,
+    version: Single<'a>,
     /// Some `Upgrade` lists `websocket`; some `Connection` lists `upgrade`
     /// (tokens, case-insensitive).
     upgrade_websocket: bool,
     connection_upgrade: bool,
-    /// The first `Sec-WebSocket-Key` and `Sec-WebSocket-Version` values,
-    /// and how many fields of each.
-    key: Option<&'a [u8]>,
-    keys: usize,
-    version: Option<&'a [u8]>,
-    versions: usize,
     /// `Transfer-Encoding`, or a `Content-Length` that is not 0.
     content: bool,
     /// `Expect` lists `100-continue` (see `Request::expects_continue`).
@@ -224,32 +239,21 @@ struct Seen<'a> {
 impl<'a> Seen<'a> {
     fn scan(h: Fields<'a>) -> Self {
         let mut seen = Self::default();
-        let has =
-            |value: &[u8], token: &[u8]| split_list(value).any(|e| e.eq_ignore_ascii_case(token));
         for (name, value) in h.raw() {
             let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
             // The names' lengths first: most fields are none of these.
             match name.len() {
-                4 if is("host") => {
-                    seen.host = seen.host.or(Some(value));
-                    seen.hosts += 1;
-                }
-                6 if is("expect") => seen.expects_continue |= has(value, b"100-continue"),
-                7 if is("upgrade") => seen.upgrade_websocket |= has(value, b"websocket"),
-                10 if is("connection") => seen.connection_upgrade |= has(value, b"upgrade"),
+                4 if is("host") => seen.host.note(value),
+                6 if is("expect") => seen.expects_continue |= list_has(value, b"100-continue"),
+                7 if is("upgrade") => seen.upgrade_websocket |= list_has(value, b"websocket"),
+                10 if is("connection") => seen.connection_upgrade |= list_has(value, b"upgrade"),
                 14 if is("content-length") => {
                     let mut elements = split_list(value).peekable();
                     seen.content |= elements.peek().is_none() || !elements.all(|e| e == b"0");
                 }
-                17 if is("sec-websocket-key") => {
-                    seen.key = seen.key.or(Some(value));
-                    seen.keys += 1;
-                }
+                17 if is("sec-websocket-key") => seen.key.note(value),
                 17 if is("transfer-encoding") => seen.content = true,
-                21 if is("sec-websocket-version") => {
-                    seen.version = seen.version.or(Some(value));
-                    seen.versions += 1;
-                }
+                21 if is("sec-websocket-version") => seen.version.note(value),
                 22 if is("sec-websocket-protocol") => seen.subprotocols = true,
                 _ => {}
             }
