@@ -321,6 +321,49 @@ fn large_messages_in_pieces_with_buffers_kept() {
     }
 }
 
+/// An IO loop may poll again before its next read (woken by a timer, or
+/// with nothing to read): a poll that finds no new input is not the small
+/// message that ends a run of large ones, so the large buffers stay for
+/// the next large message, whether reads go straight into the connection
+/// or are copied in.
+#[test]
+fn polls_without_input_keep_large_buffers() {
+    let frame = c2s(0x82, &vec![5; 1 << 20]);
+    for straight in [true, false] {
+        let mut conn = Connection::new_open(Role::Server, Config::default());
+        let mut out = Vec::new();
+        let mut run = |conn: &mut Connection| {
+            let mut messages = 0;
+            for read in frame.chunks(64 << 10) {
+                if straight {
+                    let n = conn.receive_with(read.len(), |room| {
+                        room.copy_from_slice(read);
+                        Ok::<_, ()>(read.len())
+                    });
+                    assert_eq!(n, Ok(read.len()));
+                } else {
+                    conn.receive(read);
+                }
+                messages += echo_events(conn, &mut out);
+            }
+            for _ in 0..3 {
+                assert_eq!(echo_events(conn, &mut out), 0);
+            }
+            messages
+        };
+        for _ in 0..4 {
+            assert_eq!(run(&mut conn), 1);
+        }
+        let mut messages = 0;
+        let allocated = allocations_in(|| {
+            for _ in 0..20 {
+                messages += run(&mut conn);
+            }
+        });
+        assert_eq!((messages, allocated), (20, 0), "straight: {straight}");
+    }
+}
+
 /// A connection that is `Done` holds no memory, whichever buffer held the
 /// message in progress when it ended (a keepalive Ping went unanswered):
 /// the read buffer (a partial frame), the reassembly buffer (a binary

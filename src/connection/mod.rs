@@ -387,26 +387,26 @@ impl Connection {
     /// `out`, the answer is `Failed`, and every later call returns `Done`.
     #[inline]
     pub fn poll_event(&mut self, out: &mut Vec<u8>) -> Polled<'_> {
-        match self.poll(out) {
-            Ok(polled) => polled,
-            Err(error) => Polled::Failed(error),
-        }
-    }
-
-    #[inline]
-    fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled<'_>, Error> {
         // Frames, the common case, inline; the other states out of line.
         if !matches!(self.core.state, State::Open | State::CloseSent) {
             return self.poll_general(out);
         }
+        self.poll_frames(out)
+    }
+
+    /// The next frame's event (Open | CloseSent). Builds the answer in
+    /// place: a `Polled` is large (a Close carries its reason inline), and
+    /// converting it from a `Result` would copy it for every message.
+    #[inline]
+    fn poll_frames(&mut self, out: &mut Vec<u8>) -> Polled<'_> {
         let client = self.core.is_client();
         let found = match self
             .rx
             .read(&self.core.config, client, &mut self.core.inflater)
         {
             Ok(Some(found)) => found,
-            Ok(None) => return Ok(self.on_need_more()),
-            Err(e) => return Err(fail_receiving(&mut self.rx, &mut self.core, e, out)),
+            Ok(None) => return self.on_need_more(),
+            Err(e) => return Polled::Failed(fail_receiving(&mut self.rx, &mut self.core, e, out)),
         };
         let Self { rx, core } = self;
         let event = match found {
@@ -414,7 +414,7 @@ impl Connection {
             // conversion itself; all other text was checked as it came.
             Found::InPlace { text: true, range } => match validate(rx.slice(range)) {
                 Ok(text) => Event::Text(text),
-                Err(_) => return Err(core.fail(ProtocolError::InvalidUtf8, out).into()),
+                Err(_) => return Polled::Failed(core.fail(ProtocolError::InvalidUtf8, out).into()),
             },
             Found::InPlace { text: false, range } => Event::Binary(rx.slice(range)),
             Found::Close(range) => return close_received(rx, core, range, out),
@@ -444,13 +444,13 @@ impl Connection {
                 Event::Pong(payload)
             }
         };
-        Ok(Polled::Event(event, Sender::new(core, rx.kept())))
+        Polled::Event(event, Sender::new(core, rx.kept()))
     }
 
     #[inline(never)]
-    fn poll_general(&mut self, out: &mut Vec<u8>) -> Result<Polled<'_>, Error> {
-        match self.core.state {
-            State::Open | State::CloseSent => self.poll(out),
+    fn poll_general(&mut self, out: &mut Vec<u8>) -> Polled<'_> {
+        let polled = match self.core.state {
+            State::Open | State::CloseSent => return self.poll_frames(out),
             State::ReadingRequest { .. } => self.poll_request(out),
             State::RequestReceived { .. } => self.poll_pending_request(out),
             State::RequestOverrun => Err(self.refuse_overrun(out)),
@@ -464,7 +464,8 @@ impl Connection {
                 self.core.inflater = None;
                 Ok(self.core.end())
             }
-        }
+        };
+        polled.unwrap_or_else(Polled::Failed)
     }
 
     /// Reports a deadline that passed (Expired -> Failed | Closed).
@@ -664,14 +665,14 @@ fn close_received<'a>(
     core: &'a mut Core,
     range: Range<usize>,
     out: &mut Vec<u8>,
-) -> Result<Polled<'a>, Error> {
+) -> Polled<'a> {
     let frame = match CloseFrame::parse(rx.slice(range)) {
         Ok(frame) => frame,
-        Err(e) => return Err(fail_receiving(rx, core, e, out)),
+        Err(e) => return Polled::Failed(fail_receiving(rx, core, e, out)),
     };
     core.on_close_received(&frame, out);
     rx.release();
-    Ok(Polled::Event(Event::Close(frame), Sender::new(core, &[])))
+    Polled::Event(Event::Close(frame), Sender::new(core, &[]))
 }
 
 /// The peer broke the protocol (Open | CloseSent -> Failed): our Close is

@@ -164,10 +164,11 @@ impl Receiver {
     /// kept while reads or messages keep needing them (none is allocated
     /// per message in steady state), and freed at the first drain between
     /// messages that none did since the last: after a small read or
-    /// message that follows large ones.
+    /// message that follows large ones. A drain with no input since the
+    /// last (a caller that polls again before reading) judges nothing.
     pub(super) fn compact_if_drained(&mut self, retained: usize) {
         self.recycle(retained);
-        if self.pos == self.end {
+        if self.pos == self.end && self.end > 0 {
             self.end = 0;
             self.pos = 0;
             if self.frame.is_none() && self.asm.idle() {
