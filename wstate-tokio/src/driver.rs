@@ -7,8 +7,8 @@
 //! [`Driver`], never in a future: dropping a future that polls it loses
 //! nothing, which is what makes `recv` cancel-safe.
 
-use std::cell::RefCell;
-use std::io;
+use std::cell::{Cell, RefCell};
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -20,18 +20,37 @@ use wstate::{
 };
 
 use crate::Error;
+use crate::reply::Reply;
 use crate::shutdown::Watcher;
 
 /// Bytes read per syscall: the size of the buffer shared by the reads of
 /// one thread.
 pub(crate) const READ_CHUNK: usize = 64 << 10;
 
-/// Output capacity an idle connection keeps: none. The output buffer is
-/// freed once written and the connection waits for the peer (an allocation
-/// per answer is cheaper than its memory in every idle connection).
+/// Room offered to a read straight into the connection's buffer, while a
+/// large message streams in: fewer, larger reads.
+const DIRECT_CHUNK: usize = 256 << 10;
+
+/// How long a connection that went quiet after a large message keeps the
+/// receive buffer it grew, in case another follows: a message after a
+/// shorter pause reuses it rather than allocating (and zeroing) it again.
+const SHRINK_AFTER: Duration = Duration::from_millis(100);
+
+/// Output capacity an idle connection keeps: none. Once its output is
+/// written and it waits for the peer, its buffer goes to the thread's
+/// spare (below) or is freed.
 const IDLE_OUTPUT: usize = 0;
 
+/// The largest output buffer a thread keeps spare.
+const SPARE_MAX: usize = 64 << 10;
+
 thread_local! {
+    /// An output buffer that an idle connection gave back, for the next
+    /// connection on this thread with something to write: connections that
+    /// answer and go idle in turn reuse one buffer rather than each
+    /// allocating and freeing its own.
+    static SPARE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+
     /// The read buffer shared by every connection polled on this thread:
     /// a read lands here and is fed to its connection at once, which keeps
     /// only what it cannot hand out yet (a partial frame). An idle
@@ -39,8 +58,63 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// What the caller does with an event: its value, or `None` to skip it.
-pub(crate) type OnEvent<'f, T> = dyn FnMut(Event<'_>, Sender<'_>, &mut Vec<u8>) -> Option<T> + 'f;
+/// The transport as an answer to an event sees it: a payload that lies in
+/// the event's buffer is written from there.
+pub(crate) trait WriteNow {
+    /// Writes the output's unwritten bytes, then `payload`, as far as the
+    /// transport takes them without waiting, and queues the rest of
+    /// `payload` in `out`: the bytes leave in the same order either way.
+    fn write(&mut self, out: &mut Vec<u8>, payload: &[u8]);
+}
+
+/// [`WriteNow`] over the driver's transport, inside one poll.
+struct Now<'a, 'b, S> {
+    stream: &'a mut S,
+    cx: &'a mut Context<'b>,
+    written: &'a mut usize,
+    unflushed: &'a mut bool,
+    /// The write failed: the driver fails the connection with it.
+    error: Option<io::Error>,
+}
+
+impl<S: AsyncWrite + Unpin> WriteNow for Now<'_, '_, S> {
+    fn write(&mut self, out: &mut Vec<u8>, payload: &[u8]) {
+        let queued = out.len() - *self.written;
+        let total = queued + payload.len();
+        let mut taken = 0;
+        while taken < total {
+            let (head, tail) = match taken.checked_sub(queued) {
+                None => (&out[*self.written + taken..], payload),
+                Some(into_payload) => (&[][..], &payload[into_payload..]),
+            };
+            let bufs = [IoSlice::new(head), IoSlice::new(tail)];
+            match Pin::new(&mut *self.stream).poll_write_vectored(self.cx, &bufs) {
+                Poll::Ready(Ok(0)) => {
+                    self.error = Some(io::ErrorKind::WriteZero.into());
+                    break;
+                }
+                Poll::Ready(Ok(n)) => taken += n,
+                Poll::Ready(Err(e)) => {
+                    self.error = Some(e);
+                    break;
+                }
+                Poll::Pending => break,
+            }
+        }
+        *self.unflushed |= taken > 0;
+        match taken.checked_sub(queued) {
+            None => {
+                *self.written += taken;
+                out.extend_from_slice(payload);
+            }
+            Some(from) => {
+                out.clear();
+                *self.written = 0;
+                out.extend_from_slice(&payload[from..]);
+            }
+        }
+    }
+}
 
 /// Limits of the IO around the connection (the protocol's own are in
 /// [`wstate::Config`]).
@@ -98,6 +172,11 @@ pub(crate) struct Driver<S> {
     /// The last read filled the shared buffer: a large message streams in,
     /// so reads go straight into the connection's buffer.
     direct: bool,
+    /// A read went straight into the connection's buffer since it was last
+    /// shrunk: once the connection is quiet, the buffer is freed at
+    /// `shrink_at`.
+    grown: bool,
+    shrink_at: Option<Instant>,
     /// While ending, the timer runs to the ending's deadline.
     ending: Ending,
     end: Option<Box<End>>,
@@ -134,6 +213,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             start: Instant::now(),
             timer: None,
             direct: false,
+            grown: false,
+            shrink_at: None,
             ending: Ending::Running,
             end: None,
             reported: false,
@@ -148,11 +229,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// events it skips), then `None` once the connection ended and its end
     /// was reported: `f` gets the peer's Close only after the ending is
     /// finished (our reply written, the transport shut down and drained),
-    /// and a failure comes as `Err` at the same point.
+    /// and a failure comes as `Err` at the same point. `f` is generic
+    /// rather than `dyn`, so that the event (a large value) reaches the
+    /// caller's closure without a copy on the way.
     pub(crate) fn poll_event<T>(
         &mut self,
         cx: &mut Context<'_>,
-        f: &mut OnEvent<'_, T>,
+        f: &mut impl FnMut(Event<'_>, Reply<'_>) -> Option<T>,
     ) -> Poll<Option<Result<T, Error>>> {
         self.heed_shutdown(cx);
         loop {
@@ -165,7 +248,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 let end = match self.end.take().map(|end| *end) {
                     Some(End::Close(frame)) => {
                         let event = Event::Close(frame);
-                        f(event, self.conn.sender(), &mut self.out).map(Ok)
+                        f(event, Reply::new(self.conn.sender(), &mut self.out, None)).map(Ok)
                     }
                     Some(End::Failed(e)) => Some(Err(e)),
                     None => None,
@@ -187,22 +270,46 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     Poll::Pending => return Poll::Pending,
                 }
             }
+            // Large answers are written from the event's buffer by a
+            // server without compression, over a transport that takes
+            // vectored writes (a client masks, a compressor copies).
+            let direct = !self.conn.is_client()
+                && self.conn.deflate().is_none()
+                && self.stream.is_write_vectored();
+            if self.out.capacity() == 0 {
+                self.out = SPARE.take();
+            }
             match self.conn.poll_event(&mut self.out) {
                 Polled::Event(Event::Close(frame), _) => {
                     self.end = Some(Box::new(End::Close(frame)))
                 }
                 Polled::Event(event, tx) => {
-                    if let Some(value) = f(event, tx, &mut self.out) {
+                    let mut now = Now {
+                        stream: &mut self.stream,
+                        cx,
+                        written: &mut self.written,
+                        unflushed: &mut self.unflushed,
+                        error: None,
+                    };
+                    let write_now = direct.then_some(&mut now as &mut dyn WriteNow);
+                    let value = f(event, Reply::new(tx, &mut self.out, write_now));
+                    let failed = now.error;
+                    if let Some(e) = failed {
+                        // Reported after the value, as a failed write
+                        // below would be.
+                        self.fail_io(e);
+                    } else if value.is_some()
+                        && self.conn.unread_input() == 0
+                        && let Poll::Ready(Err(e)) = self.poll_write(cx)
+                    {
                         // The last event of a read: start writing the
                         // answers now (what does not fit goes with the
                         // next poll or send). Before it, the answers of
                         // the read's events gather, to leave in one write
                         // when the next poll hands out its last event.
-                        if self.conn.unread_input() == 0
-                            && let Poll::Ready(Err(e)) = self.poll_write(cx)
-                        {
-                            self.fail_io(e);
-                        }
+                        self.fail_io(e);
+                    }
+                    if let Some(value) = value {
                         return Poll::Ready(Some(Ok(value)));
                     }
                 }
@@ -225,11 +332,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                         }
                         Poll::Pending => {}
                     }
-                    if self.poll_timer(cx).is_ready() {
-                        continue;
-                    }
                     if self.pending() == 0 {
                         self.go_idle();
+                    }
+                    if self.poll_timer(cx).is_ready() {
+                        continue;
                     }
                     return Poll::Pending;
                 }
@@ -327,16 +434,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         Instant::now().saturating_duration_since(self.start)
     }
 
-    /// Waits for the connection's next deadline and tells it the time.
-    /// `Pending` while none is armed.
+    /// Waits for the next deadline, the connection's or the shrinking of
+    /// its buffers, and acts on it. `Pending` while none is armed.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(deadline) = self.conn.poll_timeout() else {
-            return Poll::Pending;
+        let deadline = self.conn.poll_timeout();
+        let at = match (deadline.map(|d| self.start + d), self.shrink_at) {
+            (Some(conn), Some(shrink)) => conn.min(shrink),
+            (Some(at), None) | (None, Some(at)) => at,
+            (None, None) => return Poll::Pending,
         };
-        ready!(self.poll_sleep(cx, self.start + deadline));
-        // The deadline passed: tokio's timer fired at or after it.
-        let now = self.now().max(deadline);
-        self.conn.handle_timeout(now, &mut self.out);
+        ready!(self.poll_sleep(cx, at));
+        if self.shrink_at.is_some_and(|shrink| shrink <= at) {
+            self.shrink_at = None;
+            self.grown = false;
+            self.conn.shrink_buffers();
+        }
+        if let Some(deadline) = deadline.filter(|d| self.start + *d <= at) {
+            // The deadline passed: tokio's timer fired at or after it.
+            let now = self.now().max(deadline);
+            self.conn.handle_timeout(now, &mut self.out);
+        }
         Poll::Ready(())
     }
 
@@ -362,12 +479,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// interval.
     fn go_idle(&mut self) {
         if self.out.capacity() > IDLE_OUTPUT {
-            self.out = Vec::new();
+            let mut out = std::mem::take(&mut self.out);
+            if out.capacity() <= SPARE_MAX {
+                out.clear();
+                // The larger of the two stays.
+                let spare = SPARE.take();
+                SPARE.set(if spare.capacity() < out.capacity() {
+                    out
+                } else {
+                    spare
+                });
+            }
         }
         self.written = 0;
-        self.out.clear();
         if self.conn.deflate().is_none() {
-            self.conn.shrink_buffers();
+            if self.grown {
+                // Kept a moment for the next large message.
+                self.shrink_at
+                    .get_or_insert_with(|| Instant::now() + SHRINK_AFTER);
+            } else {
+                self.conn.shrink_buffers();
+            }
         }
     }
 
@@ -382,7 +514,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         };
         match ready!(result) {
             Ok(n) => {
-                self.direct = n == READ_CHUNK;
+                self.direct = n >= READ_CHUNK;
                 Poll::Ready(Ok(()))
             }
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
@@ -417,7 +549,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Reads straight into the connection's receive buffer.
     fn poll_read_direct(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        read_into(&mut self.stream, &mut self.conn, cx, READ_CHUNK)
+        let n = ready!(read_into(
+            &mut self.stream,
+            &mut self.conn,
+            cx,
+            DIRECT_CHUNK
+        ))?;
+        self.grown = true;
+        self.shrink_at = None;
+        Poll::Ready(Ok(n))
     }
 
     /// Writes queued bytes until at most `bound` are left.

@@ -332,10 +332,11 @@ where
             match this.answered {
                 None => {
                     let decide = &mut this.decide;
-                    let answer = ready!(driver.poll_event(cx, &mut |event, tx, out| {
+                    let answer = ready!(driver.poll_event(cx, &mut |event, reply| {
                         let Event::Request(request) = event else {
                             return None;
                         };
+                        let (tx, out) = reply.into_parts();
                         Some(answer(decide.take()?(&request), tx, out))
                     }));
                     match answer {
@@ -352,7 +353,7 @@ where
                 },
                 // Write the refusal and end the connection properly.
                 Some(Err(status)) => {
-                    if ready!(driver.poll_event(cx, &mut |_, _, _| Some(()))).is_none() {
+                    if ready!(driver.poll_event(cx, &mut |_, _| Some(()))).is_none() {
                         break Err(Error::Rejected { status });
                     }
                 }
@@ -413,7 +414,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Future for Connecting<S> {
         let Some(driver) = this.driver.as_mut() else {
             return Poll::Ready(Err(Error::Send(SendError::Closed)));
         };
-        let accepted = ready!(driver.poll_event(cx, &mut |event, _, _| match event {
+        let accepted = ready!(driver.poll_event(cx, &mut |event, _| match event {
             Event::Accepted(accepted) => Some(accepted.subprotocol().map(Box::from)),
             _ => None,
         }));

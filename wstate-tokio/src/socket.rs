@@ -52,7 +52,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Message, Error>>> {
-        self.poll_event(cx, &mut |event, _, _| Message::from_event(event))
+        self.poll_event(cx, &mut |event, _| Message::from_event(event))
     }
 
     /// Queues a message (after [`poll_ready`](Self::poll_ready)).
@@ -130,7 +130,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 ready!(self.driver.poll_close_sent(cx, code, reason))?;
                 sent = true;
             }
-            while ready!(self.driver.poll_event(cx, &mut |_, _, _| Some(())))
+            while ready!(self.driver.poll_event(cx, &mut |_, _| Some(())))
                 .transpose()?
                 .is_some()
             {}
@@ -161,9 +161,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         mut f: impl FnMut(Event<'_>, Reply<'_>) -> T,
     ) -> Option<Result<T, Error>> {
         poll_fn(|cx| {
-            self.driver.poll_event(cx, &mut |event, tx, out| {
-                Some(f(event, Reply::new(tx, out)))
-            })
+            self.driver
+                .poll_event(cx, &mut |event, reply| Some(f(event, reply)))
         })
         .await
     }

@@ -135,9 +135,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Reader<S> {
     ) -> Option<Result<T, Error>> {
         poll_fn(|cx| {
             self.shared.poll(READER, cx, |driver, cx| {
-                driver.poll_event(cx, &mut |event, tx, out| {
-                    Some(f(event, Reply::new(tx, out)))
-                })
+                driver.poll_event(cx, &mut |event, reply| Some(f(event, reply)))
             })
         })
         .await

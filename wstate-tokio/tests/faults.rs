@@ -5,7 +5,9 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,7 +15,8 @@ use tokio::io::{
     AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf, duplex,
 };
 use tokio::net::{TcpListener, TcpStream};
-use wstate_tokio::{CloseCode, CloseFrame, ConnectRequest, Error, Message, WebSocket};
+use wstate::Event;
+use wstate_tokio::{CloseCode, CloseFrame, ConnectRequest, Error, Message, Reply, WebSocket};
 
 const REQUEST: &[u8] =
     b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -122,6 +125,80 @@ impl AsyncWrite for FailingRead {
     }
 }
 
+/// A stream that takes vectored writes (as a `TcpStream` does), a few
+/// bytes per call across the buffers it is given, saying `Pending` every
+/// other call; its writes fail once `left` bytes were written. Reads pass
+/// through.
+struct Gather {
+    inner: DuplexStream,
+    stalled: bool,
+    left: Arc<AtomicUsize>,
+}
+
+impl Gather {
+    fn new(inner: DuplexStream, left: &Arc<AtomicUsize>) -> Self {
+        Self {
+            inner,
+            stalled: false,
+            left: left.clone(),
+        }
+    }
+}
+
+impl AsyncRead for Gather {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Gather {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.stalled = !self.stalled;
+        if self.stalled {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let left = self.left.load(Ordering::Relaxed);
+        if left == 0 {
+            return Poll::Ready(Err(io::Error::other("the cable was cut")));
+        }
+        let few: Vec<u8> = bufs
+            .iter()
+            .flat_map(|b| b.iter())
+            .copied()
+            .take(3)
+            .collect();
+        let few = &few[..few.len().min(left)];
+        let n = ready!(Pin::new(&mut self.inner).poll_write(cx, few))?;
+        self.left.store(left - n, Ordering::Relaxed);
+        Poll::Ready(Ok(n))
+    }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 async fn pair_over<C, S>(c: C, s: S) -> (WebSocket<C>, WebSocket<S>)
 where
     C: AsyncRead + AsyncWrite + Unpin,
@@ -168,6 +245,76 @@ async fn one_byte_at_a_time_both_ways() {
     );
     // The echoes were dropped by `close`; the Close came back with 1001.
     assert_eq!(sent.unwrap(), Some(CloseFrame::new(CloseCode::GOING_AWAY)));
+}
+
+/// Echoes every message while holding its event, as a server does.
+fn echo(event: Event<'_>, reply: Reply<'_>) {
+    let _ = match event {
+        Event::Text(text) => reply.send(wstate::Message::Text(text)),
+        Event::Binary(bytes) => reply.send(wstate::Message::Binary(bytes)),
+        _ => Ok(()),
+    };
+}
+
+/// Large echoes leave from the event's buffer, small ones are queued: over
+/// a transport that takes a few bytes per call, across the header and the
+/// payload, the peer still gets every byte in order, with the small
+/// answers queued before a large one ahead of it.
+#[tokio::test]
+async fn large_echoes_written_in_place_arrive_whole_and_in_order() {
+    let (c, s) = duplex(1 << 20);
+    let left = Arc::new(AtomicUsize::new(usize::MAX));
+    let (mut client, mut server) = pair_over(c, Gather::new(s, &left)).await;
+    let large = |n: u32| Bytes::from((0..n).map(|i| (i * 7) as u8).collect::<Vec<u8>>());
+    let messages = [
+        Message::text("a"),
+        Message::Binary(large(70_000)),
+        Message::text("b"),
+        Message::text("é".repeat(9_000)),
+        Message::Binary(large(16 << 10)),
+        Message::Binary(large((16 << 10) - 1)),
+        Message::Binary(Bytes::from_static(b"c")),
+    ];
+    let server = async {
+        while let Some(end) = server.next_event(echo).await {
+            end.unwrap();
+        }
+    };
+    let client = async {
+        for message in &messages {
+            client.send(message.clone()).await.unwrap();
+        }
+        let mut echoed = Vec::new();
+        while echoed.len() < messages.len() {
+            echoed.push(client.recv().await.unwrap().unwrap());
+        }
+        let closed = client.close(CloseCode::NORMAL, "").await.unwrap();
+        (echoed, closed)
+    };
+    let ((echoed, closed), ()) = tokio::join!(client, server);
+    assert_eq!(echoed, messages);
+    assert_eq!(closed, Some(CloseFrame::new(CloseCode::NORMAL)));
+}
+
+/// A write of a large echo in place that fails ends the stream with the
+/// transport's error, after the event it answered.
+#[tokio::test]
+async fn a_failed_write_in_place_ends_the_stream_with_it() {
+    let (c, s) = duplex(1 << 20);
+    let left = Arc::new(AtomicUsize::new(usize::MAX));
+    let (mut client, mut server) = pair_over(c, Gather::new(s, &left)).await;
+    // From now on, 100 more bytes: the header and part of the payload.
+    left.store(100, Ordering::Relaxed);
+    client
+        .send(Message::Binary(Bytes::from(vec![1; 20_000])))
+        .await
+        .unwrap();
+    server.next_event(echo).await.unwrap().unwrap();
+    match server.next_event(echo).await {
+        Some(Err(Error::Io(e))) => assert_eq!(e.to_string(), "the cable was cut"),
+        other => panic!("{other:?}"),
+    }
+    assert!(server.next_event(echo).await.is_none());
 }
 
 #[tokio::test]

@@ -21,3 +21,88 @@ fn the_handshake_future_holds_only_the_connection() {
         size_of_val(&accepting)
     );
 }
+
+/// Runs `f` to completion on `runtime`, counting what this thread
+/// allocates meanwhile.
+fn measured<T>(
+    runtime: &tokio::runtime::Runtime,
+    f: impl std::future::Future<Output = T>,
+) -> (T, allocation_counter::AllocationInfo) {
+    let mut value = None;
+    let info = allocation_counter::measure(|| value = Some(runtime.block_on(f)));
+    (value.unwrap(), info)
+}
+
+/// A large message grows the connection's receive buffer. The next one,
+/// after a short pause, reuses it; a connection that stays quiet gives it
+/// back, and the message after that grows it again. The server runs on
+/// this thread (its allocations counted), the client on another.
+#[test]
+fn a_quiet_connection_gives_back_the_buffer_of_a_large_message() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    use wstate::Event;
+    use wstate_tokio::{ConnectRequest, Message};
+
+    const LARGE: usize = 1 << 20;
+    let (c, s) = tokio::io::duplex(2 * LARGE);
+    let (go, wait) = mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let request = ConnectRequest::new("ws://example.com/").unwrap();
+            let mut ws = wstate_tokio::connect_with(c, &request).await.unwrap();
+            let large = Message::Binary(vec![7; LARGE].into());
+            for pause in [true, false, false] {
+                ws.send(large.clone()).await.unwrap();
+                if pause {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                } else {
+                    wait.recv().unwrap();
+                }
+            }
+            ws.close(wstate::CloseCode::NORMAL, "").await.unwrap();
+        });
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut server = runtime.block_on(wstate_tokio::accept(s)).unwrap();
+    let length = |event: Event<'_>, _: wstate_tokio::Reply<'_>| match event {
+        Event::Binary(bytes) => bytes.len(),
+        _ => 0,
+    };
+    assert_eq!(
+        runtime
+            .block_on(server.next_event(length))
+            .unwrap()
+            .unwrap(),
+        LARGE
+    );
+    // 20 ms later: the buffer is still there.
+    let (second, info) = measured(&runtime, server.next_event(length));
+    assert_eq!(second.unwrap().unwrap(), LARGE);
+    assert!(info.bytes_total < 64 << 10, "{info:?}");
+    // Quiet for 300 ms: given back (it held the whole message).
+    let (quiet, info) = measured(&runtime, async {
+        tokio::select! {
+            event = server.next_event(length) => panic!("nothing was sent: {event:?}"),
+            _ = tokio::time::sleep(Duration::from_millis(300)) => {}
+        }
+    });
+    let () = quiet;
+    assert!(info.bytes_current <= -(LARGE as i64), "{info:?}");
+    go.send(()).unwrap();
+    let (third, info) = measured(&runtime, server.next_event(length));
+    assert_eq!(third.unwrap().unwrap(), LARGE);
+    assert!(info.bytes_total >= LARGE as u64, "{info:?}");
+    go.send(()).unwrap();
+    // The client's Close, answered.
+    let end = runtime.block_on(server.next_event(length));
+    assert_eq!(end.unwrap().unwrap(), 0);
+    client.join().unwrap();
+}
