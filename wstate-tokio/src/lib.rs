@@ -36,7 +36,8 @@
 //! * **Memory**: reads land in one buffer per thread, shared by every
 //!   connection polled there, and are fed to the connection at once; a
 //!   connection's own receive buffer grows only while a large message
-//!   streams in, and is given back when it goes idle. Output is bounded
+//!   streams in, and is given back once the connection has been quiet for
+//!   100 ms (a large message that follows sooner reuses it). Output is bounded
 //!   ([`Options::max_output`]): `send` and `Sink::poll_ready` wait for
 //!   room, and the reading side waits for its answers to be written. No
 //!   queue is unbounded.
