@@ -37,6 +37,22 @@ pub use sender::Sender;
 use timers::{Due, Phase, Timers};
 
 /// The private state. Each variant is one phase of the connection.
+/// A request that awaits its answer: where its parts lie in the head (at
+/// the start of the receive buffer), and what accepting it settles.
+#[derive(Debug)]
+struct Pending {
+    head_len: usize,
+    /// Where the 24-character key starts.
+    key_start: usize,
+    /// Where the header fields lie: `accept` checks the chosen subprotocol
+    /// against their offer.
+    fields: Range<usize>,
+    /// It carries `Expect: 100-continue`.
+    expects_continue: bool,
+    /// The permessage-deflate answer to its offers, under the config.
+    deflate: Option<DeflateParams>,
+}
+
 #[derive(Debug)]
 enum State {
     /// Both directions open. (This and `CloseSent` come first: the poll's
@@ -48,13 +64,9 @@ enum State {
     /// its end already.
     ReadingRequest { scanned: usize },
     /// Server: the request was delivered as an event and awaits `accept` or
-    /// `reject`. Its head stays at the start of the buffer; `expects_continue`:
-    /// it carries `Expect: 100-continue`.
-    RequestReceived {
-        head_len: usize,
-        key_start: usize,
-        expects_continue: bool,
-    },
+    /// `reject`. Its head stays at the start of the buffer, and what
+    /// `accept` needs of it was noted when it was parsed, once.
+    RequestReceived(Box<Pending>),
     /// Server: while the request awaited an answer, more than the bound
     /// followed its head; the next poll refuses the request.
     RequestOverrun,
@@ -254,7 +266,7 @@ impl Connection {
     /// request's head.
     fn head_kept(&self) -> usize {
         match self.core.state {
-            State::RequestReceived { head_len, .. } => head_len,
+            State::RequestReceived(ref pending) => pending.head_len,
             _ => 0,
         }
     }
@@ -272,7 +284,8 @@ impl Connection {
         match self.core.state {
             State::Closed | State::Failed | State::RequestOverrun | State::Expired(_) => false,
             _ if self.core.eof => false,
-            State::RequestReceived { head_len, .. } => {
+            State::RequestReceived(ref pending) => {
+                let head_len = pending.head_len;
                 let early = self.rx.received().len() - already - head_len + n;
                 if n > 0 && early > self.core.config.max_handshake_size {
                     self.core.on_overrun();
@@ -517,12 +530,8 @@ impl Core {
 
     /// The request is valid (ReadingRequest -> RequestReceived): the caller
     /// decides.
-    fn on_request(&mut self, head_len: usize, key_start: usize, expects_continue: bool) {
-        self.state = State::RequestReceived {
-            head_len,
-            key_start,
-            expects_continue,
-        };
+    fn on_request(&mut self, pending: Pending) {
+        self.state = State::RequestReceived(Box::new(pending));
     }
 
     /// More than the bound follows the unanswered request's head

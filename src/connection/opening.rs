@@ -7,10 +7,10 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Connection, Polled, Sender, State};
+use super::{Connection, Pending, Polled, Sender, State};
 use crate::error::{Error, HandshakeError, Response};
 use crate::event::Event;
-use crate::handshake::{self, http};
+use crate::handshake::{self, extensions, http};
 
 /// What a client remembers of its request to check the response.
 #[derive(Debug)]
@@ -87,8 +87,18 @@ impl Connection {
                 // key stays in the buffer until `accept`: keep where. Bytes
                 // over the bound that came in the reads of the head are
                 // judged by the next poll (`poll_pending_request`).
-                let key_start = key.as_ptr().addr() - buf.as_ptr().addr();
-                core.on_request(head_len, key_start, request.expects_continue());
+                let at = |part: &[u8]| part.as_ptr().addr() - buf.as_ptr().addr();
+                let fields = request.headers().0;
+                core.on_request(Pending {
+                    head_len,
+                    key_start: at(key),
+                    fields: at(fields)..at(fields) + fields.len(),
+                    expects_continue: request.expects_continue(),
+                    deflate: extensions::answer(
+                        request.headers().get_all("sec-websocket-extensions"),
+                        &core.config,
+                    ),
+                });
                 Ok(Polled::Event(
                     Event::Request(request),
                     Sender::new(core, buf),
@@ -123,9 +133,10 @@ impl Connection {
     /// bound is checked before the end of the transport, as `takes` checks
     /// it as the bytes arrive, before the end can be reported.
     pub(super) fn poll_pending_request(&mut self, out: &mut Vec<u8>) -> Result<Polled<'_>, Error> {
-        let State::RequestReceived { head_len, .. } = self.core.state else {
+        let State::RequestReceived(ref pending) = self.core.state else {
             return Ok(Polled::NeedMore);
         };
+        let head_len = pending.head_len;
         if self.rx.received().len() - head_len > self.core.config.max_handshake_size {
             self.core.on_overrun();
             self.rx.release();

@@ -3,8 +3,9 @@
 //! the opening handshake's answers; the state transitions they cause are
 //! `Core` methods in `mod.rs`.
 
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec::Vec;
+use core::ops::Range;
 
 use super::recv::Kind;
 use super::send::{self, write_frame};
@@ -367,45 +368,27 @@ impl<'a> Sender<'a> {
     /// assert!(out.ends_with(b"Sec-WebSocket-Protocol: v1.chat\r\n\r\n"));
     /// ```
     pub fn accept(self, accept: &Accept<'_>, out: &mut Vec<u8>) -> Result<(), SendError> {
-        let State::RequestReceived {
-            head_len,
-            key_start,
-            expects_continue,
-        } = self.core.state
-        else {
+        let State::RequestReceived(ref pending) = self.core.state else {
             return Err(self.no_request());
         };
         if self.core.eof {
             return Err(SendError::Closed);
         }
-        let head = self
-            .received
-            .get(..head_len)
-            .ok_or(SendError::NoPendingRequest)?;
-        let config = &self.core.config;
-        let mut deflate = None;
-        let wants_request = accept.subprotocol.is_some() || config.deflate().is_some();
-        if wants_request {
-            // Only a chosen subprotocol or an extension needs the request
-            // again.
-            let start = http::empty_lines(head);
-            let mut resource = String::new();
-            let (request, _) = http::parse_head(&head[start..], config.max_headers)
-                .and_then(|head| handshake::validate_request(head, &mut resource))
-                .map_err(|_| SendError::NoPendingRequest)?;
-            handshake::check_accept(&request, accept)?;
-            if let Some(ours) = config.deflate() {
-                let offers = request.headers().get_all("sec-websocket-extensions");
-                deflate = handshake::extensions::negotiate(offers, ours);
-            }
-        } else {
-            handshake::check_headers(accept.headers, handshake::RESPONSE_RESERVED)?;
-        }
-        let key = head
-            .get(key_start..key_start + 24)
-            .ok_or(SendError::NoPendingRequest)?;
+        // What the request's one parse noted: no part of it is parsed again.
+        let part =
+            |range: Range<usize>| self.received.get(range).ok_or(SendError::NoPendingRequest);
+        let fields = http::Fields(part(pending.fields.clone())?);
+        let key = part(pending.key_start..pending.key_start + 24)?;
+        handshake::check_accept(fields, accept)?;
+        let deflate = pending.deflate;
         let extensions = deflate.map(|params| params.to_string());
-        handshake::write_accept(key, accept, extensions.as_deref(), expects_continue, out);
+        handshake::write_accept(
+            key,
+            accept,
+            extensions.as_deref(),
+            pending.expects_continue,
+            out,
+        );
         if let Some(params) = deflate {
             self.core.install_codec(params);
         }

@@ -7,6 +7,7 @@ use alloc::string::{String, ToString};
 use core::fmt;
 
 use super::fields::is_tchar;
+use crate::config::Config;
 pub(crate) use crate::config::DeflateConfig;
 #[cfg(test)]
 use crate::deflate::Codec;
@@ -334,6 +335,16 @@ fn parse_params(ext: &Extension<'_>) -> Result<Parsed, ExtensionError> {
         }
     }
     Ok(p)
+}
+
+/// [`negotiate`] against what `config` accepts: `None` when it has
+/// permessage-deflate off. The one place every server handshake (HTTP/1.1,
+/// extended CONNECT, an upgrade parsed elsewhere) answers the offers.
+pub(crate) fn answer<'a, I>(values: I, config: &Config) -> Option<DeflateParams>
+where
+    I: IntoIterator<Item = &'a [u8]> + Clone,
+{
+    config.deflate().and_then(|ours| negotiate(values, ours))
 }
 
 /// The server's side (RFC 7692 §5, §7): goes through the permessage-deflate

@@ -25,8 +25,7 @@ pub(crate) use client::{validate_response, write_request};
 pub use fields::Fields;
 pub use server::{Accept, Request};
 pub(crate) use server::{
-    RESPONSE_RESERVED, check_accept, check_headers, check_reject, validate_request, write_accept,
-    write_error_response, write_reject,
+    check_accept, check_reject, validate_request, write_accept, write_error_response, write_reject,
 };
 pub use upgrade::{Upgrade, UpgradeBuf, UpgradeResponse, validate_upgrade};
 pub use url::{UrlError, WsUrl};

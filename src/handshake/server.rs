@@ -418,13 +418,10 @@ pub(crate) fn write_error_response(error: &HandshakeError, out: &mut Vec<u8>) {
     );
 }
 
-/// Checks the caller's choices for a `101` against the request.
-pub(crate) fn check_accept(request: &Request<'_>, accept: &Accept<'_>) -> Result<(), SendError> {
-    if let Some(protocol) = accept.subprotocol
-        && !request.subprotocols().any(|p| p == protocol)
-    {
-        return Err(SendError::SubprotocolNotOffered);
-    }
+/// Checks the caller's choices for a `101` against the request's header
+/// `fields`.
+pub(crate) fn check_accept(fields: Fields<'_>, accept: &Accept<'_>) -> Result<(), SendError> {
+    subprotocol::check_choice(fields.get_all("sec-websocket-protocol"), accept.subprotocol)?;
     check_headers(accept.headers, RESPONSE_RESERVED)
 }
 

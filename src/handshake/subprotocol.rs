@@ -7,6 +7,7 @@
 use alloc::vec::Vec;
 
 use super::fields::{is_token, split_list};
+use crate::error::SendError;
 
 /// The peer's subprotocol field breaks RFC 6455; the caller says how.
 #[derive(Debug)]
@@ -68,6 +69,22 @@ pub(crate) fn check_chosen<'a>(
     Ok(Some(chosen))
 }
 
+/// A server's choice (RFC 6455 §4.2.2: "the server MUST ... select one
+/// or none of the acceptable protocols" the client offered): `chosen`, if
+/// any, must be one of the `offered` field values' tokens, compared
+/// exactly.
+pub(crate) fn check_choice<'a>(
+    offered: impl Iterator<Item = &'a [u8]>,
+    chosen: Option<&str>,
+) -> Result<(), SendError> {
+    match chosen {
+        Some(chosen) if !offered.flat_map(split_list).any(|o| o == chosen.as_bytes()) => {
+            Err(SendError::SubprotocolNotOffered)
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +106,27 @@ mod tests {
         assert!(!can_offer(&["chat", "chat"]));
         assert!(!can_offer(&[""]));
         assert!(!can_offer(&["a,b"]));
+    }
+
+    #[test]
+    fn a_server_chooses_an_offered_token_or_none() {
+        let offered = [&b"chat, superchat"[..], b"v2"];
+        let choose = |chosen| check_choice(offered.iter().copied(), chosen);
+        for ok in [None, Some("chat"), Some("superchat"), Some("v2")] {
+            assert_eq!(choose(ok), Ok(()), "{ok:?}");
+        }
+        for bad in ["Chat", "chat, superchat", "", "v"] {
+            assert_eq!(
+                choose(Some(bad)),
+                Err(SendError::SubprotocolNotOffered),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(check_choice(core::iter::empty(), None), Ok(()));
+        assert_eq!(
+            check_choice(core::iter::empty(), Some("chat")),
+            Err(SendError::SubprotocolNotOffered)
+        );
     }
 
     #[test]

@@ -125,11 +125,9 @@ impl<'a> Upgrade<'a> {
         accept: &Accept<'_>,
         config: &Config,
     ) -> Result<UpgradeResponse, SendError> {
-        check_accept(&self.request, accept)?;
-        let deflate = config.deflate().and_then(|ours| {
-            let offers = self.request.headers().get_all("sec-websocket-extensions");
-            extensions::negotiate(offers, ours)
-        });
+        let fields = self.request.headers();
+        check_accept(fields, accept)?;
+        let deflate = extensions::answer(fields.get_all("sec-websocket-extensions"), config);
         let answer = accept_key(self.key);
         let mut headers = Vec::with_capacity(5 + accept.headers.len());
         let mut push =

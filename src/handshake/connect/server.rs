@@ -87,15 +87,9 @@ impl<'a> Request<'a> {
         // RFC 6455 §4.2.2: the server's choice is "one of the values
         // provided by the client in the |Sec-WebSocket-Protocol| header
         // field"; RFC 8441 §5 keeps the field "as defined in [RFC6455]".
-        if let Some(chosen) = accept.subprotocol
-            && !self.subprotocols().any(|p| p == chosen)
-        {
-            return Err(SendError::SubprotocolNotOffered);
-        }
+        subprotocol::check_choice(self.protocols.iter().copied(), accept.subprotocol)?;
         check_extra_headers(accept.headers, RESPONSE_RESERVED)?;
-        let deflate = config
-            .deflate()
-            .and_then(|ours| extensions::negotiate(self.extensions.iter().copied(), ours));
+        let deflate = extensions::answer(self.extensions.iter().copied(), config);
         let mut headers = Vec::with_capacity(3 + accept.headers.len());
         headers.push((":status".to_string(), "200".to_string()));
         if let Some(chosen) = accept.subprotocol {
