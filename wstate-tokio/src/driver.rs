@@ -36,6 +36,10 @@ const DIRECT_CHUNK: usize = 256 << 10;
 /// shorter pause reuses it rather than allocating (and zeroing) it again.
 const SHRINK_AFTER: Duration = Duration::from_millis(100);
 
+/// A read larger than this grows the connection's buffer enough to keep
+/// it for [`SHRINK_AFTER`]; after smaller ones it is freed at once.
+const KEEP_READ: usize = 4 << 10;
+
 /// Output capacity an idle connection keeps: none. Once its output is
 /// written and it waits for the peer, its buffer goes to the thread's
 /// spare (below) or is freed.
@@ -172,9 +176,9 @@ pub(crate) struct Driver<S> {
     /// The last read filled the shared buffer: a large message streams in,
     /// so reads go straight into the connection's buffer.
     direct: bool,
-    /// A read went straight into the connection's buffer since it was last
-    /// shrunk: once the connection is quiet, the buffer is freed at
-    /// `shrink_at`.
+    /// A large read (more than `KEEP_READ`, or straight into the
+    /// connection's buffer) came since the buffer was last shrunk: once the
+    /// connection is quiet, the buffer is freed at `shrink_at`.
     grown: bool,
     shrink_at: Option<Instant>,
     /// While ending, the timer runs to the ending's deadline.
@@ -507,7 +511,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// connection. A read error that says the peer reset the connection is
     /// taken as the end of the stream.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let result = if self.direct {
+        let direct = self.direct;
+        let result = if direct {
             self.poll_read_direct(cx)
         } else {
             self.poll_read_shared(cx)
@@ -515,6 +520,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         match ready!(result) {
             Ok(n) => {
                 self.direct = n >= READ_CHUNK;
+                if direct || n > KEEP_READ {
+                    // The connection's buffer grew for this read: kept a
+                    // moment once the connection is quiet (`go_idle`).
+                    self.grown = true;
+                    self.shrink_at = None;
+                }
                 Poll::Ready(Ok(()))
             }
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
@@ -549,15 +560,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Reads straight into the connection's receive buffer.
     fn poll_read_direct(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let n = ready!(read_into(
-            &mut self.stream,
-            &mut self.conn,
-            cx,
-            DIRECT_CHUNK
-        ))?;
-        self.grown = true;
-        self.shrink_at = None;
-        Poll::Ready(Ok(n))
+        read_into(&mut self.stream, &mut self.conn, cx, DIRECT_CHUNK)
     }
 
     /// Writes queued bytes until at most `bound` are left.
