@@ -171,6 +171,45 @@ fn answer_at_the_request_event_through_the_fuzz_property() {
     props::handshake_server(REJECTED);
 }
 
+/// A request whose `Content-Length` is `,, 0`: a list whose empty elements
+/// are ignored (RFC 9110 §5.6.1.2, RFC 9112 §6.3), so 0, no content, and
+/// the request is delivered. The property's check of a delivered request
+/// counted the empty elements as lengths other than 0; its own model of the
+/// answer ignored them.
+const LENGTH_WITH_EMPTY_ELEMENTS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fuzz/regressions/handshake_server/content-length-with-empty-elements"
+));
+
+#[test]
+fn content_length_with_empty_elements_is_zero() {
+    let request = b"GET / HTTP/1.1\r\nHost: s\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\nContent-Length: LEN\r\n\r\n";
+    let answer = |len: &str| {
+        let request = String::from_utf8_lossy(request).replace("LEN", len);
+        let mut conn = Connection::server(Config::default());
+        let mut out = Vec::new();
+        conn.receive(request.as_bytes());
+        match conn.poll_event(&mut out) {
+            Polled::Event(wstate::Event::Request(_), _) => None,
+            Polled::Failed(Error::Handshake(e)) => e.status(),
+            other => panic!("{len:?}: {other:?}"),
+        }
+    };
+    for zero in ["0", ",, 0", "0, ,0", " , 0 ,"] {
+        assert_eq!(answer(zero), None, "{zero:?}");
+    }
+    for content in ["1", ",, 1", "0, 1", ",", ""] {
+        assert_eq!(answer(content), Some(400), "{content:?}");
+    }
+}
+
+#[test]
+fn content_length_with_empty_elements_through_the_fuzz_property() {
+    props::handshake_server(LENGTH_WITH_EMPTY_ELEMENTS);
+}
+
 /// A `100 Continue`, then a `403` whose `Content-Length: 1` line is
 /// followed by an obs-fold line (` Forbidden`) and a second
 /// `Content-Length: 1`, then 2 bytes of body.
