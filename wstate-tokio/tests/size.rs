@@ -1,7 +1,9 @@
 //! What an idle connection costs in the caller's future.
 
+use tokio::io::{AsyncWriteExt, DuplexStream};
 use tokio::net::TcpStream;
-use wstate_tokio::WebSocket;
+use wstate::Event;
+use wstate_tokio::{Reply, WebSocket};
 
 #[test]
 fn a_websocket_is_one_pointer() {
@@ -33,6 +35,44 @@ fn measured<T>(
     (value.unwrap(), info)
 }
 
+/// The length of a binary message, 0 for other events.
+fn length(event: Event<'_>, _: Reply<'_>) -> usize {
+    match event {
+        Event::Binary(bytes) => bytes.len(),
+        _ => 0,
+    }
+}
+
+/// Writes `frame` as the client, and returns what the server received.
+async fn message(
+    client: &mut DuplexStream,
+    server: &mut WebSocket<DuplexStream>,
+    frame: &[u8],
+) -> usize {
+    client.write_all(frame).await.unwrap();
+    server.next_event(length).await.unwrap().unwrap()
+}
+
+/// A masked binary frame of `len` bytes of 7, as a client sends it.
+fn client_frame(len: usize) -> Vec<u8> {
+    let key = [1, 2, 3, 4];
+    let mut frame = vec![0x82];
+    match len {
+        0..=125 => frame.push(0x80 | len as u8),
+        126..=0xffff => {
+            frame.push(0x80 | 126);
+            frame.extend((len as u16).to_be_bytes());
+        }
+        _ => {
+            frame.push(0x80 | 127);
+            frame.extend((len as u64).to_be_bytes());
+        }
+    }
+    frame.extend(key);
+    frame.extend((0..len).map(|i| 7 ^ key[i % 4]));
+    frame
+}
+
 /// A large message grows the connection's receive buffer (read straight
 /// into it at 1 MiB, copied in from the thread's buffer at 16 KiB). The
 /// next one, after a short pause, reuses it; a connection that stays quiet
@@ -44,72 +84,52 @@ fn a_quiet_connection_gives_back_the_buffer_of_a_large_message() {
     }
 }
 
-/// The server runs on this thread (its allocations counted), the client on
-/// another.
+/// On tokio's paused clock, with this test as the client writing frames
+/// between the server's polls: every step is the same in every run, and
+/// only the server and the pipe allocate.
 fn buffer_kept_then_given_back(large: usize) {
-    use std::sync::mpsc;
+    use std::future::{Future, poll_fn};
+    use std::pin::pin;
+    use std::task::Poll;
     use std::time::Duration;
-    use wstate::Event;
-    use wstate_tokio::{ConnectRequest, Message};
 
-    let (c, s) = tokio::io::duplex(2 * large);
-    let (go, wait) = mpsc::channel::<()>();
-    let client = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let request = ConnectRequest::new("ws://example.com/").unwrap();
-            let mut ws = wstate_tokio::connect_with(c, &request).await.unwrap();
-            let message = Message::Binary(vec![7; large].into());
-            for pause in [true, false, false] {
-                ws.send(message.clone()).await.unwrap();
-                if pause {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                } else {
-                    wait.recv().unwrap();
-                }
-            }
-            ws.close(wstate::CloseCode::NORMAL, "").await.unwrap();
-        });
-    });
+    const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n";
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .start_paused(true)
         .build()
         .unwrap();
+    let (mut client, s) = tokio::io::duplex(4 * large);
+    let frame = client_frame(large);
+    runtime.block_on(client.write_all(REQUEST)).unwrap();
     let mut server = runtime.block_on(wstate_tokio::accept(s)).unwrap();
-    let length = |event: Event<'_>, _: wstate_tokio::Reply<'_>| match event {
-        Event::Binary(bytes) => bytes.len(),
-        _ => 0,
+    // One poll of the server: with nothing to read, it goes idle.
+    let poll_once = |server: &mut WebSocket<DuplexStream>| {
+        runtime.block_on(async {
+            let mut next = pin!(server.next_event(length));
+            poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx).is_pending())).await
+        })
     };
     assert_eq!(
-        runtime
-            .block_on(server.next_event(length))
-            .unwrap()
-            .unwrap(),
+        runtime.block_on(message(&mut client, &mut server, &frame)),
         large
     );
+    assert!(poll_once(&mut server));
+    runtime.block_on(async { tokio::time::sleep(Duration::from_millis(20)).await });
     // 20 ms later: the buffer is still there.
-    let (second, info) = measured(&runtime, server.next_event(length));
-    assert_eq!(second.unwrap().unwrap(), large);
+    let (second, info) = measured(&runtime, message(&mut client, &mut server, &frame));
+    assert_eq!(second, large);
     assert!(info.bytes_total < large as u64 / 2, "{large}: {info:?}");
     // Quiet for 300 ms: given back (it held the whole message).
-    let (quiet, info) = measured(&runtime, async {
-        tokio::select! {
-            event = server.next_event(length) => panic!("nothing was sent: {event:?}"),
-            _ = tokio::time::sleep(Duration::from_millis(300)) => {}
-        }
-    });
-    let () = quiet;
+    assert!(poll_once(&mut server));
+    runtime.block_on(async { tokio::time::sleep(Duration::from_millis(300)).await });
+    let mut idle = false;
+    let info = allocation_counter::measure(|| idle = poll_once(&mut server));
+    assert!(idle);
     assert!(info.bytes_current <= -(large as i64), "{large}: {info:?}");
-    go.send(()).unwrap();
-    let (third, info) = measured(&runtime, server.next_event(length));
-    assert_eq!(third.unwrap().unwrap(), large);
+    let (third, info) = measured(&runtime, message(&mut client, &mut server, &frame));
+    assert_eq!(third, large);
     assert!(info.bytes_total >= large as u64, "{large}: {info:?}");
-    go.send(()).unwrap();
-    // The client's Close, answered.
-    let end = runtime.block_on(server.next_event(length));
-    assert_eq!(end.unwrap().unwrap(), 0);
-    client.join().unwrap();
 }
