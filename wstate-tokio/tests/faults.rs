@@ -296,6 +296,34 @@ async fn large_echoes_written_in_place_arrive_whole_and_in_order() {
     assert_eq!(closed, Some(CloseFrame::new(CloseCode::NORMAL)));
 }
 
+/// A client masks what it sends, so its large answers are copied (and
+/// masked) even over a transport with vectored writes.
+#[tokio::test]
+async fn a_clients_large_echo_is_masked() {
+    let (c, s) = duplex(1 << 20);
+    let left = Arc::new(AtomicUsize::new(usize::MAX));
+    let (mut client, mut server) = pair_over(Gather::new(c, &left), s).await;
+    let large = Message::Binary(Bytes::from(
+        (0..20_000u32).map(|i| i as u8).collect::<Vec<u8>>(),
+    ));
+    let echoed = tokio::time::timeout(Duration::from_secs(10), async {
+        server.send(large.clone()).await.unwrap();
+        // The client answers, then is kept polled (writing its answer out)
+        // until the server has it.
+        let answering = async {
+            client.next_event(echo).await.unwrap().unwrap();
+            client.next_event(echo).await
+        };
+        tokio::select! {
+            end = answering => panic!("the client ended: {end:?}"),
+            echoed = server.recv() => echoed,
+        }
+    })
+    .await
+    .expect("the client's echo arrives");
+    assert_eq!(echoed.unwrap().unwrap(), large);
+}
+
 /// A write of a large echo in place that fails ends the stream with the
 /// transport's error, after the event it answered.
 #[tokio::test]

@@ -1,0 +1,195 @@
+//! How answers reach the transport: a large answer given beside its event
+//! leaves from the event's buffer in one vectored write (nothing copied,
+//! nothing allocated for it), a transport without vectored writes gets a
+//! copy, and the transport is flushed after either.
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use wstate::Event;
+use wstate_tokio::{Reply, WebSocket};
+
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
+    Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    Sec-WebSocket-Version: 13\r\n\r\n";
+
+/// Both directions of an in-memory transport, shared with the test.
+#[derive(Default)]
+struct Wire {
+    /// What the peer sent and the server has not read, in chunks.
+    input: VecDeque<Vec<u8>>,
+    /// What the server wrote.
+    output: Vec<u8>,
+    /// The transport says it takes vectored writes.
+    vectored: bool,
+    /// A flush came after the last write.
+    flushed: bool,
+    /// Each write call: the lengths of the buffers it was given.
+    writes: Vec<Vec<usize>>,
+}
+
+/// The server's end: each write takes everything it is given (and says 0
+/// for nothing, as a socket does); reads take the next chunk, `Pending`
+/// when there is none (the test only polls when there is).
+struct Memory(Arc<Mutex<Wire>>);
+
+impl Memory {
+    fn wire(&self) -> std::sync::MutexGuard<'_, Wire> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl AsyncRead for Memory {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut wire = self.wire();
+        let Some(mut chunk) = wire.input.pop_front() else {
+            return Poll::Pending;
+        };
+        let n = chunk.len().min(buf.remaining());
+        buf.put_slice(&chunk[..n]);
+        if n < chunk.len() {
+            chunk.drain(..n);
+            wire.input.push_front(chunk);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Memory {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut wire = self.wire();
+        let before = wire.output.len();
+        for buf in bufs {
+            wire.output.extend_from_slice(buf);
+        }
+        let lengths = bufs.iter().map(|b| b.len()).filter(|n| *n > 0).collect();
+        wire.writes.push(lengths);
+        wire.flushed = false;
+        Poll::Ready(Ok(wire.output.len() - before))
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.wire().vectored
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.wire().flushed = true;
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A binary frame of `len` bytes of 7: masked (as a client sends it) or not.
+fn frame(len: usize, masked: bool) -> Vec<u8> {
+    let key = [1, 2, 3, 4];
+    let bit = if masked { 0x80 } else { 0 };
+    let mut frame = vec![0x82];
+    match len {
+        0..=125 => frame.push(bit | len as u8),
+        126..=0xffff => {
+            frame.push(bit | 126);
+            frame.extend((len as u16).to_be_bytes());
+        }
+        _ => {
+            frame.push(bit | 127);
+            frame.extend((len as u64).to_be_bytes());
+        }
+    }
+    if masked {
+        frame.extend(key);
+        frame.extend((0..len).map(|i| 7 ^ key[i % 4]));
+    } else {
+        frame.extend(std::iter::repeat_n(7, len));
+    }
+    frame
+}
+
+fn echo(event: Event<'_>, reply: Reply<'_>) {
+    if let Event::Binary(bytes) = event {
+        reply.send(wstate::Message::Binary(bytes)).unwrap();
+    }
+}
+
+/// What the second echo of a 100 KB message (after a first that grew the
+/// connection's buffers) did to the transport.
+struct Echo {
+    written: Vec<u8>,
+    /// The buffers of each write call, by length.
+    writes: Vec<Vec<usize>>,
+    allocated: allocation_counter::AllocationInfo,
+    flushed: bool,
+}
+
+fn second_echo(vectored: bool) -> Echo {
+    const LEN: usize = 100_000;
+    let wire = Arc::new(Mutex::new(Wire {
+        vectored,
+        output: Vec::with_capacity(4 << 20),
+        writes: Vec::with_capacity(64),
+        ..Wire::default()
+    }));
+    let lock = || wire.lock().unwrap_or_else(PoisonError::into_inner);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    lock().input.push_back(REQUEST.to_vec());
+    let mut ws: WebSocket<Memory> = runtime
+        .block_on(wstate_tokio::accept(Memory(wire.clone())))
+        .unwrap();
+    let message = frame(LEN, true);
+    lock().input.push_back(message.clone());
+    runtime.block_on(ws.next_event(echo)).unwrap().unwrap();
+    lock().output.clear();
+    lock().writes.clear();
+    lock().input.push_back(message);
+    let allocated = allocation_counter::measure(|| {
+        runtime.block_on(ws.next_event(echo)).unwrap().unwrap();
+    });
+    let mut wire = lock();
+    Echo {
+        written: std::mem::take(&mut wire.output),
+        writes: std::mem::take(&mut wire.writes),
+        allocated,
+        flushed: wire.flushed,
+    }
+}
+
+#[test]
+fn a_large_answer_leaves_from_the_event_without_a_copy() {
+    let echo = second_echo(true);
+    assert_eq!(echo.written, frame(100_000, false));
+    // One write: the 10-byte header from the output, the payload from the
+    // event's buffer; nothing allocated for it.
+    assert_eq!(echo.writes, [vec![10, 100_000]]);
+    assert!(echo.allocated.bytes_total < 1024, "{:?}", echo.allocated);
+    assert!(echo.flushed);
+}
+
+#[test]
+fn without_vectored_writes_a_large_answer_is_copied() {
+    let echo = second_echo(false);
+    assert_eq!(echo.written, frame(100_000, false));
+    // One write of the whole frame, copied into the output first.
+    assert_eq!(echo.writes, [vec![100_010]]);
+    assert!(echo.flushed);
+}
