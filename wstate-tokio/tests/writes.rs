@@ -30,6 +30,8 @@ struct Wire {
     flushed: bool,
     /// Each write call: the lengths of the buffers it was given.
     writes: Vec<Vec<usize>>,
+    /// Each read call: the room it was given.
+    reads: Vec<usize>,
 }
 
 /// The server's end: each write takes everything it is given (and says 0
@@ -53,6 +55,7 @@ impl AsyncRead for Memory {
         let Some(mut chunk) = wire.input.pop_front() else {
             return Poll::Pending;
         };
+        wire.reads.push(buf.remaining());
         let n = chunk.len().min(buf.remaining());
         buf.put_slice(&chunk[..n]);
         if n < chunk.len() {
@@ -100,9 +103,14 @@ impl AsyncWrite for Memory {
 
 /// A binary frame of `len` bytes of 7: masked (as a client sends it) or not.
 fn frame(len: usize, masked: bool) -> Vec<u8> {
+    frame_of(0x82, 7, len, masked)
+}
+
+/// A frame with first byte `first` and `len` bytes `byte`.
+fn frame_of(first: u8, byte: u8, len: usize, masked: bool) -> Vec<u8> {
     let key = [1, 2, 3, 4];
     let bit = if masked { 0x80 } else { 0 };
-    let mut frame = vec![0x82];
+    let mut frame = vec![first];
     match len {
         0..=125 => frame.push(bit | len as u8),
         126..=0xffff => {
@@ -116,16 +124,18 @@ fn frame(len: usize, masked: bool) -> Vec<u8> {
     }
     if masked {
         frame.extend(key);
-        frame.extend((0..len).map(|i| 7 ^ key[i % 4]));
+        frame.extend((0..len).map(|i| byte ^ key[i % 4]));
     } else {
-        frame.extend(std::iter::repeat_n(7, len));
+        frame.extend(std::iter::repeat_n(byte, len));
     }
     frame
 }
 
 fn echo(event: Event<'_>, reply: Reply<'_>) {
-    if let Event::Binary(bytes) = event {
-        reply.send(wstate::Message::Binary(bytes)).unwrap();
+    match event {
+        Event::Binary(bytes) => reply.send(wstate::Message::Binary(bytes)).unwrap(),
+        Event::Text(text) => reply.send(wstate::Message::Text(text)).unwrap(),
+        _ => {}
     }
 }
 
@@ -135,12 +145,20 @@ struct Echo {
     written: Vec<u8>,
     /// The buffers of each write call, by length.
     writes: Vec<Vec<usize>>,
+    /// The room of each read call, in the first echo and in the second.
+    first_reads: Vec<usize>,
+    reads: Vec<usize>,
     allocated: allocation_counter::AllocationInfo,
     flushed: bool,
 }
 
 fn second_echo(vectored: bool) -> Echo {
-    const LEN: usize = 100_000;
+    echo_twice(vectored, &frame(100_000, true), 1)
+}
+
+/// What the second echo of the client's `message` (`events` messages in
+/// one read) did to the transport.
+fn echo_twice(vectored: bool, message: &[u8], events: usize) -> Echo {
     let wire = Arc::new(Mutex::new(Wire {
         vectored,
         output: Vec::with_capacity(4 << 20),
@@ -156,19 +174,26 @@ fn second_echo(vectored: bool) -> Echo {
     let mut ws: WebSocket<Memory> = runtime
         .block_on(wstate_tokio::accept(Memory(wire.clone())))
         .unwrap();
-    let message = frame(LEN, true);
-    lock().input.push_back(message.clone());
-    runtime.block_on(ws.next_event(echo)).unwrap().unwrap();
+    lock().reads.clear();
+    lock().input.push_back(message.to_vec());
+    for _ in 0..events {
+        runtime.block_on(ws.next_event(echo)).unwrap().unwrap();
+    }
     lock().output.clear();
     lock().writes.clear();
-    lock().input.push_back(message);
+    let first_reads = std::mem::take(&mut lock().reads);
+    lock().input.push_back(message.to_vec());
     let allocated = allocation_counter::measure(|| {
-        runtime.block_on(ws.next_event(echo)).unwrap().unwrap();
+        for _ in 0..events {
+            runtime.block_on(ws.next_event(echo)).unwrap().unwrap();
+        }
     });
     let mut wire = lock();
     Echo {
         written: std::mem::take(&mut wire.output),
         writes: std::mem::take(&mut wire.writes),
+        first_reads,
+        reads: std::mem::take(&mut wire.reads),
         allocated,
         flushed: wire.flushed,
     }
@@ -177,7 +202,7 @@ fn second_echo(vectored: bool) -> Echo {
 #[test]
 fn a_large_answer_leaves_from_the_event_without_a_copy() {
     let echo = second_echo(true);
-    assert_eq!(echo.written, frame(100_000, false));
+    assert!(echo.written == frame(100_000, false));
     // One write: the 10-byte header from the output, the payload from the
     // event's buffer; nothing allocated for it.
     assert_eq!(echo.writes, [vec![10, 100_000]]);
@@ -188,8 +213,48 @@ fn a_large_answer_leaves_from_the_event_without_a_copy() {
 #[test]
 fn without_vectored_writes_a_large_answer_is_copied() {
     let echo = second_echo(false);
-    assert_eq!(echo.written, frame(100_000, false));
+    assert!(echo.written == frame(100_000, false));
     // One write of the whole frame, copied into the output first.
     assert_eq!(echo.writes, [vec![100_010]]);
     assert!(echo.flushed);
+}
+
+#[test]
+fn a_large_text_answer_leaves_from_the_event_too() {
+    let echo = echo_twice(true, &frame_of(0x81, b'a', 40_000, true), 1);
+    assert!(echo.written == frame_of(0x81, b'a', 40_000, false));
+    assert_eq!(echo.writes, [vec![4, 40_000]]);
+}
+
+#[test]
+fn small_answers_are_copied_to_leave_together() {
+    // Three messages in one read: their echoes leave in one write, below
+    // the size from which an answer leaves from the event's buffer.
+    let three = [
+        frame(100, true),
+        frame((16 << 10) - 1, true),
+        frame(5, true),
+    ]
+    .concat();
+    let echo = echo_twice(true, &three, 3);
+    let expected = [
+        frame(100, false),
+        frame((16 << 10) - 1, false),
+        frame(5, false),
+    ]
+    .concat();
+    assert!(echo.written == expected);
+    assert_eq!(echo.writes, [vec![expected.len()]]);
+}
+
+#[test]
+fn a_large_message_is_read_straight_into_the_connection_256_kib_at_a_time() {
+    let echo = echo_twice(true, &frame(1 << 20, true), 1);
+    assert!(echo.written == frame(1 << 20, false));
+    // The first read lands in the thread's 64 KiB buffer and fills it:
+    // the rest of the message is read straight into the connection. After
+    // a large read, the next message is read straight in from its start.
+    let direct = 256 << 10;
+    assert_eq!(echo.first_reads, [64 << 10, direct, direct, direct, direct]);
+    assert_eq!(echo.reads, [direct; 5]);
 }
