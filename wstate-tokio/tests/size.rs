@@ -133,3 +133,41 @@ fn buffer_kept_then_given_back(large: usize) {
     assert_eq!(third, large);
     assert!(info.bytes_total >= large as u64, "{large}: {info:?}");
 }
+
+/// A message that came in a read of 4 KiB or less: its buffer is given
+/// back as soon as the connection goes quiet, not kept for the next.
+#[test]
+fn a_small_message_s_buffer_is_given_back_at_once() {
+    use std::future::{Future, poll_fn};
+    use std::pin::pin;
+    use std::task::Poll;
+
+    const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n";
+    const SMALL: usize = 3 << 10;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let (mut client, s) = tokio::io::duplex(1 << 16);
+    runtime.block_on(client.write_all(REQUEST)).unwrap();
+    let mut server = runtime.block_on(wstate_tokio::accept(s)).unwrap();
+    let frame = client_frame(SMALL);
+    assert_eq!(
+        runtime.block_on(message(&mut client, &mut server, &frame)),
+        SMALL
+    );
+    let mut quiet = false;
+    let info = allocation_counter::measure(|| {
+        quiet = runtime.block_on(async {
+            let mut next = pin!(server.next_event(length));
+            poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx).is_pending())).await
+        })
+    });
+    assert!(quiet);
+    // The 3 KiB buffer freed (the poll arms the keepalive's timer, about
+    // a hundred bytes).
+    assert!(info.bytes_current < -(SMALL as i64) + 512, "{info:?}");
+}
