@@ -20,7 +20,7 @@ use wstate::{
 };
 
 use crate::Error;
-use crate::reply::Reply;
+use crate::reply::{Reply, WriteNow};
 use crate::shutdown::Watcher;
 
 /// Bytes read per syscall: the size of the buffer shared by the reads of
@@ -60,15 +60,6 @@ thread_local! {
     /// only what it cannot hand out yet (a partial frame). An idle
     /// connection so holds no read buffer of its own.
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The transport as an answer to an event sees it: a payload that lies in
-/// the event's buffer is written from there.
-pub(crate) trait WriteNow {
-    /// Writes the output's unwritten bytes, then `payload`, as far as the
-    /// transport takes them without waiting, and queues the rest of
-    /// `payload` in `out`: the bytes leave in the same order either way.
-    fn write(&mut self, out: &mut Vec<u8>, payload: &[u8]);
 }
 
 /// [`WriteNow`] over the driver's transport, inside one poll.

@@ -3,8 +3,6 @@
 
 use wstate::{CloseCode, Message, SendError, Sender};
 
-use crate::driver::WriteNow;
-
 /// A payload at least this long, answered beside the event that holds
 /// it, is written from the event's buffer rather than copied into the
 /// output first: one vectored write takes what is queued, the frame
@@ -12,6 +10,16 @@ use crate::driver::WriteNow;
 /// copied. Shorter ones are copied, so that the answers to the events of
 /// one read leave in one write.
 const DIRECT_MIN: usize = 16 << 10;
+
+/// The transport as an answer to an event sees it: a payload that lies in
+/// the event's buffer is written from there (the driver implements it over
+/// its transport, for the time of one poll).
+pub(crate) trait WriteNow {
+    /// Writes the output's unwritten bytes, then `payload`, as far as the
+    /// transport takes them without waiting, and queues the rest of
+    /// `payload` in `out`: the bytes leave in the same order either way.
+    fn write(&mut self, out: &mut Vec<u8>, payload: &[u8]);
+}
 
 /// Where a borrowed event is answered: the connection's [`Sender`] and its
 /// output, handed beside the event to the closure of
