@@ -40,11 +40,6 @@ const SHRINK_AFTER: Duration = Duration::from_millis(100);
 /// it for [`SHRINK_AFTER`]; after smaller ones it is freed at once.
 const KEEP_READ: usize = 4 << 10;
 
-/// Output capacity an idle connection keeps: none. Once its output is
-/// written and it waits for the peer, its buffer goes to the thread's
-/// spare (below) or is freed.
-const IDLE_OUTPUT: usize = 0;
-
 /// The largest output buffer a thread keeps spare.
 const SPARE_MAX: usize = 64 << 10;
 
@@ -473,18 +468,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// (and its large buffers) at the keepalive Ping, after a quiet
     /// interval.
     fn go_idle(&mut self) {
-        if self.out.capacity() > IDLE_OUTPUT {
-            let mut out = std::mem::take(&mut self.out);
-            if out.capacity() <= SPARE_MAX {
-                out.clear();
-                // The larger of the two stays.
-                let spare = SPARE.take();
-                SPARE.set(if spare.capacity() < out.capacity() {
-                    out
-                } else {
-                    spare
-                });
-            }
+        // An idle connection keeps no output buffer: it goes to the
+        // thread's spare (the larger of the two stays) or is freed.
+        let mut out = std::mem::take(&mut self.out);
+        if out.capacity() <= SPARE_MAX {
+            out.clear();
+            let spare = SPARE.take();
+            SPARE.set(if spare.capacity() < out.capacity() {
+                out
+            } else {
+                spare
+            });
         }
         self.written = 0;
         if self.conn.deflate().is_none() {
