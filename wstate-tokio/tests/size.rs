@@ -73,6 +73,44 @@ fn client_frame(len: usize) -> Vec<u8> {
     frame
 }
 
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
+    Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    Sec-WebSocket-Version: 13\r\n\r\n";
+
+/// A server past its handshake over a duplex pipe of `capacity` bytes, the
+/// client's end, and a runtime on this thread on tokio's paused clock: the
+/// test writes the client's frames between the server's polls, so every
+/// step is the same in every run, and only the server and the pipe
+/// allocate.
+fn opened(
+    capacity: usize,
+) -> (
+    tokio::runtime::Runtime,
+    DuplexStream,
+    WebSocket<DuplexStream>,
+) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let (mut client, s) = tokio::io::duplex(capacity);
+    runtime.block_on(client.write_all(REQUEST)).unwrap();
+    let server = runtime.block_on(wstate_tokio::accept(s)).unwrap();
+    (runtime, client, server)
+}
+
+/// Polls the server once; `true` if it waits (with nothing to read, it
+/// goes idle).
+fn poll_once(runtime: &tokio::runtime::Runtime, server: &mut WebSocket<DuplexStream>) -> bool {
+    use std::future::{Future, poll_fn};
+    use std::task::Poll;
+    runtime.block_on(async {
+        let mut next = std::pin::pin!(server.next_event(length));
+        poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx).is_pending())).await
+    })
+}
+
 /// A large message grows the connection's receive buffer (read straight
 /// into it at 1 MiB, copied in from the thread's buffer at 16 KiB). The
 /// next one, after a short pause, reuses it; a connection that stays quiet
@@ -84,49 +122,26 @@ fn a_quiet_connection_gives_back_the_buffer_of_a_large_message() {
     }
 }
 
-/// On tokio's paused clock, with this test as the client writing frames
-/// between the server's polls: every step is the same in every run, and
-/// only the server and the pipe allocate.
 fn buffer_kept_then_given_back(large: usize) {
-    use std::future::{Future, poll_fn};
-    use std::pin::pin;
-    use std::task::Poll;
     use std::time::Duration;
 
-    const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
-        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-        Sec-WebSocket-Version: 13\r\n\r\n";
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    let (mut client, s) = tokio::io::duplex(4 * large);
+    let (runtime, mut client, mut server) = opened(4 * large);
     let frame = client_frame(large);
-    runtime.block_on(client.write_all(REQUEST)).unwrap();
-    let mut server = runtime.block_on(wstate_tokio::accept(s)).unwrap();
-    // One poll of the server: with nothing to read, it goes idle.
-    let poll_once = |server: &mut WebSocket<DuplexStream>| {
-        runtime.block_on(async {
-            let mut next = pin!(server.next_event(length));
-            poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx).is_pending())).await
-        })
-    };
     assert_eq!(
         runtime.block_on(message(&mut client, &mut server, &frame)),
         large
     );
-    assert!(poll_once(&mut server));
+    assert!(poll_once(&runtime, &mut server));
     runtime.block_on(async { tokio::time::sleep(Duration::from_millis(20)).await });
     // 20 ms later: the buffer is still there.
     let (second, info) = measured(&runtime, message(&mut client, &mut server, &frame));
     assert_eq!(second, large);
     assert!(info.bytes_total < large as u64 / 2, "{large}: {info:?}");
     // Quiet for 300 ms: given back (it held the whole message).
-    assert!(poll_once(&mut server));
+    assert!(poll_once(&runtime, &mut server));
     runtime.block_on(async { tokio::time::sleep(Duration::from_millis(300)).await });
     let mut idle = false;
-    let info = allocation_counter::measure(|| idle = poll_once(&mut server));
+    let info = allocation_counter::measure(|| idle = poll_once(&runtime, &mut server));
     assert!(idle);
     assert!(info.bytes_current <= -(large as i64), "{large}: {info:?}");
     let (third, info) = measured(&runtime, message(&mut client, &mut server, &frame));
@@ -139,34 +154,15 @@ fn buffer_kept_then_given_back(large: usize) {
 /// as the connection goes quiet, not kept for the next.
 #[test]
 fn a_small_message_s_buffer_is_given_back_at_once() {
-    use std::future::{Future, poll_fn};
-    use std::pin::pin;
-    use std::task::Poll;
-
-    const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
-        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-        Sec-WebSocket-Version: 13\r\n\r\n";
     const SMALL: usize = (4 << 10) - 8;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    let (mut client, s) = tokio::io::duplex(1 << 16);
-    runtime.block_on(client.write_all(REQUEST)).unwrap();
-    let mut server = runtime.block_on(wstate_tokio::accept(s)).unwrap();
+    let (runtime, mut client, mut server) = opened(1 << 16);
     let frame = client_frame(SMALL);
     assert_eq!(
         runtime.block_on(message(&mut client, &mut server, &frame)),
         SMALL
     );
     let mut quiet = false;
-    let info = allocation_counter::measure(|| {
-        quiet = runtime.block_on(async {
-            let mut next = pin!(server.next_event(length));
-            poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx).is_pending())).await
-        })
-    });
+    let info = allocation_counter::measure(|| quiet = poll_once(&runtime, &mut server));
     assert!(quiet);
     // The 4 KiB buffer freed (the poll arms the keepalive's timer, about
     // a hundred bytes).

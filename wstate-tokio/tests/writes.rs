@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -47,9 +47,34 @@ struct Wire {
 struct Memory(Arc<Mutex<Wire>>);
 
 impl Memory {
-    fn wire(&self) -> std::sync::MutexGuard<'_, Wire> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    fn wire(&self) -> MutexGuard<'_, Wire> {
+        lock(&self.0)
     }
+}
+
+fn lock(wire: &Mutex<Wire>) -> MutexGuard<'_, Wire> {
+    wire.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A server over a [`Memory`] transport set up as `wire` says, past its
+/// handshake, with a runtime on this thread to poll it.
+struct Server {
+    wire: Arc<Mutex<Wire>>,
+    runtime: tokio::runtime::Runtime,
+    ws: WebSocket<Memory>,
+}
+
+fn server(wire: Wire) -> Server {
+    let wire = Arc::new(Mutex::new(wire));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    lock(&wire).input.push_back(REQUEST.to_vec());
+    let ws = runtime
+        .block_on(wstate_tokio::accept(Memory(wire.clone())))
+        .unwrap();
+    Server { wire, runtime, ws }
 }
 
 impl AsyncRead for Memory {
@@ -188,36 +213,31 @@ fn second_echo(vectored: bool) -> Echo {
 /// What the second echo of the client's `message` (`events` messages in
 /// one read) did to the transport.
 fn echo_twice(vectored: bool, message: &[u8], events: usize) -> Echo {
-    let wire = Arc::new(Mutex::new(Wire {
+    let Server {
+        wire,
+        runtime,
+        mut ws,
+    } = server(Wire {
         vectored,
         output: Vec::with_capacity(4 << 20),
         writes: Vec::with_capacity(64),
         ..Wire::default()
-    }));
-    let lock = || wire.lock().unwrap_or_else(PoisonError::into_inner);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    lock().input.push_back(REQUEST.to_vec());
-    let mut ws: WebSocket<Memory> = runtime
-        .block_on(wstate_tokio::accept(Memory(wire.clone())))
-        .unwrap();
-    lock().reads.clear();
-    lock().input.push_back(message.to_vec());
+    });
+    lock(&wire).reads.clear();
+    lock(&wire).input.push_back(message.to_vec());
     for _ in 0..events {
         runtime.block_on(ws.next_event(echo)).unwrap().unwrap();
     }
-    lock().output.clear();
-    lock().writes.clear();
-    let first_reads = std::mem::take(&mut lock().reads);
-    lock().input.push_back(message.to_vec());
+    lock(&wire).output.clear();
+    lock(&wire).writes.clear();
+    let first_reads = std::mem::take(&mut lock(&wire).reads);
+    lock(&wire).input.push_back(message.to_vec());
     let allocated = allocation_counter::measure(|| {
         for _ in 0..events {
             runtime.block_on(ws.next_event(echo)).unwrap().unwrap();
         }
     });
-    let mut wire = lock();
+    let mut wire = lock(&wire);
     Echo {
         written: std::mem::take(&mut wire.output),
         writes: std::mem::take(&mut wire.writes),
@@ -294,25 +314,20 @@ fn a_large_message_is_read_straight_into_the_connection_256_kib_at_a_time() {
 /// first, then the header and the payload, over several calls.
 #[test]
 fn a_large_answer_after_a_partly_written_one_keeps_the_order() {
-    let wire = Arc::new(Mutex::new(Wire {
+    let Server {
+        wire,
+        runtime,
+        mut ws,
+    } = server(Wire {
         vectored: true,
         max_write: 50,
         ..Wire::default()
-    }));
-    let lock = || wire.lock().unwrap_or_else(PoisonError::into_inner);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    lock().input.push_back(REQUEST.to_vec());
-    let mut ws: WebSocket<Memory> = runtime
-        .block_on(wstate_tokio::accept(Memory(wire.clone())))
-        .unwrap();
-    lock().output.clear();
-    lock().stalls = 2;
-    lock().input.push_back(frame(200, true));
+    });
+    lock(&wire).output.clear();
+    lock(&wire).stalls = 2;
+    lock(&wire).input.push_back(frame(200, true));
     runtime.block_on(ws.next_event(echo)).unwrap().unwrap();
-    lock().input.push_back(frame(20_000, true));
+    lock(&wire).input.push_back(frame(20_000, true));
     runtime.block_on(ws.next_event(echo)).unwrap().unwrap();
     let expected = [frame(200, false), frame(20_000, false)].concat();
     // Poll on (nothing more to read) until everything is written.
@@ -320,36 +335,31 @@ fn a_large_answer_after_a_partly_written_one_keeps_the_order() {
         let mut next = std::pin::pin!(ws.next_event(echo));
         std::future::poll_fn(|cx| {
             let _ = std::future::Future::poll(next.as_mut(), cx);
-            match lock().output.len() >= expected.len() {
+            match lock(&wire).output.len() >= expected.len() {
                 true => Poll::Ready(()),
                 false => Poll::Pending,
             }
         })
         .await
     });
-    assert!(lock().output == expected);
+    assert!(lock(&wire).output == expected);
 }
 
 /// Connections that answer and go quiet in turn reuse one output buffer:
 /// a small echo after the first allocates nothing.
 #[test]
 fn small_answers_reuse_the_threads_spare_buffer() {
-    let wire = Arc::new(Mutex::new(Wire {
+    let Server {
+        wire,
+        runtime,
+        mut ws,
+    } = server(Wire {
         vectored: true,
         output: Vec::with_capacity(1 << 20),
         writes: Vec::with_capacity(64),
         reads: Vec::with_capacity(64),
         ..Wire::default()
-    }));
-    let lock = || wire.lock().unwrap_or_else(PoisonError::into_inner);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    lock().input.push_back(REQUEST.to_vec());
-    let mut ws: WebSocket<Memory> = runtime
-        .block_on(wstate_tokio::accept(Memory(wire.clone())))
-        .unwrap();
+    });
     let round = |ws: &mut WebSocket<Memory>| {
         runtime.block_on(ws.next_event(echo)).unwrap().unwrap();
         // Nothing more to read: the connection goes quiet.
@@ -361,9 +371,9 @@ fn small_answers_reuse_the_threads_spare_buffer() {
             .await
         })
     };
-    lock().input.push_back(frame(100, true));
+    lock(&wire).input.push_back(frame(100, true));
     assert!(round(&mut ws));
-    lock().input.push_back(frame(100, true));
+    lock(&wire).input.push_back(frame(100, true));
     let mut quiet = false;
     let info = allocation_counter::measure(|| quiet = round(&mut ws));
     assert!(quiet);
