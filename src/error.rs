@@ -16,11 +16,11 @@ use core::fmt;
 use crate::wire::ProtocolError;
 use crate::wire::close::CloseCode;
 
-/// An HTTP response that was not `101 Switching Protocols`, as seen by a
-/// client. Strings are decoded lossily (invalid UTF-8 becomes U+FFFD) so
+/// A server's refusal: an HTTP response that was not `101 Switching
+/// Protocols`, as seen by a client. Strings are decoded lossily (invalid UTF-8 becomes U+FFFD) so
 /// that it prints readably.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Response {
+pub struct Refusal {
     /// The status code, e.g. 301, 401, 403.
     pub status: u16,
     /// The reason phrase.
@@ -34,7 +34,7 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-impl Response {
+impl Refusal {
     /// The value of the first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -95,7 +95,7 @@ pub enum HandshakeError {
     /// The server chose an extension we did not offer.
     UnexpectedExtension,
     /// The server answered with a status other than 101.
-    Rejected(Box<Response>),
+    Rejected(Box<Refusal>),
     /// The transport ended before the handshake completed.
     UnexpectedEof,
     /// The client sent more than

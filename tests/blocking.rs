@@ -475,7 +475,7 @@ fn refused(answer: Answer) -> (Error, Error) {
     (server.join().unwrap().unwrap_err(), client)
 }
 
-fn rejection(error: &Error) -> &wstate::error::Response {
+fn rejection(error: &Error) -> &wstate::error::Refusal {
     match error {
         Error::Peer(wstate::Error::Handshake(HandshakeError::Rejected(response))) => response,
         other => panic!("not a rejection: {other:?}"),

@@ -31,11 +31,17 @@ fn open(config: &Config) -> (Connection, Connection) {
         .collect();
 
     let req = h2::validate_request(&sent, ExtendedConnect::Enabled).unwrap();
-    assert_eq!(req.path(), "/echo");
+    assert_eq!(req.request().path(), "/echo");
     let response = req
         .accept(&Accept::new().subprotocol("echo"), config)
         .unwrap();
-    let answered: Vec<(&str, &[u8])> = response.headers().map(|(n, v)| (n, v.as_bytes())).collect();
+    assert_eq!(response.status(), 200);
+    let status = response.status().to_string();
+    let answered: Vec<(&str, &[u8])> = [(":status", status.as_str())]
+        .into_iter()
+        .chain(response.headers())
+        .map(|(n, v)| (n, v.as_bytes()))
+        .collect();
     let accepted = connect.validate_response(&answered).unwrap();
     assert_eq!(accepted.subprotocol(), Some("echo"));
 
@@ -204,4 +210,140 @@ fn malformed_requests_reset_the_stream_others_get_a_status() {
         assert_eq!(e.is_malformed(), status.is_none(), "{fields:?}: {e}");
         assert_eq!(e.status(), status, "{fields:?}: {e}");
     }
+}
+
+/// The same request over HTTP/1.1 (decoded by another stack) and as an
+/// extended CONNECT is one `Request` with the same answers; only what
+/// differs between the two says so (method, target, scheme, `Host`), and
+/// the answers differ only in status and in what HTTP/1.1 adds.
+#[test]
+fn one_request_whatever_carried_it() {
+    use wstate::handshake::{UpgradeBuf, validate_upgrade};
+    let common = [
+        ("origin", "https://example.com"),
+        ("sec-websocket-protocol", "v2, v1"),
+        ("sec-websocket-extensions", "x-ext; a=\"1,2\", y-ext"),
+        ("x-trace", "7"),
+        ("sec-websocket-version", "13"),
+    ];
+    let mut http1 = vec![
+        ("host", "example.com"),
+        ("upgrade", "websocket"),
+        ("connection", "Upgrade"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+    http1.extend(common);
+    let mut h2_fields = vec![
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "https"),
+        (":path", "/chat?room=1"),
+        (":authority", "example.com"),
+    ];
+    h2_fields.extend(common);
+    let mut buf = UpgradeBuf::default();
+    let over_1 = validate_upgrade("GET", "/chat?room=1", &http1, &mut buf).unwrap();
+    let over_2 = h2::validate_request(&h2_fields, ExtendedConnect::Enabled).unwrap();
+    for (upgrade, method, scheme, host) in [
+        (&over_1, "GET", None, Some("example.com")),
+        (&over_2, "CONNECT", Some(Scheme::Https), None),
+    ] {
+        let req = upgrade.request();
+        assert_eq!(
+            (req.method(), req.scheme(), req.host()),
+            (method, scheme, host)
+        );
+        assert_eq!(req.target(), "/chat?room=1");
+        assert_eq!(req.path(), "/chat?room=1");
+        assert_eq!(req.authority(), "example.com");
+        assert_eq!(req.origin(), Some("https://example.com"));
+        assert_eq!(req.subprotocols().collect::<Vec<_>>(), ["v2", "v1"]);
+        assert_eq!(
+            req.extensions().collect::<Vec<_>>(),
+            ["x-ext; a=\"1,2\"", "y-ext"]
+        );
+        assert_eq!(req.header("X-Trace"), Some(&b"7"[..]));
+        assert_eq!(req.header(":path"), None);
+        assert!(!req.expects_continue());
+    }
+    // HTTP/1.1's fields as sent; the extended CONNECT's regular fields.
+    let names = |u: &wstate::handshake::Upgrade<'_>| -> Vec<String> {
+        u.request()
+            .headers()
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(&over_1),
+        http1.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        names(&over_2),
+        common
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect::<Vec<_>>()
+    );
+
+    let accept = Accept::new()
+        .subprotocol("v1")
+        .headers(&[("x-server", "wstate")]);
+    let config = Config::default();
+    let one = over_1.accept(&accept, &config).unwrap();
+    let two = over_2.accept(&accept, &config).unwrap();
+    assert_eq!(one.status(), 101);
+    assert_eq!(
+        one.headers().collect::<Vec<_>>(),
+        [
+            ("upgrade", "websocket"),
+            ("connection", "Upgrade"),
+            ("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+            ("sec-websocket-protocol", "v1"),
+            ("x-server", "wstate"),
+        ]
+    );
+    assert_eq!(two.status(), 200);
+    assert_eq!(
+        two.headers().collect::<Vec<_>>(),
+        [("sec-websocket-protocol", "v1"), ("x-server", "wstate")]
+    );
+    // A choice the client did not offer is refused by both alike.
+    let other = Accept::new().subprotocol("v3");
+    assert_eq!(
+        over_1.accept(&other, &config),
+        Err(wstate::SendError::SubprotocolNotOffered)
+    );
+    assert_eq!(
+        over_2.accept(&other, &config),
+        Err(wstate::SendError::SubprotocolNotOffered)
+    );
+}
+
+/// The client's `Accepted` over HTTP/2 keeps the response's regular fields
+/// and its status, as over HTTP/1.1 it keeps the `101`'s.
+#[test]
+fn accepted_keeps_the_response_fields() {
+    let request = ClientRequest::new("example.com", "/chat").subprotocols(&["v1"]);
+    let config = Config::default();
+    let connect = h2::connect(&request, Scheme::Https, ExtendedConnect::Enabled, &config).unwrap();
+    let answered = [
+        (":status", "204"),
+        ("sec-websocket-protocol", "v1"),
+        ("set-cookie", "a=b"),
+        ("set-cookie", "c=d"),
+    ];
+    let accepted = connect.validate_response(&answered).unwrap();
+    assert_eq!(
+        (accepted.status(), accepted.subprotocol()),
+        (204, Some("v1"))
+    );
+    assert_eq!(accepted.header("Set-Cookie"), Some(&b"a=b"[..]));
+    assert_eq!(
+        accepted.headers().get_all("set-cookie").collect::<Vec<_>>(),
+        [&b"a=b"[..], b"c=d"]
+    );
+    assert_eq!(accepted.headers().iter().count(), 3);
+    assert_eq!(accepted.header(":status"), None);
+    assert_eq!(accepted.deflate(), None);
 }

@@ -51,6 +51,14 @@ fn owned<'a>(fields: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(String, S
         .collect()
 }
 
+/// The response as the client's QPACK decoder hands it over: `:status`,
+/// then the fields.
+fn decoded(response: &wstate::handshake::Response) -> Vec<(String, String)> {
+    let mut fields = vec![(":status".to_string(), response.status().to_string())];
+    fields.extend(owned(response.headers()));
+    fields
+}
+
 // ------------------------------------------------------- the field lists
 
 #[test]
@@ -126,18 +134,16 @@ fn deflate_offer_and_answer_fields_exactly() {
     );
     let req = h3::validate_request(&sent, ExtendedConnect::Enabled).unwrap();
     assert_eq!(
-        req.extensions().collect::<Vec<_>>(),
+        req.request().extensions().collect::<Vec<_>>(),
         ["permessage-deflate; client_max_window_bits"]
     );
     let response = req.accept(&Accept::new(), &config).unwrap();
     assert_eq!(
         response.headers().collect::<Vec<_>>(),
-        [
-            (":status", "200"),
-            ("sec-websocket-extensions", "permessage-deflate"),
-        ]
+        [("sec-websocket-extensions", "permessage-deflate")]
     );
-    let answered = owned(response.headers());
+    assert_eq!(response.status(), 200);
+    let answered = decoded(&response);
     let accepted = connect.validate_response(&answered).unwrap();
     assert!(accepted.deflate().is_some());
     assert_eq!(accepted.deflate(), response.deflate());
@@ -148,12 +154,12 @@ fn server_response_fields_exactly() {
     let config = Config::default();
     let fields = with(fields(), "origin", "https://example.com");
     let req = h3::validate_request(&fields, ExtendedConnect::Enabled).unwrap();
-    assert_eq!(req.scheme(), Scheme::Https);
-    assert_eq!(req.authority(), "example.com");
-    assert_eq!(req.path(), "/chat");
-    assert_eq!(req.origin(), Some("https://example.com"));
-    assert_eq!(req.subprotocols().collect::<Vec<_>>(), ["chat"]);
-    assert_eq!(req.extensions().count(), 0);
+    assert_eq!(req.request().scheme(), Some(Scheme::Https));
+    assert_eq!(req.request().authority(), "example.com");
+    assert_eq!(req.request().path(), "/chat");
+    assert_eq!(req.request().origin(), Some("https://example.com"));
+    assert_eq!(req.request().subprotocols().collect::<Vec<_>>(), ["chat"]);
+    assert_eq!(req.request().extensions().count(), 0);
     let response = req
         .accept(
             &Accept::new()
@@ -165,16 +171,17 @@ fn server_response_fields_exactly() {
     assert_eq!(
         response.headers().collect::<Vec<_>>(),
         [
-            (":status", "200"),
             ("sec-websocket-protocol", "chat"),
             ("server", "wstate"),
             ("alt-svc", "clear"),
         ]
     );
+    assert_eq!(response.status(), 200);
     assert_eq!(response.deflate(), None);
-    // Without a subprotocol: `:status` alone.
+    // Without a subprotocol: the status alone.
     let bare = req.accept(&Accept::new(), &config).unwrap();
-    assert_eq!(bare.headers().collect::<Vec<_>>(), [(":status", "200")]);
+    assert_eq!(bare.status(), 200);
+    assert_eq!(bare.headers().count(), 0);
 }
 
 /// "The semantics of the pseudo-header fields and setting are identical to
@@ -662,7 +669,7 @@ fn open(config: &Config) -> (Connection, Connection) {
     let response = req
         .accept(&Accept::new().subprotocol("chat"), config)
         .unwrap();
-    let answered = owned(response.headers());
+    let answered = decoded(&response);
     let accepted = connect.validate_response(&answered).unwrap();
     assert_eq!(accepted.subprotocol(), Some("chat"));
     let client_role = Role::client(|b| b.fill(0x5a));

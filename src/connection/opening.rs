@@ -8,7 +8,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Connection, Pending, Polled, Sender, State};
-use crate::error::{Error, HandshakeError, Response};
+use crate::error::{Error, HandshakeError, Refusal};
 use crate::event::Event;
 use crate::handshake::{self, extensions, http};
 
@@ -28,7 +28,7 @@ pub(super) struct ClientHandshake {
 /// A refusal whose body is still arriving.
 #[derive(Debug)]
 pub(super) struct Rejection {
-    pub(super) response: Response,
+    pub(super) response: Refusal,
     /// How many body bytes to wait for; `None`: until the transport ends.
     pub(super) want: Option<usize>,
 }
@@ -88,7 +88,7 @@ impl Connection {
                 // over the bound that came in the reads of the head are
                 // judged by the next poll (`poll_pending_request`).
                 let at = |part: &[u8]| part.as_ptr().addr() - buf.as_ptr().addr();
-                let fields = request.headers().0;
+                let fields = request.headers().lines();
                 core.on_request(Pending {
                     head_len,
                     key_start: at(key),
@@ -215,7 +215,7 @@ impl Connection {
                         config.deflate(),
                     )
                 });
-                let checked = checked.map(|accepted| accepted.deflate().copied());
+                let checked = checked.map(|accepted| accepted.deflate());
                 match checked {
                     Ok(Some(params)) => self.core.install_codec(params),
                     Ok(None) => {}
@@ -271,7 +271,7 @@ impl Connection {
                 let end = have.min(rejection.want.unwrap_or(max));
                 let mut response = core::mem::replace(
                     &mut rejection.response,
-                    Response {
+                    Refusal {
                         status: 0,
                         reason: String::new(),
                         headers: Vec::new(),
@@ -313,7 +313,7 @@ impl Connection {
 /// one list (RFC 9110 §5.3); empty elements are skipped (RFC 9110 §5.6.1).
 /// A value too large for memory is as good as infinite: the body read is
 /// bounded anyway.
-fn body_length(response: &Response) -> Result<Option<usize>, HandshakeError> {
+fn body_length(response: &Refusal) -> Result<Option<usize>, HandshakeError> {
     if matches!(response.status, 100..=199 | 204 | 304) {
         return Ok(Some(0));
     }

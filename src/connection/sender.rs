@@ -377,7 +377,7 @@ impl<'a> Sender<'a> {
         // What the request's one parse noted: no part of it is parsed again.
         let part =
             |range: Range<usize>| self.received.get(range).ok_or(SendError::NoPendingRequest);
-        let fields = http::Fields(part(pending.fields.clone())?);
+        let fields = http::Fields::head(part(pending.fields.clone())?);
         let key = part(pending.key_start..pending.key_start + 24)?;
         handshake::check_accept(fields, accept)?;
         let deflate = pending.deflate;

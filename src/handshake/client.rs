@@ -5,11 +5,12 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::extensions::{DeflateConfig, DeflateParams};
+use super::fields::Kept;
 use super::http::{self, Fields};
 use super::server::check_headers;
 use super::subprotocol;
 use super::uri;
-use crate::error::{HandshakeError, Response, SendError};
+use crate::error::{HandshakeError, Refusal, SendError};
 
 /// What a client asks for, for [`Connection::client`](crate::Connection::client).
 ///
@@ -113,34 +114,62 @@ const REQUEST_RESERVED: &[&str] = &[
     "sec-websocket-",
 ];
 
-/// The server's acceptance, as seen by a client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The server's acceptance, as seen by a client: of an HTTP/1.1 upgrade
+/// (the `101`, in [`Event::Accepted`](crate::Event::Accepted)), or of an
+/// extended CONNECT over HTTP/2 or HTTP/3 (the 2xx, from
+/// [`Connect::validate_response`](super::h2::Connect::validate_response)).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Accepted<'a> {
+    status: u16,
     subprotocol: Option<&'a str>,
-    headers: Fields<'a>,
+    fields: Kept<'a>,
     deflate: Option<DeflateParams>,
 }
 
 impl<'a> Accepted<'a> {
+    pub(crate) fn new(
+        status: u16,
+        subprotocol: Option<&'a str>,
+        fields: Kept<'a>,
+        deflate: Option<DeflateParams>,
+    ) -> Self {
+        Accepted {
+            status,
+            subprotocol,
+            fields,
+            deflate,
+        }
+    }
+
+    /// The status: `101` over HTTP/1.1; over HTTP/2 and HTTP/3 a 2xx (200
+    /// from a server following RFC 8441 §5.1).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
     /// The subprotocol the server selected, if any.
     pub fn subprotocol(&self) -> Option<&'a str> {
         self.subprotocol
     }
 
-    /// The header fields of the `101` response.
-    pub fn headers(&self) -> Fields<'a> {
-        self.headers
+    /// The response's header fields (over HTTP/2 and HTTP/3, the regular
+    /// fields: no pseudo-header fields).
+    pub fn headers(&self) -> Fields<'_> {
+        self.fields.fields()
     }
 
-    /// The value of the first response header named `name`.
-    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers.get(name)
+    /// The value of the first response header named `name`
+    /// (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers().get(name)
     }
 
     /// The permessage-deflate parameters the server accepted, `None` if it
-    /// declined or none was offered.
-    pub fn deflate(&self) -> Option<&DeflateParams> {
-        self.deflate.as_ref()
+    /// declined or none was offered; for
+    /// [`Connection::new_open_with_deflate`](crate::Connection::new_open_with_deflate)
+    /// over HTTP/2 and HTTP/3.
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate
     }
 }
 
@@ -160,7 +189,7 @@ pub(crate) fn validate_response<'a>(
     let (status, reason) = http::parse_status_line(head.first)?;
     let h = head.fields;
     if status != 101 {
-        return Err(HandshakeError::Rejected(alloc::boxed::Box::new(Response {
+        return Err(HandshakeError::Rejected(alloc::boxed::Box::new(Refusal {
             status,
             reason: String::from_utf8_lossy(reason).into_owned(),
             headers: h
@@ -196,9 +225,5 @@ pub(crate) fn validate_response<'a>(
     // §4.1: one of the offered subprotocols, exactly (see `check_chosen`).
     let subprotocol = subprotocol::check_chosen(h.get_all("sec-websocket-protocol"), offered)
         .map_err(|_| HandshakeError::UnexpectedSubprotocol)?;
-    Ok(Accepted {
-        subprotocol,
-        headers: h,
-        deflate,
-    })
+    Ok(Accepted::new(101, subprotocol, Kept::Head(h), deflate))
 }

@@ -19,29 +19,10 @@ use crate::error::SendError;
 mod client;
 mod server;
 
-pub use client::{Accepted, Connect, connect};
-pub use server::{Request, Response, validate_request};
-
-/// The scheme of the target URI: "The scheme of the target URI ... MUST be
-/// "https" for "wss"-schemed WebSockets and "http" for "ws"-schemed
-/// WebSockets" (RFC 8441 §5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scheme {
-    /// `http`, for a `ws://` URI.
-    Http,
-    /// `https`, for a `wss://` URI.
-    Https,
-}
-
-impl Scheme {
-    /// `"http"` or `"https"`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Http => "http",
-            Self::Https => "https",
-        }
-    }
-}
+pub use super::uri::Scheme;
+pub use client::{Connect, connect};
+pub(crate) use server::answer;
+pub use server::validate_request;
 
 /// `SETTINGS_ENABLE_CONNECT_PROTOCOL` (0x08, in HTTP/2's SETTINGS frame and
 /// in HTTP/3's alike) on this connection, as the caller's HTTP stack knows
@@ -374,6 +355,20 @@ where
 }
 
 /// Every value of the regular fields named `name` (lowercase), in order.
+/// The regular fields (no pseudo-header fields), borrowed, for the
+/// [`Request`](super::Request) or [`Accepted`](super::Accepted) to keep.
+fn regular<N, V>(fields: &[(N, V)]) -> Vec<(&[u8], &[u8])>
+where
+    N: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
+    fields
+        .iter()
+        .map(|(name, value)| (name.as_ref(), value.as_ref()))
+        .filter(|(name, _)| !name.starts_with(b":"))
+        .collect()
+}
+
 fn values<'a, 'n, N, V>(fields: &'a [(N, V)], name: &'n str) -> impl Iterator<Item = &'a [u8]> + 'n
 where
     'a: 'n,

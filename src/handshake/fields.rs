@@ -1,27 +1,57 @@
 //! Header field values (RFC 9110 §5): the fields of a checked head, lookups
 //! by name, and comma-separated lists that honour quoted strings.
 
-/// Header fields of a checked head, in order. Lookups are case-insensitive.
+use alloc::vec::Vec;
+
+/// Header fields of a checked request or response, in order: the field
+/// lines of an HTTP/1.1 head, or the regular fields (no pseudo-header
+/// fields) an HTTP/2 or HTTP/3 stack decoded. Lookups are
+/// case-insensitive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Fields<'a>(pub(crate) &'a [u8]);
+pub struct Fields<'a>(Repr<'a>);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Repr<'a> {
+    /// Field lines, CRLF-separated, checked by `parse_head`.
+    Head(&'a [u8]),
+    /// `(name, value)` pairs, checked by the extended CONNECT's rules.
+    Decoded(&'a [(&'a [u8], &'a [u8])]),
+}
 
 impl<'a> Fields<'a> {
+    /// The field lines of a head that `parse_head` checked.
+    pub(crate) const fn head(lines: &'a [u8]) -> Self {
+        Fields(Repr::Head(lines))
+    }
+
+    /// The field lines of a head (empty for decoded fields).
+    pub(crate) fn lines(&self) -> &'a [u8] {
+        match self.0 {
+            Repr::Head(lines) => lines,
+            Repr::Decoded(_) => &[],
+        }
+    }
+
     /// Every field as `(name, value)`, value without surrounding whitespace.
-    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
-        Lines(self.0).filter_map(|line| {
-            let colon = line.iter().position(|b| *b == b':')?;
-            // Checked by `parse_head`: names are ASCII tokens.
-            let name = core::str::from_utf8(&line[..colon]).ok()?;
-            Some((name, trim(&line[colon + 1..])))
-        })
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + use<'a> {
+        // Checked by `parse_head` and the extended CONNECT's field rules:
+        // names are ASCII tokens.
+        self.raw()
+            .filter_map(|(name, value)| Some((core::str::from_utf8(name).ok()?, value)))
     }
 
     /// Every field as `(name, value)` bytes, without UTF-8 checks.
-    pub(crate) fn raw(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone + 'a {
-        Lines(self.0).filter_map(|line| {
-            let colon = line.iter().position(|b| *b == b':')?;
-            Some((&line[..colon], trim(&line[colon + 1..])))
-        })
+    pub(crate) fn raw(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone + use<'a> {
+        let (lines, decoded) = match self.0 {
+            Repr::Head(lines) => (lines, &[][..]),
+            Repr::Decoded(pairs) => (&[][..], pairs),
+        };
+        Lines(lines)
+            .filter_map(|line| {
+                let colon = line.iter().position(|b| *b == b':')?;
+                Some((&line[..colon], trim(&line[colon + 1..])))
+            })
+            .chain(decoded.iter().copied())
     }
 
     /// The value of the first field named `name`.
@@ -32,7 +62,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Every value of fields named `name`, in order.
-    pub fn get_all<'n>(&self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + Clone + 'n
+    pub fn get_all<'n>(&self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + Clone + use<'a, 'n>
     where
         'a: 'n,
     {
@@ -44,7 +74,7 @@ impl<'a> Fields<'a> {
     /// The comma-separated elements of every field named `name`, trimmed,
     /// empty elements skipped (RFC 9110 §5.6.1). A comma inside a
     /// quoted-string (RFC 9110 §5.6.4) does not separate elements.
-    pub fn list<'n>(&self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + 'n
+    pub fn list<'n>(&self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n>
     where
         'a: 'n,
     {
@@ -55,6 +85,25 @@ impl<'a> Fields<'a> {
     pub fn has_token(&self, name: &str, token: &str) -> bool {
         self.get_all(name)
             .any(|value| list_has(value, token.as_bytes()))
+    }
+}
+
+/// The header fields a [`Request`](super::Request) or an
+/// [`Accepted`](super::Accepted) keeps: borrowed lines of an HTTP/1.1
+/// head, or the regular fields of an extended CONNECT or its response,
+/// borrowed from the caller's HTTP stack.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Kept<'a> {
+    Head(Fields<'a>),
+    Decoded(Vec<(&'a [u8], &'a [u8])>),
+}
+
+impl Kept<'_> {
+    pub(crate) fn fields(&self) -> Fields<'_> {
+        match self {
+            Kept::Head(fields) => *fields,
+            Kept::Decoded(pairs) => Fields(Repr::Decoded(pairs)),
+        }
     }
 }
 

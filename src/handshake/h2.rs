@@ -16,8 +16,11 @@
 //!   was sent or received ([`ExtendedConnect`]);
 //! * hands [`validate_request`] (a server) or [`Connect::validate_response`]
 //!   (a client) the decoded fields, pseudo-header fields first, as
-//!   `(name, value)` pairs of anything that is `AsRef<[u8]>`;
-//! * sends the field lists built here ([`Response::headers`],
+//!   `(name, value)` pairs of anything that is `AsRef<[u8]>`; a server
+//!   looks at the [`Request`](super::Request) as over HTTP/1.1 and answers
+//!   with [`Upgrade::accept`](super::Upgrade::accept);
+//! * sends the status and field lists built here
+//!   ([`Response`](super::Response)'s, `:status` from its `status()`,
 //!   [`Connect::headers`]) in a HEADERS frame without END_STREAM;
 //! * answers a refusal as [`ConnectError`] says: a malformed message is
 //!   `RST_STREAM(PROTOCOL_ERROR)`, any other refused request gets its
@@ -95,16 +98,19 @@
 //!
 //! // Server, which advertised the setting: the request as its HTTP/2
 //! // stack decoded it.
-//! let req = h2::validate_request(&sent, ExtendedConnect::Enabled).unwrap();
+//! let upgrade = h2::validate_request(&sent, ExtendedConnect::Enabled).unwrap();
+//! let req = upgrade.request();
 //! assert_eq!((req.authority(), req.path()), ("server.example.com", "/chat"));
 //! assert_eq!(req.origin(), Some("http://www.example.com"));
 //! let chosen = req.subprotocols().find(|p| *p == "chat").unwrap();
-//! let response = req.accept(&Accept::new().subprotocol(chosen), &config).unwrap();
-//! let answered: Vec<(&str, &str)> = response.headers().collect();
-//! assert_eq!(answered, [(":status", "200"), ("sec-websocket-protocol", "chat")]);
+//! let response = upgrade.accept(&Accept::new().subprotocol(chosen), &config).unwrap();
+//! assert_eq!(response.status(), 200);
+//! let fields: Vec<(&str, &str)> = response.headers().collect();
+//! assert_eq!(fields, [("sec-websocket-protocol", "chat")]);
 //! let mut server = Connection::new_open(Role::Server, config.clone());
 //!
-//! // Client: the response.
+//! // Client: the response as its HTTP/2 stack decoded it.
+//! let answered = [(":status", "200"), ("sec-websocket-protocol", "chat")];
 //! let accepted = connect.validate_response(&answered).unwrap();
 //! assert_eq!(accepted.subprotocol(), Some("chat"));
 //! // Mask keys from the operating system's CSPRNG.
@@ -117,6 +123,5 @@
 //! ```
 
 pub use super::connect::{
-    Accepted, Connect, ConnectError, ExtendedConnect, Request, Response, Scheme, connect,
-    validate_request,
+    Connect, ConnectError, ExtendedConnect, Scheme, connect, validate_request,
 };

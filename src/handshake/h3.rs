@@ -18,8 +18,11 @@
 //!   ([`ExtendedConnect`]);
 //! * hands [`validate_request`] (a server) or [`Connect::validate_response`]
 //!   (a client) the fields of the HEADERS frame, pseudo-header fields first,
-//!   as `(name, value)` pairs of anything that is `AsRef<[u8]>`;
-//! * sends the field lists built here ([`Response::headers`],
+//!   as `(name, value)` pairs of anything that is `AsRef<[u8]>`; a server
+//!   looks at the [`Request`](super::Request) as over HTTP/1.1 and answers
+//!   with [`Upgrade::accept`](super::Upgrade::accept);
+//! * sends the status and field lists built here
+//!   ([`Response`](super::Response)'s, `:status` from its `status()`,
 //!   [`Connect::headers`]) as a HEADERS frame, leaving the stream open;
 //! * answers a refusal as [`ConnectError`] says: a malformed message is a
 //!   stream error of type `H3_MESSAGE_ERROR` (0x010e; RFC 9114 §4.1.2:
@@ -84,10 +87,11 @@
 //! ]);
 //!
 //! // Server, which sent the setting: the request as QPACK decoded it.
-//! let req = h3::validate_request(&sent, ExtendedConnect::Enabled).unwrap();
-//! let response = req.accept(&Accept::new().subprotocol("chat"), &config).unwrap();
-//! let answered: Vec<(&str, &str)> = response.headers().collect();
-//! assert_eq!(answered, [(":status", "200"), ("sec-websocket-protocol", "chat")]);
+//! let upgrade = h3::validate_request(&sent, ExtendedConnect::Enabled).unwrap();
+//! let response = upgrade.accept(&Accept::new().subprotocol("chat"), &config).unwrap();
+//! assert_eq!(response.status(), 200);
+//! let fields: Vec<(&str, &str)> = response.headers().collect();
+//! assert_eq!(fields, [("sec-websocket-protocol", "chat")]);
 //! let mut server = Connection::new_open(Role::Server, config.clone());
 //!
 //! // A server that did not send the setting treats `:protocol` as
@@ -95,7 +99,8 @@
 //! let refused = h3::validate_request(&sent, ExtendedConnect::NotEnabled).unwrap_err();
 //! assert!(refused.is_malformed());
 //!
-//! // Client: the response, then frames in DATA frames.
+//! // Client: the response as QPACK decoded it, then frames in DATA frames.
+//! let answered = [(":status", "200"), ("sec-websocket-protocol", "chat")];
 //! let accepted = connect.validate_response(&answered).unwrap();
 //! assert_eq!(accepted.subprotocol(), Some("chat"));
 //! let mut client = Connection::new_open(Role::client(|b| getrandom::fill(b).unwrap()), config);
@@ -105,6 +110,5 @@
 //! ```
 
 pub use super::connect::{
-    Accepted, Connect, ConnectError, ExtendedConnect, Request, Response, Scheme, connect,
-    validate_request,
+    Connect, ConnectError, ExtendedConnect, Scheme, connect, validate_request,
 };

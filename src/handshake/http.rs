@@ -103,7 +103,7 @@ pub(crate) fn parse_head(head: &[u8], max_headers: usize) -> Result<Head<'_>, Ha
     }
     Ok(Head {
         first,
-        fields: Fields(block),
+        fields: Fields::head(block),
     })
 }
 

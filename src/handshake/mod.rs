@@ -23,11 +23,11 @@ mod url;
 pub use client::{Accepted, ClientRequest};
 pub(crate) use client::{validate_response, write_request};
 pub use fields::Fields;
-pub use server::{Accept, Request};
+pub use server::{Accept, Request, Response, Upgrade};
 pub(crate) use server::{
     check_accept, check_reject, validate_request, write_accept, write_error_response, write_reject,
 };
-pub use upgrade::{Upgrade, UpgradeBuf, UpgradeResponse, validate_upgrade};
+pub use upgrade::{UpgradeBuf, validate_upgrade};
 pub use url::{UrlError, WsUrl};
 
 /// The GUID every server appends to the client's key (RFC 6455 §1.3).

@@ -7,26 +7,57 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::accept_key;
-use super::fields::{list_has, split_list};
+use super::fields::{Kept, list_has, split_list};
 use super::http::{self, Fields};
 use super::subprotocol;
 use super::uri;
+use super::uri::Scheme;
+use crate::deflate::DeflateParams;
 use crate::error::{HandshakeError, SendError};
 
-/// An upgrade request that passed validation, borrowed from the connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A WebSocket opening request that passed validation: an HTTP/1.1
+/// upgrade (RFC 6455 §4.2.1), from the connection or from
+/// [`validate_upgrade`](super::validate_upgrade), or an extended CONNECT
+/// over HTTP/2 or HTTP/3 (RFC 8441, RFC 9220), from
+/// [`h2::validate_request`](super::h2::validate_request). The same
+/// questions have the same answers whichever carried it, so one check of
+/// path, origin and subprotocols serves every transport.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request<'a> {
     method: &'a str,
     target: &'a str,
     resource: &'a str,
     authority: &'a str,
-    headers: Fields<'a>,
+    fields: Kept<'a>,
+    /// `:scheme`, which only an extended CONNECT carries.
+    scheme: Option<Scheme>,
     /// `Expect: 100-continue`, noted in the pass that checks the content.
     expects_continue: bool,
 }
 
 impl<'a> Request<'a> {
-    /// The method (always `GET` for a valid upgrade).
+    /// An extended CONNECT that `connect::validate_request` checked:
+    /// `:path` as sent and as a resource name, and its regular fields.
+    pub(crate) fn extended_connect(
+        scheme: Scheme,
+        path: &'a str,
+        resource: &'a str,
+        authority: &'a str,
+        fields: Vec<(&'a [u8], &'a [u8])>,
+    ) -> Self {
+        Request {
+            method: "CONNECT",
+            target: path,
+            resource,
+            authority,
+            fields: Kept::Decoded(fields),
+            scheme: Some(scheme),
+            expects_continue: false,
+        }
+    }
+
+    /// The method: `GET` for an HTTP/1.1 upgrade, `CONNECT` for an
+    /// extended CONNECT.
     pub fn method(&self) -> &'a str {
         self.method
     }
@@ -41,35 +72,45 @@ impl<'a> Request<'a> {
     }
 
     /// The request target exactly as sent: origin-form (`/chat?room=1`) or
-    /// absolute-form (`http://example.com/chat?room=1`).
+    /// absolute-form (`http://example.com/chat?room=1`); `:path` for an
+    /// extended CONNECT.
     pub fn target(&self) -> &'a str {
         self.target
     }
 
+    /// `:scheme` of an extended CONNECT ([`Https`](Scheme::Https) for a
+    /// `wss://` URI); `None` over HTTP/1.1, where the scheme is the
+    /// transport's (TLS or not), which the caller knows.
+    pub fn scheme(&self) -> Option<Scheme> {
+        self.scheme
+    }
+
     /// The authority the request is for: the authority of an absolute-form
-    /// target, else the `Host` header. "When an origin server receives a
-    /// request with an absolute-form of request-target, the origin server
-    /// MUST ignore the received Host header field (if any) and instead use
-    /// the host information of the request-target" (RFC 9112 §3.2.2): route
-    /// by this, not by [`host`](Self::host).
+    /// target, else the `Host` header (`:authority`, else `host`, for an
+    /// extended CONNECT). "When an origin server receives a request with an
+    /// absolute-form of request-target, the origin server MUST ignore the
+    /// received Host header field (if any) and instead use the host
+    /// information of the request-target" (RFC 9112 §3.2.2): route by
+    /// this, not by [`host`](Self::host).
     pub fn authority(&self) -> &'a str {
         self.authority
     }
 
-    /// Every header field, in order.
-    pub fn headers(&self) -> Fields<'a> {
-        self.headers
+    /// Every header field, in order (for an extended CONNECT, the regular
+    /// fields: no pseudo-header fields).
+    pub fn headers(&self) -> Fields<'_> {
+        self.fields.fields()
     }
 
     /// The value of the first header named `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers.get(name)
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers().get(name)
     }
 
-    /// The `Host` header, as sent (valid, exactly one). For routing, use
+    /// The `Host` header, as sent. For routing, use
     /// [`authority`](Self::authority), which differs for an absolute-form
     /// target.
-    pub fn host(&self) -> Option<&'a str> {
+    pub fn host(&self) -> Option<&str> {
         self.header("host")
             .and_then(|v| core::str::from_utf8(v).ok())
     }
@@ -77,20 +118,21 @@ impl<'a> Request<'a> {
     /// Whether the request carries `Expect: 100-continue` (RFC 9110
     /// §10.1.1; the expectation is case-insensitive). Accepting it sends a
     /// `100 (Continue)` before the `101`, as RFC 9110 §7.8 requires; a
-    /// refusal needs none.
+    /// refusal needs none. Always `false` for an extended CONNECT.
     pub fn expects_continue(&self) -> bool {
         self.expects_continue
     }
 
-    /// The `Origin` header (sent by browsers; check it to stop cross-site use).
-    pub fn origin(&self) -> Option<&'a str> {
+    /// The `Origin` header (sent by browsers; check it to stop cross-site
+    /// use), if it is valid UTF-8.
+    pub fn origin(&self) -> Option<&str> {
         self.header("origin")
             .and_then(|v| core::str::from_utf8(v).ok())
     }
 
     /// The subprotocols the client offers, in its order of preference.
-    pub fn subprotocols(&self) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
+    pub fn subprotocols(&self) -> impl Iterator<Item = &str> + '_ {
+        self.headers()
             .list("sec-websocket-protocol")
             .filter_map(|p| core::str::from_utf8(p).ok())
     }
@@ -98,10 +140,63 @@ impl<'a> Request<'a> {
     /// The extensions the client offers, each with its parameters as sent
     /// (e.g. `permessage-deflate; client_max_window_bits`). A comma inside
     /// a quoted parameter value does not split an offer.
-    pub fn extensions(&self) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
+    pub fn extensions(&self) -> impl Iterator<Item = &str> + '_ {
+        self.headers()
             .list("sec-websocket-extensions")
             .filter_map(|p| core::str::from_utf8(p).ok())
+    }
+}
+
+/// A valid opening request that another HTTP stack decoded: an HTTP/1.1
+/// upgrade from [`validate_upgrade`](super::validate_upgrade), or an
+/// extended CONNECT from
+/// [`h2::validate_request`](super::h2::validate_request). Look at its
+/// [`request`](Self::request), then answer with
+/// [`accept`](Self::accept), or with the status of your refusal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upgrade<'a> {
+    pub(crate) request: Request<'a>,
+}
+
+impl<'a> Upgrade<'a> {
+    /// The request: path, authority, origin, subprotocols, extensions,
+    /// every field.
+    pub fn request(&self) -> &Request<'a> {
+        &self.request
+    }
+}
+
+/// The answer to an [`Upgrade`], built by [`Upgrade::accept`], for the
+/// HTTP stack to send: its status and fields, and what was negotiated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) deflate: Option<DeflateParams>,
+}
+
+impl Response {
+    /// `101` for an HTTP/1.1 upgrade; `200` for an extended CONNECT ("the
+    /// server answers 200", RFC 8441 §5.1's example `:status = 200`).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The fields to send with the status, in order, then the caller's. For
+    /// an HTTP/1.1 upgrade: `upgrade`, `connection`,
+    /// `sec-websocket-accept`, then `sec-websocket-protocol` and
+    /// `sec-websocket-extensions` when chosen. For an extended CONNECT:
+    /// `sec-websocket-protocol` and `sec-websocket-extensions` when chosen,
+    /// names lowercased; with the `h2` crate, send them without END_STREAM
+    /// (HTTP/3: a HEADERS frame, the stream left open).
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// The permessage-deflate parameters accepted, for
+    /// [`Connection::new_open_with_deflate`](crate::Connection::new_open_with_deflate).
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate
     }
 }
 
@@ -190,7 +285,8 @@ pub(crate) fn validate_request<'a>(
             target,
             resource: parsed.resource.as_str(scratch),
             authority,
-            headers: h,
+            fields: Kept::Head(h),
+            scheme: None,
             expects_continue,
         },
         key,

@@ -6,10 +6,9 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::server::{Accept, Request, check_accept, validate_request};
-use super::{accept_key, extensions, http};
+use super::server::{Accept, Response, Upgrade, check_accept, validate_request};
+use super::{accept_key, connect, extensions, http};
 use crate::config::Config;
-use crate::deflate::DeflateParams;
 use crate::error::{HandshakeError, SendError};
 
 /// Where [`validate_upgrade`] keeps the request it checks, so that the
@@ -19,14 +18,6 @@ use crate::error::{HandshakeError, SendError};
 pub struct UpgradeBuf {
     head: Vec<u8>,
     scratch: String,
-}
-
-/// A valid upgrade request (RFC 6455 §4.2.1), borrowed from its
-/// [`UpgradeBuf`].
-#[derive(Debug)]
-pub struct Upgrade<'a> {
-    request: Request<'a>,
-    key: &'a [u8],
 }
 
 /// Checks an HTTP/1.1 upgrade request from its decoded parts: the method,
@@ -57,7 +48,8 @@ pub struct Upgrade<'a> {
 /// assert_eq!(upgrade.request().path(), "/chat?room=1");
 /// let config = Config::default();
 /// let response = upgrade.accept(&Accept::new().subprotocol("chat"), &config).unwrap();
-/// // Send these with status 101, then hand the upgraded stream over.
+/// // Send the status and fields, then hand the upgraded stream over.
+/// assert_eq!(response.status(), 101);
 /// let fields: Vec<(&str, &str)> = response.headers().collect();
 /// assert_eq!(fields, [
 ///     ("upgrade", "websocket"),
@@ -99,36 +91,34 @@ pub fn validate_upgrade<'a, N: AsRef<str>, V: AsRef<[u8]>>(
     }
     head.extend_from_slice(b"\r\n");
     let parsed = http::parse_head(&buf.head, fields.len())?;
-    let (request, key) = validate_request(parsed, &mut buf.scratch)?;
-    Ok(Upgrade { request, key })
+    let (request, _key) = validate_request(parsed, &mut buf.scratch)?;
+    Ok(Upgrade { request })
 }
 
-impl<'a> Upgrade<'a> {
-    /// The request: path, authority, origin, subprotocols, extensions,
-    /// every field.
-    pub fn request(&self) -> &Request<'a> {
-        &self.request
-    }
-
-    /// Accepts the request: the `101 Switching Protocols` response's
-    /// fields, with the chosen subprotocol, the permessage-deflate answer
-    /// (negotiated from `config`, as the connection's own server does) and
-    /// the caller's extra fields. If the request
-    /// [`expects_continue`](Request::expects_continue), a `100 Continue`
+impl Upgrade<'_> {
+    /// Accepts the request: the response's status and fields, with the
+    /// chosen subprotocol, the permessage-deflate answer (negotiated from
+    /// `config`, as the connection's own server does) and the caller's
+    /// extra fields. For an HTTP/1.1 upgrade that
+    /// [`expects_continue`](super::Request::expects_continue), a `100 Continue`
     /// must go out before the `101` (RFC 9110 §7.8).
     ///
     /// Fails, building nothing, with [`SendError::SubprotocolNotOffered`],
-    /// [`SendError::InvalidHeader`] or [`SendError::ReservedHeader`] (a
-    /// field built here).
-    pub fn accept(
-        &self,
-        accept: &Accept<'_>,
-        config: &Config,
-    ) -> Result<UpgradeResponse, SendError> {
+    /// [`SendError::InvalidHeader`] (not valid HTTP; over HTTP/2 and
+    /// HTTP/3 also a value with whitespace around it, which they forbid) or
+    /// [`SendError::ReservedHeader`] (a field built here; for an extended
+    /// CONNECT also a connection-specific one, or `content-length`: "A
+    /// server MUST NOT send any Transfer-Encoding or Content-Length header
+    /// fields in a 2xx (Successful) response to CONNECT", RFC 9110 §9.3.6).
+    pub fn accept(&self, accept: &Accept<'_>, config: &Config) -> Result<Response, SendError> {
+        if self.request.scheme().is_some() {
+            return connect::answer(&self.request, accept, config);
+        }
         let fields = self.request.headers();
         check_accept(fields, accept)?;
         let deflate = extensions::answer(fields.get_all("sec-websocket-extensions"), config);
-        let answer = accept_key(self.key);
+        // Checked by `validate_request`: there is exactly one.
+        let answer = accept_key(fields.get("sec-websocket-key").unwrap_or_default());
         let mut headers = Vec::with_capacity(5 + accept.headers.len());
         let mut push =
             |name: &str, value: &str| headers.push((name.to_string(), value.to_string()));
@@ -148,28 +138,10 @@ impl<'a> Upgrade<'a> {
         for (name, value) in accept.headers {
             push(name, value);
         }
-        Ok(UpgradeResponse { headers, deflate })
-    }
-}
-
-/// The `101` response's fields, built by [`Upgrade::accept`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UpgradeResponse {
-    headers: Vec<(String, String)>,
-    deflate: Option<DeflateParams>,
-}
-
-impl UpgradeResponse {
-    /// The fields to send with status 101, in order: `upgrade`,
-    /// `connection`, `sec-websocket-accept`, then `sec-websocket-protocol`
-    /// and `sec-websocket-extensions` when chosen, then the caller's.
-    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
-    }
-
-    /// The permessage-deflate parameters accepted, for
-    /// [`Connection::new_open_with_deflate`](crate::Connection::new_open_with_deflate).
-    pub fn deflate(&self) -> Option<DeflateParams> {
-        self.deflate
+        Ok(Response {
+            status: 101,
+            headers,
+            deflate,
+        })
     }
 }

@@ -6,6 +6,27 @@ use alloc::string::String;
 
 use crate::error::HandshakeError;
 
+/// The scheme of the target URI: "The scheme of the target URI ... MUST be
+/// "https" for "wss"-schemed WebSockets and "http" for "ws"-schemed
+/// WebSockets" (RFC 8441 §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// `http`, for a `ws://` URI.
+    Http,
+    /// `https`, for a `wss://` URI.
+    Https,
+}
+
+impl Scheme {
+    /// `"http"` or `"https"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+}
+
 /// `unreserved` (RFC 3986 §2.3).
 fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~".contains(&b)

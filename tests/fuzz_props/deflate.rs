@@ -588,7 +588,7 @@ impl DSetup {
         c.receive(&response);
         match c.poll_event(&mut Vec::new()) {
             Polled::Event(Event::Accepted(a), _) => {
-                assert_eq!(a.deflate().copied(), s.deflate().copied());
+                assert_eq!(a.deflate(), s.deflate().copied());
             }
             other => panic!("{other:?}"),
         }

@@ -261,18 +261,34 @@ fn check(input: &Input) {
             Some(stripped) if !stripped.contains(&b'?') => stripped,
             _ => path,
         };
-        assert_eq!(req.path().as_bytes(), sent);
+        assert_eq!(req.request().path().as_bytes(), sent);
+        assert_eq!(req.request().target().as_bytes(), path);
+        assert_eq!(req.request().method(), "CONNECT");
         let authority = value(b":authority").or(value(b"host")).expect("authority");
-        assert_eq!(req.authority().as_bytes(), authority);
-        let offered: Vec<&str> = req.subprotocols().collect();
+        assert_eq!(req.request().authority().as_bytes(), authority);
+        // The request's fields are the regular ones, in order.
+        let regular: Vec<(&[u8], &[u8])> = request
+            .iter()
+            .filter(|(n, _)| n.first() != Some(&b':'))
+            .map(|(n, v)| (&n[..], &v[..]))
+            .collect();
+        let kept: Vec<(&[u8], &[u8])> = req
+            .request()
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_bytes(), v))
+            .collect();
+        assert_eq!(kept, regular);
+        let offered: Vec<&str> = req.request().subprotocols().collect();
         let chosen = offered.get(usize::from(input.choose)).copied();
         let accept = match chosen {
             Some(p) => Accept::new().subprotocol(p),
             None => Accept::new(),
         };
         let response = req.accept(&accept, &config).expect("accept");
+        assert_eq!(response.status(), 200);
         let answered: Vec<(&str, &str)> = response.headers().collect();
-        assert_eq!(answered[0], (":status", "200"));
+        assert!(answered.iter().all(|(n, _)| !n.starts_with(':')));
         assert_eq!(
             answered
                 .iter()
@@ -408,21 +424,35 @@ fn round_trip(input: &Input, config: &Config) {
         Some((path, "")) => path,
         _ => c.path.as_str(),
     };
-    assert_eq!((req.path(), req.authority()), (resource, c.host.as_str()));
-    assert_eq!(req.subprotocols().collect::<Vec<_>>(), protocols);
+    assert_eq!(
+        (req.request().path(), req.request().authority()),
+        (resource, c.host.as_str())
+    );
+    assert_eq!(req.request().subprotocols().collect::<Vec<_>>(), protocols);
     let chosen = protocols.get(usize::from(input.choose)).copied();
     let accept = match chosen {
         Some(p) => Accept::new().subprotocol(p),
         None => Accept::new(),
     };
     let response = req.accept(&accept, config).expect("accept our own offer");
-    let answered: Vec<(&str, &str)> = response.headers().collect();
+    // As the client's HTTP stack decodes it: `:status`, then the fields.
+    let status = response.status().to_string();
+    let answered: Vec<(&str, &str)> = [(":status", status.as_str())]
+        .into_iter()
+        .chain(response.headers())
+        .collect();
     let accepted = connect
         .validate_response(&answered)
         .expect("our server's 200");
     assert_eq!((accepted.status(), accepted.subprotocol()), (200, chosen));
     assert_eq!(accepted.deflate(), response.deflate());
     assert_eq!(accepted.deflate().is_some(), config.deflate().is_some());
+    let kept: Vec<(&str, &[u8])> = accepted.headers().iter().collect();
+    let regular: Vec<(&str, &[u8])> = answered[1..]
+        .iter()
+        .map(|(n, v)| (*n, v.as_bytes()))
+        .collect();
+    assert_eq!(kept, regular);
 
     // The same response with more fields: no panic; HTTP/1.1's key or
     // accept refused.

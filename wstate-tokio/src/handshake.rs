@@ -160,7 +160,7 @@ impl Options {
 
     /// [`open`](Self::open), compressing with the permessage-deflate
     /// parameters that handshake accepted (from
-    /// [`UpgradeResponse::deflate`](wstate::handshake::UpgradeResponse::deflate),
+    /// [`Response::deflate`](wstate::handshake::Response::deflate),
     /// say); `None` runs uncompressed. Needs feature `deflate` to compress.
     pub fn open_with_deflate<S: AsyncRead + AsyncWrite + Unpin>(
         &self,

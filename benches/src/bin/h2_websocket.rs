@@ -166,18 +166,15 @@ async fn serve(tcp: TcpStream, config: Config) -> Result<(), Error> {
             return Err(format!("refused the request: {e}").into());
         }
     };
-    let chosen = request.subprotocols().find(|p| *p == "echo");
+    let chosen = request.request().subprotocols().find(|p| *p == "echo");
     let accept = match chosen {
         Some(p) => Accept::new().subprotocol(p),
         None => Accept::new(),
     };
     let accepted = request.accept(&accept, &config)?;
-    let mut response = Response::builder();
+    let mut response = Response::builder().status(accepted.status());
     for (name, value) in accepted.headers() {
-        response = match name {
-            ":status" => response.status(value),
-            _ => response.header(name, value),
-        };
+        response = response.header(name, value);
     }
     let mut send = respond.send_response(response.body(())?, false)?;
     let mut conn = Connection::new_open_with_deflate(Role::Server, config, accepted.deflate());

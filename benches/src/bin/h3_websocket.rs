@@ -536,12 +536,16 @@ async fn serve(quic: quinn::Connection, config: Config) -> Result<(), Error> {
             return Err(format!("refused the request: {e}").into());
         }
     };
-    let accept = match request.subprotocols().find(|p| *p == "echo") {
+    let accept = match request.request().subprotocols().find(|p| *p == "echo") {
         Some(p) => Accept::new().subprotocol(p),
         None => Accept::new(),
     };
     let accepted = request.accept(&accept, &config)?;
-    send.write_all(&frame(FRAME_HEADERS, &qpack_encode(accepted.headers())))
+    let status = accepted.status().to_string();
+    let fields = [(":status", status.as_str())]
+        .into_iter()
+        .chain(accepted.headers());
+    send.write_all(&frame(FRAME_HEADERS, &qpack_encode(fields)))
         .await?;
     let send = Writer::new(send);
     let mut conn = Connection::new_open_with_deflate(Role::Server, config, accepted.deflate());

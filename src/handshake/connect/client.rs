@@ -6,12 +6,13 @@ use alloc::vec::Vec;
 
 use super::{
     ConnectError, ExtendedConnect, Scheme, check_extra_headers, check_path, has_handshake_key,
-    pairs, push_lowercase, read_fields, values,
+    pairs, push_lowercase, read_fields, regular, values,
 };
 use crate::config::Config;
 use crate::error::SendError;
-use crate::handshake::extensions::{self, DeflateConfig, DeflateParams};
-use crate::handshake::{ClientRequest, subprotocol, uri};
+use crate::handshake::extensions::{self, DeflateConfig};
+use crate::handshake::fields::Kept;
+use crate::handshake::{Accepted, ClientRequest, subprotocol, uri};
 
 /// Names a client's caller may not add to the CONNECT: as for a response,
 /// and `host`, which "Clients MUST NOT generate ... that differs from the
@@ -176,36 +177,11 @@ impl Connect {
         let subprotocol =
             subprotocol::check_chosen(values(fields, "sec-websocket-protocol"), &self.offered)
                 .map_err(|_| ConnectError::UnexpectedSubprotocol)?;
-        Ok(Accepted {
+        Ok(Accepted::new(
             status,
             subprotocol,
+            Kept::Decoded(regular(fields)),
             deflate,
-        })
-    }
-}
-
-/// The server's acceptance of a [`Connect`], as seen by the client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Accepted<'a> {
-    status: u16,
-    subprotocol: Option<&'a str>,
-    deflate: Option<DeflateParams>,
-}
-
-impl<'a> Accepted<'a> {
-    /// The status (2xx; 200 from a server following RFC 8441 §5.1).
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
-    /// The subprotocol the server selected, if any.
-    pub fn subprotocol(&self) -> Option<&'a str> {
-        self.subprotocol
-    }
-
-    /// The permessage-deflate parameters the server accepted, for
-    /// [`Connection::new_open_with_deflate`](crate::Connection::new_open_with_deflate).
-    pub fn deflate(&self) -> Option<DeflateParams> {
-        self.deflate
+        ))
     }
 }

@@ -1,106 +1,50 @@
 //! The server's side of the extended CONNECT: checking the request
 //! (RFC 8441 §4, §5; RFC 9220 §3), building the `200`.
 
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use super::{
     ConnectError, ExtendedConnect, Scheme, check_extra_headers, check_path, has_handshake_key,
-    pairs, push_lowercase, read_fields, values,
+    push_lowercase, read_fields, regular, values,
 };
 use crate::config::Config;
 use crate::error::SendError;
-use crate::handshake::extensions::{self, DeflateParams};
+use crate::handshake::extensions;
 use crate::handshake::fields::split_list;
+use crate::handshake::server::{Request, Response, Upgrade};
 use crate::handshake::uri::{self, ResourceName};
 use crate::handshake::{Accept, subprotocol};
 
-/// A valid extended CONNECT for a WebSocket (RFC 8441 §4, §5; RFC 9220
-/// §3), borrowed
-/// from the fields given to [`validate_request`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Request<'a> {
-    scheme: Scheme,
-    authority: &'a str,
-    path: &'a str,
-    origin: Option<&'a str>,
-    /// The `sec-websocket-protocol` values, each a list.
-    protocols: Vec<&'a [u8]>,
-    /// The `sec-websocket-extensions` values, each a list.
-    extensions: Vec<&'a [u8]>,
-}
-
-impl<'a> Request<'a> {
-    /// `:scheme`: [`Https`](Scheme::Https) for a `wss://` URI.
-    pub fn scheme(&self) -> Scheme {
-        self.scheme
+/// The `200` for an extended CONNECT that [`validate_request`] checked:
+/// the chosen subprotocol, the permessage-deflate answer (negotiated from
+/// `config.deflate` exactly as the HTTP/1.1 server does) and the caller's
+/// extra fields, names lowercased (see `Upgrade::accept`).
+pub(crate) fn answer(
+    request: &Request<'_>,
+    accept: &Accept<'_>,
+    config: &Config,
+) -> Result<Response, SendError> {
+    let fields = request.headers();
+    // RFC 6455 §4.2.2: the server's choice is "one of the values provided
+    // by the client in the |Sec-WebSocket-Protocol| header field"; RFC 8441
+    // §5 keeps the field "as defined in [RFC6455]".
+    subprotocol::check_choice(fields.get_all("sec-websocket-protocol"), accept.subprotocol)?;
+    check_extra_headers(accept.headers, RESPONSE_RESERVED)?;
+    let deflate = extensions::answer(fields.get_all("sec-websocket-extensions"), config);
+    let mut headers = Vec::with_capacity(2 + accept.headers.len());
+    if let Some(chosen) = accept.subprotocol {
+        headers.push(("sec-websocket-protocol".to_string(), chosen.to_string()));
     }
-
-    /// The authority the request is for: `:authority`, else the `host`
-    /// field. Route by this.
-    pub fn authority(&self) -> &'a str {
-        self.authority
+    if let Some(params) = deflate {
+        headers.push(("sec-websocket-extensions".to_string(), params.to_string()));
     }
-
-    /// The resource name (RFC 6455 §3): `:path`, path and query, starting
-    /// with `/`, without the `?` of an empty query.
-    pub fn path(&self) -> &'a str {
-        self.path
-    }
-
-    /// The `origin` field (sent by browsers; check it to stop cross-site
-    /// use), if it is valid UTF-8.
-    pub fn origin(&self) -> Option<&'a str> {
-        self.origin
-    }
-
-    /// The subprotocols the client offers, in its order of preference.
-    pub fn subprotocols(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.protocols
-            .iter()
-            .flat_map(|v| split_list(v))
-            .filter_map(|p| core::str::from_utf8(p).ok())
-    }
-
-    /// The extensions the client offers, each with its parameters as sent
-    /// (e.g. `permessage-deflate; client_max_window_bits`).
-    pub fn extensions(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.extensions
-            .iter()
-            .flat_map(|v| split_list(v))
-            .filter_map(|p| core::str::from_utf8(p).ok())
-    }
-
-    /// Accepts the request: builds the `200` response's fields, with the
-    /// chosen subprotocol, the permessage-deflate answer (feature
-    /// `deflate`, negotiated from `config.deflate` exactly as the HTTP/1.1
-    /// server does) and the caller's extra fields, names lowercased.
-    ///
-    /// Fails, building nothing, with [`SendError::SubprotocolNotOffered`],
-    /// [`SendError::InvalidHeader`] (not valid HTTP, or a value with
-    /// whitespace around it, which HTTP/2 and HTTP/3 forbid) or
-    /// [`SendError::ReservedHeader`] (a field built here, a
-    /// connection-specific one, or `content-length`: "A server MUST NOT
-    /// send any Transfer-Encoding or Content-Length header fields in a 2xx
-    /// (Successful) response to CONNECT", RFC 9110 §9.3.6).
-    pub fn accept(&self, accept: &Accept<'_>, config: &Config) -> Result<Response, SendError> {
-        // RFC 6455 §4.2.2: the server's choice is "one of the values
-        // provided by the client in the |Sec-WebSocket-Protocol| header
-        // field"; RFC 8441 §5 keeps the field "as defined in [RFC6455]".
-        subprotocol::check_choice(self.protocols.iter().copied(), accept.subprotocol)?;
-        check_extra_headers(accept.headers, RESPONSE_RESERVED)?;
-        let deflate = extensions::answer(self.extensions.iter().copied(), config);
-        let mut headers = Vec::with_capacity(3 + accept.headers.len());
-        headers.push((":status".to_string(), "200".to_string()));
-        if let Some(chosen) = accept.subprotocol {
-            headers.push(("sec-websocket-protocol".to_string(), chosen.to_string()));
-        }
-        if let Some(params) = deflate {
-            headers.push(("sec-websocket-extensions".to_string(), params.to_string()));
-        }
-        push_lowercase(&mut headers, accept.headers);
-        Ok(Response { headers, deflate })
-    }
+    push_lowercase(&mut headers, accept.headers);
+    Ok(Response {
+        status: 200,
+        headers,
+        deflate,
+    })
 }
 
 /// Checks an extended CONNECT request for a WebSocket (RFC 8441 §4, §5;
@@ -115,6 +59,11 @@ impl<'a> Request<'a> {
 /// `h2::ext::Protocol` extension, the URI's scheme, path and query and
 /// authority, then its `HeaderMap` (see the examples in `benches/`).
 ///
+/// The [`Upgrade`] it returns holds the [`Request`], whose questions are
+/// those of an HTTP/1.1 upgrade (its [`scheme`](Request::scheme) is
+/// `:scheme`, its [`headers`](Request::headers) the regular fields), and
+/// [`accept`](Upgrade::accept) builds the `200`.
+///
 /// A `sec-websocket-key` or `sec-websocket-accept` field is refused
 /// ([`ConnectError::HandshakeKeyInRequest`], 400): "Implementations using
 /// this extended CONNECT to bootstrap WebSockets do not do the processing
@@ -124,7 +73,7 @@ impl<'a> Request<'a> {
 pub fn validate_request<N, V>(
     fields: &[(N, V)],
     setting: ExtendedConnect,
-) -> Result<Request<'_>, ConnectError>
+) -> Result<Upgrade<'_>, ConnectError>
 where
     N: AsRef<[u8]>,
     V: AsRef<[u8]>,
@@ -211,7 +160,8 @@ where
     };
     // RFC 6455 §3: "?" only before a non-empty query (`/chat?` names
     // `/chat`); `:path` starts with "/", so the path is never empty.
-    let ResourceName::Sent(path) = uri::resource_name(check_path(path)?) else {
+    let target = check_path(path)?;
+    let ResourceName::Sent(path) = uri::resource_name(target) else {
         return Err(ConnectError::InvalidPath("not starting with '/'"));
     };
     let authority = request_authority(fields, p.authority)?;
@@ -232,18 +182,10 @@ where
         }
     }
     // RFC 6455 §4.1: distinct tokens, as over HTTP/1.1 (see `check_offered`).
-    let protocols: Vec<&[u8]> = values(fields, "sec-websocket-protocol").collect();
-    subprotocol::check_offered(protocols.iter().copied())
+    subprotocol::check_offered(values(fields, "sec-websocket-protocol"))
         .map_err(|_| ConnectError::InvalidSubprotocol)?;
-    Ok(Request {
-        scheme,
-        authority,
-        path,
-        origin: values(fields, "origin")
-            .next()
-            .and_then(|v| core::str::from_utf8(v).ok()),
-        protocols,
-        extensions: values(fields, "sec-websocket-extensions").collect(),
+    Ok(Upgrade {
+        request: Request::extended_connect(scheme, target, path, authority, regular(fields)),
     })
 }
 
@@ -318,28 +260,3 @@ const RESPONSE_RESERVED: &[&str] = &[
     "content-length",
     "sec-websocket-",
 ];
-
-/// A server's acceptance: the `200`'s fields, and what was negotiated.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Response {
-    headers: Vec<(String, String)>,
-    deflate: Option<DeflateParams>,
-}
-
-impl Response {
-    /// The response's fields for the HTTP stack, `:status` first: "the
-    /// server answers 200" (RFC 8441 §5.1's example: `:status = 200`), then
-    /// `sec-websocket-protocol` and `sec-websocket-extensions` when
-    /// chosen, then the caller's. With the `h2` crate, send `:status` as
-    /// the response's status and the rest as its headers, without
-    /// END_STREAM (HTTP/3: a HEADERS frame, the stream left open).
-    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
-        pairs(&self.headers)
-    }
-
-    /// The permessage-deflate parameters accepted, for
-    /// [`Connection::new_open_with_deflate`](crate::Connection::new_open_with_deflate).
-    pub fn deflate(&self) -> Option<DeflateParams> {
-        self.deflate
-    }
-}
