@@ -156,6 +156,10 @@ impl<'a> Request<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upgrade<'a> {
     pub(crate) request: Request<'a>,
+    /// `Sec-WebSocket-Key` of an HTTP/1.1 upgrade; an extended CONNECT has
+    /// none ("superseded by the :protocol pseudo-header field", RFC 8441
+    /// §5).
+    pub(crate) key: Option<&'a [u8]>,
 }
 
 impl<'a> Upgrade<'a> {

@@ -91,8 +91,11 @@ pub fn validate_upgrade<'a, N: AsRef<str>, V: AsRef<[u8]>>(
     }
     head.extend_from_slice(b"\r\n");
     let parsed = http::parse_head(&buf.head, fields.len())?;
-    let (request, _key) = validate_request(parsed, &mut buf.scratch)?;
-    Ok(Upgrade { request })
+    let (request, key) = validate_request(parsed, &mut buf.scratch)?;
+    Ok(Upgrade {
+        request,
+        key: Some(key),
+    })
 }
 
 impl Upgrade<'_> {
@@ -111,14 +114,13 @@ impl Upgrade<'_> {
     /// server MUST NOT send any Transfer-Encoding or Content-Length header
     /// fields in a 2xx (Successful) response to CONNECT", RFC 9110 §9.3.6).
     pub fn accept(&self, accept: &Accept<'_>, config: &Config) -> Result<Response, SendError> {
-        if self.request.scheme().is_some() {
+        let Some(key) = self.key else {
             return connect::answer(&self.request, accept, config);
-        }
+        };
         let fields = self.request.headers();
         check_accept(fields, accept)?;
         let deflate = extensions::answer(fields.get_all("sec-websocket-extensions"), config);
-        // Checked by `validate_request`: there is exactly one.
-        let answer = accept_key(fields.get("sec-websocket-key").unwrap_or_default());
+        let answer = accept_key(key);
         let mut headers = Vec::with_capacity(5 + accept.headers.len());
         let mut push =
             |name: &str, value: &str| headers.push((name.to_string(), value.to_string()));

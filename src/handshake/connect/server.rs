@@ -186,6 +186,7 @@ where
         .map_err(|_| ConnectError::InvalidSubprotocol)?;
     Ok(Upgrade {
         request: Request::extended_connect(scheme, target, path, authority, regular(fields)),
+        key: None,
     })
 }
 
