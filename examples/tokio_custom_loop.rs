@@ -67,8 +67,13 @@ usage: tokio_custom_loop [--current-thread] [ADDR]   (default 127.0.0.1:9003)
 
 Ctrl-C closes every connection with 1001 (going away), then exits.";
 
-/// Bytes read per syscall, at most.
+/// Bytes read per syscall into the shared buffer, at most.
 const READ_BUF: usize = 64 << 10;
+/// Room asked for by a read straight into the connection: it offers what
+/// the frame in progress still needs, up to this (64 KiB between frames),
+/// so a large message takes a few large reads and the buffer never grows
+/// past the frame.
+const DIRECT_READ: usize = 1 << 20;
 /// The most the closing reads and drops of what the peer still sends.
 const LINGER_BYTES: usize = 4 << 20;
 /// The longest the closing waits for the peer's end of stream.
@@ -305,7 +310,7 @@ async fn serve(
     }
 }
 
-/// Reads once, at most [`READ_BUF`] bytes, and feeds them to the
+/// Reads once and feeds the bytes to the
 /// connection (or reports the end of stream). Returns the number of bytes
 /// read.
 ///
@@ -313,8 +318,8 @@ async fn serve(
 /// connection only as far as the connection must keep it (a frame not yet
 /// complete), unless `direct` is set: then it goes straight into the
 /// connection's own receive buffer (`receive_with`), with no copy. `direct`
-/// follows the reads: set after one that filled its room, cleared after one
-/// that did not.
+/// follows the reads: set after one of [`READ_BUF`] bytes or more, cleared
+/// after a shorter one.
 ///
 /// `poll_read` rather than `readable()` + `try_read`: after a short read,
 /// tokio knows the socket is drained and skips the read that would only
@@ -328,7 +333,7 @@ async fn read(
         // Readiness first: a connection that never receives gets no room.
         ready!(stream.poll_read_ready(cx))?;
         let read = if *direct {
-            conn.receive_with(READ_BUF, |room| poll_into(stream, cx, room))
+            conn.receive_with(DIRECT_READ, |room| poll_into(stream, cx, room))
         } else {
             SHARED.with_borrow_mut(|shared| {
                 shared.resize(READ_BUF, 0);
@@ -352,7 +357,7 @@ async fn read(
         }
     })
     .await?;
-    *direct = n == READ_BUF;
+    *direct = n >= READ_BUF;
     Ok(n)
 }
 

@@ -227,7 +227,13 @@ fn receive_with_reads_into_the_connection() {
         let mut s = server();
         let mut t = Transcript::default();
         let mut rest = &input[..];
-        for size in [split, input.len()] {
+        // A read of `split`, then reads of everything until all is in (a
+        // read gets at most what the frame in progress needs past 64 KiB).
+        let sizes = core::iter::once(split).chain(core::iter::repeat(input.len()));
+        for size in sizes {
+            if rest.is_empty() {
+                break;
+            }
             let n = s
                 .receive_with(size, |room| {
                     let n = room.len().min(rest.len());
@@ -248,6 +254,57 @@ fn receive_with_reads_into_the_connection() {
     let mut s = server();
     assert_eq!(s.receive_with(16, |_| Err("io")), Err("io"));
     assert_eq!(poll(&mut s, &mut vec![]), Ok(None));
+}
+
+/// Room past 64 KiB goes only to a frame that is arriving, and no
+/// further than its end: a large `max` (few reads while a large message
+/// streams in) never grows the buffer past the frame, and between frames a
+/// read gets 64 KiB.
+#[test]
+fn receive_with_gives_large_room_only_to_the_frame_in_progress() {
+    let rooms = |s: &mut Connection, max: usize, input: &mut &[u8]| {
+        let mut room_len = 0;
+        let n = s
+            .receive_with(max, |room| {
+                room_len = room.len();
+                let n = room.len().min(input.len());
+                room[..n].copy_from_slice(&input[..n]);
+                *input = &input[n..];
+                Ok::<_, ()>(n)
+            })
+            .unwrap();
+        (room_len, n)
+    };
+    let payload: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+    let second = c2s(0x82, &[7; 100]);
+    let input = [c2s(0x82, &payload), second.clone()].concat();
+    let mut s = server();
+    let mut out = vec![];
+    // Between frames: 64 KiB, whatever the caller allows above it.
+    let mut rest = &input[..];
+    assert_eq!(rooms(&mut s, 1 << 20, &mut rest), (64 << 10, 64 << 10));
+    assert_eq!(poll(&mut s, &mut out), Ok(None));
+    // The frame's header (14 bytes) and 65,522 bytes of its payload are
+    // here: the rest of the payload, and not a byte more.
+    let missing = 200_000 - ((64 << 10) - 14);
+    assert_eq!(rooms(&mut s, 1 << 20, &mut rest), (missing, missing));
+    assert_eq!(
+        poll(&mut s, &mut out),
+        Ok(Some(Owned::Binary(payload.clone())))
+    );
+    // A `max` below either is the room.
+    assert_eq!(rooms(&mut s, 10, &mut rest), (10, 10));
+    assert_eq!(poll(&mut s, &mut out), Ok(None));
+    // A small frame in progress: 64 KiB all the same.
+    assert_eq!(
+        rooms(&mut s, 1 << 20, &mut rest),
+        (64 << 10, second.len() - 10)
+    );
+    assert_eq!(
+        poll(&mut s, &mut out),
+        Ok(Some(Owned::Binary(vec![7; 100])))
+    );
+    assert!(rest.is_empty());
 }
 
 #[test]

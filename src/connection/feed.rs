@@ -5,6 +5,9 @@
 
 use super::Connection;
 
+/// The room a read gets whatever is arriving (see `receive_with`).
+const ROOM_PAST_FRAME: usize = 64 << 10;
+
 impl Connection {
     /// Buffers bytes received from the transport. Call
     /// [`poll_event`](Self::poll_event) afterwards until it says `NeedMore`.
@@ -20,6 +23,11 @@ impl Connection {
     /// of the caller's in between: `read` gets up to `max` bytes of room
     /// and returns how many it filled (`Ok(0)`: end of stream, as
     /// [`receive_eof`](Self::receive_eof)). Returns what `read` returned.
+    ///
+    /// Room beyond 64 KiB is offered only to a frame that is arriving: a
+    /// read gets at most what the frame in progress still needs, or 64 KiB
+    /// if that is less. So a large `max` (fewer reads while a large message
+    /// streams in) never grows the buffer past the frame.
     ///
     /// The room is zero-filled only the first time it is handed out (there
     /// is no `unsafe` here to skip that); after, it holds whatever earlier
@@ -46,6 +54,7 @@ impl Connection {
     ) -> Result<usize, E> {
         let keep = self.head_kept();
         let retained = self.core.config.retained_buffer;
+        let max = max.min(self.rx.frame_missing().max(ROOM_PAST_FRAME));
         let result = read(self.rx.room(max, keep, retained));
         let n = result.as_ref().map_or(0, |n| (*n).min(max));
         self.rx.filled(n);

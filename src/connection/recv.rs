@@ -121,6 +121,14 @@ impl Receiver {
         &mut self.buf[self.end..end]
     }
 
+    /// Payload bytes of the frame in progress that have not arrived yet (0
+    /// between frames).
+    pub(super) fn frame_missing(&self) -> usize {
+        self.frame
+            .as_ref()
+            .map_or(0, |frame| frame.len.saturating_sub(self.unread()))
+    }
+
     /// The first `n` bytes of the room were read into: received now.
     pub(super) fn filled(&mut self, n: usize) {
         self.end += n;

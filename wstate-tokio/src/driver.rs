@@ -27,9 +27,11 @@ use crate::shutdown::Watcher;
 /// one thread.
 pub(crate) const READ_CHUNK: usize = 64 << 10;
 
-/// Room offered to a read straight into the connection's buffer, while a
-/// large message streams in: fewer, larger reads.
-const DIRECT_CHUNK: usize = 256 << 10;
+/// Room asked for by a read straight into the connection's buffer, while
+/// a large message streams in: the connection offers what the frame still
+/// needs, up to this (64 KiB between frames), so a 1 MiB message takes a
+/// few reads and the buffer never grows past the frame.
+const DIRECT_CHUNK: usize = 1 << 20;
 
 /// How long a connection that went quiet after a large message keeps the
 /// receive buffer it grew, in case another follows: a message after a
