@@ -70,9 +70,9 @@ Ctrl-C closes every connection with 1001 (going away), then exits.";
 /// Bytes read per syscall into the shared buffer, at most.
 const READ_BUF: usize = 64 << 10;
 /// Room asked for by a read straight into the connection: it offers what
-/// the frame in progress still needs, up to this (64 KiB between frames),
-/// so a large message takes a few large reads and the buffer never grows
-/// past the frame.
+/// the frame in progress still needs and 64 KiB more, up to this, so a
+/// large message takes a few large reads and the buffer grows at most 64
+/// KiB past the frame.
 const DIRECT_READ: usize = 1 << 20;
 /// The most the closing reads and drops of what the peer still sends.
 const LINGER_BYTES: usize = 4 << 20;

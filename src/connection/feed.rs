@@ -5,7 +5,7 @@
 
 use super::Connection;
 
-/// The room a read gets whatever is arriving (see `receive_with`).
+/// The room a read gets past the frame in progress (see `receive_with`).
 const ROOM_PAST_FRAME: usize = 64 << 10;
 
 impl Connection {
@@ -25,9 +25,11 @@ impl Connection {
     /// [`receive_eof`](Self::receive_eof)). Returns what `read` returned.
     ///
     /// Room beyond 64 KiB is offered only to a frame that is arriving: a
-    /// read gets at most what the frame in progress still needs, or 64 KiB
-    /// if that is less. So a large `max` (fewer reads while a large message
-    /// streams in) never grows the buffer past the frame.
+    /// read gets at most 64 KiB more than the frame in progress still needs
+    /// (64 KiB between frames). So a large `max` (fewer reads while a large
+    /// message streams in) grows the buffer at most 64 KiB past the frame,
+    /// and a read that takes the rest of a frame can still come back short,
+    /// which tells the caller the transport is drained.
     ///
     /// The room is zero-filled only the first time it is handed out (there
     /// is no `unsafe` here to skip that); after, it holds whatever earlier
@@ -54,7 +56,7 @@ impl Connection {
     ) -> Result<usize, E> {
         let keep = self.head_kept();
         let retained = self.core.config.retained_buffer;
-        let max = max.min(self.rx.frame_missing().max(ROOM_PAST_FRAME));
+        let max = max.min(self.rx.frame_missing().saturating_add(ROOM_PAST_FRAME));
         let result = read(self.rx.room(max, keep, retained));
         let n = result.as_ref().map_or(0, |n| (*n).min(max));
         self.rx.filled(n);

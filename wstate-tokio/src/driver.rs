@@ -29,8 +29,8 @@ pub(crate) const READ_CHUNK: usize = 64 << 10;
 
 /// Room asked for by a read straight into the connection's buffer, while
 /// a large message streams in: the connection offers what the frame still
-/// needs, up to this (64 KiB between frames), so a 1 MiB message takes a
-/// few reads and the buffer never grows past the frame.
+/// needs and 64 KiB more, up to this, so a 1 MiB message takes a few reads
+/// and the buffer grows at most 64 KiB past the frame.
 const DIRECT_CHUNK: usize = 1 << 20;
 
 /// How long a connection that went quiet after a large message keeps the
