@@ -5,7 +5,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::extensions::{DeflateConfig, DeflateParams};
-use super::fields::Kept;
 use super::http::{self, Fields};
 use super::server::check_headers;
 use super::subprotocol;
@@ -118,11 +117,11 @@ const REQUEST_RESERVED: &[&str] = &[
 /// (the `101`, in [`Event::Accepted`](crate::Event::Accepted)), or of an
 /// extended CONNECT over HTTP/2 or HTTP/3 (the 2xx, from
 /// [`Connect::validate_response`](super::h2::Connect::validate_response)).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Accepted<'a> {
     status: u16,
     subprotocol: Option<&'a str>,
-    fields: Kept<'a>,
+    fields: Fields<'a>,
     deflate: Option<DeflateParams>,
 }
 
@@ -130,7 +129,7 @@ impl<'a> Accepted<'a> {
     pub(crate) fn new(
         status: u16,
         subprotocol: Option<&'a str>,
-        fields: Kept<'a>,
+        fields: Fields<'a>,
         deflate: Option<DeflateParams>,
     ) -> Self {
         Accepted {
@@ -152,16 +151,17 @@ impl<'a> Accepted<'a> {
         self.subprotocol
     }
 
-    /// The response's header fields (over HTTP/2 and HTTP/3, the regular
-    /// fields: no pseudo-header fields).
-    pub fn headers(&self) -> Fields<'_> {
-        self.fields.fields()
+    /// The header fields of the `101`. Over HTTP/2 and HTTP/3 none: the
+    /// response's fields are those the caller handed to
+    /// [`Connect::validate_response`](super::h2::Connect::validate_response).
+    pub fn headers(&self) -> Fields<'a> {
+        self.fields
     }
 
-    /// The value of the first response header named `name`
+    /// The value of the first header of the `101` named `name`
     /// (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers().get(name)
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.fields.get(name)
     }
 
     /// The permessage-deflate parameters the server accepted, `None` if it
@@ -225,5 +225,5 @@ pub(crate) fn validate_response<'a>(
     // §4.1: one of the offered subprotocols, exactly (see `check_chosen`).
     let subprotocol = subprotocol::check_chosen(h.get_all("sec-websocket-protocol"), offered)
         .map_err(|_| HandshakeError::UnexpectedSubprotocol)?;
-    Ok(Accepted::new(101, subprotocol, Kept::Head(h), deflate))
+    Ok(Accepted::new(101, subprotocol, h, deflate))
 }

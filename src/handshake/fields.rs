@@ -1,8 +1,6 @@
 //! Header field values (RFC 9110 §5): the fields of a checked head, lookups
 //! by name, and comma-separated lists that honour quoted strings.
 
-use alloc::vec::Vec;
-
 /// Header fields of a checked request or response, in order: the field
 /// lines of an HTTP/1.1 head, or the regular fields (no pseudo-header
 /// fields) an HTTP/2 or HTTP/3 stack decoded. Lookups are
@@ -23,6 +21,14 @@ impl<'a> Fields<'a> {
     pub(crate) const fn head(lines: &'a [u8]) -> Self {
         Fields(Repr::Head(lines))
     }
+
+    /// The regular fields of an extended CONNECT, checked.
+    pub(crate) const fn decoded(pairs: &'a [(&'a [u8], &'a [u8])]) -> Self {
+        Fields(Repr::Decoded(pairs))
+    }
+
+    /// No fields.
+    pub(crate) const NONE: Fields<'static> = Fields(Repr::Head(&[]));
 
     /// The field lines of a head (empty for decoded fields).
     pub(crate) fn lines(&self) -> &'a [u8] {
@@ -85,25 +91,6 @@ impl<'a> Fields<'a> {
     pub fn has_token(&self, name: &str, token: &str) -> bool {
         self.get_all(name)
             .any(|value| list_has(value, token.as_bytes()))
-    }
-}
-
-/// The header fields a [`Request`](super::Request) or an
-/// [`Accepted`](super::Accepted) keeps: borrowed lines of an HTTP/1.1
-/// head, or the regular fields of an extended CONNECT or its response,
-/// borrowed from the caller's HTTP stack.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Kept<'a> {
-    Head(Fields<'a>),
-    Decoded(Vec<(&'a [u8], &'a [u8])>),
-}
-
-impl Kept<'_> {
-    pub(crate) fn fields(&self) -> Fields<'_> {
-        match self {
-            Kept::Head(fields) => *fields,
-            Kept::Decoded(pairs) => Fields(Repr::Decoded(pairs)),
-        }
     }
 }
 

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::accept_key;
-use super::fields::{Kept, list_has, split_list};
+use super::fields::{list_has, split_list};
 use super::http::{self, Fields};
 use super::subprotocol;
 use super::uri;
@@ -22,13 +22,13 @@ use crate::error::{HandshakeError, SendError};
 /// [`h2::validate_request`](super::h2::validate_request). The same
 /// questions have the same answers whichever carried it, so one check of
 /// path, origin and subprotocols serves every transport.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Request<'a> {
     method: &'a str,
     target: &'a str,
     resource: &'a str,
     authority: &'a str,
-    fields: Kept<'a>,
+    fields: Fields<'a>,
     /// `:scheme`, which only an extended CONNECT carries.
     scheme: Option<Scheme>,
     /// `Expect: 100-continue`, noted in the pass that checks the content.
@@ -43,14 +43,14 @@ impl<'a> Request<'a> {
         path: &'a str,
         resource: &'a str,
         authority: &'a str,
-        fields: Vec<(&'a [u8], &'a [u8])>,
+        fields: Fields<'a>,
     ) -> Self {
         Request {
             method: "CONNECT",
             target: path,
             resource,
             authority,
-            fields: Kept::Decoded(fields),
+            fields,
             scheme: Some(scheme),
             expects_continue: false,
         }
@@ -98,19 +98,19 @@ impl<'a> Request<'a> {
 
     /// Every header field, in order (for an extended CONNECT, the regular
     /// fields: no pseudo-header fields).
-    pub fn headers(&self) -> Fields<'_> {
-        self.fields.fields()
+    pub fn headers(&self) -> Fields<'a> {
+        self.fields
     }
 
     /// The value of the first header named `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers().get(name)
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.fields.get(name)
     }
 
     /// The `Host` header, as sent. For routing, use
     /// [`authority`](Self::authority), which differs for an absolute-form
     /// target.
-    pub fn host(&self) -> Option<&str> {
+    pub fn host(&self) -> Option<&'a str> {
         self.header("host")
             .and_then(|v| core::str::from_utf8(v).ok())
     }
@@ -125,14 +125,14 @@ impl<'a> Request<'a> {
 
     /// The `Origin` header (sent by browsers; check it to stop cross-site
     /// use), if it is valid UTF-8.
-    pub fn origin(&self) -> Option<&str> {
+    pub fn origin(&self) -> Option<&'a str> {
         self.header("origin")
             .and_then(|v| core::str::from_utf8(v).ok())
     }
 
     /// The subprotocols the client offers, in its order of preference.
-    pub fn subprotocols(&self) -> impl Iterator<Item = &str> + '_ {
-        self.headers()
+    pub fn subprotocols(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.fields
             .list("sec-websocket-protocol")
             .filter_map(|p| core::str::from_utf8(p).ok())
     }
@@ -140,8 +140,8 @@ impl<'a> Request<'a> {
     /// The extensions the client offers, each with its parameters as sent
     /// (e.g. `permessage-deflate; client_max_window_bits`). A comma inside
     /// a quoted parameter value does not split an offer.
-    pub fn extensions(&self) -> impl Iterator<Item = &str> + '_ {
-        self.headers()
+    pub fn extensions(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.fields
             .list("sec-websocket-extensions")
             .filter_map(|p| core::str::from_utf8(p).ok())
     }
@@ -155,18 +155,25 @@ impl<'a> Request<'a> {
 /// [`accept`](Self::accept), or with the status of your refusal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upgrade<'a> {
+    /// The request; an extended CONNECT's fields are `decoded`.
     pub(crate) request: Request<'a>,
     /// `Sec-WebSocket-Key` of an HTTP/1.1 upgrade; an extended CONNECT has
     /// none ("superseded by the :protocol pseudo-header field", RFC 8441
     /// §5).
     pub(crate) key: Option<&'a [u8]>,
+    /// An extended CONNECT's regular fields, borrowed from the caller's.
+    pub(crate) decoded: Vec<(&'a [u8], &'a [u8])>,
 }
 
-impl<'a> Upgrade<'a> {
+impl Upgrade<'_> {
     /// The request: path, authority, origin, subprotocols, extensions,
     /// every field.
-    pub fn request(&self) -> &Request<'a> {
-        &self.request
+    pub fn request(&self) -> Request<'_> {
+        let mut request = self.request;
+        if self.key.is_none() {
+            request.fields = Fields::decoded(&self.decoded);
+        }
+        request
     }
 }
 
@@ -289,7 +296,7 @@ pub(crate) fn validate_request<'a>(
             target,
             resource: parsed.resource.as_str(scratch),
             authority,
-            fields: Kept::Head(h),
+            fields: h,
             scheme: None,
             expects_continue,
         },

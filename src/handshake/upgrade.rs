@@ -95,6 +95,7 @@ pub fn validate_upgrade<'a, N: AsRef<str>, V: AsRef<[u8]>>(
     Ok(Upgrade {
         request,
         key: Some(key),
+        decoded: Vec::new(),
     })
 }
 
@@ -115,7 +116,7 @@ impl Upgrade<'_> {
     /// fields in a 2xx (Successful) response to CONNECT", RFC 9110 §9.3.6).
     pub fn accept(&self, accept: &Accept<'_>, config: &Config) -> Result<Response, SendError> {
         let Some(key) = self.key else {
-            return connect::answer(&self.request, accept, config);
+            return connect::answer(&self.request(), accept, config);
         };
         let fields = self.request.headers();
         check_accept(fields, accept)?;

@@ -447,12 +447,7 @@ fn round_trip(input: &Input, config: &Config) {
     assert_eq!((accepted.status(), accepted.subprotocol()), (200, chosen));
     assert_eq!(accepted.deflate(), response.deflate());
     assert_eq!(accepted.deflate().is_some(), config.deflate().is_some());
-    let kept: Vec<(&str, &[u8])> = accepted.headers().iter().collect();
-    let regular: Vec<(&str, &[u8])> = answered[1..]
-        .iter()
-        .map(|(n, v)| (*n, v.as_bytes()))
-        .collect();
-    assert_eq!(kept, regular);
+    assert_eq!(accepted.headers().iter().count(), 0);
 
     // The same response with more fields: no panic; HTTP/1.1's key or
     // accept refused.

@@ -234,7 +234,7 @@ where
         .collect();
     let mut buf = UpgradeBuf::default();
     let valid = validate_upgrade(request.method().as_str(), target, &fields, &mut buf)?;
-    let accept = decide(valid.request())?;
+    let accept = decide(&valid.request())?;
     // permessage-deflate negotiated from the request's offers and the
     // options' configuration (none without feature `deflate`).
     let answer = valid.accept(&accept, options.protocol())?;

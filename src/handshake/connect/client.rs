@@ -6,12 +6,12 @@ use alloc::vec::Vec;
 
 use super::{
     ConnectError, ExtendedConnect, Scheme, check_extra_headers, check_path, has_handshake_key,
-    pairs, push_lowercase, read_fields, regular, values,
+    pairs, push_lowercase, read_fields, values,
 };
 use crate::config::Config;
 use crate::error::SendError;
 use crate::handshake::extensions::{self, DeflateConfig};
-use crate::handshake::fields::Kept;
+use crate::handshake::fields::Fields;
 use crate::handshake::{Accepted, ClientRequest, subprotocol, uri};
 
 /// Names a client's caller may not add to the CONNECT: as for a response,
@@ -177,11 +177,6 @@ impl Connect {
         let subprotocol =
             subprotocol::check_chosen(values(fields, "sec-websocket-protocol"), &self.offered)
                 .map_err(|_| ConnectError::UnexpectedSubprotocol)?;
-        Ok(Accepted::new(
-            status,
-            subprotocol,
-            Kept::Decoded(regular(fields)),
-            deflate,
-        ))
+        Ok(Accepted::new(status, subprotocol, Fields::NONE, deflate))
     }
 }
