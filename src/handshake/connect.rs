@@ -354,9 +354,8 @@ where
     Ok(p)
 }
 
-/// Every value of the regular fields named `name` (lowercase), in order.
 /// The regular fields (no pseudo-header fields), borrowed, for the
-/// [`Request`](super::Request) or [`Accepted`](super::Accepted) to keep.
+/// [`Upgrade`](super::Upgrade) to keep and lend to its request.
 fn regular<N, V>(fields: &[(N, V)]) -> Vec<(&[u8], &[u8])>
 where
     N: AsRef<[u8]>,
@@ -369,6 +368,7 @@ where
         .collect()
 }
 
+/// Every value of the regular fields named `name` (lowercase), in order.
 fn values<'a, 'n, N, V>(fields: &'a [(N, V)], name: &'n str) -> impl Iterator<Item = &'a [u8]> + 'n
 where
     'a: 'n,

@@ -37,20 +37,20 @@ pub struct Request<'a> {
 
 impl<'a> Request<'a> {
     /// An extended CONNECT that `connect::validate_request` checked:
-    /// `:path` as sent and as a resource name, and its regular fields.
+    /// `:path` as sent and as a resource name. Its regular fields stay in
+    /// the [`Upgrade`], which lends them (`Upgrade::request`).
     pub(crate) fn extended_connect(
         scheme: Scheme,
         path: &'a str,
         resource: &'a str,
         authority: &'a str,
-        fields: Fields<'a>,
     ) -> Self {
         Request {
             method: "CONNECT",
             target: path,
             resource,
             authority,
-            fields,
+            fields: Fields::NONE,
             scheme: Some(scheme),
             expects_continue: false,
         }

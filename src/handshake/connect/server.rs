@@ -11,7 +11,7 @@ use super::{
 use crate::config::Config;
 use crate::error::SendError;
 use crate::handshake::extensions;
-use crate::handshake::fields::{Fields, split_list};
+use crate::handshake::fields::split_list;
 use crate::handshake::server::{Request, Response, Upgrade};
 use crate::handshake::uri::{self, ResourceName};
 use crate::handshake::{Accept, subprotocol};
@@ -185,7 +185,7 @@ where
     subprotocol::check_offered(values(fields, "sec-websocket-protocol"))
         .map_err(|_| ConnectError::InvalidSubprotocol)?;
     Ok(Upgrade {
-        request: Request::extended_connect(scheme, target, path, authority, Fields::NONE),
+        request: Request::extended_connect(scheme, target, path, authority),
         key: None,
         decoded: regular(fields),
     })
