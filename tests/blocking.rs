@@ -276,15 +276,18 @@ fn end_of_stream_inside_a_frame_is_abnormal() {
 /// the server returned (its socket closed).
 fn unmasked_frame_transcript<S: Transport + Send + 'static>(
     server_end: S,
-    client: &mut impl Read,
+    client: &mut impl Transport,
 ) -> (Error, Vec<u8>) {
     let server = thread::spawn(move || {
         let mut ws = WebSocket::accept(server_end, Config::default())?;
         ws.recv()
     });
-    let error = server.join().unwrap().unwrap_err();
+    // Everything up to the server's end of its direction, then ours: the
+    // server's closing reads until it (or for a bounded time).
     let mut wire = Vec::new();
     client.read_to_end(&mut wire).unwrap();
+    client.shutdown_write().unwrap();
+    let error = server.join().unwrap().unwrap_err();
     (error, wire)
 }
 
@@ -354,6 +357,7 @@ fn keepalive_fails_a_silent_peer_with_1011_over_tcp() {
     // The peer reads (so TCP is alive) but never answers the Ping.
     let mut wire = Vec::new();
     peer.read_to_end(&mut wire).unwrap();
+    peer.shutdown(Shutdown::Write).unwrap();
     let error = server.join().unwrap().unwrap_err();
     let elapsed = started.elapsed();
     assert!(
@@ -414,6 +418,7 @@ fn handshake_timeout_answers_408_over_tcp() {
     let server = thread::spawn(move || WebSocket::accept(listener.accept()?.0, config).map(drop));
     let mut wire = Vec::new();
     peer.read_to_end(&mut wire).unwrap();
+    peer.shutdown(Shutdown::Write).unwrap();
     let error = server.join().unwrap().unwrap_err();
     assert!(
         matches!(
@@ -440,6 +445,7 @@ fn close_timeout_when_the_peer_never_answers() {
     peer.write_all(REQUEST).unwrap();
     // The peer reads, never answers, and ends only once the server did.
     let wire = peer.read_all();
+    peer.shutdown_write().unwrap();
     assert!(matches!(server.join().unwrap(), Err(Error::Abnormal)));
     assert_eq!(wire, [RESPONSE, b"\x88\x02\x03\xe8"].concat());
 }
