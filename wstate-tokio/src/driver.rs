@@ -385,10 +385,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// that came: an open connection queues Close 1001 (one closing
     /// already goes on as it is), and one still in its handshake fails.
     /// Keeps the waker of the task polling, for the next one.
+    #[inline]
     fn heed_shutdown(&mut self, cx: &Context<'_>) {
-        if !self.watch.as_mut().is_some_and(|w| w.poll(cx.waker())) {
-            return;
+        if self.watch.as_mut().is_some_and(|w| w.poll(cx.waker())) {
+            self.shut_down_now();
         }
+    }
+
+    /// A shutdown came: see [`heed_shutdown`](Self::heed_shutdown).
+    #[cold]
+    fn shut_down_now(&mut self) {
         match self.conn.state() {
             ConnectionState::Open if self.ending == Ending::Running => {
                 // "1001 indicates that an endpoint is "going away", such as
@@ -449,15 +455,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         Poll::Ready(())
     }
 
-    /// Sleeps until `at` in the one timer of the connection.
+    /// Sleeps until `at` in the one timer of the connection. A deadline
+    /// that moved later (the keepalive's, with every message received)
+    /// leaves the timer where it is: it wakes early once and is set again
+    /// then, rather than reset for every message.
     fn poll_sleep(&mut self, cx: &mut Context<'_>, at: Instant) -> Poll<()> {
         let timer = self
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
-        if timer.deadline() != at {
+        if at < timer.deadline() {
             timer.as_mut().reset(at);
         }
-        timer.as_mut().poll(cx)
+        loop {
+            ready!(timer.as_mut().poll(cx));
+            if timer.deadline() >= at {
+                return Poll::Ready(());
+            }
+            // It fired for an earlier deadline that has moved since.
+            timer.as_mut().reset(at);
+        }
     }
 
     /// Nothing to do until the peer sends: give back memory held for

@@ -18,8 +18,9 @@ use crate::{Error, MaybeTlsStream, Shutdown, WebSocket};
 /// own limits. `Options::default()` takes the core's defaults (handshake
 /// timeout 10 s, keepalive Ping after 20 s of quiet failing after 20 s
 /// more, close timeout 10 s) but for
-/// [`retained_buffer`](Config::retained_buffer), 0 (an idle connection
-/// holds no receive buffer), and with feature `deflate` accepts
+/// [`retained_buffer`](Config::retained_buffer), 128 bytes (an idle
+/// connection keeps at most that much of its receive buffer), and with
+/// feature `deflate` accepts
 /// permessage-deflate offers and offers it as a client.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -34,10 +35,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        // An idle connection keeps no receive buffer: reads go through the
-        // thread's shared buffer, so a connection's own is needed only for
-        // what a read left unfinished.
-        let config = Config::default().with_retained_buffer(0);
+        // Reads go through the thread's shared buffer, and the connection
+        // copies what they bring into its own: an idle connection keeps
+        // that one only if small (a small message then needs no
+        // allocation), at most 128 bytes.
+        let config = Config::default().with_retained_buffer(128);
         #[cfg(feature = "deflate")]
         let config = config.with_deflate(Some(DeflateConfig::default()));
         Self {

@@ -46,6 +46,7 @@ impl<'a> Reply<'a> {
     /// Queues a message, which may borrow the event (an echo without a
     /// copy). Written before the next event is read; a large one may be
     /// written at once, from where it lies.
+    #[inline]
     pub fn send(self, message: Message<'_>) -> Result<(), SendError> {
         let payload = match message {
             Message::Text(text) => text.as_bytes(),

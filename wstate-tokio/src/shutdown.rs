@@ -193,18 +193,24 @@ impl Watcher {
     /// Keeps `waker` in the slot (the lock is taken only when the task
     /// polling the connection changed), then says whether the shutdown came
     /// and was not seen before: `true` once.
+    #[inline]
     pub(crate) fn poll(&mut self, waker: &Waker) -> bool {
+        if self.seen {
+            return false;
+        }
         if !self.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            self.waker = Some(waker.clone());
-            self.shared.table().slots[self.slot] = Some(waker.clone());
+            self.keep(waker);
         }
         // After the waker is in the slot: a `close_all` that comes later
         // wakes it, and one that came earlier is seen here.
-        if self.seen || !self.shared.closing.load(Ordering::SeqCst) {
-            return false;
-        }
-        self.seen = true;
-        true
+        self.seen = self.shared.closing.load(Ordering::SeqCst);
+        self.seen
+    }
+
+    #[cold]
+    fn keep(&mut self, waker: &Waker) {
+        self.waker = Some(waker.clone());
+        self.shared.table().slots[self.slot] = Some(waker.clone());
     }
 }
 

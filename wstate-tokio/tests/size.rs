@@ -168,3 +168,40 @@ fn a_small_message_s_buffer_is_given_back_at_once() {
     // a hundred bytes).
     assert!(info.bytes_current < -(SMALL as i64) + 512, "{info:?}");
 }
+
+/// A message whose frame fits in the receive buffer an idle connection
+/// keeps (128 bytes by default) is copied into that buffer: once the
+/// connection is warm, receiving one and going quiet again allocates
+/// nothing. A larger one's buffer is given back when the connection goes
+/// quiet.
+#[test]
+fn a_small_message_allocates_nothing_once_warm() {
+    let (runtime, mut client, mut server) = opened(1 << 16);
+    let receive = |client: &mut DuplexStream, server: &mut WebSocket<DuplexStream>, frame| {
+        let len = runtime.block_on(message(client, server, frame));
+        assert!(poll_once(&runtime, server));
+        len
+    };
+    // A 122-byte frame (2 bytes of header, the mask key, 116 of payload),
+    // and a 208-byte one; each once, so that the pipe has grown for them.
+    let small = client_frame(116);
+    let large = client_frame(200);
+    assert_eq!((small.len(), large.len()), (122, 208));
+    assert_eq!(receive(&mut client, &mut server, &large), 200);
+    for _ in 0..2 {
+        assert_eq!(receive(&mut client, &mut server, &small), 116);
+    }
+    let mut len = 0;
+    let info = allocation_counter::measure(|| len = receive(&mut client, &mut server, &small));
+    assert_eq!(len, 116);
+    assert_eq!((info.count_total, info.bytes_current), (0, 0), "{info:?}");
+    // The kept buffer grows for the large frame (to twice its 122 bytes),
+    // and is freed when the connection goes quiet.
+    let info = allocation_counter::measure(|| len = receive(&mut client, &mut server, &large));
+    assert_eq!(len, 200);
+    assert_eq!(
+        (info.count_total, info.bytes_current),
+        (1, -122),
+        "{info:?}"
+    );
+}

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
 use tokio::time::Instant;
-use wstate_tokio::{CloseCode, Error};
+use wstate_tokio::{CloseCode, CloseFrame, Error};
 
 const REQUEST: &[u8] =
     b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -96,4 +96,55 @@ async fn an_unanswered_close_ends_after_the_close_timeout() {
     let mut got = vec![0; RESPONSE_LEN + 4];
     peer.read_exact(&mut got).await.unwrap();
     assert_eq!(&got[RESPONSE_LEN..], [0x88, 0x02, 0x03, 0xe8]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_message_puts_the_keepalive_ping_off_by_a_whole_interval() {
+    let (mut peer, s) = duplex(1 << 16);
+    peer.write_all(REQUEST).await.unwrap();
+    let mut ws = wstate_tokio::accept(s).await.unwrap();
+    let start = Instant::now();
+    let server = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while let Some(Ok(message)) = ws.recv().await {
+            got.push((message, start.elapsed()));
+        }
+        got
+    });
+    let mut response = [0; RESPONSE_LEN];
+    peer.read_exact(&mut response).await.unwrap();
+    // Two messages (masked with a zero key), at 15 s and at 30 s: each
+    // moves the Ping 20 s past itself, later than the timer was set for.
+    for (at, byte) in [(15, b'a'), (30, b'b')] {
+        tokio::time::sleep_until(start + Duration::from_secs(at)).await;
+        peer.write_all(&[0x82, 0x81, 0, 0, 0, 0, byte])
+            .await
+            .unwrap();
+    }
+    let mut ping = [0; 10];
+    peer.read_exact(&mut ping).await.unwrap();
+    let took = start.elapsed();
+    assert_eq!(ping, [0x89, 0x08, b'w', b's', b'k', b'a', 0, 0, 0, 1]);
+    assert!(
+        took >= Duration::from_secs(50) && took < Duration::from_millis(50_005),
+        "{took:?}"
+    );
+    drop(peer);
+    let got = server.await.unwrap();
+    let got: Vec<_> = got
+        .into_iter()
+        .map(|(message, at)| (message, at.as_secs()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (wstate_tokio::Message::Binary(b"a"[..].into()), 15),
+            (wstate_tokio::Message::Binary(b"b"[..].into()), 30),
+            // The peer's end, without a Close: 1006.
+            (
+                wstate_tokio::Message::Close(Some(CloseFrame::new(CloseCode::ABNORMAL))),
+                50
+            ),
+        ]
+    );
 }
