@@ -16,7 +16,7 @@ mod memory {
     }
 }
 
-use wstate::{Config, Connection, Error, Polled};
+use wstate::{Config, Connection, Error, Event, Polled};
 
 const TWO_HOSTS: &[u8] = b"GET /chat HTTP/1.1\r\n\
     Host: a.example\r\n\
@@ -163,6 +163,30 @@ fn an_answer_at_the_request_event_does_not_depend_on_the_split() {
     assert!(refused.1.starts_with("HTTP/1.1 400 Bad Request\r\n"));
     assert_eq!(run(&[&data[..head_len], &data[head_len..]], false), refused);
     assert_eq!(run(&bytes, false), refused);
+}
+
+/// An empty read brings no new bytes: between the `Request` and its answer
+/// it judges nothing (the bytes that came with the head wait for the next
+/// poll), so the answer still goes out; the same for a read given no room.
+#[test]
+fn an_empty_read_before_the_answer_judges_nothing() {
+    let config = Config::default()
+        .with_max_handshake_size(144)
+        .with_max_headers(16);
+    let mut conn = Connection::server(config);
+    let mut out = Vec::new();
+    conn.receive(&REJECTED[5..]);
+    assert!(matches!(
+        conn.poll_event(&mut out),
+        Polled::Event(Event::Request(_), _)
+    ));
+    conn.receive(&[]);
+    assert_eq!(conn.receive_with(0, |room| Ok::<_, ()>(room.len())), Ok(0));
+    assert_eq!(conn.sender().reject(492, &[], b"", &mut out), Ok(()));
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "HTTP/1.1 492 Status\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    );
 }
 
 /// The same input through the `handshake_server` property check.

@@ -53,9 +53,10 @@ thread_local! {
     static SPARE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 
     /// The read buffer shared by every connection polled on this thread:
-    /// a read lands here and is fed to its connection at once, which keeps
-    /// only what it cannot hand out yet (a partial frame). An idle
-    /// connection so holds no read buffer of its own.
+    /// a read lands here and is fed to its connection at once, which
+    /// copies it into its own receive buffer; an idle connection keeps
+    /// that one only while it is small (`retained_buffer`, 128 bytes by
+    /// default), not the room of a read.
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
