@@ -331,11 +331,19 @@ fn prepared_control_and_errors() {
     let mut out = vec![];
     s.sender().send_prepared(&ping, &mut out).unwrap();
     assert_eq!(out, [0x89, 0x02, b'h', b'i']);
+    // 125 bytes, the most a control frame carries, go; 126 do not.
+    let longest = PreparedMessage::new(Message::Ping(&[7; 125]));
+    out.clear();
+    s.sender().send_prepared(&longest, &mut out).unwrap();
+    assert_eq!(out, [&[0x89, 0x7d][..], &[7; 125]].concat());
     let long = PreparedMessage::new(Message::Ping(&[0; 126]));
     assert_eq!(
         s.sender().send_prepared(&long, &mut out),
         Err(SendError::ControlPayloadTooLong)
     );
+    assert_eq!((long.len(), long.is_empty()), (126, false));
+    let empty = PreparedMessage::new(Message::Ping(b""));
+    assert_eq!((empty.len(), empty.is_empty()), (0, true));
     s.sender().send_part(Message::Text("a"), &mut out).unwrap();
     let text = PreparedMessage::new(Message::Text("b"));
     assert_eq!(
