@@ -190,9 +190,10 @@ pub(crate) struct Watcher {
 }
 
 impl Watcher {
-    /// Keeps `waker` in the slot (the lock is taken only when the task
-    /// polling the connection changed), then says whether the shutdown came
-    /// and was not seen before: `true` once.
+    /// Says whether the shutdown came and was not seen before: `true`
+    /// once, `false` at once after that. Until then, keeps `waker` in the
+    /// slot first (the lock is taken only when the task polling the
+    /// connection changed).
     #[inline]
     pub(crate) fn poll(&mut self, waker: &Waker) -> bool {
         if self.seen {
