@@ -148,3 +148,80 @@ async fn every_message_puts_the_keepalive_ping_off_by_a_whole_interval() {
         ]
     );
 }
+
+/// Waits for the keepalive's Ping on a connection to a silent peer: it
+/// comes after exactly 20 s of quiet.
+async fn ping_after_20_s(peer: &mut tokio::io::DuplexStream, start: Instant) {
+    let mut response = [0; RESPONSE_LEN];
+    peer.read_exact(&mut response).await.unwrap();
+    let mut ping = [0; 10];
+    let read = tokio::time::timeout(Duration::from_secs(60), peer.read_exact(&mut ping)).await;
+    assert!(read.is_ok(), "no Ping within 60 s");
+    assert_eq!(ping, [0x89, 0x08, b'w', b's', b'k', b'a', 0, 0, 0, 1]);
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_secs(20) && took < Duration::from_millis(20_005),
+        "{took:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_keepalive_runs_when_the_task_budget_refused_the_first_wait() {
+    let (mut peer, s) = duplex(1 << 16);
+    peer.write_all(REQUEST).await.unwrap();
+    let mut ws = wstate_tokio::accept(s).await.unwrap();
+    let start = Instant::now();
+    let server = tokio::spawn(async move {
+        let mut recv = std::pin::pin!(ws.recv());
+        // The task spends its budget on something else, then polls the
+        // connection once in the same turn: its read and its timer's first
+        // wait are refused (and the task is woken to try again).
+        std::future::poll_fn(|cx| {
+            while let std::task::Poll::Ready(progress) = tokio::task::coop::poll_proceed(cx) {
+                progress.made_progress();
+            }
+            assert!(recv.as_mut().poll(cx).is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+        recv.await
+    });
+    ping_after_20_s(&mut peer, start).await;
+    drop(peer);
+    let end = server.await.unwrap().unwrap().unwrap();
+    assert_eq!(
+        end,
+        wstate_tokio::Message::Close(Some(CloseFrame::new(CloseCode::ABNORMAL)))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_keepalive_wakes_the_task_that_waits_now_not_the_one_before() {
+    let (mut peer, s) = duplex(1 << 16);
+    peer.write_all(REQUEST).await.unwrap();
+    let mut ws = wstate_tokio::accept(s).await.unwrap();
+    let start = Instant::now();
+    // A first task waits for a message once, then hands the connection on
+    // (recv is cancel-safe) and ends; a second task waits on it.
+    let ws = tokio::spawn(async move {
+        std::future::poll_fn(|cx| {
+            assert!(std::pin::pin!(ws.recv()).poll(cx).is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+        ws
+    })
+    .await
+    .unwrap();
+    let server = tokio::spawn(async move {
+        let mut ws = ws;
+        ws.recv().await
+    });
+    ping_after_20_s(&mut peer, start).await;
+    drop(peer);
+    let end = server.await.unwrap().unwrap().unwrap();
+    assert_eq!(
+        end,
+        wstate_tokio::Message::Close(Some(CloseFrame::new(CloseCode::ABNORMAL)))
+    );
+}
