@@ -169,11 +169,11 @@ pub(crate) struct Driver<S> {
     direct: bool,
     /// A large read (more than `KEEP_READ`, or straight into the
     /// connection's buffer) came since the buffer was last shrunk: once the
-    /// connection is quiet, the buffer is freed at `shrink_at`, in
-    /// milliseconds of the connection's time (a `u32`, so that the driver
-    /// stays within its allocation's size; after 49 days it saturates, and
-    /// the buffer is freed at once).
+    /// connection is quiet, the buffer is freed at `shrink_at`.
     grown: bool,
+    /// In milliseconds of the connection's time: a `u32`, so that the
+    /// driver stays within its allocation's size (after 49 days it
+    /// saturates, and the buffer is freed at once).
     shrink_at: Option<u32>,
     /// While ending, the timer runs to the ending's deadline.
     ending: Ending,

@@ -149,9 +149,14 @@ async fn every_message_puts_the_keepalive_ping_off_by_a_whole_interval() {
     );
 }
 
-/// Waits for the keepalive's Ping on a connection to a silent peer: it
-/// comes after exactly 20 s of quiet.
-async fn ping_after_20_s(peer: &mut tokio::io::DuplexStream, start: Instant) {
+/// The silent peer of `server` (a task that waits for a message) gets the
+/// keepalive's Ping after exactly 20 s of quiet, then goes away: the
+/// task's wait ends with 1006.
+async fn ping_after_20_s_then_leave(
+    mut peer: tokio::io::DuplexStream,
+    start: Instant,
+    server: tokio::task::JoinHandle<Option<Result<wstate_tokio::Message, Error>>>,
+) {
     let mut response = [0; RESPONSE_LEN];
     peer.read_exact(&mut response).await.unwrap();
     let mut ping = [0; 10];
@@ -162,6 +167,12 @@ async fn ping_after_20_s(peer: &mut tokio::io::DuplexStream, start: Instant) {
     assert!(
         took >= Duration::from_secs(20) && took < Duration::from_millis(20_005),
         "{took:?}"
+    );
+    drop(peer);
+    let end = server.await.unwrap().unwrap().unwrap();
+    assert_eq!(
+        end,
+        wstate_tokio::Message::Close(Some(CloseFrame::new(CloseCode::ABNORMAL)))
     );
 }
 
@@ -186,13 +197,7 @@ async fn the_keepalive_runs_when_the_task_budget_refused_the_first_wait() {
         .await;
         recv.await
     });
-    ping_after_20_s(&mut peer, start).await;
-    drop(peer);
-    let end = server.await.unwrap().unwrap().unwrap();
-    assert_eq!(
-        end,
-        wstate_tokio::Message::Close(Some(CloseFrame::new(CloseCode::ABNORMAL)))
-    );
+    ping_after_20_s_then_leave(peer, start, server).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -217,11 +222,5 @@ async fn the_keepalive_wakes_the_task_that_waits_now_not_the_one_before() {
         let mut ws = ws;
         ws.recv().await
     });
-    ping_after_20_s(&mut peer, start).await;
-    drop(peer);
-    let end = server.await.unwrap().unwrap().unwrap();
-    assert_eq!(
-        end,
-        wstate_tokio::Message::Close(Some(CloseFrame::new(CloseCode::ABNORMAL)))
-    );
+    ping_after_20_s_then_leave(peer, start, server).await;
 }
